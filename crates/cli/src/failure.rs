@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
 
-use keyward_core::{Classify, ErrorKind};
+use keyward_core::ErrorKind;
 
 use crate::output::{Output, OutputFormat};
 
@@ -39,21 +39,6 @@ impl fmt::Debug for Failure {
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Self {
         Self::new(ErrorKind::Internal, error)
-    }
-}
-
-/// Lets library errors flow into `Failure` with `?`, keeping their classification.
-pub trait ClassifiedResult<T> {
-    /// Converts the error, keeping its [`ErrorKind`].
-    fn classified(self) -> Result<T, Failure>;
-}
-
-impl<T, E> ClassifiedResult<T> for Result<T, E>
-where
-    E: Classify + std::error::Error + Send + Sync + 'static,
-{
-    fn classified(self) -> Result<T, Failure> {
-        self.map_err(|error| Failure::new(error.kind(), error))
     }
 }
 
@@ -158,7 +143,10 @@ mod tests {
     fn messages_join_the_chain_on_one_line() {
         let error = anyhow::anyhow!("inner\nsecond line").context("opening control/x.env");
         let failure = Failure::new(ErrorKind::Decryption, error);
-        assert_eq!(failure.message(), "opening control/x.env: inner second line");
+        assert_eq!(
+            failure.message(),
+            "opening control/x.env: inner second line"
+        );
         assert_eq!(failure.kind.exit_code().code(), 21);
     }
 }

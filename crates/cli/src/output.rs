@@ -29,8 +29,6 @@ pub enum ColorChoice {
 pub struct Output {
     /// The result format.
     pub format: OutputFormat,
-    /// Whether stdout may carry ANSI colour.
-    pub color_stdout: bool,
     /// Whether stderr (errors, logs) may carry ANSI colour.
     pub color_stderr: bool,
 }
@@ -46,8 +44,6 @@ impl Output {
         };
         Self {
             format,
-            // JSON is for machines: never colour it.
-            color_stdout: format == OutputFormat::Text && decide(std::io::stdout().is_terminal()),
             color_stderr: decide(std::io::stderr().is_terminal()),
         }
     }
@@ -70,11 +66,10 @@ mod tests {
     }
 
     #[test]
-    fn never_and_json_do_not_colour() {
+    fn color_choice_overrides_detection() {
         let output = Output::new(OutputFormat::Json, ColorChoice::Always);
-        assert!(!output.color_stdout);
         assert!(output.color_stderr);
         let output = Output::new(OutputFormat::Text, ColorChoice::Never);
-        assert!(!output.color_stdout && !output.color_stderr);
+        assert!(!output.color_stderr);
     }
 }

@@ -67,7 +67,9 @@ impl ExitCode {
             ExitCode::Success => "success; scan clean; check healthy",
             ExitCode::Findings => "scan found something; check found something unhealthy",
             ExitCode::Usage => "usage error",
-            ExitCode::ConfigTemplateWritten => "a config template was written for the user to fill in",
+            ExitCode::ConfigTemplateWritten => {
+                "a config template was written for the user to fill in"
+            }
             ExitCode::InvalidConfig => "configuration or manifest invalid",
             ExitCode::MissingDependency => "a required dependency is missing",
             ExitCode::Store => "a store or cluster call failed",
@@ -116,6 +118,9 @@ mod tests {
 
     #[test]
     fn display_names_code_and_meaning() {
-        assert_eq!(ExitCode::Store.to_string(), "20 (a store or cluster call failed)");
+        assert_eq!(
+            ExitCode::Store.to_string(),
+            "20 (a store or cluster call failed)"
+        );
     }
 }

