@@ -188,7 +188,10 @@ mod tests {
     fn writes_sorted_and_escaped_and_reads_back() {
         let mut map = EnvMap::new();
         map.insert("ZED".into(), SecretValue::from("z"));
-        map.insert("ALPHA".into(), SecretValue::from("multi\nline \"quoted\" back\\slash\r"));
+        map.insert(
+            "ALPHA".into(),
+            SecretValue::from("multi\nline \"quoted\" back\\slash\r"),
+        );
         map.insert("EMPTY".into(), SecretValue::from(""));
         map.insert("UNICODE".into(), SecretValue::from("pässwörd 🔑"));
         let rendered = render(&map);
@@ -209,7 +212,10 @@ mod tests {
     #[test]
     fn invalid_keys_are_refused_with_their_line() {
         let error = parse(b"GOOD=1\n1BAD=2\n").expect_err("must fail");
-        assert_eq!(error.to_string(), "line 2: '1BAD' is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+        assert_eq!(
+            error.to_string(),
+            "line 2: '1BAD' is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
+        );
         assert!(parse(b"=value\n").is_err());
         assert!(parse(b"A-B=1\n").is_err());
         assert!(validate_key("PATH_2").is_ok());

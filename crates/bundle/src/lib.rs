@@ -23,4 +23,11 @@
 //! ```
 
 pub mod env;
+pub mod password;
+pub mod sops;
 pub mod vault;
+
+mod atomic;
+mod file;
+
+pub use file::{BUNDLE_MODE, Bundle, BundleError, Format, Keyring, protect_process};

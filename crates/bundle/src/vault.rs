@@ -91,7 +91,9 @@ pub struct Envelope {
 
 /// Whether `bytes` look like a vault file (the header, after optional leading whitespace).
 pub fn is_vault(bytes: &[u8]) -> bool {
-    bytes.trim_ascii_start().starts_with(HEADER_PREFIX.as_bytes())
+    bytes
+        .trim_ascii_start()
+        .starts_with(HEADER_PREFIX.as_bytes())
 }
 
 /// Parses the envelope of a vault file. Indented bodies (as in a YAML `!vault |` block)
@@ -107,7 +109,9 @@ pub fn parse(text: &[u8]) -> Result<Envelope, VaultError> {
     let mut next = |what| {
         parts
             .next()
-            .ok_or(VaultError::MalformedBody("missing salt, HMAC or ciphertext"))
+            .ok_or(VaultError::MalformedBody(
+                "missing salt, HMAC or ciphertext",
+            ))
             .and_then(|part| decode_hex(part, what))
     };
     let salt = next("salt")?;
@@ -117,7 +121,9 @@ pub fn parse(text: &[u8]) -> Result<Envelope, VaultError> {
         return Err(VaultError::MalformedBody("HMAC is not 32 bytes"));
     }
     if ciphertext.is_empty() || ciphertext.len() % BLOCK != 0 {
-        return Err(VaultError::MalformedBody("ciphertext length is not whole AES blocks"));
+        return Err(VaultError::MalformedBody(
+            "ciphertext length is not whole AES blocks",
+        ));
     }
     Ok(Envelope {
         version,
@@ -129,7 +135,9 @@ pub fn parse(text: &[u8]) -> Result<Envelope, VaultError> {
 }
 
 fn parse_header(header: &str) -> Result<(VaultVersion, Option<String>), VaultError> {
-    let rest = header.strip_prefix(HEADER_PREFIX).ok_or(VaultError::NotVault)?;
+    let rest = header
+        .strip_prefix(HEADER_PREFIX)
+        .ok_or(VaultError::NotVault)?;
     let fields: Vec<&str> = rest.split(';').map(str::trim).collect();
     let (version, cipher) = match fields.as_slice() {
         [version, cipher, ..] => (*version, *cipher),
@@ -152,9 +160,13 @@ fn parse_header(header: &str) -> Result<(VaultVersion, Option<String>), VaultErr
 }
 
 /// Decrypts an envelope with `password`. The plaintext zeroizes when dropped.
-pub fn decrypt(envelope: &Envelope, password: &SecretValue) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+pub fn decrypt(
+    envelope: &Envelope,
+    password: &SecretValue,
+) -> Result<Zeroizing<Vec<u8>>, VaultError> {
     let keys = derive_keys(password, &envelope.salt)?;
-    let mut mac = HmacSha256::new_from_slice(keys.hmac_key()).map_err(|_| VaultError::HmacMismatch)?;
+    let mut mac =
+        HmacSha256::new_from_slice(keys.hmac_key()).map_err(|_| VaultError::HmacMismatch)?;
     mac.update(&envelope.ciphertext);
     mac.verify_slice(&envelope.hmac)
         .map_err(|_| VaultError::HmacMismatch)?;
@@ -182,11 +194,17 @@ pub fn encrypt(
     let keys = derive_keys(password, &salt)?;
     let mut ciphertext = pad(plaintext);
     keys.cipher().apply_keystream(&mut ciphertext);
-    let mut mac = HmacSha256::new_from_slice(keys.hmac_key()).map_err(|_| VaultError::HmacMismatch)?;
+    let mut mac =
+        HmacSha256::new_from_slice(keys.hmac_key()).map_err(|_| VaultError::HmacMismatch)?;
     mac.update(&ciphertext);
     let hmac = mac.finalize().into_bytes();
 
-    let inner = [hex::encode(&salt), hex::encode(hmac), hex::encode(&ciphertext)].join("\n");
+    let inner = [
+        hex::encode(&salt),
+        hex::encode(hmac),
+        hex::encode(&ciphertext),
+    ]
+    .join("\n");
     let body = hex::encode(inner);
     let header = match label.filter(|l| *l != "default") {
         Some(label) => format!("{HEADER_PREFIX}1.2;{CIPHER};{label}"),
@@ -226,14 +244,20 @@ fn derive_keys(password: &SecretValue, salt: &[u8]) -> Result<DerivedKeys, Vault
         return Err(VaultError::EmptyPassword);
     }
     let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN + IV_LEN]);
-    pbkdf2::pbkdf2_hmac::<Sha256>(password.expose_bytes(), salt, PBKDF2_ITERATIONS, keys.as_mut());
+    pbkdf2::pbkdf2_hmac::<Sha256>(
+        password.expose_bytes(),
+        salt,
+        PBKDF2_ITERATIONS,
+        keys.as_mut(),
+    );
     Ok(DerivedKeys(keys))
 }
 
 fn random_salt() -> Result<Vec<u8>, VaultError> {
     let mut salt = vec![0u8; SALT_LEN];
     // The OS random source failing is not recoverable; report it as a malformed operation.
-    getrandom::fill(&mut salt).map_err(|_| VaultError::MalformedBody("no randomness for the salt"))?;
+    getrandom::fill(&mut salt)
+        .map_err(|_| VaultError::MalformedBody("no randomness for the salt"))?;
     Ok(salt)
 }
 
@@ -321,7 +345,10 @@ mod tests {
         );
         let mut tampered = envelope.clone();
         tampered.ciphertext[0] ^= 1;
-        assert_eq!(decrypt(&tampered, &password()), Err(VaultError::HmacMismatch));
+        assert_eq!(
+            decrypt(&tampered, &password()),
+            Err(VaultError::HmacMismatch)
+        );
     }
 
     #[test]
@@ -335,15 +362,24 @@ mod tests {
             parse(b"$ANSIBLE_VAULT;1.1;AES\n00"),
             Err(VaultError::UnsupportedCipher("AES".into()))
         );
-        assert_eq!(parse(b"$ANSIBLE_VAULT;1.1\n00"), Err(VaultError::MalformedHeader));
-        assert_eq!(parse(b"$ANSIBLE_VAULT;1.2;AES256\n00"), Err(VaultError::MalformedHeader));
+        assert_eq!(
+            parse(b"$ANSIBLE_VAULT;1.1\n00"),
+            Err(VaultError::MalformedHeader)
+        );
+        assert_eq!(
+            parse(b"$ANSIBLE_VAULT;1.2;AES256\n00"),
+            Err(VaultError::MalformedHeader)
+        );
         assert!(matches!(
             parse(b"$ANSIBLE_VAULT;1.1;AES256\nzz"),
             Err(VaultError::MalformedBody(_))
         ));
         let sealed = encrypt(b"secret", &password(), None, None).expect("encrypt");
         let truncated = &sealed[..sealed.len() - 20];
-        assert!(matches!(parse(truncated), Err(VaultError::MalformedBody(_))));
+        assert!(matches!(
+            parse(truncated),
+            Err(VaultError::MalformedBody(_))
+        ));
     }
 
     #[test]
@@ -355,7 +391,10 @@ mod tests {
             .map(|line| format!("      {line}\r\n"))
             .collect();
         let envelope = parse(indented.as_bytes()).expect("parse");
-        assert_eq!(decrypt(&envelope, &password()).expect("decrypt").as_slice(), b"v");
+        assert_eq!(
+            decrypt(&envelope, &password()).expect("decrypt").as_slice(),
+            b"v"
+        );
         assert!(is_vault(indented.as_bytes()));
     }
 

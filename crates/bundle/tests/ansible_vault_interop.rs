@@ -21,7 +21,11 @@ fn plaintexts() -> Vec<Vec<u8>> {
         "MULTI=\"line one\\nline two\"\nUNICODE=\"p\u{e4}ssw\u{f6}rd \u{1f511}\"\n".into(),
         b"QUOTES=\"she said \\\"hi\\\" and 'bye'\"\r\nCRLF=\"yes\"\r\n".to_vec(),
     ];
-    cases.push((0..500).flat_map(|i| format!("KEY_{i}=\"value-{i}\"\n").into_bytes()).collect());
+    cases.push(
+        (0..500)
+            .flat_map(|i| format!("KEY_{i}=\"value-{i}\"\n").into_bytes())
+            .collect(),
+    );
     cases
 }
 
@@ -109,8 +113,7 @@ fn keyward_decrypts_what_ansible_vault_writes() {
             let sealed = run_with_stdin(command, &plaintext);
             let envelope = vault::parse(&sealed).expect("parse ansible output");
             assert_eq!(envelope.label.as_deref(), label, "case {index}");
-            let opened =
-                vault::decrypt(&envelope, &SecretValue::from(PASSWORD)).expect("decrypt");
+            let opened = vault::decrypt(&envelope, &SecretValue::from(PASSWORD)).expect("decrypt");
             assert_eq!(opened.as_slice(), plaintext.as_slice(), "case {index}");
         }
     }
@@ -129,9 +132,14 @@ fn same_salt_gives_the_same_bytes_as_ansible_vault() {
                 Some(label) => format!("{label}@{}", password.display()),
                 None => password.display().to_string(),
             };
-            command
-                .env("ANSIBLE_VAULT_ENCRYPT_SALT", salt)
-                .args(["encrypt", "--vault-id", &id, "--output", "-", "-"]);
+            command.env("ANSIBLE_VAULT_ENCRYPT_SALT", salt).args([
+                "encrypt",
+                "--vault-id",
+                &id,
+                "--output",
+                "-",
+                "-",
+            ]);
             let theirs = run_with_stdin(command, &plaintext);
             let ours = vault::encrypt(
                 &plaintext,
