@@ -147,6 +147,9 @@ pub struct Keyring {
     ids: Vec<VaultId>,
     passwords: Vec<Option<SecretValue>>,
     timeout: Duration,
+    /// Why there are no ids, reported only when a password is actually needed (a SOPS
+    /// bundle needs none).
+    unresolved: Option<PasswordError>,
 }
 
 impl Keyring {
@@ -157,6 +160,22 @@ impl Keyring {
             ids,
             passwords,
             timeout,
+            unresolved: None,
+        }
+    }
+
+    /// A keyring from the result of [`password::resolve`]: a resolution error surfaces only
+    /// when a password is needed.
+    pub fn from_resolution(
+        resolved: Result<Vec<VaultId>, PasswordError>,
+        timeout: Duration,
+    ) -> Self {
+        match resolved {
+            Ok(ids) => Self::new(ids, timeout),
+            Err(error) => Self {
+                unresolved: Some(error),
+                ..Self::new(Vec::new(), timeout)
+            },
         }
     }
 
@@ -169,6 +188,7 @@ impl Keyring {
             }],
             passwords: vec![Some(password)],
             timeout: password::DEFAULT_COMMAND_TIMEOUT,
+            unresolved: None,
         }
     }
 
@@ -186,6 +206,9 @@ impl Keyring {
     }
 
     fn password(&mut self, index: usize) -> Result<SecretValue, PasswordError> {
+        if index >= self.ids.len() {
+            return Err(self.unresolved.take().unwrap_or(PasswordError::NoSource));
+        }
         if let Some(known) = &self.passwords[index] {
             return Ok(known.clone());
         }
@@ -249,7 +272,12 @@ impl Bundle {
         };
         let envelope = vault::parse(content).map_err(vault_error)?;
         let mut last_error = vault::VaultError::HmacMismatch;
-        for index in keyring.order_for(envelope.label.as_deref()) {
+        let mut order = keyring.order_for(envelope.label.as_deref());
+        if order.is_empty() {
+            // No vault-id at all: index 0 makes `password` report why.
+            order.push(0);
+        }
+        for index in order {
             let password = keyring
                 .password(index)
                 .map_err(|source| BundleError::Password {

@@ -24,8 +24,11 @@
 
 pub mod env;
 pub mod password;
+pub mod random;
 pub mod sops;
 pub mod vault;
+
+pub mod exec;
 
 mod atomic;
 mod file;
