@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keyward_core::{Classify, ErrorKind, SecretValue};
+use zeroize::Zeroizing;
 
 use crate::env::{self, EnvError, EnvMap};
 use crate::password::{self, PasswordError, VaultId};
@@ -266,44 +267,20 @@ impl Bundle {
     }
 
     fn open_vault(path: &Path, content: &[u8], keyring: &mut Keyring) -> Result<Self, BundleError> {
-        let vault_error = |source| BundleError::Vault {
+        let opened = decrypt_vault(path, content, keyring)?;
+        let values = env::parse(&opened.plaintext).map_err(|source| BundleError::Env {
             path: path.to_owned(),
             source,
-        };
-        let envelope = vault::parse(content).map_err(vault_error)?;
-        let mut last_error = vault::VaultError::HmacMismatch;
-        let mut order = keyring.order_for(envelope.label.as_deref());
-        if order.is_empty() {
-            // No vault-id at all: index 0 makes `password` report why.
-            order.push(0);
-        }
-        for index in order {
-            let password = keyring
-                .password(index)
-                .map_err(|source| BundleError::Password {
-                    path: path.to_owned(),
-                    source,
-                })?;
-            match vault::decrypt(&envelope, &password) {
-                Ok(plaintext) => {
-                    let values = env::parse(&plaintext).map_err(|source| BundleError::Env {
-                        path: path.to_owned(),
-                        source,
-                    })?;
-                    return Ok(Self {
-                        path: path.to_owned(),
-                        format: Format::AnsibleVault,
-                        values,
-                        seal: Seal::Vault {
-                            password,
-                            label: envelope.label.clone(),
-                        },
-                    });
-                }
-                Err(error) => last_error = error,
-            }
-        }
-        Err(vault_error(last_error))
+        })?;
+        Ok(Self {
+            path: path.to_owned(),
+            format: Format::AnsibleVault,
+            values,
+            seal: Seal::Vault {
+                password: opened.password,
+                label: opened.label,
+            },
+        })
     }
 
     fn open_sops(path: &Path, content: &[u8], format: Format) -> Result<Self, BundleError> {
@@ -404,6 +381,31 @@ impl Bundle {
         }
     }
 
+    /// Encrypts arbitrary `plaintext` with this ansible-vault bundle's password and label
+    /// (`bundle encrypt` of a file that need not be env lines, as `ansible-vault encrypt`).
+    pub fn seal_raw(&self, plaintext: &[u8]) -> Result<Vec<u8>, BundleError> {
+        match &self.seal {
+            Seal::Vault { password, label } => {
+                vault::encrypt(plaintext, password, label.as_deref(), None).map_err(|source| {
+                    BundleError::Vault {
+                        path: self.path.clone(),
+                        source,
+                    }
+                })
+            }
+            Seal::Sops(sealed) => {
+                let values = env::parse(plaintext).map_err(|source| BundleError::Env {
+                    path: self.path.clone(),
+                    source,
+                })?;
+                sealed.encrypt(&values).map_err(|source| BundleError::Sops {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        }
+    }
+
     /// Switches an ansible-vault bundle to a new password and label (for `rekey`).
     /// Returns false for SOPS bundles, whose keys are age recipients instead.
     pub fn rekey(&mut self, keyring: &mut Keyring) -> Result<bool, BundleError> {
@@ -451,6 +453,67 @@ impl Bundle {
     pub fn values_mut(&mut self) -> &mut EnvMap {
         &mut self.values
     }
+}
+
+/// What decrypting an ansible-vault file yields: the plaintext and what opened it.
+struct OpenedVault {
+    plaintext: Zeroizing<Vec<u8>>,
+    password: SecretValue,
+    label: Option<String>,
+}
+
+/// Tries the keyring's passwords, the file's own label first, until one opens `content`.
+fn decrypt_vault(
+    path: &Path,
+    content: &[u8],
+    keyring: &mut Keyring,
+) -> Result<OpenedVault, BundleError> {
+    let vault_error = |source| BundleError::Vault {
+        path: path.to_owned(),
+        source,
+    };
+    let envelope = vault::parse(content).map_err(vault_error)?;
+    let mut last_error = vault::VaultError::HmacMismatch;
+    let mut order = keyring.order_for(envelope.label.as_deref());
+    if order.is_empty() {
+        // No vault-id at all: index 0 makes `password` report why.
+        order.push(0);
+    }
+    for index in order {
+        let password = keyring
+            .password(index)
+            .map_err(|source| BundleError::Password {
+                path: path.to_owned(),
+                source,
+            })?;
+        match vault::decrypt(&envelope, &password) {
+            Ok(plaintext) => {
+                return Ok(OpenedVault {
+                    plaintext,
+                    password,
+                    label: envelope.label.clone(),
+                });
+            }
+            Err(error) => last_error = error,
+        }
+    }
+    Err(vault_error(last_error))
+}
+
+/// Decrypts any ansible-vault file (not only env bundles), for `bundle decrypt`.
+pub fn open_vault_bytes(
+    path: &Path,
+    content: &[u8],
+    keyring: &mut Keyring,
+) -> Result<Zeroizing<Vec<u8>>, BundleError> {
+    protect_process();
+    decrypt_vault(path, content, keyring).map(|opened| opened.plaintext)
+}
+
+/// Writes `bytes` atomically (temp file, fsync, rename); a new file gets mode 0600, an
+/// existing one keeps its mode and owner.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    atomic::write(path, bytes, BUNDLE_MODE)
 }
 
 /// Marks the process non-dumpable (no core dumps, no same-user ptrace) before plaintext

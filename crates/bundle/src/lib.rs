@@ -33,4 +33,7 @@ pub mod exec;
 mod atomic;
 mod file;
 
-pub use file::{BUNDLE_MODE, Bundle, BundleError, Format, Keyring, protect_process};
+pub use file::{
+    BUNDLE_MODE, Bundle, BundleError, Format, Keyring, open_vault_bytes, protect_process,
+    write_atomic,
+};

@@ -23,6 +23,8 @@ keyward keeps secret values in an external store and only references in Git:
 
 const AFTER_LONG_HELP: &str = "\
 Examples:
+  keyward bundle new                       # control/secrets.vault.env, ansible-vault
+  keyward bundle exec -- ./bootstrap.sh    # the values, for this one command
   keyward --version
   keyward completions bash > /etc/bash_completion.d/keyward
   keyward man --out-dir /usr/local/share/man/man1
@@ -98,6 +100,9 @@ pub struct GlobalArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Encrypted env file of bootstrap credentials (ansible-vault or SOPS+age).
+    Bundle(crate::commands::bundle::BundleArgs),
+
     /// Print a shell completion script.
     #[command(after_help = "Examples:\n  \
         keyward completions bash > ~/.local/share/bash-completion/completions/keyward\n  \

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
 
-use keyward_core::ErrorKind;
+use keyward_core::{Classify, ErrorKind};
 
 use crate::output::{Output, OutputFormat};
 
@@ -12,6 +12,8 @@ use crate::output::{Output, OutputFormat};
 pub struct Failure {
     kind: ErrorKind,
     error: anyhow::Error,
+    /// An exit code other than the kind's: `bundle exec` uses a shell's 126 and 127.
+    exit_code: Option<u8>,
 }
 
 impl Failure {
@@ -20,12 +22,33 @@ impl Failure {
         Self {
             kind,
             error: error.into(),
+            exit_code: None,
         }
     }
 
+    /// Exits with `code` instead of the kind's exit code.
+    pub fn with_exit_code(mut self, code: u8) -> Self {
+        self.exit_code = Some(code);
+        self
+    }
+
+    fn code(&self) -> u8 {
+        self.exit_code.unwrap_or(self.kind.exit_code().code())
+    }
+
     /// The one line printed for this failure: the error and its causes, joined by ": ".
+    /// A cause whose text its parent already includes (errors that print their source) is
+    /// not repeated.
     pub fn message(&self) -> String {
-        one_line(&format!("{:#}", self.error))
+        let mut message = self.error.to_string();
+        for cause in self.error.chain().skip(1) {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+        }
+        one_line(&message)
     }
 }
 
@@ -42,14 +65,29 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+/// Lets library errors flow into `Failure` with `?`, keeping their classification.
+pub trait ClassifiedResult<T> {
+    /// Converts the error, keeping its [`ErrorKind`].
+    fn classified(self) -> Result<T, Failure>;
+}
+
+impl<T, E> ClassifiedResult<T> for Result<T, E>
+where
+    E: Classify + std::error::Error + Send + Sync + 'static,
+{
+    fn classified(self) -> Result<T, Failure> {
+        self.map_err(|error| Failure::new(error.kind(), error))
+    }
+}
+
 /// Prints `failure` on stderr in the chosen format and returns its exit code.
 pub fn report(failure: &Failure, output: &Output) -> ExitCode {
-    let exit = failure.kind.exit_code();
+    let code = failure.code();
     let line = match output.format {
         OutputFormat::Json => serde_json::json!({
             "error": {
                 "kind": failure.kind.as_str(),
-                "exit_code": exit.code(),
+                "exit_code": code,
                 "message": failure.message(),
             }
         })
@@ -57,7 +95,7 @@ pub fn report(failure: &Failure, output: &Output) -> ExitCode {
         OutputFormat::Text => format!("{}: {}", label(output.color_stderr), failure.message()),
     };
     print_stderr(&line);
-    exit.into()
+    ExitCode::from(code)
 }
 
 /// Handles what clap returns instead of arguments: help and version go to stdout with exit 0,

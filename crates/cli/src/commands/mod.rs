@@ -1,5 +1,6 @@
 //! One module per subcommand; each turns parsed arguments into library calls.
 
+pub mod bundle;
 mod docs;
 
 use keyward_core::ExitCode;
@@ -8,10 +9,29 @@ use crate::args::Command;
 use crate::failure::Failure;
 use crate::output::Output;
 
-/// Runs a parsed subcommand and returns the exit code of a run that did not fail.
-pub fn run(command: Command, output: &Output) -> Result<ExitCode, Failure> {
+/// How a command that did not fail ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// With one of keyward's exit codes.
+    Exit(ExitCode),
+    /// With a child's exit code (`bundle exec-file`).
+    Child(u8),
+}
+
+impl From<Done> for std::process::ExitCode {
+    fn from(done: Done) -> Self {
+        match done {
+            Done::Exit(exit) => exit.into(),
+            Done::Child(code) => std::process::ExitCode::from(code),
+        }
+    }
+}
+
+/// Runs a parsed subcommand and returns how a run that did not fail ends.
+pub fn run(command: Command, output: &Output) -> Result<Done, Failure> {
     match command {
-        Command::Completions { shell } => docs::completions(shell),
-        Command::Man { out_dir } => docs::man(out_dir.as_deref(), output),
+        Command::Bundle(args) => bundle::run(args, output),
+        Command::Completions { shell } => docs::completions(shell).map(Done::Exit),
+        Command::Man { out_dir } => docs::man(out_dir.as_deref(), output).map(Done::Exit),
     }
 }

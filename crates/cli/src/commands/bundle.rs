@@ -1,0 +1,876 @@
+//! `keyward bundle`: the encrypted env file of bootstrap, CI and disaster-recovery credentials.
+//!
+//! Argument parsing and output only; formats, passwords, atomic writes and exec live in
+//! keyward-bundle.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use keyward_bundle::env::{self, EnvMap};
+use keyward_bundle::exec::{self, ExecError};
+use keyward_bundle::password::{self, Environment, PasswordOptions};
+use keyward_bundle::{Bundle, Format, Keyring, random};
+use keyward_core::{ErrorKind, ExitCode, REDACTED, SecretValue};
+
+use crate::commands::Done;
+use crate::failure::{ClassifiedResult, Failure};
+use crate::output::{Output, OutputFormat};
+
+const ABOUT: &str = "Encrypted env file of bootstrap credentials (ansible-vault or SOPS+age)";
+
+const LONG_ABOUT: &str = "\
+The bundle is a small encrypted env file (default control/secrets.vault.env) carrying the
+bootstrap, CI and disaster-recovery credentials needed before the secret store can be reached.
+Its values are decrypted in memory only and handed to one child process (exec, exec-file).
+
+Formats: ansible-vault 1.1/1.2 (ansible-vault opens it too) or SOPS dotenv/YAML with age
+recipients (sops opens it too); the format of an existing file is detected from its content.
+
+Vault password, first found wins: --vault-password-file, --vault-password-command,
+--vault-id LABEL@SOURCE (repeatable; SOURCE is a file, an executable script or 'prompt'),
+then KEYWARD_VAULT_PASSWORD_FILE, ANSIBLE_VAULT_PASSWORD_FILE, KEYWARD_VAULT_PASSWORD_COMMAND,
+then `[bundle] password_command` in ~/.config/keyward/config.toml (used only when the file is
+yours and not group- or world-writable). SOPS bundles use age identities from SOPS_AGE_KEY,
+SOPS_AGE_KEY_FILE or ~/.config/sops/age/keys.txt.";
+
+const EXAMPLES: &str = "\
+Examples:
+  keyward bundle new --vault-password-file ~/.vault-pass
+  printf %s \"$TOKEN\" | keyward bundle set GITHUB_TOKEN
+  keyward bundle set DB_PASSWORD --from-env DB_PASSWORD
+  keyward bundle ensure POSTGRES_PASSWORD GRAFANA_ADMIN --length 40
+  keyward bundle view
+  keyward bundle exec --only AZURE_CLIENT_SECRET -- terraform apply
+  keyward bundle exec-file -- kubectl apply --kubeconfig {}
+  keyward bundle new -f ci.sops.env --format sops-dotenv --age age1...";
+
+/// `keyward bundle …`
+#[derive(Debug, Args)]
+#[command(about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct BundleArgs {
+    /// The bundle file.
+    #[arg(
+        long,
+        short = 'f',
+        global = true,
+        env = "KEYWARD_BUNDLE",
+        default_value = "control/secrets.vault.env"
+    )]
+    file: PathBuf,
+
+    /// Read the vault password from FILE (run it when it is executable).
+    #[arg(long, global = true, value_name = "FILE")]
+    vault_password_file: Option<PathBuf>,
+
+    /// Run COMMAND (with sh -c) and use what it prints as the vault password.
+    #[arg(long, global = true, value_name = "COMMAND")]
+    vault_password_command: Option<String>,
+
+    /// A vault-id, LABEL@SOURCE (SOURCE: a file, a script or 'prompt'); repeatable.
+    #[arg(long, global = true, value_name = "[LABEL@]SOURCE")]
+    vault_id: Vec<String>,
+
+    /// How long a password command may run.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
+    password_timeout: u64,
+
+    #[command(subcommand)]
+    command: BundleCommand,
+}
+
+/// The format of a new bundle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum NewFormat {
+    /// ansible-vault 1.1 (1.2 with a --vault-id label).
+    AnsibleVault,
+    /// SOPS dotenv with age recipients.
+    SopsDotenv,
+    /// SOPS YAML with age recipients.
+    SopsYaml,
+}
+
+impl From<NewFormat> for Format {
+    fn from(format: NewFormat) -> Self {
+        match format {
+            NewFormat::AnsibleVault => Format::AnsibleVault,
+            NewFormat::SopsDotenv => Format::SopsDotenv,
+            NewFormat::SopsYaml => Format::SopsYaml,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum BundleCommand {
+    /// Create an empty bundle (mode 0600); never overwrites.
+    New {
+        /// The format.
+        #[arg(long, value_enum, default_value_t = NewFormat::AnsibleVault)]
+        format: NewFormat,
+        /// An age recipient (age1…) for SOPS formats; repeatable.
+        #[arg(long = "age", value_name = "RECIPIENT")]
+        age: Vec<String>,
+    },
+    /// List the names of the values.
+    Keys,
+    /// List names with values shown as [redacted] (--reveal prints them).
+    View {
+        /// Print the values.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Print one value: only into a pipe or a file, or with --reveal.
+    Get {
+        /// The name.
+        key: String,
+        /// Print to a terminal too.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Set a value, read from stdin (a terminal prompts without echo), --from-env or --from-file.
+    #[command(after_help = "Examples:\n  \
+        printf %s \"$TOKEN\" | keyward bundle set API_TOKEN\n  \
+        keyward bundle set API_TOKEN --from-env API_TOKEN\n  \
+        keyward bundle set TLS_KEY --from-file tls.key\n\n\
+        KEY=VALUE on the command line works, but other users can see it (ps, shell history).\n\
+        One trailing newline is stripped from stdin; files are taken byte for byte.")]
+    Set {
+        /// KEY, or KEY=VALUE (visible to other users: prefer stdin).
+        assignment: String,
+        /// Take the value from this environment variable.
+        #[arg(long, value_name = "VAR", conflicts_with = "from_file")]
+        from_env: Option<String>,
+        /// Take the value from this file, byte for byte.
+        #[arg(long, value_name = "FILE")]
+        from_file: Option<PathBuf>,
+    },
+    /// Remove values.
+    Unset {
+        /// The names.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Generate random values for the names that have none; print no value.
+    Ensure {
+        /// The names.
+        #[arg(required = true)]
+        keys: Vec<String>,
+        /// Length of each generated value (letters and digits).
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(8..))]
+        length: u16,
+    },
+    /// Edit the plaintext in $VISUAL/$EDITOR (a 0600 file on tmpfs, removed afterwards).
+    Edit,
+    /// Re-encrypt under a new password or vault-id (mode and owner kept).
+    Rekey {
+        /// The new password file.
+        #[arg(long, value_name = "FILE")]
+        new_vault_password_file: Option<PathBuf>,
+        /// The new password command.
+        #[arg(long, value_name = "COMMAND")]
+        new_vault_password_command: Option<String>,
+        /// The new vault-id, LABEL@SOURCE.
+        #[arg(long, value_name = "[LABEL@]SOURCE")]
+        new_vault_id: Option<String>,
+    },
+    /// Encrypt a plaintext file in place, or into --out.
+    Encrypt {
+        /// The plaintext file.
+        input: PathBuf,
+        /// Write here instead of replacing INPUT.
+        #[arg(long = "out", short = 'o', value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The format.
+        #[arg(long, value_enum, default_value_t = NewFormat::AnsibleVault)]
+        format: NewFormat,
+        /// An age recipient for SOPS formats; repeatable.
+        #[arg(long = "age", value_name = "RECIPIENT")]
+        age: Vec<String>,
+    },
+    /// Decrypt a file in place, or into --out (`--out -` prints it).
+    Decrypt {
+        /// The encrypted file.
+        input: PathBuf,
+        /// Write here instead of replacing INPUT; `-` is stdout.
+        #[arg(long = "out", short = 'o', value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Decrypt and parse; print the number of keys (exit 0, or 21).
+    Verify,
+    /// Run a command with the values in its environment; exits with its exit code.
+    #[command(after_help = "Examples:\n  \
+        keyward bundle exec -- ./deploy.sh\n  \
+        keyward bundle exec --only ARM_CLIENT_SECRET,ARM_CLIENT_ID -- terraform plan\n  \
+        keyward bundle exec --pristine -- env\n\n\
+        keyward replaces itself with the command (execve): the command receives signals\n\
+        directly and its exit code is keyward's.")]
+    Exec {
+        /// Pass only these names (comma-separated).
+        #[arg(long, value_delimiter = ',', value_name = "KEYS")]
+        only: Vec<String>,
+        /// Do not pass keyward's own environment on, only the values.
+        #[arg(long)]
+        pristine: bool,
+        /// The command and its arguments, after --.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
+    /// Run a command with {} replaced by the path of the plaintext (a FIFO, removed after).
+    #[command(after_help = "Examples:\n  \
+        keyward bundle exec-file -- sh -c '. {} && ./bootstrap.sh'\n  \
+        keyward bundle exec-file --no-fifo -- docker run --env-file {} image\n\n\
+        The file holds KEY=\"value\" lines. A FIFO can be read once; --no-fifo gives a 0600\n\
+        file on tmpfs for programs that read twice or seek.")]
+    ExecFile {
+        /// A regular 0600 file instead of a FIFO.
+        #[arg(long)]
+        no_fifo: bool,
+        /// The command and its arguments, after --; {} becomes the path.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
+}
+
+/// Runs `keyward bundle …`.
+pub fn run(args: BundleArgs, output: &Output) -> Result<Done, Failure> {
+    let context = Context_::new(&args);
+    match args.command {
+        BundleCommand::New { format, age } => new(&context, format.into(), &age, output),
+        BundleCommand::Keys => keys(&context, output),
+        BundleCommand::View { reveal } => view(&context, reveal, output),
+        BundleCommand::Get { key, reveal } => get(&context, &key, reveal, output),
+        BundleCommand::Set {
+            assignment,
+            from_env,
+            from_file,
+        } => set(
+            &context,
+            &assignment,
+            from_env.as_deref(),
+            from_file.as_deref(),
+            output,
+        ),
+        BundleCommand::Unset { keys } => unset(&context, &keys, output),
+        BundleCommand::Ensure { keys, length } => {
+            ensure(&context, &keys, usize::from(length), output)
+        }
+        BundleCommand::Edit => edit(&context, output),
+        BundleCommand::Rekey {
+            new_vault_password_file,
+            new_vault_password_command,
+            new_vault_id,
+        } => {
+            let new = PasswordOptions {
+                password_file: new_vault_password_file,
+                password_command: new_vault_password_command,
+                vault_ids: new_vault_id.into_iter().collect(),
+                timeout: None,
+            };
+            rekey(&context, &new, output)
+        }
+        BundleCommand::Encrypt {
+            input,
+            out,
+            format,
+            age,
+        } => encrypt(
+            &context,
+            &input,
+            out.as_deref(),
+            format.into(),
+            &age,
+            output,
+        ),
+        BundleCommand::Decrypt { input, out } => decrypt(&context, &input, out.as_deref(), output),
+        BundleCommand::Verify => verify(&context, output),
+        BundleCommand::Exec {
+            only,
+            pristine,
+            command,
+        } => exec_env(&context, &only, pristine, &command),
+        BundleCommand::ExecFile { no_fifo, command } => exec_file(&context, !no_fifo, &command),
+    }
+}
+
+/// What every subcommand needs: the file and how to get passwords.
+struct Context_ {
+    file: PathBuf,
+    options: PasswordOptions,
+    timeout: Duration,
+}
+
+impl Context_ {
+    fn new(args: &BundleArgs) -> Self {
+        let timeout = Duration::from_secs(args.password_timeout);
+        Self {
+            file: args.file.clone(),
+            options: PasswordOptions {
+                password_file: args.vault_password_file.clone(),
+                password_command: args.vault_password_command.clone(),
+                vault_ids: args.vault_id.clone(),
+                timeout: Some(timeout),
+            },
+            timeout,
+        }
+    }
+
+    fn keyring(&self, options: &PasswordOptions) -> Keyring {
+        Keyring::from_resolution(
+            password::resolve(options, &Environment::from_process()),
+            self.timeout,
+        )
+    }
+
+    fn open(&self) -> Result<Bundle, Failure> {
+        Bundle::open(&self.file, &mut self.keyring(&self.options)).classified()
+    }
+}
+
+fn new(
+    context: &Context_,
+    format: Format,
+    age: &[String],
+    output: &Output,
+) -> Result<Done, Failure> {
+    if let Some(parent) = context.file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))
+            .map_err(|e| Failure::new(ErrorKind::Write, e))?;
+    }
+    let bundle = match format {
+        Format::AnsibleVault => {
+            Bundle::new_vault(&context.file, &mut context.keyring(&context.options))
+        }
+        sops => Bundle::new_sops(&context.file, sops, age),
+    }
+    .classified()?;
+    bundle.create().classified()?;
+    report(
+        output,
+        &format!(
+            "created {} ({}, mode 0600)",
+            context.file.display(),
+            format.name()
+        ),
+        serde_json::json!({ "file": context.file, "format": format.name(), "created": true }),
+    )
+}
+
+fn keys(context: &Context_, output: &Output) -> Result<Done, Failure> {
+    let bundle = context.open()?;
+    let names: Vec<&String> = bundle.values().keys().collect();
+    let text = names
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    report(
+        output,
+        &text,
+        serde_json::json!({ "file": bundle.path(), "format": bundle.format().name(), "keys": names }),
+    )
+}
+
+fn view(context: &Context_, reveal: bool, output: &Output) -> Result<Done, Failure> {
+    let bundle = context.open()?;
+    match output.format {
+        OutputFormat::Json => {
+            let values: serde_json::Map<String, serde_json::Value> = bundle
+                .values()
+                .iter()
+                .map(|(key, value)| (key.clone(), json_value(value, reveal)))
+                .collect();
+            let document = serde_json::json!({
+                "file": bundle.path(),
+                "format": bundle.format().name(),
+                "values": values,
+            });
+            write_stdout(format!("{document}\n").as_bytes())?;
+        }
+        OutputFormat::Text if reveal => write_stdout(&env::render(bundle.values()))?,
+        OutputFormat::Text => {
+            let lines: String = bundle
+                .values()
+                .keys()
+                .map(|key| format!("{key}={REDACTED}\n"))
+                .collect();
+            write_stdout(lines.as_bytes())?;
+        }
+    }
+    Ok(Done::Exit(ExitCode::Success))
+}
+
+/// The one place `view --output json` turns a value into JSON: only under --reveal.
+fn json_value(value: &SecretValue, reveal: bool) -> serde_json::Value {
+    if reveal {
+        serde_json::Value::String(String::from_utf8_lossy(value.expose_bytes()).into_owned())
+    } else {
+        serde_json::Value::String(REDACTED.to_owned())
+    }
+}
+
+fn get(context: &Context_, key: &str, reveal: bool, output: &Output) -> Result<Done, Failure> {
+    if std::io::stdout().is_terminal() && !reveal {
+        return Err(Failure::new(
+            ErrorKind::Usage,
+            anyhow::anyhow!(
+                "refusing to print the value of {key} to a terminal: pipe it (keyward bundle get {key} | …) or pass --reveal"
+            ),
+        ));
+    }
+    let bundle = context.open()?;
+    let value = bundle.values().get(key).ok_or_else(|| {
+        Failure::new(
+            ErrorKind::InvalidConfig,
+            anyhow::anyhow!("{}: no key {key}", bundle.path().display()),
+        )
+    })?;
+    match output.format {
+        OutputFormat::Json => {
+            let document = serde_json::json!({ "key": key, "value": json_value(value, true) });
+            write_stdout(format!("{document}\n").as_bytes())?;
+        }
+        OutputFormat::Text => write_stdout(value.expose_bytes())?,
+    }
+    Ok(Done::Exit(ExitCode::Success))
+}
+
+fn set(
+    context: &Context_,
+    assignment: &str,
+    from_env: Option<&str>,
+    from_file: Option<&Path>,
+    output: &Output,
+) -> Result<Done, Failure> {
+    let (key, inline) = match assignment.split_once('=') {
+        Some((key, value)) => (key, Some(SecretValue::from(value))),
+        None => (assignment, None),
+    };
+    env::validate_key(key).map_err(|e| {
+        Failure::new(
+            ErrorKind::Usage,
+            anyhow::anyhow!(e.to_string().replace("line 0: ", "")),
+        )
+    })?;
+    let value = match (inline, from_env, from_file) {
+        (Some(value), None, None) => {
+            tracing::warn!(
+                "a value on the command line is visible to other users (ps, shell history); prefer stdin or --from-env"
+            );
+            eprintln!(
+                "keyward: warning: a value given as KEY=VALUE is visible to other users (ps, shell history); prefer stdin or --from-env"
+            );
+            value
+        }
+        (Some(_), _, _) => {
+            return Err(Failure::new(
+                ErrorKind::Usage,
+                anyhow::anyhow!(
+                    "give the value once: KEY=VALUE, or KEY with --from-env or --from-file"
+                ),
+            ));
+        }
+        (None, Some(var), _) => value_from_env(var)?,
+        (None, None, Some(path)) => SecretValue::new(
+            std::fs::read(path)
+                .with_context(|| format!("reading {}", path.display()))
+                .map_err(|e| Failure::new(ErrorKind::MissingDependency, e))?,
+        ),
+        (None, None, None) => value_from_stdin(key)?,
+    };
+    if value.expose_bytes().contains(&0) {
+        return Err(Failure::new(
+            ErrorKind::Usage,
+            anyhow::anyhow!(
+                "the value of {key} contains a NUL byte, which no environment variable can hold"
+            ),
+        ));
+    }
+    let mut bundle = context.open()?;
+    let replaced = bundle.values_mut().insert(key.to_owned(), value).is_some();
+    bundle.save().classified()?;
+    let verb = if replaced { "updated" } else { "added" };
+    report(
+        output,
+        &format!("{verb} {key} in {}", bundle.path().display()),
+        serde_json::json!({ "file": bundle.path(), "key": key, "action": verb }),
+    )
+}
+
+fn value_from_env(var: &str) -> Result<SecretValue, Failure> {
+    use std::os::unix::ffi::OsStrExt;
+    let value = std::env::var_os(var).ok_or_else(|| {
+        Failure::new(
+            ErrorKind::Usage,
+            anyhow::anyhow!("environment variable {var} is not set"),
+        )
+    })?;
+    Ok(SecretValue::from(value.as_bytes()))
+}
+
+fn value_from_stdin(key: &str) -> Result<SecretValue, Failure> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let typed = rpassword::prompt_password(format!("Value for {key} (not echoed): "))
+            .context("reading the value from the terminal")
+            .map_err(|e| Failure::new(ErrorKind::Cancelled, e))?;
+        return Ok(SecretValue::from(typed));
+    }
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    stdin
+        .lock()
+        .read_to_end(&mut bytes)
+        .context("reading the value from stdin")
+        .map_err(|e| Failure::new(ErrorKind::Write, e))?;
+    // `echo value | keyward bundle set KEY` means "value", not "value\n".
+    let trimmed = bytes
+        .strip_suffix(b"\r\n")
+        .or_else(|| bytes.strip_suffix(b"\n"))
+        .unwrap_or(&bytes);
+    Ok(SecretValue::from(trimmed))
+}
+
+fn unset(context: &Context_, keys: &[String], output: &Output) -> Result<Done, Failure> {
+    let mut bundle = context.open()?;
+    let (removed, absent): (Vec<&String>, Vec<&String>) = keys
+        .iter()
+        .partition(|key| bundle.values_mut().remove(key.as_str()).is_some());
+    if !removed.is_empty() {
+        bundle.save().classified()?;
+    }
+    let mut text = format!(
+        "removed {} of {} keys from {}",
+        removed.len(),
+        keys.len(),
+        bundle.path().display()
+    );
+    if !absent.is_empty() {
+        let names: Vec<&str> = absent.iter().map(|k| k.as_str()).collect();
+        text.push_str(&format!(" (not set: {})", names.join(", ")));
+    }
+    report(
+        output,
+        &text,
+        serde_json::json!({ "file": bundle.path(), "removed": removed, "not_set": absent }),
+    )
+}
+
+fn ensure(
+    context: &Context_,
+    keys: &[String],
+    length: usize,
+    output: &Output,
+) -> Result<Done, Failure> {
+    for key in keys {
+        env::validate_key(key).map_err(|e| {
+            Failure::new(
+                ErrorKind::Usage,
+                anyhow::anyhow!(e.to_string().replace("line 0: ", "")),
+            )
+        })?;
+    }
+    let mut bundle = context.open()?;
+    let mut generated = Vec::new();
+    for key in keys {
+        if bundle.values().contains_key(key) {
+            continue;
+        }
+        let value = random::generate(length, random::ALPHANUMERIC).map_err(|e| {
+            Failure::new(ErrorKind::Internal, anyhow::anyhow!("no randomness: {e}"))
+        })?;
+        bundle.values_mut().insert(key.clone(), value);
+        generated.push(key.as_str());
+    }
+    if !generated.is_empty() {
+        bundle.save().classified()?;
+    }
+    let text = if generated.is_empty() {
+        format!(
+            "all {} keys already set in {}",
+            keys.len(),
+            bundle.path().display()
+        )
+    } else {
+        format!(
+            "generated {} in {}",
+            generated.join(", "),
+            bundle.path().display()
+        )
+    };
+    report(
+        output,
+        &text,
+        serde_json::json!({ "file": bundle.path(), "generated": generated, "length": length }),
+    )
+}
+
+fn edit(context: &Context_, output: &Output) -> Result<Done, Failure> {
+    let mut bundle = context.open()?;
+    let plaintext = env::render(bundle.values());
+    let edited = exec::edit(&plaintext, &exec::editor_from_env()).map_err(exec_failure)?;
+    let Some(edited) = edited else {
+        return report(
+            output,
+            &format!("no changes; {} left as it was", bundle.path().display()),
+            serde_json::json!({ "file": bundle.path(), "changed": false }),
+        );
+    };
+    let values: EnvMap = env::parse(&edited).map_err(|e| {
+        Failure::new(
+            ErrorKind::Decryption,
+            anyhow::anyhow!(
+                "{}: the edited text is invalid, nothing was saved: {e}",
+                bundle.path().display()
+            ),
+        )
+    })?;
+    *bundle.values_mut() = values;
+    bundle.save().classified()?;
+    report(
+        output,
+        &format!(
+            "saved {} ({} keys)",
+            bundle.path().display(),
+            bundle.values().len()
+        ),
+        serde_json::json!({ "file": bundle.path(), "changed": true, "keys": bundle.values().len() }),
+    )
+}
+
+fn rekey(context: &Context_, new: &PasswordOptions, output: &Output) -> Result<Done, Failure> {
+    if new.password_file.is_none() && new.password_command.is_none() && new.vault_ids.is_empty() {
+        return Err(Failure::new(
+            ErrorKind::Usage,
+            anyhow::anyhow!(
+                "rekey needs the new password: --new-vault-password-file, --new-vault-password-command or --new-vault-id"
+            ),
+        ));
+    }
+    let mut bundle = context.open()?;
+    let mut new_keyring = Keyring::from_resolution(
+        password::resolve(new, &Environment::default()),
+        context.timeout,
+    );
+    if !bundle.rekey(&mut new_keyring).classified()? {
+        return Err(Failure::new(
+            ErrorKind::Usage,
+            anyhow::anyhow!(
+                "{} is a SOPS bundle: its keys are age recipients; use sops updatekeys",
+                bundle.path().display()
+            ),
+        ));
+    }
+    bundle.save().classified()?;
+    report(
+        output,
+        &format!(
+            "rekeyed {} (label {})",
+            bundle.path().display(),
+            bundle.label().unwrap_or("default")
+        ),
+        serde_json::json!({ "file": bundle.path(), "label": bundle.label().unwrap_or("default") }),
+    )
+}
+
+fn encrypt(
+    context: &Context_,
+    input: &Path,
+    out: Option<&Path>,
+    format: Format,
+    age: &[String],
+    output: &Output,
+) -> Result<Done, Failure> {
+    let plaintext = zeroize::Zeroizing::new(
+        std::fs::read(input)
+            .with_context(|| format!("reading {}", input.display()))
+            .map_err(|e| Failure::new(ErrorKind::MissingDependency, e))?,
+    );
+    keyward_bundle::protect_process();
+    if Format::detect(&plaintext).is_some() {
+        return Err(Failure::new(
+            ErrorKind::Usage,
+            anyhow::anyhow!("{} is already encrypted", input.display()),
+        ));
+    }
+    let target = out.unwrap_or(input);
+    let sealed = match format {
+        // ansible-vault encrypts any bytes, as `ansible-vault encrypt` does.
+        Format::AnsibleVault => {
+            let bundle =
+                Bundle::new_vault(target, &mut context.keyring(&context.options)).classified()?;
+            bundle.seal_raw(&plaintext).classified()?
+        }
+        sops => {
+            let values = env::parse(&plaintext).map_err(|e| {
+                Failure::new(
+                    ErrorKind::InvalidConfig,
+                    anyhow::anyhow!("{}: {e}", input.display()),
+                )
+            })?;
+            let mut bundle = Bundle::new_sops(target, sops, age).classified()?;
+            *bundle.values_mut() = values;
+            bundle.seal_bytes().classified()?
+        }
+    };
+    keyward_bundle::write_atomic(target, &sealed)
+        .with_context(|| format!("writing {}", target.display()))
+        .map_err(|e| Failure::new(ErrorKind::Write, e))?;
+    report(
+        output,
+        &format!(
+            "encrypted {} into {} ({})",
+            input.display(),
+            target.display(),
+            format.name()
+        ),
+        serde_json::json!({ "input": input, "file": target, "format": format.name() }),
+    )
+}
+
+fn decrypt(
+    context: &Context_,
+    input: &Path,
+    out: Option<&Path>,
+    output: &Output,
+) -> Result<Done, Failure> {
+    let content = std::fs::read(input)
+        .with_context(|| format!("reading {}", input.display()))
+        .map_err(|e| Failure::new(ErrorKind::MissingDependency, e))?;
+    keyward_bundle::protect_process();
+    let plaintext = match Format::detect(&content) {
+        Some(Format::AnsibleVault) => keyward_bundle::open_vault_bytes(
+            input,
+            &content,
+            &mut context.keyring(&context.options),
+        )
+        .classified()?,
+        Some(_) => env::render(
+            Bundle::open(input, &mut context.keyring(&context.options))
+                .classified()?
+                .values(),
+        ),
+        None => {
+            return Err(Failure::new(
+                ErrorKind::Decryption,
+                anyhow::anyhow!(
+                    "{}: not encrypted (no $ANSIBLE_VAULT header and no sops metadata)",
+                    input.display()
+                ),
+            ));
+        }
+    };
+    if out == Some(Path::new("-")) {
+        write_stdout(&plaintext)?;
+        return Ok(Done::Exit(ExitCode::Success));
+    }
+    let target = out.unwrap_or(input);
+    keyward_bundle::write_atomic(target, &plaintext)
+        .with_context(|| format!("writing {}", target.display()))
+        .map_err(|e| Failure::new(ErrorKind::Write, e))?;
+    report(
+        output,
+        &format!(
+            "decrypted {} into {} (mode kept or 0600)",
+            input.display(),
+            target.display()
+        ),
+        serde_json::json!({ "input": input, "file": target }),
+    )
+}
+
+fn verify(context: &Context_, output: &Output) -> Result<Done, Failure> {
+    let bundle = context.open()?;
+    report(
+        output,
+        &format!(
+            "ok: {} ({}) holds {} keys",
+            bundle.path().display(),
+            bundle.format().name(),
+            bundle.values().len()
+        ),
+        serde_json::json!({
+            "file": bundle.path(),
+            "format": bundle.format().name(),
+            "label": bundle.label(),
+            "keys": bundle.values().len(),
+            "ok": true,
+        }),
+    )
+}
+
+fn exec_env(
+    context: &Context_,
+    only: &[String],
+    pristine: bool,
+    command: &[OsString],
+) -> Result<Done, Failure> {
+    let bundle = context.open()?;
+    let values = select(&bundle, only)?;
+    let error = exec::exec_env(&values, pristine, command);
+    Err(exec_failure(error))
+}
+
+fn exec_file(context: &Context_, use_fifo: bool, command: &[OsString]) -> Result<Done, Failure> {
+    let bundle = context.open()?;
+    let plaintext = env::render(bundle.values());
+    drop(bundle);
+    let code = exec::exec_file(&plaintext, use_fifo, command).map_err(exec_failure)?;
+    Ok(Done::Child(code))
+}
+
+/// The values named by `--only`, all of them when it is empty.
+fn select(bundle: &Bundle, only: &[String]) -> Result<EnvMap, Failure> {
+    if only.is_empty() {
+        return Ok(bundle.values().clone());
+    }
+    let mut selected = EnvMap::new();
+    for key in only {
+        let value = bundle.values().get(key).ok_or_else(|| {
+            Failure::new(
+                ErrorKind::InvalidConfig,
+                anyhow::anyhow!(
+                    "{}: --only names {key}, which the bundle does not hold",
+                    bundle.path().display()
+                ),
+            )
+        })?;
+        selected.insert(key.clone(), value.clone());
+    }
+    Ok(selected)
+}
+
+fn exec_failure(error: ExecError) -> Failure {
+    match error {
+        ExecError::Spawn { .. } => {
+            let code = error.exit_code();
+            Failure::new(ErrorKind::MissingDependency, error).with_exit_code(code)
+        }
+        ExecError::Interrupted => Failure::new(ErrorKind::Cancelled, error),
+        ExecError::NoCommand | ExecError::NoPlaceholder => Failure::new(ErrorKind::Usage, error),
+        other => Failure::new(ErrorKind::Write, other),
+    }
+}
+
+/// Prints a one-line text report, or the JSON document.
+fn report(output: &Output, text: &str, json: serde_json::Value) -> Result<Done, Failure> {
+    let line = match output.format {
+        OutputFormat::Text => text.to_owned(),
+        OutputFormat::Json => json.to_string(),
+    };
+    if !line.is_empty() {
+        write_stdout(format!("{line}\n").as_bytes())?;
+    }
+    Ok(Done::Exit(ExitCode::Success))
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .context("writing to stdout")
+        .map_err(|e| Failure::new(ErrorKind::Write, e))
+}
