@@ -257,7 +257,9 @@ impl Bundle {
             source,
         })?;
         protect_process();
-        match Format::detect(&content) {
+        let format = Format::detect(&content);
+        tracing::debug!(path = %path.display(), format = format.map(Format::name), bytes = content.len(), "opening bundle");
+        match format {
             Some(Format::AnsibleVault) => Self::open_vault(path, &content, keyring),
             Some(format) => Self::open_sops(path, &content, format),
             None => Err(BundleError::NotEncrypted {
@@ -354,6 +356,7 @@ impl Bundle {
     /// Encrypts the values and replaces the file atomically, keeping mode and owner.
     pub fn save(&self) -> Result<(), BundleError> {
         let sealed = self.seal_bytes()?;
+        tracing::debug!(path = %self.path.display(), format = self.format.name(), keys = self.values.len(), "saving bundle");
         atomic::write(&self.path, &sealed, BUNDLE_MODE).map_err(|source| BundleError::Write {
             path: self.path.clone(),
             source,
@@ -486,15 +489,20 @@ fn decrypt_vault(
                 path: path.to_owned(),
                 source,
             })?;
+        let label = &keyring.ids[index].label;
         match vault::decrypt(&envelope, &password) {
             Ok(plaintext) => {
+                tracing::trace!(vault_id = %label, "vault password accepted");
                 return Ok(OpenedVault {
                     plaintext,
                     password,
                     label: envelope.label.clone(),
                 });
             }
-            Err(error) => last_error = error,
+            Err(error) => {
+                tracing::trace!(vault_id = %label, %error, "vault password rejected");
+                last_error = error;
+            }
         }
     }
     Err(vault_error(last_error))

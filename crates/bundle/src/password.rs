@@ -206,6 +206,7 @@ pub fn resolve(
 
 /// Obtains the password of one vault-id.
 pub fn obtain(id: &VaultId, timeout: Duration) -> Result<SecretValue, PasswordError> {
+    tracing::debug!(vault_id = %id.label, source = ?id.source, "obtaining vault password");
     let (password, origin) = match &id.source {
         PasswordSource::File(path) if is_executable(path) => {
             let mut command = Command::new(path);
