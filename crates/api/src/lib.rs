@@ -1,0 +1,44 @@
+//! The `external-secrets.io` API types keyward reads and serves, field for field as External
+//! Secrets Operator (ESO) spells them, so existing manifests work unchanged.
+//!
+//! - [`ExternalSecret`] (`v1`): what to fetch from which store and how to shape the target.
+//! - [`SecretStore`] and [`ClusterSecretStore`] (`v1`): where values live and how to log in.
+//!   The provider block is kept as raw JSON ([`ProviderSpec`]): each provider in
+//!   keyward-providers owns and validates its own configuration, so this crate never grows a
+//!   field per provider.
+//! - [`load`]: multi-document YAML into typed objects, with errors that name file, document
+//!   and field.
+//!
+//! Types only: no I/O beyond parsing text, no calls to stores or clusters.
+//!
+//! ```
+//! let yaml = "apiVersion: external-secrets.io/v1
+//! kind: ExternalSecret
+//! metadata: {name: db, namespace: apps}
+//! spec:
+//!   secretStoreRef: {name: vault, kind: SecretStore}
+//!   data:
+//!   - secretKey: password
+//!     remoteRef: {key: apps/db, property: password}
+//! ";
+//! let docs = keyward_api::load::from_str(yaml, "db.yaml").expect("valid");
+//! let keyward_api::Document::ExternalSecret(es) = &docs[0] else { panic!() };
+//! assert_eq!(es.spec.data[0].remote_ref.property.as_deref(), Some("password"));
+//! ```
+
+mod common;
+mod external_secret;
+pub mod load;
+mod secret_store;
+
+pub use common::{SecretKeySelector, ServiceAccountSelector, StoreKind, StoreRef};
+pub use external_secret::*;
+pub use load::Document;
+pub use secret_store::{
+    ClusterSecretStore, ClusterSecretStoreCondition, ProviderSpec, SecretStore, SecretStoreSpec,
+};
+
+/// The API group.
+pub const GROUP: &str = "external-secrets.io";
+/// The version keyward serves and reads.
+pub const VERSION: &str = "v1";

@@ -1,0 +1,242 @@
+//! Loading manifests: multi-document YAML into typed [`Document`]s.
+//!
+//! Errors name the origin (a file), the document's position and the field path, and never
+//! echo field values (a manifest may be a plaintext Secret).
+
+use k8s_openapi::api::core::v1::Secret;
+use serde::Deserialize;
+
+use crate::{ClusterSecretStore, ExternalSecret, SecretStore};
+
+/// One manifest document keyward knows what to do with, or a note of what it skipped.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Document {
+    /// An `external-secrets.io/v1` ExternalSecret.
+    ExternalSecret(Box<ExternalSecret>),
+    /// An `external-secrets.io/v1` SecretStore.
+    SecretStore(Box<SecretStore>),
+    /// An `external-secrets.io/v1` ClusterSecretStore.
+    ClusterSecretStore(Box<ClusterSecretStore>),
+    /// A core `v1` Secret (store credentials given as manifests).
+    Secret(Box<Secret>),
+    /// Any other kind: reported, not used.
+    Other {
+        /// Its apiVersion.
+        api_version: String,
+        /// Its kind.
+        kind: String,
+    },
+}
+
+/// Why a manifest could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: document {index}{what}: {reason}")]
+pub struct LoadError {
+    /// The file (or other origin).
+    pub origin: String,
+    /// 1-based document number in the stream.
+    pub index: usize,
+    /// ` (Kind/name)` when known.
+    pub what: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Parses every document of a YAML stream.
+pub fn from_str(text: &str, origin: &str) -> Result<Vec<Document>, LoadError> {
+    let mut documents = Vec::new();
+    for (position, deserializer) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let index = position + 1;
+        let fail = |what: String, reason: String| LoadError {
+            origin: origin.to_owned(),
+            index,
+            what,
+            reason,
+        };
+        let value = serde_json::Value::deserialize(deserializer)
+            .map_err(|e| fail(String::new(), yaml_reason(&e.to_string())))?;
+        if value.is_null() {
+            continue; // an empty document between `---` separators
+        }
+        let api_version = field(&value, "apiVersion");
+        let kind = field(&value, "kind");
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let what = format!(" ({kind}/{name})");
+        let document = typed(value, &api_version, &kind).map_err(|reason| fail(what, reason))?;
+        documents.push(document);
+    }
+    Ok(documents)
+}
+
+fn typed(value: serde_json::Value, api_version: &str, kind: &str) -> Result<Document, String> {
+    let eso = api_version.starts_with("external-secrets.io/");
+    match (api_version, kind) {
+        ("external-secrets.io/v1", "ExternalSecret") => {
+            parse(value).map(|d| Document::ExternalSecret(Box::new(d)))
+        }
+        ("external-secrets.io/v1", "SecretStore") => {
+            parse(value).map(|d| Document::SecretStore(Box::new(d)))
+        }
+        ("external-secrets.io/v1", "ClusterSecretStore") => {
+            parse(value).map(|d| Document::ClusterSecretStore(Box::new(d)))
+        }
+        ("v1", "Secret") => parse(value).map(|d| Document::Secret(Box::new(d))),
+        (_, "ExternalSecret" | "SecretStore" | "ClusterSecretStore") if eso => Err(format!(
+            "apiVersion {api_version} is no longer served; use external-secrets.io/v1 (ESO serves only v1)"
+        )),
+        _ => Ok(Document::Other {
+            api_version: api_version.to_owned(),
+            kind: kind.to_owned(),
+        }),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = redact_reason(&error.into_inner().to_string());
+        if path == "." {
+            inner
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}
+
+fn field(value: &serde_json::Value, name: &str) -> String {
+    value
+        .get(name)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// serde's messages quote the offending value (`invalid value: string "hunter2"`); keep the
+/// expectation, drop the value.
+fn redact_reason(reason: &str) -> String {
+    match reason
+        .find("invalid type: ")
+        .or_else(|| reason.find("invalid value: "))
+    {
+        Some(_) => match reason.split_once(", expected ") {
+            Some((got, expected)) => {
+                let got_kind = got.split(':').nth(1).map(str::trim).unwrap_or("");
+                let got_kind = got_kind.split_whitespace().next().unwrap_or("value");
+                format!("got a {got_kind}, expected {expected}")
+            }
+            None => "invalid value".to_owned(),
+        },
+        None => reason.to_owned(),
+    }
+}
+
+/// YAML syntax errors carry positions, which are what a user needs; keep one line.
+fn yaml_reason(reason: &str) -> String {
+    reason.lines().next().unwrap_or(reason).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_each_kind_and_skips_others() {
+        let text = "apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: vault, namespace: apps}
+spec:
+  provider:
+    vault: {server: 'http://127.0.0.1:8200', path: secret, version: v2}
+---
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: x}
+---
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: {name: fake}
+spec:
+  provider:
+    fake: {data: [{key: a, value: b}]}
+  conditions: [{namespaces: [apps]}]
+";
+        let docs = from_str(text, "stores.yaml").expect("load");
+        assert_eq!(docs.len(), 3);
+        let Document::SecretStore(store) = &docs[0] else {
+            panic!("{docs:?}")
+        };
+        let (name, config) = store.spec.provider.single().expect("one provider");
+        assert_eq!(name, "vault");
+        assert_eq!(config["path"], "secret");
+        assert!(matches!(&docs[1], Document::Other { kind, .. } if kind == "ConfigMap"));
+        let Document::ClusterSecretStore(css) = &docs[2] else {
+            panic!("{docs:?}")
+        };
+        assert_eq!(css.spec.store.conditions[0].namespaces, ["apps"]);
+    }
+
+    #[test]
+    fn errors_name_file_document_and_field_without_values() {
+        let text = "apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: db}
+spec:
+  data:
+  - secretKey: password
+    remoteRef: {key: [hunter2-canary]}
+";
+        let error = from_str(text, "db.yaml").expect_err("invalid");
+        let message = error.to_string();
+        assert!(
+            message.starts_with(
+                "db.yaml: document 1 (ExternalSecret/db): spec.data[0].remoteRef.key:"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains("hunter2-canary"), "{message}");
+    }
+
+    #[test]
+    fn old_api_versions_are_refused_by_name() {
+        let text = "apiVersion: external-secrets.io/v1beta1\nkind: ExternalSecret\nmetadata: {name: old}\nspec: {}\n";
+        let error = from_str(text, "old.yaml").expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .contains("no longer served; use external-secrets.io/v1"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn yaml_syntax_errors_have_positions() {
+        let error = from_str("a: [unclosed\n", "bad.yaml").expect_err("invalid");
+        assert!(
+            error.to_string().starts_with("bad.yaml: document 1: "),
+            "{error}"
+        );
+        assert!(error.to_string().contains("line"), "{error}");
+    }
+
+    #[test]
+    fn provider_blocks_must_name_exactly_one_provider() {
+        let text = "apiVersion: external-secrets.io/v1\nkind: SecretStore\nmetadata: {name: s}\nspec:\n  provider: {vault: {}, aws: {}}\n";
+        let docs = from_str(text, "s.yaml").expect("load");
+        let Document::SecretStore(store) = &docs[0] else {
+            panic!()
+        };
+        assert!(
+            store
+                .spec
+                .provider
+                .single()
+                .expect_err("two")
+                .contains("2 providers")
+        );
+    }
+}

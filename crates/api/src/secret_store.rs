@@ -1,0 +1,100 @@
+//! `SecretStore` and `ClusterSecretStore` (`external-secrets.io/v1`).
+//!
+//! The provider block stays raw JSON ([`ProviderSpec`]); keyward-providers parses it into the
+//! configuration type of the one provider it names.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The provider block: exactly one key, the provider's name (`vault`, `aws`, `azurekv`,
+/// `fake`, …), whose value that provider parses.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProviderSpec(pub BTreeMap<String, serde_json::Value>);
+
+impl ProviderSpec {
+    /// The single provider named, or a message saying why there is not exactly one.
+    pub fn single(&self) -> Result<(&str, &serde_json::Value), String> {
+        let mut entries = self.0.iter();
+        match (entries.next(), entries.next()) {
+            (Some((name, config)), None) => Ok((name.as_str(), config)),
+            (None, _) => Err("spec.provider names no provider".to_owned()),
+            (Some(_), Some(_)) => Err(format!(
+                "spec.provider names {} providers ({}); a store has exactly one",
+                self.0.len(),
+                self.0.keys().cloned().collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+}
+
+/// The spec shared by both store kinds.
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "external-secrets.io",
+    version = "v1",
+    kind = "SecretStore",
+    namespaced,
+    shortname = "ss"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretStoreSpec {
+    /// Which provider, configured how.
+    pub provider: ProviderSpec,
+    /// Only the controller of this class reconciles the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<String>,
+    /// Seconds between store validations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_interval: Option<i64>,
+    /// Retries of failed calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_settings: Option<RetrySettings>,
+    /// ClusterSecretStore only: which namespaces may use the store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<ClusterSecretStoreCondition>,
+}
+
+/// `spec.retrySettings`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetrySettings {
+    /// How many retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<i32>,
+    /// The wait between retries, as a Go duration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_interval: Option<String>,
+}
+
+/// One `spec.conditions` entry: a namespace may use the store when it matches any of them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSecretStoreCondition {
+    /// Namespaces by label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    /// Namespaces by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Namespaces by regular expression.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespace_regexes: Vec<String>,
+}
+
+/// The cluster-wide store; its spec is the [`SecretStoreSpec`].
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "external-secrets.io",
+    version = "v1",
+    kind = "ClusterSecretStore",
+    shortname = "css"
+)]
+pub struct ClusterSecretStoreSpec {
+    /// The same fields as a SecretStore's spec.
+    #[serde(flatten)]
+    pub store: SecretStoreSpec,
+}
