@@ -1,0 +1,164 @@
+//! The `fake` provider: ESO's fake store, values written in the SecretStore itself.
+//!
+//! ESO's semantics: an entry matches a read only when both key and version match (an entry
+//! without a version matches only reads without one); `valueMap` (deprecated in ESO) is the
+//! JSON of that map; `find` matches names by regexp over every entry. It makes no calls, so
+//! tests and the side-by-side benchmark against ESO can use it.
+
+use std::collections::BTreeMap;
+
+use keyward_api::ExternalSecretFind;
+use keyward_core::SecretValue;
+use serde::Deserialize;
+
+use crate::{Fetched, Provider, ProviderError, ProviderErrorKind, StoreId};
+
+/// `spec.provider.fake`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FakeConfig {
+    /// The entries.
+    #[serde(default)]
+    pub data: Vec<FakeEntry>,
+}
+
+/// One `spec.provider.fake.data` entry.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FakeEntry {
+    /// The key.
+    pub key: String,
+    /// The value.
+    #[serde(default)]
+    pub value: String,
+    /// The version; empty matches reads without a version.
+    #[serde(default)]
+    pub version: String,
+    /// Deprecated in ESO: a map, served as its JSON.
+    #[serde(default)]
+    pub value_map: Option<BTreeMap<String, String>>,
+}
+
+/// The fake store.
+#[derive(Debug)]
+pub struct FakeProvider {
+    store: StoreId,
+    entries: BTreeMap<(String, String), SecretValue>,
+}
+
+impl FakeProvider {
+    /// Builds the store from its configuration.
+    pub fn new(store: StoreId, config: FakeConfig) -> Self {
+        let entries = config
+            .data
+            .into_iter()
+            .map(|entry| {
+                let value = match entry.value_map {
+                    Some(map) => serde_json::to_string(&map).unwrap_or_default(),
+                    None => entry.value,
+                };
+                ((entry.key, entry.version), SecretValue::from(value))
+            })
+            .collect();
+        Self { store, entries }
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for FakeProvider {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
+    fn store(&self) -> &StoreId {
+        &self.store
+    }
+
+    async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError> {
+        self.entries
+            .get(&(key.to_owned(), version.unwrap_or("").to_owned()))
+            .map(|value| Fetched::Value(value.clone()))
+            .ok_or_else(|| {
+                ProviderError::new(
+                    ProviderErrorKind::NotFound,
+                    &self.store.0,
+                    Some(key),
+                    "no such key and version",
+                )
+            })
+    }
+
+    async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
+        let matcher = match &find.name {
+            Some(name) => Some(regex::Regex::new(&name.regexp).map_err(|e| {
+                ProviderError::new(
+                    ProviderErrorKind::Misconfigured,
+                    &self.store.0,
+                    None,
+                    format!("find.name.regexp: {e}"),
+                )
+            })?),
+            None => None,
+        };
+        let mut keys: Vec<String> = self
+            .entries
+            .keys()
+            .map(|(key, _)| key.clone())
+            .filter(|key| matcher.as_ref().is_none_or(|m| m.is_match(key)))
+            .collect();
+        keys.dedup();
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keyward_api::FindName;
+
+    use super::*;
+
+    fn provider() -> FakeProvider {
+        let config: FakeConfig = serde_json::from_value(serde_json::json!({
+            "data": [
+                {"key": "/foo/bar", "value": "HELLO1", "version": "v1"},
+                {"key": "/foo/bar", "value": "HELLO2", "version": "v2"},
+                {"key": "/foo/baz", "value": "{\"john\": \"doe\"}"},
+                {"key": "/other", "valueMap": {"a": "1"}}
+            ]
+        }))
+        .expect("config");
+        FakeProvider::new(StoreId("SecretStore/ns/fake".into()), config)
+    }
+
+    #[tokio::test]
+    async fn versions_must_match_exactly() {
+        let fake = provider();
+        let v2 = fake.fetch("/foo/bar", Some("v2")).await.expect("v2");
+        assert_eq!(v2, Fetched::Value(SecretValue::from("HELLO2")));
+        let unversioned = fake
+            .fetch("/foo/bar", None)
+            .await
+            .expect_err("no unversioned entry");
+        assert_eq!(unversioned.kind, ProviderErrorKind::NotFound);
+        assert!(fake.fetch("/foo/baz", None).await.is_ok());
+        assert_eq!(
+            fake.fetch("/other", None).await.expect("valueMap"),
+            Fetched::Value(SecretValue::from("{\"a\":\"1\"}"))
+        );
+    }
+
+    #[tokio::test]
+    async fn find_matches_names() {
+        let fake = provider();
+        let find = ExternalSecretFind {
+            name: Some(FindName {
+                regexp: "^/foo/".into(),
+            }),
+            ..ExternalSecretFind::default()
+        };
+        assert_eq!(
+            fake.list(&find).await.expect("list"),
+            ["/foo/bar", "/foo/baz"]
+        );
+    }
+}

@@ -1,0 +1,31 @@
+//! keyward's store providers: one [`Provider`] trait, one module per store, and the call
+//! discipline that makes keyward cheaper on stores than ESO.
+//!
+//! - A provider does one thing: turn a key (and version) into what the store holds, with as
+//!   few calls as the store allows. Property lookup, map extraction and decoding are shared
+//!   ([`value`]), so every provider behaves the same on them.
+//! - [`Disciplined`] wraps any provider: reads of the same (key, version) within a freshness
+//!   window share one call (concurrent ones too), a token bucket per store caps the call rate,
+//!   throttling and transient failures are retried with full-jitter exponential backoff that
+//!   honours `Retry-After`, and every call is counted under ESO's metric name.
+//! - Store credentials (ESO's `authSecretRef`, `tokenSecretRef`, …) come through the
+//!   [`Credentials`] trait, so the operator can read Kubernetes Secrets and host mode the
+//!   bundle, with the same providers.
+//! - [`registry::build`] is the one explicit list of providers.
+//!
+//! Errors name the store and the key, never a value; an error never becomes an empty value.
+//! This crate knows nothing of targets, templates or sinks.
+
+mod credentials;
+mod discipline;
+mod error;
+pub mod fake;
+mod provider;
+pub mod registry;
+pub mod value;
+pub mod vault;
+
+pub use credentials::{Credentials, StaticCredentials};
+pub use discipline::{CallCounters, DisciplineConfig, Disciplined};
+pub use error::{ProviderError, ProviderErrorKind};
+pub use provider::{Fetched, Provider, StoreId};

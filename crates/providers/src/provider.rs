@@ -1,0 +1,66 @@
+//! The [`Provider`] trait and what a fetch returns.
+
+use std::collections::BTreeMap;
+
+use keyward_api::ExternalSecretFind;
+use keyward_core::SecretValue;
+
+use crate::ProviderError;
+
+/// Identifies a store for caches, limits and messages: `SecretStore/ns/name` or
+/// `ClusterSecretStore/name`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StoreId(pub String);
+
+impl std::fmt::Display for StoreId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What one store call returns for a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fetched {
+    /// One value (AWS SecretString, an Azure secret, a fake entry): properties address JSON
+    /// inside it.
+    Value(SecretValue),
+    /// A map of flat values (a Kubernetes Secret, tags): properties address its keys.
+    Map(BTreeMap<String, SecretValue>),
+    /// A JSON object whose values may nest (a Vault KV entry): a property is first a
+    /// top-level key, then a path.
+    Document(SecretValue),
+}
+
+/// One store. Implementations make exactly one store call per method call; caching,
+/// coalescing, rate limits and retries belong to [`crate::Disciplined`].
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync + std::fmt::Debug {
+    /// The provider's name as in `spec.provider` (`vault`, `fake`, …).
+    fn name(&self) -> &'static str;
+
+    /// The store this provider instance talks to.
+    fn store(&self) -> &StoreId;
+
+    /// Reads `key` (at `version`, or the current one).
+    async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError>;
+
+    /// Reads the metadata (tags, custom metadata) of `key`, for `metadataPolicy: Fetch`.
+    async fn fetch_metadata(&self, key: &str) -> Result<Fetched, ProviderError> {
+        Err(unsupported(self.store(), key, "metadataPolicy: Fetch"))
+    }
+
+    /// The keys matching `find` (name regexp, path, tags), without their values.
+    async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
+        let _ = find;
+        Err(unsupported(self.store(), "", "dataFrom.find"))
+    }
+}
+
+fn unsupported(store: &StoreId, key: &str, what: &str) -> ProviderError {
+    ProviderError::new(
+        crate::ProviderErrorKind::Unsupported,
+        &store.0,
+        (!key.is_empty()).then_some(key),
+        format!("{what} is not supported by this provider"),
+    )
+}

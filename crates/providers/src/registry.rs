@@ -1,0 +1,102 @@
+//! The one explicit list of providers: from a store's `spec.provider` to a [`Provider`].
+
+use std::sync::Arc;
+
+use keyward_api::ProviderSpec;
+
+use crate::fake::{FakeConfig, FakeProvider};
+use crate::vault::{VaultConfig, VaultProvider};
+use crate::{Credentials, Provider, ProviderError, ProviderErrorKind, StoreId};
+
+/// The providers keyward implements, by their `spec.provider` key.
+pub const PROVIDERS: [&str; 2] = ["fake", "vault"];
+
+/// Validates `spec` and builds its provider. No store call is made: bad configuration
+/// (unknown provider, missing fields, unsupported auth) is reported here.
+///
+/// `namespace` is where namespaced credential references resolve (the store's namespace).
+pub fn build(
+    store: StoreId,
+    spec: &ProviderSpec,
+    namespace: &str,
+    credentials: Arc<dyn Credentials>,
+) -> Result<Box<dyn Provider>, ProviderError> {
+    let misconfigured = |message: String| {
+        ProviderError::new(ProviderErrorKind::Misconfigured, &store.0, None, message)
+    };
+    let (name, config) = spec.single().map_err(misconfigured)?;
+    let parse_error = |e: serde_json::Error| {
+        misconfigured(format!(
+            "spec.provider.{name}: {}",
+            first_line(&e.to_string())
+        ))
+    };
+    match name {
+        "fake" => {
+            let config: FakeConfig = serde_json::from_value(config.clone()).map_err(parse_error)?;
+            Ok(Box::new(FakeProvider::new(store, config)))
+        }
+        "vault" => {
+            let config: VaultConfig =
+                serde_json::from_value(config.clone()).map_err(parse_error)?;
+            Ok(Box::new(VaultProvider::new(
+                store,
+                config,
+                namespace,
+                credentials,
+            )?))
+        }
+        other => Err(misconfigured(format!(
+            "provider '{other}' is not supported by keyward (supported: {})",
+            PROVIDERS.join(", ")
+        ))),
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or(text).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::StaticCredentials;
+
+    fn spec(name: &str, config: serde_json::Value) -> ProviderSpec {
+        ProviderSpec(BTreeMap::from([(name.to_owned(), config)]))
+    }
+
+    #[test]
+    fn unknown_providers_are_named() {
+        let error = build(
+            StoreId("SecretStore/ns/op".into()),
+            &spec("onepassword", serde_json::json!({})),
+            "ns",
+            Arc::new(StaticCredentials::new()),
+        )
+        .expect_err("unsupported");
+        assert!(
+            error
+                .to_string()
+                .contains("provider 'onepassword' is not supported"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn known_providers_build() {
+        let provider = build(
+            StoreId("SecretStore/ns/fake".into()),
+            &spec(
+                "fake",
+                serde_json::json!({"data": [{"key": "a", "value": "b"}]}),
+            ),
+            "ns",
+            Arc::new(StaticCredentials::new()),
+        )
+        .expect("fake");
+        assert_eq!(provider.name(), "fake");
+    }
+}

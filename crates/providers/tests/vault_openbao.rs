@@ -1,0 +1,406 @@
+//! The vault provider against a real OpenBao: KV v2 and v1, versions, properties, metadata,
+//! find, token and AppRole login, errors; and the call discipline through a 127.0.0.1 proxy
+//! that injects 429s with Retry-After and dropped connections.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use keyward_api::{ExternalSecretFind, FindName, ProviderSpec};
+use keyward_core::SecretValue;
+use keyward_providers::{
+    CallCounters, DisciplineConfig, Disciplined, Fetched, Provider, ProviderErrorKind,
+    StaticCredentials, StoreId, registry, value,
+};
+use keyward_test_support::OpenBao;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+const CANARY: &str = "kw-canary-41d7-vault-value";
+
+struct Bao {
+    server: OpenBao,
+    http: reqwest::Client,
+}
+
+impl Bao {
+    async fn start() -> Self {
+        Self {
+            server: OpenBao::start().await.expect("start openbao"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}/v1/{path}", self.server.address()))
+            .header("X-Vault-Token", self.server.root_token());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    async fn put_v2(&self, path: &str, data: Value) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("secret/data/{path}"),
+            Some(json!({ "data": data })),
+        )
+        .await;
+    }
+}
+
+fn credentials_with_token(token: &str) -> Arc<StaticCredentials> {
+    let mut credentials = StaticCredentials::new();
+    credentials.insert("apps", "vault-token", "token", SecretValue::from(token));
+    Arc::new(credentials)
+}
+
+fn token_store(address: &str, extra: Value) -> ProviderSpec {
+    let mut config = json!({
+        "server": address,
+        "path": "secret",
+        "version": "v2",
+        "auth": { "tokenSecretRef": { "name": "vault-token", "key": "token" } }
+    });
+    if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+        config.extend(extra.clone());
+    }
+    ProviderSpec(BTreeMap::from([("vault".to_owned(), config)]))
+}
+
+fn build(spec: &ProviderSpec, credentials: Arc<StaticCredentials>) -> Box<dyn Provider> {
+    registry::build(
+        StoreId("SecretStore/apps/vault".into()),
+        spec,
+        "apps",
+        credentials,
+    )
+    .expect("valid store")
+}
+
+fn text(value: &SecretValue) -> String {
+    value.expose_str().expect("utf-8").to_owned()
+}
+
+#[tokio::test]
+async fn reads_versions_properties_and_metadata_from_kv_v2() {
+    let bao = Bao::start().await;
+    bao.put_v2(
+        "apps/db",
+        json!({ "user": "app", "password": "v1-pass", "cfg": { "port": 5432 } }),
+    )
+    .await;
+    bao.put_v2(
+        "apps/db",
+        json!({ "user": "app", "password": CANARY, "cfg": { "port": 5433 } }),
+    )
+    .await;
+    bao.call(
+        reqwest::Method::POST,
+        "secret/metadata/apps/db",
+        Some(json!({ "custom_metadata": { "team": "payments", "env": "prod" } })),
+    )
+    .await;
+    let provider = build(
+        &token_store(bao.server.address(), json!({})),
+        credentials_with_token(bao.server.root_token()),
+    );
+
+    let current = provider.fetch("apps/db", None).await.expect("current");
+    assert_eq!(
+        text(&value::select(&current, Some("password"), "s", "k").expect("password")),
+        CANARY
+    );
+    assert_eq!(
+        text(&value::select(&current, Some("cfg.port"), "s", "k").expect("nested")),
+        "5433"
+    );
+    let old = provider
+        .fetch("apps/db", Some("1"))
+        .await
+        .expect("version 1");
+    assert_eq!(
+        text(&value::select(&old, Some("password"), "s", "k").expect("password")),
+        "v1-pass"
+    );
+    // With the mount in the key, as many ESO manifests write it.
+    assert!(provider.fetch("secret/apps/db", None).await.is_ok());
+    assert!(provider.fetch("secret/data/apps/db", None).await.is_ok());
+
+    let Fetched::Map(metadata) = provider.fetch_metadata("apps/db").await.expect("metadata") else {
+        panic!("metadata is a map")
+    };
+    assert_eq!(text(&metadata["team"]), "payments");
+
+    let missing = provider
+        .fetch("apps/nope", None)
+        .await
+        .expect_err("missing");
+    assert_eq!(missing.kind, ProviderErrorKind::NotFound);
+    let no_version = provider
+        .fetch("apps/db", Some("9"))
+        .await
+        .expect_err("no such version");
+    assert_eq!(no_version.kind, ProviderErrorKind::NotFound);
+    let no_property =
+        value::select(&current, Some("nope"), "s", "apps/db").expect_err("no property");
+    assert_eq!(no_property.kind, ProviderErrorKind::NotFound);
+    for error in [missing, no_version, no_property] {
+        assert!(!error.to_string().contains(CANARY), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn find_by_path_name_and_tags() {
+    let bao = Bao::start().await;
+    for (path, team) in [
+        ("apps/a", "x"),
+        ("apps/b", "y"),
+        ("apps/deep/c", "x"),
+        ("other/d", "x"),
+    ] {
+        bao.put_v2(path, json!({ "v": path })).await;
+        bao.call(
+            reqwest::Method::POST,
+            &format!("secret/metadata/{path}"),
+            Some(json!({ "custom_metadata": { "team": team } })),
+        )
+        .await;
+    }
+    let provider = build(
+        &token_store(bao.server.address(), json!({})),
+        credentials_with_token(bao.server.root_token()),
+    );
+    let by_path = ExternalSecretFind {
+        path: Some("apps".into()),
+        ..ExternalSecretFind::default()
+    };
+    assert_eq!(
+        provider.list(&by_path).await.expect("list"),
+        ["apps/a", "apps/b", "apps/deep/c"]
+    );
+    let by_name = ExternalSecretFind {
+        name: Some(FindName {
+            regexp: "/(a|c)$".into(),
+        }),
+        ..ExternalSecretFind::default()
+    };
+    assert_eq!(
+        provider.list(&by_name).await.expect("list"),
+        ["apps/a", "apps/deep/c"]
+    );
+    let by_tag = ExternalSecretFind {
+        tags: BTreeMap::from([("team".to_owned(), "x".to_owned())]),
+        ..ExternalSecretFind::default()
+    };
+    assert_eq!(
+        provider.list(&by_tag).await.expect("list"),
+        ["apps/a", "apps/deep/c", "other/d"]
+    );
+}
+
+#[tokio::test]
+async fn kv_v1_and_approle_login() {
+    let bao = Bao::start().await;
+    bao.call(
+        reqwest::Method::POST,
+        "sys/mounts/kv1",
+        Some(json!({ "type": "kv", "options": { "version": "1" } })),
+    )
+    .await;
+    bao.call(
+        reqwest::Method::POST,
+        "kv1/app",
+        Some(json!({ "token": "t-1" })),
+    )
+    .await;
+    bao.call(
+        reqwest::Method::POST,
+        "sys/auth/approle",
+        Some(json!({ "type": "approle" })),
+    )
+    .await;
+    bao.call(
+        reqwest::Method::POST,
+        "sys/policies/acl/read-kv1",
+        Some(json!({ "policy": "path \"kv1/*\" { capabilities = [\"read\"] }" })),
+    )
+    .await;
+    bao.call(
+        reqwest::Method::POST,
+        "auth/approle/role/keyward",
+        Some(json!({ "token_policies": ["read-kv1"], "token_ttl": "1h" })),
+    )
+    .await;
+    let role_id = bao
+        .call(
+            reqwest::Method::GET,
+            "auth/approle/role/keyward/role-id",
+            None,
+        )
+        .await;
+    let secret_id = bao
+        .call(
+            reqwest::Method::POST,
+            "auth/approle/role/keyward/secret-id",
+            None,
+        )
+        .await;
+    let mut credentials = StaticCredentials::new();
+    credentials.insert(
+        "apps",
+        "approle",
+        "secret-id",
+        SecretValue::from(secret_id["data"]["secret_id"].as_str().expect("secret id")),
+    );
+    let spec = ProviderSpec(BTreeMap::from([(
+        "vault".to_owned(),
+        json!({
+            "server": bao.server.address(),
+            "path": "kv1",
+            "version": "v1",
+            "auth": { "appRole": {
+                "roleId": role_id["data"]["role_id"],
+                "secretRef": { "name": "approle", "key": "secret-id" }
+            } }
+        }),
+    )]));
+    let provider = build(&spec, Arc::new(credentials));
+    let fetched = provider.fetch("app", None).await.expect("approle read");
+    assert_eq!(
+        text(&value::select(&fetched, Some("token"), "s", "k").expect("token")),
+        "t-1"
+    );
+    let denied = provider
+        .fetch("../secret/data/x", None)
+        .await
+        .expect_err("outside the policy");
+    assert!(
+        matches!(
+            denied.kind,
+            ProviderErrorKind::PermissionDenied | ProviderErrorKind::NotFound
+        ),
+        "{denied}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_token_is_permission_denied_and_never_printed() {
+    let bao = Bao::start().await;
+    bao.put_v2("apps/db", json!({ "password": "x" })).await;
+    let provider = build(
+        &token_store(bao.server.address(), json!({})),
+        credentials_with_token(CANARY),
+    );
+    let error = provider.fetch("apps/db", None).await.expect_err("denied");
+    assert_eq!(error.kind, ProviderErrorKind::PermissionDenied);
+    assert!(
+        error.to_string().contains("SecretStore/apps/vault")
+            && error.to_string().contains("apps/db"),
+        "{error}"
+    );
+    assert!(!format!("{error} {error:?}").contains(CANARY), "{error:?}");
+}
+
+/// A 127.0.0.1 proxy in front of OpenBao: the first `throttle` connections get a 429 with
+/// Retry-After, the next `drop` connections are closed at once, the rest are forwarded.
+async fn chaos_proxy(upstream: String, throttle: usize, drop: usize) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    tokio::spawn(async move {
+        // Bounded: the proxy serves a fixed number of connections, then stops by itself.
+        for _ in 0..200 {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let index = counter.fetch_add(1, Ordering::SeqCst);
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                if index < throttle {
+                    let _ = client
+                        .write_all(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                } else if index >= throttle + drop
+                    && let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+                // Dropped connections: the client is closed without a response.
+            });
+        }
+    });
+    (address, seen)
+}
+
+#[tokio::test]
+async fn throttling_and_dropped_connections_are_retried_and_counted() {
+    let bao = Bao::start().await;
+    bao.put_v2("apps/db", json!({ "password": "p" })).await;
+    let (proxy, connections) = chaos_proxy(bao.server.address().to_owned(), 1, 1).await;
+    let counters = Arc::new(CallCounters::default());
+    let inner = keyward_providers::vault::VaultProvider::new(
+        StoreId("SecretStore/apps/vault".into()),
+        serde_json::from_value(json!({
+            "server": proxy, "path": "secret",
+            "auth": { "tokenSecretRef": { "name": "vault-token", "key": "token" } }
+        }))
+        .expect("config"),
+        "apps",
+        credentials_with_token(bao.server.root_token()),
+    )
+    .expect("valid");
+    let provider = Disciplined::new(inner, DisciplineConfig::default(), Arc::clone(&counters));
+    let fetched = provider
+        .fetch("apps/db", None)
+        .await
+        .expect("read after retries");
+    assert_eq!(
+        text(&value::select(&fetched, Some("password"), "s", "k").expect("password")),
+        "p"
+    );
+    assert_eq!(
+        counters.get("vault", "GetSecret", "error"),
+        2,
+        "one 429 and one dropped connection"
+    );
+    assert_eq!(counters.get("vault", "GetSecret", "success"), 1);
+    assert!(connections.load(Ordering::SeqCst) >= 3);
+    // The second read within the freshness window makes no call at all.
+    provider.fetch("apps/db", None).await.expect("cached");
+    assert_eq!(counters.get("vault", "GetSecret", "success"), 1);
+}
+
+#[tokio::test]
+async fn bad_store_configuration_fails_before_any_call() {
+    let credentials: Arc<dyn keyward_providers::Credentials> = Arc::new(StaticCredentials::new());
+    let spec = ProviderSpec(BTreeMap::from([(
+        "vault".to_owned(),
+        json!({ "server": "http://127.0.0.1:9", "auth": { "userPass": { "path": "userpass" } } }),
+    )]));
+    let error = registry::build(
+        StoreId("SecretStore/apps/v".into()),
+        &spec,
+        "apps",
+        credentials,
+    )
+    .expect_err("refused");
+    assert_eq!(error.kind, ProviderErrorKind::Misconfigured);
+    assert!(
+        error.to_string().contains("auth.userPass is not supported"),
+        "{error}"
+    );
+}
