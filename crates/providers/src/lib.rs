@@ -20,6 +20,7 @@ mod credentials;
 mod discipline;
 mod error;
 pub mod fake;
+pub mod local;
 mod provider;
 pub mod registry;
 pub mod value;

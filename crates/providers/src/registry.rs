@@ -5,11 +5,12 @@ use std::sync::Arc;
 use keyward_api::ProviderSpec;
 
 use crate::fake::{FakeConfig, FakeProvider};
+use crate::local::{LocalConfig, LocalProvider};
 use crate::vault::{VaultConfig, VaultProvider};
 use crate::{Credentials, Provider, ProviderError, ProviderErrorKind, StoreId};
 
 /// The providers keyward implements, by their `spec.provider` key.
-pub const PROVIDERS: [&str; 2] = ["fake", "vault"];
+pub const PROVIDERS: [&str; 3] = ["fake", "local", "vault"];
 
 /// Validates `spec` and builds its provider. No store call is made: bad configuration
 /// (unknown provider, missing fields, unsupported auth) is reported here.
@@ -35,6 +36,16 @@ pub fn build(
         "fake" => {
             let config: FakeConfig = serde_json::from_value(config.clone()).map_err(parse_error)?;
             Ok(Box::new(FakeProvider::new(store, config)))
+        }
+        "local" => {
+            let config: LocalConfig =
+                serde_json::from_value(config.clone()).map_err(parse_error)?;
+            Ok(Box::new(LocalProvider::new(
+                store,
+                config,
+                namespace,
+                credentials,
+            )?))
         }
         "vault" => {
             let config: VaultConfig =
