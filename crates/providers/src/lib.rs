@@ -16,6 +16,7 @@
 //! Errors name the store and the key, never a value; an error never becomes an empty value.
 //! This crate knows nothing of targets, templates or sinks.
 
+pub mod aws;
 mod credentials;
 mod discipline;
 mod error;

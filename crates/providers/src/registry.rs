@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use keyward_api::ProviderSpec;
 
+use crate::aws::{AwsConfig, AwsProvider};
 use crate::fake::{FakeConfig, FakeProvider};
 use crate::local::{LocalConfig, LocalProvider};
 use crate::vault::{VaultConfig, VaultProvider};
 use crate::{Credentials, Provider, ProviderError, ProviderErrorKind, StoreId};
 
 /// The providers keyward implements, by their `spec.provider` key.
-pub const PROVIDERS: [&str; 3] = ["fake", "local", "vault"];
+pub const PROVIDERS: [&str; 4] = ["aws", "fake", "local", "vault"];
 
 /// Validates `spec` and builds its provider. No store call is made: bad configuration
 /// (unknown provider, missing fields, unsupported auth) is reported here.
@@ -33,6 +34,15 @@ pub fn build(
         ))
     };
     match name {
+        "aws" => {
+            let config: AwsConfig = serde_json::from_value(config.clone()).map_err(parse_error)?;
+            Ok(Box::new(AwsProvider::new(
+                store,
+                config,
+                namespace,
+                credentials,
+            )?))
+        }
         "fake" => {
             let config: FakeConfig = serde_json::from_value(config.clone()).map_err(parse_error)?;
             Ok(Box::new(FakeProvider::new(store, config)))

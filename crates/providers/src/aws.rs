@@ -1,0 +1,359 @@
+//! The `aws` provider, Secrets Manager service: ESO's `spec.provider.aws` with
+//! `service: SecretsManager`, on the official aws-sdk-secretsmanager crate.
+//!
+//! Authentication: static keys from `auth.secretRef` (through the store credentials), else the
+//! SDK's default chain (environment, profile, IMDS, web identity / IRSA); `role` is assumed
+//! through STS on top of either. One SDK client is built on first use and reused.
+//!
+//! `version`: `uuid/<id>` selects a VersionId, anything else a VersionStage (ESO's rule).
+//! `metadataPolicy: Fetch` returns the secret's tags. `find` lists secrets once (paged) and
+//! filters names by `path` prefix and regexp, and by tags.
+//!
+//! The endpoint follows the SDK's `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SECRETS_MANAGER`;
+//! [`AwsProvider::with_endpoint`] sets it explicitly (tests against moto).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+use keyward_api::{ExternalSecretFind, SecretKeySelector};
+use keyward_core::SecretValue;
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+
+use crate::{Credentials, Fetched, Provider, ProviderError, ProviderErrorKind, StoreId};
+
+/// `spec.provider.aws`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsConfig {
+    /// `SecretsManager` (ParameterStore and CertificateManager are not served yet).
+    pub service: String,
+    /// The region.
+    pub region: String,
+    /// A role to assume.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The external id for the role.
+    #[serde(default, rename = "externalID")]
+    pub external_id: Option<String>,
+    /// A prefix added to every key.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Static keys or a service-account JWT.
+    #[serde(default)]
+    pub auth: AwsAuth,
+}
+
+/// `spec.provider.aws.auth`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsAuth {
+    /// Static keys.
+    #[serde(default)]
+    pub secret_ref: Option<AwsSecretRef>,
+    /// IRSA through a ServiceAccount (needs a cluster: operator only).
+    #[serde(default)]
+    pub jwt: Option<serde_json::Value>,
+}
+
+/// `auth.secretRef`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsSecretRef {
+    /// The access key id.
+    #[serde(rename = "accessKeyIDSecretRef")]
+    pub access_key_id: SecretKeySelector,
+    /// The secret access key.
+    #[serde(rename = "secretAccessKeySecretRef")]
+    pub secret_access_key: SecretKeySelector,
+    /// A session token.
+    #[serde(default, rename = "sessionTokenSecretRef")]
+    pub session_token: Option<SecretKeySelector>,
+}
+
+/// AWS Secrets Manager.
+#[derive(Debug)]
+pub struct AwsProvider {
+    store: StoreId,
+    config: AwsConfig,
+    namespace: String,
+    credentials: Arc<dyn Credentials>,
+    endpoint: Option<String>,
+    client: OnceCell<aws_sdk_secretsmanager::Client>,
+}
+
+impl AwsProvider {
+    /// Validates the configuration (the client is built on first use).
+    pub fn new(
+        store: StoreId,
+        config: AwsConfig,
+        namespace: &str,
+        credentials: Arc<dyn Credentials>,
+    ) -> Result<Self, ProviderError> {
+        let misconfigured = |message: &str| {
+            ProviderError::new(ProviderErrorKind::Misconfigured, &store.0, None, message)
+        };
+        match config.service.as_str() {
+            "SecretsManager" => {}
+            "ParameterStore" | "CertificateManager" => {
+                return Err(misconfigured(
+                    "spec.provider.aws.service: only SecretsManager is served by keyward so far",
+                ));
+            }
+            _ => {
+                return Err(misconfigured(
+                    "spec.provider.aws.service must be SecretsManager, ParameterStore or CertificateManager",
+                ));
+            }
+        }
+        if config.region.is_empty() {
+            return Err(misconfigured("spec.provider.aws.region is required"));
+        }
+        if config.auth.jwt.is_some() {
+            return Err(misconfigured(
+                "spec.provider.aws.auth.jwt needs a cluster's ServiceAccount tokens; outside a cluster use auth.secretRef",
+            ));
+        }
+        Ok(Self {
+            store,
+            config,
+            namespace: namespace.to_owned(),
+            credentials,
+            endpoint: None,
+            client: OnceCell::new(),
+        })
+    }
+
+    /// Sends every call to `endpoint` (a moto server, a VPC endpoint).
+    pub fn with_endpoint(mut self, endpoint: &str) -> Self {
+        self.endpoint = Some(endpoint.to_owned());
+        self
+    }
+
+    fn error(
+        &self,
+        kind: ProviderErrorKind,
+        key: Option<&str>,
+        message: impl Into<String>,
+    ) -> ProviderError {
+        ProviderError::new(kind, &self.store.0, key, message)
+    }
+
+    async fn client(&self) -> Result<&aws_sdk_secretsmanager::Client, ProviderError> {
+        self.client.get_or_try_init(|| self.build_client()).await
+    }
+
+    async fn build_client(&self) -> Result<aws_sdk_secretsmanager::Client, ProviderError> {
+        let region = aws_config::Region::new(self.config.region.clone());
+        // Retries belong to the call discipline, which counts and paces them across calls.
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(region.clone())
+            .retry_config(aws_config::retry::RetryConfig::disabled());
+        if let Some(keys) = &self.config.auth.secret_ref {
+            let text =
+                |value: SecretValue| String::from_utf8_lossy(value.expose_bytes()).into_owned();
+            let id = text(
+                self.credentials
+                    .secret_key(&keys.access_key_id, &self.namespace)
+                    .await?,
+            );
+            let secret = text(
+                self.credentials
+                    .secret_key(&keys.secret_access_key, &self.namespace)
+                    .await?,
+            );
+            let token = match &keys.session_token {
+                Some(selector) => Some(text(
+                    self.credentials
+                        .secret_key(selector, &self.namespace)
+                        .await?,
+                )),
+                None => None,
+            };
+            loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+                id,
+                secret,
+                token,
+                None,
+                "keyward-secret-ref",
+            ));
+        }
+        if let Some(endpoint) = &self.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let base = loader.load().await;
+        let config = match &self.config.role {
+            Some(role) => {
+                let mut assume = aws_config::sts::AssumeRoleProvider::builder(role)
+                    .session_name("keyward")
+                    .region(region)
+                    .configure(&base);
+                if let Some(external_id) = &self.config.external_id {
+                    assume = assume.external_id(external_id);
+                }
+                let provider = assume.build().await;
+                aws_sdk_secretsmanager::config::Builder::from(&base)
+                    .credentials_provider(provider)
+                    .build()
+            }
+            None => aws_sdk_secretsmanager::config::Builder::from(&base).build(),
+        };
+        Ok(aws_sdk_secretsmanager::Client::from_conf(config))
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        format!("{}{key}", self.config.prefix.as_deref().unwrap_or(""))
+    }
+
+    fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
+        &self,
+        error: &aws_sdk_secretsmanager::error::SdkError<E>,
+        key: Option<&str>,
+    ) -> ProviderError {
+        use aws_sdk_secretsmanager::error::SdkError;
+        let (kind, message) = match error {
+            SdkError::ServiceError(service) => {
+                let code = service.err().code().unwrap_or("Unknown");
+                let kind = match code {
+                    "ResourceNotFoundException" => ProviderErrorKind::NotFound,
+                    "AccessDeniedException"
+                    | "UnrecognizedClientException"
+                    | "InvalidSignatureException"
+                    | "ExpiredTokenException" => ProviderErrorKind::PermissionDenied,
+                    "ThrottlingException"
+                    | "TooManyRequestsException"
+                    | "LimitExceededException" => ProviderErrorKind::Throttled,
+                    "InvalidParameterException" | "InvalidRequestException" => {
+                        ProviderErrorKind::InvalidData
+                    }
+                    _ if service.raw().status().as_u16() >= 500 => ProviderErrorKind::Unreachable,
+                    _ => ProviderErrorKind::InvalidData,
+                };
+                (
+                    kind,
+                    format!("{code}: {}", service.err().message().unwrap_or("")),
+                )
+            }
+            SdkError::TimeoutError(_) => (ProviderErrorKind::Unreachable, "timed out".to_owned()),
+            SdkError::DispatchFailure(_) => (
+                ProviderErrorKind::Unreachable,
+                "connection failed".to_owned(),
+            ),
+            SdkError::ResponseError(_) => (
+                ProviderErrorKind::Unreachable,
+                "unreadable response".to_owned(),
+            ),
+            _ => (
+                ProviderErrorKind::Misconfigured,
+                "the request could not be built".to_owned(),
+            ),
+        };
+        self.error(kind, key, message)
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for AwsProvider {
+    fn name(&self) -> &'static str {
+        "aws"
+    }
+
+    fn store(&self) -> &StoreId {
+        &self.store
+    }
+
+    async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError> {
+        let client = self.client().await?;
+        let mut request = client.get_secret_value().secret_id(self.full_key(key));
+        match version.filter(|v| !v.is_empty()) {
+            Some(version) => match version.strip_prefix("uuid/") {
+                Some(id) => request = request.version_id(id),
+                None => request = request.version_stage(version),
+            },
+            None => {}
+        }
+        let output = request
+            .send()
+            .await
+            .map_err(|e| self.classify(&e, Some(key)))?;
+        if let Some(text) = output.secret_string() {
+            return Ok(Fetched::Value(SecretValue::from(text)));
+        }
+        if let Some(binary) = output.secret_binary() {
+            return Ok(Fetched::Value(SecretValue::from(binary.as_ref())));
+        }
+        Err(self.error(
+            ProviderErrorKind::NotFound,
+            Some(key),
+            "the version holds no value",
+        ))
+    }
+
+    async fn fetch_metadata(&self, key: &str) -> Result<Fetched, ProviderError> {
+        let client = self.client().await?;
+        let output = client
+            .describe_secret()
+            .secret_id(self.full_key(key))
+            .send()
+            .await
+            .map_err(|e| self.classify(&e, Some(key)))?;
+        let tags: BTreeMap<String, SecretValue> = output
+            .tags()
+            .iter()
+            .filter_map(|tag| {
+                Some((
+                    tag.key()?.to_owned(),
+                    SecretValue::from(tag.value().unwrap_or("")),
+                ))
+            })
+            .collect();
+        Ok(Fetched::Map(tags))
+    }
+
+    async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
+        let client = self.client().await?;
+        let matcher = match &find.name {
+            Some(name) => Some(regex::Regex::new(&name.regexp).map_err(|e| {
+                self.error(
+                    ProviderErrorKind::Misconfigured,
+                    None,
+                    format!("find.name.regexp: {e}"),
+                )
+            })?),
+            None => None,
+        };
+        let prefix = self.full_key(find.path.as_deref().unwrap_or(""));
+        let mut names = Vec::new();
+        let mut pages = client
+            .list_secrets()
+            .max_results(100)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.classify(&e, None))?;
+            for secret in page.secret_list() {
+                let Some(name) = secret.name() else { continue };
+                let tags: BTreeMap<&str, &str> = secret
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?, t.value().unwrap_or(""))))
+                    .collect();
+                let tagged = find
+                    .tags
+                    .iter()
+                    .all(|(k, v)| tags.get(k.as_str()) == Some(&v.as_str()));
+                let named = matcher.as_ref().is_none_or(|m| m.is_match(name));
+                if name.starts_with(&prefix) && named && tagged {
+                    names.push(
+                        name.strip_prefix(self.config.prefix.as_deref().unwrap_or(""))
+                            .unwrap_or(name)
+                            .to_owned(),
+                    );
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}

@@ -1,0 +1,179 @@
+//! The aws provider (Secrets Manager) against moto: values, properties, version stages and
+//! ids, tags as metadata, find by path, name and tags, not found, and static keys resolved
+//! through the store credentials.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_secretsmanager::types::Tag;
+use keyward_api::{ExternalSecretFind, FindName};
+use keyward_core::SecretValue;
+use keyward_providers::aws::{AwsConfig, AwsProvider};
+use keyward_providers::{Fetched, Provider, ProviderErrorKind, StaticCredentials, StoreId, value};
+use keyward_test_support::Moto;
+
+async fn admin_client(moto: &Moto) -> aws_sdk_secretsmanager::Client {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "admin", "admin", None, None, "test",
+        ))
+        .endpoint_url(moto.endpoint())
+        .load()
+        .await;
+    aws_sdk_secretsmanager::Client::new(&config)
+}
+
+fn provider(moto: &Moto) -> AwsProvider {
+    let mut credentials = StaticCredentials::new();
+    credentials.insert(
+        "apps",
+        "aws-keys",
+        "id",
+        SecretValue::from("AKIAKEYWARDTEST"),
+    );
+    credentials.insert(
+        "apps",
+        "aws-keys",
+        "secret",
+        SecretValue::from("keyward-test-secret"),
+    );
+    let config: AwsConfig = serde_json::from_value(serde_json::json!({
+        "service": "SecretsManager",
+        "region": "eu-west-1",
+        "auth": { "secretRef": {
+            "accessKeyIDSecretRef": { "name": "aws-keys", "key": "id" },
+            "secretAccessKeySecretRef": { "name": "aws-keys", "key": "secret" }
+        } }
+    }))
+    .expect("config");
+    AwsProvider::new(
+        StoreId("SecretStore/apps/aws".into()),
+        config,
+        "apps",
+        Arc::new(credentials),
+    )
+    .expect("valid")
+    .with_endpoint(moto.endpoint())
+}
+
+fn text(value: &SecretValue) -> String {
+    value.expose_str().expect("utf-8").to_owned()
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+#[tokio::test]
+async fn values_versions_properties_and_tags() {
+    let moto = Moto::start().await.expect("moto");
+    let admin = admin_client(&moto).await;
+    admin
+        .create_secret()
+        .name("apps/db")
+        .secret_string(r#"{"user":"app","password":"old"}"#)
+        .tags(tag("team", "payments"))
+        .send()
+        .await
+        .expect("create");
+    let updated = admin
+        .put_secret_value()
+        .secret_id("apps/db")
+        .secret_string(r#"{"user":"app","password":"new"}"#)
+        .send()
+        .await
+        .expect("update");
+    let provider = provider(&moto);
+
+    let current = provider.fetch("apps/db", None).await.expect("current");
+    assert_eq!(
+        text(&value::select(&current, Some("password"), "s", "k").expect("password")),
+        "new"
+    );
+    let previous = provider
+        .fetch("apps/db", Some("AWSPREVIOUS"))
+        .await
+        .expect("stage");
+    assert_eq!(
+        text(&value::select(&previous, Some("password"), "s", "k").expect("password")),
+        "old"
+    );
+    let by_id = format!("uuid/{}", updated.version_id().expect("version id"));
+    let pinned = provider
+        .fetch("apps/db", Some(&by_id))
+        .await
+        .expect("version id");
+    assert_eq!(
+        text(&value::select(&pinned, Some("password"), "s", "k").expect("password")),
+        "new"
+    );
+
+    let Fetched::Map(tags) = provider.fetch_metadata("apps/db").await.expect("tags") else {
+        panic!("tags are a map")
+    };
+    assert_eq!(text(&tags["team"]), "payments");
+
+    let missing = provider
+        .fetch("apps/nope", None)
+        .await
+        .expect_err("missing");
+    assert_eq!(missing.kind, ProviderErrorKind::NotFound);
+    assert!(missing.to_string().contains("apps/nope"), "{missing}");
+}
+
+#[tokio::test]
+async fn find_by_path_name_and_tags() {
+    let moto = Moto::start().await.expect("moto");
+    let admin = admin_client(&moto).await;
+    for (name, team) in [("apps/a", "x"), ("apps/b", "y"), ("other/c", "x")] {
+        admin
+            .create_secret()
+            .name(name)
+            .secret_string("v")
+            .tags(tag("team", team))
+            .send()
+            .await
+            .expect("create");
+    }
+    let provider = provider(&moto);
+    let by_path = ExternalSecretFind {
+        path: Some("apps/".into()),
+        ..ExternalSecretFind::default()
+    };
+    assert_eq!(
+        provider.list(&by_path).await.expect("list"),
+        ["apps/a", "apps/b"]
+    );
+    let by_name = ExternalSecretFind {
+        name: Some(FindName {
+            regexp: "c$".into(),
+        }),
+        ..ExternalSecretFind::default()
+    };
+    assert_eq!(provider.list(&by_name).await.expect("list"), ["other/c"]);
+    let by_tag = ExternalSecretFind {
+        tags: BTreeMap::from([("team".to_owned(), "x".to_owned())]),
+        ..ExternalSecretFind::default()
+    };
+    assert_eq!(
+        provider.list(&by_tag).await.expect("list"),
+        ["apps/a", "other/c"]
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_reported_as_such() {
+    let moto = Moto::start().await.expect("moto");
+    let unreachable = format!(
+        "http://127.0.0.1:{}",
+        keyward_test_support::free_port().expect("port")
+    );
+    let provider = provider(&moto).with_endpoint(&unreachable);
+    let error = provider
+        .fetch("apps/db", None)
+        .await
+        .expect_err("unreachable");
+    assert_eq!(error.kind, ProviderErrorKind::Unreachable, "{error}");
+}
