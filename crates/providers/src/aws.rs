@@ -266,12 +266,11 @@ impl Provider for AwsProvider {
     async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError> {
         let client = self.client().await?;
         let mut request = client.get_secret_value().secret_id(self.full_key(key));
-        match version.filter(|v| !v.is_empty()) {
-            Some(version) => match version.strip_prefix("uuid/") {
-                Some(id) => request = request.version_id(id),
-                None => request = request.version_stage(version),
-            },
-            None => {}
+        if let Some(version) = version.filter(|v| !v.is_empty()) {
+            request = match version.strip_prefix("uuid/") {
+                Some(id) => request.version_id(id),
+                None => request.version_stage(version),
+            };
         }
         let output = request
             .send()
