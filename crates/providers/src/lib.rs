@@ -21,6 +21,7 @@ mod credentials;
 mod discipline;
 mod error;
 pub mod fake;
+pub mod kubernetes;
 pub mod local;
 mod provider;
 pub mod registry;

@@ -6,12 +6,13 @@ use keyward_api::ProviderSpec;
 
 use crate::aws::{AwsConfig, AwsProvider};
 use crate::fake::{FakeConfig, FakeProvider};
+use crate::kubernetes::{KubernetesConfig, KubernetesProvider};
 use crate::local::{LocalConfig, LocalProvider};
 use crate::vault::{VaultConfig, VaultProvider};
 use crate::{Credentials, Provider, ProviderError, ProviderErrorKind, StoreId};
 
 /// The providers keyward implements, by their `spec.provider` key.
-pub const PROVIDERS: [&str; 4] = ["aws", "fake", "local", "vault"];
+pub const PROVIDERS: [&str; 5] = ["aws", "fake", "kubernetes", "local", "vault"];
 
 /// Validates `spec` and builds its provider. No store call is made: bad configuration
 /// (unknown provider, missing fields, unsupported auth) is reported here.
@@ -46,6 +47,16 @@ pub fn build(
         "fake" => {
             let config: FakeConfig = serde_json::from_value(config.clone()).map_err(parse_error)?;
             Ok(Box::new(FakeProvider::new(store, config)))
+        }
+        "kubernetes" => {
+            let config: KubernetesConfig =
+                serde_json::from_value(config.clone()).map_err(parse_error)?;
+            Ok(Box::new(KubernetesProvider::new(
+                store,
+                config,
+                namespace,
+                credentials,
+            )?))
         }
         "local" => {
             let config: LocalConfig =

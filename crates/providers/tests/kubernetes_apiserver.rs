@@ -1,0 +1,138 @@
+//! The kubernetes provider against a real kube-apiserver: Secret data and properties, labels
+//! and annotations as metadata, find by name and labels, a bad token, not found.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use keyward_api::{ExternalSecretFind, FindName};
+use keyward_core::SecretValue;
+use keyward_providers::kubernetes::{KubernetesConfig, KubernetesProvider};
+use keyward_providers::{Fetched, Provider, ProviderErrorKind, StaticCredentials, StoreId, value};
+use keyward_test_support::Kubernetes;
+use kube::api::{Api, ObjectMeta, PostParams};
+
+async fn admin(cluster: &Kubernetes) -> kube::Client {
+    let kubeconfig =
+        kube::config::Kubeconfig::read_from(cluster.kubeconfig_path()).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+async fn create(api: &Api<Secret>, name: &str, team: &str, data: &[(&str, &str)]) {
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(BTreeMap::from([("team".to_owned(), team.to_owned())])),
+            annotations: Some(BTreeMap::from([(
+                "owner".to_owned(),
+                "platform".to_owned(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        data: Some(
+            data.iter()
+                .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        ),
+        ..Secret::default()
+    };
+    api.create(&PostParams::default(), &secret)
+        .await
+        .expect("create secret");
+}
+
+fn provider(cluster: &Kubernetes, token: &str) -> KubernetesProvider {
+    let mut credentials = StaticCredentials::new();
+    credentials.insert("apps", "remote-cluster", "token", SecretValue::from(token));
+    let config: KubernetesConfig = serde_json::from_value(serde_json::json!({
+        "server": {
+            "url": cluster.server(),
+            "caBundle": base64::engine::general_purpose::STANDARD.encode(cluster.ca_pem()),
+        },
+        "auth": { "token": { "bearerToken": { "name": "remote-cluster", "key": "token" } } },
+        "remoteNamespace": "default",
+    }))
+    .expect("config");
+    KubernetesProvider::new(
+        StoreId("SecretStore/apps/remote".into()),
+        config,
+        "apps",
+        Arc::new(credentials),
+    )
+    .expect("valid")
+}
+
+fn text(value: &SecretValue) -> String {
+    value.expose_str().expect("utf-8").to_owned()
+}
+
+#[tokio::test]
+async fn reads_secrets_metadata_and_finds_them() {
+    let cluster = Kubernetes::start().await.expect("cluster");
+    let api: Api<Secret> = Api::namespaced(admin(&cluster).await, "default");
+    create(
+        &api,
+        "db-credentials",
+        "payments",
+        &[("user", "app"), ("password", "p4ss")],
+    )
+    .await;
+    create(&api, "api-token", "payments", &[("token", "t")]).await;
+    create(&api, "other", "search", &[("x", "y")]).await;
+    let provider = provider(&cluster, cluster.admin_token());
+
+    let fetched = provider.fetch("db-credentials", None).await.expect("fetch");
+    assert_eq!(
+        text(&value::select(&fetched, Some("password"), "s", "k").expect("password")),
+        "p4ss"
+    );
+    let Fetched::Map(map) = &fetched else {
+        panic!("a Secret is a map")
+    };
+    assert_eq!(map.len(), 2);
+
+    let metadata = provider
+        .fetch_metadata("db-credentials")
+        .await
+        .expect("metadata");
+    assert_eq!(
+        text(&value::select(&metadata, Some("labels.team"), "s", "k").expect("label")),
+        "payments"
+    );
+
+    let by_label = ExternalSecretFind {
+        tags: BTreeMap::from([("team".to_owned(), "payments".to_owned())]),
+        ..ExternalSecretFind::default()
+    };
+    assert_eq!(
+        provider.list(&by_label).await.expect("list"),
+        ["api-token", "db-credentials"]
+    );
+    let by_name = ExternalSecretFind {
+        name: Some(FindName {
+            regexp: "^db-".into(),
+        }),
+        ..ExternalSecretFind::default()
+    };
+    assert_eq!(
+        provider.list(&by_name).await.expect("list"),
+        ["db-credentials"]
+    );
+
+    let missing = provider.fetch("nope", None).await.expect_err("missing");
+    assert_eq!(missing.kind, ProviderErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn a_bad_token_is_permission_denied() {
+    let cluster = Kubernetes::start().await.expect("cluster");
+    let provider = provider(&cluster, "not-a-valid-token");
+    let error = provider.fetch("anything", None).await.expect_err("denied");
+    assert_eq!(error.kind, ProviderErrorKind::PermissionDenied, "{error}");
+    assert!(!error.to_string().contains("not-a-valid-token"), "{error}");
+}
