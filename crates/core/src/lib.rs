@@ -9,6 +9,8 @@
 //! - [`ErrorKind`], the classes of failure keyward distinguishes, and the [`Classify`] trait
 //!   that every crate's error types implement so the binary can map any error to an exit code.
 //! - [`ExitCode`], the exit-code table of the design document, in one place.
+//! - [`FingerprintKey`], keyed fingerprints (HMAC-SHA256, `kw1:` prefix) that show equality
+//!   of values without publishing a hash anyone could test guesses against.
 //!
 //! It must not do I/O, talk to a store or depend on another keyward crate: everything depends
 //! on it, so it stays small and dependency-free.
@@ -25,8 +27,10 @@
 
 mod error;
 mod exit;
+mod fingerprint;
 mod secret;
 
 pub use error::{Classify, ErrorKind};
 pub use exit::ExitCode;
+pub use fingerprint::{FINGERPRINT_PREFIX, FingerprintKey};
 pub use secret::{REDACTED, SecretValue};

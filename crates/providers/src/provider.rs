@@ -64,3 +64,27 @@ fn unsupported(store: &StoreId, key: &str, what: &str) -> ProviderError {
         format!("{what} is not supported by this provider"),
     )
 }
+
+/// A boxed provider is a provider (so [`crate::Disciplined`] can wrap what the registry builds).
+#[async_trait::async_trait]
+impl Provider for Box<dyn Provider> {
+    fn name(&self) -> &'static str {
+        self.as_ref().name()
+    }
+
+    fn store(&self) -> &StoreId {
+        self.as_ref().store()
+    }
+
+    async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError> {
+        self.as_ref().fetch(key, version).await
+    }
+
+    async fn fetch_metadata(&self, key: &str) -> Result<Fetched, ProviderError> {
+        self.as_ref().fetch_metadata(key).await
+    }
+
+    async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
+        self.as_ref().list(find).await
+    }
+}
