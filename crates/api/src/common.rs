@@ -33,7 +33,20 @@ pub struct ServiceAccountSelector {
 }
 
 /// `SecretStore` or `ClusterSecretStore`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
 pub enum StoreKind {
     /// A namespaced store (the default).
     #[default]

@@ -1,0 +1,388 @@
+//! The sync engine: from an ExternalSecret and its stores to the [`Desired`] target.
+//!
+//! It knows nothing of where the target is written. Per ESO:
+//! - `data[]`: one key each; `remoteRef.key`, `version`, `property`, `metadataPolicy`,
+//!   `decodingStrategy` (default `None`), `nullBytePolicy`; `sourceRef.storeRef` overrides the
+//!   store;
+//! - `dataFrom[]`: `extract` (a JSON object or a map into keys) and `find` (name, path, tags),
+//!   with `conversionStrategy` on the resulting keys and `rewrite[].regexp` in order;
+//!   later entries override earlier ones, and `data[]` overrides `dataFrom[]`;
+//! - a failure anywhere fails the whole ExternalSecret: a partial target is never produced.
+//!
+//! Not yet served (reported by field, never ignored): `target.template`, `rewrite.transform`,
+//! `rewrite.merge`, generators.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use keyward_api::{
+    ConversionStrategy, DecodingStrategy, ExternalSecret, ExternalSecretDataFromRemoteRef,
+    MetadataPolicy, NullBytePolicy, RemoteRef, SourceRef, StoreRef,
+};
+use keyward_core::SecretValue;
+use keyward_providers::{Provider, value};
+
+use crate::SyncError;
+use crate::stores::StoreSet;
+
+/// What a target should hold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Desired {
+    /// `namespace/name` of the ExternalSecret.
+    pub external_secret: String,
+    /// The target's namespace.
+    pub namespace: String,
+    /// The target's name.
+    pub target: String,
+    /// The Secret type.
+    pub type_: String,
+    /// The keys and values.
+    pub data: BTreeMap<String, SecretValue>,
+}
+
+/// Resolves one ExternalSecret.
+pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, SyncError> {
+    let namespace = es
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| stores.default_namespace().to_owned());
+    let name = es.metadata.name.clone().unwrap_or_default();
+    let id = format!("{namespace}/{name}");
+    let fail = |field: String, message: String| SyncError::invalid(&id, field, message);
+    check_unsupported(es).map_err(|(field, message)| fail(field, message))?;
+
+    let mut data = BTreeMap::new();
+    for (index, entry) in es.spec.data_from.iter().enumerate() {
+        let field = format!("spec.dataFrom[{index}]");
+        let store = store_for(entry.source_ref.as_ref(), es, &field, &id)?;
+        let provider = stores
+            .provider(&store, &namespace)
+            .map_err(|e| SyncError::from_store(&id, &field, e))?;
+        let values = data_from(entry, provider.as_ref(), &field, &id).await?;
+        data.extend(values);
+    }
+    for (index, entry) in es.spec.data.iter().enumerate() {
+        let field = format!("spec.data[{index}]");
+        let store = store_for(entry.source_ref.as_ref(), es, &field, &id)?;
+        let provider = stores
+            .provider(&store, &namespace)
+            .map_err(|e| SyncError::from_store(&id, &field, e))?;
+        let value = read(provider.as_ref(), &entry.remote_ref, &field, &id).await?;
+        if entry.secret_key.is_empty() {
+            return Err(fail(format!("{field}.secretKey"), "is empty".into()));
+        }
+        data.insert(entry.secret_key.clone(), value);
+    }
+    let target = es
+        .spec
+        .target
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(name);
+    Ok(Desired {
+        external_secret: id,
+        namespace,
+        target,
+        type_: "Opaque".to_owned(),
+        data,
+    })
+}
+
+fn check_unsupported(es: &ExternalSecret) -> Result<(), (String, String)> {
+    let later = |what: &str| format!("{what} is not served by keyward sync yet");
+    if es.spec.target.template.is_some() {
+        return Err(("spec.target.template".into(), later("target.template")));
+    }
+    for (index, entry) in es.spec.data_from.iter().enumerate() {
+        for (step, rewrite) in entry.rewrite.iter().enumerate() {
+            let field = format!("spec.dataFrom[{index}].rewrite[{step}]");
+            if rewrite.transform.is_some() {
+                return Err((format!("{field}.transform"), later("rewrite.transform")));
+            }
+            if rewrite.merge.is_some() {
+                return Err((format!("{field}.merge"), later("rewrite.merge")));
+            }
+        }
+        if entry
+            .source_ref
+            .as_ref()
+            .is_some_and(|s| s.generator_ref.is_some())
+        {
+            return Err((
+                format!("spec.dataFrom[{index}].sourceRef.generatorRef"),
+                later("generators"),
+            ));
+        }
+    }
+    for (index, entry) in es.spec.data.iter().enumerate() {
+        if entry
+            .source_ref
+            .as_ref()
+            .is_some_and(|s| s.generator_ref.is_some())
+        {
+            return Err((
+                format!("spec.data[{index}].sourceRef.generatorRef"),
+                later("generators"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn store_for(
+    source: Option<&SourceRef>,
+    es: &ExternalSecret,
+    field: &str,
+    id: &str,
+) -> Result<StoreRef, SyncError> {
+    source
+        .and_then(|s| s.store_ref.clone())
+        .or_else(|| es.spec.secret_store_ref.clone())
+        .filter(|store| !store.name.is_empty())
+        .ok_or_else(|| {
+            SyncError::invalid(
+                id,
+                format!("{field}.sourceRef"),
+                "no store: set spec.secretStoreRef or sourceRef.storeRef".into(),
+            )
+        })
+}
+
+async fn read(
+    provider: &dyn Provider,
+    reference: &RemoteRef,
+    field: &str,
+    id: &str,
+) -> Result<SecretValue, SyncError> {
+    let store = provider.store().to_string();
+    let fetched = match reference.metadata_policy {
+        Some(MetadataPolicy::Fetch) => provider.fetch_metadata(&reference.key).await,
+        _ => {
+            provider
+                .fetch(&reference.key, reference.version.as_deref())
+                .await
+        }
+    }
+    .map_err(|e| SyncError::from_store(id, field, e))?;
+    let value = value::select(
+        &fetched,
+        reference.property.as_deref(),
+        &store,
+        &reference.key,
+    )
+    .map_err(|e| SyncError::from_store(id, field, e))?;
+    let value = decode(
+        value,
+        reference
+            .decoding_strategy
+            .unwrap_or(DecodingStrategy::None),
+    )
+    .map_err(|message| {
+        SyncError::invalid(id, format!("{field}.remoteRef.decodingStrategy"), message)
+    })?;
+    check_nulls(&value, reference.null_byte_policy, field, id)?;
+    Ok(value)
+}
+
+async fn data_from(
+    entry: &ExternalSecretDataFromRemoteRef,
+    provider: &dyn Provider,
+    field: &str,
+    id: &str,
+) -> Result<BTreeMap<String, SecretValue>, SyncError> {
+    let store = provider.store().to_string();
+    let (values, conversion, decoding, nulls) = match (&entry.extract, &entry.find) {
+        (Some(extract), None) => {
+            let fetched = match extract.metadata_policy {
+                Some(MetadataPolicy::Fetch) => provider.fetch_metadata(&extract.key).await,
+                _ => {
+                    provider
+                        .fetch(&extract.key, extract.version.as_deref())
+                        .await
+                }
+            }
+            .map_err(|e| SyncError::from_store(id, field, e))?;
+            let fetched = match extract.property.as_deref().filter(|p| !p.is_empty()) {
+                Some(property) => keyward_providers::Fetched::Value(
+                    value::select(&fetched, Some(property), &store, &extract.key)
+                        .map_err(|e| SyncError::from_store(id, field, e))?,
+                ),
+                None => fetched,
+            };
+            let values = value::extract(&fetched, &store, &extract.key)
+                .map_err(|e| SyncError::from_store(id, field, e))?;
+            (
+                values,
+                extract.conversion_strategy,
+                extract.decoding_strategy,
+                extract.null_byte_policy,
+            )
+        }
+        (None, Some(find)) => {
+            let keys = provider
+                .list(find)
+                .await
+                .map_err(|e| SyncError::from_store(id, field, e))?;
+            let mut values = BTreeMap::new();
+            for key in keys {
+                let fetched = provider
+                    .fetch(&key, None)
+                    .await
+                    .map_err(|e| SyncError::from_store(id, field, e))?;
+                let value = value::select(&fetched, None, &store, &key)
+                    .map_err(|e| SyncError::from_store(id, field, e))?;
+                values.insert(key, value);
+            }
+            (
+                values,
+                find.conversion_strategy,
+                find.decoding_strategy,
+                find.null_byte_policy,
+            )
+        }
+        _ => {
+            return Err(SyncError::invalid(
+                id,
+                field.to_owned(),
+                "needs exactly one of extract, find".into(),
+            ));
+        }
+    };
+    let mut out = BTreeMap::new();
+    for (key, value) in values {
+        let value =
+            decode(value, decoding.unwrap_or(DecodingStrategy::None)).map_err(|message| {
+                SyncError::invalid(id, format!("{field}.decodingStrategy"), message)
+            })?;
+        check_nulls(&value, nulls, field, id)?;
+        out.insert(
+            convert_key(&key, conversion.unwrap_or(ConversionStrategy::Default)),
+            value,
+        );
+    }
+    rewrite(out, entry, field, id)
+}
+
+fn rewrite(
+    mut values: BTreeMap<String, SecretValue>,
+    entry: &ExternalSecretDataFromRemoteRef,
+    field: &str,
+    id: &str,
+) -> Result<BTreeMap<String, SecretValue>, SyncError> {
+    for (step, rule) in entry.rewrite.iter().enumerate() {
+        let Some(regexp) = &rule.regexp else { continue };
+        let pattern = regex::Regex::new(&regexp.source).map_err(|e| {
+            SyncError::invalid(
+                id,
+                format!("{field}.rewrite[{step}].regexp.source"),
+                first_line(&e.to_string()),
+            )
+        })?;
+        values = values
+            .into_iter()
+            .map(|(key, value)| {
+                (
+                    pattern
+                        .replace_all(&key, regexp.target.as_str())
+                        .into_owned(),
+                    value,
+                )
+            })
+            .collect();
+    }
+    Ok(values)
+}
+
+/// ESO's key conversion: `Default` replaces every character outside `[-._a-zA-Z0-9]` with
+/// `_`; `Unicode` writes it as `_U<hex4>_`.
+fn convert_key(key: &str, strategy: ConversionStrategy) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
+                c.to_string()
+            } else {
+                match strategy {
+                    ConversionStrategy::Default => "_".to_owned(),
+                    ConversionStrategy::Unicode => format!("_U{:04x}_", u32::from(c)),
+                }
+            }
+        })
+        .collect()
+}
+
+/// ESO's `decodingStrategy`: `Auto` tries standard then URL-safe base64 and keeps the value
+/// when neither decodes.
+fn decode(value: SecretValue, strategy: DecodingStrategy) -> Result<SecretValue, String> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let bytes = value.expose_bytes();
+    match strategy {
+        DecodingStrategy::None => Ok(value),
+        DecodingStrategy::Base64 => STANDARD
+            .decode(bytes)
+            .map(SecretValue::new)
+            .map_err(|_| "the value is not base64".into()),
+        DecodingStrategy::Base64Url => URL_SAFE
+            .decode(bytes)
+            .map(SecretValue::new)
+            .map_err(|_| "the value is not URL-safe base64".into()),
+        DecodingStrategy::Auto => Ok(STANDARD
+            .decode(bytes)
+            .or_else(|_| URL_SAFE.decode(bytes))
+            .map(SecretValue::new)
+            .unwrap_or(value)),
+    }
+}
+
+fn check_nulls(
+    value: &SecretValue,
+    policy: Option<NullBytePolicy>,
+    field: &str,
+    id: &str,
+) -> Result<(), SyncError> {
+    if policy == Some(NullBytePolicy::Fail) && value.expose_bytes().contains(&0) {
+        return Err(SyncError::invalid(
+            id,
+            format!("{field}.nullBytePolicy"),
+            "the value contains a NUL byte".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or(text).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_convert_like_eso() {
+        assert_eq!(
+            convert_key("apps/db-1.password", ConversionStrategy::Default),
+            "apps_db-1.password"
+        );
+        assert_eq!(convert_key("a/b", ConversionStrategy::Unicode), "a_U002f_b");
+    }
+
+    #[test]
+    fn decoding_strategies() {
+        let text = |v: SecretValue| v.expose_str().expect("utf-8").to_owned();
+        assert_eq!(
+            text(decode(SecretValue::from("aGk="), DecodingStrategy::Base64).expect("b64")),
+            "hi"
+        );
+        assert_eq!(
+            text(decode(SecretValue::from("aGk="), DecodingStrategy::Auto).expect("auto")),
+            "hi"
+        );
+        assert_eq!(
+            text(decode(SecretValue::from("not base64!"), DecodingStrategy::Auto).expect("auto")),
+            "not base64!"
+        );
+        assert!(decode(SecretValue::from("not base64!"), DecodingStrategy::Base64).is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! keyward's sync engine and its host sink.
+//!
+//! The engine ([`engine::resolve`]) turns an ExternalSecret and its stores into what the
+//! target should hold, following ESO's semantics, and knows nothing of where the target is
+//! written. The host sink ([`host`]) writes targets as files, atomically; the operator (a later
+//! crate) will be the second sink. [`run::run`] is one `keyward sync --once` over manifests.
+//!
+//! Values stay in `SecretValue`s; reports carry keyed fingerprints, never values or hashes.
+
+pub mod credentials;
+pub mod engine;
+mod error;
+pub mod host;
+pub mod run;
+mod stores;
+
+pub use engine::Desired;
+pub use error::SyncError;
+pub use stores::StoreSet;

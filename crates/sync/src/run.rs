@@ -1,0 +1,363 @@
+//! One `keyward sync --once` run: load manifests, resolve every ExternalSecret, project the
+//! targets, report a row per ExternalSecret. One failing ExternalSecret never stops the others,
+//! and a failure never touches what is already projected.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use keyward_api::{Document, ExternalSecret, load};
+use keyward_core::{ExitCode, FingerprintKey, SecretValue};
+
+use crate::credentials::HostCredentials;
+use crate::host::{self, Layout};
+use crate::stores::StoreSet;
+use crate::{SyncError, engine};
+
+/// What a run needs.
+#[derive(Debug)]
+pub struct RunOptions {
+    /// Manifest files and directories (searched for `*.yaml`, `*.yml`).
+    pub paths: Vec<PathBuf>,
+    /// Where targets are written.
+    pub out: PathBuf,
+    /// How targets are written.
+    pub layout: Layout,
+    /// The namespace of manifests that name none.
+    pub namespace: String,
+    /// Store credentials.
+    pub credentials: HostCredentials,
+    /// Whether `v1/Secret` manifests may provide credentials.
+    pub allow_plaintext_secrets: bool,
+    /// The key of the fingerprints in the report.
+    pub fingerprint_key: FingerprintKey,
+}
+
+/// The outcome of one ExternalSecret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Written: the target changed.
+    Synced,
+    /// The target already held the desired values.
+    Unchanged,
+    /// Nothing was written; the message says why.
+    Failed(String),
+}
+
+/// One row of the report.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// `namespace/name` of the ExternalSecret (or the manifest file for load errors).
+    pub external_secret: String,
+    /// The target path.
+    pub target: String,
+    /// Keys in the target.
+    pub keys: usize,
+    /// What happened.
+    pub status: Status,
+    /// The keyed fingerprint of the target's values.
+    pub fingerprint: Option<String>,
+}
+
+/// The whole run.
+#[derive(Debug)]
+pub struct Report {
+    /// One row per ExternalSecret (and per manifest that could not be loaded).
+    pub rows: Vec<Row>,
+    /// Warnings for people (plaintext Secrets used, documents skipped).
+    pub warnings: Vec<String>,
+    /// Store calls by provider, call and status.
+    pub calls: String,
+    /// 0 all synced, 20 a store failed, 11 a manifest is invalid.
+    pub exit: ExitCode,
+}
+
+/// Runs one sync.
+pub async fn run(mut options: RunOptions) -> Report {
+    let mut rows = Vec::new();
+    let mut warnings = Vec::new();
+    let mut exit = ExitCode::Success;
+    let loaded = load_paths(&options.paths, &mut rows);
+    if !rows.is_empty() {
+        exit = ExitCode::InvalidConfig;
+    }
+    if !loaded.secrets.is_empty() {
+        if options.allow_plaintext_secrets {
+            warnings.push(format!(
+                "{} plaintext Secret manifests were used as store credentials; keep such files out of Git",
+                loaded.secrets.len()
+            ));
+            options.credentials.secrets.extend(loaded.secrets);
+        } else {
+            rows.push(failed_row(
+                "(plaintext Secrets)",
+                "v1/Secret manifests were given; pass --allow-plaintext-secrets to use them as store credentials".into(),
+            ));
+            exit = ExitCode::InvalidConfig;
+        }
+    }
+    for skipped in &loaded.skipped {
+        warnings.push(format!("skipped {skipped}: not a kind keyward sync uses"));
+    }
+    let stores = Arc::new(StoreSet::new(
+        loaded.stores,
+        loaded.cluster_stores,
+        &options.namespace,
+        Arc::new(options.credentials),
+    ));
+    let duplicates = duplicate_targets(&loaded.external_secrets, &options.namespace);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, es) in loaded.external_secrets.into_iter().enumerate() {
+        let stores = Arc::clone(&stores);
+        tasks.spawn(async move { (index, engine::resolve(&es, &stores).await) });
+    }
+    let mut resolved: Vec<(usize, Result<engine::Desired, SyncError>)> = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(result) = joined {
+            resolved.push(result);
+        }
+    }
+    resolved.sort_by_key(|(index, _)| *index);
+    for (_, result) in resolved {
+        let row = match result {
+            Ok(desired)
+                if duplicates
+                    .contains_key(&(desired.namespace.clone(), desired.target.clone())) =>
+            {
+                let others = &duplicates[&(desired.namespace.clone(), desired.target.clone())];
+                exit = worse(exit, ExitCode::InvalidConfig);
+                failed_row(
+                    &desired.external_secret,
+                    format!(
+                        "the target {}/{} is also written by {}",
+                        desired.namespace,
+                        desired.target,
+                        others.join(", ")
+                    ),
+                )
+            }
+            Ok(desired) => write_row(
+                &options.out,
+                &desired,
+                options.layout,
+                &options.fingerprint_key,
+                &mut exit,
+            ),
+            Err(error) => {
+                exit = worse(
+                    exit,
+                    if error.store_failure {
+                        ExitCode::Store
+                    } else {
+                        ExitCode::InvalidConfig
+                    },
+                );
+                failed_row(
+                    &error.external_secret,
+                    format!("{}: {}", error.field, error.message),
+                )
+            }
+        };
+        rows.push(row);
+    }
+    Report {
+        rows,
+        warnings,
+        calls: stores.counters().render_prometheus(),
+        exit,
+    }
+}
+
+fn write_row(
+    out: &Path,
+    desired: &engine::Desired,
+    layout: Layout,
+    key: &FingerprintKey,
+    exit: &mut ExitCode,
+) -> Row {
+    match host::project(out, desired, layout) {
+        Ok(written) => Row {
+            external_secret: desired.external_secret.clone(),
+            target: written.path.display().to_string(),
+            keys: desired.data.len(),
+            status: if written.changed {
+                Status::Synced
+            } else {
+                Status::Unchanged
+            },
+            fingerprint: Some(key.map(&desired.data)),
+        },
+        Err(error) => {
+            *exit = worse(*exit, ExitCode::Write);
+            failed_row(
+                &desired.external_secret,
+                format!("writing the target: {error}"),
+            )
+        }
+    }
+}
+
+fn failed_row(name: &str, message: String) -> Row {
+    Row {
+        external_secret: name.to_owned(),
+        target: String::new(),
+        keys: 0,
+        status: Status::Failed(message),
+        fingerprint: None,
+    }
+}
+
+/// The more serious of two exit codes: store failures outrank manifest problems.
+fn worse(a: ExitCode, b: ExitCode) -> ExitCode {
+    let rank = |code: ExitCode| match code {
+        ExitCode::Success => 0,
+        ExitCode::InvalidConfig => 1,
+        ExitCode::Store => 2,
+        _ => 3,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// Targets written by more than one ExternalSecret, with the names of those writers.
+fn duplicate_targets(
+    list: &[ExternalSecret],
+    default_namespace: &str,
+) -> BTreeMap<(String, String), Vec<String>> {
+    let mut writers: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for es in list {
+        let namespace = es
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| default_namespace.to_owned());
+        let name = es.metadata.name.clone().unwrap_or_default();
+        let target = es
+            .spec
+            .target
+            .name
+            .clone()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| name.clone());
+        writers
+            .entry((namespace.clone(), target))
+            .or_default()
+            .push(format!("{namespace}/{name}"));
+    }
+    writers.retain(|_, names| names.len() > 1);
+    writers
+}
+
+#[derive(Default)]
+struct Loaded {
+    external_secrets: Vec<ExternalSecret>,
+    stores: Vec<keyward_api::SecretStore>,
+    cluster_stores: Vec<keyward_api::ClusterSecretStore>,
+    secrets: BTreeMap<(String, String, String), SecretValue>,
+    skipped: Vec<String>,
+}
+
+fn load_paths(paths: &[PathBuf], errors: &mut Vec<Row>) -> Loaded {
+    let mut loaded = Loaded::default();
+    for file in manifest_files(paths, errors) {
+        let origin = file.display().to_string();
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(error) => {
+                errors.push(failed_row(&origin, format!("cannot read: {error}")));
+                continue;
+            }
+        };
+        match load::from_str(&text, &origin) {
+            Ok(documents) => documents
+                .into_iter()
+                .for_each(|d| add(&mut loaded, d, &origin)),
+            Err(error) => errors.push(failed_row(&origin, error.to_string())),
+        }
+    }
+    loaded
+}
+
+fn add(loaded: &mut Loaded, document: Document, origin: &str) {
+    match document {
+        Document::ExternalSecret(es) => loaded.external_secrets.push(*es),
+        Document::SecretStore(store) => loaded.stores.push(*store),
+        Document::ClusterSecretStore(store) => loaded.cluster_stores.push(*store),
+        Document::Secret(secret) => {
+            let namespace = secret
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into());
+            let name = secret.metadata.name.clone().unwrap_or_default();
+            for (key, value) in secret.data.unwrap_or_default() {
+                loaded.secrets.insert(
+                    (namespace.clone(), name.clone(), key),
+                    SecretValue::new(value.0),
+                );
+            }
+            for (key, value) in secret.string_data.unwrap_or_default() {
+                loaded.secrets.insert(
+                    (namespace.clone(), name.clone(), key),
+                    SecretValue::from(value),
+                );
+            }
+        }
+        Document::Other { api_version, kind } => loaded
+            .skipped
+            .push(format!("{kind} ({api_version}) in {origin}")),
+        _ => {}
+    }
+}
+
+fn manifest_files(paths: &[PathBuf], errors: &mut Vec<Row>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            collect_yaml(path, &mut found);
+            found.sort();
+            files.extend(found);
+        } else if path.exists() {
+            files.push(path.clone());
+        } else {
+            errors.push(failed_row(
+                &path.display().to_string(),
+                "no such file or directory".into(),
+            ));
+        }
+    }
+    files
+}
+
+fn collect_yaml(dir: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_yaml(&path, found);
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            found.push(path);
+        }
+    }
+}
+
+/// The fingerprint key in `state_dir/fingerprint.key`, created (32 random bytes, 0600) on
+/// first use. It must live where readers of the projections cannot read it.
+pub fn fingerprint_key(state_dir: &Path) -> std::io::Result<FingerprintKey> {
+    use std::os::unix::fs::DirBuilderExt;
+    let path = state_dir.join("fingerprint.key");
+    if !path.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(state_dir)?;
+        let mut bytes = vec![0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+        keyward_bundle::write_atomic(&path, &bytes)?;
+    }
+    let bytes = SecretValue::new(std::fs::read(&path)?);
+    FingerprintKey::new(bytes)
+        .ok_or_else(|| std::io::Error::other(format!("{} is too short", path.display())))
+}

@@ -1,0 +1,164 @@
+//! [`StoreSet`]: the stores of a run, validated up front, with one disciplined provider each.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use keyward_api::{ClusterSecretStore, SecretStore, SecretStoreSpec, StoreKind, StoreRef};
+use keyward_providers::{
+    CallCounters, Credentials, DisciplineConfig, Disciplined, Provider, ProviderError,
+    ProviderErrorKind, StoreId, registry,
+};
+
+type Built = Result<Arc<dyn Provider>, ProviderError>;
+
+/// Every store given to a run, by kind, namespace and name.
+#[derive(Debug)]
+pub struct StoreSet {
+    default_namespace: String,
+    namespaced: BTreeMap<(String, String), SecretStoreSpec>,
+    cluster: BTreeMap<String, SecretStoreSpec>,
+    credentials: Arc<dyn Credentials>,
+    counters: Arc<CallCounters>,
+    built: Mutex<BTreeMap<(StoreKind, String, String), Built>>,
+}
+
+impl StoreSet {
+    /// A set over the given stores. Providers are built (validated) on first use, once.
+    pub fn new(
+        stores: Vec<SecretStore>,
+        cluster_stores: Vec<ClusterSecretStore>,
+        default_namespace: &str,
+        credentials: Arc<dyn Credentials>,
+    ) -> Self {
+        let namespaced = stores
+            .into_iter()
+            .map(|store| {
+                let namespace = store
+                    .metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| default_namespace.to_owned());
+                (
+                    (namespace, store.metadata.name.clone().unwrap_or_default()),
+                    store.spec,
+                )
+            })
+            .collect();
+        let cluster = cluster_stores
+            .into_iter()
+            .map(|store| {
+                (
+                    store.metadata.name.clone().unwrap_or_default(),
+                    store.spec.store,
+                )
+            })
+            .collect();
+        Self {
+            default_namespace: default_namespace.to_owned(),
+            namespaced,
+            cluster,
+            credentials,
+            counters: Arc::new(CallCounters::default()),
+            built: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The namespace of manifests that name none.
+    pub fn default_namespace(&self) -> &str {
+        &self.default_namespace
+    }
+
+    /// Store calls made so far, by provider, call and status.
+    pub fn counters(&self) -> &CallCounters {
+        &self.counters
+    }
+
+    /// The provider behind `store` for an ExternalSecret in `namespace`.
+    pub fn provider(
+        &self,
+        store: &StoreRef,
+        namespace: &str,
+    ) -> Result<Arc<dyn Provider>, ProviderError> {
+        let (spec, id, credential_namespace) = match store.kind {
+            StoreKind::SecretStore => {
+                let id = StoreId(format!("SecretStore/{namespace}/{}", store.name));
+                let spec = self
+                    .namespaced
+                    .get(&(namespace.to_owned(), store.name.clone()))
+                    .ok_or_else(|| missing(&id))?;
+                (spec, id, namespace.to_owned())
+            }
+            StoreKind::ClusterSecretStore => {
+                let id = StoreId(format!("ClusterSecretStore/{}", store.name));
+                let spec = self.cluster.get(&store.name).ok_or_else(|| missing(&id))?;
+                check_conditions(spec, namespace, &id)?;
+                (spec, id, namespace.to_owned())
+            }
+        };
+        let cache_key = (store.kind, credential_namespace.clone(), store.name.clone());
+        let mut built = self.built.lock().map_err(|_| {
+            ProviderError::new(
+                ProviderErrorKind::Misconfigured,
+                &id.0,
+                None,
+                "store table poisoned",
+            )
+        })?;
+        built
+            .entry(cache_key)
+            .or_insert_with(|| {
+                registry::build(
+                    id,
+                    &spec.provider,
+                    &credential_namespace,
+                    Arc::clone(&self.credentials),
+                )
+                .map(|provider| {
+                    Arc::new(Disciplined::new(
+                        provider,
+                        DisciplineConfig::default(),
+                        Arc::clone(&self.counters),
+                    )) as Arc<dyn Provider>
+                })
+            })
+            .clone()
+    }
+}
+
+fn missing(id: &StoreId) -> ProviderError {
+    ProviderError::new(
+        ProviderErrorKind::Misconfigured,
+        &id.0,
+        None,
+        "no such store in the given manifests",
+    )
+}
+
+/// ClusterSecretStore `spec.conditions`: the namespace must match one condition. Label
+/// selectors need namespace labels, which only a cluster has: on a host they never match.
+fn check_conditions(
+    spec: &SecretStoreSpec,
+    namespace: &str,
+    id: &StoreId,
+) -> Result<(), ProviderError> {
+    if spec.conditions.is_empty() {
+        return Ok(());
+    }
+    let allowed = spec.conditions.iter().any(|condition| {
+        condition.namespaces.iter().any(|n| n == namespace)
+            || condition
+                .namespace_regexes
+                .iter()
+                .any(|pattern| regex::Regex::new(pattern).is_ok_and(|re| re.is_match(namespace)))
+    });
+    if allowed {
+        Ok(())
+    } else {
+        Err(ProviderError::new(
+            ProviderErrorKind::PermissionDenied,
+            &id.0,
+            None,
+            format!("namespace {namespace} is not allowed by spec.conditions"),
+        ))
+    }
+}
