@@ -45,7 +45,7 @@ pub struct HostCredentials {
 }
 
 impl HostCredentials {
-    fn from_dir(
+    fn read_dir_entry(
         &self,
         namespace: &str,
         name: &str,
@@ -91,7 +91,7 @@ impl Credentials for HostCredentials {
     ) -> Result<SecretValue, ProviderError> {
         let namespace = selector.namespace.as_deref().unwrap_or(namespace);
         let key = selector.key.as_deref().unwrap_or("");
-        if let Some(value) = self.from_dir(namespace, &selector.name, key)? {
+        if let Some(value) = self.read_dir_entry(namespace, &selector.name, key)? {
             return Ok(value);
         }
         if let Some(value) = self.bundle.get(&bundle_key(&selector.name, key)) {
