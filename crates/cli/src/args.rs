@@ -23,6 +23,7 @@ keyward keeps secret values in an external store and only references in Git:
 
 const AFTER_LONG_HELP: &str = "\
 Examples:
+  keyward sync -f deploy/ --out /run/secrets # ExternalSecrets as files on this host
   keyward bundle new                       # control/secrets.vault.env, ansible-vault
   keyward bundle exec -- ./bootstrap.sh    # the values, for this one command
   keyward --version
@@ -102,6 +103,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Encrypted env file of bootstrap credentials (ansible-vault or SOPS+age).
     Bundle(crate::commands::bundle::BundleArgs),
+
+    /// Project ExternalSecrets onto this host as files.
+    Sync(crate::commands::sync::SyncArgs),
 
     /// Print a shell completion script.
     #[command(after_help = "Examples:\n  \

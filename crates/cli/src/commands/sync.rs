@@ -1,0 +1,261 @@
+//! `keyward sync`: ExternalSecret manifests projected onto this host as files.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use keyward_bundle::password::{self, Environment, PasswordOptions};
+use keyward_bundle::{Bundle, Keyring};
+use keyward_core::ErrorKind;
+use keyward_sync::credentials::HostCredentials;
+use keyward_sync::host::Layout;
+use keyward_sync::run::{self, Report, RunOptions, Status};
+
+use crate::commands::Done;
+use crate::failure::{ClassifiedResult, Failure};
+use crate::output::{Output, OutputFormat};
+
+const LONG_ABOUT: &str = "\
+Project ExternalSecrets onto this host as files, from the same manifests a cluster uses.
+
+keyward sync reads ExternalSecret, SecretStore and ClusterSecretStore manifests
+(external-secrets.io/v1), fetches the values from the stores and writes each target under
+--out: by default as a directory with one file per key (the layout of a Secret mounted into
+a pod), swapped atomically so a reader never sees half a set; or as OUT/NS/TARGET.env or
+.json. Files are 0600 in 0700 directories. The report shows a keyed fingerprint per target,
+never a value.
+
+Store credentials (authSecretRef, tokenSecretRef, ...) resolve, first found wins, from
+--credentials-dir (DIR/<namespace>/<secret>/<key>, 0600 files), from the bundle (--bundle;
+key <SECRET>__<KEY> upper-cased, other characters as _), or from plaintext v1/Secret
+manifests when --allow-plaintext-secrets is given.";
+
+const EXAMPLES: &str = "\
+Examples:
+  keyward sync -f examples/quickstart --out /run/secrets
+  keyward sync -f deploy/ --namespace payments --bundle control/secrets.vault.env
+  keyward sync -f es.yaml --format env --out /etc/app   # /etc/app/<ns>/<target>.env
+  keyward --output json sync -f deploy/
+
+Exit codes: 0 all synced, 20 a store call failed, 11 a manifest is invalid; one failing
+ExternalSecret does not stop the others, and never touches what is already projected.";
+
+/// How targets are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TargetFormat {
+    /// A directory per target, one file per key.
+    Dir,
+    /// A KEY="value" env file per target.
+    Env,
+    /// A JSON object per target.
+    Json,
+}
+
+/// `keyward sync …`
+#[derive(Debug, Args)]
+#[command(
+    about = "Project ExternalSecrets onto this host as files",
+    long_about = LONG_ABOUT,
+    after_help = EXAMPLES
+)]
+pub struct SyncArgs {
+    /// Manifest files or directories (*.yaml, *.yml); repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    paths: Vec<PathBuf>,
+
+    /// Where targets are written: OUT/<namespace>/<target>.
+    #[arg(long, value_name = "DIR", default_value = "secrets")]
+    out: PathBuf,
+
+    /// How targets are written.
+    #[arg(long, value_enum, default_value_t = TargetFormat::Dir)]
+    format: TargetFormat,
+
+    /// The namespace of manifests that name none.
+    #[arg(long, short = 'n', default_value = "default")]
+    namespace: String,
+
+    /// Sync once and exit (the default; --watch is not served yet).
+    #[arg(long)]
+    once: bool,
+
+    /// Store credentials as files: DIR/<namespace>/<secret>/<key>.
+    #[arg(long, value_name = "DIR")]
+    credentials_dir: Option<PathBuf>,
+
+    /// A keyward bundle holding store credentials (see --help for the key names).
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
+
+    /// Accept plaintext v1/Secret manifests as store credentials (with a warning).
+    #[arg(long)]
+    allow_plaintext_secrets: bool,
+
+    /// Where keyward keeps its fingerprint key (readers of --out must not read it).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+/// Runs `keyward sync`.
+pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
+    let credentials = HostCredentials {
+        dir: args.credentials_dir.clone(),
+        bundle: match &args.bundle {
+            Some(path) => open_bundle(path)?,
+            None => Default::default(),
+        },
+        ..HostCredentials::default()
+    };
+    let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
+    let fingerprint_key = run::fingerprint_key(&state_dir)
+        .with_context(|| format!("preparing the fingerprint key in {}", state_dir.display()))
+        .map_err(|e| Failure::new(ErrorKind::Write, e))?;
+    let options = RunOptions {
+        paths: args.paths,
+        out: args.out,
+        layout: match args.format {
+            TargetFormat::Dir => Layout::Dir,
+            TargetFormat::Env => Layout::Env,
+            TargetFormat::Json => Layout::Json,
+        },
+        namespace: args.namespace,
+        credentials,
+        allow_plaintext_secrets: args.allow_plaintext_secrets,
+        fingerprint_key,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
+    let report = runtime.block_on(run::run(options));
+    print_report(&report, output)?;
+    Ok(Done::Exit(report.exit))
+}
+
+fn open_bundle(path: &Path) -> Result<keyward_bundle::env::EnvMap, Failure> {
+    let resolved = password::resolve(&PasswordOptions::default(), &Environment::from_process());
+    let mut keyring = Keyring::from_resolution(resolved, password::DEFAULT_COMMAND_TIMEOUT);
+    Ok(Bundle::open(path, &mut keyring)
+        .classified()?
+        .values()
+        .clone())
+}
+
+fn default_state_dir() -> PathBuf {
+    let env_dir = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env_dir("XDG_STATE_HOME")
+        .or_else(|| env_dir("HOME").map(|home| home.join(".local").join("state")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("keyward")
+}
+
+fn print_report(report: &Report, output: &Output) -> Result<(), Failure> {
+    let text = match output.format {
+        OutputFormat::Json => json_report(report).to_string() + "\n",
+        OutputFormat::Text => text_report(report),
+    };
+    for warning in &report.warnings {
+        eprintln!("keyward: warning: {warning}");
+    }
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("writing to stdout")
+        .map_err(|e| Failure::new(ErrorKind::Write, e))
+}
+
+fn status_text(status: &Status) -> (&'static str, Option<&str>) {
+    match status {
+        Status::Synced => ("synced", None),
+        Status::Unchanged => ("unchanged", None),
+        Status::Failed(message) => ("failed", Some(message.as_str())),
+    }
+}
+
+fn text_report(report: &Report) -> String {
+    let headers = ["EXTERNALSECRET", "TARGET", "KEYS", "STATUS", "FINGERPRINT"];
+    let rows: Vec<[String; 5]> = report
+        .rows
+        .iter()
+        .map(|row| {
+            [
+                row.external_secret.clone(),
+                if row.target.is_empty() {
+                    "-".into()
+                } else {
+                    row.target.clone()
+                },
+                row.keys.to_string(),
+                status_text(&row.status).0.to_owned(),
+                row.fingerprint.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut text = String::new();
+        for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            if index + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        text.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(&headers.map(str::to_owned));
+    for row in &rows {
+        out.push_str(&line(row));
+    }
+    for row in &report.rows {
+        if let (_, Some(message)) = status_text(&row.status) {
+            out.push_str(&format!("error: {}: {message}\n", row.external_secret));
+        }
+    }
+    let failed = report
+        .rows
+        .iter()
+        .filter(|r| matches!(r.status, Status::Failed(_)))
+        .count();
+    out.push_str(&format!(
+        "{} synced or current, {failed} failed\n",
+        report.rows.len() - failed
+    ));
+    out
+}
+
+fn json_report(report: &Report) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = report
+        .rows
+        .iter()
+        .map(|row| {
+            let (status, message) = status_text(&row.status);
+            serde_json::json!({
+                "externalSecret": row.external_secret,
+                "target": row.target,
+                "keys": row.keys,
+                "status": status,
+                "message": message,
+                "fingerprint": row.fingerprint,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "results": rows,
+        "warnings": report.warnings,
+        "exitCode": report.exit.code(),
+        "storeCalls": report.calls,
+    })
+}
