@@ -271,7 +271,10 @@ fn load_paths(paths: &[PathBuf], errors: &mut Vec<Row>) -> Loaded {
             Ok(documents) => documents
                 .into_iter()
                 .for_each(|d| add(&mut loaded, d, &origin)),
-            Err(error) => errors.push(failed_row(&origin, error.to_string())),
+            Err(error) => errors.push(failed_row(
+                &origin,
+                format!("document {}{}: {}", error.index, error.what, error.reason),
+            )),
         }
     }
     loaded

@@ -1,0 +1,390 @@
+//! `keyward sync` end to end: ESO semantics on the fake provider, a real OpenBao with its
+//! token in the bundle, failures that leave the projection untouched, and a canary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use keyward_test_support::OpenBao;
+
+const CANARY: &str = "kw-canary-sync-7e21b9";
+
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    fn sync(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .arg("sync")
+            .args(args)
+            .args(["--out", "out", "--state-dir", "state"])
+            .current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .env("KEYWARD_VAULT_PASSWORD_FILE", self.path("pw"))
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("run keyward")
+    }
+
+    fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const FAKE_STORE: &str = r#"
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: {name: fake}
+spec:
+  conditions: [{namespaceRegexes: ["^app"]}]
+  provider:
+    fake:
+      data:
+        - {key: /db, value: '{"user":"app","password":"CANARY","port":5432}'}
+        - {key: /db, value: '{"user":"app","password":"old"}', version: v1}
+        - {key: /api/token, value: dG9rZW4tYmFzZTY0}
+        - {key: /api/other, value: other}
+"#;
+
+fn fake_store() -> String {
+    FAKE_STORE.replace("CANARY", CANARY)
+}
+
+#[test]
+fn eso_semantics_on_the_fake_provider() {
+    let scratch = Scratch::new();
+    scratch.write("m/store.yaml", &fake_store());
+    scratch.write(
+        "m/es.yaml",
+        r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: db, namespace: apps}
+spec:
+  secretStoreRef: {name: fake, kind: ClusterSecretStore}
+  target: {name: db-credentials}
+  dataFrom:
+    - extract: {key: /db}
+    - find: {name: {regexp: "^/api/"}}
+      rewrite: [{regexp: {source: "^_api_(.*)$", target: "api-$1"}}]
+  data:
+    - secretKey: password
+      remoteRef: {key: /db, version: v1, property: password}
+    - secretKey: token
+      remoteRef: {key: /api/token, decodingStrategy: Base64}
+"#,
+    );
+    let output = scratch.sync(&["-f", "m"]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let target = "out/apps/db-credentials";
+    assert_eq!(scratch.read(&format!("{target}/user")), "app");
+    assert_eq!(scratch.read(&format!("{target}/port")), "5432");
+    assert_eq!(
+        scratch.read(&format!("{target}/password")),
+        "old",
+        "data[] overrides dataFrom[]"
+    );
+    assert_eq!(scratch.read(&format!("{target}/token")), "token-base64");
+    assert_eq!(
+        scratch.read(&format!("{target}/api-token")),
+        "dG9rZW4tYmFzZTY0"
+    );
+    assert_eq!(scratch.read(&format!("{target}/api-other")), "other");
+    let table = stdout(&output);
+    assert!(
+        table.contains("apps/db") && table.contains("synced") && table.contains("kw1:"),
+        "{table}"
+    );
+    assert!(!table.contains(CANARY));
+
+    let again = scratch.sync(&["-f", "m"]);
+    assert!(stdout(&again).contains("unchanged"), "{}", stdout(&again));
+}
+
+#[test]
+fn one_bad_external_secret_does_not_stop_the_others_nor_touch_the_projection() {
+    let scratch = Scratch::new();
+    scratch.write("m/store.yaml", &fake_store());
+    let good = r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: good, namespace: apps}
+spec:
+  secretStoreRef: {name: fake, kind: ClusterSecretStore}
+  data: [{secretKey: user, remoteRef: {key: /db, property: user}}]
+"#;
+    scratch.write("m/good.yaml", good);
+    scratch.write(
+        "m/changing.yaml",
+        r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: changing, namespace: apps}
+spec:
+  secretStoreRef: {name: fake, kind: ClusterSecretStore}
+  data: [{secretKey: user, remoteRef: {key: /db, property: user}}]
+"#,
+    );
+    let first = scratch.sync(&["-f", "m"]);
+    assert!(first.status.success(), "{}", stdout(&first));
+    let before = scratch.read("out/apps/changing/user");
+
+    // Now `changing` points at a missing key, and more problems arrive next to it.
+    scratch.write(
+        "m/changing.yaml",
+        r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: changing, namespace: apps}
+spec:
+  secretStoreRef: {name: fake, kind: ClusterSecretStore}
+  data: [{secretKey: user, remoteRef: {key: /missing}}]
+"#,
+    );
+    scratch.write(
+        "m/problems.yaml",
+        r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: no-store, namespace: apps}
+spec:
+  secretStoreRef: {name: nope}
+  data: [{secretKey: a, remoteRef: {key: /db}}]
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: other-namespace, namespace: forbidden}
+spec:
+  secretStoreRef: {name: fake, kind: ClusterSecretStore}
+  data: [{secretKey: a, remoteRef: {key: /db}}]
+"#,
+    );
+    scratch.write(
+        "m/broken.yaml",
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: [\n",
+    );
+    scratch.write(
+        "m/old.yaml",
+        "apiVersion: external-secrets.io/v1beta1\nkind: ExternalSecret\nmetadata: {name: old}\nspec: {}\n",
+    );
+    let second = scratch.sync(&["-f", "m"]);
+    let report = stdout(&second);
+    assert_eq!(second.status.code(), Some(20), "{report}");
+    assert_eq!(
+        scratch.read("out/apps/changing/user"),
+        before,
+        "a failure touched the projection"
+    );
+    assert!(
+        report.contains("apps/good") && report.contains("unchanged"),
+        "{report}"
+    );
+    for expected in [
+        "apps/changing: spec.data[0]: store ClusterSecretStore/fake, key /missing: not found",
+        "apps/no-store: spec.data[0]: store SecretStore/apps/nope: misconfigured",
+        "forbidden/other-namespace: spec.data[0]: store ClusterSecretStore/fake: permission denied (namespace forbidden is not allowed by spec.conditions)",
+        "broken.yaml: document 1",
+        "no longer served; use external-secrets.io/v1",
+    ] {
+        assert!(
+            report.contains(expected),
+            "missing {expected:?} in:\n{report}"
+        );
+    }
+
+    scratch.write(
+        "m/dup.yaml",
+        &good
+            .replace("name: good", "name: good-twin")
+            .replace("  data:", "  target: {name: good}\n  data:"),
+    );
+    let third = scratch.sync(&[
+        "-f",
+        "m/store.yaml",
+        "-f",
+        "m/good.yaml",
+        "-f",
+        "m/dup.yaml",
+    ]);
+    assert_eq!(third.status.code(), Some(11), "{}", stdout(&third));
+    assert!(
+        stdout(&third).contains("is also written by apps/good, apps/good-twin"),
+        "{}",
+        stdout(&third)
+    );
+}
+
+#[test]
+fn plaintext_secret_manifests_need_the_flag() {
+    let scratch = Scratch::new();
+    scratch.write("m/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: apps}\nstringData: {token: x}\n");
+    let refused = scratch.sync(&["-f", "m"]);
+    assert_eq!(refused.status.code(), Some(11));
+    assert!(
+        stdout(&refused).contains("--allow-plaintext-secrets"),
+        "{}",
+        stdout(&refused)
+    );
+    let allowed = scratch.sync(&["-f", "m", "--allow-plaintext-secrets"]);
+    assert!(allowed.status.success(), "{}", stdout(&allowed));
+    assert!(
+        stderr(&allowed).contains("warning: 1 plaintext Secret"),
+        "{}",
+        stderr(&allowed)
+    );
+}
+
+#[tokio::test]
+async fn openbao_store_with_its_token_in_the_bundle() {
+    let bao = OpenBao::start().await.expect("openbao");
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{}/v1/secret/data/apps/db", bao.address()))
+        .header("X-Vault-Token", bao.root_token())
+        .json(&serde_json::json!({ "data": { "password": CANARY, "user": "app" } }))
+        .send()
+        .await
+        .expect("seed");
+    assert!(response.status().is_success());
+
+    let scratch = Scratch::new();
+    std::fs::write(scratch.path("pw"), "bundle password\n").expect("pw");
+    let bundle = keyward_bundle::vault::encrypt(
+        format!("VAULT_TOKEN__TOKEN=\"{}\"\n", bao.root_token()).as_bytes(),
+        &keyward_core::SecretValue::from("bundle password"),
+        None,
+        None,
+    )
+    .expect("bundle");
+    std::fs::write(scratch.path("bundle.vault.env"), bundle).expect("write");
+    scratch.write(
+        "m/all.yaml",
+        &format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {{name: vault, namespace: apps}}
+spec:
+  provider:
+    vault:
+      server: {}
+      path: secret
+      version: v2
+      auth: {{tokenSecretRef: {{name: vault-token, key: token}}}}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: db, namespace: apps}}
+spec:
+  secretStoreRef: {{name: vault}}
+  data:
+    - {{secretKey: DB_PASSWORD, remoteRef: {{key: apps/db, property: password}}}}
+  dataFrom:
+    - extract: {{key: apps/db}}
+"#,
+            bao.address()
+        ),
+    );
+    let trace = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args([
+            "--log-level",
+            "trace",
+            "sync",
+            "-f",
+            "m",
+            "--bundle",
+            "bundle.vault.env",
+            "--format",
+            "env",
+        ])
+        .args(["--out", "out", "--state-dir", "state"])
+        .current_dir(scratch.dir.path())
+        .env("HOME", scratch.dir.path())
+        .env("KEYWARD_VAULT_PASSWORD_FILE", scratch.path("pw"))
+        .output()
+        .expect("run");
+    assert!(
+        trace.status.success(),
+        "{}{}",
+        stdout(&trace),
+        stderr(&trace)
+    );
+    assert_eq!(
+        scratch.read("out/apps/db.env"),
+        format!("DB_PASSWORD=\"{CANARY}\"\npassword=\"{CANARY}\"\nuser=\"app\"\n")
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(scratch.path("out/apps/db.env"))
+            .expect("meta")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    // Canary: the value is in the file, and in no output, log (trace) or JSON report.
+    let again = scratch.sync(&["-f", "m", "--bundle", "bundle.vault.env", "--format", "env"]);
+    let json = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args([
+            "--output",
+            "json",
+            "sync",
+            "-f",
+            "m",
+            "--bundle",
+            "bundle.vault.env",
+            "--out",
+            "out",
+            "--state-dir",
+            "state",
+        ])
+        .current_dir(scratch.dir.path())
+        .env("KEYWARD_VAULT_PASSWORD_FILE", scratch.path("pw"))
+        .output()
+        .expect("run");
+    for output in [&trace, &again, &json] {
+        for text in [stdout(output), stderr(output)] {
+            assert!(!text.contains(CANARY), "canary leaked: {text}");
+            assert!(
+                !text.contains(bao.root_token()),
+                "store token leaked: {text}"
+            );
+        }
+    }
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json report");
+    assert_eq!(report["results"][0]["status"], "synced");
+    assert!(
+        report["storeCalls"]
+            .as_str()
+            .is_some_and(|c| c.contains("provider=\"vault\""))
+    );
+    assert!(Path::new(&scratch.path("state/fingerprint.key")).exists());
+}
