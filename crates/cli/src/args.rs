@@ -98,6 +98,13 @@ pub struct GlobalArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Scan for secret values: tracked files, staged changes or all history.
+    #[command(
+        long_about = crate::commands::scan::LONG_ABOUT,
+        after_long_help = crate::commands::scan::AFTER_LONG_HELP
+    )]
+    Scan(crate::commands::scan::ScanArgs),
+
     /// Print a shell completion script.
     #[command(after_help = "Examples:\n  \
         keyward completions bash > ~/.local/share/bash-completion/completions/keyward\n  \

@@ -588,3 +588,73 @@ pub static DETECTORS: &[DetectorSpec] = &[
         "db_password = \"{an:14}!\"", "db_password = \"${DB_PASSWORD}\"")
         .entropy(3.0).check(Check::Generic),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::fingerprint::FingerprintKey;
+    use crate::scanner::Scanner;
+    use crate::synth::expand;
+
+    fn scanner() -> Scanner {
+        Scanner::new(
+            Config::default(),
+            FingerprintKey::from_bytes(b"catalog-test-key"),
+        )
+        .expect("scanner")
+    }
+
+    fn rules_found(scanner: &Scanner, text: &str) -> Vec<String> {
+        // A neutral file name, so no file-name policy adds findings.
+        scanner
+            .scan("fixture.txt", text.as_bytes())
+            .into_iter()
+            .map(|f| f.rule)
+            .collect()
+    }
+
+    #[test]
+    fn at_least_one_hundred_detectors() {
+        assert!(DETECTORS.len() >= 100, "{} detectors", DETECTORS.len());
+    }
+
+    #[test]
+    fn every_example_is_found_by_its_detector() {
+        let scanner = scanner();
+        let mut missed = Vec::new();
+        for spec in DETECTORS {
+            let text = expand(spec.id, spec.example);
+            if !rules_found(&scanner, &text).iter().any(|r| r == spec.id) {
+                missed.push(spec.id);
+            }
+        }
+        assert!(missed.is_empty(), "examples not found: {missed:?}");
+    }
+
+    #[test]
+    fn no_counter_example_is_found_by_its_detector() {
+        let scanner = scanner();
+        let mut wrong = Vec::new();
+        for spec in DETECTORS {
+            let text = expand(spec.id, spec.counter);
+            if rules_found(&scanner, &text).iter().any(|r| r == spec.id) {
+                wrong.push(spec.id);
+            }
+        }
+        assert!(wrong.is_empty(), "counter-examples found: {wrong:?}");
+    }
+
+    #[test]
+    fn previews_of_examples_never_hold_more_than_four_characters() {
+        let scanner = scanner();
+        for spec in DETECTORS {
+            let text = expand(spec.id, spec.example);
+            for finding in scanner.scan("fixture.txt", text.as_bytes()) {
+                if let Some(preview) = finding.preview {
+                    assert!(preview.prefix.chars().count() <= 4, "{}", spec.id);
+                }
+            }
+        }
+    }
+}

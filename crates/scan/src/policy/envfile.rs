@@ -99,6 +99,9 @@ pub fn check(name: &str, text: &str) -> Vec<PolicyHit> {
 mod tests {
     use super::*;
 
+    /// A synthetic password, assembled so the source holds no credential-shaped literal.
+    const SAMPLE: &str = concat!("q8Zr", "2LmX9vTb", "4NcK");
+
     #[test]
     fn env_files_are_recognised_by_name() {
         for name in [
@@ -115,7 +118,8 @@ mod tests {
 
     #[test]
     fn credentials_are_flagged_per_line_and_plain_settings_once() {
-        let hits = check(".env", "# db\nPORT=8080\nDB_PASSWORD=\"q8Zr2LmX9vTb\"\n");
+        let text = format!("# db\nPORT=8080\nDB_PASSWORD=\"{SAMPLE}\"\n");
+        let hits = check(".env", &text);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].line, 3);
         let hits = check(".env", "PORT=8080\nHOST=localhost\n");
@@ -127,6 +131,7 @@ mod tests {
     fn example_files_with_placeholders_pass() {
         let text = "DB_PASSWORD=\nAPI_TOKEN=<your-token>\nSECRET=${SECRET}\nPORT=8080\n";
         assert!(check(".env.example", text).is_empty());
-        assert_eq!(check(".env.example", "DB_PASSWORD=q8Zr2LmX9vTb\n").len(), 1);
+        let real = format!("DB_PASSWORD={SAMPLE}\n");
+        assert_eq!(check(".env.example", &real).len(), 1);
     }
 }

@@ -98,10 +98,15 @@ fn plain_value(raw: &Value, encoded: bool) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A synthetic password, assembled so the source holds no credential-shaped literal.
+    const SAMPLE: &str = concat!("q8Zr", "2LmX9vTb", "4NcK");
+
     #[test]
     fn a_secret_with_string_data_is_flagged_per_key() {
-        let text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  user: app\n  password: q8Zr2LmX9vTb\n";
-        let hits = check("db.yaml", text);
+        let text = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  user: app\n  password: {SAMPLE}\n"
+        );
+        let hits = check("db.yaml", &text);
         let mut lines: Vec<usize> = hits.iter().map(|h| h.line).collect();
         lines.sort_unstable();
         assert_eq!(lines, [6, 7]);
@@ -115,9 +120,12 @@ mod tests {
 
     #[test]
     fn second_document_lines_are_absolute() {
-        let text =
-            "kind: ConfigMap\ndata:\n  a: b\n---\nkind: Secret\ndata:\n  token: cTh6cjJMbVg5dlRi\n";
-        let hits = check("all.yaml", text);
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(SAMPLE);
+        let text = format!(
+            "kind: ConfigMap\ndata:\n  a: b\n---\nkind: Secret\ndata:\n  token: {encoded}\n"
+        );
+        let hits = check("all.yaml", &text);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].line, 7);
     }

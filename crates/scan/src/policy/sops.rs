@@ -183,12 +183,18 @@ impl Walk<'_> {
 mod tests {
     use super::*;
 
+    /// A synthetic password, assembled so the source holds no credential-shaped literal.
+    const SAMPLE: &str = concat!("q8Zr", "2LmX9vTb", "4NcK");
+
     #[test]
     fn vault_and_sops_bundles_pass_plaintext_fails() {
         assert!(check_bundle("$ANSIBLE_VAULT;1.1;AES256\n6638\n").is_empty());
         assert!(check_bundle("A=ENC[AES256_GCM,data:x]\nsops_version=3.9.0\n").is_empty());
         assert!(check_bundle("").is_empty());
-        assert_eq!(check_bundle("\nDB_PASSWORD=q8Zr2LmX9vTb\n")[0].line, 2);
+        assert_eq!(
+            check_bundle(&format!("\nDB_PASSWORD={SAMPLE}\n"))[0].line,
+            2
+        );
     }
 
     #[test]
@@ -201,8 +207,10 @@ mod tests {
 
     #[test]
     fn sops_dotenv_plaintext_is_flagged() {
-        let text = "A=ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\nB=q8Zr2LmX9vTb\nsops_version=3.9.0\nsops_mac=ENC[x]\n";
-        let hits = check_sops(text);
+        let text = format!(
+            "A=ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\nB={SAMPLE}\nsops_version=3.9.0\nsops_mac=ENC[x]\n"
+        );
+        let hits = check_sops(&text);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].line, 2);
     }
