@@ -90,7 +90,7 @@ macro_rules! assign {
         concat!(
             r#"(?i)"#,
             $key,
-            r#"["']?\s*(?::=|=>|=|:)\s*["']?(?P<s>"#,
+            r#"["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?(?P<s>"#,
             $value,
             r#")(?:$|[^A-Za-z0-9+/=_-])"#
         )
@@ -122,7 +122,7 @@ pub static DETECTORS: &[DetectorSpec] = &[
         "DefaultEndpointsProtocol=https;AccountName=kwtest;AccountKey=${STORAGE_KEY}"),
     d("azure-storage-account-key", "azure", Critical, "Azure storage account key",
         &["key"],
-        assign!(r#"[\w.-]*(?:storage|account)[\w.-]*key"#, r#"[A-Za-z0-9+/]{86}=="#),
+        assign!(r#"[\w.-]*(?:storage[\w.-]*key|account[_.-]key)"#, r#"[A-Za-z0-9+/]{86}=="#),
         "storage_account_key: {b64:86}==", "storage_account_key: {b64:40}=="),
     d("azure-cosmosdb-key", "azure", Critical, "Azure Cosmos DB account key",
         &["documents.azure.com"],
@@ -584,7 +584,7 @@ pub static DETECTORS: &[DetectorSpec] = &[
     // ---- Generic, gated by context and entropy ----
     d("generic-secret-assignment", "generic", Medium, "Password, secret or token assigned a literal value",
         &["pass", "pwd", "secret", "token", "key", "credential"],
-        r#"(?i)(?:^|[^A-Za-z0-9_.-])(?P<k>[A-Za-z0-9_.-]*(?:password|passwd|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?)[A-Za-z0-9_.-]*)["']?\s*(?::=|=>|=|:)\s*["']?(?P<s>[^\s"'`,;]{8,128})"#,
+        r#"(?i)(?:^|[^A-Za-z0-9_.-])(?P<k>[A-Za-z0-9_.-]*(?:password|passwd|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?)[A-Za-z0-9_.-]*)["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?(?P<s>[^\s"'`,;]{8,128})(?:$|[\s"'`,;])"#,
         "db_password = \"{an:14}!\"", "db_password = \"${DB_PASSWORD}\"")
         .entropy(3.0).check(Check::Generic),
 ];

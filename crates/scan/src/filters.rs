@@ -28,7 +28,6 @@ pub fn entropy(text: &str) -> f64 {
 /// Fragments that mark a documentation value, a template or a reference rather than a secret.
 const PLACEHOLDER_FRAGMENTS: &[&str] = &[
     "example",
-    "xxxx",
     "placeholder",
     "changeme",
     "change_me",
@@ -185,8 +184,9 @@ pub fn generic_ok(key: &str, value: &str) -> bool {
 }
 
 fn looks_like_code(v: &str) -> bool {
-    v.contains('(')
+    v.contains(['(', '['])
         || v.contains("::")
+        || is_slug(v)
         || v.contains("->")
         || (v.contains('.')
             && v.split('.').all(|part| {
@@ -195,6 +195,12 @@ fn looks_like_code(v: &str) -> bool {
             && v.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && v.split('.').count() > 1
             && v.chars().filter(char::is_ascii_digit).count() < 3)
+}
+
+/// `db-credentials`, `app_secret_name`: lowercase words joined by `-` or `_`, a name.
+fn is_slug(v: &str) -> bool {
+    v.chars()
+        .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_')
 }
 
 fn looks_like_path(v: &str) -> bool {
@@ -286,6 +292,8 @@ mod tests {
         assert!(!generic_ok("token", "0f8e2c1a-1b2c-4d5e-8f9a-0b1c2d3e4f5a"));
         assert!(!generic_ok("token", "lowercaseonlyword"));
         assert!(!generic_ok("K8S_SECRET", "PolicyRule"));
+        assert!(!generic_ok("existingSecret", "db-credentials"));
+        assert!(!generic_ok("password", "os.environ["));
         assert!(!generic_ok("password", ":expose_str"));
         assert!(!generic_ok("token", "ghp_{an:36}"));
         assert!(generic_ok("db_password", &format!("{SAMPLE}!")));

@@ -3,6 +3,8 @@
 //! `keyward:allow RULE` comments, and turns each hit into a [`Finding`] that carries only a
 //! preview and a keyed fingerprint.
 
+use std::collections::HashSet;
+
 use crate::config::Config;
 use crate::decode::decode_runs;
 use crate::detect::{Detectors, Rule, builtin_rules};
@@ -82,6 +84,11 @@ impl Scanner {
         }
         let mut raws = Vec::new();
         self.detect(&text, 0, None, &lines, &mut raws);
+        let policy_lines = findings
+            .iter()
+            .filter(|f| f.preview.is_some())
+            .map(|f| f.location.line);
+        self.drop_generic_duplicates(&mut raws, policy_lines.collect());
         for raw in raws {
             findings.push(self.detector_finding(path, raw));
         }
@@ -115,6 +122,18 @@ impl Scanner {
             let outer = anchor.map_or((decoded.offset, decoded.encoding), |a| a);
             self.detect(&decoded.text, depth + 1, Some(outer), lines, out);
         }
+    }
+
+    /// A generic hit on a line where a specific detector or a policy also reported a value
+    /// shows the same value twice; the specific finding is kept.
+    fn drop_generic_duplicates(&self, raws: &mut Vec<Raw>, mut specific_lines: HashSet<usize>) {
+        let rules = self.detectors.rules();
+        let generic = |raw: &Raw| rules[raw.rule].check == crate::catalog::Check::Generic;
+        specific_lines.extend(raws.iter().filter(|r| !generic(r)).map(|r| r.line));
+        raws.retain(|r| !generic(r) || !specific_lines.contains(&r.line));
+        // Two specific detectors on the same value: the earlier (more specific) rule wins.
+        raws.sort_by(|a, b| (a.line, &a.secret, a.rule).cmp(&(b.line, &b.secret, b.rule)));
+        raws.dedup_by(|later, first| later.line == first.line && later.secret == first.secret);
     }
 
     fn detector_finding(&self, path: &str, raw: Raw) -> Finding {
