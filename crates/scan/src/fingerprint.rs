@@ -4,6 +4,7 @@
 //! The key comes, first found wins, from `KEYWARD_SCAN_KEY_FILE`, `fingerprint_key_file` in
 //! `.keyward.toml`, or a per-repository file `<git dir>/keyward/fingerprint.key` that keyward
 //! creates (32 random bytes, mode 0600). Share the key file with CI to share a baseline.
+//! Outside a repository, without a configured key, the key is random per run.
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +46,13 @@ impl FingerprintKey {
         }
         let bytes = random_bytes().map_err(|e| ScanError::CreateKey(path.to_path_buf(), e))?;
         write_private(path, &bytes).map_err(|e| ScanError::CreateKey(path.to_path_buf(), e))?;
+        Ok(Self::from_bytes(&bytes))
+    }
+
+    /// A random key that lives only as long as this process.
+    pub fn ephemeral() -> Result<Self, ScanError> {
+        let bytes =
+            random_bytes().map_err(|e| ScanError::CreateKey(PathBuf::from("/dev/urandom"), e))?;
         Ok(Self::from_bytes(&bytes))
     }
 

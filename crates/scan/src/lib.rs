@@ -165,9 +165,9 @@ fn resolve_key(
         (None, Some(git_dir)) => {
             FingerprintKey::load_or_create(&fingerprint::repo_key_path(git_dir))
         }
-        (None, None) => Ok(FingerprintKey::from_bytes(
-            root.dir.to_string_lossy().as_bytes(),
-        )),
+        // Outside a repository there is nowhere private to keep a key: fingerprints then hold
+        // for this run only (pass --key-file to make them stable).
+        (None, None) => FingerprintKey::ephemeral(),
     }
 }
 
