@@ -72,6 +72,14 @@ pub struct ScanOptions {
 
 /// Runs a scan and returns the report (findings are a result, not an error).
 pub fn run(options: &ScanOptions) -> Result<Report, ScanError> {
+    run_with_progress(options, &mut |_, _| {})
+}
+
+/// [`run`], calling `progress(items scanned, bytes scanned)` after every file or blob.
+pub fn run_with_progress(
+    options: &ScanOptions,
+    progress: &mut dyn FnMut(usize, u64),
+) -> Result<Report, ScanError> {
     let root = source::locate(&options.path)?;
     let config = Config::load(&root.dir)?;
     let key = resolve_key(options, &config, &root)?;
@@ -80,7 +88,11 @@ pub fn run(options: &ScanOptions) -> Result<Report, ScanError> {
     let history = matches!(options.mode, Mode::History { .. });
     let mut seen = HashSet::new();
     let mut findings = Vec::new();
+    let (mut items, mut bytes) = (0usize, 0u64);
     let stats = source::walk(&options.path, &options.mode, &mut |item| {
+        items += 1;
+        bytes += item.bytes.len() as u64;
+        progress(items, bytes);
         for mut finding in scanner.scan(item.path, item.bytes) {
             finding.location.commit = item.commit.map(str::to_owned);
             finding.location.blob = item.blob.map(str::to_owned);

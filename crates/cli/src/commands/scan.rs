@@ -108,7 +108,12 @@ pub fn run(args: &ScanArgs, output: &Output) -> Result<ExitCode, Failure> {
         baseline: args.baseline.clone(),
         key_file: args.key_file.clone(),
     };
-    let report = keyward_scan::run(&options).map_err(|e| Failure::new(e.kind(), e))?;
+    let mut bar = Progress::new(args.history && std::io::stderr().is_terminal());
+    let report = keyward_scan::run_with_progress(&options, &mut |items, bytes| {
+        bar.update(items, bytes);
+    });
+    bar.finish();
+    let report = report.map_err(|e| Failure::new(e.kind(), e))?;
     if let Some(path) = &args.write_baseline {
         Baseline::of(&report.findings)
             .write(path)
@@ -121,6 +126,40 @@ pub fn run(args: &ScanArgs, output: &Output) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::Success
     })
+}
+
+/// A one-line progress display on stderr for history scans at a terminal.
+struct Progress {
+    enabled: bool,
+    last: Option<std::time::Instant>,
+}
+
+impl Progress {
+    fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            last: None,
+        }
+    }
+
+    fn update(&mut self, items: usize, bytes: u64) {
+        let due = self
+            .last
+            .is_none_or(|last| last.elapsed() >= std::time::Duration::from_millis(200));
+        if !self.enabled || !due {
+            return;
+        }
+        self.last = Some(std::time::Instant::now());
+        let mib = bytes as f64 / (1024.0 * 1024.0);
+        // Counts only: a progress line never shows a path or content.
+        eprint!("\rscanning history: {items} blobs, {mib:.1} MiB");
+    }
+
+    fn finish(&self) {
+        if self.enabled && self.last.is_some() {
+            eprint!("\r\x1b[2K");
+        }
+    }
 }
 
 fn render(report: &Report, format: Option<ScanFormat>, output: &Output) -> String {
