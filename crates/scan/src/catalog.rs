@@ -367,32 +367,32 @@ pub static DETECTORS: &[DetectorSpec] = &[
     // ---- Database and service URLs ----
     d("postgres-url-password", "database", Critical, "PostgreSQL URL with a password",
         &["postgres"],
-        r#"(?i)\bpostgres(?:ql)?://[^:/\s"'@]+:(?P<s>[^@/\s"']{3,})@[^\s"'/]+"#,
+        r#"(?i)(?-u:\b)postgres(?:ql)?://[^:/\s"'@]+:(?P<s>[^@/\s"']{3,})@[^\s"'/]+"#,
         "DATABASE_URL=postgres://app:{an:18}@db.kw.test:5432/app", "DATABASE_URL=postgres://app:${DB_PASSWORD}@db:5432/app")
         .entropy(2.5).check(Check::Password),
     d("mysql-url-password", "database", Critical, "MySQL URL with a password",
         &["mysql"],
-        r#"(?i)\bmysqlx?(?:\+[a-z]+)?://[^:/\s"'@]+:(?P<s>[^@/\s"']{3,})@[^\s"'/]+"#,
+        r#"(?i)(?-u:\b)mysqlx?(?:\+[a-z]+)?://[^:/\s"'@]+:(?P<s>[^@/\s"']{3,})@[^\s"'/]+"#,
         "url: mysql://app:{an:18}@db.kw.test/app", "url: mysql://app@db.kw.test/app")
         .entropy(2.5).check(Check::Password),
     d("mongodb-url-password", "database", Critical, "MongoDB URL with a password",
         &["mongodb"],
-        r#"(?i)\bmongodb(?:\+srv)?://[^:/\s"'@]+:(?P<s>[^@/\s"']{3,})@[^\s"'/]+"#,
+        r#"(?i)(?-u:\b)mongodb(?:\+srv)?://[^:/\s"'@]+:(?P<s>[^@/\s"']{3,})@[^\s"'/]+"#,
         "MONGO_URI=mongodb+srv://app:{an:18}@cluster0.kw.test/db", "MONGO_URI=mongodb+srv://app:<password>@cluster0.kw.test/db")
         .entropy(2.5).check(Check::Password),
     d("redis-url-password", "database", High, "Redis URL with a password",
         &["redis"],
-        r#"(?i)\brediss?://[^:/\s"'@]*:(?P<s>[^@/\s"']{3,})@[^\s"'/]+"#,
+        r#"(?i)(?-u:\b)rediss?://[^:/\s"'@]*:(?P<s>[^@/\s"']{3,})@[^\s"'/]+"#,
         "REDIS_URL=redis://:{an:24}@cache.kw.test:6379/0", "REDIS_URL=redis://cache.kw.test:6379/0")
         .entropy(2.5).check(Check::Password),
     d("amqp-url-password", "database", High, "AMQP (RabbitMQ) URL with a password",
         &["amqp"],
-        r#"(?i)\bamqps?://[^:/\s"'@]+:(?P<s>[^@/\s"']{3,})@[^\s"'/]+"#,
+        r#"(?i)(?-u:\b)amqps?://[^:/\s"'@]+:(?P<s>[^@/\s"']{3,})@[^\s"'/]+"#,
         "BROKER=amqp://app:{an:18}@mq.kw.test:5672/", "BROKER=amqp://guest:guest@localhost:5672/")
         .entropy(2.5).check(Check::Password),
     d("jdbc-password", "database", Critical, "JDBC URL with a password",
         &["jdbc:"],
-        r#"(?i)\bjdbc:[a-z0-9]+:[^\s"']*?[;?&]password=(?P<s>[^&;\s"']{4,})"#,
+        r#"(?i)(?-u:\b)jdbc:[a-z0-9]+:[^\s"']*?[;?&]password=(?P<s>[^&;\s"']{4,})"#,
         "jdbc:postgresql://db.kw.test/app?user=app&password={an:16}", "jdbc:postgresql://db.kw.test/app?user=app")
         .entropy(2.5).check(Check::Password),
     d("connection-string-password", "database", Critical, "ADO.NET / ODBC connection string with a password",
@@ -402,7 +402,7 @@ pub static DETECTORS: &[DetectorSpec] = &[
         .entropy(2.5).check(Check::Password),
     d("url-basic-credentials", "database", High, "Credentials embedded in an http/ftp/ldap URL",
         &["://"],
-        r#"(?i)\b(?:https?|ftps?|sftp|ldaps?|smtps?|git)://[^:/\s"'@]+:(?P<s>[^@/\s"']{6,})@[A-Za-z0-9.-]+"#,
+        r#"(?i)(?-u:\b)(?:https?|ftps?|sftp|ldaps?|smtps?|git)://[^:/\s"'@]+:(?P<s>[^@/\s"']{6,})@[A-Za-z0-9.-]+"#,
         "https://deploy:{an:20}@git.kw.test/repo.git", "https://deploy@git.kw.test/repo.git")
         .entropy(3.0).check(Check::Password),
     // ---- HTTP auth ----

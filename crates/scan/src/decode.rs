@@ -13,7 +13,7 @@ const MAX_CANDIDATES: usize = 4096;
 static BASE64_RUN: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{20,}={0,2}").ok());
 static HEX_RUN: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"\b(?:[0-9a-fA-F]{2}){16,}\b").ok());
+    LazyLock::new(|| Regex::new(r"(?-u:\b)(?:[0-9a-fA-F]{2}){16,}(?-u:\b)").ok());
 
 /// A decoded run: where it was in the outer text and what it decodes to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +30,10 @@ pub struct Decoded {
 pub fn decode_runs(text: &str) -> Vec<Decoded> {
     let mut out = Vec::new();
     if let Some(regex) = BASE64_RUN.as_ref() {
-        for run in regex.find_iter(text).take(MAX_CANDIDATES) {
+        let runs = regex
+            .find_iter(text)
+            .filter(|run| plausible_base64(run.as_str()));
+        for run in runs.take(MAX_CANDIDATES) {
             if let Some(decoded) = base64_text(run.as_str()) {
                 out.push(Decoded {
                     offset: run.start(),
@@ -52,6 +55,18 @@ pub fn decode_runs(text: &str) -> Vec<Decoded> {
         }
     }
     out
+}
+
+/// Base64 of text mixes cases and almost always holds a digit or `+`/`/`; identifiers such as
+/// `SOME_LONG_CONSTANT_NAME` or `some_function_name` do not, and are not worth decoding.
+fn plausible_base64(run: &str) -> bool {
+    let upper = run.bytes().any(|b| b.is_ascii_uppercase());
+    let lower = run.bytes().any(|b| b.is_ascii_lowercase());
+    let other = run
+        .bytes()
+        .any(|b| b.is_ascii_digit() || b == b'+' || b == b'/');
+    let mixed_alphabets = run.contains(['-', '_']) && run.contains(['+', '/']);
+    upper && lower && other && !mixed_alphabets
 }
 
 /// Decodes standard or URL-safe base64, padded or not, to printable text.

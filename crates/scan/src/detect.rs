@@ -1,6 +1,7 @@
-//! The credential engine: an aho-corasick keyword prefilter picks the detectors whose literals
-//! occur in a text, and only those run their regex; matches then pass the entropy and context
-//! gates of [`crate::filters`].
+//! The credential engine: an aho-corasick keyword prefilter finds where each detector's literals
+//! occur, and the detector's regex runs only on the lines around them; matches then pass the
+//! entropy and context gates of [`crate::filters`]. A rule's keyword must therefore occur on
+//! the line of its match (or, for multi-line rules, before it).
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
@@ -70,6 +71,7 @@ pub struct Detectors {
     prefilter: AhoCorasick,
     keyword_owner: Vec<usize>,
     always: Vec<usize>,
+    multiline: Vec<bool>,
 }
 
 impl Detectors {
@@ -98,12 +100,17 @@ impl Detectors {
             .match_kind(MatchKind::Standard)
             .build(&keywords)
             .map_err(|e| ScanError::BadRule("keywords".into(), e.to_string()))?;
+        let multiline = rules
+            .iter()
+            .map(|r| r.pattern.contains("\\n") || r.pattern.contains("(?s"))
+            .collect();
         Ok(Self {
             rules,
             regexes,
             prefilter,
             keyword_owner,
             always,
+            multiline,
         })
     }
 
@@ -113,28 +120,43 @@ impl Detectors {
     }
 
     /// Every hit in `text` that passes the gates.
+    ///
+    /// A keyword hit opens a window on its line (and, for multi-line formats such as PEM
+    /// blocks, the [`MULTILINE_WINDOW`] bytes after it); the rule's regex runs only inside its
+    /// merged windows, so a keyword common in a file does not cost a pass over all of it.
     pub fn find(&self, text: &str) -> Vec<Hit> {
+        let mut windows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.rules.len()];
+        for index in &self.always {
+            windows[*index].push((0, text.len()));
+        }
+        for found in self.prefilter.find_overlapping_iter(text) {
+            let rule = self.keyword_owner[found.pattern().as_usize()];
+            windows[rule].push(self.window(rule, text, found.start(), found.end()));
+        }
         let mut hits = Vec::new();
-        for index in self.candidates(text) {
-            self.run(index, text, &mut hits);
+        for (index, mut spans) in windows.into_iter().enumerate() {
+            for (start, end) in merge(&mut spans) {
+                self.run(index, text, start, end, &mut hits);
+            }
         }
         hits
     }
 
-    fn candidates(&self, text: &str) -> Vec<usize> {
-        let mut active = vec![false; self.rules.len()];
-        for index in &self.always {
-            active[*index] = true;
-        }
-        for found in self.prefilter.find_overlapping_iter(text) {
-            active[self.keyword_owner[found.pattern().as_usize()]] = true;
-        }
-        (0..active.len()).filter(|&i| active[i]).collect()
+    /// The text a keyword at `start..end` can belong to: its line, or more for multi-line rules.
+    fn window(&self, rule: usize, text: &str, start: usize, end: usize) -> (usize, usize) {
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let reach = if self.multiline[rule] {
+            floor_char_boundary(text, end.saturating_add(MULTILINE_WINDOW))
+        } else {
+            end
+        };
+        let line_end = text[reach..].find('\n').map_or(text.len(), |i| reach + i);
+        (line_start, line_end)
     }
 
-    fn run(&self, index: usize, text: &str, hits: &mut Vec<Hit>) {
+    fn run(&self, index: usize, text: &str, from: usize, to: usize, hits: &mut Vec<Hit>) {
         let rule = &self.rules[index];
-        for captures in self.regexes[index].captures_iter(text) {
+        for captures in self.regexes[index].captures_iter(&text[from..to]) {
             let Some(secret) = captures.name("s").or_else(|| captures.get(0)) else {
                 continue;
             };
@@ -142,12 +164,38 @@ impl Detectors {
             if passes(rule, key, secret.as_str()) {
                 hits.push(Hit {
                     rule: index,
-                    start: secret.start(),
-                    end: secret.end(),
+                    start: from + secret.start(),
+                    end: from + secret.end(),
                 });
             }
         }
     }
+}
+
+/// Bytes after a keyword that a multi-line rule (a PEM block) may span.
+pub const MULTILINE_WINDOW: usize = 64 * 1024;
+
+/// Sorts and merges overlapping or touching spans.
+fn merge(spans: &mut [(usize, usize)]) -> Vec<(usize, usize)> {
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for &(start, end) in spans.iter() {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 + 1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    if index >= text.len() {
+        return text.len();
+    }
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
 }
 
 fn passes(rule: &Rule, key: &str, secret: &str) -> bool {

@@ -229,3 +229,23 @@ fn fingerprints_are_stable_across_runs_and_sources() {
     assert_eq!(tree[0].fingerprint, wrapped.fingerprint);
     assert!(fx.dir.path().join(".git/keyward/fingerprint.key").exists());
 }
+
+#[test]
+fn ignores_by_fingerprint_suppress_and_unused_ones_are_reported() {
+    let tokens = Tokens::new();
+    let fx = build(&tokens);
+    let d = fx.dir.path();
+    let fingerprint = scan(d, Mode::WorkTree)[0].fingerprint.clone();
+    let config = format!("[scan]\nignore = [\"{fingerprint}\", \"kw1:0000\"]\n");
+    write(d, ".keyward.toml", &config);
+    let options = ScanOptions {
+        path: d.to_path_buf(),
+        mode: Mode::WorkTree,
+        baseline: None,
+        key_file: None,
+    };
+    let report = run(&options).expect("scan");
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    assert_eq!(report.suppressed, 1);
+    assert_eq!(report.unused_ignores, ["kw1:0000"]);
+}

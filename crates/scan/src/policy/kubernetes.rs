@@ -8,7 +8,11 @@ use super::{K8S_SECRET, PolicyHit, is_real_value, key_line};
 
 /// A cheap gate before any parsing.
 pub fn may_hold_secret(text: &str) -> bool {
-    text.contains("Secret") && text.contains("kind") && text.contains("ata")
+    text.match_indices("kind").any(|(at, _)| {
+        let rest = text[at + 4..].trim_start_matches(['"', '\'']).trim_start();
+        let rest = rest.strip_prefix(':').unwrap_or("").trim_start();
+        rest.trim_start_matches(['"', '\'']).starts_with("Secret")
+    })
 }
 
 /// Every valued key of every `Secret` in `text`.
@@ -100,6 +104,14 @@ mod tests {
 
     /// A synthetic password, assembled so the source holds no credential-shaped literal.
     const SAMPLE: &str = concat!("q8Zr", "2LmX9vTb", "4NcK");
+
+    #[test]
+    fn the_gate_wants_a_secret_kind() {
+        assert!(may_hold_secret("kind: Secret\n"));
+        assert!(may_hold_secret("{\"kind\": \"Secret\"}"));
+        assert!(!may_hold_secret("kind: ExternalSecret\n"));
+        assert!(!may_hold_secret("// the Secret kind of data"));
+    }
 
     #[test]
     fn a_secret_with_string_data_is_flagged_per_key() {

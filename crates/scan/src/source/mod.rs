@@ -65,6 +65,9 @@ pub struct Root {
     pub git_dir: Option<PathBuf>,
 }
 
+/// Memory for decoded git objects, shared by a walk.
+const OBJECT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Finds the repository (if any) that holds `path`.
 pub fn locate(path: &Path) -> Result<Root, ScanError> {
     let meta = std::fs::metadata(path).map_err(|e| ScanError::ReadPath(path.to_path_buf(), e))?;
@@ -93,6 +96,12 @@ pub fn walk(path: &Path, mode: &Mode, visit: &mut dyn FnMut(Item<'_>)) -> Result
         path
     } else {
         path.parent().unwrap_or(path)
+    });
+    let repo = repo.map(|mut repo| {
+        // Packed blobs are deltas against each other: caching decoded objects saves
+        // re-resolving the same delta chains again and again.
+        repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
+        repo
     });
     match (mode, repo) {
         (Mode::WorkTree, Ok(repo)) if repo.workdir().is_some() => {
