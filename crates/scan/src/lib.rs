@@ -35,6 +35,7 @@ mod filters;
 mod finding;
 mod fingerprint;
 mod glob;
+mod parallel;
 pub mod policy;
 mod report;
 mod scanner;
@@ -85,23 +86,15 @@ pub fn run_with_progress(
     let key = resolve_key(options, &config, &root)?;
     let baseline = resolve_baseline(options, &config, &root.dir)?;
     let scanner = Scanner::new(config, key)?;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (all, stats) =
+        parallel::scan_source(&scanner, &options.path, &options.mode, workers, progress)?;
     let history = matches!(options.mode, Mode::History { .. });
     let mut seen = HashSet::new();
-    let mut findings = Vec::new();
-    let (mut items, mut bytes) = (0usize, 0u64);
-    let stats = source::walk(&options.path, &options.mode, &mut |item| {
-        items += 1;
-        bytes += item.bytes.len() as u64;
-        progress(items, bytes);
-        for mut finding in scanner.scan(item.path, item.bytes) {
-            finding.location.commit = item.commit.map(str::to_owned);
-            finding.location.blob = item.blob.map(str::to_owned);
-            if !history || seen.insert((finding.fingerprint.clone(), finding.location.path.clone()))
-            {
-                findings.push(finding);
-            }
-        }
-    })?;
+    let findings = all
+        .into_iter()
+        .filter(|f| !history || seen.insert((f.fingerprint.clone(), f.location.path.clone())))
+        .collect();
     Ok(suppress(
         scanner.config(),
         baseline.as_ref(),
