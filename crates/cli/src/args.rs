@@ -24,6 +24,7 @@ keyward keeps secret values in an external store and only references in Git:
 const AFTER_LONG_HELP: &str = "\
 Examples:
   keyward --version
+  keyward scan --history --format sarif > keyward.sarif
   keyward completions bash > /etc/bash_completion.d/keyward
   keyward man --out-dir /usr/local/share/man/man1
 

@@ -197,10 +197,20 @@ fn looks_like_code(v: &str) -> bool {
             && v.chars().filter(char::is_ascii_digit).count() < 3)
 }
 
-/// `db-credentials`, `app_secret_name`: lowercase words joined by `-` or `_`, a name.
+/// `db-credentials`, `STANDARD_RIGHTS_READ`: words of one case joined by `-` or `_`, a name;
+/// `private-key:14`: a name and a line or port number.
 fn is_slug(v: &str) -> bool {
-    v.chars()
-        .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_')
+    match v.rsplit_once(':') {
+        Some((head, tail)) if !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit()) => {
+            is_name(head)
+        }
+        _ => is_name(v),
+    }
+}
+
+fn is_name(t: &str) -> bool {
+    let joined = |case: fn(&char) -> bool| t.chars().all(|c| case(&c) || c == '-' || c == '_');
+    joined(char::is_ascii_lowercase) || joined(char::is_ascii_uppercase)
 }
 
 fn looks_like_path(v: &str) -> bool {
@@ -293,6 +303,8 @@ mod tests {
         assert!(!generic_ok("token", "lowercaseonlyword"));
         assert!(!generic_ok("K8S_SECRET", "PolicyRule"));
         assert!(!generic_ok("existingSecret", "db-credentials"));
+        assert!(!generic_ok("ACCESS_TOKEN", "STANDARD_RIGHTS_READ"));
+        assert!(!generic_ok("privatekey.go", "private-key:14"));
         assert!(!generic_ok("password", "os.environ["));
         assert!(!generic_ok("password", ":expose_str"));
         assert!(!generic_ok("token", "ghp_{an:36}"));
