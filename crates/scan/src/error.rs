@@ -21,6 +21,9 @@ pub enum ScanError {
     /// The baseline file cannot be written.
     #[error("cannot write baseline {0}")]
     WriteBaseline(PathBuf, #[source] std::io::Error),
+    /// The history cache cannot be written.
+    #[error("cannot write scan cache {0}")]
+    WriteCache(PathBuf, #[source] std::io::Error),
     /// The fingerprint key file cannot be read.
     #[error("cannot read fingerprint key {0}")]
     ReadKey(PathBuf, #[source] std::io::Error),
@@ -70,7 +73,9 @@ impl Classify for ScanError {
                 ErrorKind::MissingDependency
             }
             ScanError::UnknownRevision(_) => ErrorKind::Usage,
-            ScanError::WriteBaseline(..) | ScanError::CreateKey(..) => ErrorKind::Write,
+            ScanError::WriteBaseline(..) | ScanError::WriteCache(..) | ScanError::CreateKey(..) => {
+                ErrorKind::Write
+            }
             ScanError::Git { .. } => ErrorKind::Internal,
         }
     }

@@ -147,7 +147,13 @@ fn find<'a>(findings: &'a [Finding], rule: &str) -> Option<&'a Finding> {
 fn history_finds_old_deleted_merge_only_and_wrapped_secrets_with_their_commits() {
     let tokens = Tokens::new();
     let fx = build(&tokens);
-    let findings = scan(fx.dir.path(), Mode::History { since: None });
+    let findings = scan(
+        fx.dir.path(),
+        Mode::History {
+            since: None,
+            cache: None,
+        },
+    );
     let expected = [
         ("github-pat", "app/settings.py", &fx.old_commit),
         ("npm-access-token", "old/creds.txt", &fx.deleted_commit),
@@ -185,6 +191,7 @@ fn since_skips_content_reachable_from_the_revision() {
     let fx = build(&tokens);
     let since = Mode::History {
         since: Some(fx.merge_commit.clone()),
+        cache: None,
     };
     let rules: Vec<String> = scan(fx.dir.path(), since)
         .into_iter()
@@ -195,6 +202,7 @@ fn since_skips_content_reachable_from_the_revision() {
         path: fx.dir.path().to_path_buf(),
         mode: Mode::History {
             since: Some("no-such-rev".into()),
+            cache: None,
         },
         baseline: None,
         key_file: None,
@@ -224,7 +232,13 @@ fn fingerprints_are_stable_across_runs_and_sources() {
     let tokens = Tokens::new();
     let fx = build(&tokens);
     let tree = scan(fx.dir.path(), Mode::WorkTree);
-    let history = scan(fx.dir.path(), Mode::History { since: None });
+    let history = scan(
+        fx.dir.path(),
+        Mode::History {
+            since: None,
+            cache: None,
+        },
+    );
     let wrapped = find(&history, "stripe-secret-key").expect("in history");
     assert_eq!(tree[0].fingerprint, wrapped.fingerprint);
     assert!(fx.dir.path().join(".git/keyward/fingerprint.key").exists());
@@ -248,4 +262,42 @@ fn ignores_by_fingerprint_suppress_and_unused_ones_are_reported() {
     assert!(report.findings.is_empty(), "{:?}", report.findings);
     assert_eq!(report.suppressed, 1);
     assert_eq!(report.unused_ignores, ["kw1:0000"]);
+}
+
+#[test]
+fn the_cache_makes_a_rescan_read_only_new_objects() {
+    let tokens = Tokens::new();
+    let fx = build(&tokens);
+    let d = fx.dir.path();
+    let cache = d.join(".git/keyward-scan.cache");
+    let mode = Mode::History {
+        since: None,
+        cache: Some(cache.clone()),
+    };
+    let options = ScanOptions {
+        path: d.to_path_buf(),
+        mode,
+        baseline: None,
+        key_file: None,
+    };
+    let first = run(&options).expect("first");
+    assert_eq!(first.findings.len(), 4);
+    let text = std::fs::read_to_string(&cache).expect("cache written");
+    assert!(
+        text.lines().all(|l| l.starts_with('#') || l.len() == 42),
+        "ids only"
+    );
+    let second = run(&options).expect("second");
+    assert!(second.findings.is_empty());
+    assert_eq!(second.stats.items, 0);
+    let token = expand("cache", "dckr_pat_{url:27}");
+    write(d, "later.txt", &format!("docker {token}\n"));
+    let later = commit(d, "later");
+    let third = run(&options).expect("third");
+    let found: Vec<(&str, Option<&str>)> = third
+        .findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.location.commit.as_deref()))
+        .collect();
+    assert_eq!(found, [("docker-hub-pat", Some(later.as_str()))]);
 }

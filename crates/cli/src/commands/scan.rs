@@ -32,6 +32,7 @@ Examples:
   keyward scan --staged                 staged changes (pre-commit)
   keyward scan --history                every blob reachable from any ref
   keyward scan --history --since v1.2   only what is new since v1.2
+  keyward scan --history --cache .git/keyward/scan.cache   incremental: new objects only
   keyward scan --format sarif > keyward.sarif
   keyward scan --write-baseline .keyward-baseline.json
   keyward scan --baseline .keyward-baseline.json
@@ -73,6 +74,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "REV", requires = "history")]
     pub since: Option<String>,
 
+    /// With --history: a file of object ids scanned before; they are skipped and this run's
+    /// ids are added, so a rescan reads only new objects.
+    #[arg(long, value_name = "FILE", requires = "history")]
+    pub cache: Option<PathBuf>,
+
     /// Report format (default: follows --output).
     #[arg(long, value_enum)]
     pub format: Option<ScanFormat>,
@@ -98,6 +104,7 @@ pub fn run(args: &ScanArgs, output: &Output) -> Result<ExitCode, Failure> {
     } else if args.history {
         Mode::History {
             since: args.since.clone(),
+            cache: args.cache.clone(),
         }
     } else {
         Mode::WorkTree

@@ -4,25 +4,38 @@
 //! and the walk costs one pass over each distinct tree.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 use gix::ObjectId;
 use gix::objs::CommitRefIter;
 
-use super::{Item, Stats, tree};
+use super::{Item, Stats, cache, tree};
 use crate::error::ScanError;
 
-/// Scans history; with `since`, content reachable from that revision counts as scanned.
+/// What an incremental history scan may skip.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits<'a> {
+    /// Content reachable from this revision counts as scanned.
+    pub since: Option<&'a str>,
+    /// Object ids scanned by earlier runs (read, then extended and rewritten).
+    pub cache: Option<&'a Path>,
+}
+
+/// Scans history, skipping what `limits` says was scanned before.
 pub fn history(
     repo: &gix::Repository,
-    since: Option<&str>,
+    limits: &Limits<'_>,
     visit: &mut dyn FnMut(Item<'_>),
 ) -> Result<Stats, ScanError> {
     let mut graph = Graph::default();
     let order = graph.topological(repo, tips(repo)?)?;
     let mut seen_trees = HashSet::new();
     let mut seen_blobs = HashSet::new();
+    if let Some(path) = limits.cache {
+        cache::read(path, &mut seen_trees, &mut seen_blobs)?;
+    }
     let mut hidden = HashSet::new();
-    if let Some(rev) = since {
+    if let Some(rev) = limits.since {
         let base = repo
             .rev_parse_single(rev)
             .map_err(|_| ScanError::UnknownRevision(rev.to_owned()))?
@@ -63,6 +76,9 @@ pub fn history(
             });
             Ok(())
         })?;
+    }
+    if let Some(path) = limits.cache {
+        cache::write(path, &seen_trees, &seen_blobs)?;
     }
     Ok(stats)
 }

@@ -2,6 +2,7 @@
 //! unique blob of the repository's history. Each source hands `(path, bytes)` items to a
 //! visitor one at a time, so memory stays flat whatever the repository's size.
 
+mod cache;
 mod history;
 mod tree;
 mod worktree;
@@ -22,6 +23,9 @@ pub enum Mode {
     History {
         /// Revision whose reachable content counts as already scanned.
         since: Option<String>,
+        /// A file of object ids scanned by earlier runs: they are skipped, and the ids of this
+        /// run are added (an incremental scan reads only what is new).
+        cache: Option<PathBuf>,
     },
 }
 
@@ -109,7 +113,13 @@ pub fn walk(path: &Path, mode: &Mode, visit: &mut dyn FnMut(Item<'_>)) -> Result
         }
         (Mode::WorkTree, _) => worktree::directory(path, visit),
         (Mode::Staged, Ok(repo)) => worktree::staged(&repo, visit),
-        (Mode::History { since }, Ok(repo)) => history::history(&repo, since.as_deref(), visit),
+        (Mode::History { since, cache }, Ok(repo)) => {
+            let limits = history::Limits {
+                since: since.as_deref(),
+                cache: cache.as_deref(),
+            };
+            history::history(&repo, &limits, visit)
+        }
         (_, Err(_)) => Err(ScanError::NotARepository(path.to_path_buf())),
     }
 }
