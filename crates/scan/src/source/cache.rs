@@ -1,22 +1,18 @@
 //! The history cache: object ids (trees and blobs) already scanned, one hex id per line, so an
 //! incremental run reads only new objects. It holds ids only, never content.
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
 use gix::ObjectId;
 
+use super::tree::IdSet;
 use crate::error::ScanError;
 
 const HEADER: &str = "# keyward scan cache v1: scanned object ids";
 
 /// Adds the ids of the cache file at `path` (if it exists) to the seen sets.
-pub fn read(
-    path: &Path,
-    trees: &mut HashSet<ObjectId>,
-    blobs: &mut HashSet<ObjectId>,
-) -> Result<(), ScanError> {
+pub fn read(path: &Path, trees: &mut IdSet, blobs: &mut IdSet) -> Result<(), ScanError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -40,11 +36,7 @@ pub fn read(
 }
 
 /// Rewrites the cache file atomically with every seen id.
-pub fn write(
-    path: &Path,
-    trees: &HashSet<ObjectId>,
-    blobs: &HashSet<ObjectId>,
-) -> Result<(), ScanError> {
+pub fn write(path: &Path, trees: &IdSet, blobs: &IdSet) -> Result<(), ScanError> {
     let temp = path.with_extension("tmp");
     let result = std::fs::File::create(&temp).and_then(|file| {
         let mut out = std::io::BufWriter::new(file);

@@ -3,12 +3,14 @@
 //! entered again, so each blob is attributed to the first commit (and path) that introduced it
 //! and the walk costs one pass over each distinct tree.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::path::Path;
 
 use gix::ObjectId;
 use gix::objs::CommitRefIter;
 
+use super::tree::{IdHasher, IdSet};
 use super::{Item, Stats, cache, tree};
 use crate::error::ScanError;
 
@@ -29,12 +31,12 @@ pub fn history(
 ) -> Result<Stats, ScanError> {
     let mut graph = Graph::default();
     let order = graph.topological(repo, tips(repo)?)?;
-    let mut seen_trees = HashSet::new();
-    let mut seen_blobs = HashSet::new();
+    let mut seen_trees = IdSet::default();
+    let mut seen_blobs = IdSet::default();
     if let Some(path) = limits.cache {
         cache::read(path, &mut seen_trees, &mut seen_blobs)?;
     }
-    let mut hidden = HashSet::new();
+    let mut hidden = IdSet::default();
     if let Some(rev) = limits.since {
         let base = repo
             .rev_parse_single(rev)
@@ -59,17 +61,18 @@ pub fn history(
             continue;
         }
         let commit_hex = commit.to_string();
-        tree::blobs(repo, root, &mut seen_trees, &mut |path, id| {
+        tree::blobs(repo, root, &mut seen_trees, &mut |at, id| {
             if !seen_blobs.insert(id) {
                 return Ok(());
             }
+            let path = at.to_path();
             let object = repo
                 .find_object(id)
                 .map_err(|e| ScanError::git("reading a blob", e))?;
             let blob = id.to_string();
             stats.count(&object.data);
             visit(Item {
-                path,
+                path: &path,
                 bytes: &object.data,
                 commit: Some(&commit_hex),
                 blob: Some(&blob),
@@ -117,8 +120,8 @@ fn tips(repo: &gix::Repository) -> Result<Vec<ObjectId>, ScanError> {
 /// Parsed commits: parents and root tree, each commit read once.
 #[derive(Default)]
 struct Graph {
-    parents: HashMap<ObjectId, Vec<ObjectId>>,
-    trees: HashMap<ObjectId, ObjectId>,
+    parents: HashMap<ObjectId, Vec<ObjectId>, BuildHasherDefault<IdHasher>>,
+    trees: HashMap<ObjectId, ObjectId, BuildHasherDefault<IdHasher>>,
 }
 
 impl Graph {
@@ -155,7 +158,7 @@ impl Graph {
         tips: Vec<ObjectId>,
     ) -> Result<Vec<ObjectId>, ScanError> {
         let mut order = Vec::new();
-        let mut visited = HashSet::new();
+        let mut visited = IdSet::default();
         let mut stack: Vec<(ObjectId, bool)> = tips.into_iter().rev().map(|t| (t, false)).collect();
         while let Some((id, expanded)) = stack.pop() {
             if expanded {

@@ -1,6 +1,6 @@
 //! The working tree (tracked files, or every file outside a repository) and the staged changes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 use gix::ObjectId;
@@ -140,9 +140,9 @@ fn head_blobs(repo: &gix::Repository) -> Result<HashMap<String, ObjectId>, ScanE
     let Ok(tree) = repo.head_tree_id() else {
         return Ok(map);
     };
-    let mut seen = HashSet::new();
-    tree::blobs(repo, tree.detach(), &mut seen, &mut |path, id| {
-        map.insert(path.to_owned(), id);
+    let mut seen = tree::IdSet::default();
+    tree::blobs(repo, tree.detach(), &mut seen, &mut |at, id| {
+        map.insert(at.to_path(), id);
         Ok(())
     })?;
     Ok(map)
