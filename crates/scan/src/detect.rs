@@ -122,7 +122,7 @@ impl Detectors {
     /// Every hit in `text` that passes the gates.
     ///
     /// A keyword hit opens a window on its line (and, for multi-line formats such as PEM
-    /// blocks, the [`MULTILINE_WINDOW`] bytes after it); the rule's regex runs only inside its
+    /// blocks, the 64 KiB after it); the rule's regex runs only inside its
     /// merged windows, so a keyword common in a file does not cost a pass over all of it.
     pub fn find(&self, text: &str) -> Vec<Hit> {
         let mut windows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.rules.len()];

@@ -47,7 +47,7 @@ use std::path::{Path, PathBuf};
 
 pub use baseline::Baseline;
 pub use config::{Config, FILE_NAME as CONFIG_FILE_NAME};
-pub use detect::{Detectors, Rule, builtin_rules};
+pub use detect::{Detectors, Hit, Rule, builtin_rules};
 pub use error::ScanError;
 pub use finding::{Finding, Location, Preview, Severity};
 pub use fingerprint::{FingerprintKey, PREFIX as FINGERPRINT_PREFIX};
