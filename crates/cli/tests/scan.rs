@@ -195,3 +195,21 @@ fn a_clean_tree_exits_0_and_usage_errors_exit_2() {
     let not_repo = keyward(dir.path(), &["scan", "--history"]);
     assert_eq!(not_repo.status.code(), Some(12));
 }
+
+#[test]
+fn scan_help_teaches_with_examples() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = keyward(dir.path(), &["scan", "--help"]);
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for needle in [
+        "Examples:",
+        "--staged",
+        "--history",
+        "--since",
+        "--format",
+        "keyward:allow",
+    ] {
+        assert!(help.contains(needle), "scan --help lacks {needle}");
+    }
+}

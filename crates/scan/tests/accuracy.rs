@@ -336,6 +336,12 @@ fn hard_negatives() -> Vec<Case> {
             &[],
         ),
         case(
+            "escaped-newlines-in-code",
+            "tests/fixtures.rs",
+            "let doc = \"existingSecret: db-credentials\\nsecret_key = settings.SECRET_KEY\\nnext: 1\";\n",
+            &[],
+        ),
+        case(
             "rust-types",
             "src/lib.rs",
             "pub const K8S_SECRET: PolicyRule = PolicyRule::new();\nfn token(&self) -> TokenKind {\n    let secret = SecretValue::from(bytes);\n}\n",
