@@ -134,6 +134,22 @@ impl Scanner {
         // Two specific detectors on the same value: the earlier (more specific) rule wins.
         raws.sort_by(|a, b| (a.line, &a.secret, a.rule).cmp(&(b.line, &b.secret, b.rule)));
         raws.dedup_by(|later, first| later.line == first.line && later.secret == first.secret);
+        // A value found inside a longer value on the same line (a URL's password inside a
+        // detector's `user:password`) is the same finding.
+        let inner: HashSet<usize> = (0..raws.len())
+            .filter(|&i| {
+                raws.iter().any(|o| {
+                    o.line == raws[i].line
+                        && o.secret.len() > raws[i].secret.len()
+                        && o.secret.contains(raws[i].secret.as_str())
+                })
+            })
+            .collect();
+        let mut index = 0;
+        raws.retain(|_| {
+            index += 1;
+            !inner.contains(&(index - 1))
+        });
     }
 
     fn detector_finding(&self, path: &str, raw: Raw) -> Finding {
