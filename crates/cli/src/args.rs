@@ -27,6 +27,7 @@ Examples:
   keyward bundle new                       # control/secrets.vault.env, ansible-vault
   keyward bundle exec -- ./bootstrap.sh    # the values, for this one command
   keyward --version
+  keyward scan --history --format sarif > keyward.sarif
   keyward completions bash > /etc/bash_completion.d/keyward
   keyward man --out-dir /usr/local/share/man/man1
 
@@ -106,6 +107,13 @@ pub enum Command {
 
     /// Project ExternalSecrets onto this host as files.
     Sync(crate::commands::sync::SyncArgs),
+
+    /// Scan for secret values: tracked files, staged changes or all history.
+    #[command(
+        long_about = crate::commands::scan::LONG_ABOUT,
+        after_long_help = crate::commands::scan::AFTER_LONG_HELP
+    )]
+    Scan(crate::commands::scan::ScanArgs),
 
     /// Print a shell completion script.
     #[command(after_help = "Examples:\n  \

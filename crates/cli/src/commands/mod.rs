@@ -2,6 +2,7 @@
 
 pub mod bundle;
 mod docs;
+pub mod scan;
 pub mod sync;
 
 use keyward_core::ExitCode;
@@ -32,6 +33,7 @@ impl From<Done> for std::process::ExitCode {
 pub fn run(command: Command, output: &Output) -> Result<Done, Failure> {
     match command {
         Command::Bundle(args) => bundle::run(args, output),
+        Command::Scan(args) => scan::run(&args, output).map(Done::Exit),
         Command::Sync(args) => sync::run(args, output),
         Command::Completions { shell } => docs::completions(shell).map(Done::Exit),
         Command::Man { out_dir } => docs::man(out_dir.as_deref(), output).map(Done::Exit),

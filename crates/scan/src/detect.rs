@@ -1,0 +1,250 @@
+//! The credential engine: an aho-corasick keyword prefilter finds where each detector's literals
+//! occur, and the detector's regex runs only on the lines around them; matches then pass the
+//! entropy and context gates of [`crate::filters`]. A rule's keyword must therefore occur on
+//! the line of its match (or, for multi-line rules, before it).
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::Regex;
+
+use crate::catalog::{Check, DETECTORS, DetectorSpec};
+use crate::error::ScanError;
+use crate::filters;
+use crate::finding::Severity;
+
+/// A detector ready to run: a built-in one or a custom rule from `.keyward.toml`.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// Rule id.
+    pub id: String,
+    /// Rule group.
+    pub category: String,
+    /// Severity (after overrides).
+    pub severity: Severity,
+    /// One-line description.
+    pub title: String,
+    /// Lowercase keywords; empty means the regex always runs.
+    pub keywords: Vec<String>,
+    /// The regex source.
+    pub pattern: String,
+    /// Minimum entropy of the secret.
+    pub min_entropy: f64,
+    /// Extra validation.
+    pub check: Check,
+}
+
+impl From<&DetectorSpec> for Rule {
+    fn from(spec: &DetectorSpec) -> Self {
+        Rule {
+            id: spec.id.to_owned(),
+            category: spec.category.to_owned(),
+            severity: spec.severity,
+            title: spec.title.to_owned(),
+            keywords: spec.keywords.iter().map(|k| (*k).to_owned()).collect(),
+            pattern: spec.pattern.to_owned(),
+            min_entropy: spec.min_entropy,
+            check: spec.check,
+        }
+    }
+}
+
+/// The built-in rules.
+pub fn builtin_rules() -> Vec<Rule> {
+    DETECTORS.iter().map(Rule::from).collect()
+}
+
+/// One detector hit inside a text: which rule, where the secret is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hit {
+    /// Index into [`Detectors::rules`].
+    pub rule: usize,
+    /// Byte range of the secret in the text.
+    pub start: usize,
+    /// End of the secret (exclusive).
+    pub end: usize,
+}
+
+/// Compiled detectors.
+#[derive(Debug)]
+pub struct Detectors {
+    rules: Vec<Rule>,
+    regexes: Vec<Regex>,
+    prefilter: AhoCorasick,
+    keyword_owner: Vec<usize>,
+    always: Vec<usize>,
+    multiline: Vec<bool>,
+}
+
+impl Detectors {
+    /// Compiles `rules`; a bad custom pattern is a configuration error naming its rule.
+    pub fn new(rules: Vec<Rule>) -> Result<Self, ScanError> {
+        let mut regexes = Vec::with_capacity(rules.len());
+        for rule in &rules {
+            let regex = Regex::new(&rule.pattern)
+                .map_err(|e| ScanError::BadRule(rule.id.clone(), e.to_string()))?;
+            regexes.push(regex);
+        }
+        let mut keywords = Vec::new();
+        let mut keyword_owner = Vec::new();
+        let mut always = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            if rule.keywords.is_empty() {
+                always.push(index);
+            }
+            for keyword in &rule.keywords {
+                keywords.push(keyword.to_ascii_lowercase());
+                keyword_owner.push(index);
+            }
+        }
+        let prefilter = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&keywords)
+            .map_err(|e| ScanError::BadRule("keywords".into(), e.to_string()))?;
+        let multiline = rules
+            .iter()
+            .map(|r| r.pattern.contains("\\n") || r.pattern.contains("(?s"))
+            .collect();
+        Ok(Self {
+            rules,
+            regexes,
+            prefilter,
+            keyword_owner,
+            always,
+            multiline,
+        })
+    }
+
+    /// The rules, indexed by [`Hit::rule`].
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Every hit in `text` that passes the gates.
+    ///
+    /// A keyword hit opens a window on its line (and, for multi-line formats such as PEM
+    /// blocks, the 64 KiB after it); the rule's regex runs only inside its
+    /// merged windows, so a keyword common in a file does not cost a pass over all of it.
+    pub fn find(&self, text: &str) -> Vec<Hit> {
+        let mut windows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.rules.len()];
+        for index in &self.always {
+            windows[*index].push((0, text.len()));
+        }
+        for found in self.prefilter.find_overlapping_iter(text) {
+            let rule = self.keyword_owner[found.pattern().as_usize()];
+            windows[rule].push(self.window(rule, text, found.start(), found.end()));
+        }
+        let mut hits = Vec::new();
+        for (index, mut spans) in windows.into_iter().enumerate() {
+            for (start, end) in merge(&mut spans) {
+                self.run(index, text, start, end, &mut hits);
+            }
+        }
+        hits
+    }
+
+    /// The text a keyword at `start..end` can belong to: its line, or more for multi-line rules.
+    fn window(&self, rule: usize, text: &str, start: usize, end: usize) -> (usize, usize) {
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let reach = if self.multiline[rule] {
+            floor_char_boundary(text, end.saturating_add(MULTILINE_WINDOW))
+        } else {
+            end
+        };
+        let line_end = text[reach..].find('\n').map_or(text.len(), |i| reach + i);
+        (line_start, line_end)
+    }
+
+    fn run(&self, index: usize, text: &str, from: usize, to: usize, hits: &mut Vec<Hit>) {
+        let rule = &self.rules[index];
+        for captures in self.regexes[index].captures_iter(&text[from..to]) {
+            let Some(secret) = captures.name("s").or_else(|| captures.get(0)) else {
+                continue;
+            };
+            let key = captures.name("k").map_or("", |k| k.as_str());
+            if passes(rule, key, secret.as_str()) {
+                hits.push(Hit {
+                    rule: index,
+                    start: from + secret.start(),
+                    end: from + secret.end(),
+                });
+            }
+        }
+    }
+}
+
+/// Bytes after a keyword that a multi-line rule (a PEM block) may span.
+pub const MULTILINE_WINDOW: usize = 64 * 1024;
+
+/// Sorts and merges overlapping or touching spans.
+fn merge(spans: &mut [(usize, usize)]) -> Vec<(usize, usize)> {
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for &(start, end) in spans.iter() {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 + 1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    if index >= text.len() {
+        return text.len();
+    }
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+fn passes(rule: &Rule, key: &str, secret: &str) -> bool {
+    let compact: String = secret.split(['\n', '\r']).collect();
+    let compact = compact.replace("\\n", "");
+    if filters::entropy(&compact) < rule.min_entropy || filters::is_placeholder(&compact) {
+        return false;
+    }
+    match rule.check {
+        Check::None => true,
+        Check::Jwt => filters::jwt_ok(secret),
+        Check::BasicAuth => filters::basic_auth_ok(secret),
+        Check::Generic => filters::generic_ok(key, secret),
+        Check::Password => filters::password_ok(secret),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_pattern_compiles_and_has_keywords() {
+        let rules = builtin_rules();
+        assert!(rules.len() >= 100, "only {} detectors", rules.len());
+        for rule in &rules {
+            assert!(!rule.keywords.is_empty(), "{} has no keyword", rule.id);
+            for keyword in &rule.keywords {
+                assert_eq!(keyword, &keyword.to_ascii_lowercase(), "{}", rule.id);
+            }
+        }
+        Detectors::new(rules).expect("compile");
+    }
+
+    #[test]
+    fn rule_ids_are_unique() {
+        let mut ids: Vec<&str> = DETECTORS.iter().map(|d| d.id).collect();
+        ids.sort_unstable();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(before, ids.len());
+    }
+
+    #[test]
+    fn a_bad_custom_pattern_names_its_rule() {
+        let mut rule = builtin_rules().remove(0);
+        rule.id = "custom-broken".into();
+        rule.pattern = "(unclosed".into();
+        let error = Detectors::new(vec![rule]).expect_err("must fail");
+        assert!(error.to_string().contains("custom-broken"));
+    }
+}

@@ -1,0 +1,94 @@
+//! SARIF 2.1.0, as GitHub code scanning accepts it: one run, the rules that fired, one result
+//! per finding with a location and the keyed fingerprint under `partialFingerprints`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::Report;
+use crate::finding::{Finding, Severity};
+
+const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+/// Renders `report` as a SARIF 2.1.0 log.
+pub fn render_sarif(report: &Report) -> String {
+    let mut rules: BTreeMap<&str, &Finding> = BTreeMap::new();
+    for finding in &report.findings {
+        rules.entry(finding.rule.as_str()).or_insert(finding);
+    }
+    let rule_index: BTreeMap<&str, usize> =
+        rules.keys().enumerate().map(|(i, id)| (*id, i)).collect();
+    let driver_rules: Vec<Value> = rules.values().map(|f| rule(f)).collect();
+    let results: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| result(f, rule_index.get(f.rule.as_str()).copied().unwrap_or(0)))
+        .collect();
+    let log = json!({
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "keyward",
+                "informationUri": "https://github.com/keyward/keyward",
+                "semanticVersion": env!("CARGO_PKG_VERSION"),
+                "rules": driver_rules,
+            }},
+            "results": results,
+        }],
+    });
+    serde_json::to_string_pretty(&log).unwrap_or_default()
+}
+
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low => "note",
+    }
+}
+
+fn security_severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "2.0",
+    }
+}
+
+fn rule(f: &Finding) -> Value {
+    json!({
+        "id": f.rule,
+        "name": f.rule,
+        "shortDescription": { "text": f.title },
+        "defaultConfiguration": { "level": level(f.severity) },
+        "properties": {
+            "tags": ["security", "secret", f.category],
+            "security-severity": security_severity(f.severity),
+        },
+    })
+}
+
+fn result(f: &Finding, index: usize) -> Value {
+    let preview = f
+        .preview
+        .as_ref()
+        .map_or(String::new(), |p| format!(" (value {p})"));
+    let mut properties = json!({ "severity": f.severity.as_str() });
+    if let Some(commit) = &f.location.commit {
+        properties["commit"] = json!(commit);
+    }
+    json!({
+        "ruleId": f.rule,
+        "ruleIndex": index,
+        "level": level(f.severity),
+        "message": { "text": format!("{}{preview}", f.title) },
+        "locations": [{ "physicalLocation": {
+            "artifactLocation": { "uri": f.location.path },
+            "region": { "startLine": f.location.line.max(1) },
+        }}],
+        "partialFingerprints": { "keyward/v1": f.fingerprint },
+        "properties": properties,
+    })
+}

@@ -1,0 +1,330 @@
+//! [`Scanner`]: one file's content in, findings out. Runs the policies, the detectors on the
+//! text and on decoded base64/hex runs (to [`MAX_DEPTH`]), honours path allowlists and inline
+//! `keyward:allow RULE` comments, and turns each hit into a [`Finding`] that carries only a
+//! preview and a keyed fingerprint.
+
+use std::collections::HashSet;
+
+use crate::config::Config;
+use crate::decode::decode_runs;
+use crate::detect::{Detectors, Rule, builtin_rules};
+use crate::error::ScanError;
+use crate::finding::{Finding, Location, Preview, Severity};
+use crate::fingerprint::FingerprintKey;
+use crate::policy::{self, PolicyHit};
+
+/// How many times wrapped values are unwrapped (base64 inside base64 is depth 2).
+pub const MAX_DEPTH: usize = 2;
+
+/// Bytes inspected for a NUL to call a file binary.
+const BINARY_PROBE: usize = 8000;
+
+/// Largest text scanned; bigger blobs are generated artefacts, not configuration.
+const MAX_TEXT: usize = 16 * 1024 * 1024;
+
+/// The comment marker that allows a finding on its line or the line below.
+pub const ALLOW_MARKER: &str = "keyward:allow";
+
+/// Scans content with one configuration and one fingerprint key.
+#[derive(Debug)]
+pub struct Scanner {
+    detectors: Detectors,
+    config: Config,
+    key: FingerprintKey,
+}
+
+/// A detector hit resolved to the outermost text.
+struct Raw {
+    rule: usize,
+    line: usize,
+    secret: String,
+    encoding: Option<&'static str>,
+}
+
+impl Scanner {
+    /// Compiles the built-in and custom rules minus the disabled ones.
+    pub fn new(config: Config, key: FingerprintKey) -> Result<Self, ScanError> {
+        let mut rules: Vec<Rule> = builtin_rules();
+        rules.extend(config.rules.iter().cloned());
+        rules.retain(|rule| !config.disable.contains(&rule.id));
+        for rule in &mut rules {
+            if let Some(level) = config.severity.get(&rule.id) {
+                rule.severity = *level;
+            }
+        }
+        Ok(Self {
+            detectors: Detectors::new(rules)?,
+            config,
+            key,
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The active detector rules.
+    pub fn rules(&self) -> &[Rule] {
+        self.detectors.rules()
+    }
+
+    /// Every finding in the file at `path` (relative, `/`-separated) holding `bytes`.
+    pub fn scan(&self, path: &str, bytes: &[u8]) -> Vec<Finding> {
+        if self.config.path_allowed(path) || is_binary(bytes) || bytes.len() > MAX_TEXT {
+            return Vec::new();
+        }
+        let text = String::from_utf8_lossy(bytes);
+        let lines = LineIndex::new(&text);
+        let mut findings = Vec::new();
+        for hit in policy::check(path, &text, &self.config.bundle_globs) {
+            if let Some(finding) = self.policy_finding(path, &hit) {
+                findings.push(finding);
+            }
+        }
+        let mut raws = Vec::new();
+        self.detect(&text, 0, None, &lines, &mut raws);
+        let policy_lines = findings
+            .iter()
+            .filter(|f| f.preview.is_some())
+            .map(|f| f.location.line);
+        self.drop_generic_duplicates(&mut raws, policy_lines.collect());
+        for raw in raws {
+            findings.push(self.detector_finding(path, raw));
+        }
+        findings.retain(|f| !allowed_inline(&lines, &text, f.location.line, &f.rule));
+        findings.sort_by(|a, b| (a.location.line, &a.rule).cmp(&(b.location.line, &b.rule)));
+        findings.dedup_by(|a, b| a.rule == b.rule && a.fingerprint == b.fingerprint);
+        findings
+    }
+
+    fn detect(
+        &self,
+        text: &str,
+        depth: usize,
+        anchor: Option<(usize, &'static str)>,
+        lines: &LineIndex,
+        out: &mut Vec<Raw>,
+    ) {
+        for hit in self.detectors.find(text) {
+            let offset = anchor.map_or(hit.start, |(offset, _)| offset);
+            out.push(Raw {
+                rule: hit.rule,
+                line: lines.line_of(offset),
+                secret: text[hit.start..hit.end].to_owned(),
+                encoding: anchor.map(|(_, encoding)| encoding),
+            });
+        }
+        if depth >= MAX_DEPTH {
+            return;
+        }
+        for decoded in decode_runs(text) {
+            let outer = anchor.map_or((decoded.offset, decoded.encoding), |a| a);
+            self.detect(&decoded.text, depth + 1, Some(outer), lines, out);
+        }
+    }
+
+    /// A generic hit on a line where a specific detector or a policy also reported a value
+    /// shows the same value twice; the specific finding is kept.
+    fn drop_generic_duplicates(&self, raws: &mut Vec<Raw>, mut specific_lines: HashSet<usize>) {
+        let rules = self.detectors.rules();
+        let generic = |raw: &Raw| rules[raw.rule].check == crate::catalog::Check::Generic;
+        specific_lines.extend(raws.iter().filter(|r| !generic(r)).map(|r| r.line));
+        raws.retain(|r| !generic(r) || !specific_lines.contains(&r.line));
+        // Two specific detectors on the same value: the earlier (more specific) rule wins.
+        raws.sort_by(|a, b| (a.line, &a.secret, a.rule).cmp(&(b.line, &b.secret, b.rule)));
+        raws.dedup_by(|later, first| later.line == first.line && later.secret == first.secret);
+        // A value found inside a longer value on the same line (a URL's password inside a
+        // detector's `user:password`) is the same finding.
+        let inner: HashSet<usize> = (0..raws.len())
+            .filter(|&i| {
+                raws.iter().any(|o| {
+                    o.line == raws[i].line
+                        && o.secret.len() > raws[i].secret.len()
+                        && o.secret.contains(raws[i].secret.as_str())
+                })
+            })
+            .collect();
+        let mut index = 0;
+        raws.retain(|_| {
+            index += 1;
+            !inner.contains(&(index - 1))
+        });
+    }
+
+    fn detector_finding(&self, path: &str, raw: Raw) -> Finding {
+        let rule = &self.detectors.rules()[raw.rule];
+        Finding {
+            rule: rule.id.clone(),
+            category: rule.category.clone(),
+            severity: rule.severity,
+            title: rule.title.clone(),
+            location: location(path, raw.line),
+            preview: Some(Preview::of(&raw.secret)),
+            fingerprint: self.key.fingerprint(&rule.id, raw.secret.as_bytes()),
+            decoded_from: raw.encoding.map(str::to_owned),
+        }
+    }
+
+    fn policy_finding(&self, path: &str, hit: &PolicyHit) -> Option<Finding> {
+        let id = hit.rule.id;
+        if self.config.disable.iter().any(|d| d == id) {
+            return None;
+        }
+        let (preview, fingerprint) = match &hit.value {
+            Some(value) => (
+                value.expose_str().ok().map(Preview::of),
+                self.key.fingerprint(id, value.expose_bytes()),
+            ),
+            None => (None, self.key.fingerprint(id, path.as_bytes())),
+        };
+        Some(Finding {
+            rule: id.to_owned(),
+            category: "policy".to_owned(),
+            severity: self.severity(id, hit.rule.severity),
+            title: hit.rule.title.to_owned(),
+            location: location(path, hit.line),
+            preview,
+            fingerprint,
+            decoded_from: None,
+        })
+    }
+
+    fn severity(&self, id: &str, default: Severity) -> Severity {
+        self.config.severity.get(id).copied().unwrap_or(default)
+    }
+}
+
+fn location(path: &str, line: usize) -> Location {
+    Location {
+        path: path.to_owned(),
+        line,
+        commit: None,
+        blob: None,
+    }
+}
+
+fn is_binary(bytes: &[u8]) -> bool {
+    bytes[..bytes.len().min(BINARY_PROBE)].contains(&0)
+}
+
+/// Whether line `line` or the line above carries `keyward:allow` naming `rule`.
+fn allowed_inline(lines: &LineIndex, text: &str, line: usize, rule: &str) -> bool {
+    [line, line.saturating_sub(1)]
+        .into_iter()
+        .filter(|&l| l >= 1)
+        .any(|l| allow_names(lines.text_of(text, l), rule))
+}
+
+fn allow_names(line: &str, rule: &str) -> bool {
+    line.match_indices(ALLOW_MARKER).any(|(at, _)| {
+        line[at + ALLOW_MARKER.len()..]
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|token| !token.is_empty())
+            .any(|token| token == rule)
+    })
+}
+
+/// Byte offsets of line starts, for offset → line lookups.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Self { starts }
+    }
+
+    /// 1-based line of a byte offset.
+    fn line_of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&start| start <= offset)
+    }
+
+    /// The text of 1-based `line`.
+    fn text_of<'t>(&self, text: &'t str, line: usize) -> &'t str {
+        let start = self.starts.get(line - 1).copied().unwrap_or(text.len());
+        let end = self.starts.get(line).copied().unwrap_or(text.len());
+        text.get(start..end).unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::expand;
+
+    fn scanner(config: &str) -> Scanner {
+        let config = Config::parse(config).expect("config");
+        Scanner::new(config, FingerprintKey::from_bytes(b"test-key-0123456789")).expect("scanner")
+    }
+
+    #[test]
+    fn a_token_is_found_with_line_preview_and_fingerprint() {
+        let text = expand("t1", "# config\nGITHUB_TOKEN=gh{x}p_{an:36}\n").replace("{x}", "");
+        let findings = scanner("").scan("ci/env.sh", text.as_bytes());
+        let finding = findings
+            .iter()
+            .find(|f| f.rule == "github-pat")
+            .expect("found");
+        assert_eq!(finding.location.line, 2);
+        let preview = finding.preview.as_ref().expect("preview");
+        assert_eq!((preview.prefix.as_str(), preview.length), ("ghp_", 40));
+        assert!(finding.fingerprint.starts_with("kw1:"));
+    }
+
+    #[test]
+    fn base64_wrapped_tokens_are_found_and_marked() {
+        use base64::Engine;
+        let token = expand("t2", "npm_{an:36}");
+        let wrapped = base64::engine::general_purpose::STANDARD.encode(format!("token={token}"));
+        let text = format!("a: 1\nblob: {wrapped}\n");
+        let findings = scanner("").scan("x.yaml", text.as_bytes());
+        let finding = findings
+            .iter()
+            .find(|f| f.rule == "npm-access-token")
+            .expect("found");
+        assert_eq!(finding.decoded_from.as_deref(), Some("base64"));
+        assert_eq!(finding.location.line, 2);
+    }
+
+    #[test]
+    fn inline_allow_names_the_rule() {
+        let token = expand("t3", "npm_{an:36}");
+        let allowed = format!("NPM={token} # keyward:allow npm-access-token\n");
+        assert!(scanner("").scan("a.sh", allowed.as_bytes()).is_empty());
+        let above = format!("# keyward:allow npm-access-token\nNPM={token}\n");
+        assert!(scanner("").scan("a.sh", above.as_bytes()).is_empty());
+        let other = format!("NPM={token} # keyward:allow jwt\n");
+        assert_eq!(scanner("").scan("a.sh", other.as_bytes()).len(), 1);
+    }
+
+    #[test]
+    fn allowlisted_paths_disabled_rules_and_severity_overrides_apply() {
+        let token = expand("t4", "NPM=npm_{an:36}\n");
+        let s = scanner("[scan]\nallow_paths = [\"fixtures/**\"]\n");
+        assert!(s.scan("fixtures/a.sh", token.as_bytes()).is_empty());
+        let s = scanner("[scan]\ndisable = [\"npm-access-token\"]\n");
+        assert!(s.scan("a.sh", token.as_bytes()).is_empty());
+        let s = scanner("[scan.severity]\nnpm-access-token = \"low\"\n");
+        assert_eq!(s.scan("a.sh", token.as_bytes())[0].severity, Severity::Low);
+    }
+
+    #[test]
+    fn custom_rules_run() {
+        let s = scanner(
+            "[[scan.rules]]\nid = \"acme\"\npattern = 'acme_[a-z0-9]{12}'\nkeywords = [\"acme_\"]\n",
+        );
+        let findings = s.scan("a.txt", b"x = acme_q8zr2lmx9vtb\n");
+        assert_eq!(findings[0].rule, "acme");
+        assert_eq!(findings[0].category, "custom");
+    }
+
+    #[test]
+    fn binary_content_is_skipped() {
+        let mut bytes = expand("t5", "npm_{an:36}").into_bytes();
+        bytes.push(0);
+        assert!(scanner("").scan("a.bin", &bytes).is_empty());
+    }
+}

@@ -1,0 +1,181 @@
+//! Every unique blob reachable from any ref, read once by object id: merge-only and deleted
+//! content is covered. Commits are visited parents first, and a subtree already seen is not
+//! entered again, so each blob is attributed to the first commit (and path) that introduced it
+//! and the walk costs one pass over each distinct tree.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::path::Path;
+
+use gix::ObjectId;
+use gix::objs::CommitRefIter;
+
+use super::tree::{IdHasher, IdSet};
+use super::{Item, Stats, cache, tree};
+use crate::error::ScanError;
+
+/// What an incremental history scan may skip.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits<'a> {
+    /// Content reachable from this revision counts as scanned.
+    pub since: Option<&'a str>,
+    /// Object ids scanned by earlier runs (read, then extended and rewritten).
+    pub cache: Option<&'a Path>,
+}
+
+/// Scans history, skipping what `limits` says was scanned before.
+pub fn history(
+    repo: &gix::Repository,
+    limits: &Limits<'_>,
+    visit: &mut dyn FnMut(Item<'_>),
+) -> Result<Stats, ScanError> {
+    let mut graph = Graph::default();
+    let order = graph.topological(repo, tips(repo)?)?;
+    let mut seen_trees = IdSet::default();
+    let mut seen_blobs = IdSet::default();
+    if let Some(path) = limits.cache {
+        cache::read(path, &mut seen_trees, &mut seen_blobs)?;
+    }
+    let mut hidden = IdSet::default();
+    if let Some(rev) = limits.since {
+        let base = repo
+            .rev_parse_single(rev)
+            .map_err(|_| ScanError::UnknownRevision(rev.to_owned()))?
+            .detach();
+        for commit in graph.topological(repo, vec![base])? {
+            hidden.insert(commit);
+            let root = graph.tree_of(commit)?;
+            if seen_trees.insert(root) {
+                tree::blobs(repo, root, &mut seen_trees, &mut |_, id| {
+                    seen_blobs.insert(id);
+                    Ok(())
+                })?;
+            }
+        }
+    }
+    let mut stats = Stats::default();
+    for commit in order.into_iter().filter(|c| !hidden.contains(c)) {
+        stats.commits += 1;
+        let root = graph.tree_of(commit)?;
+        if !seen_trees.insert(root) {
+            continue;
+        }
+        let commit_hex = commit.to_string();
+        tree::blobs(repo, root, &mut seen_trees, &mut |at, id| {
+            if !seen_blobs.insert(id) {
+                return Ok(());
+            }
+            let path = at.to_path();
+            let object = repo
+                .find_object(id)
+                .map_err(|e| ScanError::git("reading a blob", e))?;
+            let blob = id.to_string();
+            stats.count(&object.data);
+            visit(Item {
+                path: &path,
+                bytes: &object.data,
+                commit: Some(&commit_hex),
+                blob: Some(&blob),
+            });
+            Ok(())
+        })?;
+    }
+    if let Some(path) = limits.cache {
+        cache::write(path, &seen_trees, &seen_blobs)?;
+    }
+    Ok(stats)
+}
+
+/// The commits every ref (and a detached `HEAD`) points at.
+fn tips(repo: &gix::Repository) -> Result<Vec<ObjectId>, ScanError> {
+    let platform = repo
+        .references()
+        .map_err(|e| ScanError::git("listing refs", e))?;
+    let refs = platform
+        .all()
+        .map_err(|e| ScanError::git("listing refs", e))?;
+    let mut tips = Vec::new();
+    for reference in refs {
+        let Ok(mut reference) = reference else {
+            continue;
+        };
+        let Ok(id) = reference.peel_to_id() else {
+            continue;
+        };
+        let is_commit = repo
+            .find_header(id.detach())
+            .is_ok_and(|header| header.kind() == gix::object::Kind::Commit);
+        if is_commit {
+            tips.push(id.detach());
+        }
+    }
+    if let Ok(head) = repo.head_id() {
+        tips.push(head.detach());
+    }
+    tips.sort();
+    tips.dedup();
+    Ok(tips)
+}
+
+/// Parsed commits: parents and root tree, each commit read once.
+#[derive(Default)]
+struct Graph {
+    parents: HashMap<ObjectId, Vec<ObjectId>, BuildHasherDefault<IdHasher>>,
+    trees: HashMap<ObjectId, ObjectId, BuildHasherDefault<IdHasher>>,
+}
+
+impl Graph {
+    fn load(&mut self, repo: &gix::Repository, id: ObjectId) -> Result<(), ScanError> {
+        if self.parents.contains_key(&id) {
+            return Ok(());
+        }
+        let object = repo
+            .find_object(id)
+            .map_err(|e| ScanError::git("reading a commit", e))?;
+        let hash = repo.object_hash();
+        let tree = CommitRefIter::from_bytes(&object.data, hash)
+            .tree_id()
+            .map_err(|e| ScanError::git("decoding a commit", e))?;
+        let parents = CommitRefIter::from_bytes(&object.data, hash)
+            .parent_ids()
+            .collect();
+        self.trees.insert(id, tree);
+        self.parents.insert(id, parents);
+        Ok(())
+    }
+
+    fn tree_of(&self, commit: ObjectId) -> Result<ObjectId, ScanError> {
+        self.trees
+            .get(&commit)
+            .copied()
+            .ok_or_else(|| ScanError::git("finding a commit's tree", commit))
+    }
+
+    /// Every commit reachable from `tips`, parents before children (iterative post-order).
+    fn topological(
+        &mut self,
+        repo: &gix::Repository,
+        tips: Vec<ObjectId>,
+    ) -> Result<Vec<ObjectId>, ScanError> {
+        let mut order = Vec::new();
+        let mut visited = IdSet::default();
+        let mut stack: Vec<(ObjectId, bool)> = tips.into_iter().rev().map(|t| (t, false)).collect();
+        while let Some((id, expanded)) = stack.pop() {
+            if expanded {
+                order.push(id);
+                continue;
+            }
+            if !visited.insert(id) {
+                continue;
+            }
+            self.load(repo, id)?;
+            stack.push((id, true));
+            for parent in self.parents.get(&id).into_iter().flatten().rev() {
+                if !visited.contains(parent) {
+                    stack.push((*parent, false));
+                }
+            }
+        }
+        Ok(order)
+    }
+}

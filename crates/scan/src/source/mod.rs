@@ -1,0 +1,125 @@
+//! Where content comes from: the working tree's tracked files, the staged changes, or every
+//! unique blob of the repository's history. Each source hands `(path, bytes)` items to a
+//! visitor one at a time, so memory stays flat whatever the repository's size.
+
+mod cache;
+mod history;
+mod tree;
+mod worktree;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::ScanError;
+
+/// What to scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Files tracked by git under the path (all files when the path is not in a repository).
+    WorkTree,
+    /// Staged content that differs from `HEAD` (for pre-commit hooks).
+    Staged,
+    /// Every unique blob reachable from any ref; with `since`, only what is not reachable
+    /// from that revision.
+    History {
+        /// Revision whose reachable content counts as already scanned.
+        since: Option<String>,
+        /// A file of object ids scanned by earlier runs: they are skipped, and the ids of this
+        /// run are added (an incremental scan reads only what is new).
+        cache: Option<PathBuf>,
+    },
+}
+
+/// One piece of content to scan.
+#[derive(Clone, Copy, Debug)]
+pub struct Item<'a> {
+    /// Path relative to the repository (or the scanned directory), `/`-separated.
+    pub path: &'a str,
+    /// The content.
+    pub bytes: &'a [u8],
+    /// The commit that introduced the blob (history only), hex.
+    pub commit: Option<&'a str>,
+    /// The blob's object id (git sources), hex.
+    pub blob: Option<&'a str>,
+}
+
+/// What a source went through.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Files or blobs handed to the visitor.
+    pub items: usize,
+    /// Commits walked (history only).
+    pub commits: usize,
+    /// Bytes handed to the visitor.
+    pub bytes: u64,
+}
+
+impl Stats {
+    fn count(&mut self, bytes: &[u8]) {
+        self.items += 1;
+        self.bytes += bytes.len() as u64;
+    }
+}
+
+/// Where configuration and the repository live for a scanned path.
+#[derive(Clone, Debug)]
+pub struct Root {
+    /// The directory `.keyward.toml` is read from: the repository's work tree, or the path.
+    pub dir: PathBuf,
+    /// The git directory, if the path is in a repository.
+    pub git_dir: Option<PathBuf>,
+}
+
+/// Memory for decoded git objects, shared by a walk.
+const OBJECT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Finds the repository (if any) that holds `path`.
+pub fn locate(path: &Path) -> Result<Root, ScanError> {
+    let meta = std::fs::metadata(path).map_err(|e| ScanError::ReadPath(path.to_path_buf(), e))?;
+    let dir = if meta.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(Path::new("."))
+    };
+    match gix::discover(dir) {
+        Ok(repo) => Ok(Root {
+            dir: repo
+                .workdir()
+                .map_or_else(|| repo.git_dir().to_path_buf(), Path::to_path_buf),
+            git_dir: Some(repo.git_dir().to_path_buf()),
+        }),
+        Err(_) => Ok(Root {
+            dir: dir.to_path_buf(),
+            git_dir: None,
+        }),
+    }
+}
+
+/// Runs the source `mode` over `path`, calling `visit` for every item.
+pub fn walk(path: &Path, mode: &Mode, visit: &mut dyn FnMut(Item<'_>)) -> Result<Stats, ScanError> {
+    let repo = gix::discover(if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(path)
+    });
+    let repo = repo.map(|mut repo| {
+        // Packed blobs are deltas against each other: caching decoded objects saves
+        // re-resolving the same delta chains again and again.
+        repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
+        repo
+    });
+    match (mode, repo) {
+        (Mode::WorkTree, Ok(repo)) if repo.workdir().is_some() => {
+            worktree::tracked(&repo, path, visit)
+        }
+        (Mode::WorkTree, _) => worktree::directory(path, visit),
+        (Mode::Staged, Ok(repo)) => worktree::staged(&repo, visit),
+        (Mode::History { since, cache }, Ok(repo)) => {
+            let limits = history::Limits {
+                since: since.as_deref(),
+                cache: cache.as_deref(),
+            };
+            history::history(&repo, &limits, visit)
+        }
+        (_, Err(_)) => Err(ScanError::NotARepository(path.to_path_buf())),
+    }
+}
