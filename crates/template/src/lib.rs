@@ -1,0 +1,100 @@
+//! Go `text/template` with the Sprig v3 function map, as External Secrets Operator renders
+//! `ExternalSecret.spec.target.template`: the same bytes out, or an error where ESO fails.
+//!
+//! This crate owns the template language (lexer, parser and executor following Go's
+//! `text/template`, `missingkey=error`), Go's `fmt` output for values, and the Sprig
+//! functions (see [`UNSUPPORTED`] for what is not implemented). It does no I/O and knows
+//! nothing about Kubernetes: callers hand it a template text and a [`Value`].
+//!
+//! Errors ([`TemplateError`]) name the template and a line:column and never contain a data
+//! value: data are secrets. Rendered output of course does; callers decide who sees it.
+//!
+//! ```
+//! use keyward_template::{Template, Value};
+//!
+//! let data = Value::from_string_map([("user", "admin"), ("password", "s3cret")]);
+//! let template = Template::parse("auth", r#"{{ printf "%s:%s" .user .password | b64enc }}"#)?;
+//! assert_eq!(template.render(&data)?, "YWRtaW46czNjcmV0");
+//!
+//! let failing = Template::parse("auth", "{{ .missing }}")?;
+//! let error = failing.render(&data).unwrap_err();
+//! assert_eq!(error.to_string(), r#"template "auth" 1:4: executing: map has no entry for key "missing""#);
+//! # Ok::<(), keyward_template::TemplateError>(())
+//! ```
+
+mod error;
+mod exec;
+mod funcs;
+mod gofmt;
+mod lex;
+mod parse;
+mod sprig;
+mod value;
+
+use std::collections::HashMap;
+
+pub use error::{Stage, TemplateError};
+pub use funcs::UNSUPPORTED;
+pub use value::Value;
+
+use error::line_column;
+use funcs::FuncMap;
+use parse::List;
+
+/// A parsed template: the main body and every `define`d or `block` sub-template.
+#[derive(Debug)]
+pub struct Template {
+    name: String,
+    source: String,
+    trees: HashMap<String, List>,
+}
+
+impl Template {
+    /// Parses `text` as the template called `name`.
+    pub fn parse(name: &str, text: &str) -> Result<Template, TemplateError> {
+        let funcs = FuncMap::global();
+        let trees = parse::parse(name, text, &|f| funcs.check(f)).map_err(|e| {
+            let (line, column) = line_column(text, e.pos);
+            TemplateError {
+                stage: Stage::Parse,
+                template: name.to_owned(),
+                line,
+                column,
+                message: e.message,
+            }
+        })?;
+        Ok(Template {
+            name: name.to_owned(),
+            source: text.to_owned(),
+            trees,
+        })
+    }
+
+    /// Executes the template with `data` as its dot.
+    pub fn render(&self, data: &Value) -> Result<String, TemplateError> {
+        let mut exec = exec::Exec::new(&self.trees, FuncMap::global(), &self.name, data);
+        match exec.run(data) {
+            Ok(()) => Ok(exec.out),
+            Err(e) => {
+                let (line, column) = line_column(&self.source, e.pos);
+                Err(TemplateError {
+                    stage: Stage::Execute,
+                    template: e.template,
+                    line,
+                    column,
+                    message: e.message,
+                })
+            }
+        }
+    }
+}
+
+/// Parses and renders in one step.
+pub fn render(name: &str, text: &str, data: &Value) -> Result<String, TemplateError> {
+    Template::parse(name, text)?.render(data)
+}
+
+/// Every function name a template may call, sorted.
+pub fn function_names() -> Vec<&'static str> {
+    FuncMap::global().names()
+}

@@ -1,0 +1,440 @@
+//! Sprig's string, regular-expression and path functions.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+
+use super::strval;
+use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
+use crate::gofmt;
+use crate::value::Value;
+
+use Param::{Any, Int, Str};
+
+pub(crate) fn register(map: &mut FuncMap) {
+    register_case_and_trim(map);
+    register_search_and_build(map);
+    register_split_and_join(map);
+    register_regex(map);
+    register_paths(map);
+}
+
+fn string(s: impl Into<String>) -> FuncResult {
+    Ok(Value::String(s.into()))
+}
+
+/// Go's simple (one-to-one) case mapping, as `strings.ToUpper`/`ToLower` apply it.
+fn map_case(s: &str, upper: bool) -> String {
+    s.chars()
+        .map(|c| {
+            let mut mapped = if upper {
+                c.to_uppercase().collect::<Vec<_>>()
+            } else {
+                c.to_lowercase().collect::<Vec<_>>()
+            };
+            if mapped.len() == 1 {
+                mapped.remove(0)
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn is_go_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{85}' | '\u{a0}'
+    ) || (c as u32 > 0xff && c.is_whitespace())
+}
+
+fn register_case_and_trim(map: &mut FuncMap) {
+    map.add("upper", &[Str], None, |a| {
+        string(map_case(string_at(&a, 0), true))
+    });
+    map.add("lower", &[Str], None, |a| {
+        string(map_case(string_at(&a, 0), false))
+    });
+    map.add("trim", &[Str], None, |a| {
+        string(string_at(&a, 0).trim_matches(is_go_space))
+    });
+    map.add("trimAll", &[Str, Str], None, |a| {
+        let cutset: Vec<char> = string_at(&a, 0).chars().collect();
+        string(string_at(&a, 1).trim_matches(cutset.as_slice()))
+    });
+    map.add("trimall", &[Str, Str], None, |a| {
+        let cutset: Vec<char> = string_at(&a, 0).chars().collect();
+        string(string_at(&a, 1).trim_matches(cutset.as_slice()))
+    });
+    map.add("trimSuffix", &[Str, Str], None, |a| {
+        let s = string_at(&a, 1);
+        string(s.strip_suffix(string_at(&a, 0)).unwrap_or(s))
+    });
+    map.add("trimPrefix", &[Str, Str], None, |a| {
+        let s = string_at(&a, 1);
+        string(s.strip_prefix(string_at(&a, 0)).unwrap_or(s))
+    });
+    map.add("nospace", &[Str], None, |a| {
+        string(
+            string_at(&a, 0)
+                .chars()
+                .filter(|c| !is_go_space(*c))
+                .collect::<String>(),
+        )
+    });
+    map.add("trunc", &[Int, Str], None, |a| {
+        let (c, s) = (int_at(&a, 0), string_at(&a, 1));
+        let len = s.len() as i64;
+        let cut = if c < 0 && len + c > 0 {
+            s.get((len + c) as usize..)
+        } else if c >= 0 && len > c {
+            s.get(..c as usize)
+        } else {
+            Some(s)
+        };
+        cut.map(string)
+            .unwrap_or_else(|| Err("cut inside a UTF-8 character".to_owned()))
+    });
+    map.add("substr", &[Int, Int, Str], None, |a| {
+        let (start, end, s) = (int_at(&a, 0), int_at(&a, 1), string_at(&a, 2));
+        let len = s.len() as i64;
+        let range = if start < 0 {
+            (0, end)
+        } else if end < 0 || end > len {
+            (start, len)
+        } else {
+            (start, end)
+        };
+        usize::try_from(range.0)
+            .ok()
+            .zip(usize::try_from(range.1).ok())
+            .and_then(|(from, to)| s.get(from..to))
+            .map(string)
+            .unwrap_or_else(|| Err("slice bounds out of range".to_owned()))
+    });
+}
+
+fn register_search_and_build(map: &mut FuncMap) {
+    map.add("contains", &[Str, Str], None, |a| {
+        Ok(Value::Bool(string_at(&a, 1).contains(string_at(&a, 0))))
+    });
+    map.add("hasPrefix", &[Str, Str], None, |a| {
+        Ok(Value::Bool(string_at(&a, 1).starts_with(string_at(&a, 0))))
+    });
+    map.add("hasSuffix", &[Str, Str], None, |a| {
+        Ok(Value::Bool(string_at(&a, 1).ends_with(string_at(&a, 0))))
+    });
+    map.add("quote", &[], Some(Any), |a| {
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|v| **v != Value::Nil)
+            .map(|v| gofmt::quote(&strval(v)))
+            .collect();
+        string(parts.join(" "))
+    });
+    map.add("squote", &[], Some(Any), |a| {
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|v| **v != Value::Nil)
+            .map(|v| format!("'{}'", gofmt::display(v)))
+            .collect();
+        string(parts.join(" "))
+    });
+    map.add("cat", &[], Some(Any), |a| {
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|v| **v != Value::Nil)
+            .map(gofmt::display)
+            .collect();
+        string(parts.join(" "))
+    });
+    map.add("indent", &[Int, Str], None, |a| {
+        string(indent(int_at(&a, 0), string_at(&a, 1)))
+    });
+    map.add("nindent", &[Int, Str], None, |a| {
+        string(format!("\n{}", indent(int_at(&a, 0), string_at(&a, 1))))
+    });
+    map.add("replace", &[Str, Str, Str], None, |a| {
+        string(string_at(&a, 2).replace(string_at(&a, 0), string_at(&a, 1)))
+    });
+    map.add("plural", &[Str, Str, Int], None, |a| {
+        string(if int_at(&a, 2) == 1 {
+            string_at(&a, 0)
+        } else {
+            string_at(&a, 1)
+        })
+    });
+    map.add("repeat", &[Int, Str], None, |a| {
+        let count =
+            usize::try_from(int_at(&a, 0)).map_err(|_| "negative repeat count".to_owned())?;
+        string(string_at(&a, 1).repeat(count))
+    });
+    map.add("toString", &[Any], None, |a| string(strval(&a[0])));
+}
+
+fn indent(spaces: i64, v: &str) -> String {
+    let pad = " ".repeat(usize::try_from(spaces).unwrap_or(0));
+    format!("{pad}{}", v.replace('\n', &format!("\n{pad}")))
+}
+
+/// Sprig's `strslice`: a list's non-nil elements as strings; nil as an empty list; anything
+/// else as a one-element list.
+pub(crate) fn strslice(v: &Value) -> Vec<String> {
+    match v {
+        Value::List(items) => items
+            .iter()
+            .filter(|i| **i != Value::Nil)
+            .map(strval)
+            .collect(),
+        Value::Nil => Vec::new(),
+        other => vec![strval(other)],
+    }
+}
+
+fn string_list(items: Vec<String>) -> Value {
+    Value::List(items.into_iter().map(Value::String).collect())
+}
+
+fn indexed_map(parts: Vec<&str>) -> Value {
+    let map: BTreeMap<String, Value> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("_{i}"), Value::from(p)))
+        .collect();
+    Value::Map(map)
+}
+
+/// `strings.SplitN` (n < 0: all parts; n == 0: none).
+fn split_n<'a>(s: &'a str, sep: &str, n: i64) -> Vec<&'a str> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if sep.is_empty() {
+        let mut parts: Vec<&str> = s
+            .char_indices()
+            .map(|(i, c)| &s[i..i + c.len_utf8()])
+            .collect();
+        if n > 0 && parts.len() > n as usize {
+            let keep = n as usize - 1;
+            let tail_start: usize = parts[..keep].iter().map(|p| p.len()).sum();
+            parts.truncate(keep);
+            parts.push(&s[tail_start..]);
+        }
+        return parts;
+    }
+    if n < 0 {
+        s.split(sep).collect()
+    } else {
+        s.splitn(n as usize, sep).collect()
+    }
+}
+
+fn register_split_and_join(map: &mut FuncMap) {
+    map.add("split", &[Str, Str], None, |a| {
+        Ok(indexed_map(split_n(string_at(&a, 1), string_at(&a, 0), -1)))
+    });
+    map.add("splitn", &[Str, Int, Str], None, |a| {
+        Ok(indexed_map(split_n(
+            string_at(&a, 2),
+            string_at(&a, 0),
+            int_at(&a, 1),
+        )))
+    });
+    map.add("splitList", &[Str, Str], None, |a| {
+        let parts = split_n(string_at(&a, 1), string_at(&a, 0), -1);
+        Ok(string_list(parts.into_iter().map(str::to_owned).collect()))
+    });
+    map.add("join", &[Str, Any], None, |a| {
+        string(strslice(&a[1]).join(string_at(&a, 0)))
+    });
+    map.add("toStrings", &[Any], None, |a| {
+        Ok(string_list(strslice(&a[0])))
+    });
+    map.add("sortAlpha", &[Any], None, |a| {
+        let mut items = match &a[0] {
+            list @ Value::List(_) => strslice(list),
+            other => vec![strval(other)],
+        };
+        items.sort();
+        Ok(string_list(items))
+    });
+}
+
+fn compile(pattern: &str) -> Result<Regex, String> {
+    Regex::new(pattern).map_err(|_| "the regular expression does not compile".to_owned())
+}
+
+fn find_all(re: &Regex, s: &str, n: i64) -> Vec<String> {
+    let limit = if n < 0 { usize::MAX } else { n as usize };
+    re.find_iter(s)
+        .take(limit)
+        .map(|m| m.as_str().to_owned())
+        .collect()
+}
+
+fn regex_split(re: &Regex, s: &str, n: i64) -> Vec<String> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let parts: Vec<&str> = if n < 0 {
+        re.split(s).collect()
+    } else {
+        re.splitn(s, n as usize).collect()
+    };
+    parts.into_iter().map(str::to_owned).collect()
+}
+
+fn register_regex(map: &mut FuncMap) {
+    map.add("regexMatch", &[Str, Str], None, |a| {
+        Ok(Value::Bool(
+            compile(string_at(&a, 0)).is_ok_and(|re| re.is_match(string_at(&a, 1))),
+        ))
+    });
+    map.add("mustRegexMatch", &[Str, Str], None, |a| {
+        compile(string_at(&a, 0)).map(|re| Value::Bool(re.is_match(string_at(&a, 1))))
+    });
+    for name in ["regexFindAll", "mustRegexFindAll"] {
+        map.add(name, &[Str, Str, Int], None, |a| {
+            let re = compile(string_at(&a, 0))?;
+            Ok(string_list(find_all(&re, string_at(&a, 1), int_at(&a, 2))))
+        });
+    }
+    for name in ["regexFind", "mustRegexFind"] {
+        map.add(name, &[Str, Str], None, |a| {
+            let re = compile(string_at(&a, 0))?;
+            string(re.find(string_at(&a, 1)).map_or("", |m| m.as_str()))
+        });
+    }
+    for name in ["regexReplaceAll", "mustRegexReplaceAll"] {
+        map.add(name, &[Str, Str, Str], None, |a| {
+            let re = compile(string_at(&a, 0))?;
+            string(
+                re.replace_all(string_at(&a, 1), string_at(&a, 2))
+                    .into_owned(),
+            )
+        });
+    }
+    for name in ["regexReplaceAllLiteral", "mustRegexReplaceAllLiteral"] {
+        map.add(name, &[Str, Str, Str], None, |a| {
+            let re = compile(string_at(&a, 0))?;
+            string(
+                re.replace_all(string_at(&a, 1), regex::NoExpand(string_at(&a, 2)))
+                    .into_owned(),
+            )
+        });
+    }
+    for name in ["regexSplit", "mustRegexSplit"] {
+        map.add(name, &[Str, Str, Int], None, |a| {
+            let re = compile(string_at(&a, 0))?;
+            Ok(string_list(regex_split(
+                &re,
+                string_at(&a, 1),
+                int_at(&a, 2),
+            )))
+        });
+    }
+    map.add("regexQuoteMeta", &[Str], None, |a| {
+        string(quote_meta(string_at(&a, 0)))
+    });
+}
+
+/// `regexp.QuoteMeta`.
+fn quote_meta(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Go's `path.Clean`: the shortest lexically equivalent slash-separated path.
+pub(crate) fn clean_path(p: &str) -> String {
+    if p.is_empty() {
+        return ".".to_owned();
+    }
+    let rooted = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_owned(),
+        (false, false) => joined,
+    }
+}
+
+fn base(p: &str) -> String {
+    if p.is_empty() {
+        return ".".to_owned();
+    }
+    let trimmed = p.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return "/".to_owned();
+    }
+    trimmed.rsplit('/').next().unwrap_or(trimmed).to_owned()
+}
+
+fn dir(p: &str) -> String {
+    let split = p.rfind('/').map_or(0, |i| i + 1);
+    clean_path(&p[..split])
+}
+
+fn ext(p: &str) -> String {
+    for (i, c) in p.char_indices().rev() {
+        match c {
+            '/' => break,
+            '.' => return p[i..].to_owned(),
+            _ => {}
+        }
+    }
+    String::new()
+}
+
+fn register_paths(map: &mut FuncMap) {
+    map.add("base", &[Str], None, |a| string(base(string_at(&a, 0))));
+    map.add("dir", &[Str], None, |a| string(dir(string_at(&a, 0))));
+    map.add("clean", &[Str], None, |a| {
+        string(clean_path(string_at(&a, 0)))
+    });
+    map.add("ext", &[Str], None, |a| string(ext(string_at(&a, 0))));
+    map.add("isAbs", &[Str], None, |a| {
+        Ok(Value::Bool(string_at(&a, 0).starts_with('/')))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_go() {
+        assert_eq!(clean_path("a/../../b/./c//"), "../b/c");
+        assert_eq!(clean_path("/../a"), "/a");
+        assert_eq!(base("/a/b/"), "b");
+        assert_eq!(dir("/a/b"), "/a");
+        assert_eq!(dir("a"), ".");
+        assert_eq!(ext("a/b.tar.gz"), ".gz");
+    }
+
+    #[test]
+    fn split_n_matches_go() {
+        assert_eq!(split_n("a,b,c", ",", 2), vec!["a", "b,c"]);
+        assert_eq!(split_n("abc", "", -1), vec!["a", "b", "c"]);
+        assert!(split_n("abc", ",", 0).is_empty());
+    }
+}
