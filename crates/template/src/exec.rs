@@ -530,7 +530,7 @@ impl<'a> Exec<'a> {
                 ArgKind::Dot => dot.clone(),
                 ArgKind::Nil => {
                     return match param {
-                        Param::Any | Param::Map => Ok(Value::Nil),
+                        Param::Any | Param::Map | Param::Reflect => Ok(Value::Nil),
                         _ => Err(self
                             .error(arg.pos, format!("cannot assign nil to {}", param.go_type()))),
                     };

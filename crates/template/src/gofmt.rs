@@ -39,6 +39,7 @@ pub fn display(value: &Value) -> String {
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     let mut out = String::new();
     let mut next_arg = 0;
+    let mut reordered = false;
     let mut chars = format.char_indices().peekable();
     while let Some((_, c)) = chars.next() {
         if c != '%' {
@@ -62,6 +63,22 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             chars.next();
             spec.prec = Some(read_number(&mut chars, args, &mut next_arg).unwrap_or(0));
         }
+        if chars.peek().map(|&(_, c)| c) == Some('[') {
+            chars.next();
+            let index = read_number(&mut chars, &[], &mut 0);
+            if chars.peek().map(|&(_, c)| c) == Some(']') {
+                chars.next();
+            }
+            reordered = true;
+            match index {
+                Some(n) if n >= 1 && n <= args.len() => next_arg = n - 1,
+                _ => {
+                    let verb = chars.next().map_or('?', |(_, c)| c);
+                    out.push_str(&format!("%!{verb}(BADINDEX)"));
+                    continue;
+                }
+            }
+        }
         let Some((_, verb)) = chars.next() else {
             out.push_str("%!(NOVERB)");
             break;
@@ -82,7 +99,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
         }
     }
-    if next_arg < args.len() {
+    if !reordered && next_arg < args.len() {
         out.push_str("%!(EXTRA ");
         let extra: Vec<String> = args[next_arg..]
             .iter()
@@ -151,10 +168,11 @@ impl Spec {
 
     fn print_value(&self, out: &mut String, value: &Value, verb: char) {
         match value {
-            Value::Nil => self.pad(out, "<nil>"),
+            // A nil inside a list or map prints bare, whatever the verb and flags.
+            Value::Nil => out.push_str("<nil>"),
             Value::Bool(b) => match verb {
                 't' | 'v' => self.pad(out, if *b { "true" } else { "false" }),
-                _ => bad_verb(out, value, verb),
+                _ => self.bad_verb(out, value, verb),
             },
             Value::Int(i) | Value::Int64(i) => self.print_integer(out, value, *i, verb),
             Value::Float(f) => self.print_float(out, value, *f, verb),
@@ -205,7 +223,7 @@ impl Spec {
                     .unwrap_or('\u{FFFD}');
                 self.pad(out, &quote_rune(c));
             }
-            _ => bad_verb(out, value, verb),
+            _ => self.bad_verb(out, value, verb),
         }
     }
 
@@ -263,8 +281,10 @@ impl Spec {
             'G' => format_float(f, 'G', prec.unwrap_or(-1)),
             'f' | 'F' => format_float(f, 'f', prec.unwrap_or(6)),
             'e' | 'E' => format_float(f, verb, prec.unwrap_or(6)),
+            'x' | 'X' => hex_float(f, verb, self.prec),
+            'b' => binary_float(f),
             _ => {
-                bad_verb(out, value, verb);
+                self.bad_verb(out, value, verb);
                 return;
             }
         };
@@ -321,8 +341,23 @@ impl Spec {
                 let sep = if self.space { " " } else { "" };
                 self.pad(out, &hex.join(sep));
             }
-            _ => bad_verb(out, value, verb),
+            _ => self.bad_verb(out, value, verb),
         }
+    }
+
+    /// `%!verb(type=value)`, the value printed with `%v` under the same flags.
+    fn bad_verb(&self, out: &mut String, value: &Value, verb: char) {
+        out.push_str("%!");
+        out.push(verb);
+        out.push('(');
+        if *value == Value::Nil {
+            out.push_str("<nil>");
+        } else {
+            out.push_str(value.go_type());
+            out.push('=');
+            self.print_value(out, value, 'v');
+        }
+        out.push(')');
     }
 
     fn pad(&self, out: &mut String, text: &str) {
@@ -344,14 +379,84 @@ impl Spec {
     }
 }
 
-fn bad_verb(out: &mut String, value: &Value, verb: char) {
-    out.push_str("%!");
-    out.push(verb);
-    out.push('(');
-    out.push_str(value.go_type());
-    out.push('=');
-    out.push_str(&display(value));
-    out.push(')');
+/// `strconv.FormatFloat(f, 'b', -1, 64)`: decimal mantissa and binary exponent.
+fn binary_float(f: f64) -> String {
+    let bits = f.to_bits();
+    let mut exponent = ((bits >> 52) & 0x7ff) as i64;
+    let mut mantissa = bits & ((1 << 52) - 1);
+    if exponent == 0 {
+        exponent = 1;
+    } else {
+        mantissa |= 1 << 52;
+    }
+    exponent -= 1023 + 52;
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    let exp_sign = if exponent >= 0 { "+" } else { "" };
+    format!("{sign}{mantissa}p{exp_sign}{exponent}")
+}
+
+/// `strconv.FormatFloat(f, 'x', prec, 64)`: `-0x1.8p+01`.
+fn hex_float(f: f64, verb: char, prec: Option<usize>) -> String {
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    let bits = f.to_bits();
+    let raw_exponent = ((bits >> 52) & 0x7ff) as i64;
+    let mut mantissa = bits & ((1 << 52) - 1);
+    let mut exponent = raw_exponent - 1023;
+    if f == 0.0 {
+        exponent = 0;
+    } else if raw_exponent == 0 {
+        exponent = -1022;
+        while mantissa & (1 << 52) == 0 {
+            mantissa <<= 1;
+            exponent -= 1;
+        }
+        mantissa &= (1 << 52) - 1;
+    }
+    let lead: u8 = if f == 0.0 { 0 } else { 1 };
+    let mut digits = format!("{mantissa:013x}");
+    match prec {
+        Some(p) if p < 13 => {
+            let full = (u64::from(lead) << 52) | mantissa;
+            let shift = 52 - 4 * p as u32;
+            let half = 1u64 << (shift - 1);
+            let rest = full & ((1u64 << shift) - 1);
+            let mut kept = full >> shift;
+            if rest > half || (rest == half && kept & 1 == 1) {
+                kept += 1;
+            }
+            let (lead_digit, frac) = if kept >> (4 * p) >= 2 {
+                exponent += 1;
+                (1, (kept >> 1) & ((1u64 << (4 * p)) - 1))
+            } else {
+                (kept >> (4 * p), kept & ((1u64 << (4 * p)) - 1))
+            };
+            digits = if p == 0 {
+                String::new()
+            } else {
+                format!("{frac:0width$x}", width = p)
+            };
+            return finish_hex(sign, lead_digit as u8, &digits, exponent, verb);
+        }
+        Some(p) => digits.extend(std::iter::repeat_n('0', p - 13)),
+        None => {
+            while digits.ends_with('0') {
+                digits.pop();
+            }
+        }
+    }
+    finish_hex(sign, lead, &digits, exponent, verb)
+}
+
+fn finish_hex(sign: &str, lead: u8, digits: &str, exponent: i64, verb: char) -> String {
+    let exp_sign = if exponent >= 0 { '+' } else { '-' };
+    let magnitude = exponent.unsigned_abs();
+    let point = if digits.is_empty() { "" } else { "." };
+    let text = format!("{sign}0x{lead}{point}{digits}p{exp_sign}{magnitude:02}");
+    if verb == 'X' {
+        text.to_uppercase()
+    } else {
+        text
+    }
 }
 
 /// Decimal digits of a float and the position of its decimal point, as Go's strconv keeps
@@ -583,7 +688,7 @@ mod tests {
         assert_eq!(display(&Value::Float(0.0001)), "0.0001");
         assert_eq!(display(&Value::Float(0.00001)), "1e-05");
         assert_eq!(display(&Value::Float(-2.5)), "-2.5");
-        assert_eq!(format_float(2.71828, 'f', 2), "2.72");
+        assert_eq!(format_float(1.23456, 'f', 2), "1.23");
         assert_eq!(format_float(1234.5678, 'e', 3), "1.235e+03");
         assert_eq!(format_float(100.0, 'g', 2), "1e+02");
         assert_eq!(format_float(0.0, 'e', 6), "0.000000e+00");

@@ -24,12 +24,10 @@ pub(crate) fn register(map: &mut FuncMap) {
         string(data_encoding::BASE32.encode(string_at(&a, 0).as_bytes()))
     });
     map.add("b32dec", &[Str], None, |a| {
-        string(
-            match data_encoding::BASE32.decode(string_at(&a, 0).as_bytes()) {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-                Err(e) => format!("illegal base32 data at input byte {}", e.position),
-            },
-        )
+        string(match go_base32_decode(string_at(&a, 0).as_bytes()) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(offset) => format!("illegal base32 data at input byte {offset}"),
+        })
     });
     map.add("sha1sum", &[Str], None, |a| {
         string(hex(&sha1::Sha1::digest(string_at(&a, 0))))
@@ -141,6 +139,73 @@ fn go_base64_decode(src: &[u8]) -> Result<Vec<u8>, usize> {
             return Ok(out);
         }
     }
+}
+
+fn decode_base32_char(c: u8) -> Option<u8> {
+    match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'2'..=b'7' => Some(c - b'2' + 26),
+        _ => None,
+    }
+}
+
+/// `base32.StdEncoding.DecodeString`, including the byte offset Go reports for bad input.
+fn go_base32_decode(input: &[u8]) -> Result<Vec<u8>, usize> {
+    let src: Vec<u8> = input
+        .iter()
+        .copied()
+        .filter(|b| *b != b'\n' && *b != b'\r')
+        .collect();
+    let olen = src.len();
+    let mut rest = src.as_slice();
+    let mut out = Vec::new();
+    let mut end = false;
+    while !rest.is_empty() && !end {
+        let mut quantum = [0u8; 8];
+        let mut len = 8;
+        let mut j = 0;
+        while j < 8 {
+            let Some((&c, tail)) = rest.split_first() else {
+                return Err(olen - j);
+            };
+            rest = tail;
+            if c == b'=' && j >= 2 && rest.len() < 8 {
+                if rest.len() + j < 7 {
+                    return Err(olen);
+                }
+                for k in 0..7 - j {
+                    if rest.len() > k && rest[k] != b'=' {
+                        return Err(olen - rest.len() + k - 1);
+                    }
+                }
+                len = j;
+                end = true;
+                if matches!(len, 1 | 3 | 6) {
+                    return Err(olen - rest.len() - 1);
+                }
+                break;
+            }
+            quantum[j] = decode_base32_char(c).ok_or(olen - rest.len() - 1)?;
+            j += 1;
+        }
+        let q = quantum;
+        let bytes = [
+            (q[0] << 3) | (q[1] >> 2),
+            (q[1] << 6) | (q[2] << 1) | (q[3] >> 4),
+            (q[3] << 4) | (q[4] >> 1),
+            (q[4] << 7) | (q[5] << 2) | (q[6] >> 3),
+            (q[6] << 5) | q[7],
+        ];
+        let produced = match len {
+            8 => 5,
+            7 => 4,
+            5 => 3,
+            4 => 2,
+            _ => 1,
+        };
+        out.extend_from_slice(&bytes[..produced]);
+    }
+    Ok(out)
 }
 
 fn register_json(map: &mut FuncMap) {

@@ -253,10 +253,7 @@ fn register_types(map: &mut FuncMap) {
 }
 
 fn kind_of(v: &Value) -> Result<&'static str, String> {
-    match v {
-        Value::Nil => Err("the kind of nil is undefined".to_owned()),
-        other => Ok(other.go_kind()),
-    }
+    Ok(v.go_kind())
 }
 
 #[cfg(test)]

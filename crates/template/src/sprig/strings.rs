@@ -48,6 +48,15 @@ fn is_go_space(c: char) -> bool {
     ) || (c as u32 > 0xff && c.is_whitespace())
 }
 
+/// goutils' `DeleteWhiteSpace`, which walks bytes and turns each kept byte into the rune of
+/// the same number (so non-ASCII text comes out as Latin-1 mojibake, exactly as in Go).
+fn delete_white_space(s: &str) -> String {
+    s.bytes()
+        .filter(|b| !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | 0x85 | 0xa0))
+        .map(char::from)
+        .collect()
+}
+
 fn register_case_and_trim(map: &mut FuncMap) {
     map.add("upper", &[Str], None, |a| {
         string(map_case(string_at(&a, 0), true))
@@ -75,12 +84,7 @@ fn register_case_and_trim(map: &mut FuncMap) {
         string(s.strip_prefix(string_at(&a, 0)).unwrap_or(s))
     });
     map.add("nospace", &[Str], None, |a| {
-        string(
-            string_at(&a, 0)
-                .chars()
-                .filter(|c| !is_go_space(*c))
-                .collect::<String>(),
-        )
+        string(delete_white_space(string_at(&a, 0)))
     });
     map.add("trunc", &[Int, Str], None, |a| {
         let (c, s) = (int_at(&a, 0), string_at(&a, 1));
