@@ -7,6 +7,7 @@
 //
 //	gotemplate -template FILE [-data FILE.json]
 //	gotemplate -batch CASES.json
+//	gotemplate -template FILE -data FILE.json -repeat N
 //
 // The data file holds a JSON object; it becomes the template's dot. Output goes to stdout.
 // A parse or execution error is printed on one line to stderr and the exit code is 1.
@@ -14,6 +15,9 @@
 // Batch mode renders many cases in one process: CASES.json holds an array of
 // {"template": TEXT, "data": OBJECT}; stdout gets an array, in the same order, of
 // {"output_b64": BASE64} (the rendered bytes) or {"error": MESSAGE}.
+//
+// With -repeat N the template is parsed and executed N times (as ESO does for every
+// reconcile) and the output of the last run is printed; benchmarks time this.
 package main
 
 import (
@@ -99,6 +103,7 @@ func run() error {
 	templatePath := flag.String("template", "", "path of the template to render (required)")
 	dataPath := flag.String("data", "", "path of a JSON object used as the template's data")
 	batchPath := flag.String("batch", "", "path of a JSON array of {template, data} cases")
+	repeat := flag.Int("repeat", 1, "parse and render this many times (for benchmarks)")
 	flag.Parse()
 	if *batchPath != "" {
 		return runBatch(*batchPath)
@@ -120,9 +125,12 @@ func run() error {
 			return fmt.Errorf("data %s: %w", *dataPath, err)
 		}
 	}
-	out, err := render(string(text), data)
-	if err != nil {
-		return err
+	var out []byte
+	for i := 0; i < *repeat; i++ {
+		out, err = render(string(text), data)
+		if err != nil {
+			return err
+		}
 	}
 	_, err = os.Stdout.Write(out)
 	return err

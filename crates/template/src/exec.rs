@@ -17,6 +17,16 @@ const MAX_TEMPLATE_DEPTH: usize = 1000;
 
 type Operand = Option<Value>;
 
+/// Sprig functions that change the map they are given, in Go.
+const MAP_MUTATORS: [&str; 6] = [
+    "set",
+    "unset",
+    "merge",
+    "mergeOverwrite",
+    "mustMerge",
+    "mustMergeOverwrite",
+];
+
 /// An execution failure: byte position, the template being executed and a message without
 /// data values.
 #[derive(Debug)]
@@ -235,6 +245,15 @@ impl<'a> Exec<'a> {
         }
     }
 
+    fn var_ref(&self, name: &str, pos: usize) -> Result<&Operand, ExecError> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .ok_or_else(|| self.error(pos, format!("undefined variable: {name}")))
+    }
+
     fn var_value(&self, name: &str, pos: usize) -> Result<Operand, ExecError> {
         self.vars
             .iter()
@@ -302,26 +321,16 @@ impl<'a> Exec<'a> {
         let first = &cmd.args[0];
         match &first.kind {
             ArgKind::Field(idents) => {
-                return self.eval_field_chain(
-                    dot.clone(),
-                    idents,
-                    cmd.args.len(),
-                    final_arg,
-                    first.pos,
-                );
+                let has_args = cmd.args.len() > 1 || final_arg.is_some();
+                return self.eval_field_chain(dot, idents, has_args, first.pos);
             }
             ArgKind::Chain(node, fields) => {
                 if let ArgKind::Nil = node.kind {
                     return Err(self.error(first.pos, "indirection through explicit nil"));
                 }
                 let receiver = self.eval_untyped(dot, node)?;
-                return self.eval_field_chain(
-                    receiver,
-                    fields,
-                    cmd.args.len(),
-                    final_arg,
-                    first.pos,
-                );
+                let has_args = cmd.args.len() > 1 || final_arg.is_some();
+                return self.eval_field_chain(&receiver, fields, has_args, first.pos);
             }
             ArgKind::Ident(name) => {
                 return self.eval_function(dot, name, &cmd.args, final_arg, first.pos);
@@ -331,12 +340,13 @@ impl<'a> Exec<'a> {
                 return self.eval_pipeline(dot, pipe);
             }
             ArgKind::Variable(name, fields) => {
-                let value = self.var_value(name, first.pos)?;
                 if fields.is_empty() {
                     self.not_a_function(cmd, &final_arg)?;
-                    return Ok(value);
+                    return self.var_value(name, first.pos);
                 }
-                return self.eval_field_chain(value, fields, cmd.args.len(), final_arg, first.pos);
+                let has_args = cmd.args.len() > 1 || final_arg.is_some();
+                let value = self.var_ref(name, first.pos)?;
+                return self.eval_field_chain(value, fields, has_args, first.pos);
             }
             _ => {}
         }
@@ -362,13 +372,13 @@ impl<'a> Exec<'a> {
     fn eval_untyped(&mut self, dot: &Operand, arg: &Arg) -> Result<Operand, ExecError> {
         match &arg.kind {
             ArgKind::Dot => Ok(dot.clone()),
-            ArgKind::Field(idents) => self.eval_field_chain(dot.clone(), idents, 1, None, arg.pos),
+            ArgKind::Field(idents) => self.eval_field_chain(dot, idents, false, arg.pos),
             ArgKind::Variable(name, fields) => {
-                let value = self.var_value(name, arg.pos)?;
                 if fields.is_empty() {
-                    return Ok(value);
+                    return self.var_value(name, arg.pos);
                 }
-                self.eval_field_chain(value, fields, 1, None, arg.pos)
+                let value = self.var_ref(name, arg.pos)?;
+                self.eval_field_chain(value, fields, false, arg.pos)
             }
             ArgKind::Pipe(pipe) => self.eval_pipeline(dot, pipe),
             ArgKind::Ident(name) => {
@@ -380,50 +390,48 @@ impl<'a> Exec<'a> {
             }
             ArgKind::Chain(node, fields) => {
                 let receiver = self.eval_untyped(dot, node)?;
-                self.eval_field_chain(receiver, fields, 1, None, arg.pos)
+                self.eval_field_chain(&receiver, fields, false, arg.pos)
             }
             _ => self.eval_literal(dot, Param::Any, arg).map(Some),
         }
     }
 
+    /// Walks `.a.b.c` from `receiver` by reference, cloning only the value found.
     fn eval_field_chain(
-        &mut self,
-        mut receiver: Operand,
-        idents: &[String],
-        arg_count: usize,
-        final_arg: Option<Operand>,
-        pos: usize,
-    ) -> Result<Operand, ExecError> {
-        let last = idents.len().saturating_sub(1);
-        for (i, name) in idents.iter().enumerate() {
-            let has_args = i == last && (arg_count > 1 || final_arg.is_some());
-            receiver = self.eval_field(receiver, name, has_args, pos)?;
-        }
-        Ok(receiver)
-    }
-
-    fn eval_field(
         &self,
-        receiver: Operand,
-        name: &str,
+        receiver: &Operand,
+        idents: &[String],
         has_args: bool,
         pos: usize,
     ) -> Result<Operand, ExecError> {
+        let last = idents.len().saturating_sub(1);
+        let mut current = receiver.as_ref();
+        for (i, name) in idents.iter().enumerate() {
+            current = Some(self.eval_field(current, name, i == last && has_args, pos)?);
+        }
+        Ok(current.cloned())
+    }
+
+    fn eval_field<'v>(
+        &self,
+        receiver: Option<&'v Value>,
+        name: &str,
+        has_args: bool,
+        pos: usize,
+    ) -> Result<&'v Value, ExecError> {
         match receiver {
             None => Err(self.error(pos, format!("nil data; no entry for key {name:?}"))),
             Some(Value::Nil) => {
                 Err(self.error(pos, format!("nil pointer evaluating interface {{}}.{name}")))
             }
-            Some(Value::Map(mut map)) => {
+            Some(Value::Map(map)) => {
                 if has_args {
                     return Err(
                         self.error(pos, format!("{name} is not a method but has arguments"))
                     );
                 }
-                match map.remove(name) {
-                    Some(v) => Ok(Some(v)),
-                    None => Err(self.error(pos, format!("map has no entry for key {name:?}"))),
-                }
+                map.get(name)
+                    .ok_or_else(|| self.error(pos, format!("map has no entry for key {name:?}")))
             }
             Some(other) => Err(self.error(
                 pos,
@@ -519,9 +527,31 @@ impl<'a> Exec<'a> {
         if let Some(last) = final_arg {
             argv.push(self.validate(last, param_at(count - 1), pos)?);
         }
-        (function.call)(argv)
-            .map(Some)
-            .map_err(|e| self.error(pos, format!("error calling {name}: {e}")))
+        let result = (function.call)(argv)
+            .map_err(|e| self.error(pos, format!("error calling {name}: {e}")))?;
+        self.write_back_mutated_map(name, args.first(), &result, pos)?;
+        Ok(Some(result))
+    }
+
+    /// Go maps are shared references, so Sprig's `set`, `unset` and `merge*` change the map a
+    /// variable holds (`{{ $_ := set $d "k" "v" }}`). keyward's values are copies: when the
+    /// map argument is a plain variable, the changed map is stored back into it.
+    fn write_back_mutated_map(
+        &mut self,
+        name: &str,
+        first: Option<&Arg>,
+        result: &Value,
+        pos: usize,
+    ) -> Result<(), ExecError> {
+        if !MAP_MUTATORS.contains(&name) || !matches!(result, Value::Map(_)) {
+            return Ok(());
+        }
+        match first.map(|a| &a.kind) {
+            Some(ArgKind::Variable(var, fields)) if fields.is_empty() => {
+                self.set_var(var, Some(result.clone()), pos)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn eval_arg(&mut self, dot: &Operand, param: Param, arg: &Arg) -> Result<Value, ExecError> {

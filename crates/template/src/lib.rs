@@ -9,6 +9,21 @@
 //! Errors ([`TemplateError`]) name the template and a line:column and never contain a data
 //! value: data are secrets. Rendered output of course does; callers decide who sees it.
 //!
+//! Proven against Go: `tests/differential.rs` renders a corpus (generated cases for every
+//! construct and function, plus ESO's documentation snippets) with both engines and requires
+//! identical bytes and agreement on failures. Known deviations from Go, by design or not yet
+//! closed:
+//!
+//! - Output is UTF-8 text: a value that decodes to bytes that are not UTF-8 (`b64dec` of
+//!   binary data, `trunc`/`substr` cutting inside a character) is rendered lossily or fails.
+//! - Maps are values, not shared references: `set`, `unset` and `merge*` write their result
+//!   back only into a plain variable argument (`{{ $_ := set $d "k" "v" }}`), not into a map
+//!   reached through a field or held by two variables.
+//! - Template recursion stops at depth 1000 (Go: 100000); complex-number literals are refused;
+//!   `%T`, `%p` and `%U` are not implemented in `printf`; `typeOf` reports `[]interface {}`
+//!   where Sprig would return a `[]string`.
+//! - Functions in [`UNSUPPORTED`] fail at parse time with an error naming them.
+//!
 //! ```
 //! use keyward_template::{Template, Value};
 //!

@@ -278,6 +278,10 @@ fn variables_and_templates(cases: &mut Vec<Case>) {
         "{{ template \"t\" }}{{ define \"t\" }}{{ . }}{{ end }}",
         "{{ define \"r\" }}{{ if . }}{{ . }}{{ template \"r\" (sub . 1) }}{{ end }}{{ end }}{{ template \"r\" 5 }}",
         "{{ define \"x\" }}{{ .missing }}{{ end }}{{ template \"x\" . }}",
+        "{{ $d := dict }}{{ $_ := set $d \"k\" \"v\" }}{{ $d | toJson }}",
+        "{{ $d := dict \"a\" 1 }}{{ $_ := unset $d \"a\" }}{{ $d }}",
+        "{{ $d := dict \"a\" 1 }}{{ $_ := merge $d (dict \"b\" 2) }}{{ $d }}",
+        "{{ $d := dict }}{{ range $i, $e := .list }}{{ $_ := set $d $e $i }}{{ end }}{{ toJson $d }}",
     ] {
         push(cases, "vars", t);
     }
