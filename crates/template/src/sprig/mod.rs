@@ -147,6 +147,25 @@ fn register_numbers(map: &mut FuncMap) {
     map.add("min", &[Any], Some(Any), |a| {
         int64_op(a, |x, y| Some(x.min(y)))
     });
+    map.add("floor", &[Any], None, |a| {
+        Ok(Value::Float(to_float64(&a[0]).floor()))
+    });
+    map.add("ceil", &[Any], None, |a| {
+        Ok(Value::Float(to_float64(&a[0]).ceil()))
+    });
+    map.add("round", &[Any, Int], Some(Any), |a| {
+        Ok(Value::Float(round(&a)))
+    });
+    map.add("maxf", &[Any], Some(Any), |a| {
+        Ok(Value::Float(
+            a.iter().map(to_float64).fold(f64::NEG_INFINITY, go_max),
+        ))
+    });
+    map.add("minf", &[Any], Some(Any), |a| {
+        Ok(Value::Float(
+            a.iter().map(to_float64).fold(f64::INFINITY, go_min),
+        ))
+    });
     map.add("int64", &[Any], None, |a| Ok(Value::Int64(to_int64(&a[0]))));
     map.add("int", &[Any], None, |a| Ok(Value::Int(to_int64(&a[0]))));
     map.add("float64", &[Any], None, |a| {
@@ -174,6 +193,43 @@ fn register_numbers(map: &mut FuncMap) {
         )))
     });
     map.add("seq", &[], Some(Int), |a| Ok(Value::String(seq(&a))));
+}
+
+/// Sprig's `round(value, places, [roundOn=.5])`.
+fn round(a: &[Value]) -> f64 {
+    let round_on = a.get(2).map_or(0.5, to_float64);
+    let value = to_float64(&a[0]);
+    let pow = 10f64.powf(to_float64(&a[1]));
+    let digit = pow * value;
+    let fraction = digit.fract();
+    let rounded = if fraction >= round_on {
+        digit.ceil()
+    } else {
+        digit.floor()
+    };
+    rounded / pow
+}
+
+/// `math.Max`: NaN wins, and +0 beats -0.
+fn go_max(x: f64, y: f64) -> f64 {
+    if x.is_nan() || y.is_nan() {
+        return f64::NAN;
+    }
+    if x == y && x == 0.0 {
+        return if x.is_sign_negative() { y } else { x };
+    }
+    x.max(y)
+}
+
+/// `math.Min`: NaN wins, and -0 beats +0.
+fn go_min(x: f64, y: f64) -> f64 {
+    if x.is_nan() || y.is_nan() {
+        return f64::NAN;
+    }
+    if x == y && x == 0.0 {
+        return if x.is_sign_negative() { x } else { y };
+    }
+    x.min(y)
 }
 
 fn int_list(values: Vec<i64>) -> Value {

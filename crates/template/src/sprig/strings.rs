@@ -118,7 +118,77 @@ fn register_case_and_trim(map: &mut FuncMap) {
     });
 }
 
+/// Go's deprecated `strings.Title` word-boundary rule.
+fn is_title_separator(c: char) -> bool {
+    if c.is_ascii() {
+        return !(c.is_ascii_alphanumeric() || c == '_');
+    }
+    if c.is_alphanumeric() {
+        return false;
+    }
+    c.is_whitespace()
+}
+
+fn title(s: &str) -> String {
+    let mut prev = ' ';
+    s.chars()
+        .map(|c| {
+            let mapped = if is_title_separator(prev) {
+                map_case(&c.to_string(), true)
+            } else {
+                c.to_string()
+            };
+            prev = c;
+            mapped
+        })
+        .collect()
+}
+
+/// goutils' `AbbreviateFull`; `None` where goutils reports an error (Sprig then prints "").
+fn abbreviate_full(s: &str, offset: i64, max_width: i64) -> Option<String> {
+    let len = s.len() as i64;
+    if s.is_empty() {
+        return Some(String::new());
+    }
+    if max_width < 4 {
+        return None;
+    }
+    if len <= max_width {
+        return Some(s.to_owned());
+    }
+    let mut offset = offset.min(len);
+    if len - offset < max_width - 3 {
+        offset = len - (max_width - 3);
+    }
+    if offset <= 4 {
+        return Some(format!("{}...", s.get(..(max_width - 3) as usize)?));
+    }
+    if max_width < 7 {
+        return None;
+    }
+    if offset + max_width - 3 < len {
+        let rest = abbreviate_full(s.get(offset as usize..)?, 0, max_width - 3)?;
+        return Some(format!("...{rest}"));
+    }
+    Some(format!("...{}", s.get((len - (max_width - 3)) as usize..)?))
+}
+
 fn register_search_and_build(map: &mut FuncMap) {
+    map.add("title", &[Str], None, |a| string(title(string_at(&a, 0))));
+    map.add("abbrev", &[Int, Str], None, |a| {
+        let (width, s) = (int_at(&a, 0), string_at(&a, 1));
+        if width < 4 {
+            return string(s);
+        }
+        string(abbreviate_full(s, 0, width).unwrap_or_default())
+    });
+    map.add("abbrevboth", &[Int, Int, Str], None, |a| {
+        let (left, right, s) = (int_at(&a, 0), int_at(&a, 1), string_at(&a, 2));
+        if right < 4 || left > 0 && right < 7 {
+            return string(s);
+        }
+        string(abbreviate_full(s, left, right).unwrap_or_default())
+    });
     map.add("contains", &[Str, Str], None, |a| {
         Ok(Value::Bool(string_at(&a, 1).contains(string_at(&a, 0))))
     });
@@ -409,13 +479,23 @@ fn ext(p: &str) -> String {
     String::new()
 }
 
+/// `path` and, on Linux where they coincide, `path/filepath` functions.
 fn register_paths(map: &mut FuncMap) {
-    map.add("base", &[Str], None, |a| string(base(string_at(&a, 0))));
-    map.add("dir", &[Str], None, |a| string(dir(string_at(&a, 0))));
-    map.add("clean", &[Str], None, |a| {
-        string(clean_path(string_at(&a, 0)))
+    for name in ["base", "osBase"] {
+        map.add(name, &[Str], None, |a| string(base(string_at(&a, 0))));
+    }
+    for name in ["dir", "osDir"] {
+        map.add(name, &[Str], None, |a| string(dir(string_at(&a, 0))));
+    }
+    for name in ["clean", "osClean"] {
+        map.add(name, &[Str], None, |a| string(clean_path(string_at(&a, 0))));
+    }
+    for name in ["ext", "osExt"] {
+        map.add(name, &[Str], None, |a| string(ext(string_at(&a, 0))));
+    }
+    map.add("osIsAbs", &[Str], None, |a| {
+        Ok(Value::Bool(string_at(&a, 0).starts_with('/')))
     });
-    map.add("ext", &[Str], None, |a| string(ext(string_at(&a, 0))));
     map.add("isAbs", &[Str], None, |a| {
         Ok(Value::Bool(string_at(&a, 0).starts_with('/')))
     });
