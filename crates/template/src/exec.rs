@@ -629,7 +629,7 @@ impl<'a> Exec<'a> {
     fn validate(&self, value: Operand, param: Param, pos: usize) -> Result<Value, ExecError> {
         let Some(value) = value else {
             return match param {
-                Param::Any | Param::Map => Ok(Value::Nil),
+                Param::Any | Param::Map | Param::Reflect => Ok(Value::Nil),
                 _ => Err(self.error(pos, format!("invalid value; expected {}", param.go_type()))),
             };
         };

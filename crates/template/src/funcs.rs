@@ -293,6 +293,9 @@ fn list_index(index: &Value, len: usize) -> Result<usize, String> {
 fn builtin_index(args: Vec<Value>) -> FuncResult {
     let mut args = args.into_iter();
     let mut item = args.next().unwrap_or(Value::Nil);
+    if item == Value::Nil {
+        return Err("index of untyped nil".to_owned());
+    }
     for index in args {
         item = match item {
             Value::Nil => return Err("index of untyped nil".to_owned()),
@@ -306,7 +309,7 @@ fn builtin_index(args: Vec<Value>) -> FuncResult {
             }
             Value::Map(mut m) => match index {
                 Value::String(key) => m.remove(&key).unwrap_or(Value::Nil),
-                Value::Nil => m.remove("").unwrap_or(Value::Nil),
+                Value::Nil => return Err("value is nil; should be of type string".to_owned()),
                 other => {
                     return Err(format!(
                         "value has type {}; should be string",

@@ -15,13 +15,14 @@
 //! closed:
 //!
 //! - Output is UTF-8 text: a value that decodes to bytes that are not UTF-8 (`b64dec` of
-//!   binary data, `trunc`/`substr` cutting inside a character) is rendered lossily or fails.
+//!   binary data, `trunc`/`substr`/`abbrev` cutting inside a character) is rendered lossily.
 //! - Maps are values, not shared references: `set`, `unset` and `merge*` write their result
 //!   back only into a plain variable argument (`{{ $_ := set $d "k" "v" }}`), not into a map
 //!   reached through a field or held by two variables.
 //! - Template recursion stops at depth 1000 (Go: 100000); complex-number literals are refused;
-//!   `%T`, `%p` and `%U` are not implemented in `printf`; `typeOf` reports `[]interface {}`
-//!   where Sprig would return a `[]string`.
+//!   `%T`, `%p` and `%U` are not implemented in `printf`; typed Go containers are modelled as
+//!   `[]interface {}` and `map[string]interface {}`, so `typeOf` differs for Sprig's `[]string`
+//!   results and `split`'s `map[string]string` is accepted where Go would refuse it.
 //! - Functions in [`UNSUPPORTED`] fail at parse time with an error naming them.
 //!
 //! ```

@@ -55,11 +55,20 @@ fn trim_zero_decimal(s: &str) -> &str {
 pub(crate) fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(i) | Value::Int64(i) => *i,
-        Value::Float(f) => *f as i64,
+        Value::Float(f) => go_float_to_int64(*f),
         Value::Bool(b) => i64::from(*b),
         Value::String(s) => crate::parse::go_parse_int(trim_zero_decimal(s)).unwrap_or(0),
         _ => 0,
     }
+}
+
+/// Go's `int64(f)` on amd64: out-of-range and NaN values become the minimum int64.
+pub(crate) fn go_float_to_int64(f: f64) -> i64 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() || !(-LIMIT..LIMIT).contains(&f) {
+        return i64::MIN;
+    }
+    f as i64
 }
 
 /// `cast.ToFloat64`.

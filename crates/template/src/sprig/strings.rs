@@ -89,15 +89,16 @@ fn register_case_and_trim(map: &mut FuncMap) {
     map.add("trunc", &[Int, Str], None, |a| {
         let (c, s) = (int_at(&a, 0), string_at(&a, 1));
         let len = s.len() as i64;
+        let bytes = s.as_bytes();
         let cut = if c < 0 && len + c > 0 {
-            s.get((len + c) as usize..)
+            &bytes[(len + c) as usize..]
         } else if c >= 0 && len > c {
-            s.get(..c as usize)
+            &bytes[..c as usize]
         } else {
-            Some(s)
+            bytes
         };
-        cut.map(string)
-            .unwrap_or_else(|| Err("cut inside a UTF-8 character".to_owned()))
+        // Go cuts bytes; a cut inside a character is rendered lossily (keyward renders text).
+        string(String::from_utf8_lossy(cut))
     });
     map.add("substr", &[Int, Int, Str], None, |a| {
         let (start, end, s) = (int_at(&a, 0), int_at(&a, 1), string_at(&a, 2));
@@ -112,7 +113,8 @@ fn register_case_and_trim(map: &mut FuncMap) {
         usize::try_from(range.0)
             .ok()
             .zip(usize::try_from(range.1).ok())
-            .and_then(|(from, to)| s.get(from..to))
+            .and_then(|(from, to)| s.as_bytes().get(from..to))
+            .map(String::from_utf8_lossy)
             .map(string)
             .unwrap_or_else(|| Err("slice bounds out of range".to_owned()))
     });
@@ -144,33 +146,40 @@ fn title(s: &str) -> String {
         .collect()
 }
 
-/// goutils' `AbbreviateFull`; `None` where goutils reports an error (Sprig then prints "").
-fn abbreviate_full(s: &str, offset: i64, max_width: i64) -> Option<String> {
+/// goutils' `AbbreviateFull` over bytes, as Go slices strings; `None` where goutils reports
+/// an error (Sprig then prints "").
+fn abbreviate_full(s: &[u8], offset: i64, max_width: i64) -> Option<Vec<u8>> {
     let len = s.len() as i64;
     if s.is_empty() {
-        return Some(String::new());
+        return Some(Vec::new());
     }
     if max_width < 4 {
         return None;
     }
     if len <= max_width {
-        return Some(s.to_owned());
+        return Some(s.to_vec());
     }
     let mut offset = offset.min(len);
     if len - offset < max_width - 3 {
         offset = len - (max_width - 3);
     }
+    let joined = |a: &[u8], b: &[u8]| [a, b].concat();
     if offset <= 4 {
-        return Some(format!("{}...", s.get(..(max_width - 3) as usize)?));
+        return Some(joined(s.get(..(max_width - 3) as usize)?, b"..."));
     }
     if max_width < 7 {
         return None;
     }
     if offset + max_width - 3 < len {
         let rest = abbreviate_full(s.get(offset as usize..)?, 0, max_width - 3)?;
-        return Some(format!("...{rest}"));
+        return Some(joined(b"...", &rest));
     }
-    Some(format!("...{}", s.get((len - (max_width - 3)) as usize..)?))
+    Some(joined(b"...", s.get((len - (max_width - 3)) as usize..)?))
+}
+
+fn abbreviated(s: &str, offset: i64, max_width: i64) -> FuncResult {
+    let bytes = abbreviate_full(s.as_bytes(), offset, max_width).unwrap_or_default();
+    string(String::from_utf8_lossy(&bytes))
 }
 
 fn register_search_and_build(map: &mut FuncMap) {
@@ -180,14 +189,14 @@ fn register_search_and_build(map: &mut FuncMap) {
         if width < 4 {
             return string(s);
         }
-        string(abbreviate_full(s, 0, width).unwrap_or_default())
+        abbreviated(s, 0, width)
     });
     map.add("abbrevboth", &[Int, Int, Str], None, |a| {
         let (left, right, s) = (int_at(&a, 0), int_at(&a, 1), string_at(&a, 2));
         if right < 4 || left > 0 && right < 7 {
             return string(s);
         }
-        string(abbreviate_full(s, left, right).unwrap_or_default())
+        abbreviated(s, left, right)
     });
     map.add("contains", &[Str, Str], None, |a| {
         Ok(Value::Bool(string_at(&a, 1).contains(string_at(&a, 0))))
