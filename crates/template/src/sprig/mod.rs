@@ -315,6 +315,20 @@ fn register_types(map: &mut FuncMap) {
     map.add("deepEqual", &[Any, Any], None, |a| {
         Ok(Value::Bool(a[0] == a[1]))
     });
+    map.add("typeIsLike", &[Str, Any], None, |a| {
+        let (target, actual) = (string_at(&a, 0), go_type_name(&a[1]));
+        Ok(Value::Bool(
+            target == actual || format!("*{target}") == actual,
+        ))
+    });
+    // keyward's values are already copies: a deep copy is the value itself (and, as in
+    // copystructure, nil cannot be copied).
+    for name in ["deepCopy", "mustDeepCopy"] {
+        map.add(name, &[Any], None, |a| match &a[0] {
+            Value::Nil => Err("cannot copy nil".to_owned()),
+            other => Ok(other.clone()),
+        });
+    }
 }
 
 fn kind_of(v: &Value) -> Result<&'static str, String> {
