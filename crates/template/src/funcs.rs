@@ -192,11 +192,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "kebabcase",
     "swapcase",
     "untitle",
-    "add1f",
-    "addf",
-    "subf",
-    "divf",
-    "mulf",
 ];
 
 /// The argument at `i` as a string (the signature guarantees it).

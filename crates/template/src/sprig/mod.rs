@@ -5,6 +5,7 @@
 //! [`crate::funcs::UNSUPPORTED`].
 
 mod collections;
+mod decimal;
 mod encoding;
 mod strings;
 
@@ -22,6 +23,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     strings::register(map);
     collections::register(map);
     encoding::register(map);
+    decimal::register(map);
 }
 
 /// Sprig's `strval`: strings as they are, anything else as `fmt.Sprintf("%v")`.
