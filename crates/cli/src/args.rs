@@ -142,7 +142,8 @@ pub struct TemplateRenderArgs {
     #[arg(short = 'f', long = "file", value_name = "EXTERNALSECRET.yaml")]
     pub file: PathBuf,
 
-    /// A JSON object of key → value: the data the template sees, as ESO would fetch it.
+    /// A JSON object of key → value: the data the template sees, as ESO would fetch it
+    /// (non-string values are passed as their JSON text, as a store would return them).
     #[arg(long, value_name = "FILE.json")]
     pub data: PathBuf,
 

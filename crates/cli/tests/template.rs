@@ -113,6 +113,36 @@ fn a_failing_template_exits_11_and_names_the_key_not_the_value() {
 }
 
 #[test]
+fn non_string_data_reach_the_template_as_json_text() {
+    let manifest =
+        working_manifest().replace("'{{ .password }}'", "'{{ (fromJson .config).port }}'");
+    let dir = fixture(&manifest);
+    let data = serde_json::json!({ "user": "u", "password": "p", "config": { "port": 5432 } });
+    std::fs::write(dir.path().join("data.json"), data.to_string()).expect("write data");
+    let output = keyward(
+        dir.path(),
+        &[
+            "--output",
+            "json",
+            "template",
+            "render",
+            "-f",
+            "es.yaml",
+            "--data",
+            "data.json",
+            "--reveal",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["data"]["plain"], "5432");
+}
+
+#[test]
 fn an_unsupported_function_is_named() {
     let manifest = working_manifest().replace("'{{ .password }}'", "'{{ .password | pkcs12key }}'");
     let dir = fixture(&manifest);

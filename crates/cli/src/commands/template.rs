@@ -67,20 +67,31 @@ fn read_manifest(path: &Path) -> Result<Json, Failure> {
     )))
 }
 
-/// The template data: a JSON object of key → value (strings, as a Secret's data are).
+/// The template data: a JSON object of key → value. ESO hands templates the store's values
+/// as strings (a Secret's bytes), so a non-string value is given as its JSON text.
 fn read_data(path: &Path) -> Result<Value, Failure> {
     let text = read_file(path)?;
     // serde_json's error names a position, never the text it failed on.
     let json: Json = serde_json::from_str(&text)
         .with_context(|| format!("{}: not valid JSON", path.display()))
         .map_err(invalid)?;
-    if !json.is_object() {
+    let Json::Object(entries) = json else {
         return Err(invalid(anyhow!(
             "{}: the data must be a JSON object",
             path.display()
         )));
-    }
-    Ok(Value::from_json(&json))
+    };
+    let strings = entries
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                Json::String(s) => s,
+                other => other.to_string(),
+            };
+            (key, Value::String(text))
+        })
+        .collect();
+    Ok(Value::Map(strings))
 }
 
 /// Renders `template.data` and every `templateFrom` entry with a literal.
