@@ -184,14 +184,11 @@ pub const UNSUPPORTED: &[&str] = &[
     "urlParse",
     "urlJoin",
     "toDecimal",
-    "initials",
     "wrap",
     "wrapWith",
     "camelcase",
     "snakecase",
     "kebabcase",
-    "swapcase",
-    "untitle",
 ];
 
 /// The argument at `i` as a string (the signature guarantees it).

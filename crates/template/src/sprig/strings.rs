@@ -182,8 +182,69 @@ fn abbreviated(s: &str, offset: i64, max_width: i64) -> FuncResult {
     string(String::from_utf8_lossy(&bytes))
 }
 
+/// goutils' `Uncapitalize`: the first letter after whitespace is lowered.
+fn untitle(s: &str) -> String {
+    let mut next = true;
+    s.chars()
+        .map(|c| {
+            if is_go_space(c) {
+                next = true;
+                c
+            } else if std::mem::take(&mut next) {
+                single_case(c, false)
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// goutils' `SwapCase`: every cased letter swaps case.
+fn swapcase(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_uppercase() {
+                single_case(c, false)
+            } else if c.is_lowercase() {
+                single_case(c, true)
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// goutils' `Initials`, which walks bytes: the first byte of each whitespace-separated word,
+/// each taken as the rune of the same number.
+fn initials(s: &str) -> String {
+    let mut last_was_gap = true;
+    let mut out = String::new();
+    for b in s.bytes() {
+        let c = char::from(b);
+        if is_go_space(c) {
+            last_was_gap = true;
+        } else if std::mem::take(&mut last_was_gap) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn single_case(c: char, upper: bool) -> char {
+    map_case(&c.to_string(), upper).chars().next().unwrap_or(c)
+}
+
 fn register_search_and_build(map: &mut FuncMap) {
     map.add("title", &[Str], None, |a| string(title(string_at(&a, 0))));
+    map.add("untitle", &[Str], None, |a| {
+        string(untitle(string_at(&a, 0)))
+    });
+    map.add("swapcase", &[Str], None, |a| {
+        string(swapcase(string_at(&a, 0)))
+    });
+    map.add("initials", &[Str], None, |a| {
+        string(initials(string_at(&a, 0)))
+    });
     map.add("abbrev", &[Int, Str], None, |a| {
         let (width, s) = (int_at(&a, 0), string_at(&a, 1));
         if width < 4 {
