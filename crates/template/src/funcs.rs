@@ -181,7 +181,6 @@ pub const UNSUPPORTED: &[&str] = &[
     // Sprig: other families not covered yet.
     "semver",
     "semverCompare",
-    "urlParse",
     "urlJoin",
     "toDecimal",
     "wrap",

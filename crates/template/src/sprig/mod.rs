@@ -8,6 +8,7 @@ mod collections;
 mod decimal;
 mod encoding;
 mod strings;
+mod url;
 
 use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
 use crate::gofmt;
@@ -24,6 +25,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     collections::register(map);
     encoding::register(map);
     decimal::register(map);
+    url::register(map);
 }
 
 /// Sprig's `strval`: strings as they are, anything else as `fmt.Sprintf("%v")`.
