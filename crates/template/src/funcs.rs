@@ -185,7 +185,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "toDecimal",
     "wrap",
     "wrapWith",
-    "camelcase",
     "snakecase",
     "kebabcase",
 ];

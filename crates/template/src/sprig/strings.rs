@@ -230,12 +230,66 @@ fn initials(s: &str) -> String {
     out
 }
 
+fn is_connector(c: char) -> bool {
+    c == '-' || c == '_' || is_go_space(c)
+}
+
+/// xstrings' `ToPascalCase` (Sprig's `camelcase`): connectors removed, the rune after each
+/// connector upper-cased, the first rune upper-cased.
+fn pascal_case(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    let mut first_upper = false;
+    let mut r0 = None;
+    for c in chars.by_ref() {
+        if !is_connector(c) {
+            first_upper = c.is_uppercase();
+            r0 = Some(single_case(c, true));
+            break;
+        }
+        out.push(c);
+    }
+    let Some(mut r0) = r0 else {
+        // Only connectors: xstrings writes the last one twice.
+        if let Some(last) = s.chars().last() {
+            out.push(last);
+        }
+        return out;
+    };
+    for c in chars {
+        let r1 = r0;
+        r0 = c;
+        if is_connector(r0) && is_connector(r1) {
+            out.push(r1);
+            continue;
+        }
+        if is_connector(r1) {
+            first_upper = r0.is_uppercase();
+            r0 = single_case(r0, true);
+        } else {
+            if first_upper {
+                if r0.is_uppercase() {
+                    r0 = single_case(r0, false);
+                } else {
+                    first_upper = false;
+                }
+            }
+            out.push(r1);
+        }
+    }
+    out.push(r0);
+    out
+}
+
 fn single_case(c: char, upper: bool) -> char {
     map_case(&c.to_string(), upper).chars().next().unwrap_or(c)
 }
 
 fn register_search_and_build(map: &mut FuncMap) {
     map.add("title", &[Str], None, |a| string(title(string_at(&a, 0))));
+    map.add("camelcase", &[Str], None, |a| {
+        string(pascal_case(string_at(&a, 0)))
+    });
     map.add("untitle", &[Str], None, |a| {
         string(untitle(string_at(&a, 0)))
     });
