@@ -185,8 +185,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "toDecimal",
     "wrap",
     "wrapWith",
-    "snakecase",
-    "kebabcase",
 ];
 
 /// The argument at `i` as a string (the signature guarantees it).

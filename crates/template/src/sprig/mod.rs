@@ -4,6 +4,7 @@
 //! defaults, type and number functions. Functions not implemented are listed in
 //! [`crate::funcs::UNSUPPORTED`].
 
+mod case;
 mod collections;
 mod decimal;
 mod encoding;

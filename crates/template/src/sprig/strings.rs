@@ -290,6 +290,12 @@ fn register_search_and_build(map: &mut FuncMap) {
     map.add("camelcase", &[Str], None, |a| {
         string(pascal_case(string_at(&a, 0)))
     });
+    map.add("snakecase", &[Str], None, |a| {
+        string(super::case::to_lower_case(string_at(&a, 0), '_'))
+    });
+    map.add("kebabcase", &[Str], None, |a| {
+        string(super::case::to_lower_case(string_at(&a, 0), '-'))
+    });
     map.add("untitle", &[Str], None, |a| {
         string(untitle(string_at(&a, 0)))
     });
