@@ -182,7 +182,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "semver",
     "semverCompare",
     "urlJoin",
-    "toDecimal",
     "wrap",
     "wrapWith",
 ];

@@ -180,6 +180,23 @@ fn register_numbers(map: &mut FuncMap) {
             a.iter().map(to_float64).fold(f64::INFINITY, go_min),
         ))
     });
+    map.add("toDecimal", &[Any], None, |a| {
+        // strconv.ParseInt(fmt.Sprint(v), 8, 64), 0 on failure.
+        let text = strval(&a[0]);
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.strip_prefix('+').unwrap_or(&text)),
+        };
+        let valid = !digits.is_empty() && digits.bytes().all(|b| (b'0'..=b'7').contains(&b));
+        let magnitude = if valid {
+            i64::from_str_radix(digits, 8).ok()
+        } else {
+            None
+        };
+        Ok(Value::Int64(
+            magnitude.map_or(0, |m| if negative { -m } else { m }),
+        ))
+    });
     map.add("int64", &[Any], None, |a| Ok(Value::Int64(to_int64(&a[0]))));
     map.add("int", &[Any], None, |a| Ok(Value::Int(to_int64(&a[0]))));
     map.add("float64", &[Any], None, |a| {
