@@ -182,8 +182,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "semver",
     "semverCompare",
     "urlJoin",
-    "wrap",
-    "wrapWith",
 ];
 
 /// The argument at `i` as a string (the signature guarantees it).

@@ -281,6 +281,54 @@ fn pascal_case(s: &str) -> String {
     out
 }
 
+/// goutils' `WrapCustom`, over bytes as in Go (a cut inside a character renders lossily).
+fn wrap_custom(s: &str, wrap_length: i64, newline: &str, wrap_long_words: bool) -> String {
+    let bytes = s.as_bytes();
+    if bytes.is_empty() {
+        return String::new();
+    }
+    let newline = if newline.is_empty() {
+        b"\n".as_slice()
+    } else {
+        newline.as_bytes()
+    };
+    let width = usize::try_from(wrap_length.max(1)).unwrap_or(1);
+    let len = bytes.len();
+    let mut offset = 0;
+    let mut out: Vec<u8> = Vec::with_capacity(len + len / width);
+    while len - offset > width {
+        if bytes[offset] == b' ' {
+            offset += 1;
+            continue;
+        }
+        let window = &bytes[offset..width + offset + 1];
+        if let Some(space) = window.iter().rposition(|b| *b == b' ') {
+            out.extend_from_slice(&bytes[offset..offset + space]);
+            out.extend_from_slice(newline);
+            offset += space + 1;
+        } else if wrap_long_words {
+            out.extend_from_slice(&bytes[offset..offset + width]);
+            out.extend_from_slice(newline);
+            offset += width;
+        } else {
+            let end = offset + width;
+            match bytes[end..].iter().position(|b| *b == b' ') {
+                None => {
+                    out.extend_from_slice(&bytes[offset..]);
+                    offset = len;
+                }
+                Some(index) => {
+                    out.extend_from_slice(&bytes[offset..end + index]);
+                    out.extend_from_slice(newline);
+                    offset = end + index + 1;
+                }
+            }
+        }
+    }
+    out.extend_from_slice(&bytes[offset..]);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn single_case(c: char, upper: bool) -> char {
     map_case(&c.to_string(), upper).chars().next().unwrap_or(c)
 }
@@ -289,6 +337,17 @@ fn register_search_and_build(map: &mut FuncMap) {
     map.add("title", &[Str], None, |a| string(title(string_at(&a, 0))));
     map.add("camelcase", &[Str], None, |a| {
         string(pascal_case(string_at(&a, 0)))
+    });
+    map.add("wrap", &[Int, Str], None, |a| {
+        string(wrap_custom(string_at(&a, 1), int_at(&a, 0), "", false))
+    });
+    map.add("wrapWith", &[Int, Str, Str], None, |a| {
+        string(wrap_custom(
+            string_at(&a, 2),
+            int_at(&a, 0),
+            string_at(&a, 1),
+            true,
+        ))
     });
     map.add("snakecase", &[Str], None, |a| {
         string(super::case::to_lower_case(string_at(&a, 0), '_'))
