@@ -12,8 +12,13 @@ use crate::gofmt;
 use crate::parse::{Arg, ArgKind, Branch, Command, List, Node, Number, Pipe};
 use crate::value::Value;
 
-/// Go's template recursion limit is 100000; keyward stops earlier to protect its stack.
-const MAX_TEMPLATE_DEPTH: usize = 1000;
+/// Go's template recursion limit is 100000; keyward stops at 200 so that a recursive template
+/// cannot overflow the stack (a debug build on a 2 MiB thread stack survives 400).
+const MAX_TEMPLATE_DEPTH: usize = 200;
+
+/// Bound on nested bodies being walked at once (template calls times the control structures
+/// inside them), for the same reason.
+const MAX_WALK_NESTING: usize = 600;
 
 type Operand = Option<Value>;
 
@@ -48,6 +53,7 @@ pub(crate) struct Exec<'a> {
     template: String,
     vars: Vec<(String, Operand)>,
     depth: usize,
+    nesting: usize,
     pub out: String,
 }
 
@@ -64,6 +70,7 @@ impl<'a> Exec<'a> {
             template: name.to_owned(),
             vars: vec![("$".to_owned(), Some(data.clone()))],
             depth: 0,
+            nesting: 0,
             out: String::new(),
         }
     }
@@ -85,6 +92,16 @@ impl<'a> Exec<'a> {
     }
 
     fn walk(&mut self, dot: &Operand, list: &List) -> Result<Flow, ExecError> {
+        if self.nesting >= MAX_WALK_NESTING {
+            return Err(self.error(0, "templates and control structures nested too deeply"));
+        }
+        self.nesting += 1;
+        let flow = self.walk_nodes(dot, list);
+        self.nesting -= 1;
+        flow
+    }
+
+    fn walk_nodes(&mut self, dot: &Operand, list: &List) -> Result<Flow, ExecError> {
         for node in list {
             let flow = match node {
                 Node::Text(text) => {

@@ -46,6 +46,10 @@ const KEYWORDS: [&str; 9] = [
 ];
 const WITH: &str = "with";
 
+/// Deepest nesting of parentheses or control structures keyward accepts (Go has no limit;
+/// the parser and executor recurse, and must not overflow the stack on hostile input).
+pub(crate) const MAX_NESTING: usize = 100;
+
 fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
 }
@@ -223,6 +227,9 @@ impl Lexer<'_> {
             '.' => self.lex_dot(start)?,
             '(' => {
                 self.paren_depth += 1;
+                if self.paren_depth > MAX_NESTING {
+                    return self.error("parentheses nested too deeply");
+                }
                 self.single(Tok::LeftParen, start);
             }
             ')' => {

@@ -19,7 +19,9 @@
 //! - Maps are values, not shared references: `set`, `unset` and `merge*` write their result
 //!   back only into a plain variable argument (`{{ $_ := set $d "k" "v" }}`), not into a map
 //!   reached through a field or held by two variables.
-//! - Template recursion stops at depth 1000 (Go: 100000); complex-number literals are refused;
+//! - Template recursion stops at depth 200 (Go: 100000), parentheses and control structures
+//!   nest at most 100 deep, so hostile templates cannot overflow the stack; complex-number
+//!   literals are refused;
 //!   `%T`, `%p` and `%U` are not implemented in `printf`; typed Go containers are modelled as
 //!   `[]interface {}` and `map[string]interface {}`, so `typeOf` differs for Sprig's `[]string`
 //!   results and `split`'s `map[string]string` is accepted where Go would refuse it.

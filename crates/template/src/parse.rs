@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::lex::{LexError, Tok, Token, lex};
+use crate::lex::{LexError, MAX_NESTING, Tok, Token, lex};
 
 /// A list of nodes: a template body or a branch of a control structure.
 pub(crate) type List = Vec<Node>;
@@ -114,6 +114,7 @@ pub(crate) fn parse(
         pos: 0,
         vars: vec!["$".to_owned()],
         range_depth: 0,
+        control_depth: 0,
         trees: HashMap::new(),
         check_function,
     };
@@ -133,6 +134,7 @@ struct Parser<'a> {
     pos: usize,
     vars: Vec<String>,
     range_depth: usize,
+    control_depth: usize,
     trees: HashMap<String, List>,
     check_function: &'a dyn Fn(&str) -> Result<(), String>,
 }
@@ -352,8 +354,14 @@ impl Parser<'_> {
     }
 
     fn parse_control(&mut self, context: &str) -> Result<Branch, ParseError> {
+        if self.control_depth >= MAX_NESTING {
+            let pos = self.peek().pos;
+            return self.error(pos, "control structures nested too deeply");
+        }
         let mark = self.vars.len();
+        self.control_depth += 1;
         let result = self.parse_control_inner(context);
+        self.control_depth -= 1;
         self.vars.truncate(mark);
         result
     }
