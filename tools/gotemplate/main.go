@@ -6,13 +6,23 @@
 // Usage:
 //
 //	gotemplate -template FILE [-data FILE.json]
+//	gotemplate -batch CASES.json
+//	gotemplate -template FILE -data FILE.json -repeat N
 //
 // The data file holds a JSON object; it becomes the template's dot. Output goes to stdout.
 // A parse or execution error is printed on one line to stderr and the exit code is 1.
+//
+// Batch mode renders many cases in one process: CASES.json holds an array of
+// {"template": TEXT, "data": OBJECT}; stdout gets an array, in the same order, of
+// {"output_b64": BASE64} (the rendered bytes) or {"error": MESSAGE}.
+//
+// With -repeat N the template is parsed and executed N times (as ESO does for every
+// reconcile) and the output of the last run is printed; benchmarks time this.
 package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -34,10 +44,70 @@ func funcMap() template.FuncMap {
 	return fm
 }
 
+func render(text string, data map[string]any) ([]byte, error) {
+	tmpl, err := template.New("template").Option("missingkey=error").Funcs(funcMap()).Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := tmpl.Execute(&out, data); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+type batchCase struct {
+	Template string          `json:"template"`
+	Data     json.RawMessage `json:"data"`
+}
+
+type batchResult struct {
+	OutputB64 *string `json:"output_b64,omitempty"`
+	Error     *string `json:"error,omitempty"`
+}
+
+func renderCase(c batchCase) batchResult {
+	data := map[string]any{}
+	if len(c.Data) > 0 {
+		if err := json.Unmarshal(c.Data, &data); err != nil {
+			msg := "data: " + err.Error()
+			return batchResult{Error: &msg}
+		}
+	}
+	out, err := render(c.Template, data)
+	if err != nil {
+		msg := err.Error()
+		return batchResult{Error: &msg}
+	}
+	encoded := base64.StdEncoding.EncodeToString(out)
+	return batchResult{OutputB64: &encoded}
+}
+
+func runBatch(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var cases []batchCase
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		return fmt.Errorf("batch %s: %w", path, err)
+	}
+	results := make([]batchResult, len(cases))
+	for i, c := range cases {
+		results[i] = renderCase(c)
+	}
+	return json.NewEncoder(os.Stdout).Encode(results)
+}
+
 func run() error {
 	templatePath := flag.String("template", "", "path of the template to render (required)")
 	dataPath := flag.String("data", "", "path of a JSON object used as the template's data")
+	batchPath := flag.String("batch", "", "path of a JSON array of {template, data} cases")
+	repeat := flag.Int("repeat", 1, "parse and render this many times (for benchmarks)")
 	flag.Parse()
+	if *batchPath != "" {
+		return runBatch(*batchPath)
+	}
 	if *templatePath == "" {
 		return fmt.Errorf("-template is required")
 	}
@@ -55,15 +125,14 @@ func run() error {
 			return fmt.Errorf("data %s: %w", *dataPath, err)
 		}
 	}
-	tmpl, err := template.New("template").Option("missingkey=error").Funcs(funcMap()).Parse(string(text))
-	if err != nil {
-		return err
+	var out []byte
+	for i := 0; i < *repeat; i++ {
+		out, err = render(string(text), data)
+		if err != nil {
+			return err
+		}
 	}
-	var out bytes.Buffer
-	if err := tmpl.Execute(&out, data); err != nil {
-		return err
-	}
-	_, err = os.Stdout.Write(out.Bytes())
+	_, err = os.Stdout.Write(out)
 	return err
 }
 

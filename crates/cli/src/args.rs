@@ -135,6 +135,38 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+
+    /// Render ExternalSecret templates offline (Go text/template + Sprig, as ESO does).
+    #[command(subcommand)]
+    Template(TemplateCommand),
+}
+
+/// `keyward template …`.
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// Render spec.target.template of an ExternalSecret against key/value data.
+    #[command(after_help = "Examples:\n  \
+        keyward template render -f externalsecret.yaml --data data.json\n  \
+        keyward template render -f externalsecret.yaml --data data.json --reveal\n  \
+        keyward --output json template render -f externalsecret.yaml --data data.json")]
+    Render(TemplateRenderArgs),
+}
+
+/// Arguments of `keyward template render`.
+#[derive(Debug, Args)]
+pub struct TemplateRenderArgs {
+    /// The ExternalSecret manifest (YAML; the first ExternalSecret document is used).
+    #[arg(short = 'f', long = "file", value_name = "EXTERNALSECRET.yaml")]
+    pub file: PathBuf,
+
+    /// A JSON object of key → value: the data the template sees, as ESO would fetch it
+    /// (non-string values are passed as their JSON text, as a store would return them).
+    #[arg(long, value_name = "FILE.json")]
+    pub data: PathBuf,
+
+    /// Print the rendered values instead of [redacted].
+    #[arg(long)]
+    pub reveal: bool,
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@ pub mod bundle;
 mod docs;
 pub mod scan;
 pub mod sync;
+mod template;
 
 use keyward_core::ExitCode;
 
-use crate::args::Command;
+use crate::args::{Command, TemplateCommand};
 use crate::failure::Failure;
 use crate::output::Output;
 
@@ -35,6 +36,9 @@ pub fn run(command: Command, output: &Output) -> Result<Done, Failure> {
         Command::Bundle(args) => bundle::run(args, output),
         Command::Scan(args) => scan::run(&args, output).map(Done::Exit),
         Command::Sync(args) => sync::run(args, output),
+        Command::Template(TemplateCommand::Render(args)) => {
+            template::render(&args, output).map(Done::Exit)
+        }
         Command::Completions { shell } => docs::completions(shell).map(Done::Exit),
         Command::Man { out_dir } => docs::man(out_dir.as_deref(), output).map(Done::Exit),
     }

@@ -1,0 +1,200 @@
+//! `keyward template render`: renders an ExternalSecret's `spec.target.template` offline
+//! against key/value data from a JSON file, like ESO's `esoctl template`. Rendered values are
+//! secrets: they print as `[redacted]` unless `--reveal` asks for them.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use keyward_core::{ErrorKind, ExitCode, REDACTED, SecretValue};
+use keyward_template::{Template, Value};
+use serde_json::Value as Json;
+
+use crate::args::TemplateRenderArgs;
+use crate::failure::Failure;
+use crate::output::{Output, OutputFormat};
+
+/// Renders every template key of the manifest and prints the results.
+pub fn render(args: &TemplateRenderArgs, output: &Output) -> Result<ExitCode, Failure> {
+    let manifest = read_manifest(&args.file)?;
+    let data = read_data(&args.data)?;
+    let template = manifest
+        .pointer("/spec/target/template")
+        .ok_or_else(|| invalid(anyhow!("{}: no spec.target.template", args.file.display())))?;
+    let rendered = render_template(template, &data)?;
+    let report = match output.format {
+        OutputFormat::Json => json_report(&manifest, &rendered, args.reveal),
+        OutputFormat::Text => text_report(&rendered, args.reveal),
+    };
+    write_stdout(report.as_bytes())?;
+    Ok(ExitCode::Success)
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .context("writing to stdout")
+        .map_err(|error| Failure::new(ErrorKind::Write, error))
+}
+
+fn invalid(error: anyhow::Error) -> Failure {
+    Failure::new(ErrorKind::InvalidConfig, error)
+}
+
+fn read_file(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(|error| Failure::new(ErrorKind::MissingDependency, error))
+}
+
+/// The first YAML document that is an ExternalSecret.
+fn read_manifest(path: &Path) -> Result<Json, Failure> {
+    let text = read_file(path)?;
+    for document in serde_yaml_ng::Deserializer::from_str(&text) {
+        let value: Json = serde::Deserialize::deserialize(document)
+            .with_context(|| format!("{}: not valid YAML", path.display()))
+            .map_err(invalid)?;
+        if value.get("kind").and_then(Json::as_str) == Some("ExternalSecret") {
+            return Ok(value);
+        }
+    }
+    Err(invalid(anyhow!(
+        "{}: no ExternalSecret document",
+        path.display()
+    )))
+}
+
+/// The template data: a JSON object of key → value. ESO hands templates the store's values
+/// as strings (a Secret's bytes), so a non-string value is given as its JSON text.
+fn read_data(path: &Path) -> Result<Value, Failure> {
+    let text = read_file(path)?;
+    // serde_json's error names a position, never the text it failed on.
+    let json: Json = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not valid JSON", path.display()))
+        .map_err(invalid)?;
+    let Json::Object(entries) = json else {
+        return Err(invalid(anyhow!(
+            "{}: the data must be a JSON object",
+            path.display()
+        )));
+    };
+    let strings = entries
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                Json::String(s) => s,
+                other => other.to_string(),
+            };
+            (key, Value::String(text))
+        })
+        .collect();
+    Ok(Value::Map(strings))
+}
+
+/// Renders `template.data` and every `templateFrom` entry with a literal.
+fn render_template(
+    template: &Json,
+    data: &Value,
+) -> Result<BTreeMap<String, SecretValue>, Failure> {
+    let mut rendered = BTreeMap::new();
+    if let Some(entries) = template.get("data").and_then(Json::as_object) {
+        for (key, text) in entries {
+            let text = text.as_str().ok_or_else(|| {
+                invalid(anyhow!("spec.target.template.data.{key} is not a string"))
+            })?;
+            rendered.insert(key.clone(), render_one(key, text, data)?);
+        }
+    }
+    let from = template.get("templateFrom").and_then(Json::as_array);
+    for (index, entry) in from.into_iter().flatten().enumerate() {
+        render_literal(index, entry, data, &mut rendered)?;
+    }
+    Ok(rendered)
+}
+
+fn render_one(name: &str, text: &str, data: &Value) -> Result<SecretValue, Failure> {
+    Template::parse(name, text)
+        .and_then(|template| template.render(data))
+        .map(SecretValue::from)
+        .map_err(|error| invalid(error.into()))
+}
+
+/// A `templateFrom` literal targeting the data: its rendering is a YAML map of new keys.
+fn render_literal(
+    index: usize,
+    entry: &Json,
+    data: &Value,
+    rendered: &mut BTreeMap<String, SecretValue>,
+) -> Result<(), Failure> {
+    let Some(literal) = entry.get("literal").and_then(Json::as_str) else {
+        return Err(invalid(anyhow!(
+            "templateFrom[{index}]: only literal templates can be rendered offline"
+        )));
+    };
+    let target = entry.get("target").and_then(Json::as_str).unwrap_or("Data");
+    if target != "Data" {
+        return Err(invalid(anyhow!(
+            "templateFrom[{index}]: target {target} is not supported yet"
+        )));
+    }
+    let name = format!("templateFrom[{index}]");
+    let output = render_one(&name, literal, data)?;
+    let text = output
+        .expose_str()
+        .map_err(|_| invalid(anyhow!("{name}: the rendered literal is not UTF-8")))?;
+    // The YAML error would quote the rendered text (secret), so it is replaced.
+    let keys: BTreeMap<String, Json> = serde_yaml_ng::from_str(text).map_err(|_| {
+        invalid(anyhow!(
+            "{name}: the rendered literal is not a YAML map of keys"
+        ))
+    })?;
+    for (key, value) in keys {
+        let value = match value {
+            Json::String(s) => s,
+            other => other.to_string(),
+        };
+        rendered.insert(key, SecretValue::from(value));
+    }
+    Ok(())
+}
+
+fn shown(value: &SecretValue, reveal: bool) -> String {
+    if !reveal {
+        return REDACTED.to_owned();
+    }
+    String::from_utf8_lossy(value.expose_bytes()).into_owned()
+}
+
+fn text_report(rendered: &BTreeMap<String, SecretValue>, reveal: bool) -> String {
+    let mut out = String::new();
+    for (key, value) in rendered {
+        let text = shown(value, reveal);
+        if text.contains('\n') {
+            out.push_str(&format!("{key}: |\n"));
+            for line in text.lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+        } else {
+            out.push_str(&format!("{key}: {text}\n"));
+        }
+    }
+    out
+}
+
+fn json_report(manifest: &Json, rendered: &BTreeMap<String, SecretValue>, reveal: bool) -> String {
+    let data: serde_json::Map<String, Json> = rendered
+        .iter()
+        .map(|(key, value)| (key.clone(), Json::String(shown(value, reveal))))
+        .collect();
+    let name = manifest
+        .pointer("/metadata/name")
+        .cloned()
+        .unwrap_or(Json::Null);
+    format!(
+        "{}\n",
+        serde_json::json!({ "name": name, "revealed": reveal, "data": data })
+    )
+}

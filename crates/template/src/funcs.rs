@@ -1,0 +1,466 @@
+//! The function map: Go's template builtins and their signatures, the registry the Sprig
+//! modules add to, and the list of functions ESO exposes that keyward does not implement yet.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::gofmt;
+use crate::sprig;
+use crate::value::Value;
+
+/// The Go type of a function parameter, which decides what an argument may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Param {
+    /// `interface{}`: anything, nil included.
+    Any,
+    /// `reflect.Value` (the builtins): anything, but not a missing value.
+    Reflect,
+    /// `string`.
+    Str,
+    /// `int`.
+    Int,
+    /// `bool`.
+    Bool,
+    /// `map[string]interface{}`.
+    Map,
+}
+
+impl Param {
+    /// Go's spelling of the type, for error messages.
+    pub(crate) fn go_type(self) -> &'static str {
+        match self {
+            Param::Any => "interface {}",
+            Param::Reflect => "reflect.Value",
+            Param::Str => "string",
+            Param::Int => "int",
+            Param::Bool => "bool",
+            Param::Map => "map[string]interface {}",
+        }
+    }
+}
+
+/// A function's result: a value, or a message that must not contain data values.
+pub(crate) type FuncResult = Result<Value, String>;
+
+/// An implementation; its arguments were already checked against the signature.
+pub(crate) type Impl = fn(Vec<Value>) -> FuncResult;
+
+/// A function with its Go signature.
+pub(crate) struct Function {
+    pub params: &'static [Param],
+    pub variadic: Option<Param>,
+    pub call: Impl,
+}
+
+/// Every function a template may call, by name.
+pub(crate) struct FuncMap {
+    functions: HashMap<&'static str, Function>,
+}
+
+impl FuncMap {
+    /// The shared map: Go's builtins, then Sprig as ESO exposes it.
+    pub(crate) fn global() -> &'static FuncMap {
+        static MAP: OnceLock<FuncMap> = OnceLock::new();
+        MAP.get_or_init(|| {
+            let mut map = FuncMap {
+                functions: HashMap::new(),
+            };
+            register_builtins(&mut map);
+            sprig::register(&mut map);
+            map
+        })
+    }
+
+    pub(crate) fn add(
+        &mut self,
+        name: &'static str,
+        params: &'static [Param],
+        variadic: Option<Param>,
+        call: Impl,
+    ) {
+        self.functions.insert(
+            name,
+            Function {
+                params,
+                variadic,
+                call,
+            },
+        );
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Function> {
+        self.functions.get(name)
+    }
+
+    /// Whether `name` may appear in a template: implemented, `and`/`or`, or else why not.
+    pub(crate) fn check(&self, name: &str) -> Result<(), String> {
+        if self.functions.contains_key(name) || name == "and" || name == "or" {
+            return Ok(());
+        }
+        if UNSUPPORTED.contains(&name) {
+            return Err(format!(
+                "function {name:?} is provided by ESO's template engine but not implemented by keyward yet"
+            ));
+        }
+        Err(format!("function {name:?} not defined"))
+    }
+
+    /// The names of every implemented function, sorted.
+    pub(crate) fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self
+            .functions
+            .keys()
+            .copied()
+            .chain(["and", "or"])
+            .collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+/// Functions ESO's template engine offers that keyward does not implement (yet). A template
+/// using one fails to parse with an error that names it.
+pub const UNSUPPORTED: &[&str] = &[
+    // ESO's own additions.
+    "pkcs12key",
+    "pkcs12keyPass",
+    "pkcs12cert",
+    "pkcs12certPass",
+    "pemToPkcs12",
+    "pemToPkcs12Pass",
+    "fullPemToPkcs12",
+    "fullPemToPkcs12Pass",
+    "pemTruststoreToPKCS12",
+    "filterPEM",
+    "filterCertChain",
+    "certSANs",
+    "jwkPublicKeyPem",
+    "jwkPrivateKeyPem",
+    "rsaDecrypt",
+    "toYaml",
+    "fromYaml",
+    // Sprig: time and dates (non-deterministic or locale-bound).
+    "ago",
+    "date",
+    "date_in_zone",
+    "date_modify",
+    "dateInZone",
+    "dateModify",
+    "duration",
+    "durationRound",
+    "htmlDate",
+    "htmlDateInZone",
+    "must_date_modify",
+    "mustDateModify",
+    "mustToDate",
+    "now",
+    "toDate",
+    "unixEpoch",
+    // Sprig: randomness and cryptography.
+    "randAlphaNum",
+    "randAlpha",
+    "randAscii",
+    "randNumeric",
+    "randInt",
+    "randBytes",
+    "shuffle",
+    "uuidv4",
+    "bcrypt",
+    "htpasswd",
+    "genPrivateKey",
+    "derivePassword",
+    "buildCustomCert",
+    "genCA",
+    "genCAWithKey",
+    "genSelfSignedCert",
+    "genSelfSignedCertWithKey",
+    "genSignedCert",
+    "genSignedCertWithKey",
+    "encryptAES",
+    "decryptAES",
+    // Sprig: other families not covered yet.
+    "semver",
+    "semverCompare",
+    "urlJoin",
+];
+
+/// The argument at `i` as a string (the signature guarantees it).
+pub(crate) fn string_at(args: &[Value], i: usize) -> &str {
+    match args.get(i) {
+        Some(Value::String(s)) => s,
+        _ => "",
+    }
+}
+
+/// The argument at `i` as an integer (the signature guarantees it).
+pub(crate) fn int_at(args: &[Value], i: usize) -> i64 {
+    args.get(i).and_then(Value::as_integer).unwrap_or(0)
+}
+
+use Param::{Any, Reflect, Str};
+
+fn register_builtins(map: &mut FuncMap) {
+    map.add("not", &[Reflect], None, |a| {
+        Ok(Value::Bool(!a[0].is_true()))
+    });
+    map.add("len", &[Reflect], None, builtin_len);
+    map.add("index", &[Reflect], Some(Reflect), builtin_index);
+    map.add("print", &[], Some(Any), |a| {
+        Ok(Value::String(gofmt::sprint(&a)))
+    });
+    map.add("println", &[], Some(Any), |a| {
+        Ok(Value::String(gofmt::sprintln(&a)))
+    });
+    map.add("printf", &[Str], Some(Any), |a| {
+        Ok(Value::String(gofmt::sprintf(string_at(&a, 0), &a[1..])))
+    });
+    map.add("html", &[], Some(Any), |a| {
+        Ok(Value::String(html_escape(&escaper_input(a))))
+    });
+    map.add("js", &[], Some(Any), |a| {
+        Ok(Value::String(js_escape(&escaper_input(a))))
+    });
+    map.add("urlquery", &[], Some(Any), |a| {
+        Ok(Value::String(query_escape(&escaper_input(a))))
+    });
+    map.add("call", &[Reflect], Some(Reflect), |a| match a[0] {
+        Value::Nil => Err("call of nil".to_owned()),
+        ref other => Err(format!("non-function of type {}", other.go_type())),
+    });
+    map.add("eq", &[Reflect], Some(Reflect), builtin_eq);
+    map.add("ne", &[Reflect, Reflect], None, |a| {
+        builtin_eq(a).map(|v| Value::Bool(!v.is_true()))
+    });
+    map.add("lt", &[Reflect, Reflect], None, |a| {
+        less(&a[0], &a[1]).map(Value::Bool)
+    });
+    map.add("le", &[Reflect, Reflect], None, |a| {
+        less_or_equal(&a[0], &a[1]).map(Value::Bool)
+    });
+    map.add("gt", &[Reflect, Reflect], None, |a| {
+        less_or_equal(&a[0], &a[1]).map(|b| Value::Bool(!b))
+    });
+    map.add("ge", &[Reflect, Reflect], None, |a| {
+        less(&a[0], &a[1]).map(|b| Value::Bool(!b))
+    });
+}
+
+fn builtin_len(args: Vec<Value>) -> FuncResult {
+    match &args[0] {
+        Value::String(s) => Ok(Value::Int(s.len() as i64)),
+        Value::List(l) => Ok(Value::Int(l.len() as i64)),
+        Value::Map(m) => Ok(Value::Int(m.len() as i64)),
+        Value::Nil => Err("len of nil pointer".to_owned()),
+        other => Err(format!("len of type {}", other.go_type())),
+    }
+}
+
+fn list_index(index: &Value, len: usize) -> Result<usize, String> {
+    let i = match index {
+        Value::Int(i) | Value::Int64(i) => *i,
+        Value::Nil => return Err("cannot index slice/array with nil".to_owned()),
+        other => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                other.go_type()
+            ));
+        }
+    };
+    usize::try_from(i)
+        .ok()
+        .filter(|i| *i < len)
+        .ok_or_else(|| "index out of range".to_owned())
+}
+
+fn builtin_index(args: Vec<Value>) -> FuncResult {
+    let mut args = args.into_iter();
+    let mut item = args.next().unwrap_or(Value::Nil);
+    if item == Value::Nil {
+        return Err("index of untyped nil".to_owned());
+    }
+    for index in args {
+        item = match item {
+            Value::Nil => return Err("index of untyped nil".to_owned()),
+            Value::List(mut l) => {
+                let i = list_index(&index, l.len())?;
+                l.swap_remove(i)
+            }
+            Value::String(s) => {
+                let i = list_index(&index, s.len())?;
+                Value::Int(i64::from(s.as_bytes()[i]))
+            }
+            Value::Map(mut m) => match index {
+                Value::String(key) => m.remove(&key).unwrap_or(Value::Nil),
+                Value::Nil => return Err("value is nil; should be of type string".to_owned()),
+                other => {
+                    return Err(format!(
+                        "value has type {}; should be string",
+                        other.go_type()
+                    ));
+                }
+            },
+            other => return Err(format!("can't index item of type {}", other.go_type())),
+        };
+    }
+    Ok(item)
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum BasicKind {
+    Bool,
+    Int,
+    Float,
+    String,
+    Invalid,
+}
+
+fn basic_kind(v: &Value) -> BasicKind {
+    match v {
+        Value::Bool(_) => BasicKind::Bool,
+        Value::Int(_) | Value::Int64(_) => BasicKind::Int,
+        Value::Float(_) => BasicKind::Float,
+        Value::String(_) => BasicKind::String,
+        _ => BasicKind::Invalid,
+    }
+}
+
+fn builtin_eq(args: Vec<Value>) -> FuncResult {
+    let Some((first, rest)) = args.split_first() else {
+        return Err("missing argument for comparison".to_owned());
+    };
+    if rest.is_empty() {
+        return Err("missing argument for comparison".to_owned());
+    }
+    for other in rest {
+        if equal(first, other)? {
+            return Ok(Value::Bool(true));
+        }
+    }
+    Ok(Value::Bool(false))
+}
+
+fn incompatible(a: &Value, b: &Value) -> String {
+    format!(
+        "incompatible types for comparison: {} and {}",
+        a.go_type(),
+        b.go_type()
+    )
+}
+
+fn equal(a: &Value, b: &Value) -> Result<bool, String> {
+    let (ka, kb) = (basic_kind(a), basic_kind(b));
+    if ka != kb {
+        if *a != Value::Nil && *b != Value::Nil {
+            return Err(incompatible(a, b));
+        }
+        return Ok(false);
+    }
+    Ok(match (a, b) {
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::String(x), Value::String(y)) => x == y,
+        _ if ka == BasicKind::Int => a.as_integer() == b.as_integer(),
+        (Value::Nil, _) | (_, Value::Nil) => a == b,
+        (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
+            return Err(format!("non-comparable type {}", a.go_type()));
+        }
+        _ => {
+            return Err(format!(
+                "non-comparable types {} and {}",
+                a.go_type(),
+                b.go_type()
+            ));
+        }
+    })
+}
+
+fn less(a: &Value, b: &Value) -> Result<bool, String> {
+    let (ka, kb) = (basic_kind(a), basic_kind(b));
+    if ka == BasicKind::Invalid || kb == BasicKind::Invalid {
+        return Err("invalid type for comparison".to_owned());
+    }
+    if ka != kb {
+        return Err(incompatible(a, b));
+    }
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => Ok(x < y),
+        (Value::String(x), Value::String(y)) => Ok(x < y),
+        _ if ka == BasicKind::Int => Ok(a.as_integer() < b.as_integer()),
+        _ => Err("invalid type for comparison".to_owned()),
+    }
+}
+
+fn less_or_equal(a: &Value, b: &Value) -> Result<bool, String> {
+    if less(a, b)? {
+        return Ok(true);
+    }
+    equal(a, b)
+}
+
+/// Go's `evalArgs` for the escapers: one string as is, else `fmt.Sprint` with nils shown as
+/// `<no value>`.
+fn escaper_input(args: Vec<Value>) -> String {
+    if let [Value::String(s)] = args.as_slice() {
+        return s.clone();
+    }
+    let shown: Vec<Value> = args
+        .into_iter()
+        .map(|a| match a {
+            Value::Nil => Value::String("<no value>".to_owned()),
+            other => other,
+        })
+        .collect();
+    gofmt::sprint(&shown)
+}
+
+/// `template.HTMLEscapeString`.
+pub(crate) fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\0' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `template.JSEscapeString`.
+pub(crate) fn js_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '<' => out.push_str("\\u003C"),
+            '>' => out.push_str("\\u003E"),
+            '&' => out.push_str("\\u0026"),
+            '=' => out.push_str("\\u003D"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if (c as u32) < 0x80 || gofmt::is_go_printable(c) => out.push(c),
+            c => out.push_str(&format!("\\u{:04X}", c as u32)),
+        }
+    }
+    out
+}
+
+/// `url.QueryEscape`.
+pub(crate) fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

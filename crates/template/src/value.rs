@@ -1,0 +1,141 @@
+//! [`Value`]: the method-free data a template sees, modelled on the Go types that
+//! `encoding/json` and Sprig produce (`map[string]interface{}`, `[]interface{}`, `string`,
+//! `float64`, `int`, `int64`, `bool`, `nil`).
+
+use std::collections::BTreeMap;
+
+/// One piece of template data, with the Go type it stands for.
+///
+/// Numbers keep their Go type because Go's template rules depend on it: `eq 1 1.0` is an
+/// error, and JSON numbers are always `float64`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// Go's untyped `nil` inside an `interface{}`.
+    Nil,
+    /// A Go `bool`.
+    Bool(bool),
+    /// A Go `int` (template integer literals, `len`, Sprig's `int`).
+    Int(i64),
+    /// A Go `int64` (Sprig arithmetic such as `add`, `int64`).
+    Int64(i64),
+    /// A Go `float64` (every JSON number).
+    Float(f64),
+    /// A Go `string`.
+    String(String),
+    /// A Go `[]interface{}`.
+    List(Vec<Value>),
+    /// A Go `map[string]interface{}`; ordered, as Go prints and ranges maps by sorted key.
+    Map(BTreeMap<String, Value>),
+}
+
+impl Value {
+    /// Converts decoded JSON the way Go's `encoding/json` decodes into `interface{}`.
+    pub fn from_json(json: &serde_json::Value) -> Value {
+        match json {
+            serde_json::Value::Null => Value::Nil,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            serde_json::Value::String(s) => Value::String(s.clone()),
+            serde_json::Value::Array(items) => {
+                Value::List(items.iter().map(Value::from_json).collect())
+            }
+            serde_json::Value::Object(map) => Value::Map(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A map of strings, the shape of an ExternalSecret's template data.
+    pub fn from_string_map<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+        Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
+                .collect(),
+        )
+    }
+
+    /// Go's name of this value's type, as it appears in type errors and `%!verb(type=…)`.
+    pub fn go_type(&self) -> &'static str {
+        match self {
+            Value::Nil => "<nil>",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
+            Value::Float(_) => "float64",
+            Value::String(_) => "string",
+            Value::List(_) => "[]interface {}",
+            Value::Map(_) => "map[string]interface {}",
+        }
+    }
+
+    /// Go's reflect kind name (`kindOf`).
+    pub fn go_kind(&self) -> &'static str {
+        match self {
+            Value::Nil => "invalid",
+            Value::List(_) => "slice",
+            Value::Map(_) => "map",
+            other => other.go_type(),
+        }
+    }
+
+    /// Go template truthiness: false, 0, nil and empty strings, lists and maps are false.
+    pub fn is_true(&self) -> bool {
+        match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) | Value::Int64(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::String(s) => !s.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.is_empty(),
+        }
+    }
+
+    /// The integer inside an `int` or `int64`.
+    pub fn as_integer(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) | Value::Int64(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::String(s.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::String(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_numbers_become_float64() {
+        let json: serde_json::Value =
+            serde_json::from_str(r#"{"n":1,"l":[true,null]}"#).expect("json");
+        let value = Value::from_json(&json);
+        let Value::Map(map) = value else {
+            panic!("not a map")
+        };
+        assert_eq!(map["n"], Value::Float(1.0));
+        assert_eq!(map["l"], Value::List(vec![Value::Bool(true), Value::Nil]));
+    }
+
+    #[test]
+    fn truthiness_follows_go() {
+        assert!(!Value::Float(0.0).is_true());
+        assert!(!Value::List(vec![]).is_true());
+        assert!(Value::from("x").is_true());
+        assert!(!Value::Nil.is_true());
+    }
+}

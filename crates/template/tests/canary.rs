@@ -1,0 +1,100 @@
+//! Invariant 1 (no value escapes): data hold a planted canary, in values, keys, lists and
+//! nested maps; every template below fails, and no error message may contain the canary.
+
+use keyward_template::{Template, Value};
+
+const CANARY: &str = "CANARY-7f3a9e-do-not-print";
+
+fn canary_data() -> Value {
+    let json = serde_json::json!({
+        "secret": CANARY,
+        "pattern": format!("({CANARY}"),
+        "json": format!("{{\"{CANARY}\": "),
+        "list": [CANARY, 1],
+        "map": { CANARY: CANARY, "inner": { "deep": CANARY } },
+        "number": 1.5,
+        "key": CANARY,
+    });
+    Value::from_json(&json)
+}
+
+const FAILING_TEMPLATES: &[&str] = &[
+    "{{ .missing }}",
+    "{{ .secret.field }}",
+    "{{ .map.nothere }}",
+    "{{ index .map .number }}",
+    "{{ index .list 7 }}",
+    "{{ index .secret \"x\" }}",
+    "{{ index .map 3 }}",
+    "{{ .secret | add1 | upper }}",
+    "{{ .number | upper }}",
+    "{{ upper .list }}",
+    "{{ eq .secret 1 }}",
+    "{{ lt .secret .list }}",
+    "{{ eq .list .list }}",
+    "{{ len .number }}",
+    "{{ call .secret }}",
+    "{{ fail .secret }}",
+    "{{ fail (printf \"%s\" .secret) }}",
+    "{{ mustRegexMatch .pattern \"x\" }}",
+    "{{ regexFind .pattern .secret }}",
+    "{{ mustFromJson .json }}",
+    "{{ mustFromJson .secret }}",
+    "{{ range .secret }}{{ end }}",
+    "{{ range .number }}{{ end }}",
+    "{{ template \"nope\" .secret }}",
+    "{{ repeat -1 .secret }}",
+    "{{ substr 5 1 .secret }}",
+    "{{ div 1 0 }}",
+    "{{ first .secret }}",
+    "{{ append .secret 1 }}",
+    "{{ slice .list 5 9 }}",
+    "{{ chunk 0 .list }}",
+    "{{ dig \"a\" \"b\" .secret }}",
+    "{{ .secret .secret }}",
+    "{{ $x := .secret }}{{ $x.y }}",
+    "{{ with .map }}{{ .inner.deep.deeper }}{{ end }}",
+    "{{ range $k, $v := .map }}{{ $v.nope }}{{ end }}",
+    "{{ define \"t\" }}{{ .nope }}{{ end }}{{ template \"t\" .map }}",
+    "{{ toRawJson .number | int | upper }}",
+    "{{ set .secret \"k\" 1 }}",
+    "{{ nindent .secret .secret }}",
+];
+
+#[test]
+fn no_error_message_contains_a_data_value() {
+    let data = canary_data();
+    let mut failures = 0;
+    for text in FAILING_TEMPLATES {
+        let template = Template::parse("canary", text).expect("every canary template parses");
+        let error = template
+            .render(&data)
+            .expect_err(&format!("{text} must fail"));
+        failures += 1;
+        for shown in [error.to_string(), format!("{error:?}")] {
+            assert!(!shown.contains(CANARY), "{text} leaked the canary: {shown}");
+            assert!(
+                !shown.contains("7f3a9e"),
+                "{text} leaked part of the canary: {shown}"
+            );
+        }
+        assert!(
+            error.line >= 1 && error.column >= 1,
+            "{text}: position {}:{}",
+            error.line,
+            error.column
+        );
+        assert!(!error.template.is_empty(), "{text}: template named");
+    }
+    assert_eq!(failures, FAILING_TEMPLATES.len());
+}
+
+#[test]
+fn a_successful_render_does_show_the_value() {
+    let rendered =
+        keyward_template::render("ok", "{{ .secret }}", &canary_data()).expect("renders");
+    assert_eq!(
+        rendered, CANARY,
+        "the canary test would be vacuous if values never rendered"
+    );
+}

@@ -1,0 +1,144 @@
+//! Input from manifests must never panic the engine (STYLE: no panic on input): seeded
+//! random strings over the template alphabet are parsed and rendered; each must return
+//! `Ok` or `Err`, never unwind.
+
+#[allow(dead_code)] // this test uses only the standard data of the shared corpus module
+mod corpus;
+
+use keyward_template::{Template, Value};
+
+const PIECES: &[&str] = &[
+    "{{",
+    "}}",
+    "{{-",
+    "-}}",
+    " ",
+    "\n",
+    ".",
+    ".s",
+    ".m",
+    ".list",
+    ".nil",
+    "$",
+    "$x",
+    ":=",
+    "=",
+    "|",
+    "(",
+    ")",
+    "\"",
+    "\"a\"",
+    "`",
+    "'",
+    "'a'",
+    "1",
+    "-1",
+    "1.5",
+    "0x",
+    "1e",
+    "e",
+    ",",
+    "if",
+    "else",
+    "end",
+    "range",
+    "with",
+    "define",
+    "template",
+    "block",
+    "break",
+    "continue",
+    "nil",
+    "true",
+    "/*",
+    "*/",
+    "printf",
+    "\"%",
+    "%d",
+    "index",
+    "slice",
+    "len",
+    "and",
+    "or",
+    "eq",
+    "lt",
+    "trunc",
+    "substr",
+    "b64dec",
+    "toJson",
+    "fromJson",
+    "split",
+    "é",
+    "\\",
+    "_",
+    "0",
+    "9999999999999999999999",
+];
+
+#[test]
+fn arbitrary_templates_never_panic() {
+    let data = Value::from_json(&corpus::standard_data());
+    let mut state: u64 = 0x1234_5678_9ABC_DEF0;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut parsed, mut rendered) = (0, 0);
+    for _ in 0..50_000 {
+        let len = next() % 12 + 1;
+        let text: String = (0..len)
+            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+            .collect();
+        if let Ok(template) = Template::parse("fuzz", &text) {
+            parsed += 1;
+            if template.render(&data).is_ok() {
+                rendered += 1;
+            }
+        }
+    }
+    assert!(
+        parsed > 1_000,
+        "the generator should produce valid templates too ({parsed})"
+    );
+    assert!(rendered > 500, "and some that render ({rendered})");
+}
+
+#[test]
+fn unbounded_recursion_is_an_error_not_a_stack_overflow() {
+    let text = "{{ define \"a\" }}{{ if . }}{{ template \"a\" (list (index . 0) 1) }}{{ end }}{{ end }}{{ template \"a\" (list 1) }}";
+    let error =
+        keyward_template::render("deep", text, &Value::Nil).expect_err("recursion must stop");
+    assert!(error.message.contains("maximum template depth"), "{error}");
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let parens = format!("{{{{ {}1{} }}}}", "(".repeat(5000), ")".repeat(5000));
+    let ifs = format!("{}x{}", "{{ if 1 }}".repeat(5000), "{{ end }}".repeat(5000));
+    for text in [parens, ifs] {
+        let error = Template::parse("deep", &text).expect_err("nesting must be bounded");
+        assert!(error.message.contains("nested too deeply"), "{error}");
+    }
+    let fine = format!("{}x{}", "{{ if 1 }}".repeat(50), "{{ end }}".repeat(50));
+    assert_eq!(
+        keyward_template::render("ok", &fine, &Value::Nil).expect("renders"),
+        "x"
+    );
+}
+
+#[test]
+fn recursion_through_nested_control_structures_is_bounded() {
+    let nested = "{{ if 1 }}".repeat(90);
+    let ends = "{{ end }}".repeat(90);
+    let text = format!(
+        "{{{{ define \"a\" }}}}{nested}{{{{ template \"a\" . }}}}{ends}{{{{ end }}}}{{{{ template \"a\" 1 }}}}"
+    );
+    let error =
+        keyward_template::render("deep", &text, &Value::Nil).expect_err("recursion must stop");
+    assert!(
+        error.message.contains("too deeply") || error.message.contains("maximum template depth"),
+        "{error}"
+    );
+}
