@@ -312,16 +312,7 @@ impl Provider for AwsProvider {
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
         let client = self.client().await?;
-        let matcher = match &find.name {
-            Some(name) => Some(regex::Regex::new(&name.regexp).map_err(|e| {
-                self.error(
-                    ProviderErrorKind::Misconfigured,
-                    None,
-                    format!("find.name.regexp: {e}"),
-                )
-            })?),
-            None => None,
-        };
+        let matcher = crate::value::name_matcher(find, &self.store().0)?;
         let prefix = self.full_key(find.path.as_deref().unwrap_or(""));
         let mut names = Vec::new();
         let mut pages = client

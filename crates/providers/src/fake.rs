@@ -89,17 +89,7 @@ impl Provider for FakeProvider {
     }
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
-        let matcher = match &find.name {
-            Some(name) => Some(regex::Regex::new(&name.regexp).map_err(|e| {
-                ProviderError::new(
-                    ProviderErrorKind::Misconfigured,
-                    &self.store.0,
-                    None,
-                    format!("find.name.regexp: {e}"),
-                )
-            })?),
-            None => None,
-        };
+        let matcher = crate::value::name_matcher(find, &self.store().0)?;
         let mut keys: Vec<String> = self
             .entries
             .keys()

@@ -315,16 +315,7 @@ impl Provider for KubernetesProvider {
     }
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
-        let matcher = match &find.name {
-            Some(name) => Some(regex::Regex::new(&name.regexp).map_err(|e| {
-                self.error(
-                    ProviderErrorKind::Misconfigured,
-                    None,
-                    format!("find.name.regexp: {e}"),
-                )
-            })?),
-            None => None,
-        };
+        let matcher = crate::value::name_matcher(find, &self.store().0)?;
         let selector: Vec<String> = find.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let params = ListParams::default().labels(&selector.join(","));
         let list = self

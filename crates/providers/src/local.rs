@@ -179,16 +179,7 @@ impl Provider for LocalProvider {
                 "the local store has no tags",
             ));
         }
-        let matcher = match &find.name {
-            Some(name) => Some(regex::Regex::new(&name.regexp).map_err(|e| {
-                self.error(
-                    ProviderErrorKind::Misconfigured,
-                    None,
-                    format!("find.name.regexp: {e}"),
-                )
-            })?),
-            None => None,
-        };
+        let matcher = crate::value::name_matcher(find, &self.store().0)?;
         let prefix = find.path.clone().unwrap_or_default();
         let values = self.values().await?;
         Ok(values

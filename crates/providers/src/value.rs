@@ -69,6 +69,25 @@ pub fn extract(
     }
 }
 
+/// The compiled `find.name.regexp`, if any; an invalid pattern is a store misconfiguration.
+pub fn name_matcher(
+    find: &keyward_api::ExternalSecretFind,
+    store: &str,
+) -> Result<Option<regex::Regex>, ProviderError> {
+    find.name
+        .as_ref()
+        .map(|name| regex::Regex::new(&name.regexp))
+        .transpose()
+        .map_err(|e| {
+            ProviderError::new(
+                ProviderErrorKind::Misconfigured,
+                store,
+                None,
+                format!("find.name.regexp: {e}"),
+            )
+        })
+}
+
 fn walk(
     json: &Value,
     property: &str,

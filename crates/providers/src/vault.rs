@@ -483,16 +483,7 @@ impl Provider for VaultProvider {
                 "dataFrom.find needs KV v2",
             ));
         }
-        let matcher = match &find.name {
-            Some(name) => Some(regex::Regex::new(&name.regexp).map_err(|e| {
-                self.error(
-                    ProviderErrorKind::Misconfigured,
-                    None,
-                    format!("find.name.regexp: {e}"),
-                )
-            })?),
-            None => None,
-        };
+        let matcher = crate::value::name_matcher(find, &self.store().0)?;
         let (mount, prefix) = match self.config.path.as_deref().filter(|p| !p.is_empty()) {
             Some(mount) => (mount.to_owned(), find.path.clone().unwrap_or_default()),
             None => {
