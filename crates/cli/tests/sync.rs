@@ -388,3 +388,60 @@ spec:
     );
     assert!(Path::new(&scratch.path("state/fingerprint.key")).exists());
 }
+
+#[test]
+fn target_templates_render_with_the_template_engine() {
+    let scratch = Scratch::new();
+    scratch.write("m/store.yaml", &fake_store());
+    scratch.write(
+        "m/es.yaml",
+        r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: registry, namespace: apps}
+spec:
+  secretStoreRef: {name: fake, kind: ClusterSecretStore}
+  target:
+    template:
+      type: kubernetes.io/dockerconfigjson
+      data:
+        .dockerconfigjson: '{"auths":{"r.example":{"auth":"{{ printf "%s:%s" .user .password | b64enc }}"}}}'
+  data:
+    - {secretKey: user, remoteRef: {key: /db, property: user}}
+    - {secretKey: password, remoteRef: {key: /db, version: v1, property: password}}
+"#,
+    );
+    let output = scratch.sync(&["-f", "m"]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert_eq!(
+        scratch.read("out/apps/registry/.dockerconfigjson"),
+        r#"{"auths":{"r.example":{"auth":"YXBwOm9sZA=="}}}"#
+    );
+    assert!(
+        std::fs::symlink_metadata(scratch.path("out/apps/registry/user")).is_err(),
+        "Replace drops fetched keys"
+    );
+
+    scratch.write(
+        "m/es.yaml",
+        &std::fs::read_to_string(scratch.path("m/es.yaml"))
+            .expect("read")
+            .replace("b64enc", "nosuchfn"),
+    );
+    let broken = scratch.sync(&["-f", "m"]);
+    assert_eq!(broken.status.code(), Some(11), "{}", stdout(&broken));
+    assert!(
+        stdout(&broken).contains("spec.target.template.data..dockerconfigjson"),
+        "{}",
+        stdout(&broken)
+    );
+    assert_eq!(
+        scratch.read("out/apps/registry/.dockerconfigjson"),
+        r#"{"auths":{"r.example":{"auth":"YXBwOm9sZA=="}}}"#
+    );
+}

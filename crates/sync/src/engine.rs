@@ -9,8 +9,10 @@
 //!   later entries override earlier ones, and `data[]` overrides `dataFrom[]`;
 //! - a failure anywhere fails the whole ExternalSecret: a partial target is never produced.
 //!
-//! Not yet served (reported by field, never ignored): `target.template`, `rewrite.transform`,
-//! `rewrite.merge`, generators.
+//! - `target.template` (engine v2) renders the target's keys ([`crate::template`]).
+//!
+//! Not yet served (reported by field, never ignored): `rewrite.transform`, `rewrite.merge`,
+//! generators, `templateFrom` ConfigMap/Secret sources.
 
 use std::collections::BTreeMap;
 
@@ -74,6 +76,13 @@ pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, 
         }
         data.insert(entry.secret_key.clone(), value);
     }
+    let mut type_ = "Opaque".to_owned();
+    if let Some(template) = &es.spec.target.template {
+        let rendered = crate::template::render(template, data)
+            .map_err(|(field, message)| fail(field, message))?;
+        data = rendered.data;
+        type_ = rendered.type_.unwrap_or(type_);
+    }
     let target = es
         .spec
         .target
@@ -85,16 +94,13 @@ pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, 
         external_secret: id,
         namespace,
         target,
-        type_: "Opaque".to_owned(),
+        type_,
         data,
     })
 }
 
 fn check_unsupported(es: &ExternalSecret) -> Result<(), (String, String)> {
     let later = |what: &str| format!("{what} is not served by keyward sync yet");
-    if es.spec.target.template.is_some() {
-        return Err(("spec.target.template".into(), later("target.template")));
-    }
     for (index, entry) in es.spec.data_from.iter().enumerate() {
         for (step, rewrite) in entry.rewrite.iter().enumerate() {
             let field = format!("spec.dataFrom[{index}].rewrite[{step}]");

@@ -13,6 +13,7 @@ mod error;
 pub mod host;
 pub mod run;
 mod stores;
+pub mod template;
 
 pub use engine::Desired;
 pub use error::SyncError;
