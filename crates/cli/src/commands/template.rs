@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
+use keyward_api::ExternalSecretTemplate;
 use keyward_core::{ErrorKind, ExitCode, REDACTED, SecretValue};
-use keyward_template::{Template, Value};
 use serde_json::Value as Json;
 
 use crate::args::TemplateRenderArgs;
@@ -22,7 +22,7 @@ pub fn render(args: &TemplateRenderArgs, output: &Output) -> Result<ExitCode, Fa
     let template = manifest
         .pointer("/spec/target/template")
         .ok_or_else(|| invalid(anyhow!("{}: no spec.target.template", args.file.display())))?;
-    let rendered = render_template(template, &data)?;
+    let rendered = render_template(template, data)?;
     let report = match output.format {
         OutputFormat::Json => json_report(&manifest, &rendered, args.reveal),
         OutputFormat::Text => text_report(&rendered, args.reveal),
@@ -69,7 +69,7 @@ fn read_manifest(path: &Path) -> Result<Json, Failure> {
 
 /// The template data: a JSON object of key → value. ESO hands templates the store's values
 /// as strings (a Secret's bytes), so a non-string value is given as its JSON text.
-fn read_data(path: &Path) -> Result<Value, Failure> {
+fn read_data(path: &Path) -> Result<BTreeMap<String, SecretValue>, Failure> {
     let text = read_file(path)?;
     // serde_json's error names a position, never the text it failed on.
     let json: Json = serde_json::from_str(&text)
@@ -81,84 +81,30 @@ fn read_data(path: &Path) -> Result<Value, Failure> {
             path.display()
         )));
     };
-    let strings = entries
+    Ok(entries
         .into_iter()
         .map(|(key, value)| {
             let text = match value {
                 Json::String(s) => s,
                 other => other.to_string(),
             };
-            (key, Value::String(text))
+            (key, SecretValue::from(text))
         })
-        .collect();
-    Ok(Value::Map(strings))
+        .collect())
 }
 
-/// Renders `template.data` and every `templateFrom` entry with a literal.
+/// Renders the template the way `keyward sync` does, showing only the rendered keys (as
+/// `esoctl template` does): the merge policy does not apply here.
 fn render_template(
     template: &Json,
-    data: &Value,
+    data: BTreeMap<String, SecretValue>,
 ) -> Result<BTreeMap<String, SecretValue>, Failure> {
-    let mut rendered = BTreeMap::new();
-    if let Some(entries) = template.get("data").and_then(Json::as_object) {
-        for (key, text) in entries {
-            let text = text.as_str().ok_or_else(|| {
-                invalid(anyhow!("spec.target.template.data.{key} is not a string"))
-            })?;
-            rendered.insert(key.clone(), render_one(key, text, data)?);
-        }
-    }
-    let from = template.get("templateFrom").and_then(Json::as_array);
-    for (index, entry) in from.into_iter().flatten().enumerate() {
-        render_literal(index, entry, data, &mut rendered)?;
-    }
-    Ok(rendered)
-}
-
-fn render_one(name: &str, text: &str, data: &Value) -> Result<SecretValue, Failure> {
-    Template::parse(name, text)
-        .and_then(|template| template.render(data))
-        .map(SecretValue::from)
-        .map_err(|error| invalid(error.into()))
-}
-
-/// A `templateFrom` literal targeting the data: its rendering is a YAML map of new keys.
-fn render_literal(
-    index: usize,
-    entry: &Json,
-    data: &Value,
-    rendered: &mut BTreeMap<String, SecretValue>,
-) -> Result<(), Failure> {
-    let Some(literal) = entry.get("literal").and_then(Json::as_str) else {
-        return Err(invalid(anyhow!(
-            "templateFrom[{index}]: only literal templates can be rendered offline"
-        )));
-    };
-    let target = entry.get("target").and_then(Json::as_str).unwrap_or("Data");
-    if target != "Data" {
-        return Err(invalid(anyhow!(
-            "templateFrom[{index}]: target {target} is not supported yet"
-        )));
-    }
-    let name = format!("templateFrom[{index}]");
-    let output = render_one(&name, literal, data)?;
-    let text = output
-        .expose_str()
-        .map_err(|_| invalid(anyhow!("{name}: the rendered literal is not UTF-8")))?;
-    // The YAML error would quote the rendered text (secret), so it is replaced.
-    let keys: BTreeMap<String, Json> = serde_yaml_ng::from_str(text).map_err(|_| {
-        invalid(anyhow!(
-            "{name}: the rendered literal is not a YAML map of keys"
-        ))
-    })?;
-    for (key, value) in keys {
-        let value = match value {
-            Json::String(s) => s,
-            other => other.to_string(),
-        };
-        rendered.insert(key, SecretValue::from(value));
-    }
-    Ok(())
+    let mut template: ExternalSecretTemplate = serde_json::from_value(template.clone())
+        .map_err(|error| invalid(anyhow!("spec.target.template: {error}")))?;
+    template.merge_policy = None;
+    keyward_sync::template::render(&template, data)
+        .map(|rendered| rendered.data)
+        .map_err(|(field, message)| invalid(anyhow!("{field}: {message}")))
 }
 
 fn shown(value: &SecretValue, reveal: bool) -> String {
