@@ -349,9 +349,59 @@ pub struct ExternalSecretRewrite {
     /// Render each key through a template (`{{ .value }}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform: Option<RewriteTransform>,
-    /// Merge structured values into one map.
+    /// Merge JSON values into one map.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge: Option<serde_json::Value>,
+    pub merge: Option<RewriteMerge>,
+}
+
+/// `rewrite.merge`: every value is a JSON object; their keys are merged.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RewriteMerge {
+    /// `Extract` (default): the merged keys replace the map. `JSON`: the merged object is
+    /// written as JSON under `into`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<MergeStrategy>,
+    /// The key that receives the merged object (required by `JSON`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub into: String,
+    /// Keys processed last, in this order (the others in alphabetical order), so they win.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub priority: Vec<String>,
+    /// `Strict` (default): a `priority` key missing from the map is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_policy: Option<MergePriorityPolicy>,
+    /// `Error` (default) or `Ignore` when two values carry the same key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict_policy: Option<MergeConflictPolicy>,
+}
+
+/// `rewrite.merge.strategy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum MergeStrategy {
+    /// Hoist the merged keys to the top level.
+    Extract,
+    /// Write the merged object as JSON under `into`.
+    #[serde(rename = "JSON")]
+    Json,
+}
+
+/// `rewrite.merge.priorityPolicy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum MergePriorityPolicy {
+    /// A missing priority key is an error.
+    Strict,
+    /// A missing priority key is skipped.
+    IgnoreNotFound,
+}
+
+/// `rewrite.merge.conflictPolicy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum MergeConflictPolicy {
+    /// Two values carrying one key fail the ExternalSecret.
+    Error,
+    /// The value processed later wins.
+    Ignore,
 }
 
 /// `rewrite.regexp`.

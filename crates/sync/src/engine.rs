@@ -5,14 +5,16 @@
 //!   `decodingStrategy` (default `None`), `nullBytePolicy`; `sourceRef.storeRef` overrides the
 //!   store;
 //! - `dataFrom[]`: `extract` (a JSON object or a map into keys) and `find` (name, path, tags),
-//!   with `conversionStrategy` on the resulting keys and `rewrite[].regexp` in order;
+//!   with `rewrite[]` steps on the resulting keys (or `conversionStrategy` when there are
+//!   none), then `decodingStrategy`;
 //!   later entries override earlier ones, and `data[]` overrides `dataFrom[]`;
 //! - a failure anywhere fails the whole ExternalSecret: a partial target is never produced.
 //!
 //! - `target.template` (engine v2) renders the target's keys ([`crate::template`]).
 //!
-//! Not yet served (reported by field, never ignored): `rewrite.transform`, `rewrite.merge`,
-//! generators, `templateFrom` ConfigMap/Secret sources.
+//! - `dataFrom[].rewrite` (regexp, transform, merge): [`crate::rewrite`].
+//!
+//! Not yet served (reported by field, never ignored): generators.
 
 use std::collections::BTreeMap;
 
@@ -102,15 +104,6 @@ pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, 
 fn check_unsupported(es: &ExternalSecret) -> Result<(), (String, String)> {
     let later = |what: &str| format!("{what} is not served by keyward sync yet");
     for (index, entry) in es.spec.data_from.iter().enumerate() {
-        for (step, rewrite) in entry.rewrite.iter().enumerate() {
-            let field = format!("spec.dataFrom[{index}].rewrite[{step}]");
-            if rewrite.transform.is_some() {
-                return Err((format!("{field}.transform"), later("rewrite.transform")));
-            }
-            if rewrite.merge.is_some() {
-                return Err((format!("{field}.merge"), later("rewrite.merge")));
-            }
-        }
         if entry
             .source_ref
             .as_ref()
@@ -256,49 +249,36 @@ async fn data_from(
             ));
         }
     };
+    // ESO's order: rewrite steps, or the key conversion when there are none; then decoding.
+    let renamed = if entry.rewrite.is_empty() {
+        let strategy = conversion.unwrap_or(ConversionStrategy::Default);
+        values
+            .into_iter()
+            .map(|(key, value)| (convert_key(&key, strategy), value))
+            .collect()
+    } else {
+        rewrite(values, entry, field, id)?
+    };
     let mut out = BTreeMap::new();
-    for (key, value) in values {
+    for (key, value) in renamed {
         let value =
             decode(value, decoding.unwrap_or(DecodingStrategy::None)).map_err(|message| {
                 SyncError::invalid(id, format!("{field}.decodingStrategy"), message)
             })?;
         check_nulls(&value, nulls, field, id)?;
-        out.insert(
-            convert_key(&key, conversion.unwrap_or(ConversionStrategy::Default)),
-            value,
-        );
+        out.insert(key, value);
     }
-    rewrite(out, entry, field, id)
+    Ok(out)
 }
 
 fn rewrite(
-    mut values: BTreeMap<String, SecretValue>,
+    values: BTreeMap<String, SecretValue>,
     entry: &ExternalSecretDataFromRemoteRef,
     field: &str,
     id: &str,
 ) -> Result<BTreeMap<String, SecretValue>, SyncError> {
-    for (step, rule) in entry.rewrite.iter().enumerate() {
-        let Some(regexp) = &rule.regexp else { continue };
-        let pattern = regex::Regex::new(&regexp.source).map_err(|e| {
-            SyncError::invalid(
-                id,
-                format!("{field}.rewrite[{step}].regexp.source"),
-                first_line(&e.to_string()),
-            )
-        })?;
-        values = values
-            .into_iter()
-            .map(|(key, value)| {
-                (
-                    pattern
-                        .replace_all(&key, regexp.target.as_str())
-                        .into_owned(),
-                    value,
-                )
-            })
-            .collect();
-    }
-    Ok(values)
+    crate::rewrite::apply(values, &entry.rewrite)
+        .map_err(|(step, message)| SyncError::invalid(id, format!("{field}.{step}"), message))
 }
 
 /// ESO's key conversion: `Default` replaces every character outside `[-._a-zA-Z0-9]` with

@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod engine;
 mod error;
 pub mod host;
+pub mod rewrite;
 pub mod run;
 mod stores;
 pub mod template;
