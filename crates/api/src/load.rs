@@ -3,7 +3,7 @@
 //! Errors name the origin (a file), the document's position and the field path, and never
 //! echo field values (a manifest may be a plaintext Secret).
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use serde::Deserialize;
 
 use crate::{ClusterSecretStore, ExternalSecret, SecretStore};
@@ -20,6 +20,8 @@ pub enum Document {
     ClusterSecretStore(Box<ClusterSecretStore>),
     /// A core `v1` Secret (store credentials given as manifests).
     Secret(Box<Secret>),
+    /// A core `v1` ConfigMap (templates for `templateFrom.configMap`).
+    ConfigMap(Box<ConfigMap>),
     /// Any other kind: reported, not used.
     Other {
         /// Its apiVersion.
@@ -85,6 +87,7 @@ fn typed(value: serde_json::Value, api_version: &str, kind: &str) -> Result<Docu
             parse(value).map(|d| Document::ClusterSecretStore(Box::new(d)))
         }
         ("v1", "Secret") => parse(value).map(|d| Document::Secret(Box::new(d))),
+        ("v1", "ConfigMap") => parse(value).map(|d| Document::ConfigMap(Box::new(d))),
         (_, "ExternalSecret" | "SecretStore" | "ClusterSecretStore") if eso => Err(format!(
             "apiVersion {api_version} is no longer served; use external-secrets.io/v1 (ESO serves only v1)"
         )),
@@ -164,16 +167,21 @@ spec:
   provider:
     fake: {data: [{key: a, value: b}]}
   conditions: [{namespaces: [apps]}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
 ";
         let docs = from_str(text, "stores.yaml").expect("load");
-        assert_eq!(docs.len(), 3);
+        assert_eq!(docs.len(), 4);
+        assert!(matches!(&docs[3], Document::Other { kind, .. } if kind == "Deployment"));
         let Document::SecretStore(store) = &docs[0] else {
             panic!("{docs:?}")
         };
         let (name, config) = store.spec.provider.single().expect("one provider");
         assert_eq!(name, "vault");
         assert_eq!(config["path"], "secret");
-        assert!(matches!(&docs[1], Document::Other { kind, .. } if kind == "ConfigMap"));
+        assert!(matches!(&docs[1], Document::ConfigMap(_)));
         let Document::ClusterSecretStore(css) = &docs[2] else {
             panic!("{docs:?}")
         };

@@ -15,6 +15,9 @@
 //! - `dataFrom[].rewrite` (regexp, transform, merge): [`crate::rewrite`].
 //!
 //! Not yet served (reported by field, never ignored): generators.
+//!
+//! Template sources: `templateFrom.configMap` reads ConfigMaps given as manifests;
+//! `templateFrom.secret` reads where store credentials come from.
 
 use std::collections::BTreeMap;
 
@@ -40,6 +43,10 @@ pub struct Desired {
     pub target: String,
     /// The Secret type.
     pub type_: String,
+    /// Labels of the target (from `template.metadata` and `templateFrom` targets).
+    pub labels: BTreeMap<String, String>,
+    /// Annotations of the target.
+    pub annotations: BTreeMap<String, String>,
     /// The keys and values.
     pub data: BTreeMap<String, SecretValue>,
 }
@@ -79,11 +86,16 @@ pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, 
         data.insert(entry.secret_key.clone(), value);
     }
     let mut type_ = "Opaque".to_owned();
+    let mut labels = BTreeMap::new();
+    let mut annotations = BTreeMap::new();
     if let Some(template) = &es.spec.target.template {
-        let rendered = crate::template::render(template, data)
+        let inputs = template_inputs(template, stores, &namespace).await;
+        let rendered = crate::template::render(template, data, &inputs)
             .map_err(|(field, message)| fail(field, message))?;
         data = rendered.data;
         type_ = rendered.type_.unwrap_or(type_);
+        labels = rendered.labels;
+        annotations = rendered.annotations;
     }
     let target = es
         .spec
@@ -97,8 +109,43 @@ pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, 
         namespace,
         target,
         type_,
+        labels,
+        annotations,
         data,
     })
+}
+
+/// Looks up the ConfigMap and Secret keys `templateFrom` reads: ConfigMaps given as manifests,
+/// Secrets where store credentials come from.
+async fn template_inputs(
+    template: &keyward_api::ExternalSecretTemplate,
+    stores: &StoreSet,
+    namespace: &str,
+) -> crate::template::TemplateInputs {
+    let mut inputs = crate::template::TemplateInputs::default();
+    for (kind, name, key) in crate::template::TemplateInputs::wanted(template) {
+        let text = if kind == "configMap" {
+            stores
+                .config_map(namespace, &name)
+                .and_then(|data| data.get(&key))
+                .map(|text| SecretValue::from(text.as_str()))
+        } else {
+            let selector = keyward_api::SecretKeySelector {
+                name: name.clone(),
+                key: Some(key.clone()),
+                namespace: None,
+            };
+            stores
+                .credentials()
+                .secret_key(&selector, namespace)
+                .await
+                .ok()
+        };
+        if let Some(text) = text {
+            inputs.texts.insert((kind, name, key), text);
+        }
+    }
+    inputs
 }
 
 fn check_unsupported(es: &ExternalSecret) -> Result<(), (String, String)> {
@@ -337,9 +384,6 @@ fn check_nulls(
     Ok(())
 }
 
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or(text).to_owned()
-}
 
 #[cfg(test)]
 mod tests {

@@ -237,6 +237,8 @@ mod tests {
 
     fn desired(data: &[(&str, &str)]) -> Desired {
         Desired {
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
             external_secret: "apps/db".into(),
             namespace: "apps".into(),
             target: "db".into(),

@@ -77,7 +77,7 @@ pub async fn run(mut options: RunOptions) -> Report {
     let mut rows = Vec::new();
     let mut warnings = Vec::new();
     let mut exit = ExitCode::Success;
-    let loaded = load_paths(&options.paths, &mut rows);
+    let loaded = load_paths(&options.paths, &options.namespace, &mut rows);
     if !rows.is_empty() {
         exit = ExitCode::InvalidConfig;
     }
@@ -99,12 +99,15 @@ pub async fn run(mut options: RunOptions) -> Report {
     for skipped in &loaded.skipped {
         warnings.push(format!("skipped {skipped}: not a kind keyward sync uses"));
     }
-    let stores = Arc::new(StoreSet::new(
-        loaded.stores,
-        loaded.cluster_stores,
-        &options.namespace,
-        Arc::new(options.credentials),
-    ));
+    let stores = Arc::new(
+        StoreSet::new(
+            loaded.stores,
+            loaded.cluster_stores,
+            &options.namespace,
+            Arc::new(options.credentials),
+        )
+        .with_config_maps(loaded.config_maps),
+    );
     let duplicates = duplicate_targets(&loaded.external_secrets, &options.namespace);
     let mut tasks = tokio::task::JoinSet::new();
     for (index, es) in loaded.external_secrets.into_iter().enumerate() {
@@ -253,10 +256,11 @@ struct Loaded {
     stores: Vec<keyward_api::SecretStore>,
     cluster_stores: Vec<keyward_api::ClusterSecretStore>,
     secrets: BTreeMap<(String, String, String), SecretValue>,
+    config_maps: BTreeMap<(String, String), BTreeMap<String, String>>,
     skipped: Vec<String>,
 }
 
-fn load_paths(paths: &[PathBuf], errors: &mut Vec<Row>) -> Loaded {
+fn load_paths(paths: &[PathBuf], namespace: &str, errors: &mut Vec<Row>) -> Loaded {
     let mut loaded = Loaded::default();
     for file in manifest_files(paths, errors) {
         let origin = file.display().to_string();
@@ -270,7 +274,7 @@ fn load_paths(paths: &[PathBuf], errors: &mut Vec<Row>) -> Loaded {
         match load::from_str(&text, &origin) {
             Ok(documents) => documents
                 .into_iter()
-                .for_each(|d| add(&mut loaded, d, &origin)),
+                .for_each(|d| add(&mut loaded, d, &origin, namespace)),
             Err(error) => errors.push(failed_row(
                 &origin,
                 format!("document {}{}: {}", error.index, error.what, error.reason),
@@ -280,7 +284,7 @@ fn load_paths(paths: &[PathBuf], errors: &mut Vec<Row>) -> Loaded {
     loaded
 }
 
-fn add(loaded: &mut Loaded, document: Document, origin: &str) {
+fn add(loaded: &mut Loaded, document: Document, origin: &str, default_namespace: &str) {
     match document {
         Document::ExternalSecret(es) => loaded.external_secrets.push(*es),
         Document::SecretStore(store) => loaded.stores.push(*store),
@@ -290,7 +294,7 @@ fn add(loaded: &mut Loaded, document: Document, origin: &str) {
                 .metadata
                 .namespace
                 .clone()
-                .unwrap_or_else(|| "default".into());
+                .unwrap_or_else(|| default_namespace.to_owned());
             let name = secret.metadata.name.clone().unwrap_or_default();
             for (key, value) in secret.data.unwrap_or_default() {
                 loaded.secrets.insert(
@@ -304,6 +308,17 @@ fn add(loaded: &mut Loaded, document: Document, origin: &str) {
                     SecretValue::from(value),
                 );
             }
+        }
+        Document::ConfigMap(config_map) => {
+            let namespace = config_map
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| default_namespace.to_owned());
+            let name = config_map.metadata.name.clone().unwrap_or_default();
+            loaded
+                .config_maps
+                .insert((namespace, name), config_map.data.unwrap_or_default());
         }
         Document::Other { api_version, kind } => loaded
             .skipped

@@ -18,6 +18,7 @@ pub struct StoreSet {
     namespaced: BTreeMap<(String, String), SecretStoreSpec>,
     cluster: BTreeMap<String, SecretStoreSpec>,
     credentials: Arc<dyn Credentials>,
+    config_maps: BTreeMap<(String, String), BTreeMap<String, String>>,
     counters: Arc<CallCounters>,
     built: Mutex<BTreeMap<(StoreKind, String, String), Built>>,
 }
@@ -58,9 +59,30 @@ impl StoreSet {
             namespaced,
             cluster,
             credentials,
+            config_maps: BTreeMap::new(),
             counters: Arc::new(CallCounters::default()),
             built: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// ConfigMaps (by namespace and name) that `templateFrom.configMap` may read.
+    pub fn with_config_maps(
+        mut self,
+        config_maps: BTreeMap<(String, String), BTreeMap<String, String>>,
+    ) -> Self {
+        self.config_maps = config_maps;
+        self
+    }
+
+    /// The data of ConfigMap `namespace/name`, if one was given.
+    pub fn config_map(&self, namespace: &str, name: &str) -> Option<&BTreeMap<String, String>> {
+        self.config_maps
+            .get(&(namespace.to_owned(), name.to_owned()))
+    }
+
+    /// Where Secrets that stores and templates refer to are read.
+    pub fn credentials(&self) -> &dyn Credentials {
+        self.credentials.as_ref()
     }
 
     /// The namespace of manifests that name none.

@@ -1,38 +1,129 @@
-//! `spec.target.template`: rendering the target's keys with keyward-template, as ESO's
-//! template engine v2 does.
+//! `spec.target.template`: rendering the target's keys, labels and annotations with
+//! keyward-template, in ESO's (engine v2) order:
+//!
+//! 1. the start: the fetched keys when `mergePolicy: Merge` or when the template has neither
+//!    `data` nor `templateFrom`; otherwise nothing;
+//! 2. `templateFrom[]` in order: a ConfigMap's or Secret's `items` (`templateAs: Values`, the
+//!    default: each item's value is a template for the key of the same name;
+//!    `KeysAndValues`: it renders a YAML map of keys) and `literal` (a YAML map of keys),
+//!    each into its `target`: `Data` (default), `Labels` or `Annotations`;
+//! 3. `data`: one key per entry;
+//! 4. `metadata.labels` and `metadata.annotations`, which are templates too.
 //!
 //! The templates see every fetched key as a string (ESO hands templates a Secret's bytes).
-//! `template.data` renders one key per entry; a `templateFrom` literal targeting `Data`
-//! renders a YAML map of further keys. `mergePolicy: Replace` (the default) keeps only the
-//! rendered keys, `Merge` lays them over the fetched ones. `type` sets the target's type.
-//! Errors name the template and position, never a value (nor rendered text).
+//! The ConfigMaps and Secrets that hold templates are looked up by the caller
+//! ([`TemplateInputs`]). Errors name the field and position, never a value or rendered text.
 
 use std::collections::BTreeMap;
 
-use keyward_api::{ExternalSecretTemplate, TemplateMergePolicy};
+use keyward_api::{ExternalSecretTemplate, TemplateFrom, TemplateMergePolicy, TemplateRef};
 use keyward_core::SecretValue;
 use keyward_template::{Template, Value};
 
-/// The rendered target: its keys and its type.
+/// The rendered target.
+#[derive(Debug, Default)]
 pub struct Rendered {
     /// The keys.
     pub data: BTreeMap<String, SecretValue>,
     /// `template.type`, when set.
     pub type_: Option<String>,
+    /// Labels of the target.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations of the target.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The template texts `templateFrom` ConfigMaps and Secrets hold, looked up beforehand:
+/// `(kind, name, key)` with kind `configMap` or `secret`.
+#[derive(Debug, Default)]
+pub struct TemplateInputs {
+    /// Found texts.
+    pub texts: BTreeMap<(&'static str, String, String), SecretValue>,
+}
+
+impl TemplateInputs {
+    /// The `(kind, name, key)` triples `template` needs.
+    pub fn wanted(template: &ExternalSecretTemplate) -> Vec<(&'static str, String, String)> {
+        let mut wanted = Vec::new();
+        for entry in &template.template_from {
+            for (kind, source) in sources(entry) {
+                for item in &source.items {
+                    wanted.push((kind, source.name.clone(), item.key.clone()));
+                }
+            }
+        }
+        wanted
+    }
+}
+
+fn sources(entry: &TemplateFrom) -> impl Iterator<Item = (&'static str, &TemplateRef)> {
+    let config_map = entry.config_map.as_ref().map(|s| ("configMap", s));
+    let secret = entry.secret.as_ref().map(|s| ("secret", s));
+    config_map.into_iter().chain(secret)
+}
+
+/// Where a rendered piece goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Data,
+    Labels,
+    Annotations,
 }
 
 /// Renders `template` over the fetched `data`; `Err((field, message))` names the failing field.
 pub fn render(
     template: &ExternalSecretTemplate,
     data: BTreeMap<String, SecretValue>,
+    inputs: &TemplateInputs,
 ) -> Result<Rendered, (String, String)> {
+    const FIELD: &str = "spec.target.template";
     if let Some(version) = template.engine_version.as_deref().filter(|v| *v != "v2") {
         return Err((
-            "spec.target.template.engineVersion".into(),
+            format!("{FIELD}.engineVersion"),
             format!("'{version}' is not served (only v2)"),
         ));
     }
-    let values = Value::Map(
+    let values = template_values(&data);
+    let keep_fetched = template.merge_policy == Some(TemplateMergePolicy::Merge)
+        || (template.data.is_empty() && template.template_from.is_empty());
+    let mut out = Rendered {
+        type_: template.type_.clone(),
+        ..Rendered::default()
+    };
+    if keep_fetched {
+        out.data = data;
+    }
+    for (index, entry) in template.template_from.iter().enumerate() {
+        let field = format!("{FIELD}.templateFrom[{index}]");
+        render_from(entry, &field, index, &values, inputs, &mut out)?;
+    }
+    for (key, text) in &template.data {
+        let rendered =
+            render_one(key, text, &values).map_err(|m| (format!("{FIELD}.data.{key}"), m))?;
+        out.data.insert(key.clone(), rendered);
+    }
+    if let Some(metadata) = &template.metadata {
+        for (target, map, name) in [
+            (Target::Labels, &metadata.labels, "labels"),
+            (Target::Annotations, &metadata.annotations, "annotations"),
+        ] {
+            for (key, text) in map {
+                let rendered = render_one(key, text, &values)
+                    .map_err(|m| (format!("{FIELD}.metadata.{name}.{key}"), m))?;
+                put(&mut out, target, key.clone(), rendered, &field_of(name))?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn field_of(name: &str) -> String {
+    format!("spec.target.template.metadata.{name}")
+}
+
+/// The data templates see: every fetched key as a string.
+fn template_values(data: &BTreeMap<String, SecretValue>) -> Value {
+    Value::Map(
         data.iter()
             .map(|(key, value)| {
                 (
@@ -41,62 +132,129 @@ pub fn render(
                 )
             })
             .collect(),
-    );
-    let mut rendered = BTreeMap::new();
-    for (key, text) in &template.data {
-        let field = format!("spec.target.template.data.{key}");
-        rendered.insert(
-            key.clone(),
-            render_one(key, text, &values).map_err(|m| (field, m))?,
-        );
-    }
-    for (index, entry) in template.template_from.iter().enumerate() {
-        let field = format!("spec.target.template.templateFrom[{index}]");
-        let Some(literal) = &entry.literal else {
-            return Err((field, "only literal templates are served on hosts (configMap and secret sources need a cluster)".into()));
-        };
-        if entry.target.as_deref().is_some_and(|t| t != "Data") {
+    )
+}
+
+fn render_from(
+    entry: &TemplateFrom,
+    field: &str,
+    index: usize,
+    values: &Value,
+    inputs: &TemplateInputs,
+    out: &mut Rendered,
+) -> Result<(), (String, String)> {
+    let target = match entry.target.as_deref() {
+        None | Some("Data") => Target::Data,
+        Some("Labels") => Target::Labels,
+        Some("Annotations") => Target::Annotations,
+        Some(other) => {
             return Err((
                 format!("{field}.target"),
-                "only target Data is served".into(),
+                format!("'{other}' is not one of Data, Labels, Annotations"),
             ));
         }
-        let output = render_one(&format!("templateFrom[{index}]"), literal, &values)
-            .map_err(|m| (field.clone(), m))?;
-        let text = output.expose_str().map_err(|_| {
-            (
-                field.clone(),
-                "the rendered literal is not UTF-8".to_owned(),
-            )
-        })?;
-        // The YAML error would quote the rendered (secret) text: replace it.
-        let keys: BTreeMap<String, serde_json::Value> =
-            serde_yaml_ng::from_str(text).map_err(|_| {
-                (
-                    field.clone(),
-                    "the rendered literal is not a YAML map of keys".to_owned(),
-                )
-            })?;
-        for (key, value) in keys {
-            let value = match value {
-                serde_json::Value::String(text) => text,
-                other => other.to_string(),
-            };
-            rendered.insert(key, SecretValue::from(value));
+    };
+    if let Some(literal) = &entry.literal {
+        let rendered = render_one(&format!("templateFrom[{index}]"), literal, values)
+            .map_err(|m| (field.to_owned(), m))?;
+        put_keys_and_values(out, target, &rendered, field)?;
+    }
+    for (kind, source) in sources(entry) {
+        let source_field = format!("{field}.{kind}");
+        if source.items.is_empty() {
+            return Err((format!("{source_field}.items"), "names no keys".into()));
+        }
+        for (item_index, item) in source.items.iter().enumerate() {
+            let item_field = format!("{source_field}.items[{item_index}]");
+            let text = inputs
+                .texts
+                .get(&(kind, source.name.clone(), item.key.clone()))
+                .ok_or_else(|| {
+                    (
+                        item_field.clone(),
+                        format!("the {kind} '{}' has no key '{}'", source.name, item.key),
+                    )
+                })?;
+            let text = text
+                .expose_str()
+                .map_err(|_| (item_field.clone(), "the template is not UTF-8".to_owned()))?;
+            let rendered =
+                render_one(&item.key, text, values).map_err(|m| (item_field.clone(), m))?;
+            match item.template_as.as_deref() {
+                None | Some("Values") => put(out, target, item.key.clone(), rendered, &item_field)?,
+                Some("KeysAndValues") => put_keys_and_values(out, target, &rendered, &item_field)?,
+                Some(other) => {
+                    return Err((
+                        format!("{item_field}.templateAs"),
+                        format!("'{other}' is not one of Values, KeysAndValues"),
+                    ));
+                }
+            }
         }
     }
-    let data = match template.merge_policy {
-        Some(TemplateMergePolicy::Merge) => {
-            let mut merged = data;
-            merged.extend(rendered);
-            merged
-        }
-        _ => rendered,
+    Ok(())
+}
+
+/// A rendered YAML map of keys, each put into `target`.
+fn put_keys_and_values(
+    out: &mut Rendered,
+    target: Target,
+    rendered: &SecretValue,
+    field: &str,
+) -> Result<(), (String, String)> {
+    let text = rendered.expose_str().map_err(|_| {
+        (
+            field.to_owned(),
+            "the rendered text is not UTF-8".to_owned(),
+        )
+    })?;
+    // The YAML error would quote the rendered (secret) text: replace it.
+    let keys: BTreeMap<String, serde_json::Value> =
+        serde_yaml_ng::from_str(text).map_err(|_| {
+            (
+                field.to_owned(),
+                "the rendered text is not a YAML map of keys".to_owned(),
+            )
+        })?;
+    for (key, value) in keys {
+        let value = match value {
+            serde_json::Value::String(text) => text,
+            other => other.to_string(),
+        };
+        put(out, target, key, SecretValue::from(value), field)?;
+    }
+    Ok(())
+}
+
+fn put(
+    out: &mut Rendered,
+    target: Target,
+    key: String,
+    value: SecretValue,
+    field: &str,
+) -> Result<(), (String, String)> {
+    let text = || {
+        value.expose_str().map(str::to_owned).map_err(|_| {
+            (
+                field.to_owned(),
+                format!("the {key} metadata value is not UTF-8"),
+            )
+        })
     };
-    Ok(Rendered {
-        data,
-        type_: template.type_.clone(),
-    })
+    match target {
+        Target::Data => {
+            out.data.insert(key, value);
+        }
+        Target::Labels => {
+            let text = text()?;
+            out.labels.insert(key, text);
+        }
+        Target::Annotations => {
+            let text = text()?;
+            out.annotations.insert(key, text);
+        }
+    }
+    Ok(())
 }
 
 fn render_one(name: &str, text: &str, values: &Value) -> Result<SecretValue, String> {
@@ -126,7 +284,7 @@ mod tests {
             "templateFrom": [{ "literal": "url: postgres://{{ .user }}@db/app" }]
         }))
         .expect("template");
-        let rendered = render(&template, fetched()).expect("render");
+        let rendered = render(&template, fetched(), &TemplateInputs::default()).expect("render");
         assert_eq!(rendered.type_.as_deref(), Some("kubernetes.io/basic-auth"));
         assert_eq!(
             rendered.data["url"].expose_str(),
@@ -148,8 +306,86 @@ mod tests {
             "data": { "bad": "{{ .password | nosuchfunction }}", "missing": "{{ .nope }}" }
         }))
         .expect("template");
-        let (field, message) = render(&template, fetched()).err().expect("fails");
+        let (field, message) = render(&template, fetched(), &TemplateInputs::default())
+            .err()
+            .expect("fails");
         assert!(field.starts_with("spec.target.template.data."), "{field}");
         assert!(!message.contains("canary-tpl-5c1d"), "{message}");
+    }
+}
+
+#[cfg(test)]
+mod sources_tests {
+    use super::*;
+
+    fn template(json: serde_json::Value) -> ExternalSecretTemplate {
+        serde_json::from_value(json).expect("template")
+    }
+
+    #[test]
+    fn config_map_and_secret_items_then_data_then_metadata() {
+        let template = template(serde_json::json!({
+            "templateFrom": [
+                { "configMap": { "name": "tpl", "items": [
+                    { "key": "config.ini" },
+                    { "key": "more", "templateAs": "KeysAndValues" }
+                ] } },
+                { "secret": { "name": "tpl-secret", "items": [{ "key": "label" }] },
+                  "target": "Labels" }
+            ],
+            "data": { "config.ini": "overridden by data" },
+            "metadata": { "annotations": { "owner": "{{ .user | upper }}" } }
+        }));
+        let mut inputs = TemplateInputs::default();
+        for (kind, name, key, text) in [
+            ("configMap", "tpl", "config.ini", "user={{ .user }}"),
+            ("configMap", "tpl", "more", "a: '{{ .user }}-a'\nb: 2"),
+            ("secret", "tpl-secret", "label", "{{ .user }}"),
+        ] {
+            inputs
+                .texts
+                .insert((kind, name.into(), key.into()), SecretValue::from(text));
+        }
+        assert_eq!(TemplateInputs::wanted(&template).len(), 3);
+        let fetched = BTreeMap::from([("user".to_owned(), SecretValue::from("app"))]);
+        let out = render(&template, fetched, &inputs).expect("renders");
+        let data: BTreeMap<_, _> = out
+            .data
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose_str().expect("utf-8")))
+            .collect();
+        assert_eq!(
+            data,
+            BTreeMap::from([
+                ("a", "app-a"),
+                ("b", "2"),
+                ("config.ini", "overridden by data")
+            ])
+        );
+        assert_eq!(out.labels["label"], "app");
+        assert_eq!(out.annotations["owner"], "APP");
+    }
+
+    #[test]
+    fn no_data_templates_keep_the_fetched_keys() {
+        let template = template(serde_json::json!({ "type": "kubernetes.io/tls" }));
+        let fetched = BTreeMap::from([("tls.crt".to_owned(), SecretValue::from("x"))]);
+        let out = render(&template, fetched, &TemplateInputs::default()).expect("renders");
+        assert!(out.data.contains_key("tls.crt"));
+        assert_eq!(out.type_.as_deref(), Some("kubernetes.io/tls"));
+    }
+
+    #[test]
+    fn a_missing_source_key_names_the_item() {
+        let template = template(serde_json::json!({
+            "templateFrom": [{ "configMap": { "name": "tpl", "items": [{ "key": "absent" }] } }]
+        }));
+        let (field, message) =
+            render(&template, BTreeMap::new(), &TemplateInputs::default()).expect_err("missing");
+        assert_eq!(
+            field,
+            "spec.target.template.templateFrom[0].configMap.items[0]"
+        );
+        assert!(message.contains("'absent'"), "{message}");
     }
 }

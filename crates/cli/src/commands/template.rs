@@ -102,7 +102,7 @@ fn render_template(
     let mut template: ExternalSecretTemplate = serde_json::from_value(template.clone())
         .map_err(|error| invalid(anyhow!("spec.target.template: {error}")))?;
     template.merge_policy = None;
-    keyward_sync::template::render(&template, data)
+    keyward_sync::template::render(&template, data, &Default::default())
         .map(|rendered| rendered.data)
         .map_err(|(field, message)| invalid(anyhow!("{field}: {message}")))
 }
