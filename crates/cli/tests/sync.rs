@@ -91,7 +91,7 @@ spec:
   dataFrom:
     - extract: {key: /db}
     - find: {name: {regexp: "^/api/"}}
-      rewrite: [{regexp: {source: "^_api_(.*)$", target: "api-$1"}}]
+      rewrite: [{regexp: {source: "^/api/(.*)$", target: "api-$1"}}]
   data:
     - secretKey: password
       remoteRef: {key: /db, version: v1, property: password}
@@ -443,5 +443,129 @@ spec:
     assert_eq!(
         scratch.read("out/apps/registry/.dockerconfigjson"),
         r#"{"auths":{"r.example":{"auth":"YXBwOm9sZA=="}}}"#
+    );
+}
+
+#[test]
+fn rewrite_merge_transform_and_config_map_templates() {
+    let scratch = Scratch::new();
+    scratch.write("m/store.yaml", &fake_store());
+    scratch.write(
+        "m/es.yaml",
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-templates, namespace: apps}
+data:
+  app.ini: "user={{ .DB_USER }}\nmerged={{ .merged }}"
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: app, namespace: apps}
+spec:
+  secretStoreRef: {name: fake, kind: ClusterSecretStore}
+  target:
+    template:
+      mergePolicy: Merge
+      templateFrom:
+        - configMap: {name: app-templates, items: [{key: app.ini}]}
+  dataFrom:
+    - extract: {key: /db}
+      rewrite:
+        - transform: {template: 'DB_{{ .value | upper }}'}
+    - find: {name: {regexp: "^/db$"}}
+      rewrite:
+        - merge: {strategy: JSON, into: merged}
+"#,
+    );
+    let output = scratch.sync(&["-f", "m"]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert_eq!(scratch.read("out/apps/app/DB_USER"), "app");
+    assert_eq!(scratch.read("out/apps/app/DB_PORT"), "5432");
+    let merged = format!(r#"{{"password":"{CANARY}","port":5432,"user":"app"}}"#);
+    assert_eq!(scratch.read("out/apps/app/merged"), merged);
+    assert_eq!(
+        scratch.read("out/apps/app/app.ini"),
+        format!("user=app\nmerged={merged}")
+    );
+    assert!(!stdout(&output).contains(CANARY) && !stderr(&output).contains(CANARY));
+}
+
+#[test]
+fn creation_deletion_and_immutable_policies_on_a_host() {
+    let scratch = Scratch::new();
+    scratch.write("m/store.yaml", &fake_store());
+    let es = |name: &str, target: &str, key: &str| {
+        format!(
+            r#"
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: {name}, namespace: apps}}
+spec:
+  secretStoreRef: {{name: fake, kind: ClusterSecretStore}}
+  target: {target}
+  dataFrom:
+    - find: {{name: {{regexp: "{key}"}}}}
+"#
+        )
+    };
+    let write = |api_other: &str| {
+        let text = [
+            es("kept", "{name: kept, immutable: true}", "^/api/other$"),
+            es("none", "{creationPolicy: None}", "^/api/other$"),
+            es(
+                "merged",
+                "{name: kept, creationPolicy: Merge}",
+                "^/api/token$",
+            ),
+            es(
+                "orphan-merge",
+                "{name: absent, creationPolicy: Merge}",
+                "^/api/token$",
+            ),
+            es("gone", "{deletionPolicy: Delete}", api_other),
+            es("retained", "{deletionPolicy: Retain}", api_other),
+        ]
+        .concat();
+        scratch.write("m/es.yaml", &text);
+    };
+    write("^/api/other$");
+    let first = scratch.sync(&["-f", "m", "--format", "json"]);
+    let table = stdout(&first);
+    assert_eq!(first.status.code(), Some(11), "{table}");
+    assert!(
+        table.contains("apps/orphan-merge")
+            && table.contains("creationPolicy: Merge needs an existing target"),
+        "{table}"
+    );
+    assert!(
+        table.contains("note: apps/none: creationPolicy None"),
+        "{table}"
+    );
+    assert!(!scratch.path("out/apps/none.json").exists());
+    assert!(!scratch.path("out/apps/absent.json").exists());
+    assert!(scratch.path("out/apps/gone.json").exists());
+    let kept: serde_json::Value =
+        serde_json::from_str(&scratch.read("out/apps/kept.json")).expect("json");
+    assert_eq!(kept["_api_other"], "other");
+
+    // The sources of `gone` and `retained` disappear: Delete removes, Retain keeps.
+    write("^/nothing$");
+    let second = scratch.sync(&["-f", "m", "--format", "json"]);
+    let table = stdout(&second);
+    assert!(!scratch.path("out/apps/gone.json").exists(), "{table}");
+    assert!(scratch.path("out/apps/retained.json").exists(), "{table}");
+    assert!(table.contains("deleted"), "{table}");
+    let kept: serde_json::Value =
+        serde_json::from_str(&scratch.read("out/apps/kept.json")).expect("json");
+    assert!(
+        kept.get("_api_token").is_some(),
+        "creationPolicy Merge laid its keys over the existing target: {kept}"
     );
 }

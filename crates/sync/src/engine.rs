@@ -23,8 +23,9 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use keyward_api::{
-    ConversionStrategy, DecodingStrategy, ExternalSecret, ExternalSecretDataFromRemoteRef,
-    MetadataPolicy, NullBytePolicy, RemoteRef, SourceRef, StoreRef,
+    ConversionStrategy, CreationPolicy, DecodingStrategy, DeletionPolicy, ExternalSecret,
+    ExternalSecretDataFromRemoteRef, MetadataPolicy, NullBytePolicy, RemoteRef, SourceRef,
+    StoreRef,
 };
 use keyward_core::SecretValue;
 use keyward_providers::{Provider, value};
@@ -47,6 +48,12 @@ pub struct Desired {
     pub labels: BTreeMap<String, String>,
     /// Annotations of the target.
     pub annotations: BTreeMap<String, String>,
+    /// `target.creationPolicy` (default `Owner`).
+    pub creation_policy: CreationPolicy,
+    /// `target.deletionPolicy` (default `Retain`).
+    pub deletion_policy: DeletionPolicy,
+    /// `target.immutable`: once written, never changed.
+    pub immutable: bool,
     /// The keys and values.
     pub data: BTreeMap<String, SecretValue>,
 }
@@ -111,6 +118,17 @@ pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, 
         type_,
         labels,
         annotations,
+        creation_policy: es
+            .spec
+            .target
+            .creation_policy
+            .unwrap_or(CreationPolicy::Owner),
+        deletion_policy: es
+            .spec
+            .target
+            .deletion_policy
+            .unwrap_or(DeletionPolicy::Retain),
+        immutable: es.spec.target.immutable,
         data,
     })
 }
@@ -383,7 +401,6 @@ fn check_nulls(
     }
     Ok(())
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -63,6 +63,57 @@ pub fn project(out: &Path, desired: &Desired, layout: Layout) -> std::io::Result
     }
 }
 
+/// The file or directory `desired` is written to.
+pub fn target_path(out: &Path, desired: &Desired, layout: Layout) -> PathBuf {
+    let namespace_dir = out.join(&desired.namespace);
+    match layout {
+        Layout::Dir => namespace_dir.join(&desired.target),
+        Layout::Env => namespace_dir.join(format!("{}.env", desired.target)),
+        Layout::Json => namespace_dir.join(format!("{}.json", desired.target)),
+    }
+}
+
+/// What the target holds now: `None` when it does not exist (or cannot be read whole).
+pub fn current(
+    out: &Path,
+    desired: &Desired,
+    layout: Layout,
+) -> Option<BTreeMap<String, SecretValue>> {
+    let path = target_path(out, desired, layout);
+    match layout {
+        Layout::Dir => current_dir_data(&path),
+        Layout::Env => {
+            let bytes = zeroize::Zeroizing::new(std::fs::read(&path).ok()?);
+            keyward_bundle::env::parse(&bytes).ok()
+        }
+        Layout::Json => {
+            let bytes = zeroize::Zeroizing::new(std::fs::read(&path).ok()?);
+            let object: BTreeMap<String, String> = serde_json::from_slice(&bytes).ok()?;
+            Some(
+                object
+                    .into_iter()
+                    .map(|(key, value)| (key, SecretValue::from(value)))
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// Removes the target (`deletionPolicy: Delete` once its sources are gone). Returns whether
+/// there was one.
+pub fn remove(out: &Path, desired: &Desired, layout: Layout) -> std::io::Result<bool> {
+    let path = target_path(out, desired, layout);
+    let result = match layout {
+        Layout::Dir => std::fs::remove_dir_all(&path),
+        Layout::Env | Layout::Json => std::fs::remove_file(&path),
+    };
+    match result {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 fn project_dir(target: &Path, data: &BTreeMap<String, SecretValue>) -> std::io::Result<Written> {
     if current_dir_data(target).as_ref() == Some(data) {
         return Ok(Written {
@@ -239,6 +290,9 @@ mod tests {
         Desired {
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
+            creation_policy: keyward_api::CreationPolicy::Owner,
+            deletion_policy: keyward_api::DeletionPolicy::Retain,
+            immutable: false,
             external_secret: "apps/db".into(),
             namespace: "apps".into(),
             target: "db".into(),

@@ -6,9 +6,9 @@
 //!   keys that do not match stay as they are.
 //! - `transform`: each key is rendered through a Go template that sees it as `.value`.
 //! - `merge`: every value is a JSON object; their members are merged, values in alphabetical
-//!   order of their keys and `priority` keys last, so those win. `Extract` hoists the merged
-//!   members to the top level, `JSON` writes the merged object under `into` (other keys
-//!   stay). A member carried twice fails unless `conflictPolicy: Ignore`.
+//!   order of their keys and `priority` keys last, so those win. The merged map replaces the
+//!   input: `Extract` hoists the merged members to the top level, `JSON` writes the merged
+//!   object as one key, `into`. A member carried twice fails unless `conflictPolicy: Ignore`.
 //!
 //! Errors name the step's field, never a value.
 
@@ -107,9 +107,10 @@ fn merged(values: Values, merge: &RewriteMerge) -> Result<Values, (String, Strin
             let object: serde_json::Map<String, serde_json::Value> = members.into_iter().collect();
             let text = serde_json::to_string(&serde_json::Value::Object(object))
                 .map_err(|e| (String::new(), e.to_string()))?;
-            let mut out = values;
-            out.insert(merge.into.clone(), SecretValue::from(text));
-            Ok(out)
+            Ok(Values::from([(
+                merge.into.clone(),
+                SecretValue::from(text),
+            )]))
         }
     }
 }
@@ -226,7 +227,7 @@ mod tests {
     }
 
     #[test]
-    fn merge_json_writes_into_and_keeps_the_rest() {
+    fn merge_json_writes_into_only() {
         let input = values(&[("x", r#"{"k":"1"}"#), ("y", r#"{"l":"2"}"#)]);
         let missing_into = apply(input.clone(), &steps("- merge: {strategy: JSON}\n"));
         assert_eq!(
@@ -236,7 +237,7 @@ mod tests {
         let out =
             text(&apply(input, &steps("- merge: {strategy: JSON, into: all}\n")).expect("merges"));
         assert_eq!(out["all"], r#"{"k":"1","l":"2"}"#);
-        assert!(out.contains_key("x") && out.contains_key("y"));
+        assert_eq!(out.len(), 1, "the merged map replaces the input");
     }
 
     #[test]

@@ -40,6 +40,11 @@ pub enum Status {
     Synced,
     /// The target already held the desired values.
     Unchanged,
+    /// Not written on purpose (creationPolicy None, immutable, deletionPolicy Retain with no
+    /// keys); the message says why.
+    Kept(String),
+    /// Removed: its sources are gone and `deletionPolicy` is `Delete`.
+    Deleted,
     /// Nothing was written; the message says why.
     Failed(String),
 }
@@ -178,17 +183,105 @@ fn write_row(
     key: &FingerprintKey,
     exit: &mut ExitCode,
 ) -> Row {
-    match host::project(out, desired, layout) {
+    match apply_policies(out, desired, layout) {
+        Ok(Applied::Write(data)) => write_data(out, desired, &data, layout, key, exit),
+        Ok(Applied::Skip(status)) => Row {
+            external_secret: desired.external_secret.clone(),
+            target: host::target_path(out, desired, layout)
+                .display()
+                .to_string(),
+            keys: desired.data.len(),
+            status,
+            fingerprint: None,
+        },
+        Err(message) => {
+            *exit = worse(*exit, ExitCode::InvalidConfig);
+            failed_row(&desired.external_secret, message)
+        }
+    }
+}
+
+/// What the target policies leave to do.
+enum Applied {
+    /// Write these keys.
+    Write(BTreeMap<String, SecretValue>),
+    /// Write nothing; report this.
+    Skip(Status),
+}
+
+/// `creationPolicy`, `deletionPolicy` and `immutable`, as they mean on a host: `Owner` and
+/// `Orphan` create and update; `Merge` lays the keys over an existing target and never
+/// creates one; `None` writes nothing. With no keys fetched, `Delete` removes the target,
+/// `Retain` keeps it and `Merge` writes what remains. An immutable target, once written, is
+/// never changed.
+fn apply_policies(
+    out: &Path,
+    desired: &engine::Desired,
+    layout: Layout,
+) -> Result<Applied, String> {
+    use keyward_api::{CreationPolicy, DeletionPolicy};
+    if desired.creation_policy == CreationPolicy::None {
+        return Ok(Applied::Skip(Status::Kept(
+            "creationPolicy None: nothing written".into(),
+        )));
+    }
+    let current = host::current(out, desired, layout);
+    if desired.data.is_empty() {
+        match desired.deletion_policy {
+            DeletionPolicy::Delete => {
+                return host::remove(out, desired, layout)
+                    .map(|_| Applied::Skip(Status::Deleted))
+                    .map_err(|e| format!("removing the target: {e}"));
+            }
+            DeletionPolicy::Retain => {
+                return Ok(Applied::Skip(Status::Kept(
+                    "no keys fetched: deletionPolicy Retain keeps the target".into(),
+                )));
+            }
+            DeletionPolicy::Merge => {}
+        }
+    }
+    if desired.immutable && current.is_some() {
+        return Ok(Applied::Skip(Status::Kept(
+            "immutable: the target is never changed once written".into(),
+        )));
+    }
+    if desired.creation_policy == CreationPolicy::Merge {
+        let Some(mut existing) = current else {
+            return Err(
+                "spec.target.creationPolicy: Merge needs an existing target; keyward sync does not create it"
+                    .into(),
+            );
+        };
+        existing.extend(desired.data.clone());
+        return Ok(Applied::Write(existing));
+    }
+    Ok(Applied::Write(desired.data.clone()))
+}
+
+fn write_data(
+    out: &Path,
+    desired: &engine::Desired,
+    data: &BTreeMap<String, SecretValue>,
+    layout: Layout,
+    key: &FingerprintKey,
+    exit: &mut ExitCode,
+) -> Row {
+    let projected = engine::Desired {
+        data: data.clone(),
+        ..desired.clone()
+    };
+    match host::project(out, &projected, layout) {
         Ok(written) => Row {
             external_secret: desired.external_secret.clone(),
             target: written.path.display().to_string(),
-            keys: desired.data.len(),
+            keys: data.len(),
             status: if written.changed {
                 Status::Synced
             } else {
                 Status::Unchanged
             },
-            fingerprint: Some(key.map(&desired.data)),
+            fingerprint: Some(key.map(data)),
         },
         Err(error) => {
             *exit = worse(*exit, ExitCode::Write);
@@ -227,7 +320,14 @@ fn duplicate_targets(
     default_namespace: &str,
 ) -> BTreeMap<(String, String), Vec<String>> {
     let mut writers: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for es in list {
+    // creationPolicy Merge (and None) writers may share a target: that is what Merge is for.
+    let owns = |es: &&ExternalSecret| {
+        !matches!(
+            es.spec.target.creation_policy,
+            Some(keyward_api::CreationPolicy::Merge | keyward_api::CreationPolicy::None)
+        )
+    };
+    for es in list.iter().filter(owns) {
         let namespace = es
             .metadata
             .namespace

@@ -175,6 +175,8 @@ fn status_text(status: &Status) -> (&'static str, Option<&str>) {
     match status {
         Status::Synced => ("synced", None),
         Status::Unchanged => ("unchanged", None),
+        Status::Kept(reason) => ("kept", Some(reason.as_str())),
+        Status::Deleted => ("deleted", None),
         Status::Failed(message) => ("failed", Some(message.as_str())),
     }
 }
@@ -220,8 +222,14 @@ fn text_report(report: &Report) -> String {
         out.push_str(&line(row));
     }
     for row in &report.rows {
-        if let (_, Some(message)) = status_text(&row.status) {
-            out.push_str(&format!("error: {}: {message}\n", row.external_secret));
+        match &row.status {
+            Status::Failed(message) => {
+                out.push_str(&format!("error: {}: {message}\n", row.external_secret));
+            }
+            Status::Kept(reason) => {
+                out.push_str(&format!("note: {}: {reason}\n", row.external_secret));
+            }
+            _ => {}
         }
     }
     let failed = report
