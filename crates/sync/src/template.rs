@@ -306,9 +306,8 @@ mod tests {
             "data": { "bad": "{{ .password | nosuchfunction }}", "missing": "{{ .nope }}" }
         }))
         .expect("template");
-        let (field, message) = render(&template, fetched(), &TemplateInputs::default())
-            .err()
-            .expect("fails");
+        let (field, message) =
+            render(&template, fetched(), &TemplateInputs::default()).expect_err("fails");
         assert!(field.starts_with("spec.target.template.data."), "{field}");
         assert!(!message.contains("canary-tpl-5c1d"), "{message}");
     }
