@@ -27,11 +27,13 @@
 //! ```
 
 mod common;
+mod duration;
 mod external_secret;
 pub mod load;
 mod secret_store;
 
 pub use common::{SecretKeySelector, ServiceAccountSelector, StoreKind, StoreRef};
+pub use duration::parse_go_duration;
 pub use external_secret::*;
 pub use load::Document;
 pub use secret_store::{

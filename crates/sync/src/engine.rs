@@ -58,6 +58,17 @@ pub struct Desired {
     pub data: BTreeMap<String, SecretValue>,
 }
 
+impl Desired {
+    /// Whether this ExternalSecret owns its target (`Owner`, `Orphan`): only owners conflict
+    /// when two write one target; `Merge` and `None` writers may share it.
+    pub fn creation_policy_owns(&self) -> bool {
+        matches!(
+            self.creation_policy,
+            CreationPolicy::Owner | CreationPolicy::Orphan
+        )
+    }
+}
+
 /// Resolves one ExternalSecret.
 pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, SyncError> {
     let namespace = es

@@ -77,102 +77,212 @@ pub struct Report {
     pub exit: ExitCode,
 }
 
-/// Runs one sync.
-pub async fn run(mut options: RunOptions) -> Report {
-    let mut rows = Vec::new();
-    let mut warnings = Vec::new();
-    let mut exit = ExitCode::Success;
-    let loaded = load_paths(&options.paths, &options.namespace, &mut rows);
-    if !rows.is_empty() {
-        exit = ExitCode::InvalidConfig;
+/// Runs one sync of every ExternalSecret (`keyward sync --once`).
+pub async fn run(options: RunOptions) -> Report {
+    let session = Session::load(options);
+    let all: Vec<usize> = (0..session.external_secrets().len()).collect();
+    let mut rows = session.load_rows.clone();
+    let mut exit = session.load_exit;
+    for outcome in session.sync(&all).await {
+        exit = worse(exit, outcome.exit);
+        rows.push(outcome.row);
     }
-    if !loaded.secrets.is_empty() {
-        if options.allow_plaintext_secrets {
-            warnings.push(format!(
-                "{} plaintext Secret manifests were used as store credentials; keep such files out of Git",
-                loaded.secrets.len()
-            ));
-            options.credentials.secrets.extend(loaded.secrets);
-        } else {
-            rows.push(failed_row(
-                "(plaintext Secrets)",
-                "v1/Secret manifests were given; pass --allow-plaintext-secrets to use them as store credentials".into(),
-            ));
-            exit = ExitCode::InvalidConfig;
+    Report {
+        rows,
+        warnings: session.warnings.clone(),
+        calls: session.calls(),
+        exit,
+    }
+}
+
+/// The outcome of one ExternalSecret in one round.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Its index in [`Session::external_secrets`].
+    pub index: usize,
+    /// The report row.
+    pub row: Row,
+    /// Its exit code (success, invalid, store, write).
+    pub exit: ExitCode,
+}
+
+/// Loaded manifests and their stores, kept between refreshes so `--watch` reuses each
+/// store's client (and its cached token) and its call discipline.
+pub struct Session {
+    out: PathBuf,
+    layout: Layout,
+    fingerprint_key: FingerprintKey,
+    external_secrets: Vec<Arc<ExternalSecret>>,
+    duplicates: BTreeMap<(String, String), Vec<String>>,
+    stores: Arc<StoreSet>,
+    /// Rows for manifests that could not be loaded.
+    pub load_rows: Vec<Row>,
+    /// Warnings for people (plaintext Secrets used, documents skipped).
+    pub warnings: Vec<String>,
+    /// Success, or InvalidConfig when a manifest could not be loaded.
+    pub load_exit: ExitCode,
+}
+
+impl Session {
+    /// Loads the manifests under `options.paths` and prepares their stores (built on first
+    /// use). Load problems become rows, never a failure of the whole session.
+    pub fn load(mut options: RunOptions) -> Self {
+        let mut rows = Vec::new();
+        let mut warnings = Vec::new();
+        let loaded = load_paths(&options.paths, &options.namespace, &mut rows);
+        if !loaded.secrets.is_empty() {
+            if options.allow_plaintext_secrets {
+                warnings.push(format!(
+                    "{} plaintext Secret manifests were used as store credentials; keep such files out of Git",
+                    loaded.secrets.len()
+                ));
+                options.credentials.secrets.extend(loaded.secrets);
+            } else {
+                rows.push(failed_row(
+                    "(plaintext Secrets)",
+                    "v1/Secret manifests were given; pass --allow-plaintext-secrets to use them as store credentials".into(),
+                ));
+            }
         }
-    }
-    for skipped in &loaded.skipped {
-        warnings.push(format!("skipped {skipped}: not a kind keyward sync uses"));
-    }
-    let stores = Arc::new(
-        StoreSet::new(
+        for skipped in &loaded.skipped {
+            warnings.push(format!("skipped {skipped}: not a kind keyward sync uses"));
+        }
+        let stores = StoreSet::new(
             loaded.stores,
             loaded.cluster_stores,
             &options.namespace,
             Arc::new(options.credentials),
         )
-        .with_config_maps(loaded.config_maps),
-    );
-    let duplicates = duplicate_targets(&loaded.external_secrets, &options.namespace);
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, es) in loaded.external_secrets.into_iter().enumerate() {
-        let stores = Arc::clone(&stores);
-        tasks.spawn(async move { (index, engine::resolve(&es, &stores).await) });
-    }
-    let mut resolved: Vec<(usize, Result<engine::Desired, SyncError>)> = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok(result) = joined {
-            resolved.push(result);
+        .with_config_maps(loaded.config_maps);
+        Self {
+            duplicates: duplicate_targets(&loaded.external_secrets, &options.namespace),
+            external_secrets: loaded.external_secrets.into_iter().map(Arc::new).collect(),
+            stores: Arc::new(stores),
+            out: options.out,
+            layout: options.layout,
+            fingerprint_key: options.fingerprint_key,
+            load_exit: if rows.is_empty() {
+                ExitCode::Success
+            } else {
+                ExitCode::InvalidConfig
+            },
+            load_rows: rows,
+            warnings,
         }
     }
-    resolved.sort_by_key(|(index, _)| *index);
-    for (_, result) in resolved {
-        let row = match result {
-            Ok(desired)
-                if duplicates
-                    .contains_key(&(desired.namespace.clone(), desired.target.clone())) =>
-            {
-                let others = &duplicates[&(desired.namespace.clone(), desired.target.clone())];
-                exit = worse(exit, ExitCode::InvalidConfig);
-                failed_row(
-                    &desired.external_secret,
-                    format!(
-                        "the target {}/{} is also written by {}",
-                        desired.namespace,
-                        desired.target,
-                        others.join(", ")
-                    ),
-                )
+
+    /// The ExternalSecrets, in manifest order.
+    pub fn external_secrets(&self) -> Vec<&ExternalSecret> {
+        self.external_secrets.iter().map(AsRef::as_ref).collect()
+    }
+
+    /// Where the target of ExternalSecret `index` is projected, and whether it exists.
+    pub fn target_exists(&self, index: usize) -> bool {
+        let Some(es) = self.external_secrets.get(index) else {
+            return false;
+        };
+        let namespace = es
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| self.stores.default_namespace().to_owned());
+        let name = es.metadata.name.clone().unwrap_or_default();
+        let target = es
+            .spec
+            .target
+            .name
+            .clone()
+            .filter(|t| !t.is_empty())
+            .unwrap_or(name);
+        let probe = engine::Desired {
+            external_secret: String::new(),
+            namespace,
+            target,
+            type_: String::new(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            creation_policy: keyward_api::CreationPolicy::Owner,
+            deletion_policy: keyward_api::DeletionPolicy::Retain,
+            immutable: false,
+            data: BTreeMap::new(),
+        };
+        host::target_path(&self.out, &probe, self.layout).exists()
+    }
+
+    /// Store calls made so far, in Prometheus text format.
+    pub fn calls(&self) -> String {
+        self.stores.counters().render_prometheus()
+    }
+
+    /// Resolves the ExternalSecrets at `indices` concurrently, then projects them in manifest
+    /// order. A failure touches nothing already projected.
+    pub async fn sync(&self, indices: &[usize]) -> Vec<Outcome> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for &index in indices {
+            let Some(es) = self.external_secrets.get(index) else {
+                continue;
+            };
+            let es = Arc::clone(es);
+            let stores = Arc::clone(&self.stores);
+            tasks.spawn(async move { (index, engine::resolve(&es, &stores).await) });
+        }
+        let mut resolved = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(result) => resolved.push(result),
+                Err(error) => tracing::error!(%error, "an ExternalSecret task stopped"),
             }
-            Ok(desired) => write_row(
-                &options.out,
-                &desired,
-                options.layout,
-                &options.fingerprint_key,
-                &mut exit,
-            ),
+        }
+        resolved.sort_by_key(|(index, _)| *index);
+        resolved
+            .into_iter()
+            .map(|(index, result)| {
+                let (row, exit) = self.outcome(result);
+                Outcome { index, row, exit }
+            })
+            .collect()
+    }
+
+    fn outcome(&self, result: Result<engine::Desired, SyncError>) -> (Row, ExitCode) {
+        let mut exit = ExitCode::Success;
+        let row = match result {
+            Ok(desired) => {
+                let key = (desired.namespace.clone(), desired.target.clone());
+                match self.duplicates.get(&key) {
+                    Some(others) if desired.creation_policy_owns() => {
+                        exit = ExitCode::InvalidConfig;
+                        failed_row(
+                            &desired.external_secret,
+                            format!(
+                                "the target {}/{} is also written by {}",
+                                desired.namespace,
+                                desired.target,
+                                others.join(", ")
+                            ),
+                        )
+                    }
+                    _ => write_row(
+                        &self.out,
+                        &desired,
+                        self.layout,
+                        &self.fingerprint_key,
+                        &mut exit,
+                    ),
+                }
+            }
             Err(error) => {
-                exit = worse(
-                    exit,
-                    if error.store_failure {
-                        ExitCode::Store
-                    } else {
-                        ExitCode::InvalidConfig
-                    },
-                );
+                exit = if error.store_failure {
+                    ExitCode::Store
+                } else {
+                    ExitCode::InvalidConfig
+                };
                 failed_row(
                     &error.external_secret,
                     format!("{}: {}", error.field, error.message),
                 )
             }
         };
-        rows.push(row);
-    }
-    Report {
-        rows,
-        warnings,
-        calls: stores.counters().render_prometheus(),
-        exit,
+        (row, exit)
     }
 }
 
