@@ -30,17 +30,33 @@ impl Scratch {
         path
     }
 
-    fn sync(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_keyward"))
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+        command
             .arg("sync")
             .args(args)
             .args(["--out", "out", "--state-dir", "state"])
             .current_dir(self.dir.path())
             .env("HOME", self.dir.path())
             .env("KEYWARD_VAULT_PASSWORD_FILE", self.path("pw"))
-            .env_remove("NO_COLOR")
-            .output()
-            .expect("run keyward")
+            .env_remove("NO_COLOR");
+        command
+    }
+
+    fn sync(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run keyward")
+    }
+
+    /// Waits up to 30 s for `condition`.
+    fn wait_for(&self, what: &str, condition: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !condition() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     fn read(&self, relative: &str) -> String {
@@ -568,4 +584,213 @@ spec:
         kept.get("_api_token").is_some(),
         "creationPolicy Merge laid its keys over the existing target: {kept}"
     );
+}
+
+fn single_key_store(value: &str) -> String {
+    format!(
+        r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {{name: fake, namespace: apps}}
+spec:
+  provider:
+    fake:
+      data: [{{key: /k, value: "{value}"}}]
+"#
+    )
+}
+
+const WATCHED_ES: &str = r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: watched, namespace: apps}
+spec:
+  refreshInterval: 1s
+  secretStoreRef: {name: fake}
+  data: [{secretKey: key, remoteRef: {key: /k}}]
+"#;
+
+#[test]
+fn watch_refreshes_keeps_the_last_good_projection_runs_the_hook_and_stops_on_sigterm() {
+    let scratch = Scratch::new();
+    scratch.write("m/store.yaml", &single_key_store("first"));
+    scratch.write("m/es.yaml", WATCHED_ES);
+    let child = scratch
+        .command(&[
+            "-f",
+            "m",
+            "--watch",
+            "--debounce",
+            "100ms",
+            "--on-change",
+            "echo \"$KEYWARD_CHANGED\" >> hook.log",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start keyward sync --watch");
+    let target = scratch.path("out/apps/watched/key");
+    let value = || std::fs::read_to_string(&target).unwrap_or_default();
+    scratch.wait_for("the first projection", || value() == "first");
+    scratch.wait_for("the hook", || scratch.path("hook.log").exists());
+
+    scratch.write("m/store.yaml", &single_key_store("second"));
+    scratch.wait_for("the refreshed value", || value() == "second");
+    scratch.wait_for("the second hook", || {
+        std::fs::read_to_string(scratch.path("hook.log")).is_ok_and(|log| {
+            log.lines()
+                .filter(|l| l.ends_with("out/apps/watched"))
+                .count()
+                >= 2
+        })
+    });
+
+    // The store loses the key: the refresh fails, the projection stays.
+    scratch.write(
+        "m/store.yaml",
+        &single_key_store("second").replace("/k", "/other"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(
+        value(),
+        "second",
+        "a failed refresh keeps the last good projection"
+    );
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let output = child.wait_with_output().expect("wait");
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}{}", stderr(&output));
+    assert!(out.contains("SIGTERM: stopping"), "{out}");
+    assert!(
+        out.contains("failed") && out.contains("spec.data[0]"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("second") && !out.contains("first"),
+        "values never printed: {out}"
+    );
+}
+
+#[test]
+fn once_signals_the_process_in_the_pidfile_after_a_change() {
+    let scratch = Scratch::new();
+    scratch.write("m/store.yaml", &single_key_store("v"));
+    scratch.write("m/es.yaml", WATCHED_ES);
+    let mut service = Command::new("sh")
+        .args(["-c", "trap 'echo reloaded >> reload.log' HUP; echo $$ > app.pid; while :; do sleep 0.05; done"])
+        .current_dir(scratch.dir.path())
+        .spawn()
+        .expect("start a service");
+    scratch.wait_for("the pidfile", || scratch.path("app.pid").exists());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let output = scratch.sync(&["-f", "m", "--signal", "HUP", "--pidfile", "app.pid"]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    scratch.wait_for("the service's reload", || {
+        scratch.path("reload.log").exists()
+    });
+
+    // Unchanged: no signal.
+    std::fs::remove_file(scratch.path("reload.log")).expect("rm");
+    let again = scratch.sync(&["-f", "m", "--signal", "HUP", "--pidfile", "app.pid"]);
+    assert!(stdout(&again).contains("unchanged"), "{}", stdout(&again));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!scratch.path("reload.log").exists(), "no change, no signal");
+
+    let bad = scratch.sync(&["-f", "m", "--signal", "NOPE", "--pidfile", "app.pid"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("'NOPE' is not a signal name"),
+        "{}",
+        stderr(&bad)
+    );
+    service.kill().expect("kill the service");
+    let _ = service.wait();
+}
+
+/// Kill -9 at random moments while targets flip between two versions: every target must be
+/// wholly one version or the other, and the next run must repair nothing by hand.
+#[test]
+fn kill_9_during_a_sync_leaves_each_target_old_or_new_never_mixed() {
+    let scratch = Scratch::new();
+    let store = |version: &str| {
+        let data: String = (0..40)
+            .map(|i| format!("        - {{key: /k{i}, value: '{version}-{i}'}}\n"))
+            .collect();
+        format!(
+            "apiVersion: external-secrets.io/v1\nkind: SecretStore\nmetadata: {{name: fake, namespace: apps}}\nspec:\n  provider:\n    fake:\n      data:\n{data}"
+        )
+    };
+    let es: String = (0..30)
+        .map(|t| {
+            format!(
+                "---\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {{name: t{t}, namespace: apps}}\nspec:\n  secretStoreRef: {{name: fake}}\n  dataFrom: [{{find: {{name: {{regexp: '^/k'}}}}}}]\n"
+            )
+        })
+        .collect();
+    scratch.write("m/es.yaml", &es);
+    let mut killed = 0;
+    for round in 0..24u64 {
+        let version = if round % 2 == 0 { "old" } else { "new" };
+        scratch.write("m/store.yaml", &store(version));
+        let mut child = scratch
+            .command(&["-f", "m"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start keyward sync");
+        // Kill at a different moment each round, from start-up to mid-write.
+        std::thread::sleep(std::time::Duration::from_millis(5 + (round * 7) % 60));
+        if child.try_wait().expect("poll").is_none() {
+            child.kill().expect("kill -9");
+            killed += 1;
+        }
+        let _ = child.wait();
+        for t in 0..30 {
+            let dir = scratch.path(&format!("out/apps/t{t}"));
+            if !dir.join("..data").exists() {
+                continue;
+            }
+            let versions: std::collections::BTreeSet<String> = (0..40)
+                .map(|i| {
+                    let value = std::fs::read_to_string(dir.join(format!("_k{i}")))
+                        .unwrap_or_else(|e| panic!("t{t}/_k{i} after round {round}: {e}"));
+                    value.split('-').next().unwrap_or_default().to_owned()
+                })
+                .collect();
+            assert_eq!(
+                versions.len(),
+                1,
+                "t{t} mixes versions after round {round}: {versions:?}"
+            );
+        }
+    }
+    assert!(
+        killed > 0,
+        "no run was interrupted: the test proved nothing"
+    );
+    scratch.write("m/store.yaml", &store("final"));
+    let last = scratch.sync(&["-f", "m"]);
+    assert!(last.status.success(), "{}{}", stdout(&last), stderr(&last));
+    for t in 0..30 {
+        let dir = scratch.path(&format!("out/apps/t{t}"));
+        let versions = std::fs::read_dir(&dir)
+            .expect("target dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("..2"))
+            .count();
+        assert_eq!(
+            versions, 1,
+            "t{t}: a completed run leaves exactly one version directory"
+        );
+    }
 }

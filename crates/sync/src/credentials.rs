@@ -34,7 +34,7 @@ pub fn bundle_key(name: &str, key: &str) -> String {
 }
 
 /// Credentials from a directory, a bundle and allowed plaintext Secrets.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct HostCredentials {
     /// `DIR/<namespace>/<name>/<key>`.
     pub dir: Option<PathBuf>,

@@ -178,6 +178,10 @@ async fn template_inputs(
 }
 
 fn check_unsupported(es: &ExternalSecret) -> Result<(), (String, String)> {
+    if let Some(interval) = &es.spec.refresh_interval {
+        keyward_api::parse_go_duration(interval)
+            .map_err(|message| ("spec.refreshInterval".to_owned(), message))?;
+    }
     let later = |what: &str| format!("{what} is not served by keyward sync yet");
     for (index, entry) in es.spec.data_from.iter().enumerate() {
         if entry

@@ -145,6 +145,7 @@ fn project_dir(target: &Path, data: &BTreeMap<String, SecretValue>) -> std::io::
     if let Some(old) = old.filter(|old| old.as_os_str() != stamp.as_str()) {
         std::fs::remove_dir_all(target.join(old))?;
     }
+    remove_orphan_versions(target, &stamp)?;
     sync_dir(target)?;
     Ok(Written {
         path: target.to_owned(),
@@ -173,6 +174,21 @@ fn remove_stale_links(target: &Path, data: &BTreeMap<String, SecretValue>) -> st
         }
         if entry.file_type()?.is_symlink() {
             std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Version directories a killed run left behind (never the one `..data` names).
+fn remove_orphan_versions(target: &Path, current: &str) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(target)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_version = name.starts_with("..")
+            && name.as_bytes().get(2).is_some_and(u8::is_ascii_digit)
+            && entry.file_type()?.is_dir();
+        if is_version && name != current {
+            std::fs::remove_dir_all(entry.path())?;
         }
     }
     Ok(())

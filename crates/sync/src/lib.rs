@@ -15,6 +15,7 @@ pub mod rewrite;
 pub mod run;
 mod stores;
 pub mod template;
+pub mod watch;
 
 pub use engine::Desired;
 pub use error::SyncError;

@@ -15,7 +15,7 @@ use crate::stores::StoreSet;
 use crate::{SyncError, engine};
 
 /// What a run needs.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RunOptions {
     /// Manifest files and directories (searched for `*.yaml`, `*.yml`).
     pub paths: Vec<PathBuf>,
@@ -535,6 +535,20 @@ fn add(loaded: &mut Loaded, document: Document, origin: &str, default_namespace:
             .push(format!("{kind} ({api_version}) in {origin}")),
         _ => {}
     }
+}
+
+/// The manifest files under `paths` with their modification times and sizes: when this
+/// changes, `--watch` reloads.
+pub fn manifest_stamp(paths: &[PathBuf]) -> Vec<(PathBuf, Option<std::time::SystemTime>, u64)> {
+    manifest_files(paths, &mut Vec::new())
+        .into_iter()
+        .map(|file| {
+            let meta = std::fs::metadata(&file).ok();
+            let modified = meta.as_ref().and_then(|m| m.modified().ok());
+            let len = meta.map_or(0, |m| m.len());
+            (file, modified, len)
+        })
+        .collect()
 }
 
 fn manifest_files(paths: &[PathBuf], errors: &mut Vec<Row>) -> Vec<PathBuf> {

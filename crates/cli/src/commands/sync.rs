@@ -10,6 +10,7 @@ use keyward_core::ErrorKind;
 use keyward_sync::credentials::HostCredentials;
 use keyward_sync::host::Layout;
 use keyward_sync::run::{self, Report, RunOptions, Status};
+use keyward_sync::watch::{self, ChangeHook, Event, WatchOptions};
 
 use crate::commands::Done;
 use crate::failure::{ClassifiedResult, Failure};
@@ -36,6 +37,8 @@ Examples:
   keyward sync -f deploy/ --namespace payments --bundle control/secrets.vault.env
   keyward sync -f es.yaml --format env --out /etc/app   # /etc/app/<ns>/<target>.env
   keyward --output json sync -f deploy/
+  keyward sync -f deploy/ --watch --signal HUP --pidfile /run/nginx.pid
+  keyward sync -f deploy/ --watch --on-change 'systemctl reload app'
 
 Exit codes: 0 all synced, 20 a store call failed, 11 a manifest is invalid; one failing
 ExternalSecret does not stop the others, and never touches what is already projected.";
@@ -75,9 +78,30 @@ pub struct SyncArgs {
     #[arg(long, short = 'n', default_value = "default")]
     namespace: String,
 
-    /// Sync once and exit (the default; --watch is not served yet).
-    #[arg(long)]
+    /// Sync once and exit (the default).
+    #[arg(long, conflicts_with = "watch")]
     once: bool,
+
+    /// Keep syncing: each ExternalSecret at its refreshInterval (with jitter), manifests
+    /// re-read when they change or on SIGHUP, until SIGTERM or SIGINT.
+    #[arg(long)]
+    watch: bool,
+
+    /// After targets changed, run this shell command (changed paths in $KEYWARD_CHANGED).
+    #[arg(long, value_name = "COMMAND", conflicts_with = "signal")]
+    on_change: Option<String>,
+
+    /// After targets changed, send this signal (HUP, SIGUSR1, …) to the process in --pidfile.
+    #[arg(long, value_name = "SIG", requires = "pidfile", value_parser = parse_signal)]
+    signal: Option<nix::sys::signal::Signal>,
+
+    /// The file holding the process id that --signal is sent to.
+    #[arg(long, value_name = "FILE", requires = "signal")]
+    pidfile: Option<PathBuf>,
+
+    /// With --watch: how long changes must be quiet before the hook runs (Go duration).
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    debounce: std::time::Duration,
 
     /// Store credentials as files: DIR/<namespace>/<secret>/<key>.
     #[arg(long, value_name = "DIR")]
@@ -123,14 +147,144 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
         allow_plaintext_secrets: args.allow_plaintext_secrets,
         fingerprint_key,
     };
+    let hook = match (args.on_change, args.signal, args.pidfile) {
+        (Some(command), _, _) => Some(ChangeHook::Command(command)),
+        (None, Some(signal), Some(pidfile)) => Some(ChangeHook::Signal { signal, pidfile }),
+        _ => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")
         .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
+    if args.watch {
+        let options = WatchOptions {
+            run: options,
+            hook,
+            debounce: args.debounce,
+        };
+        runtime
+            .block_on(watch::watch(options, |event| print_event(&event, output)))
+            .context("installing signal handlers")
+            .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
+        return Ok(Done::Exit(keyward_core::ExitCode::Success));
+    }
     let report = runtime.block_on(run::run(options));
     print_report(&report, output)?;
+    let changed: Vec<String> = report
+        .rows
+        .iter()
+        .filter(|row| matches!(row.status, Status::Synced | Status::Deleted))
+        .map(|row| row.target.clone())
+        .collect();
+    if let (Some(hook), false) = (hook, changed.is_empty()) {
+        match runtime.block_on(watch::run_hook_once(&hook, &changed)) {
+            Ok(done) => tracing::info!("{done}"),
+            Err(reason) => eprintln!("keyward: warning: {reason}"),
+        }
+    }
     Ok(Done::Exit(report.exit))
+}
+
+fn parse_signal(text: &str) -> Result<nix::sys::signal::Signal, String> {
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse()
+        .map_err(|_| format!("'{text}' is not a signal name such as HUP, USR1 or TERM"))
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    keyward_api::parse_go_duration(text)
+}
+
+/// One `--watch` event: a line of text per row, or one JSON object per line.
+fn print_event(event: &Event<'_>, output: &Output) {
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let json = output.format == OutputFormat::Json;
+    match event {
+        Event::Loaded(session) => {
+            for warning in &session.warnings {
+                eprintln!("keyward: warning: {warning}");
+            }
+            if json {
+                let rows: Vec<_> = session.load_rows.iter().map(row_json).collect();
+                println!(
+                    "{}",
+                    serde_json::json!({"time": now, "event": "loaded", "externalSecrets": session.external_secrets().len(), "problems": rows})
+                );
+            } else {
+                println!(
+                    "{now}  loaded {} ExternalSecrets",
+                    session.external_secrets().len()
+                );
+                for row in &session.load_rows {
+                    println!("{now}  {}", row_line(row));
+                }
+            }
+        }
+        Event::Round(outcomes) => {
+            if json {
+                let rows: Vec<_> = outcomes.iter().map(|o| row_json(&o.row)).collect();
+                println!(
+                    "{}",
+                    serde_json::json!({"time": now, "event": "round", "results": rows})
+                );
+            } else {
+                for outcome in outcomes.iter() {
+                    println!("{now}  {}", row_line(&outcome.row));
+                }
+            }
+        }
+        Event::Hook(result) => {
+            let (ok, message) = match result {
+                Ok(message) => (true, message),
+                Err(message) => (false, message),
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"time": now, "event": "hook", "ok": ok, "message": message})
+                );
+            } else {
+                println!("{now}  {}{message}", if ok { "" } else { "error: " });
+            }
+        }
+        Event::Stopping(signal) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"time": now, "event": "stopping", "signal": signal})
+                );
+            } else {
+                println!("{now}  {signal}: stopping");
+            }
+        }
+    }
+}
+
+fn row_line(row: &run::Row) -> String {
+    let (status, message) = status_text(&row.status);
+    let target = if row.target.is_empty() {
+        "-"
+    } else {
+        &row.target
+    };
+    let mut line = format!(
+        "{} -> {target}  {} keys  {status}  {}",
+        row.external_secret,
+        row.keys,
+        row.fingerprint.as_deref().unwrap_or("-")
+    );
+    if let Some(message) = message {
+        line.push_str(&format!("  ({message})"));
+    }
+    line
 }
 
 fn open_bundle(path: &Path) -> Result<keyward_bundle::env::EnvMap, Failure> {
@@ -244,22 +398,20 @@ fn text_report(report: &Report) -> String {
     out
 }
 
+fn row_json(row: &run::Row) -> serde_json::Value {
+    let (status, message) = status_text(&row.status);
+    serde_json::json!({
+        "externalSecret": row.external_secret,
+        "target": row.target,
+        "keys": row.keys,
+        "status": status,
+        "message": message,
+        "fingerprint": row.fingerprint,
+    })
+}
+
 fn json_report(report: &Report) -> serde_json::Value {
-    let rows: Vec<serde_json::Value> = report
-        .rows
-        .iter()
-        .map(|row| {
-            let (status, message) = status_text(&row.status);
-            serde_json::json!({
-                "externalSecret": row.external_secret,
-                "target": row.target,
-                "keys": row.keys,
-                "status": status,
-                "message": message,
-                "fingerprint": row.fingerprint,
-            })
-        })
-        .collect();
+    let rows: Vec<serde_json::Value> = report.rows.iter().map(row_json).collect();
     serde_json::json!({
         "results": rows,
         "warnings": report.warnings,

@@ -1,0 +1,308 @@
+//! `keyward sync --watch`: keep projections current until SIGTERM or SIGINT.
+//!
+//! Each ExternalSecret is refreshed on its own schedule, as ESO's controller does:
+//! - `refreshPolicy: Periodic` (the default) every `refreshInterval` (default `1h`; `0`
+//!   syncs once), each wait stretched or shortened by up to 10% at random so many hosts
+//!   started together do not call the store in step;
+//! - `CreatedOnce`: once, and only when the target does not exist yet;
+//! - `OnChange`: when its manifest changes (and once at start).
+//!
+//! A failed refresh keeps the last good projection and is retried sooner: 30 s, doubling
+//! up to 5 min, never later than the interval. The manifests are checked for changes every
+//! second (and re-read at once on SIGHUP); changed or new ExternalSecrets sync at once, and
+//! the stores' clients are rebuilt with them.
+//!
+//! After a round that changed any target, the [`ChangeHook`] runs once the changes have been
+//! quiet for the debounce time, so a burst of updates causes one reload.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use keyward_api::{ExternalSecret, RefreshPolicy};
+use tokio::time::Instant;
+
+use crate::run::{Outcome, RunOptions, Session, Status, manifest_stamp};
+
+/// What `--watch` needs beyond one run.
+#[derive(Clone, Debug)]
+pub struct WatchOptions {
+    /// The run's manifests, stores and sink.
+    pub run: RunOptions,
+    /// What to do after targets changed.
+    pub hook: Option<ChangeHook>,
+    /// How long changes must be quiet before the hook runs.
+    pub debounce: Duration,
+}
+
+/// Tells a service that its secrets changed.
+#[derive(Clone, Debug)]
+pub enum ChangeHook {
+    /// Run `sh -c COMMAND`, with the changed targets' paths in `KEYWARD_CHANGED`
+    /// (newline-separated).
+    Command(String),
+    /// Send `signal` to the process whose id is in `pidfile`.
+    Signal {
+        /// The signal.
+        signal: nix::sys::signal::Signal,
+        /// The file holding the process id.
+        pidfile: PathBuf,
+    },
+}
+
+/// What the loop reports as it goes.
+pub enum Event<'a> {
+    /// Manifests were (re)loaded: load problems and warnings.
+    Loaded(&'a Session),
+    /// A refresh round finished.
+    Round(&'a [Outcome]),
+    /// The hook ran: `Ok(description)` or `Err(reason)`.
+    Hook(Result<String, String>),
+    /// SIGTERM or SIGINT: the loop stops after this.
+    Stopping(&'static str),
+}
+
+/// Hook timeout: a reload command that hangs must not stall the refreshes.
+const HOOK_TIMEOUT: Duration = Duration::from_secs(60);
+const MANIFEST_CHECK: Duration = Duration::from_secs(1);
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
+const FIRST_RETRY: Duration = Duration::from_secs(30);
+const MAX_RETRY: Duration = Duration::from_secs(300);
+
+/// One ExternalSecret's place in the schedule.
+#[derive(Clone, Debug)]
+struct Slot {
+    /// Its spec as JSON: a change means the manifest changed.
+    spec: String,
+    /// When it is next due; `None`: not again.
+    due: Option<Instant>,
+    /// Consecutive failures, for the retry backoff.
+    failures: u32,
+}
+
+/// Runs until SIGTERM or SIGINT, calling `report` for every event.
+pub async fn watch(
+    options: WatchOptions,
+    mut report: impl FnMut(Event<'_>),
+) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+
+    let mut stamp = manifest_stamp(&options.run.paths);
+    let mut session = Session::load(options.run.clone());
+    report(Event::Loaded(&session));
+    let mut slots = initial_slots(&session, &BTreeMap::new());
+    let mut changed: Vec<String> = Vec::new();
+    let mut hook_at: Option<Instant> = None;
+    let mut next_check = Instant::now() + MANIFEST_CHECK;
+    loop {
+        let now = Instant::now();
+        let due: Vec<usize> = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.due.is_some_and(|at| at <= now))
+            .map(|(index, _)| index)
+            .collect();
+        if !due.is_empty() {
+            let outcomes = session.sync(&due).await;
+            report(Event::Round(&outcomes));
+            for outcome in &outcomes {
+                reschedule(&mut slots, &session, outcome);
+                if matches!(outcome.row.status, Status::Synced | Status::Deleted) {
+                    changed.push(outcome.row.target.clone());
+                    hook_at = Some(Instant::now() + options.debounce);
+                }
+            }
+        }
+        if hook_at.is_some_and(|at| at <= Instant::now()) {
+            hook_at = None;
+            if let Some(hook) = &options.hook {
+                report(Event::Hook(run_hook(hook, &changed).await));
+            }
+            changed.clear();
+        }
+        let wake = slots
+            .iter()
+            .filter_map(|slot| slot.due)
+            .chain(hook_at)
+            .chain([next_check])
+            .min()
+            .unwrap_or(next_check);
+        let reload = tokio::select! {
+            () = tokio::time::sleep_until(wake) => false,
+            _ = hangup.recv() => true,
+            _ = terminate.recv() => { report(Event::Stopping("SIGTERM")); break; }
+            _ = interrupt.recv() => { report(Event::Stopping("SIGINT")); break; }
+        };
+        if reload || Instant::now() >= next_check {
+            next_check = Instant::now() + MANIFEST_CHECK;
+            let current = manifest_stamp(&options.run.paths);
+            if reload || current != stamp {
+                stamp = current;
+                let previous = slots_by_name(&session, &slots);
+                session = Session::load(options.run.clone());
+                report(Event::Loaded(&session));
+                slots = initial_slots(&session, &previous);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs the hook once, after a `--once` run that changed targets.
+pub async fn run_hook_once(hook: &ChangeHook, changed: &[String]) -> Result<String, String> {
+    run_hook(hook, changed).await
+}
+
+fn name_of(es: &ExternalSecret) -> String {
+    format!(
+        "{}/{}",
+        es.metadata.namespace.as_deref().unwrap_or(""),
+        es.metadata.name.as_deref().unwrap_or("")
+    )
+}
+
+fn slots_by_name(session: &Session, slots: &[Slot]) -> BTreeMap<String, Slot> {
+    session
+        .external_secrets()
+        .into_iter()
+        .zip(slots)
+        .map(|(es, slot)| (name_of(es), slot.clone()))
+        .collect()
+}
+
+/// The schedule after a (re)load: unchanged ExternalSecrets keep their place; new or
+/// changed ones are due now (CreatedOnce ones only while their target does not exist).
+fn initial_slots(session: &Session, previous: &BTreeMap<String, Slot>) -> Vec<Slot> {
+    let now = Instant::now();
+    session
+        .external_secrets()
+        .into_iter()
+        .enumerate()
+        .map(|(index, es)| {
+            let spec = serde_json::to_string(&es.spec).unwrap_or_default();
+            if let Some(old) = previous.get(&name_of(es)).filter(|old| old.spec == spec) {
+                return old.clone();
+            }
+            let created_once = es.spec.refresh_policy == Some(RefreshPolicy::CreatedOnce);
+            let due = (!created_once || !session.target_exists(index)).then_some(now);
+            Slot {
+                spec,
+                due,
+                failures: 0,
+            }
+        })
+        .collect()
+}
+
+fn reschedule(slots: &mut [Slot], session: &Session, outcome: &Outcome) {
+    let Some(slot) = slots.get_mut(outcome.index) else {
+        return;
+    };
+    let Some(es) = session.external_secrets().get(outcome.index).copied() else {
+        return;
+    };
+    let interval = es
+        .spec
+        .refresh_interval
+        .as_deref()
+        .map_or(Ok(DEFAULT_INTERVAL), keyward_api::parse_go_duration);
+    let failed = matches!(outcome.row.status, Status::Failed(_));
+    slot.failures = if failed { slot.failures + 1 } else { 0 };
+    slot.due = match (es.spec.refresh_policy, interval) {
+        // An invalid interval is reported by the engine on every attempt: retry slowly.
+        (_, Err(_)) => Some(Instant::now() + MAX_RETRY),
+        (Some(RefreshPolicy::CreatedOnce | RefreshPolicy::OnChange), _) if !failed => None,
+        (_, Ok(interval)) if interval.is_zero() && !failed => None,
+        (_, Ok(interval)) if failed => {
+            Some(Instant::now() + jittered(retry_wait(slot.failures, interval)))
+        }
+        (_, Ok(interval)) => Some(Instant::now() + jittered(interval)),
+    };
+}
+
+/// 30 s, 60 s, 120 s, … up to 5 min, and never more than the interval (when it has one).
+fn retry_wait(failures: u32, interval: Duration) -> Duration {
+    let doubled = FIRST_RETRY.saturating_mul(1u32 << failures.saturating_sub(1).min(8));
+    let capped = doubled.min(MAX_RETRY);
+    if interval.is_zero() {
+        capped
+    } else {
+        capped.min(interval)
+    }
+}
+
+/// `wait` stretched or shortened by up to 10%.
+fn jittered(wait: Duration) -> Duration {
+    let mut byte = [0u8; 2];
+    let unit = match getrandom::fill(&mut byte) {
+        Ok(()) => f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX),
+        Err(_) => 0.5,
+    };
+    wait.mul_f64(0.9 + 0.2 * unit)
+}
+
+async fn run_hook(hook: &ChangeHook, changed: &[String]) -> Result<String, String> {
+    match hook {
+        ChangeHook::Command(command) => {
+            let mut child = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(command)
+                .env("KEYWARD_CHANGED", changed.join("\n"))
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| format!("--on-change: cannot start sh: {e}"))?;
+            match tokio::time::timeout(HOOK_TIMEOUT, child.wait()).await {
+                Ok(Ok(status)) if status.success() => Ok(format!("--on-change ran ({status})")),
+                Ok(Ok(status)) => Err(format!("--on-change failed: {status}")),
+                Ok(Err(e)) => Err(format!("--on-change: {e}")),
+                Err(_) => Err(format!(
+                    "--on-change did not finish within {} s and was killed",
+                    HOOK_TIMEOUT.as_secs()
+                )),
+            }
+        }
+        ChangeHook::Signal { signal, pidfile } => {
+            let text = std::fs::read_to_string(pidfile)
+                .map_err(|e| format!("--pidfile {}: {e}", pidfile.display()))?;
+            let pid: i32 = text.trim().parse().map_err(|_| {
+                format!(
+                    "--pidfile {}: does not hold a process id",
+                    pidfile.display()
+                )
+            })?;
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), *signal)
+                .map(|()| format!("sent {signal} to process {pid}"))
+                .map_err(|e| format!("sending {signal} to process {pid}: {e}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_and_stay_within_the_interval() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(retry_wait(1, hour), Duration::from_secs(30));
+        assert_eq!(retry_wait(2, hour), Duration::from_secs(60));
+        assert_eq!(retry_wait(9, hour), MAX_RETRY);
+        assert_eq!(
+            retry_wait(3, Duration::from_secs(10)),
+            Duration::from_secs(10)
+        );
+        assert_eq!(retry_wait(40, Duration::ZERO), MAX_RETRY);
+    }
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        for _ in 0..200 {
+            let wait = jittered(Duration::from_secs(100)).as_secs_f64();
+            assert!((90.0..=110.0).contains(&wait), "{wait}");
+        }
+    }
+}
