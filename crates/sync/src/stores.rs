@@ -117,7 +117,15 @@ impl StoreSet {
                 (spec, id, namespace.to_owned())
             }
         };
-        let cache_key = (store.kind, credential_namespace.clone(), store.name.clone());
+        // One client per store and identity: a ClusterSecretStore whose references all name
+        // their namespace has one identity, whichever namespace reads through it.
+        let identity = match store.kind {
+            StoreKind::ClusterSecretStore if !refs_without_namespace(&spec.provider.0) => {
+                String::new()
+            }
+            _ => credential_namespace.clone(),
+        };
+        let cache_key = (store.kind, identity, store.name.clone());
         let mut built = self.built.lock().map_err(|_| {
             ProviderError::new(
                 ProviderErrorKind::Misconfigured,
@@ -145,6 +153,26 @@ impl StoreSet {
             })
             .clone()
     }
+}
+
+/// Whether a provider block holds a Secret or ServiceAccount reference (`…Ref: {name: …}`)
+/// without its own `namespace`: such a reference resolves in the reading ExternalSecret's
+/// namespace, so each namespace is its own identity.
+fn refs_without_namespace<'a>(
+    entries: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
+) -> bool {
+    entries.into_iter().any(|(key, value)| {
+        let unqualified_ref =
+            key.ends_with("Ref") && value.get("name").is_some() && value.get("namespace").is_none();
+        unqualified_ref
+            || match value {
+                serde_json::Value::Object(map) => refs_without_namespace(map),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .any(|item| item.as_object().is_some_and(refs_without_namespace)),
+                _ => false,
+            }
+    })
 }
 
 fn missing(id: &StoreId) -> ProviderError {
@@ -182,5 +210,29 @@ fn check_conditions(
             None,
             format!("namespace {namespace} is not allowed by spec.conditions"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: serde_json::Value) -> BTreeMap<String, serde_json::Value> {
+        serde_json::from_value(json).expect("map")
+    }
+
+    #[test]
+    fn cluster_store_identity_depends_on_unqualified_refs() {
+        let qualified = spec(serde_json::json!({"vault": {"auth": {"tokenSecretRef":
+            {"name": "t", "key": "k", "namespace": "ops"}}}}));
+        let unqualified = spec(
+            serde_json::json!({"vault": {"auth": {"tokenSecretRef": {"name": "t", "key": "k"}}}}),
+        );
+        let in_a_list = spec(serde_json::json!({"x": {"refs": [{"keyRef": {"name": "t"}}]}}));
+        let none = spec(serde_json::json!({"fake": {"data": [{"key": "a", "value": "b"}]}}));
+        assert!(!refs_without_namespace(&qualified));
+        assert!(refs_without_namespace(&unqualified));
+        assert!(refs_without_namespace(&in_a_list));
+        assert!(!refs_without_namespace(&none));
     }
 }
