@@ -109,11 +109,8 @@ pub struct Outcome {
 /// Loaded manifests and their stores, kept between refreshes so `--watch` reuses each
 /// store's client (and its cached token) and its call discipline.
 pub struct Session {
-    out: PathBuf,
-    layout: Layout,
-    fingerprint_key: FingerprintKey,
+    sink: Arc<Sink>,
     external_secrets: Vec<Arc<ExternalSecret>>,
-    duplicates: BTreeMap<(String, String), Vec<String>>,
     stores: Arc<StoreSet>,
     /// Rows for manifests that could not be loaded.
     pub load_rows: Vec<Row>,
@@ -155,12 +152,14 @@ impl Session {
         )
         .with_config_maps(loaded.config_maps);
         Self {
-            duplicates: duplicate_targets(&loaded.external_secrets, &options.namespace),
+            sink: Arc::new(Sink {
+                duplicates: duplicate_targets(&loaded.external_secrets, &options.namespace),
+                out: options.out,
+                layout: options.layout,
+                fingerprint_key: options.fingerprint_key,
+            }),
             external_secrets: loaded.external_secrets.into_iter().map(Arc::new).collect(),
             stores: Arc::new(stores),
-            out: options.out,
-            layout: options.layout,
-            fingerprint_key: options.fingerprint_key,
             load_exit: if rows.is_empty() {
                 ExitCode::Success
             } else {
@@ -206,7 +205,7 @@ impl Session {
             immutable: false,
             data: BTreeMap::new(),
         };
-        host::target_path(&self.out, &probe, self.layout).exists()
+        host::target_path(&self.sink.out, &probe, self.sink.layout).exists()
     }
 
     /// Store calls made so far, in Prometheus text format.
@@ -234,15 +233,65 @@ impl Session {
             }
         }
         resolved.sort_by_key(|(index, _)| *index);
-        resolved
-            .into_iter()
-            .map(|(index, result)| {
-                let (row, exit) = self.outcome(result);
-                Outcome { index, row, exit }
-            })
-            .collect()
+        self.write_all(resolved).await
     }
 
+    /// Projects resolved targets. Distinct targets are written in parallel, so their fsyncs
+    /// overlap; the writes to one target keep manifest order (Merge writers layer in order).
+    async fn write_all(
+        &self,
+        resolved: Vec<(usize, Result<engine::Desired, SyncError>)>,
+    ) -> Vec<Outcome> {
+        let mut groups: BTreeMap<(String, String), Vec<_>> = BTreeMap::new();
+        for (index, result) in resolved {
+            let target = match &result {
+                Ok(desired) => (desired.namespace.clone(), desired.target.clone()),
+                Err(_) => (String::new(), format!("#{index}")),
+            };
+            groups.entry(target).or_default().push((index, result));
+        }
+        let writers = Arc::new(tokio::sync::Semaphore::new(PARALLEL_WRITES));
+        let mut tasks = tokio::task::JoinSet::new();
+        for group in groups.into_values() {
+            let Ok(permit) = Arc::clone(&writers).acquire_owned().await else {
+                break;
+            };
+            let sink = Arc::clone(&self.sink);
+            tasks.spawn_blocking(move || {
+                let _permit = permit;
+                group
+                    .into_iter()
+                    .map(|(index, result)| {
+                        let (row, exit) = sink.outcome(result);
+                        Outcome { index, row, exit }
+                    })
+                    .collect::<Vec<_>>()
+            });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(written) => outcomes.extend(written),
+                Err(error) => tracing::error!(%error, "a target writer stopped"),
+            }
+        }
+        outcomes.sort_by_key(|outcome| outcome.index);
+        outcomes
+    }
+}
+
+/// How many targets are written at once.
+const PARALLEL_WRITES: usize = 16;
+
+/// Where and how targets are written, shared by the writer tasks.
+struct Sink {
+    out: PathBuf,
+    layout: Layout,
+    fingerprint_key: FingerprintKey,
+    duplicates: BTreeMap<(String, String), Vec<String>>,
+}
+
+impl Sink {
     fn outcome(&self, result: Result<engine::Desired, SyncError>) -> (Row, ExitCode) {
         let mut exit = ExitCode::Success;
         let row = match result {
