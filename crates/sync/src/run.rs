@@ -280,8 +280,9 @@ impl Session {
     }
 }
 
-/// How many targets are written at once.
-const PARALLEL_WRITES: usize = 16;
+/// How many targets are written at once: a few overlap fsync waits; many contend on the
+/// parent directory and the journal (measured with scripts/bench-sync).
+const PARALLEL_WRITES: usize = 4;
 
 /// Where and how targets are written, shared by the writer tasks.
 struct Sink {
