@@ -494,7 +494,7 @@ spec:
         - merge: {strategy: JSON, into: merged}
 "#,
     );
-    let output = scratch.sync(&["-f", "m"]);
+    let output = scratch.sync(&["-f", "m", "--log-level", "trace"]);
     assert!(
         output.status.success(),
         "{}{}",
@@ -620,6 +620,8 @@ fn watch_refreshes_keeps_the_last_good_projection_runs_the_hook_and_stops_on_sig
             "-f",
             "m",
             "--watch",
+            "--log-level",
+            "trace",
             "--debounce",
             "100ms",
             "--on-change",
