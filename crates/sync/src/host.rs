@@ -99,6 +99,16 @@ pub fn current(
     }
 }
 
+/// When a written target last changed: the `..data` link of a directory target (renamed
+/// on every change), the file itself otherwise.
+pub fn changed_at(path: &Path) -> Option<std::time::SystemTime> {
+    let link = path.join(DATA_LINK);
+    let probe = if link.exists() { link } else { path.to_owned() };
+    std::fs::symlink_metadata(probe)
+        .and_then(|m| m.modified())
+        .ok()
+}
+
 /// Removes the target (`deletionPolicy: Delete` once its sources are gone). Returns whether
 /// there was one.
 pub fn remove(out: &Path, desired: &Desired, layout: Layout) -> std::io::Result<bool> {

@@ -62,6 +62,8 @@ pub struct Row {
     pub status: Status,
     /// The keyed fingerprint of the target's values.
     pub fingerprint: Option<String>,
+    /// When the target's content last changed (its projection's modification time).
+    pub changed_at: Option<std::time::SystemTime>,
 }
 
 /// The whole run.
@@ -353,6 +355,7 @@ fn write_row(
             keys: desired.data.len(),
             status,
             fingerprint: None,
+            changed_at: None,
         },
         Err(message) => {
             *exit = worse(*exit, ExitCode::InvalidConfig);
@@ -442,6 +445,7 @@ fn write_data(
                 Status::Unchanged
             },
             fingerprint: Some(key.map(data)),
+            changed_at: host::changed_at(&written.path),
         },
         Err(error) => {
             *exit = worse(*exit, ExitCode::Write);
@@ -460,6 +464,7 @@ fn failed_row(name: &str, message: String) -> Row {
         keys: 0,
         status: Status::Failed(message),
         fingerprint: None,
+        changed_at: None,
     }
 }
 

@@ -276,9 +276,10 @@ fn row_line(row: &run::Row) -> String {
         &row.target
     };
     let mut line = format!(
-        "{} -> {target}  {} keys  {status}  {}",
+        "{} -> {target}  {} keys  {status}  age {}  {}",
         row.external_secret,
         row.keys,
+        age_text(row.changed_at),
         row.fingerprint.as_deref().unwrap_or("-")
     );
     if let Some(message) = message {
@@ -336,8 +337,15 @@ fn status_text(status: &Status) -> (&'static str, Option<&str>) {
 }
 
 fn text_report(report: &Report) -> String {
-    let headers = ["EXTERNALSECRET", "TARGET", "KEYS", "STATUS", "FINGERPRINT"];
-    let rows: Vec<[String; 5]> = report
+    let headers = [
+        "EXTERNALSECRET",
+        "TARGET",
+        "KEYS",
+        "STATUS",
+        "AGE",
+        "FINGERPRINT",
+    ];
+    let rows: Vec<[String; 6]> = report
         .rows
         .iter()
         .map(|row| {
@@ -350,6 +358,7 @@ fn text_report(report: &Report) -> String {
                 },
                 row.keys.to_string(),
                 status_text(&row.status).0.to_owned(),
+                age_text(row.changed_at),
                 row.fingerprint.clone().unwrap_or_else(|| "-".into()),
             ]
         })
@@ -400,14 +409,34 @@ fn text_report(report: &Report) -> String {
 
 fn row_json(row: &run::Row) -> serde_json::Value {
     let (status, message) = status_text(&row.status);
+    let changed_at = row.changed_at.and_then(|at| {
+        time::OffsetDateTime::from(at)
+            .format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    });
     serde_json::json!({
         "externalSecret": row.external_secret,
         "target": row.target,
         "keys": row.keys,
         "status": status,
         "message": message,
+        "changedAt": changed_at,
         "fingerprint": row.fingerprint,
     })
+}
+
+/// How long ago the target changed, kubectl-style: `45s`, `12m`, `3h`, `9d`.
+fn age_text(changed_at: Option<std::time::SystemTime>) -> String {
+    let Some(elapsed) = changed_at.and_then(|at| at.elapsed().ok()) else {
+        return "-".into();
+    };
+    let seconds = elapsed.as_secs();
+    match seconds {
+        0..=119 => format!("{seconds}s"),
+        120..=7199 => format!("{}m", seconds / 60),
+        7200..=172_799 => format!("{}h", seconds / 3600),
+        _ => format!("{}d", seconds / 86_400),
+    }
 }
 
 fn json_report(report: &Report) -> serde_json::Value {
