@@ -47,6 +47,16 @@ pub struct LoadError {
 
 /// Parses every document of a YAML stream.
 pub fn from_str(text: &str, origin: &str) -> Result<Vec<Document>, LoadError> {
+    documents(text, origin)
+        .into_iter()
+        .map(|result| result.map(|(_, document)| document))
+        .collect()
+}
+
+/// Every document of a multi-document YAML stream on its own, with its 1-based position:
+/// a document that does not type-check fails alone, the others still load. A YAML syntax
+/// error ends the stream (nothing after it can be trusted to be split right).
+pub fn documents(text: &str, origin: &str) -> Vec<Result<(usize, Document), LoadError>> {
     let mut documents = Vec::new();
     for (position, deserializer) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let index = position + 1;
@@ -56,8 +66,13 @@ pub fn from_str(text: &str, origin: &str) -> Result<Vec<Document>, LoadError> {
             what,
             reason,
         };
-        let value = serde_json::Value::deserialize(deserializer)
-            .map_err(|e| fail(String::new(), yaml_reason(&e.to_string())))?;
+        let value = match serde_json::Value::deserialize(deserializer) {
+            Ok(value) => value,
+            Err(error) => {
+                documents.push(Err(fail(String::new(), yaml_reason(&error.to_string()))));
+                break;
+            }
+        };
         if value.is_null() {
             continue; // an empty document between `---` separators
         }
@@ -68,10 +83,13 @@ pub fn from_str(text: &str, origin: &str) -> Result<Vec<Document>, LoadError> {
             .and_then(serde_json::Value::as_str)
             .unwrap_or("");
         let what = format!(" ({kind}/{name})");
-        let document = typed(value, &api_version, &kind).map_err(|reason| fail(what, reason))?;
-        documents.push(document);
+        documents.push(
+            typed(value, &api_version, &kind)
+                .map(|document| (index, document))
+                .map_err(|reason| fail(what, reason)),
+        );
     }
-    Ok(documents)
+    documents
 }
 
 fn typed(value: serde_json::Value, api_version: &str, kind: &str) -> Result<Document, String> {

@@ -203,6 +203,12 @@ metadata: {name: other-namespace, namespace: forbidden}
 spec:
   secretStoreRef: {name: fake, kind: ClusterSecretStore}
   data: [{secretKey: a, remoteRef: {key: /db}}]
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: mistyped, namespace: apps}
+spec:
+  data: [{secretKey: a, remoteRef: {key: [not, a, string]}}]
 "#,
     );
     scratch.write(
@@ -226,10 +232,12 @@ spec:
         "{report}"
     );
     for expected in [
-        "apps/changing: spec.data[0]: store ClusterSecretStore/fake, key /missing: not found",
-        "apps/no-store: spec.data[0]: store SecretStore/apps/nope: misconfigured",
-        "forbidden/other-namespace: spec.data[0]: store ClusterSecretStore/fake: permission denied (namespace forbidden is not allowed by spec.conditions)",
+        "apps/changing: m/changing.yaml document 1: spec.data[0]: store ClusterSecretStore/fake, key /missing: not found",
+        "apps/no-store: m/problems.yaml document 1: spec.data[0]: store SecretStore/apps/nope: misconfigured",
+        "forbidden/other-namespace: m/problems.yaml document 2: spec.data[0]: store ClusterSecretStore/fake: permission denied (namespace forbidden is not allowed by spec.conditions)",
         "broken.yaml: document 1",
+        // A document that does not type-check fails alone; its neighbours still ran.
+        "problems.yaml: document 3 (ExternalSecret/mistyped): spec.data[0].remoteRef.key",
         "no longer served; use external-secrets.io/v1",
     ] {
         assert!(

@@ -113,6 +113,8 @@ pub struct Outcome {
 pub struct Session {
     sink: Arc<Sink>,
     external_secrets: Vec<Arc<ExternalSecret>>,
+    /// `file document N` of each ExternalSecret.
+    origins: Vec<String>,
     stores: Arc<StoreSet>,
     /// Rows for manifests that could not be loaded.
     pub load_rows: Vec<Row>,
@@ -161,6 +163,7 @@ impl Session {
                 fingerprint_key: options.fingerprint_key,
             }),
             external_secrets: loaded.external_secrets.into_iter().map(Arc::new).collect(),
+            origins: loaded.origins,
             stores: Arc::new(stores),
             load_exit: if rows.is_empty() {
                 ExitCode::Success
@@ -250,7 +253,11 @@ impl Session {
                 Ok(desired) => (desired.namespace.clone(), desired.target.clone()),
                 Err(_) => (String::new(), format!("#{index}")),
             };
-            groups.entry(target).or_default().push((index, result));
+            let origin = self.origins.get(index).cloned().unwrap_or_default();
+            groups
+                .entry(target)
+                .or_default()
+                .push((index, origin, result));
         }
         let writers = Arc::new(tokio::sync::Semaphore::new(PARALLEL_WRITES));
         let mut tasks = tokio::task::JoinSet::new();
@@ -263,8 +270,12 @@ impl Session {
                 let _permit = permit;
                 group
                     .into_iter()
-                    .map(|(index, result)| {
-                        let (row, exit) = sink.outcome(result);
+                    .map(|(index, origin, result)| {
+                        let (mut row, exit) = sink.outcome(result);
+                        if let Status::Failed(message) = &mut row.status {
+                            // Say where: the manifest file and document.
+                            *message = format!("{origin}: {message}");
+                        }
                         Outcome { index, row, exit }
                     })
                     .collect::<Vec<_>>()
@@ -518,6 +529,8 @@ fn duplicate_targets(
 #[derive(Default)]
 struct Loaded {
     external_secrets: Vec<ExternalSecret>,
+    /// `file document N` of each ExternalSecret, for its errors.
+    origins: Vec<String>,
     stores: Vec<keyward_api::SecretStore>,
     cluster_stores: Vec<keyward_api::ClusterSecretStore>,
     secrets: BTreeMap<(String, String, String), SecretValue>,
@@ -536,14 +549,21 @@ fn load_paths(paths: &[PathBuf], namespace: &str, errors: &mut Vec<Row>) -> Load
                 continue;
             }
         };
-        match load::from_str(&text, &origin) {
-            Ok(documents) => documents
-                .into_iter()
-                .for_each(|d| add(&mut loaded, d, &origin, namespace)),
-            Err(error) => errors.push(failed_row(
-                &origin,
-                format!("document {}{}: {}", error.index, error.what, error.reason),
-            )),
+        for document in load::documents(&text, &origin) {
+            match document {
+                Ok((index, document)) => {
+                    add(
+                        &mut loaded,
+                        document,
+                        &format!("{origin} document {index}"),
+                        namespace,
+                    );
+                }
+                Err(error) => errors.push(failed_row(
+                    &origin,
+                    format!("document {}{}: {}", error.index, error.what, error.reason),
+                )),
+            }
         }
     }
     loaded
@@ -551,7 +571,10 @@ fn load_paths(paths: &[PathBuf], namespace: &str, errors: &mut Vec<Row>) -> Load
 
 fn add(loaded: &mut Loaded, document: Document, origin: &str, default_namespace: &str) {
     match document {
-        Document::ExternalSecret(es) => loaded.external_secrets.push(*es),
+        Document::ExternalSecret(es) => {
+            loaded.external_secrets.push(*es);
+            loaded.origins.push(origin.to_owned());
+        }
         Document::SecretStore(store) => loaded.stores.push(*store),
         Document::ClusterSecretStore(store) => loaded.cluster_stores.push(*store),
         Document::Secret(secret) => {
