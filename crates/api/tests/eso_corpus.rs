@@ -1,27 +1,7 @@
 //! Every ESO documentation snippet (the compatibility corpus in ../shared/eso-compat) loads
 //! into keyward's types, except the documented negative samples, which are refused by name.
 
-use std::path::PathBuf;
-
 use keyward_api::{Document, load};
-
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("KEYWARD_ESO_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eso-compat")
-        });
-    if dir.join("docs/snippets").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "the ESO corpus is missing at {} (set KEYWARD_ESO_CORPUS)",
-        dir.display()
-    );
-    eprintln!("ESO corpus not found at {}: test not run", dir.display());
-    None
-}
 
 /// Snippets with Go-template or Jinja content that is not YAML until rendered.
 const NOT_YAML: [&str; 4] = [
@@ -40,7 +20,9 @@ const KNOWN_INVALID: [(&str, &str); 1] = [(
 
 #[test]
 fn every_snippet_loads_or_is_refused_by_name() {
-    let Some(corpus) = corpus() else { return };
+    let Some(corpus) = keyward_test_support::eso_corpus() else {
+        return;
+    };
     let mut loaded = [0usize; 3];
     let mut refused_old = 0;
     let mut invalid_secrets = 0;

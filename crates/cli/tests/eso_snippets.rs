@@ -15,24 +15,6 @@ use std::process::Command;
 use keyward_api::{Document, ExternalSecret, StoreKind, load};
 use keyward_test_support::{Moto, OpenBao};
 
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("KEYWARD_ESO_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eso-compat")
-        });
-    if dir.join("docs/snippets").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "the ESO corpus is missing at {} (set KEYWARD_ESO_CORPUS)",
-        dir.display()
-    );
-    eprintln!("ESO corpus not found at {}: test not run", dir.display());
-    None
-}
-
 /// Where a snippet runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Peer {
@@ -594,7 +576,9 @@ async fn run_snippet(snippet: &Snippet, peers: &mut Peers) -> Result<usize, Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eso_snippets_run_through_keyward_sync_against_real_peers() {
-    let Some(corpus) = corpus() else { return };
+    let Some(corpus) = keyward_test_support::eso_corpus() else {
+        return;
+    };
     let (runnable, not_run) = snippets(&corpus);
     let mut peers = Peers {
         bao: None,

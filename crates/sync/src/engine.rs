@@ -69,14 +69,28 @@ impl Desired {
     }
 }
 
-/// Resolves one ExternalSecret.
-pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, SyncError> {
+/// Where an ExternalSecret projects: `(namespace, its own name, target name)`; manifests
+/// without a namespace take `default_namespace`, targets without a name the ExternalSecret's.
+pub fn target_of(es: &ExternalSecret, default_namespace: &str) -> (String, String, String) {
     let namespace = es
         .metadata
         .namespace
         .clone()
-        .unwrap_or_else(|| stores.default_namespace().to_owned());
+        .unwrap_or_else(|| default_namespace.to_owned());
     let name = es.metadata.name.clone().unwrap_or_default();
+    let target = es
+        .spec
+        .target
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| name.clone());
+    (namespace, name, target)
+}
+
+/// Resolves one ExternalSecret.
+pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, SyncError> {
+    let (namespace, name, target) = target_of(es, stores.default_namespace());
     let id = format!("{namespace}/{name}");
     let fail = |field: String, message: String| SyncError::invalid(&id, field, message);
     check_unsupported(es).map_err(|(field, message)| fail(field, message))?;
@@ -115,13 +129,6 @@ pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, 
         labels = rendered.labels;
         annotations = rendered.annotations;
     }
-    let target = es
-        .spec
-        .target
-        .name
-        .clone()
-        .filter(|n| !n.is_empty())
-        .unwrap_or(name);
     Ok(Desired {
         external_secret: id,
         namespace,

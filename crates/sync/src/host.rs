@@ -46,30 +46,27 @@ const DATA_LINK: &str = "..data";
 
 /// Writes `desired` under `out`, unless it already holds exactly that.
 pub fn project(out: &Path, desired: &Desired, layout: Layout) -> std::io::Result<Written> {
-    let namespace_dir = out.join(&desired.namespace);
-    create_private_dir(&namespace_dir)?;
+    create_private_dir(&out.join(&desired.namespace))?;
+    let path = target_path(out, desired, layout);
     match layout {
-        Layout::Dir => project_dir(&namespace_dir.join(&desired.target), &desired.data),
-        Layout::Env => {
-            let path = namespace_dir.join(format!("{}.env", desired.target));
-            let bytes = env_bytes(&desired.data)?;
-            write_file_if_changed(&path, &bytes)
-        }
-        Layout::Json => {
-            let path = namespace_dir.join(format!("{}.json", desired.target));
-            let bytes = json_bytes(&desired.data)?;
-            write_file_if_changed(&path, &bytes)
-        }
+        Layout::Dir => project_dir(&path, &desired.data),
+        Layout::Env => write_file_if_changed(&path, &env_bytes(&desired.data)?),
+        Layout::Json => write_file_if_changed(&path, &json_bytes(&desired.data)?),
     }
 }
 
 /// The file or directory `desired` is written to.
 pub fn target_path(out: &Path, desired: &Desired, layout: Layout) -> PathBuf {
-    let namespace_dir = out.join(&desired.namespace);
+    target_path_of(out, &desired.namespace, &desired.target, layout)
+}
+
+/// The file or directory target `target` of `namespace` is written to.
+pub fn target_path_of(out: &Path, namespace: &str, target: &str, layout: Layout) -> PathBuf {
+    let namespace_dir = out.join(namespace);
     match layout {
-        Layout::Dir => namespace_dir.join(&desired.target),
-        Layout::Env => namespace_dir.join(format!("{}.env", desired.target)),
-        Layout::Json => namespace_dir.join(format!("{}.json", desired.target)),
+        Layout::Dir => namespace_dir.join(target),
+        Layout::Env => namespace_dir.join(format!("{target}.env")),
+        Layout::Json => namespace_dir.join(format!("{target}.json")),
     }
 }
 

@@ -185,32 +185,8 @@ impl Session {
         let Some(es) = self.external_secrets.get(index) else {
             return false;
         };
-        let namespace = es
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| self.stores.default_namespace().to_owned());
-        let name = es.metadata.name.clone().unwrap_or_default();
-        let target = es
-            .spec
-            .target
-            .name
-            .clone()
-            .filter(|t| !t.is_empty())
-            .unwrap_or(name);
-        let probe = engine::Desired {
-            external_secret: String::new(),
-            namespace,
-            target,
-            type_: String::new(),
-            labels: BTreeMap::new(),
-            annotations: BTreeMap::new(),
-            creation_policy: keyward_api::CreationPolicy::Owner,
-            deletion_policy: keyward_api::DeletionPolicy::Retain,
-            immutable: false,
-            data: BTreeMap::new(),
-        };
-        host::target_path(&self.sink.out, &probe, self.sink.layout).exists()
+        let (namespace, _, target) = engine::target_of(es, self.stores.default_namespace());
+        host::target_path_of(&self.sink.out, &namespace, &target, self.sink.layout).exists()
     }
 
     /// Store calls made so far, in Prometheus text format.
@@ -504,19 +480,7 @@ fn duplicate_targets(
         )
     };
     for es in list.iter().filter(owns) {
-        let namespace = es
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| default_namespace.to_owned());
-        let name = es.metadata.name.clone().unwrap_or_default();
-        let target = es
-            .spec
-            .target
-            .name
-            .clone()
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| name.clone());
+        let (namespace, name, target) = engine::target_of(es, default_namespace);
         writers
             .entry((namespace.clone(), target))
             .or_default()

@@ -24,6 +24,7 @@
 //!
 //! This crate is for tests and benchmarks only; nothing of keyward depends on it at run time.
 
+mod corpus;
 mod error;
 mod kubernetes;
 mod lowkey;
@@ -35,6 +36,7 @@ mod process;
 mod tools;
 mod wait;
 
+pub use corpus::eso_corpus;
 pub use error::HarnessError;
 pub use kubernetes::Kubernetes;
 pub use lowkey::LowkeyVault;
