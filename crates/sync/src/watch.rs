@@ -298,6 +298,74 @@ mod tests {
         assert_eq!(retry_wait(40, Duration::ZERO), MAX_RETRY);
     }
 
+    fn session(dir: &std::path::Path, es_extra: &str) -> Session {
+        let manifests = format!(
+            "apiVersion: external-secrets.io/v1\nkind: SecretStore\nmetadata: {{name: fake}}\n\
+             spec: {{provider: {{fake: {{data: [{{key: k, value: v}}]}}}}}}\n\
+             ---\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {{name: periodic}}\n\
+             spec: {{refreshInterval: 1m, secretStoreRef: {{name: fake}}, data: [{{secretKey: k, remoteRef: {{key: k}}}}]}}\n\
+             ---\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {{name: once}}\n\
+             spec: {{refreshPolicy: CreatedOnce, secretStoreRef: {{name: fake}}, data: [{{secretKey: k, remoteRef: {{key: k}}}}]}}\n\
+             ---\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {{name: onchange}}\n\
+             spec: {{refreshPolicy: OnChange, secretStoreRef: {{name: fake}}, data: [{{secretKey: k, remoteRef: {{key: k{es_extra}}}}}]}}\n"
+        );
+        std::fs::write(dir.join("m.yaml"), manifests).expect("manifests");
+        Session::load(RunOptions {
+            paths: vec![dir.join("m.yaml")],
+            out: dir.join("out"),
+            layout: crate::host::Layout::Dir,
+            namespace: "default".into(),
+            credentials: crate::credentials::HostCredentials::default(),
+            allow_plaintext_secrets: false,
+            fingerprint_key: keyward_core::FingerprintKey::new(keyward_core::SecretValue::from(
+                "0123456789abcdef0123456789abcdef",
+            ))
+            .expect("key"),
+        })
+    }
+
+    #[tokio::test]
+    async fn refresh_policies_schedule_like_eso() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = session(dir.path(), "");
+        let mut slots = initial_slots(&first, &BTreeMap::new());
+        assert!(
+            slots.iter().all(|slot| slot.due.is_some()),
+            "everything syncs at start"
+        );
+        for outcome in first.sync(&[0, 1, 2]).await {
+            assert_eq!(outcome.row.status, Status::Synced, "{:?}", outcome.row);
+            reschedule(&mut slots, &first, &outcome);
+        }
+        let due: Vec<bool> = slots.iter().map(|slot| slot.due.is_some()).collect();
+        assert_eq!(
+            due,
+            [true, false, false],
+            "Periodic again; CreatedOnce and OnChange not"
+        );
+
+        // A restart: CreatedOnce's target exists, so it does not sync again.
+        let restarted = initial_slots(&first, &BTreeMap::new());
+        assert!(
+            restarted[1].due.is_none(),
+            "CreatedOnce with an existing target"
+        );
+
+        // The OnChange manifest changes: it is due again; the others keep their place.
+        let previous = slots_by_name(&first, &slots);
+        let changed = session(dir.path(), ", version: v2");
+        let after = initial_slots(&changed, &previous);
+        assert!(
+            after[2].due.is_some(),
+            "a changed OnChange ExternalSecret syncs"
+        );
+        assert_eq!(
+            after[0].due, slots[0].due,
+            "an unchanged one keeps its schedule"
+        );
+        assert!(after[1].due.is_none());
+    }
+
     #[test]
     fn jitter_stays_within_ten_percent() {
         for _ in 0..200 {
