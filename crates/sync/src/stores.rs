@@ -1,6 +1,12 @@
 //! [`StoreSet`]: the stores of a run, validated up front, with one disciplined provider each.
+//!
+//! Each store's rate limit is the discipline's default (50 calls/s, burst 20: well inside
+//! Azure Key Vault's documented limits), or what the store's annotations
+//! `keyward.io/calls-per-second` and `keyward.io/burst` set. In-process stores (`fake`,
+//! `local`) are not rate-limited: they make no network calls.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
 use keyward_api::{ClusterSecretStore, SecretStore, SecretStoreSpec, StoreKind, StoreRef};
@@ -11,12 +17,57 @@ use keyward_providers::{
 
 type Built = Result<Arc<dyn Provider>, ProviderError>;
 
+/// A store's spec and the rate limit its annotations ask for.
+#[derive(Debug)]
+struct Store {
+    spec: SecretStoreSpec,
+    /// `(calls per second, burst)` from the annotations, or why they are invalid.
+    limits: Result<(Option<NonZeroU32>, Option<NonZeroU32>), String>,
+}
+
+const RATE_ANNOTATION: &str = "keyward.io/calls-per-second";
+const BURST_ANNOTATION: &str = "keyward.io/burst";
+/// No real limit for stores without network calls (the token bucket needs some number).
+const IN_PROCESS_LIMIT: NonZeroU32 = NonZeroU32::new(1_000_000).expect("non-zero");
+
+impl Store {
+    fn new(spec: SecretStoreSpec, annotations: Option<&BTreeMap<String, String>>) -> Self {
+        let number = |name: &str| -> Result<Option<NonZeroU32>, String> {
+            match annotations.and_then(|a| a.get(name)) {
+                None => Ok(None),
+                Some(text) => text.trim().parse().map(Some).map_err(|_| {
+                    format!("metadata.annotations.{name}: '{text}' is not a whole number above 0")
+                }),
+            }
+        };
+        let limits = number(RATE_ANNOTATION).and_then(|rate| Ok((rate, number(BURST_ANNOTATION)?)));
+        Self { spec, limits }
+    }
+
+    /// The discipline for this store's provider.
+    fn discipline(&self, provider: &str) -> Result<DisciplineConfig, String> {
+        let (rate, burst) = self.limits.clone()?;
+        let mut config = DisciplineConfig::default();
+        if matches!(provider, "fake" | "local") {
+            config.calls_per_second = IN_PROCESS_LIMIT;
+            config.burst = IN_PROCESS_LIMIT;
+        }
+        if let Some(rate) = rate {
+            config.calls_per_second = rate;
+        }
+        if let Some(burst) = burst {
+            config.burst = burst;
+        }
+        Ok(config)
+    }
+}
+
 /// Every store given to a run, by kind, namespace and name.
 #[derive(Debug)]
 pub struct StoreSet {
     default_namespace: String,
-    namespaced: BTreeMap<(String, String), SecretStoreSpec>,
-    cluster: BTreeMap<String, SecretStoreSpec>,
+    namespaced: BTreeMap<(String, String), Store>,
+    cluster: BTreeMap<String, Store>,
     credentials: Arc<dyn Credentials>,
     config_maps: BTreeMap<(String, String), BTreeMap<String, String>>,
     counters: Arc<CallCounters>,
@@ -39,19 +90,17 @@ impl StoreSet {
                     .namespace
                     .clone()
                     .unwrap_or_else(|| default_namespace.to_owned());
-                (
-                    (namespace, store.metadata.name.clone().unwrap_or_default()),
-                    store.spec,
-                )
+                let name = store.metadata.name.clone().unwrap_or_default();
+                let annotations = store.metadata.annotations.as_ref();
+                ((namespace, name), Store::new(store.spec, annotations))
             })
             .collect();
         let cluster = cluster_stores
             .into_iter()
             .map(|store| {
-                (
-                    store.metadata.name.clone().unwrap_or_default(),
-                    store.spec.store,
-                )
+                let name = store.metadata.name.clone().unwrap_or_default();
+                let annotations = store.metadata.annotations.as_ref();
+                (name, Store::new(store.spec.store, annotations))
             })
             .collect();
         Self {
@@ -101,26 +150,26 @@ impl StoreSet {
         store: &StoreRef,
         namespace: &str,
     ) -> Result<Arc<dyn Provider>, ProviderError> {
-        let (spec, id, credential_namespace) = match store.kind {
+        let (entry, id, credential_namespace) = match store.kind {
             StoreKind::SecretStore => {
                 let id = StoreId(format!("SecretStore/{namespace}/{}", store.name));
-                let spec = self
+                let entry = self
                     .namespaced
                     .get(&(namespace.to_owned(), store.name.clone()))
                     .ok_or_else(|| missing(&id))?;
-                (spec, id, namespace.to_owned())
+                (entry, id, namespace.to_owned())
             }
             StoreKind::ClusterSecretStore => {
                 let id = StoreId(format!("ClusterSecretStore/{}", store.name));
-                let spec = self.cluster.get(&store.name).ok_or_else(|| missing(&id))?;
-                check_conditions(spec, namespace, &id)?;
-                (spec, id, namespace.to_owned())
+                let entry = self.cluster.get(&store.name).ok_or_else(|| missing(&id))?;
+                check_conditions(&entry.spec, namespace, &id)?;
+                (entry, id, namespace.to_owned())
             }
         };
         // One client per store and identity: a ClusterSecretStore whose references all name
         // their namespace has one identity, whichever namespace reads through it.
         let identity = match store.kind {
-            StoreKind::ClusterSecretStore if !refs_without_namespace(&spec.provider.0) => {
+            StoreKind::ClusterSecretStore if !refs_without_namespace(&entry.spec.provider.0) => {
                 String::new()
             }
             _ => credential_namespace.clone(),
@@ -136,22 +185,32 @@ impl StoreSet {
         })?;
         built
             .entry(cache_key)
-            .or_insert_with(|| {
-                registry::build(
-                    id,
-                    &spec.provider,
-                    &credential_namespace,
-                    Arc::clone(&self.credentials),
-                )
-                .map(|provider| {
-                    Arc::new(Disciplined::new(
-                        provider,
-                        DisciplineConfig::default(),
-                        Arc::clone(&self.counters),
-                    )) as Arc<dyn Provider>
-                })
-            })
+            .or_insert_with(|| self.build(entry, id, &credential_namespace))
             .clone()
+    }
+
+    fn build(&self, entry: &Store, id: StoreId, credential_namespace: &str) -> Built {
+        let provider_name = entry
+            .spec
+            .provider
+            .single()
+            .map(|(name, _)| name.to_owned());
+        let discipline = entry
+            .discipline(provider_name.as_deref().unwrap_or(""))
+            .map_err(|message| {
+                ProviderError::new(ProviderErrorKind::Misconfigured, &id.0, None, message)
+            })?;
+        let provider = registry::build(
+            id,
+            &entry.spec.provider,
+            credential_namespace,
+            Arc::clone(&self.credentials),
+        )?;
+        Ok(Arc::new(Disciplined::new(
+            provider,
+            discipline,
+            Arc::clone(&self.counters),
+        )))
     }
 }
 
@@ -219,6 +278,40 @@ mod tests {
 
     fn spec(json: serde_json::Value) -> BTreeMap<String, serde_json::Value> {
         serde_json::from_value(json).expect("map")
+    }
+
+    #[test]
+    fn rate_limits_from_annotations_and_none_for_in_process_stores() {
+        let annotations = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let plain = Store::new(SecretStoreSpec::default(), None);
+        let vault = plain.discipline("vault").expect("default");
+        assert_eq!(vault.calls_per_second.get(), 50);
+        assert_eq!(
+            plain.discipline("fake").expect("fake").calls_per_second,
+            IN_PROCESS_LIMIT
+        );
+
+        let tuned = annotations(&[(RATE_ANNOTATION, "200"), (BURST_ANNOTATION, "40")]);
+        let store = Store::new(SecretStoreSpec::default(), Some(&tuned));
+        let config = store.discipline("azurekv").expect("tuned");
+        assert_eq!(
+            (config.calls_per_second.get(), config.burst.get()),
+            (200, 40)
+        );
+
+        let bad = annotations(&[(RATE_ANNOTATION, "fast")]);
+        let message = Store::new(SecretStoreSpec::default(), Some(&bad))
+            .discipline("vault")
+            .expect_err("invalid");
+        assert!(
+            message.contains("keyward.io/calls-per-second: 'fast'"),
+            "{message}"
+        );
     }
 
     #[test]
