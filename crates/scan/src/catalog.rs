@@ -336,7 +336,7 @@ pub static DETECTORS: &[DetectorSpec] = &[
     // ---- Private keys ----
     d("pem-private-key", "private-key", Critical, "PEM private key",
         &["private key-----"],
-        r#"-----BEGIN (?:RSA |EC |DSA |ENCRYPTED )?PRIVATE KEY-----(?:\\r)?(?:\\n|\r?\n)(?P<s>(?:[A-Za-z0-9+/=:, -]|\\r|\\n|\r|\n){64,}?)(?:\\r)?(?:\\n|\r?\n)?-----END"#,
+        r#"-----BEGIN (?:RSA |EC |DSA |ENCRYPTED |(?:ENCRYPTED )?SIGSTORE |ED25519 )?PRIVATE KEY-----[ \t]*(?:\\r)?(?:\\n|\r?\n)(?:(?:Proc-Type|DEK-Info): [^\n\\]*(?:\\r)?(?:\\n|\r?\n))*(?:\\r)?(?:\\n|\r?\n)?(?P<s>(?:[A-Za-z0-9+/=:, -]|\\r|\\n|\r|\n){64,}?)(?:\\r)?(?:\\n|\r?\n)?-----END"#,
         "-----BEGIN RSA PRIVATE KEY-----\n{b64:64}\n{b64:64}\n-----END RSA PRIVATE KEY-----",
         "-----BEGIN PUBLIC KEY-----\n{b64:64}\n-----END PUBLIC KEY-----"),
     d("openssh-private-key", "private-key", Critical, "OpenSSH private key",
@@ -527,6 +527,9 @@ pub static DETECTORS: &[DetectorSpec] = &[
     d("flyio-token", "saas", High, "Fly.io access token",
         &["fo1_"], token!(r#"fo1_[A-Za-z0-9_-]{43}"#),
         "FLY_API_TOKEN=fo1_{url:43}", "FLY_API_TOKEN=fo1_{url:13}"),
+    d("flyio-macaroon-token", "saas", High, "Fly.io macaroon access token (fm1a_/fm1r_/fm2_)",
+        &["fm1a_", "fm1r_", "fm2_"], token!(r#"(?:fm1[ar]|fm2)_[A-Za-z0-9+/]{100,}={0,3}"#),
+        "FLY_API_TOKEN=fm2_{b64:120}=", "FLY_API_TOKEN=fm2_{b64:40}"),
     d("planetscale-token", "saas", High, "PlanetScale service token or password",
         &["pscale_"], token!(r#"pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_.-]{32,64}"#),
         "PLANETSCALE_TOKEN=pscale_tkn_{url:43}", "PLANETSCALE_TOKEN=pscale_tkn_{url:13}"),

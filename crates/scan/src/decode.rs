@@ -167,7 +167,11 @@ mod tests {
         let slices: Vec<&str> = base64_runs.iter().map(|&(s, e)| &text[s..e]).collect();
         assert_eq!(
             slices,
-            [format!("{hex32}1"), format!("{hex32}+{hex32}=="), format!("x{hex32}")]
+            [
+                format!("{hex32}1"),
+                format!("{hex32}+{hex32}=="),
+                format!("x{hex32}")
+            ]
         );
         let hex: Vec<&str> = hex_runs.iter().map(|&(s, e)| &text[s..e]).collect();
         assert_eq!(hex, [hex32.as_str(), hex32.as_str()]);

@@ -14,12 +14,12 @@ pub fn is_sops(text: &str) -> bool {
     // Every marker below contains `sops`: one substring search spares a line walk.
     text.contains("sops")
         && text.lines().any(|line| {
-        let t = line.trim_start();
-        t.starts_with("sops_version=")
-            || t.starts_with("sops_mac=")
-            || line.starts_with("sops:")
-            || t.starts_with("\"sops\":")
-    })
+            let t = line.trim_start();
+            t.starts_with("sops_version=")
+                || t.starts_with("sops_mac=")
+                || line.starts_with("sops:")
+                || t.starts_with("\"sops\":")
+        })
 }
 
 /// A finding if a bundle file holds content but neither encryption header nor SOPS metadata.
