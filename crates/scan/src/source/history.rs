@@ -179,3 +179,4 @@ impl Graph {
         Ok(order)
     }
 }
+

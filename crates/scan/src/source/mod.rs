@@ -69,9 +69,6 @@ pub struct Root {
     pub git_dir: Option<PathBuf>,
 }
 
-/// Memory for decoded git objects, shared by a walk.
-const OBJECT_CACHE_BYTES: usize = 64 * 1024 * 1024;
-
 /// Finds the repository (if any) that holds `path`.
 pub fn locate(path: &Path) -> Result<Root, ScanError> {
     let meta = std::fs::metadata(path).map_err(|e| ScanError::ReadPath(path.to_path_buf(), e))?;
@@ -101,12 +98,9 @@ pub fn walk(path: &Path, mode: &Mode, visit: &mut dyn FnMut(Item<'_>)) -> Result
     } else {
         path.parent().unwrap_or(path)
     });
-    let repo = repo.map(|mut repo| {
-        // Packed blobs are deltas against each other: caching decoded objects saves
-        // re-resolving the same delta chains again and again.
-        repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
-        repo
-    });
+    // No object cache: every walk reads each object once, so a cache of decoded objects only
+    // costs memory (it grew to its cap on large histories). Delta chains are resolved through
+    // gix's bounded pack cache (core.deltaBaseCacheLimit), which is what saves work.
     match (mode, repo) {
         (Mode::WorkTree, Ok(repo)) if repo.workdir().is_some() => {
             worktree::tracked(&repo, path, visit)
