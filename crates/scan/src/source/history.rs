@@ -179,4 +179,3 @@ impl Graph {
         Ok(order)
     }
 }
-
