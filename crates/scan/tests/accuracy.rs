@@ -181,6 +181,12 @@ fn variant_positives() -> Vec<Case> {
             &[pem],
         ),
         case(
+            "openssh-indented-raw-string",
+            "pkg/ssh_test.go",
+            "const key = `-----BEGIN OPENSSH PRIVATE KEY-----\n\t\tb3BlbnNzaC1rZXktdjE{b64:45}\n\t\t{b64:70}\n\t\t-----END OPENSSH PRIVATE KEY-----`\n",
+            &["openssh-private-key"],
+        ),
+        case(
             "flyio-macaroon-fm1a",
             "deploy/fly.env.md",
             "export FLY_API_TOKEN=fm1a_{b64:180}==\n",
