@@ -42,6 +42,17 @@ pub struct Item<'a> {
     pub blob: Option<&'a str>,
 }
 
+/// A blob of history not read yet: where and when it was first introduced.
+#[derive(Clone, Copy, Debug)]
+pub struct BlobRef<'a> {
+    /// Path relative to the repository, `/`-separated.
+    pub path: &'a str,
+    /// The blob's object id.
+    pub id: gix::ObjectId,
+    /// The commit that introduced it, hex.
+    pub commit: &'a str,
+}
+
 /// What a source went through.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
@@ -54,7 +65,8 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn count(&mut self, bytes: &[u8]) {
+    /// Counts one item of `bytes`.
+    pub fn count(&mut self, bytes: &[u8]) {
         self.items += 1;
         self.bytes += bytes.len() as u64;
     }
@@ -89,6 +101,35 @@ pub fn locate(path: &Path) -> Result<Root, ScanError> {
             git_dir: None,
         }),
     }
+}
+
+/// Opens the repository holding `path` for use from several threads.
+pub fn open_shared(path: &Path) -> Result<gix::ThreadSafeRepository, ScanError> {
+    let dir = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(path)
+    };
+    gix::discover(dir)
+        .map(gix::Repository::into_sync)
+        .map_err(|_| ScanError::NotARepository(path.to_path_buf()))
+}
+
+/// The history source without reading content: every new blob's id, path and introducing
+/// commit, for readers on other threads (`mode` must be [`Mode::History`]).
+pub fn history_blobs(
+    repo: &gix::Repository,
+    mode: &Mode,
+    visit: &mut dyn FnMut(BlobRef<'_>),
+) -> Result<Stats, ScanError> {
+    let Mode::History { since, cache } = mode else {
+        return Ok(Stats::default());
+    };
+    let limits = history::Limits {
+        since: since.as_deref(),
+        cache: cache.as_deref(),
+    };
+    history::new_blobs(repo, &limits, visit)
 }
 
 /// Runs the source `mode` over `path`, calling `visit` for every item.
