@@ -53,6 +53,9 @@ pub fn decode_runs(text: &str) -> Vec<Decoded> {
     out
 }
 
+/// A byte range of the text.
+type Span = (usize, usize);
+
 fn is_base64_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-')
 }
@@ -60,7 +63,7 @@ fn is_base64_byte(b: u8) -> bool {
 /// One pass over the bytes: base64 runs are maximal runs of `[A-Za-z0-9+/_-]` of at least
 /// [`MIN_BASE64`] bytes plus up to two `=`; hex runs are whole words (`[A-Za-z0-9_]`, so
 /// inside a base64 run) made of an even number, at least [`MIN_HEX`], of hex digits.
-fn runs(text: &str) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
+fn runs(text: &str) -> (Vec<Span>, Vec<Span>) {
     let bytes = text.as_bytes();
     let (mut base64_runs, mut hex_runs) = (Vec::new(), Vec::new());
     let mut at = 0;
@@ -87,14 +90,17 @@ fn runs(text: &str) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
 }
 
 /// The all-hex words of `bytes[start..end]` (a base64 run, so words end at `+`, `/`, `-`).
-fn hex_words(bytes: &[u8], start: usize, end: usize, out: &mut Vec<(usize, usize)>) {
+fn hex_words(bytes: &[u8], start: usize, end: usize, out: &mut Vec<Span>) {
     let mut word = start;
     for at in start..=end {
         if at < end && (bytes[at].is_ascii_alphanumeric() || bytes[at] == b'_') {
             continue;
         }
         let len = at - word;
-        if len >= MIN_HEX && len % 2 == 0 && bytes[word..at].iter().all(u8::is_ascii_hexdigit) {
+        if len >= MIN_HEX
+            && len.is_multiple_of(2)
+            && bytes[word..at].iter().all(u8::is_ascii_hexdigit)
+        {
             out.push((word, at));
         }
         word = at + 1;
