@@ -56,8 +56,21 @@ pub fn decode_runs(text: &str) -> Vec<Decoded> {
 /// A byte range of the text.
 type Span = (usize, usize);
 
+/// Whether a byte belongs to the standard or URL-safe base64 alphabet (a table: this test
+/// runs on every byte scanned).
+static BASE64_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-');
+        byte += 1;
+    }
+    table
+};
+
 fn is_base64_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-')
+    BASE64_BYTE[usize::from(b)]
 }
 
 /// One pass over the bytes: base64 runs are maximal runs of `[A-Za-z0-9+/_-]` of at least
@@ -110,13 +123,19 @@ fn hex_words(bytes: &[u8], start: usize, end: usize, out: &mut Vec<Span>) {
 /// Base64 of text mixes cases and almost always holds a digit or `+`/`/`; identifiers such as
 /// `SOME_LONG_CONSTANT_NAME` or `some_function_name` do not, and are not worth decoding.
 fn plausible_base64(run: &str) -> bool {
-    let upper = run.bytes().any(|b| b.is_ascii_uppercase());
-    let lower = run.bytes().any(|b| b.is_ascii_lowercase());
-    let other = run
-        .bytes()
-        .any(|b| b.is_ascii_digit() || b == b'+' || b == b'/');
-    let mixed_alphabets = run.contains(['-', '_']) && run.contains(['+', '/']);
-    upper && lower && other && !mixed_alphabets
+    let (mut upper, mut lower, mut other, mut url, mut standard) =
+        (false, false, false, false, false);
+    for b in run.bytes() {
+        match b {
+            b'A'..=b'Z' => upper = true,
+            b'a'..=b'z' => lower = true,
+            b'0'..=b'9' => other = true,
+            b'+' | b'/' => (other, standard) = (true, true),
+            b'-' | b'_' => url = true,
+            _ => {}
+        }
+    }
+    upper && lower && other && !(url && standard)
 }
 
 /// Decodes standard or URL-safe base64, padded or not, to printable text.
