@@ -1,26 +1,41 @@
-//! Scanning on worker threads while the source walks: the walker (git object decoding) and
-//! the detectors overlap, and findings come back in walk order so "first introduced" stays
-//! deterministic.
+//! Scanning on worker threads while the source walks: the walker (git trees, or the file
+//! system) and the workers overlap, and findings come back in walk order so "first
+//! introduced" stays deterministic. For history the walker only sends blob ids: each worker
+//! reads (inflates, resolves deltas) the blobs it scans from its own repository handle, so
+//! the costliest part of the walk runs on every core.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
+
+use gix::ObjectId;
 
 use crate::error::ScanError;
 use crate::finding::Finding;
 use crate::scanner::Scanner;
-use crate::source::{self, Item, Mode, Stats};
+use crate::source::{self, BlobRef, Item, Mode, Stats};
 
-/// Items in flight between the walker and the workers.
+/// Items in flight between the walker and the workers (bounds memory: only blob ids queue
+/// for history, file contents for the other sources).
 const QUEUE: usize = 256;
+
+/// What a worker scans: content the walker read, or a blob it reads itself.
+enum Content {
+    Bytes(Vec<u8>),
+    Blob(ObjectId),
+}
 
 /// An item the workers own.
 struct Owned {
     seq: usize,
     path: String,
-    bytes: Vec<u8>,
+    content: Content,
     commit: Option<String>,
     blob: Option<String>,
 }
+
+/// What one worker produced.
+type Part = Result<(Vec<(usize, Finding)>, Stats), ScanError>;
 
 /// Walks `mode` over `path`, scans every item on `workers` threads and returns the findings
 /// in walk order with their commit and blob set.
@@ -31,25 +46,46 @@ pub fn scan_source(
     workers: usize,
     progress: &mut dyn FnMut(usize, u64),
 ) -> Result<(Vec<Finding>, Stats), ScanError> {
+    let shared = match mode {
+        Mode::History { .. } => Some(source::open_shared(path)?),
+        _ => None,
+    };
     let (sender, receiver) = sync_channel::<Owned>(QUEUE);
     let receiver = Arc::new(Mutex::new(receiver));
+    let bytes = AtomicU64::new(0);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers.max(1))
             .map(|_| {
                 let receiver = Arc::clone(&receiver);
-                scope.spawn(move || work(scanner, &receiver))
+                let (shared, bytes) = (shared.as_ref(), &bytes);
+                scope.spawn(move || {
+                    let repo = shared.map(gix::ThreadSafeRepository::to_thread_local);
+                    work(scanner, repo.as_ref(), &receiver, bytes)
+                })
             })
             .collect();
-        let walked = walk(path, mode, sender, progress);
+        // Only the workers hold the receiver: if they all stop, sending fails instead of
+        // blocking the walker.
+        drop(receiver);
+        let walked = match &shared {
+            Some(shared) => walk_history(&shared.to_thread_local(), mode, sender, &bytes, progress),
+            None => walk(path, mode, sender, progress),
+        };
         let mut found: Vec<(usize, Finding)> = Vec::new();
+        let mut counted = Stats::default();
         for handle in handles {
             // A worker only panics on a bug; report it as an internal failure.
-            let part = handle
-                .join()
-                .map_err(|_| ScanError::git("scanning on a worker thread", "a worker panicked"))?;
+            let (part, stats) = handle.join().map_err(|_| {
+                ScanError::git("scanning on a worker thread", "a worker panicked")
+            })??;
             found.extend(part);
+            counted.items += stats.items;
+            counted.bytes += stats.bytes;
         }
-        let stats = walked?;
+        let mut stats = walked?;
+        if shared.is_some() {
+            (stats.items, stats.bytes) = (counted.items, counted.bytes);
+        }
         found.sort_by_key(|(seq, _)| *seq);
         Ok((found.into_iter().map(|(_, f)| f).collect(), stats))
     })
@@ -70,27 +106,74 @@ fn walk(
         let _ = sender.send(Owned {
             seq,
             path: item.path.to_owned(),
-            bytes: item.bytes.to_vec(),
+            content: Content::Bytes(item.bytes.to_vec()),
             commit: item.commit.map(str::to_owned),
             blob: item.blob.map(str::to_owned),
         });
     })
 }
 
-fn work(scanner: &Scanner, receiver: &Mutex<Receiver<Owned>>) -> Vec<(usize, Finding)> {
+fn walk_history(
+    repo: &gix::Repository,
+    mode: &Mode,
+    sender: SyncSender<Owned>,
+    bytes: &AtomicU64,
+    progress: &mut dyn FnMut(usize, u64),
+) -> Result<Stats, ScanError> {
+    let mut seq = 0usize;
+    source::history_blobs(repo, mode, &mut |blob: BlobRef<'_>| {
+        seq += 1;
+        progress(seq, bytes.load(Ordering::Relaxed));
+        // The workers only stop early if they failed; the join reports that.
+        let _ = sender.send(Owned {
+            seq,
+            path: blob.path.to_owned(),
+            content: Content::Blob(blob.id),
+            commit: Some(blob.commit.to_owned()),
+            blob: None,
+        });
+    })
+}
+
+fn work(
+    scanner: &Scanner,
+    repo: Option<&gix::Repository>,
+    receiver: &Mutex<Receiver<Owned>>,
+    bytes: &AtomicU64,
+) -> Part {
     let mut found = Vec::new();
+    let mut stats = Stats::default();
     loop {
         let next = match receiver.lock() {
             Ok(guard) => guard.recv(),
-            Err(_) => return found,
+            Err(_) => return Ok((found, stats)),
         };
         let Ok(item) = next else {
-            return found;
+            return Ok((found, stats));
         };
-        for mut finding in scanner.scan(&item.path, &item.bytes) {
-            finding.location.commit.clone_from(&item.commit);
-            finding.location.blob.clone_from(&item.blob);
-            found.push((item.seq, finding));
+        let Owned {
+            seq,
+            path,
+            content,
+            commit,
+            blob,
+        } = item;
+        let (data, blob) = match (content, repo) {
+            (Content::Bytes(data), _) => (data, blob),
+            (Content::Blob(id), Some(repo)) => {
+                let object = repo
+                    .find_object(id)
+                    .map_err(|e| ScanError::git("reading a blob", e))?;
+                (object.detach().data, Some(id.to_string()))
+            }
+            (Content::Blob(_), None) => continue,
+        };
+        stats.count(&data);
+        bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+        for mut finding in scanner.scan(&path, &data) {
+            finding.location.commit.clone_from(&commit);
+            finding.location.blob.clone_from(&blob);
+            found.push((seq, finding));
         }
     }
 }

@@ -158,6 +158,66 @@ fn policy_positives() -> Vec<Case> {
     ]
 }
 
+/// Formats seen in gitleaks' history that the detectors once missed (issue 7 recall work).
+fn variant_positives() -> Vec<Case> {
+    let pem = "pem-private-key";
+    vec![
+        case(
+            "pem-sigstore-encrypted",
+            "keys/cosign.key",
+            "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n{b64:64}\n{b64:64}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+            &[pem],
+        ),
+        case(
+            "pem-rfc1421-headers",
+            "keys/legacy.pem",
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,{HEX:32}\n\n{b64:64}\n{b64:64}\n-----END RSA PRIVATE KEY-----\n",
+            &[pem],
+        ),
+        case(
+            "pem-escaped-crlf-in-code",
+            "pkg/keys_test.go",
+            "var key = \"-----BEGIN EC PRIVATE KEY-----\\r\\n{b64:64}\\r\\n{b64:56}\\r\\n-----END EC PRIVATE KEY-----\"\n",
+            &[pem],
+        ),
+        case(
+            "openssh-indented-raw-string",
+            "pkg/ssh_test.go",
+            "const key = `-----BEGIN OPENSSH PRIVATE KEY-----\n\t\tb3BlbnNzaC1rZXktdjE{b64:45}\n\t\t{b64:70}\n\t\t-----END OPENSSH PRIVATE KEY-----`\n",
+            &["openssh-private-key"],
+        ),
+        case(
+            "flyio-macaroon-fm1a",
+            "deploy/fly.env.md",
+            "export FLY_API_TOKEN=fm1a_{b64:180}==\n",
+            &["flyio-macaroon-token"],
+        ),
+    ]
+}
+
+fn variant_negatives() -> Vec<Case> {
+    vec![
+        case(
+            "pem-certificate",
+            "certs/ca.pem",
+            "-----BEGIN CERTIFICATE-----\n{b64:64}\n{b64:64}\n-----END CERTIFICATE-----\n",
+            &[],
+        ),
+        case(
+            "pem-elided-body",
+            "docs/keys.md",
+            "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n...\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+            &[],
+        ),
+        case(
+            "flyio-prefix-only",
+            "docs/fly.md",
+            "tokens look like fm2_ followed by base64\n",
+            &[],
+        ),
+    ]
+}
+
 fn hard_negatives() -> Vec<Case> {
     let example_akid = ["AKIA", "IOSFODNN7", "EXAMPLE"].concat();
     let mut cases = vec![
@@ -424,6 +484,8 @@ fn precision_and_recall_per_category() {
     let mut cases = detector_positives();
     cases.extend(policy_positives());
     cases.extend(hard_negatives());
+    cases.extend(variant_positives());
+    cases.extend(variant_negatives());
     let (tallies, errors) = score(&scanner, &cases);
     println!(
         "{:<28} {:>4} {:>4} {:>4} {:>9} {:>7}",

@@ -34,6 +34,7 @@ Examples:
   keyward scan --history --since v1.2   only what is new since v1.2
   keyward scan --history --cache .git/keyward/scan.cache   incremental: new objects only
   keyward scan --format sarif > keyward.sarif
+  keyward scan --explain policy/k8s-secret   what a rule finds, why, how to fix and allow
   keyward scan --write-baseline .keyward-baseline.json
   keyward scan --baseline .keyward-baseline.json
 
@@ -91,6 +92,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
 
+    /// Print the documentation of one rule (what it finds, why, how to fix and allow) and exit.
+    #[arg(long, value_name = "RULE", conflicts_with_all = ["staged", "history", "write_baseline"])]
+    pub explain: Option<String>,
+
     /// Fingerprint key file (default: $KEYWARD_SCAN_KEY_FILE, .keyward.toml, or
     /// <git dir>/keyward/fingerprint.key, created on first use).
     #[arg(long, value_name = "FILE")]
@@ -99,6 +104,9 @@ pub struct ScanArgs {
 
 /// Runs `keyward scan`.
 pub fn run(args: &ScanArgs, output: &Output) -> Result<ExitCode, Failure> {
+    if let Some(rule) = &args.explain {
+        return explain(rule);
+    }
     let mode = if args.staged {
         Mode::Staged
     } else if args.history {
@@ -133,6 +141,23 @@ pub fn run(args: &ScanArgs, output: &Output) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::Success
     })
+}
+
+/// `keyward scan --explain RULE`: the rule's documentation, or a usage error naming the ids.
+fn explain(rule: &str) -> Result<ExitCode, Failure> {
+    match keyward_scan::explain(rule) {
+        Some(text) => {
+            print(&text)?;
+            Ok(ExitCode::Success)
+        }
+        None => Err(Failure::new(
+            ErrorKind::Usage,
+            anyhow::anyhow!(
+                "unknown rule '{rule}'; known rules: {}",
+                keyward_scan::rule_ids().join(", ")
+            ),
+        )),
+    }
 }
 
 /// A one-line progress display on stderr for history scans at a terminal.

@@ -11,13 +11,15 @@ const VAULT_HEADER: &str = "$ANSIBLE_VAULT;";
 
 /// Whether `text` carries SOPS metadata (dotenv `sops_*` keys, or a YAML/JSON `sops` map).
 pub fn is_sops(text: &str) -> bool {
-    text.lines().any(|line| {
-        let t = line.trim_start();
-        t.starts_with("sops_version=")
-            || t.starts_with("sops_mac=")
-            || line.starts_with("sops:")
-            || t.starts_with("\"sops\":")
-    })
+    // Every marker below contains `sops`: one substring search spares a line walk.
+    text.contains("sops")
+        && text.lines().any(|line| {
+            let t = line.trim_start();
+            t.starts_with("sops_version=")
+                || t.starts_with("sops_mac=")
+                || line.starts_with("sops:")
+                || t.starts_with("\"sops\":")
+        })
 }
 
 /// A finding if a bundle file holds content but neither encryption header nor SOPS metadata.

@@ -11,7 +11,7 @@ use gix::ObjectId;
 use gix::objs::CommitRefIter;
 
 use super::tree::{IdHasher, IdSet};
-use super::{Item, Stats, cache, tree};
+use super::{BlobRef, Item, Stats, cache, tree};
 use crate::error::ScanError;
 
 /// What an incremental history scan may skip.
@@ -28,6 +28,41 @@ pub fn history(
     repo: &gix::Repository,
     limits: &Limits<'_>,
     visit: &mut dyn FnMut(Item<'_>),
+) -> Result<Stats, ScanError> {
+    let mut read = Ok(());
+    let mut counted = Stats::default();
+    let walked = new_blobs(repo, limits, &mut |blob| {
+        if read.is_err() {
+            return;
+        }
+        let object = match repo.find_object(blob.id) {
+            Ok(object) => object,
+            Err(e) => {
+                read = Err(ScanError::git("reading a blob", e));
+                return;
+            }
+        };
+        let hex = blob.id.to_string();
+        counted.count(&object.data);
+        visit(Item {
+            path: blob.path,
+            bytes: &object.data,
+            commit: Some(blob.commit),
+            blob: Some(&hex),
+        });
+    })?;
+    read?;
+    counted.commits = walked.commits;
+    Ok(counted)
+}
+
+/// Walks history like [`history`] but hands out blob ids instead of content, so the caller
+/// decides where blobs are read (on worker threads, in parallel). `Stats::items` and
+/// `Stats::bytes` are left for the reader to count.
+pub fn new_blobs(
+    repo: &gix::Repository,
+    limits: &Limits<'_>,
+    visit: &mut dyn FnMut(BlobRef<'_>),
 ) -> Result<Stats, ScanError> {
     let mut graph = Graph::default();
     let order = graph.topological(repo, tips(repo)?)?;
@@ -66,16 +101,10 @@ pub fn history(
                 return Ok(());
             }
             let path = at.to_path();
-            let object = repo
-                .find_object(id)
-                .map_err(|e| ScanError::git("reading a blob", e))?;
-            let blob = id.to_string();
-            stats.count(&object.data);
-            visit(Item {
+            visit(BlobRef {
                 path: &path,
-                bytes: &object.data,
-                commit: Some(&commit_hex),
-                blob: Some(&blob),
+                id,
+                commit: &commit_hex,
             });
             Ok(())
         })?;

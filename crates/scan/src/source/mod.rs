@@ -42,6 +42,17 @@ pub struct Item<'a> {
     pub blob: Option<&'a str>,
 }
 
+/// A blob of history not read yet: where and when it was first introduced.
+#[derive(Clone, Copy, Debug)]
+pub struct BlobRef<'a> {
+    /// Path relative to the repository, `/`-separated.
+    pub path: &'a str,
+    /// The blob's object id.
+    pub id: gix::ObjectId,
+    /// The commit that introduced it, hex.
+    pub commit: &'a str,
+}
+
 /// What a source went through.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
@@ -54,7 +65,8 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn count(&mut self, bytes: &[u8]) {
+    /// Counts one item of `bytes`.
+    pub fn count(&mut self, bytes: &[u8]) {
         self.items += 1;
         self.bytes += bytes.len() as u64;
     }
@@ -68,9 +80,6 @@ pub struct Root {
     /// The git directory, if the path is in a repository.
     pub git_dir: Option<PathBuf>,
 }
-
-/// Memory for decoded git objects, shared by a walk.
-const OBJECT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Finds the repository (if any) that holds `path`.
 pub fn locate(path: &Path) -> Result<Root, ScanError> {
@@ -94,6 +103,35 @@ pub fn locate(path: &Path) -> Result<Root, ScanError> {
     }
 }
 
+/// Opens the repository holding `path` for use from several threads.
+pub fn open_shared(path: &Path) -> Result<gix::ThreadSafeRepository, ScanError> {
+    let dir = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(path)
+    };
+    gix::discover(dir)
+        .map(gix::Repository::into_sync)
+        .map_err(|_| ScanError::NotARepository(path.to_path_buf()))
+}
+
+/// The history source without reading content: every new blob's id, path and introducing
+/// commit, for readers on other threads (`mode` must be [`Mode::History`]).
+pub fn history_blobs(
+    repo: &gix::Repository,
+    mode: &Mode,
+    visit: &mut dyn FnMut(BlobRef<'_>),
+) -> Result<Stats, ScanError> {
+    let Mode::History { since, cache } = mode else {
+        return Ok(Stats::default());
+    };
+    let limits = history::Limits {
+        since: since.as_deref(),
+        cache: cache.as_deref(),
+    };
+    history::new_blobs(repo, &limits, visit)
+}
+
 /// Runs the source `mode` over `path`, calling `visit` for every item.
 pub fn walk(path: &Path, mode: &Mode, visit: &mut dyn FnMut(Item<'_>)) -> Result<Stats, ScanError> {
     let repo = gix::discover(if path.is_dir() {
@@ -101,12 +139,9 @@ pub fn walk(path: &Path, mode: &Mode, visit: &mut dyn FnMut(Item<'_>)) -> Result
     } else {
         path.parent().unwrap_or(path)
     });
-    let repo = repo.map(|mut repo| {
-        // Packed blobs are deltas against each other: caching decoded objects saves
-        // re-resolving the same delta chains again and again.
-        repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
-        repo
-    });
+    // No object cache: every walk reads each object once, so a cache of decoded objects only
+    // costs memory (it grew to its cap on large histories). Delta chains are resolved through
+    // gix's bounded pack cache (core.deltaBaseCacheLimit), which is what saves work.
     match (mode, repo) {
         (Mode::WorkTree, Ok(repo)) if repo.workdir().is_some() => {
             worktree::tracked(&repo, path, visit)
