@@ -25,6 +25,7 @@
 //! This crate is for tests and benchmarks only; nothing of keyward depends on it at run time.
 
 mod error;
+mod keyvault_double;
 mod kubernetes;
 mod lowkey;
 mod moto;
@@ -36,6 +37,7 @@ mod tools;
 mod wait;
 
 pub use error::HarnessError;
+pub use keyvault_double::{Counts as KeyVaultCounts, DOUBLE_TENANT, KeyVaultDouble};
 pub use kubernetes::Kubernetes;
 pub use lowkey::LowkeyVault;
 pub use moto::Moto;
