@@ -275,6 +275,7 @@ fn tls_acceptor(pki: &ServingPki) -> Result<tokio_rustls::TlsAcceptor, HarnessEr
 
 async fn serve(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, shared: Arc<Shared>) {
     while let Ok((stream, _)) = listener.accept().await {
+        let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
@@ -425,8 +426,10 @@ where
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    writer.write_all(head.as_bytes()).await?;
-    writer.write_all(&body).await?;
+    // One write per response: a separate body write would meet Nagle and delayed ACKs.
+    let mut message = head.into_bytes();
+    message.extend_from_slice(&body);
+    writer.write_all(&message).await?;
     writer.flush().await
 }
 

@@ -59,6 +59,9 @@ pub struct AzureKvProvider {
     namespace: String,
     credentials: Arc<dyn Credentials>,
     client: OnceCell<SecretClient>,
+    /// Set once a call has taught the client the vault's auth challenge (see [`Self::primed`]).
+    primed: std::sync::atomic::AtomicBool,
+    priming: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for AzureKvProvider {
@@ -106,6 +109,8 @@ impl AzureKvProvider {
             namespace: namespace.to_owned(),
             credentials,
             client: OnceCell::new(),
+            primed: std::sync::atomic::AtomicBool::new(false),
+            priming: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -183,6 +188,39 @@ impl AzureKvProvider {
         }
     }
 
+    /// Runs `call`, letting only one call at a time through until one has completed. The SDK
+    /// sends a client's first request without a token to learn the vault's challenge; without
+    /// this, every concurrent first request would be challenged and answered twice.
+    async fn primed<T, F, Fut>(&self, call: F) -> Result<T, ProviderError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
+        use std::sync::atomic::Ordering;
+        if self.primed.load(Ordering::Acquire) {
+            return call().await;
+        }
+        let turn = self.priming.lock().await;
+        if self.primed.load(Ordering::Acquire) {
+            drop(turn);
+            return call().await;
+        }
+        let result = call().await;
+        let learned = match &result {
+            Ok(_) => true,
+            Err(error) => !matches!(
+                error.kind,
+                ProviderErrorKind::Unreachable
+                    | ProviderErrorKind::PermissionDenied
+                    | ProviderErrorKind::Misconfigured
+            ),
+        };
+        if learned {
+            self.primed.store(true, Ordering::Release);
+        }
+        result
+    }
+
     /// Maps an SDK error onto a provider error naming store and key, never a value.
     fn error(&self, key: &str, error: &azure_core::Error) -> ProviderError {
         classify(&self.store.0, key, error)
@@ -198,13 +236,15 @@ impl AzureKvProvider {
             secret_version: version.filter(|v| !v.is_empty()).map(str::to_owned),
             ..SecretClientGetSecretOptions::default()
         };
-        let response = self
-            .client()
-            .await?
-            .get_secret(name, Some(options))
-            .await
-            .map_err(|e| self.error(key, &e))?;
-        response.into_model().map_err(|e| self.error(key, &e))
+        let client = self.client().await?;
+        self.primed(|| async {
+            let response = client
+                .get_secret(name, Some(options))
+                .await
+                .map_err(|e| self.error(key, &e))?;
+            response.into_model().map_err(|e| self.error(key, &e))
+        })
+        .await
     }
 
     /// The current secret, or `None` when it does not exist.
