@@ -253,6 +253,86 @@ impl AwsProvider {
     }
 }
 
+/// The tag keyward puts on secrets it creates; ESO's value is accepted as managed too.
+const MANAGED_BY: &str = "managed-by";
+
+fn is_managed(tags: &[aws_sdk_secretsmanager::types::Tag]) -> bool {
+    tags.iter().any(|tag| {
+        tag.key() == Some(MANAGED_BY) && matches!(tag.value(), Some("keyward" | "external-secrets"))
+    })
+}
+
+impl AwsProvider {
+    /// The tags of `name`, or `None` when it does not exist.
+    async fn existing_tags(
+        &self,
+        key: &str,
+        name: &str,
+    ) -> Result<Option<Vec<aws_sdk_secretsmanager::types::Tag>>, ProviderError> {
+        let client = self.client().await?;
+        match client.describe_secret().secret_id(name).send().await {
+            Ok(output) => Ok(Some(output.tags().to_vec())),
+            Err(error) => {
+                let error = self.classify(&error, Some(key));
+                if error.kind == ProviderErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    fn refuse_unmanaged(&self, key: &str, what: &str) -> ProviderError {
+        self.error(
+            ProviderErrorKind::PermissionDenied,
+            Some(key),
+            format!("refusing to {what}: the secret is not tagged managed-by=keyward (or managed-by=external-secrets)"),
+        )
+    }
+
+    async fn push_value(&self, key: &str, value: &SecretValue) -> Result<(), ProviderError> {
+        let name = self.full_key(key);
+        let client = self.client().await?;
+        let text = value.expose_str().ok();
+        match self.existing_tags(key, &name).await? {
+            Some(tags) if !is_managed(&tags) => Err(self.refuse_unmanaged(key, "overwrite it")),
+            Some(_) => {
+                let mut request = client.put_secret_value().secret_id(&name);
+                request = match text {
+                    Some(text) => request.secret_string(text),
+                    None => request.secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(
+                        value.expose_bytes(),
+                    )),
+                };
+                request
+                    .send()
+                    .await
+                    .map_err(|e| self.classify(&e, Some(key)))?;
+                Ok(())
+            }
+            None => {
+                let tag = aws_sdk_secretsmanager::types::Tag::builder()
+                    .key(MANAGED_BY)
+                    .value("keyward")
+                    .build();
+                let mut request = client.create_secret().name(&name).tags(tag);
+                request = match text {
+                    Some(text) => request.secret_string(text),
+                    None => request.secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(
+                        value.expose_bytes(),
+                    )),
+                };
+                request
+                    .send()
+                    .await
+                    .map_err(|e| self.classify(&e, Some(key)))?;
+                Ok(())
+            }
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl Provider for AwsProvider {
     fn name(&self) -> &'static str {
@@ -345,5 +425,33 @@ impl Provider for AwsProvider {
         }
         names.sort();
         Ok(names)
+    }
+
+    async fn push(
+        &self,
+        key: &str,
+        value: &SecretValue,
+        _metadata: Option<&serde_json::Value>,
+    ) -> Result<(), ProviderError> {
+        self.push_value(key, value).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        let name = self.full_key(key);
+        match self.existing_tags(key, &name).await? {
+            None => Ok(()),
+            Some(tags) if !is_managed(&tags) => Err(self.refuse_unmanaged(key, "delete it")),
+            Some(_) => {
+                let client = self.client().await?;
+                client
+                    .delete_secret()
+                    .secret_id(&name)
+                    .force_delete_without_recovery(true)
+                    .send()
+                    .await
+                    .map_err(|e| self.classify(&e, Some(key)))?;
+                Ok(())
+            }
+        }
     }
 }
