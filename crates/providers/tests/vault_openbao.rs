@@ -404,3 +404,76 @@ async fn bad_store_configuration_fails_before_any_call() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn push_and_delete_touch_only_managed_entries() {
+    let bao = Bao::start().await;
+    bao.put_v2("apps/hand-made", json!({ "keep": "me" })).await;
+    bao.put_v2("apps/from-eso", json!({ "old": "value" })).await;
+    bao.call(
+        reqwest::Method::POST,
+        "secret/metadata/apps/from-eso",
+        Some(json!({ "custom_metadata": { "managed-by": "external-secrets" } })),
+    )
+    .await;
+    let provider = build(
+        &token_store(bao.server.address(), json!({})),
+        credentials_with_token(bao.server.root_token()),
+    );
+
+    provider
+        .push("apps/pushed", &SecretValue::from(r#"{"user":"app"}"#), None)
+        .await
+        .expect("create");
+    let pushed = provider
+        .fetch("apps/pushed", None)
+        .await
+        .expect("read back");
+    assert_eq!(
+        text(&value::select(&pushed, Some("user"), "s", "k").expect("user")),
+        "app"
+    );
+    let Fetched::Map(metadata) = provider
+        .fetch_metadata("apps/pushed")
+        .await
+        .expect("metadata")
+    else {
+        panic!("metadata is a map")
+    };
+    assert_eq!(
+        metadata.get("managed-by").map(text).as_deref(),
+        Some("keyward")
+    );
+
+    let refused = provider
+        .push("apps/hand-made", &SecretValue::from("x"), None)
+        .await
+        .expect_err("unmanaged");
+    assert_eq!(refused.kind, ProviderErrorKind::PermissionDenied);
+    provider
+        .push("apps/from-eso", &SecretValue::from("plain"), None)
+        .await
+        .expect("ESO-managed");
+    let migrated = provider.fetch("apps/from-eso", None).await.expect("read");
+    assert_eq!(
+        text(&value::select(&migrated, Some("value"), "s", "k").expect("value")),
+        "plain"
+    );
+
+    let refused = provider
+        .delete("apps/hand-made")
+        .await
+        .expect_err("unmanaged");
+    assert_eq!(refused.kind, ProviderErrorKind::PermissionDenied);
+    assert!(provider.fetch("apps/hand-made", None).await.is_ok());
+    provider.delete("apps/pushed").await.expect("delete own");
+    let gone = provider
+        .fetch("apps/pushed", None)
+        .await
+        .expect_err("deleted");
+    assert_eq!(gone.kind, ProviderErrorKind::NotFound);
+    provider
+        .delete("apps/pushed")
+        .await
+        .expect("missing is fine");
+}
