@@ -95,10 +95,10 @@ impl AwsProvider {
             ProviderError::new(ProviderErrorKind::Misconfigured, &store.0, None, message)
         };
         match config.service.as_str() {
-            "SecretsManager" => {}
-            "ParameterStore" | "CertificateManager" => {
+            "SecretsManager" | "ParameterStore" => {}
+            "CertificateManager" => {
                 return Err(misconfigured(
-                    "spec.provider.aws.service: only SecretsManager is served by keyward so far",
+                    "spec.provider.aws.service: CertificateManager is not served by keyward yet",
                 ));
             }
             _ => {
@@ -131,7 +131,7 @@ impl AwsProvider {
         self
     }
 
-    fn error(
+    pub(crate) fn error(
         &self,
         kind: ProviderErrorKind,
         key: Option<&str>,
@@ -145,6 +145,14 @@ impl AwsProvider {
     }
 
     async fn build_client(&self) -> Result<aws_sdk_secretsmanager::Client, ProviderError> {
+        let config = self.sdk_config().await?;
+        Ok(aws_sdk_secretsmanager::Client::new(&config))
+    }
+
+    /// The SDK configuration every AWS service client of this store shares: region, static
+    /// keys or the default chain (environment, profile, web identity / IRSA), an assumed
+    /// `role` on top, the endpoint override, and no SDK retries.
+    pub(crate) async fn sdk_config(&self) -> Result<aws_config::SdkConfig, ProviderError> {
         let region = aws_config::Region::new(self.config.region.clone());
         // Retries belong to the call discipline, which counts and paces them across calls.
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -193,20 +201,22 @@ impl AwsProvider {
                     assume = assume.external_id(external_id);
                 }
                 let provider = assume.build().await;
-                aws_sdk_secretsmanager::config::Builder::from(&base)
-                    .credentials_provider(provider)
+                base.to_builder()
+                    .credentials_provider(
+                        aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                    )
                     .build()
             }
-            None => aws_sdk_secretsmanager::config::Builder::from(&base).build(),
+            None => base,
         };
-        Ok(aws_sdk_secretsmanager::Client::from_conf(config))
+        Ok(config)
     }
 
-    fn full_key(&self, key: &str) -> String {
+    pub(crate) fn full_key(&self, key: &str) -> String {
         format!("{}{key}", self.config.prefix.as_deref().unwrap_or(""))
     }
 
-    fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
+    pub(crate) fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
         &self,
         error: &aws_sdk_secretsmanager::error::SdkError<E>,
         key: Option<&str>,
@@ -216,7 +226,10 @@ impl AwsProvider {
             SdkError::ServiceError(service) => {
                 let code = service.err().code().unwrap_or("Unknown");
                 let kind = match code {
-                    "ResourceNotFoundException" => ProviderErrorKind::NotFound,
+                    "ResourceNotFoundException"
+                    | "ParameterNotFound"
+                    | "ParameterVersionNotFound"
+                    | "InvalidResourceId" => ProviderErrorKind::NotFound,
                     "AccessDeniedException"
                     | "UnrecognizedClientException"
                     | "InvalidSignatureException"

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use keyward_api::ProviderSpec;
 
 use crate::aws::{AwsConfig, AwsProvider};
+use crate::aws_ssm::ParameterStoreProvider;
 use crate::azurekv::{AzureKvConfig, AzureKvProvider, AzureOptions};
 use crate::fake::{FakeConfig, FakeProvider};
 use crate::kubernetes::{KubernetesConfig, KubernetesProvider};
@@ -38,6 +39,14 @@ pub fn build(
     match name {
         "aws" => {
             let config: AwsConfig = serde_json::from_value(config.clone()).map_err(parse_error)?;
+            if config.service == "ParameterStore" {
+                return Ok(Box::new(ParameterStoreProvider::new(
+                    store,
+                    config,
+                    namespace,
+                    credentials,
+                )?));
+            }
             Ok(Box::new(AwsProvider::new(
                 store,
                 config,
