@@ -80,6 +80,7 @@ pub struct AwsProvider {
     namespace: String,
     credentials: Arc<dyn Credentials>,
     endpoint: Option<String>,
+    web_identity: Option<(std::path::PathBuf, String)>,
     client: OnceCell<aws_sdk_secretsmanager::Client>,
 }
 
@@ -121,8 +122,17 @@ impl AwsProvider {
             namespace: namespace.to_owned(),
             credentials,
             endpoint: None,
+            web_identity: None,
             client: OnceCell::new(),
         })
+    }
+
+    /// Authenticates with a web identity token file exchanged at STS for `role_arn` (IRSA,
+    /// as `AWS_WEB_IDENTITY_TOKEN_FILE` / `AWS_ROLE_ARN` do for the default chain). The file
+    /// is re-read on every exchange, since the kubelet rotates it.
+    pub fn with_web_identity(mut self, token_file: std::path::PathBuf, role_arn: &str) -> Self {
+        self.web_identity = Some((token_file, role_arn.to_owned()));
+        self
     }
 
     /// Sends every call to `endpoint` (a moto server, a VPC endpoint).
@@ -190,7 +200,20 @@ impl AwsProvider {
         if let Some(endpoint) = &self.endpoint {
             loader = loader.endpoint_url(endpoint);
         }
-        let base = loader.load().await;
+        let mut base = loader.load().await;
+        if let Some((token_file, role_arn)) = &self.web_identity {
+            let provider = WebIdentity {
+                sts: aws_sdk_sts::Client::new(&base),
+                token_file: token_file.clone(),
+                role_arn: role_arn.clone(),
+            };
+            base = base
+                .to_builder()
+                .credentials_provider(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                )
+                .build();
+        }
         let config = match &self.config.role {
             Some(role) => {
                 let mut assume = aws_config::sts::AssumeRoleProvider::builder(role)
@@ -263,6 +286,66 @@ impl AwsProvider {
             ),
         };
         self.error(kind, key, message)
+    }
+}
+
+/// IRSA: a web identity token exchanged at STS (`AssumeRoleWithWebIdentity`). The SDK's
+/// identity cache keeps the credentials until shortly before they expire.
+#[derive(Debug)]
+struct WebIdentity {
+    sts: aws_sdk_sts::Client,
+    token_file: std::path::PathBuf,
+    role_arn: String,
+}
+
+impl WebIdentity {
+    async fn exchange(&self) -> aws_credential_types::provider::Result {
+        use aws_credential_types::provider::error::CredentialsError;
+        let token = tokio::fs::read_to_string(&self.token_file)
+            .await
+            .map_err(|e| {
+                CredentialsError::provider_error(format!(
+                    "web identity token file {}: {e}",
+                    self.token_file.display()
+                ))
+            })?;
+        let output = self
+            .sts
+            .assume_role_with_web_identity()
+            .role_arn(&self.role_arn)
+            .role_session_name("keyward")
+            .web_identity_token(token.trim())
+            .send()
+            .await
+            .map_err(|e| {
+                CredentialsError::provider_error(format!(
+                    "AssumeRoleWithWebIdentity for {}: {}",
+                    self.role_arn,
+                    e.code().unwrap_or("failed")
+                ))
+            })?;
+        let credentials = output.credentials().ok_or_else(|| {
+            CredentialsError::provider_error("AssumeRoleWithWebIdentity returned no credentials")
+        })?;
+        let expiry = std::time::SystemTime::try_from(*credentials.expiration()).ok();
+        Ok(aws_credential_types::Credentials::new(
+            credentials.access_key_id(),
+            credentials.secret_access_key(),
+            Some(credentials.session_token().to_owned()),
+            expiry,
+            "keyward-web-identity",
+        ))
+    }
+}
+
+impl aws_credential_types::provider::ProvideCredentials for WebIdentity {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(self.exchange())
     }
 }
 

@@ -59,6 +59,12 @@ impl ParameterStoreProvider {
         self
     }
 
+    /// Authenticates with a web identity token file exchanged at STS for `role_arn` (IRSA).
+    pub fn with_web_identity(mut self, token_file: std::path::PathBuf, role_arn: &str) -> Self {
+        self.aws = self.aws.with_web_identity(token_file, role_arn);
+        self
+    }
+
     async fn client(&self) -> Result<&aws_sdk_ssm::Client, ProviderError> {
         self.client
             .get_or_try_init(|| async {

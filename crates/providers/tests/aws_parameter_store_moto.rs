@@ -233,3 +233,37 @@ fn the_registry_builds_parameter_store_stores() {
     .expect("valid");
     assert!(format!("{provider:?}").contains("ParameterStoreProvider"));
 }
+
+#[tokio::test]
+async fn web_identity_irsa_exchanges_a_token_at_sts() {
+    let moto = Moto::start().await.expect("moto");
+    let ssm = admin(&moto).await;
+    put(&ssm, "/apps/db", "via-irsa", &[]).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let token_file = dir.path().join("token");
+    std::fs::write(
+        &token_file,
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YXBwczphcHAifQ.c2ln",
+    )
+    .expect("token");
+    let config: AwsConfig = serde_json::from_value(serde_json::json!({
+        "service": "ParameterStore", "region": "eu-west-1"
+    }))
+    .expect("config");
+    let provider = ParameterStoreProvider::new(
+        StoreId("SecretStore/apps/ssm".into()),
+        config,
+        "apps",
+        Arc::new(StaticCredentials::new()),
+    )
+    .expect("valid")
+    .with_endpoint(moto.endpoint())
+    .with_web_identity(token_file, "arn:aws:iam::123456789012:role/keyward-irsa");
+    assert_eq!(
+        text(
+            &provider.fetch("/apps/db", None).await.expect("via IRSA"),
+            None
+        ),
+        "via-irsa"
+    );
+}
