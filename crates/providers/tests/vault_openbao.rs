@@ -477,3 +477,51 @@ async fn push_and_delete_touch_only_managed_entries() {
         .await
         .expect("missing is fine");
 }
+
+#[tokio::test]
+async fn namespaces_are_sent_with_every_call() {
+    let bao = Bao::start().await;
+    bao.call(
+        reqwest::Method::POST,
+        "sys/namespaces/team-a",
+        Some(json!({})),
+    )
+    .await;
+    let in_namespace = |path: &str| {
+        bao.http
+            .post(format!("{}/v1/{path}", bao.server.address()))
+            .header("X-Vault-Token", bao.server.root_token())
+            .header("X-Vault-Namespace", "team-a")
+    };
+    let mounted = in_namespace("sys/mounts/secret")
+        .json(&json!({ "type": "kv", "options": { "version": "2" } }))
+        .send()
+        .await
+        .expect("mount");
+    assert!(mounted.status().is_success(), "{}", mounted.status());
+    let written = in_namespace("secret/data/app")
+        .json(&json!({ "data": { "who": "team-a" } }))
+        .send()
+        .await
+        .expect("write");
+    assert!(written.status().is_success(), "{}", written.status());
+
+    let scoped = build(
+        &token_store(bao.server.address(), json!({ "namespace": "team-a" })),
+        credentials_with_token(bao.server.root_token()),
+    );
+    let fetched = scoped.fetch("app", None).await.expect("namespaced read");
+    assert_eq!(
+        text(&value::select(&fetched, Some("who"), "s", "k").expect("who")),
+        "team-a"
+    );
+    let root = build(
+        &token_store(bao.server.address(), json!({})),
+        credentials_with_token(bao.server.root_token()),
+    );
+    let error = root
+        .fetch("app", None)
+        .await
+        .expect_err("not in the root namespace");
+    assert_eq!(error.kind, ProviderErrorKind::NotFound);
+}
