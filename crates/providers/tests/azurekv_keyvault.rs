@@ -131,8 +131,22 @@ async fn read_versions_property_metadata_keyward_double() {
         serde_json::from_str(&text(&metadata, Some("attributes"))).expect("attributes JSON");
     assert_eq!(attributes["enabled"], serde_json::json!(true));
 
-    let cert = provider.fetch("cert/web", None).await.expect_err("cert/");
-    assert_eq!(cert.kind, ProviderErrorKind::Unsupported);
+    kv.put_certificate("web", &[0x30, 0x82, 0x01, 0x0a]);
+    kv.put_key(
+        "sign",
+        serde_json::json!({"kty": "RSA", "n": "AQAB-n", "e": "AQAB"}),
+    );
+    let Fetched::Value(der) = provider.fetch("cert/web", None).await.expect("cert/") else {
+        panic!("a certificate is one value")
+    };
+    assert_eq!(der.expose_bytes(), [0x30, 0x82, 0x01, 0x0a]);
+    let jwk = provider.fetch("key/sign", None).await.expect("key/");
+    assert_eq!(text(&jwk, Some("kty")), "RSA");
+    let missing = provider
+        .fetch("cert/none", None)
+        .await
+        .expect_err("missing cert");
+    assert_eq!(missing.kind, ProviderErrorKind::NotFound);
     assert_eq!(
         kv.counts().token_requests,
         1,

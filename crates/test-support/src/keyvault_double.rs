@@ -13,7 +13,7 @@
 //! - `GET /secrets/{name}[/{version}]`, `PUT /secrets/{name}`, `DELETE /secrets/{name}`,
 //!   `GET /secrets` and `GET /secrets/{name}/versions` with `nextLink` paging, tags,
 //!   `contentType` and the `enabled` attribute (a disabled secret's value is refused with 403,
-//!   as Key Vault does);
+//!   as Key Vault does); `GET /certificates/{name}` (`cer`) and `GET /keys/{name}` (`key`);
 //! - an unauthenticated request gets 401 with
 //!   `WWW-Authenticate: Bearer authorization="…", resource="https://vault.azure.net"`;
 //! - `POST /{tenant}/oauth2/v2.0/token` (client credentials with a client secret or a client
@@ -73,6 +73,8 @@ struct Version {
 #[derive(Debug, Default)]
 struct State {
     secrets: BTreeMap<String, Vec<Version>>,
+    certificates: BTreeMap<String, Vec<u8>>,
+    keys: BTreeMap<String, Value>,
     tokens: Vec<String>,
     counts: Counts,
     throttle: u32,
@@ -173,6 +175,18 @@ impl KeyVaultDouble {
             .collect();
         let mut state = lock(&self.shared);
         put_version(&mut state, name, value.to_owned(), tags, enabled, None)
+    }
+
+    /// Stores a certificate (its DER) directly; `GET /certificates/{name}` answers it as `cer`.
+    pub fn put_certificate(&self, name: &str, der: &[u8]) {
+        lock(&self.shared)
+            .certificates
+            .insert(name.to_owned(), der.to_vec());
+    }
+
+    /// Stores a key (its public JWK) directly; `GET /keys/{name}` answers it as `key`.
+    pub fn put_key(&self, name: &str, jwk: Value) {
+        lock(&self.shared).keys.insert(name.to_owned(), jwk);
     }
 
     /// Whether `name` exists.
@@ -554,6 +568,8 @@ fn vault(shared: &Shared, state: &mut State, request: &Request) -> Response {
         ("GET", ["secrets", name, "versions"]) => list(shared, state, request, Some(name)),
         ("GET", ["secrets", name]) => get(shared, state, name, None),
         ("GET", ["secrets", name, version]) => get(shared, state, name, Some(version)),
+        ("GET", ["certificates", name, ..]) => certificate(shared, state, name),
+        ("GET", ["keys", name, ..]) => key(shared, state, name),
         ("PUT", ["secrets", name]) => set(shared, state, name, &request.body),
         ("DELETE", ["secrets", name]) => delete(shared, state, name),
         _ => Response::error(
@@ -605,6 +621,31 @@ fn get(shared: &Shared, state: &mut State, name: &str, version: Option<&str>) ->
             "Operation get is not allowed on a disabled secret.",
         ),
         Some(v) => Response::json(200, secret_json(shared, name, v, true)),
+    }
+}
+
+fn certificate(shared: &Shared, state: &mut State, name: &str) -> Response {
+    use base64::Engine as _;
+    state.counts.value_reads += 1;
+    match state.certificates.get(name) {
+        Some(der) => Response::json(
+            200,
+            json!({"id": format!("{}/certificates/{name}/1", shared.base_url),
+                   "cer": base64::engine::general_purpose::STANDARD.encode(der)}),
+        ),
+        None => Response::error(404, "CertificateNotFound", "certificate not found"),
+    }
+}
+
+fn key(shared: &Shared, state: &mut State, name: &str) -> Response {
+    state.counts.value_reads += 1;
+    match state.keys.get(name) {
+        Some(jwk) => {
+            let mut jwk = jwk.clone();
+            jwk["kid"] = json!(format!("{}/keys/{name}/1", shared.base_url));
+            Response::json(200, json!({"key": jwk, "attributes": {"enabled": true}}))
+        }
+        None => Response::error(404, "KeyNotFound", "key not found"),
     }
 }
 

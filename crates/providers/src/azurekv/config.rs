@@ -110,6 +110,16 @@ impl AzureKvConfig {
         }
     }
 
+    /// The Key Vault resource of `environmentType` (token scopes outside the SDK client).
+    pub fn vault_resource(&self) -> &'static str {
+        match self.environment_type.as_deref() {
+            Some("USGovernmentCloud") => "vault.usgovcloudapi.net",
+            Some("ChinaCloud") => "vault.azure.cn",
+            Some("GermanCloud") => "vault.microsoftazure.de",
+            _ => "vault.azure.net",
+        }
+    }
+
     /// Every check that needs no call.
     pub fn validate(&self, store: &StoreId) -> Result<(), ProviderError> {
         let fail = |message: &str| {

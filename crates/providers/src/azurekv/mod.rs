@@ -9,8 +9,8 @@
 //!   `ManagedIdentity` (IMDS, optional `identityId`). See [`auth`].
 //! - **One client per store and identity**, built on first use; its token is cached until
 //!   shortly before expiry, so a refresh of many references costs one token request.
-//! - **Keys**: `secret/NAME` or `NAME` reads a secret; `version` selects a version. `cert/`
-//!   and `key/` objects are reported as unsupported (not yet served).
+//! - **Keys**: `secret/NAME` or `NAME` reads a secret; `version` selects a version. `cert/NAME`
+//!   reads a certificate's DER (`cer`), `key/NAME` a key's public JWK as JSON (ESO's values).
 //! - **`metadataPolicy: Fetch`** returns the tags, plus (a documented keyward addition, unless
 //!   a tag of that name exists) `attributes`: a JSON object of `enabled`, `created`, `updated`,
 //!   `notBefore`, `expires` and `contentType`.
@@ -58,7 +58,7 @@ pub struct AzureKvProvider {
     options: AzureOptions,
     namespace: String,
     credentials: Arc<dyn Credentials>,
-    client: OnceCell<SecretClient>,
+    client: OnceCell<Clients>,
     /// Set once a call has taught the client the vault's auth challenge (see [`Self::primed`]).
     primed: std::sync::atomic::AtomicBool,
     priming: tokio::sync::Mutex<()>,
@@ -72,6 +72,14 @@ impl std::fmt::Debug for AzureKvProvider {
             .field("client_built", &self.client.initialized())
             .finish_non_exhaustive()
     }
+}
+
+/// The store's one authenticated client set: the SDK's secret client, and the token source
+/// and HTTP client it shares with keyward's certificate and key reads.
+struct Clients {
+    secrets: SecretClient,
+    credential: Arc<KvCredential>,
+    http: reqwest::Client,
 }
 
 /// Which kind of Key Vault object a `remoteRef.key` names.
@@ -115,10 +123,14 @@ impl AzureKvProvider {
     }
 
     async fn client(&self) -> Result<&SecretClient, ProviderError> {
+        Ok(&self.clients().await?.secrets)
+    }
+
+    async fn clients(&self) -> Result<&Clients, ProviderError> {
         self.client.get_or_try_init(|| self.build_client()).await
     }
 
-    async fn build_client(&self) -> Result<SecretClient, ProviderError> {
+    async fn build_client(&self) -> Result<Clients, ProviderError> {
         let http = self.http_client()?;
         let grant = config::grant(
             &self.config,
@@ -143,8 +155,89 @@ impl AzureKvProvider {
             verify_challenge_resource: Some(!is_local(&self.config.vault_url)),
             ..SecretClientOptions::default()
         };
-        SecretClient::new(&self.config.vault_url, credential, Some(options))
-            .map_err(|e| self.misconfigured(&format!("spec.provider.azurekv.vaultUrl: {e}")))
+        let secrets = SecretClient::new(&self.config.vault_url, credential.clone(), Some(options))
+            .map_err(|e| self.misconfigured(&format!("spec.provider.azurekv.vaultUrl: {e}")))?;
+        Ok(Clients {
+            secrets,
+            credential,
+            http: self.http_client()?,
+        })
+    }
+
+    /// Reads a certificate (`cer`, DER bytes) or a key (`key`, its public JWK as JSON) with
+    /// Key Vault's REST API, using the store's token.
+    async fn fetch_object(
+        &self,
+        key: &str,
+        object: &Object<'_>,
+        version: Option<&str>,
+    ) -> Result<Fetched, ProviderError> {
+        use azure_core::credentials::TokenCredential as _;
+        let (collection, name) = match object {
+            Object::Certificate(name) => ("certificates", *name),
+            Object::Key(name) => ("keys", *name),
+            Object::Secret(name) => ("secrets", *name),
+        };
+        let clients = self.clients().await?;
+        let scope = format!("https://{}/.default", self.config.vault_resource());
+        let token = clients
+            .credential
+            .get_token(&[scope.as_str()], None)
+            .await
+            .map_err(|e| classify(&self.store.0, key, &e))?;
+        let url = format!(
+            "{}/{collection}/{name}/{}",
+            self.config.vault_url.trim_end_matches('/'),
+            version.unwrap_or("")
+        );
+        let response = clients
+            .http
+            .get(url)
+            .query(&[("api-version", "7.5")])
+            .bearer_auth(token.token.secret())
+            .send()
+            .await
+            .map_err(|_| {
+                ProviderError::new(
+                    ProviderErrorKind::Unreachable,
+                    &self.store.0,
+                    Some(key),
+                    "Key Vault unreachable",
+                )
+            })?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let wait = crate::vault::retry_after(response.headers());
+            let kind = match status {
+                404 => ProviderErrorKind::NotFound,
+                401 | 403 => ProviderErrorKind::PermissionDenied,
+                429 => ProviderErrorKind::Throttled,
+                _ => ProviderErrorKind::Unreachable,
+            };
+            return Err(ProviderError::new(
+                kind,
+                &self.store.0,
+                Some(key),
+                format!("Key Vault answered HTTP {status}"),
+            )
+            .with_retry_after(wait));
+        }
+        let body: serde_json::Value = response.json().await.map_err(|_| {
+            ProviderError::new(
+                ProviderErrorKind::InvalidData,
+                &self.store.0,
+                Some(key),
+                "Key Vault's answer is not JSON",
+            )
+        })?;
+        object_value(&body, object).ok_or_else(|| {
+            ProviderError::new(
+                ProviderErrorKind::InvalidData,
+                &self.store.0,
+                Some(key),
+                format!("Key Vault's {collection} answer lacks its value"),
+            )
+        })
     }
 
     fn http_client(&self) -> Result<reqwest::Client, ProviderError> {
@@ -276,6 +369,25 @@ impl AzureKvProvider {
     }
 }
 
+/// The value of a certificate (`cer` decoded) or key (`key` as JSON) answer.
+fn object_value(body: &serde_json::Value, object: &Object<'_>) -> Option<Fetched> {
+    use base64::Engine as _;
+    match object {
+        Object::Certificate(_) => {
+            let cer = body.get("cer")?.as_str()?;
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(cer)
+                .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cer))
+                .ok()?;
+            Some(Fetched::Value(SecretValue::new(der)))
+        }
+        Object::Key(_) => Some(Fetched::Value(SecretValue::from(
+            body.get("key")?.to_string(),
+        ))),
+        Object::Secret(_) => None,
+    }
+}
+
 fn is_local(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let host = rest.split(['/', ':']).next().unwrap_or("");
@@ -398,6 +510,13 @@ impl Provider for AzureKvProvider {
     }
 
     async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError> {
+        let object = parse_key(key);
+        if !matches!(object, Object::Secret(_)) {
+            let version = version.filter(|v| !v.is_empty());
+            return self
+                .primed(|| self.fetch_object(key, &object, version))
+                .await;
+        }
         let name = self.secret_name(key, "reading")?;
         let secret = self.get(key, name, version).await?;
         tracing::trace!(store = %self.store, key, "read an Azure Key Vault secret");
