@@ -80,6 +80,7 @@ pub struct AwsProvider {
     namespace: String,
     credentials: Arc<dyn Credentials>,
     endpoint: Option<String>,
+    web_identity: Option<(std::path::PathBuf, String)>,
     client: OnceCell<aws_sdk_secretsmanager::Client>,
 }
 
@@ -95,10 +96,10 @@ impl AwsProvider {
             ProviderError::new(ProviderErrorKind::Misconfigured, &store.0, None, message)
         };
         match config.service.as_str() {
-            "SecretsManager" => {}
-            "ParameterStore" | "CertificateManager" => {
+            "SecretsManager" | "ParameterStore" => {}
+            "CertificateManager" => {
                 return Err(misconfigured(
-                    "spec.provider.aws.service: only SecretsManager is served by keyward so far",
+                    "spec.provider.aws.service: CertificateManager is not served by keyward yet",
                 ));
             }
             _ => {
@@ -121,8 +122,17 @@ impl AwsProvider {
             namespace: namespace.to_owned(),
             credentials,
             endpoint: None,
+            web_identity: None,
             client: OnceCell::new(),
         })
+    }
+
+    /// Authenticates with a web identity token file exchanged at STS for `role_arn` (IRSA,
+    /// as `AWS_WEB_IDENTITY_TOKEN_FILE` / `AWS_ROLE_ARN` do for the default chain). The file
+    /// is re-read on every exchange, since the kubelet rotates it.
+    pub fn with_web_identity(mut self, token_file: std::path::PathBuf, role_arn: &str) -> Self {
+        self.web_identity = Some((token_file, role_arn.to_owned()));
+        self
     }
 
     /// Sends every call to `endpoint` (a moto server, a VPC endpoint).
@@ -131,7 +141,7 @@ impl AwsProvider {
         self
     }
 
-    fn error(
+    pub(crate) fn error(
         &self,
         kind: ProviderErrorKind,
         key: Option<&str>,
@@ -145,6 +155,14 @@ impl AwsProvider {
     }
 
     async fn build_client(&self) -> Result<aws_sdk_secretsmanager::Client, ProviderError> {
+        let config = self.sdk_config().await?;
+        Ok(aws_sdk_secretsmanager::Client::new(&config))
+    }
+
+    /// The SDK configuration every AWS service client of this store shares: region, static
+    /// keys or the default chain (environment, profile, web identity / IRSA), an assumed
+    /// `role` on top, the endpoint override, and no SDK retries.
+    pub(crate) async fn sdk_config(&self) -> Result<aws_config::SdkConfig, ProviderError> {
         let region = aws_config::Region::new(self.config.region.clone());
         // Retries belong to the call discipline, which counts and paces them across calls.
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -182,7 +200,20 @@ impl AwsProvider {
         if let Some(endpoint) = &self.endpoint {
             loader = loader.endpoint_url(endpoint);
         }
-        let base = loader.load().await;
+        let mut base = loader.load().await;
+        if let Some((token_file, role_arn)) = &self.web_identity {
+            let provider = WebIdentity {
+                sts: aws_sdk_sts::Client::new(&base),
+                token_file: token_file.clone(),
+                role_arn: role_arn.clone(),
+            };
+            base = base
+                .to_builder()
+                .credentials_provider(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                )
+                .build();
+        }
         let config = match &self.config.role {
             Some(role) => {
                 let mut assume = aws_config::sts::AssumeRoleProvider::builder(role)
@@ -193,20 +224,22 @@ impl AwsProvider {
                     assume = assume.external_id(external_id);
                 }
                 let provider = assume.build().await;
-                aws_sdk_secretsmanager::config::Builder::from(&base)
-                    .credentials_provider(provider)
+                base.to_builder()
+                    .credentials_provider(
+                        aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                    )
                     .build()
             }
-            None => aws_sdk_secretsmanager::config::Builder::from(&base).build(),
+            None => base,
         };
-        Ok(aws_sdk_secretsmanager::Client::from_conf(config))
+        Ok(config)
     }
 
-    fn full_key(&self, key: &str) -> String {
+    pub(crate) fn full_key(&self, key: &str) -> String {
         format!("{}{key}", self.config.prefix.as_deref().unwrap_or(""))
     }
 
-    fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
+    pub(crate) fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
         &self,
         error: &aws_sdk_secretsmanager::error::SdkError<E>,
         key: Option<&str>,
@@ -216,7 +249,10 @@ impl AwsProvider {
             SdkError::ServiceError(service) => {
                 let code = service.err().code().unwrap_or("Unknown");
                 let kind = match code {
-                    "ResourceNotFoundException" => ProviderErrorKind::NotFound,
+                    "ResourceNotFoundException"
+                    | "ParameterNotFound"
+                    | "ParameterVersionNotFound"
+                    | "InvalidResourceId" => ProviderErrorKind::NotFound,
                     "AccessDeniedException"
                     | "UnrecognizedClientException"
                     | "InvalidSignatureException"
@@ -250,6 +286,146 @@ impl AwsProvider {
             ),
         };
         self.error(kind, key, message)
+    }
+}
+
+/// IRSA: a web identity token exchanged at STS (`AssumeRoleWithWebIdentity`). The SDK's
+/// identity cache keeps the credentials until shortly before they expire.
+#[derive(Debug)]
+struct WebIdentity {
+    sts: aws_sdk_sts::Client,
+    token_file: std::path::PathBuf,
+    role_arn: String,
+}
+
+impl WebIdentity {
+    async fn exchange(&self) -> aws_credential_types::provider::Result {
+        use aws_credential_types::provider::error::CredentialsError;
+        let token = tokio::fs::read_to_string(&self.token_file)
+            .await
+            .map_err(|e| {
+                CredentialsError::provider_error(format!(
+                    "web identity token file {}: {e}",
+                    self.token_file.display()
+                ))
+            })?;
+        let output = self
+            .sts
+            .assume_role_with_web_identity()
+            .role_arn(&self.role_arn)
+            .role_session_name("keyward")
+            .web_identity_token(token.trim())
+            .send()
+            .await
+            .map_err(|e| {
+                CredentialsError::provider_error(format!(
+                    "AssumeRoleWithWebIdentity for {}: {}",
+                    self.role_arn,
+                    e.code().unwrap_or("failed")
+                ))
+            })?;
+        let credentials = output.credentials().ok_or_else(|| {
+            CredentialsError::provider_error("AssumeRoleWithWebIdentity returned no credentials")
+        })?;
+        let expiry = std::time::SystemTime::try_from(*credentials.expiration()).ok();
+        Ok(aws_credential_types::Credentials::new(
+            credentials.access_key_id(),
+            credentials.secret_access_key(),
+            Some(credentials.session_token().to_owned()),
+            expiry,
+            "keyward-web-identity",
+        ))
+    }
+}
+
+impl aws_credential_types::provider::ProvideCredentials for WebIdentity {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(self.exchange())
+    }
+}
+
+/// The tag keyward puts on secrets it creates; ESO's value is accepted as managed too.
+const MANAGED_BY: &str = "managed-by";
+
+fn is_managed(tags: &[aws_sdk_secretsmanager::types::Tag]) -> bool {
+    tags.iter().any(|tag| {
+        tag.key() == Some(MANAGED_BY) && matches!(tag.value(), Some("keyward" | "external-secrets"))
+    })
+}
+
+impl AwsProvider {
+    /// The tags of `name`, or `None` when it does not exist.
+    async fn existing_tags(
+        &self,
+        key: &str,
+        name: &str,
+    ) -> Result<Option<Vec<aws_sdk_secretsmanager::types::Tag>>, ProviderError> {
+        let client = self.client().await?;
+        match client.describe_secret().secret_id(name).send().await {
+            Ok(output) => Ok(Some(output.tags().to_vec())),
+            Err(error) => {
+                let error = self.classify(&error, Some(key));
+                if error.kind == ProviderErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    fn refuse_unmanaged(&self, key: &str, what: &str) -> ProviderError {
+        self.error(
+            ProviderErrorKind::PermissionDenied,
+            Some(key),
+            format!("refusing to {what}: the secret is not tagged managed-by=keyward (or managed-by=external-secrets)"),
+        )
+    }
+
+    async fn push_value(&self, key: &str, value: &SecretValue) -> Result<(), ProviderError> {
+        let name = self.full_key(key);
+        let client = self.client().await?;
+        let text = value.expose_str().ok();
+        match self.existing_tags(key, &name).await? {
+            Some(tags) if !is_managed(&tags) => Err(self.refuse_unmanaged(key, "overwrite it")),
+            Some(_) => {
+                let mut request = client.put_secret_value().secret_id(&name);
+                request = match text {
+                    Some(text) => request.secret_string(text),
+                    None => request.secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(
+                        value.expose_bytes(),
+                    )),
+                };
+                request
+                    .send()
+                    .await
+                    .map_err(|e| self.classify(&e, Some(key)))?;
+                Ok(())
+            }
+            None => {
+                let tag = aws_sdk_secretsmanager::types::Tag::builder()
+                    .key(MANAGED_BY)
+                    .value("keyward")
+                    .build();
+                let mut request = client.create_secret().name(&name).tags(tag);
+                request = match text {
+                    Some(text) => request.secret_string(text),
+                    None => request.secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(
+                        value.expose_bytes(),
+                    )),
+                };
+                request
+                    .send()
+                    .await
+                    .map_err(|e| self.classify(&e, Some(key)))?;
+                Ok(())
+            }
+        }
     }
 }
 
@@ -345,5 +521,33 @@ impl Provider for AwsProvider {
         }
         names.sort();
         Ok(names)
+    }
+
+    async fn push(
+        &self,
+        key: &str,
+        value: &SecretValue,
+        _metadata: Option<&serde_json::Value>,
+    ) -> Result<(), ProviderError> {
+        self.push_value(key, value).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        let name = self.full_key(key);
+        match self.existing_tags(key, &name).await? {
+            None => Ok(()),
+            Some(tags) if !is_managed(&tags) => Err(self.refuse_unmanaged(key, "delete it")),
+            Some(_) => {
+                let client = self.client().await?;
+                client
+                    .delete_secret()
+                    .secret_id(&name)
+                    .force_delete_without_recovery(true)
+                    .send()
+                    .await
+                    .map_err(|e| self.classify(&e, Some(key)))?;
+                Ok(())
+            }
+        }
     }
 }

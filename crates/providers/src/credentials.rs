@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use keyward_api::SecretKeySelector;
+use keyward_api::{SecretKeySelector, ServiceAccountSelector};
 use keyward_core::SecretValue;
 
 use crate::{ProviderError, ProviderErrorKind};
@@ -19,6 +19,40 @@ pub trait Credentials: Send + Sync + std::fmt::Debug {
         selector: &SecretKeySelector,
         namespace: &str,
     ) -> Result<SecretValue, ProviderError>;
+
+    /// A token for `account` with `audiences` (a Kubernetes TokenRequest). Only the operator
+    /// can issue these; other sources say so.
+    async fn service_account_token(
+        &self,
+        account: &ServiceAccountSelector,
+        namespace: &str,
+        audiences: &[String],
+    ) -> Result<SecretValue, ProviderError> {
+        let _ = audiences;
+        Err(no_service_accounts(account, namespace))
+    }
+
+    /// The annotations of `account` (workload identity reads client and tenant ids there).
+    async fn service_account_annotations(
+        &self,
+        account: &ServiceAccountSelector,
+        namespace: &str,
+    ) -> Result<BTreeMap<String, String>, ProviderError> {
+        Err(no_service_accounts(account, namespace))
+    }
+}
+
+fn no_service_accounts(account: &ServiceAccountSelector, namespace: &str) -> ProviderError {
+    let namespace = account.namespace.as_deref().unwrap_or(namespace);
+    ProviderError::new(
+        ProviderErrorKind::Misconfigured,
+        "credentials",
+        None,
+        format!(
+            "service account {namespace}/{} needs a cluster: these credentials cannot issue service account tokens",
+            account.name
+        ),
+    )
 }
 
 /// Credentials held in memory: `(namespace, name, key) → value`.

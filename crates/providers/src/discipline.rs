@@ -179,6 +179,13 @@ impl<P: Provider> Disciplined<P> {
         entry
     }
 
+    /// Drops shared reads of `key` after a write, so the next read sees it.
+    fn forget(&self, key: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|(_, cached, _), _| cached != key);
+        }
+    }
+
     /// One logical call: rate-limited, retried, counted per attempt.
     async fn call<T, F, Fut>(&self, name: &'static str, mut attempt: F) -> Result<T, ProviderError>
     where
@@ -252,6 +259,25 @@ impl<P: Provider> Provider for Disciplined<P> {
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
         self.call("ListSecrets", || self.inner.list(find)).await
+    }
+
+    async fn push(
+        &self,
+        key: &str,
+        value: &keyward_core::SecretValue,
+        metadata: Option<&serde_json::Value>,
+    ) -> Result<(), ProviderError> {
+        let result = self
+            .call("PushSecret", || self.inner.push(key, value, metadata))
+            .await;
+        self.forget(key);
+        result
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        let result = self.call("DeleteSecret", || self.inner.delete(key)).await;
+        self.forget(key);
+        result
     }
 }
 

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use k8s_openapi::api::core::v1::Secret;
 use keyward_api::{ExternalSecretFind, SecretKeySelector};
 use keyward_core::SecretValue;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
@@ -238,6 +238,37 @@ impl KubernetesProvider {
     }
 }
 
+/// The label keyward puts on Secrets it creates; ESO's value is accepted as managed too.
+const MANAGED_LABEL: &str = "app.kubernetes.io/managed-by";
+
+fn is_managed(secret: &Secret) -> bool {
+    secret
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|labels| labels.get(MANAGED_LABEL))
+        .is_some_and(|v| v == "keyward" || v == "external-secrets")
+}
+
+impl KubernetesProvider {
+    /// The Secret `key`, or `None` when it does not exist.
+    async fn existing(&self, key: &str) -> Result<Option<Secret>, ProviderError> {
+        self.api()
+            .await?
+            .get_opt(key)
+            .await
+            .map_err(|e| self.classify(e, Some(key)))
+    }
+
+    fn refuse_unmanaged(&self, key: &str, what: &str) -> ProviderError {
+        self.error(
+            ProviderErrorKind::PermissionDenied,
+            Some(key),
+            format!("refusing to {what}: the Secret is not labelled {MANAGED_LABEL}=keyward (or external-secrets)"),
+        )
+    }
+}
+
 /// Splits a PEM bundle into DER certificates (kube-rs takes DER).
 fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let text =
@@ -332,5 +363,65 @@ impl Provider for KubernetesProvider {
             .collect();
         names.sort();
         Ok(names)
+    }
+
+    /// Sets one data key of Secret `key` (`metadata.property`, default `value`), creating the
+    /// Secret labelled as keyward's when it does not exist.
+    async fn push(
+        &self,
+        key: &str,
+        value: &SecretValue,
+        metadata: Option<&serde_json::Value>,
+    ) -> Result<(), ProviderError> {
+        let property = metadata
+            .and_then(|m| m.get("property"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("value")
+            .to_owned();
+        let bytes = k8s_openapi::ByteString(value.expose_bytes().to_vec());
+        let api = self.api().await?;
+        let result = match self.existing(key).await? {
+            Some(secret) if !is_managed(&secret) => {
+                return Err(self.refuse_unmanaged(key, "overwrite it"));
+            }
+            Some(mut secret) => {
+                secret
+                    .data
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(property, bytes);
+                api.replace(key, &PostParams::default(), &secret).await
+            }
+            None => {
+                let secret = Secret {
+                    metadata: ObjectMeta {
+                        name: Some(key.to_owned()),
+                        labels: Some(BTreeMap::from([(
+                            MANAGED_LABEL.to_owned(),
+                            "keyward".to_owned(),
+                        )])),
+                        ..ObjectMeta::default()
+                    },
+                    data: Some(BTreeMap::from([(property, bytes)])),
+                    ..Secret::default()
+                };
+                api.create(&PostParams::default(), &secret).await
+            }
+        };
+        result.map(|_| ()).map_err(|e| self.classify(e, Some(key)))
+    }
+
+    /// Deletes Secret `key` if keyward (or ESO) manages it.
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        match self.existing(key).await? {
+            None => Ok(()),
+            Some(secret) if !is_managed(&secret) => Err(self.refuse_unmanaged(key, "delete it")),
+            Some(_) => self
+                .api()
+                .await?
+                .delete(key, &DeleteParams::default())
+                .await
+                .map(|_| ())
+                .map_err(|e| self.classify(e, Some(key))),
+        }
     }
 }

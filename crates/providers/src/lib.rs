@@ -17,6 +17,8 @@
 //! This crate knows nothing of targets, templates or sinks.
 
 pub mod aws;
+pub mod aws_ssm;
+pub mod azurekv;
 mod credentials;
 mod discipline;
 mod error;

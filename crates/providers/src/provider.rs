@@ -54,6 +54,24 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
         let _ = find;
         Err(unsupported(self.store(), "", "dataFrom.find"))
     }
+
+    /// Writes `value` to `key` (PushSecret), with provider-specific `metadata`. Refuses to
+    /// overwrite an object that keyward (or ESO) does not manage.
+    async fn push(
+        &self,
+        key: &str,
+        value: &SecretValue,
+        metadata: Option<&serde_json::Value>,
+    ) -> Result<(), ProviderError> {
+        let _ = (value, metadata);
+        Err(unsupported(self.store(), key, "push"))
+    }
+
+    /// Deletes `key` (PushSecret deletionPolicy: Delete). A missing key is not an error;
+    /// an object that keyward (or ESO) does not manage is refused.
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        Err(unsupported(self.store(), key, "delete"))
+    }
 }
 
 fn unsupported(store: &StoreId, key: &str, what: &str) -> ProviderError {
@@ -86,5 +104,18 @@ impl Provider for Box<dyn Provider> {
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
         self.as_ref().list(find).await
+    }
+
+    async fn push(
+        &self,
+        key: &str,
+        value: &SecretValue,
+        metadata: Option<&serde_json::Value>,
+    ) -> Result<(), ProviderError> {
+        self.as_ref().push(key, value, metadata).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        self.as_ref().delete(key).await
     }
 }

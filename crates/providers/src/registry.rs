@@ -5,6 +5,8 @@ use std::sync::Arc;
 use keyward_api::ProviderSpec;
 
 use crate::aws::{AwsConfig, AwsProvider};
+use crate::aws_ssm::ParameterStoreProvider;
+use crate::azurekv::{AzureKvConfig, AzureKvProvider, AzureOptions};
 use crate::fake::{FakeConfig, FakeProvider};
 use crate::kubernetes::{KubernetesConfig, KubernetesProvider};
 use crate::local::{LocalConfig, LocalProvider};
@@ -12,7 +14,7 @@ use crate::vault::{VaultConfig, VaultProvider};
 use crate::{Credentials, Provider, ProviderError, ProviderErrorKind, StoreId};
 
 /// The providers keyward implements, by their `spec.provider` key.
-pub const PROVIDERS: [&str; 5] = ["aws", "fake", "kubernetes", "local", "vault"];
+pub const PROVIDERS: [&str; 6] = ["aws", "azurekv", "fake", "kubernetes", "local", "vault"];
 
 /// Validates `spec` and builds its provider. No store call is made: bad configuration
 /// (unknown provider, missing fields, unsupported auth) is reported here.
@@ -37,11 +39,30 @@ pub fn build(
     match name {
         "aws" => {
             let config: AwsConfig = serde_json::from_value(config.clone()).map_err(parse_error)?;
+            if config.service == "ParameterStore" {
+                return Ok(Box::new(ParameterStoreProvider::new(
+                    store,
+                    config,
+                    namespace,
+                    credentials,
+                )?));
+            }
             Ok(Box::new(AwsProvider::new(
                 store,
                 config,
                 namespace,
                 credentials,
+            )?))
+        }
+        "azurekv" => {
+            let config: AzureKvConfig =
+                serde_json::from_value(config.clone()).map_err(parse_error)?;
+            Ok(Box::new(AzureKvProvider::new(
+                store,
+                config,
+                namespace,
+                credentials,
+                AzureOptions::from_env(),
             )?))
         }
         "fake" => {

@@ -335,6 +335,9 @@ impl VaultProvider {
         })?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
+        if status == reqwest::StatusCode::NO_CONTENT {
+            return Ok(Value::Null);
+        }
         if status.is_success() {
             return response.json().await.map_err(|_| {
                 self.error(
@@ -378,6 +381,58 @@ impl VaultProvider {
                 ),
             )
             .with_retry_after(retry_after))
+    }
+
+    /// Sends a write (`POST`/`DELETE`) with the store token.
+    async fn write(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        key: &str,
+    ) -> Result<Value, ProviderError> {
+        let token = self.token().await?;
+        let mut request = self
+            .http
+            .request(method, format!("{}/v1/{path}", self.server()))
+            .header("X-Vault-Token", token.expose_bytes());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request, Some(key)).await
+    }
+
+    /// Whether `key` exists (`Some`) and is managed by keyward or ESO (its custom metadata
+    /// `managed-by`). KV v1 has no metadata, so keyward does not write to it.
+    async fn managed(&self, key: &str) -> Result<Option<bool>, ProviderError> {
+        if !self.v2 {
+            return Err(self.error(
+                ProviderErrorKind::Unsupported,
+                Some(key),
+                "push and delete need KV v2 (v1 has no metadata to mark keyward's secrets)",
+            ));
+        }
+        let (mount, rest) = self.mount_and_rest(key);
+        match self
+            .get(&format!("{mount}/metadata/{rest}"), &[], key)
+            .await
+        {
+            Ok(body) => Ok(Some(matches!(
+                body.pointer("/data/custom_metadata/managed-by")
+                    .and_then(Value::as_str),
+                Some("keyward" | "external-secrets")
+            ))),
+            Err(error) if error.kind == ProviderErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn refuse_unmanaged(&self, key: &str, what: &str) -> ProviderError {
+        self.error(
+            ProviderErrorKind::PermissionDenied,
+            Some(key),
+            format!("refusing to {what}: its custom metadata lacks managed-by=keyward (or external-secrets)"),
+        )
     }
 
     /// Recursively lists keys under `prefix` (v2 metadata listing).
@@ -514,6 +569,58 @@ impl Provider for VaultProvider {
         }
         keys.sort();
         Ok(keys)
+    }
+
+    /// Writes a JSON object value as the entry's data (anything else as `{"value": …}`) and
+    /// marks a new entry `managed-by=keyward` in its custom metadata.
+    async fn push(
+        &self,
+        key: &str,
+        value: &SecretValue,
+        _metadata: Option<&serde_json::Value>,
+    ) -> Result<(), ProviderError> {
+        let existing = self.managed(key).await?;
+        if existing == Some(false) {
+            return Err(self.refuse_unmanaged(key, "overwrite it"));
+        }
+        let data = match serde_json::from_slice::<Value>(value.expose_bytes()) {
+            Ok(Value::Object(object)) => Value::Object(object),
+            _ => serde_json::json!({ "value": String::from_utf8_lossy(value.expose_bytes()) }),
+        };
+        let body = serde_json::json!({ "data": data });
+        self.write(reqwest::Method::POST, &self.data_path(key), Some(body), key)
+            .await?;
+        if existing.is_none() {
+            let (mount, rest) = self.mount_and_rest(key);
+            let metadata = serde_json::json!({"custom_metadata": {"managed-by": "keyward"}});
+            self.write(
+                reqwest::Method::POST,
+                &format!("{mount}/metadata/{rest}"),
+                Some(metadata),
+                key,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every version and the metadata of a managed entry.
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        match self.managed(key).await? {
+            None => Ok(()),
+            Some(false) => Err(self.refuse_unmanaged(key, "delete it")),
+            Some(true) => {
+                let (mount, rest) = self.mount_and_rest(key);
+                self.write(
+                    reqwest::Method::DELETE,
+                    &format!("{mount}/metadata/{rest}"),
+                    None,
+                    key,
+                )
+                .await
+                .map(|_| ())
+            }
+        }
     }
 }
 

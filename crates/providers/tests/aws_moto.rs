@@ -177,3 +177,76 @@ async fn an_unreachable_endpoint_is_reported_as_such() {
         .expect_err("unreachable");
     assert_eq!(error.kind, ProviderErrorKind::Unreachable, "{error}");
 }
+
+#[tokio::test]
+async fn push_and_delete_touch_only_managed_secrets() {
+    let moto = Moto::start().await.expect("moto");
+    let admin = admin_client(&moto).await;
+    admin
+        .create_secret()
+        .name("hand-made")
+        .secret_string("keep-me")
+        .send()
+        .await
+        .expect("create");
+    admin
+        .create_secret()
+        .name("from-eso")
+        .secret_string("old")
+        .tags(tag("managed-by", "external-secrets"))
+        .send()
+        .await
+        .expect("create");
+    let provider = provider(&moto);
+    let current = |name: &'static str| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .get_secret_value()
+                .secret_id(name)
+                .send()
+                .await
+                .ok()
+                .and_then(|o| o.secret_string().map(str::to_owned))
+        }
+    };
+
+    provider
+        .push("pushed", &SecretValue::from("v1"), None)
+        .await
+        .expect("create");
+    provider
+        .push("pushed", &SecretValue::from("v2"), None)
+        .await
+        .expect("update own");
+    assert_eq!(current("pushed").await.as_deref(), Some("v2"));
+    let tags = admin
+        .describe_secret()
+        .secret_id("pushed")
+        .send()
+        .await
+        .expect("describe");
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == Some("managed-by") && t.value() == Some("keyward"))
+    );
+
+    let refused = provider
+        .push("hand-made", &SecretValue::from("overwrite"), None)
+        .await
+        .expect_err("unmanaged");
+    assert_eq!(refused.kind, ProviderErrorKind::PermissionDenied);
+    assert_eq!(current("hand-made").await.as_deref(), Some("keep-me"));
+    provider
+        .push("from-eso", &SecretValue::from("migrated"), None)
+        .await
+        .expect("ESO-managed");
+    assert_eq!(current("from-eso").await.as_deref(), Some("migrated"));
+
+    let refused = provider.delete("hand-made").await.expect_err("unmanaged");
+    assert_eq!(refused.kind, ProviderErrorKind::PermissionDenied);
+    provider.delete("pushed").await.expect("delete own");
+    assert_eq!(current("pushed").await, None);
+    provider.delete("pushed").await.expect("missing is fine");
+}

@@ -136,3 +136,47 @@ async fn a_bad_token_is_permission_denied() {
     assert_eq!(error.kind, ProviderErrorKind::PermissionDenied, "{error}");
     assert!(!error.to_string().contains("not-a-valid-token"), "{error}");
 }
+
+#[tokio::test]
+async fn push_and_delete_touch_only_managed_secrets() {
+    let cluster = Kubernetes::start().await.expect("cluster");
+    let api: Api<Secret> = Api::namespaced(admin(&cluster).await, "default");
+    create(&api, "hand-made", "payments", &[("keep", "me")]).await;
+    let provider = provider(&cluster, cluster.admin_token());
+
+    let metadata = serde_json::json!({"property": "password"});
+    provider
+        .push("pushed", &SecretValue::from("p1"), Some(&metadata))
+        .await
+        .expect("create");
+    provider
+        .push("pushed", &SecretValue::from("p2"), Some(&metadata))
+        .await
+        .expect("update own");
+    let Fetched::Map(data) = provider.fetch("pushed", None).await.expect("read") else {
+        panic!("a Secret is a map")
+    };
+    assert_eq!(data.get("password").map(text).as_deref(), Some("p2"));
+    let created = api.get("pushed").await.expect("get");
+    assert_eq!(
+        created
+            .metadata
+            .labels
+            .and_then(|l| l.get("app.kubernetes.io/managed-by").cloned())
+            .as_deref(),
+        Some("keyward")
+    );
+
+    let refused = provider
+        .push("hand-made", &SecretValue::from("x"), None)
+        .await
+        .expect_err("unmanaged");
+    assert_eq!(refused.kind, ProviderErrorKind::PermissionDenied);
+    let refused = provider.delete("hand-made").await.expect_err("unmanaged");
+    assert_eq!(refused.kind, ProviderErrorKind::PermissionDenied);
+    assert!(api.get_opt("hand-made").await.expect("get").is_some());
+
+    provider.delete("pushed").await.expect("delete own");
+    assert!(api.get_opt("pushed").await.expect("get").is_none());
+    provider.delete("pushed").await.expect("missing is fine");
+}

@@ -404,3 +404,124 @@ async fn bad_store_configuration_fails_before_any_call() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn push_and_delete_touch_only_managed_entries() {
+    let bao = Bao::start().await;
+    bao.put_v2("apps/hand-made", json!({ "keep": "me" })).await;
+    bao.put_v2("apps/from-eso", json!({ "old": "value" })).await;
+    bao.call(
+        reqwest::Method::POST,
+        "secret/metadata/apps/from-eso",
+        Some(json!({ "custom_metadata": { "managed-by": "external-secrets" } })),
+    )
+    .await;
+    let provider = build(
+        &token_store(bao.server.address(), json!({})),
+        credentials_with_token(bao.server.root_token()),
+    );
+
+    provider
+        .push("apps/pushed", &SecretValue::from(r#"{"user":"app"}"#), None)
+        .await
+        .expect("create");
+    let pushed = provider
+        .fetch("apps/pushed", None)
+        .await
+        .expect("read back");
+    assert_eq!(
+        text(&value::select(&pushed, Some("user"), "s", "k").expect("user")),
+        "app"
+    );
+    let Fetched::Map(metadata) = provider
+        .fetch_metadata("apps/pushed")
+        .await
+        .expect("metadata")
+    else {
+        panic!("metadata is a map")
+    };
+    assert_eq!(
+        metadata.get("managed-by").map(text).as_deref(),
+        Some("keyward")
+    );
+
+    let refused = provider
+        .push("apps/hand-made", &SecretValue::from("x"), None)
+        .await
+        .expect_err("unmanaged");
+    assert_eq!(refused.kind, ProviderErrorKind::PermissionDenied);
+    provider
+        .push("apps/from-eso", &SecretValue::from("plain"), None)
+        .await
+        .expect("ESO-managed");
+    let migrated = provider.fetch("apps/from-eso", None).await.expect("read");
+    assert_eq!(
+        text(&value::select(&migrated, Some("value"), "s", "k").expect("value")),
+        "plain"
+    );
+
+    let refused = provider
+        .delete("apps/hand-made")
+        .await
+        .expect_err("unmanaged");
+    assert_eq!(refused.kind, ProviderErrorKind::PermissionDenied);
+    assert!(provider.fetch("apps/hand-made", None).await.is_ok());
+    provider.delete("apps/pushed").await.expect("delete own");
+    let gone = provider
+        .fetch("apps/pushed", None)
+        .await
+        .expect_err("deleted");
+    assert_eq!(gone.kind, ProviderErrorKind::NotFound);
+    provider
+        .delete("apps/pushed")
+        .await
+        .expect("missing is fine");
+}
+
+#[tokio::test]
+async fn namespaces_are_sent_with_every_call() {
+    let bao = Bao::start().await;
+    bao.call(
+        reqwest::Method::POST,
+        "sys/namespaces/team-a",
+        Some(json!({})),
+    )
+    .await;
+    let in_namespace = |path: &str| {
+        bao.http
+            .post(format!("{}/v1/{path}", bao.server.address()))
+            .header("X-Vault-Token", bao.server.root_token())
+            .header("X-Vault-Namespace", "team-a")
+    };
+    let mounted = in_namespace("sys/mounts/secret")
+        .json(&json!({ "type": "kv", "options": { "version": "2" } }))
+        .send()
+        .await
+        .expect("mount");
+    assert!(mounted.status().is_success(), "{}", mounted.status());
+    let written = in_namespace("secret/data/app")
+        .json(&json!({ "data": { "who": "team-a" } }))
+        .send()
+        .await
+        .expect("write");
+    assert!(written.status().is_success(), "{}", written.status());
+
+    let scoped = build(
+        &token_store(bao.server.address(), json!({ "namespace": "team-a" })),
+        credentials_with_token(bao.server.root_token()),
+    );
+    let fetched = scoped.fetch("app", None).await.expect("namespaced read");
+    assert_eq!(
+        text(&value::select(&fetched, Some("who"), "s", "k").expect("who")),
+        "team-a"
+    );
+    let root = build(
+        &token_store(bao.server.address(), json!({})),
+        credentials_with_token(bao.server.root_token()),
+    );
+    let error = root
+        .fetch("app", None)
+        .await
+        .expect_err("not in the root namespace");
+    assert_eq!(error.kind, ProviderErrorKind::NotFound);
+}

@@ -26,6 +26,7 @@
 
 mod corpus;
 mod error;
+mod keyvault_double;
 mod kubernetes;
 mod lowkey;
 mod moto;
@@ -38,6 +39,7 @@ mod wait;
 
 pub use corpus::eso_corpus;
 pub use error::HarnessError;
+pub use keyvault_double::{Counts as KeyVaultCounts, DOUBLE_TENANT, KeyVaultDouble};
 pub use kubernetes::Kubernetes;
 pub use lowkey::LowkeyVault;
 pub use moto::Moto;

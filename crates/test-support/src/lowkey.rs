@@ -23,6 +23,7 @@ const READY: Duration = Duration::from_secs(120);
 pub struct LowkeyVault {
     process: PeerProcess,
     vault_url: String,
+    token_port: u16,
     ca_pem: String,
     dir: TempDir,
 }
@@ -76,6 +77,7 @@ impl LowkeyVault {
         Ok(Self {
             process,
             vault_url,
+            token_port,
             ca_pem: pki.ca_pem,
             dir,
         })
@@ -84,6 +86,14 @@ impl LowkeyVault {
     /// The vault URL to hand an Azure Key Vault client.
     pub fn vault_url(&self) -> &str {
         &self.vault_url
+    }
+
+    /// lowkey-vault's managed identity (IMDS-style) token endpoint, plain HTTP.
+    pub fn token_endpoint(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}/metadata/identity/oauth2/token",
+            self.token_port
+        )
     }
 
     /// The PEM of the CA that signed lowkey-vault's serving certificate.
