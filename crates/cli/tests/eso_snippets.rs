@@ -370,6 +370,19 @@ impl Peers {
             .await
     }
 
+    async fn seed_parameter(&mut self, key: &str, value: &str) {
+        let client = aws_sdk_ssm::Client::new(&self.aws_config().await);
+        client
+            .put_parameter()
+            .name(key)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("seeding parameter {key}: {e:?}"));
+    }
+
     async fn seed_secrets_manager(&mut self, key: &str, value: &str, tags: &BTreeSet<String>) {
         let client = aws_sdk_secretsmanager::Client::new(&self.aws_config().await);
         let tags: Vec<_> = tags
@@ -503,7 +516,15 @@ async fn run_snippet(snippet: &Snippet, peers: &mut Peers) -> Result<usize, Stri
             let token = peers.bao().await.root_token().to_owned();
             write_private(&dir.join("creds/keyward-test/vault-token/token"), &token);
         }
-        Peer::MotoSecretsManager | Peer::MotoParameterStore => {
+        Peer::MotoParameterStore => {
+            for (key, properties) in &all_reads.keys {
+                let value = seeded_object(key, properties).to_string();
+                peers.seed_parameter(key, &value).await;
+            }
+            write_private(&dir.join("creds/keyward-test/aws/id"), "testing");
+            write_private(&dir.join("creds/keyward-test/aws/secret"), "testing");
+        }
+        Peer::MotoSecretsManager => {
             peers.moto().await;
             for (key, properties) in &all_reads.keys {
                 let tags = all_reads.tags.get(key).cloned().unwrap_or_default();
