@@ -1,6 +1,6 @@
 // Command gotemplate renders one Go text/template with the Sprig v3 function map, the way
 // External Secrets Operator exposes it (Sprig's text functions minus env, expandenv and
-// getHostByName). It is keyward's reference renderer: tests compare keyward's own template
+// getHostByName, plus ESO's toYaml and fromYaml). It is keyward's reference renderer: tests compare keyward's own template
 // engine against it byte for byte.
 //
 // Usage:
@@ -27,9 +27,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"text/template"
 
 	"github.com/Masterminds/sprig/v3"
+	"sigs.k8s.io/yaml"
 )
 
 // removedByESO lists the Sprig functions External Secrets Operator deletes from the map it
@@ -41,7 +43,29 @@ func funcMap() template.FuncMap {
 	for _, name := range removedByESO {
 		delete(fm, name)
 	}
+	fm["toYaml"] = toYAML
+	fm["fromYaml"] = fromYAML
 	return fm
+}
+
+// toYAML is ESO's toYaml, written from its documented behaviour: sigs.k8s.io/yaml's Marshal
+// (JSON first, then YAML), the final newline trimmed, and an empty string on error.
+func toYAML(v any) string {
+	out, err := yaml.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(string(out), "\n")
+}
+
+// fromYAML is ESO's fromYaml: a YAML document decoded into a map; a decoding error is stored
+// under the key "Error" instead of failing the template.
+func fromYAML(text string) map[string]any {
+	m := map[string]any{}
+	if err := yaml.Unmarshal([]byte(text), &m); err != nil {
+		m["Error"] = err.Error()
+	}
+	return m
 }
 
 func render(text string, data map[string]any) ([]byte, error) {

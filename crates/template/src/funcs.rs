@@ -137,8 +137,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "jwkPublicKeyPem",
     "jwkPrivateKeyPem",
     "rsaDecrypt",
-    "toYaml",
-    "fromYaml",
     // Sprig: time and dates (non-deterministic or locale-bound).
     "ago",
     "date",

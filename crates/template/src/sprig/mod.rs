@@ -10,6 +10,7 @@ mod decimal;
 mod encoding;
 mod strings;
 mod url;
+mod yaml;
 
 use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
 use crate::gofmt;
@@ -27,6 +28,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     encoding::register(map);
     decimal::register(map);
     url::register(map);
+    yaml::register(map);
 }
 
 /// Sprig's `strval`: strings as they are, anything else as `fmt.Sprintf("%v")`.

@@ -87,7 +87,83 @@ pub fn generated() -> Vec<Case> {
     builtins(&mut cases);
     sprig_strings(&mut cases);
     sprig_others(&mut cases);
+    yaml(&mut cases);
     cases
+}
+
+/// Strings that go-yaml must quote, fold or write as block scalars.
+fn yaml_data() -> Json {
+    let long = "this is a very long string that should be folded by the yaml emitter because it exceeds eighty columns";
+    json!({
+        "strings": ["abc", "", "true", "yes", "Y", "off", "~", "null", "1.5", "0x1F", "012", "09",
+            "1_000", "1:20", "1e999", ".5", ".inf", "-", "- x", "a: b", "a:b", "#x", "a #b", "a#b",
+            " lead", "trail ", "q'uote", "say \"hi\"", "tab\there", "emoji 😀", "café", "日本",
+            "<<", "=", "---x", "...", "?", "? x", "@at", "`tick", "%p", "!bang", "&a", "*b",
+            "line1\nline2", "line1\nline2\n", "line1\nline2\n\n", " x\ny", "trail\n ", "a\n b",
+            "a \nb", "a\r\nb", "2001-01-01", "2001-1-1", "2001-02-30", "2001-01-01T10:00:00Z",
+            "2001-01-01 10:00:00", "+1", "-1", "+.inf", "0b101", "-0b1", "0o17", "1e3", "1E+3",
+            "99999999999999999999", "\u{a0}nbsp", "bell\u{7}", long, format!("{long} {long}"),
+            format!("{long}:  {long}"), format!("'{long}'"), format!("{long}\t{long}")],
+        "keys": {"a10": 1, "a9": 2, "a09": 3, "b": 4, "B": 5, "_": 6, "-x": 7, "1": 8, "10": 9,
+            "2": 10, "": 11, "yes": 12, "a b": 13, "multi\nline": 14, "x:y": 15, "é": 16,
+            "ab1c": 17, "ab01c": 18, "ab001": 19},
+        "nums": [0, -0.0, 1, -1, 1.5, 1e20, 1e21, 1e-7, 0.000001, 123456789.5, 12345678901234567890u64,
+            9007199254740993u64, 100000, 1e6, 3.0],
+        "nested": {"list": [[1, [2, []]], {"a": {"b": [{"c": "d", "e": [1]}]}}, {}], "m": {"k": {}}},
+        "cfg": "{\"server\":{\"host\":\"db.local\",\"port\":5432,\"tls\":true},\"users\":[\"a\",\"b\"],\"motd\":\"hello\\nworld\\n\"}",
+        "doc": "a: 1\nb: [x, z]\nc:\n  d: true\n  e: null\nf: 'q'\n",
+        "bad": "a: [",
+        "list": "- a\n- b\n",
+    })
+}
+
+fn yaml(cases: &mut Vec<Case>) {
+    for field in FIELDS {
+        push(cases, "yaml", format!("{{{{ {field} | toYaml }}}}"));
+    }
+    let mut push_yaml = |template: String| {
+        cases.push(Case {
+            name: format!("yaml: {template}"),
+            template,
+            data: yaml_data(),
+        });
+    };
+    for i in 0..80 {
+        push_yaml(format!("{{{{ index .strings {i} | toYaml }}}}"));
+    }
+    for i in 0..15 {
+        push_yaml(format!("{{{{ index .nums {i} | toYaml }}}}"));
+    }
+    for t in [
+        "{{ .strings | toYaml }}",
+        "{{ dict \"k\" .strings | toYaml }}",
+        "{{ list (dict \"k\" .strings) | toYaml }}",
+        "{{ .keys | toYaml }}",
+        "{{ .nums | toYaml }}",
+        "{{ .nested | toYaml }}",
+        "{{ .cfg | fromJson | toYaml }}",
+        "{{ .cfg | fromJson | toYaml | nindent 4 }}",
+        "{{ toYaml nil }}",
+        "{{ toYaml 5 }}",
+        "{{ toYaml (add 1 2) }}",
+        "{{ toYaml true }}",
+        "{{ toYaml (list) }}",
+        "{{ toYaml (dict) }}",
+        "{{ (fromYaml .doc).a }}",
+        "{{ (fromYaml .doc).b }}",
+        "{{ (fromYaml .doc).c.d }}",
+        "{{ (fromYaml .doc).c.e }}",
+        "{{ (fromYaml .doc).f }}",
+        "{{ fromYaml .doc | toJson }}",
+        "{{ fromYaml .doc | toYaml }}",
+        "{{ hasKey (fromYaml .bad) \"Error\" }}",
+        "{{ hasKey (fromYaml .list) \"Error\" }}",
+        "{{ len (fromYaml \"\") }}",
+        "{{ fromYaml (.cfg | fromJson | toYaml) | toJson }}",
+        "{{ fromYaml .doc }}",
+    ] {
+        push_yaml(t.to_owned());
+    }
 }
 
 fn printing(cases: &mut Vec<Case>) {
