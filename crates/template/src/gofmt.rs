@@ -153,6 +153,19 @@ struct Spec {
 
 impl Spec {
     fn print_arg(&self, out: &mut String, arg: &Value, verb: char) {
+        if verb == 'T' {
+            let name = if let Value::Nil = arg {
+                "<nil>"
+            } else {
+                arg.go_type()
+            };
+            self.pad(out, name);
+            return;
+        }
+        if verb == 'p' && !matches!(arg, Value::Nil) {
+            self.print_pointer(out, arg);
+            return;
+        }
         if let Value::Nil = arg {
             if verb == 'v' {
                 self.pad(out, "<nil>");
@@ -223,7 +236,33 @@ impl Spec {
                     .unwrap_or('\u{FFFD}');
                 self.pad(out, &quote_rune(c));
             }
+            'U' => self.pad(out, &self.unicode(i)),
             _ => self.bad_verb(out, value, verb),
+        }
+    }
+
+    /// `%U`: `U+` and at least four (or precision) upper-case hex digits of the value as a
+    /// uint64; with `#`, the character itself in quotes when it is printable.
+    fn unicode(&self, i: i64) -> String {
+        let u = i as u64;
+        let digits = self.prec.unwrap_or(4).max(4);
+        let mut text = format!("U+{u:0digits$X}");
+        if self.sharp
+            && let Some(c) = u32::try_from(u).ok().and_then(char::from_u32)
+            && !c.is_control()
+            && quote_rune(c).chars().nth(1) != Some('\\')
+        {
+            text.push_str(&format!(" '{c}'"));
+        }
+        text
+    }
+
+    /// `%p`: Go prints the address of a slice or map, which keyward's values do not have
+    /// (they are not references), so it says so; other kinds are a bad verb as in Go.
+    fn print_pointer(&self, out: &mut String, value: &Value) {
+        match value {
+            Value::List(_) | Value::Map(_) => out.push_str("%!p(address unavailable in keyward)"),
+            other => self.bad_verb(out, other, 'p'),
         }
     }
 

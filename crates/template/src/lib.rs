@@ -22,7 +22,8 @@
 //! - Template recursion stops at depth 200 (Go: 100000), parentheses and control structures
 //!   nest at most 100 deep, so hostile templates cannot overflow the stack; complex-number
 //!   literals are refused;
-//!   `%T`, `%p` and `%U` are not implemented in `printf`; typed Go containers are modelled as
+//!   `printf "%p"` of a list or map prints `%!p(address unavailable in keyward)` where Go
+//!   prints a heap address (`%T` and `%U` follow Go); typed Go containers are modelled as
 //!   `[]interface {}` and `map[string]interface {}`, so `typeOf` differs for Sprig's `[]string`
 //!   results and `split`'s `map[string]string` is accepted where Go would refuse it.
 //! - Functions in [`UNSUPPORTED`] fail at parse time with an error naming them.

@@ -88,7 +88,34 @@ pub fn generated() -> Vec<Case> {
     sprig_strings(&mut cases);
     sprig_others(&mut cases);
     yaml(&mut cases);
+    printf_type_verbs(&mut cases);
     cases
+}
+
+/// `%T`, `%U` and `%p` on every standard field (`%p` only where Go prints no address).
+fn printf_type_verbs(cases: &mut Vec<Case>) {
+    for field in FIELDS {
+        push(
+            cases,
+            "printf",
+            format!("{{{{ printf \"%T|%10T|%-8T|\" {field} }}}}"),
+        );
+        push(cases, "printf", format!("{{{{ printf \"%U\" {field} }}}}"));
+    }
+    for t in [
+        "{{ printf \"%T %T %T\" 1 1.5 nil }}",
+        "{{ printf \"%T\" (add 1 2) }}",
+        "{{ printf \"%U|%#U|%8U|%-8U|%.6U|%#U\" 65 65 65 65 65 10 }}",
+        "{{ printf \"%U %#U\" 128512 128512 }}",
+        "{{ printf \"%U\" -1 }}",
+        "{{ printf \"%U\" 1.5 }}",
+        "{{ printf \"%p\" .s }}",
+        "{{ printf \"%p\" 1 }}",
+        "{{ printf \"%p\" nil }}",
+        "{{ printf \"%p\" true }}",
+    ] {
+        push(cases, "printf", t);
+    }
 }
 
 /// Strings that go-yaml must quote, fold or write as block scalars.
