@@ -8,6 +8,7 @@ mod case;
 mod collections;
 mod decimal;
 mod encoding;
+mod random;
 mod strings;
 mod url;
 mod yaml;
@@ -28,6 +29,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     encoding::register(map);
     decimal::register(map);
     url::register(map);
+    random::register(map);
     yaml::register(map);
 }
 
