@@ -166,8 +166,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "genSelfSignedCertWithKey",
     "genSignedCert",
     "genSignedCertWithKey",
-    "encryptAES",
-    "decryptAES",
     // Sprig: other families not covered yet.
     "semver",
     "semverCompare",

@@ -6,6 +6,7 @@
 
 mod case;
 mod collections;
+mod crypto;
 mod decimal;
 mod encoding;
 mod random;
@@ -30,6 +31,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     decimal::register(map);
     url::register(map);
     random::register(map);
+    crypto::register(map);
     yaml::register(map);
 }
 

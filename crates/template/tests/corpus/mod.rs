@@ -89,7 +89,28 @@ pub fn generated() -> Vec<Case> {
     sprig_others(&mut cases);
     yaml(&mut cases);
     printf_type_verbs(&mut cases);
+    aes(&mut cases);
     cases
+}
+
+/// `decryptAES` of a ciphertext made by `openssl enc -aes-256-cbc` (key "mykey" zero-padded,
+/// IV 00..0f) and of malformed input; `encryptAES` only through a round trip (its IV is random).
+fn aes(cases: &mut Vec<Case>) {
+    for t in [
+        "{{ decryptAES \"mykey\" \"AAECAwQFBgcICQoLDA0OD/il6WBMQPjsMC7BuCzzEOUOr56RmvqQICnD5DmcE5zi\" }}",
+        "{{ encryptAES \"mykey\" .s | decryptAES \"mykey\" }}",
+        "{{ encryptAES \"mykey\" .u | decryptAES \"mykey\" }}",
+        "{{ encryptAES \"mykey\" .empty | decryptAES \"mykey\" }}",
+        "{{ encryptAES \"a-key-longer-than-thirty-two-bytes-in-total\" .words | decryptAES \"a-key-longer-than-thirty-two-bytes-in-total\" }}",
+        "{{ encryptAES \"k\" \"0123456789abcdef\" | len }}",
+        "{{ encryptAES \"k\" .s | len }}",
+        "{{ decryptAES \"mykey\" \"not base64!\" }}",
+        "{{ decryptAES \"mykey\" \"AAAA\" }}",
+        "{{ decryptAES \"mykey\" \"AAECAwQFBgcICQoLDA0ODw==\" }}",
+        "{{ decryptAES \"mykey\" \"AAECAwQFBgcICQoLDA0OD/il6WBMQPjsMC7BuCzz\" }}",
+    ] {
+        push(cases, "aes", t);
+    }
 }
 
 /// `%T`, `%U` and `%p` on every standard field (`%p` only where Go prints no address).
