@@ -155,10 +155,7 @@ pub const UNSUPPORTED: &[&str] = &[
     "toDate",
     "unixEpoch",
     // Sprig: randomness and cryptography.
-    "bcrypt",
-    "htpasswd",
     "genPrivateKey",
-    "derivePassword",
     "buildCustomCert",
     "genCA",
     "genCAWithKey",
