@@ -222,8 +222,8 @@ mod tests {
     fn bcrypt_hashes_verify_and_use_the_2a_prefix() {
         let hash = bcrypt_hash("s3cret");
         assert!(hash.starts_with("$2a$10$"));
-        assert_eq!(bcrypt::verify("s3cret", &hash), Ok(true));
-        assert_eq!(bcrypt::verify("other", &hash), Ok(false));
+        assert!(matches!(bcrypt::verify("s3cret", &hash), Ok(true)));
+        assert!(matches!(bcrypt::verify("other", &hash), Ok(false)));
         assert!(htpasswd("admin", "pw").starts_with("admin:$2a$10$"));
     }
 }
