@@ -131,7 +131,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "fullPemToPkcs12",
     "fullPemToPkcs12Pass",
     "pemTruststoreToPKCS12",
-    "filterPEM",
     "filterCertChain",
     "certSANs",
     "jwkPublicKeyPem",

@@ -81,7 +81,7 @@ fn skip_newlines(src: &[u8], mut si: usize) -> usize {
 }
 
 /// `base64.StdEncoding.DecodeString`, including the byte offset Go reports for bad input.
-fn go_base64_decode(src: &[u8]) -> Result<Vec<u8>, usize> {
+pub(crate) fn go_base64_decode(src: &[u8]) -> Result<Vec<u8>, usize> {
     let mut out = Vec::with_capacity(src.len() / 4 * 3);
     let mut si = 0;
     loop {

@@ -9,6 +9,7 @@ mod collections;
 mod crypto;
 mod decimal;
 mod encoding;
+mod pem;
 mod random;
 mod strings;
 mod url;
@@ -31,6 +32,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     decimal::register(map);
     url::register(map);
     random::register(map);
+    pem::register(map);
     crypto::register(map);
     yaml::register(map);
 }

@@ -90,7 +90,63 @@ pub fn generated() -> Vec<Case> {
     yaml(&mut cases);
     printf_type_verbs(&mut cases);
     aes(&mut cases);
+    pem(&mut cases);
     cases
+}
+
+/// ESO's `filterPEM` over PEM made by the openssl CLI (tests/fixtures), whole and mangled.
+fn pem(cases: &mut Vec<Case>) {
+    let bundle = include_str!("../fixtures/bundle.pem");
+    let encrypted = include_str!("../fixtures/enc-key.pem");
+    let cert = include_str!("../fixtures/cert.pem");
+    let data = json!({
+        "bundle": bundle,
+        "crlf": bundle.replace('\n', "\r\n"),
+        "indented": bundle.replace("\n", "\n \t"),
+        "enc": encrypted,
+        "cert": cert,
+        "truncated": &cert[..cert.len() / 2],
+        "wrongEnd": cert.replace("END CERTIFICATE", "END KEY"),
+        "badBase64": cert.replacen('M', "!", 2),
+        "noNewline": cert.trim_end(),
+        "glued": cert.replace("-----\n", "-----"),
+        "junk": "no pem here",
+        "empty": "",
+        "emptyBlock": "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+        "headerOnly": "-----BEGIN X-----\nA: b\n",
+    });
+    let fields = [
+        "bundle",
+        "crlf",
+        "indented",
+        "enc",
+        "cert",
+        "truncated",
+        "wrongEnd",
+        "badBase64",
+        "noNewline",
+        "glued",
+        "junk",
+        "empty",
+        "emptyBlock",
+        "headerOnly",
+    ];
+    for field in fields {
+        for kind in [
+            "CERTIFICATE",
+            "certificate",
+            "PRIVATE KEY",
+            "EC PRIVATE KEY",
+            "X",
+        ] {
+            let template = format!("{{{{ .{field} | filterPEM \"{kind}\" }}}}");
+            cases.push(Case {
+                name: format!("pem: {template}"),
+                template,
+                data: data.clone(),
+            });
+        }
+    }
 }
 
 /// `decryptAES` of a ciphertext made by `openssl enc -aes-256-cbc` (key "mykey" zero-padded,
