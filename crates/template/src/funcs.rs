@@ -143,8 +143,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "date_modify",
     "dateInZone",
     "dateModify",
-    "duration",
-    "durationRound",
     "htmlDate",
     "htmlDateInZone",
     "must_date_modify",

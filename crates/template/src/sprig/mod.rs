@@ -8,6 +8,7 @@ mod case;
 mod collections;
 mod crypto;
 mod decimal;
+mod duration;
 mod encoding;
 mod pem;
 mod random;
@@ -32,6 +33,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     decimal::register(map);
     url::register(map);
     random::register(map);
+    duration::register(map);
     pem::register(map);
     crypto::register(map);
     yaml::register(map);

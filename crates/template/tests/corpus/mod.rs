@@ -91,7 +91,67 @@ pub fn generated() -> Vec<Case> {
     printf_type_verbs(&mut cases);
     aes(&mut cases);
     pem(&mut cases);
+    durations(&mut cases);
     cases
+}
+
+/// `duration` and `durationRound` (the clock-free date functions) over strings, `int64`
+/// values from Sprig arithmetic, template `int`s and floats (both count as zero in Sprig).
+fn durations(cases: &mut Vec<Case>) {
+    for arg in [
+        "0",
+        "95",
+        "-95",
+        "3661",
+        "86400",
+        "\"95\"",
+        "\"-3661\"",
+        "\"x\"",
+        "\"\"",
+        "(int64 95)",
+        "(int64 -1)",
+        "(int64 31536001)",
+        "(add 1 0)",
+        "(int64 9223372036)",
+        "(int64 9223372037)",
+        "(int64 -9223372037)",
+        ".n",
+        ".f",
+        ".nil",
+        ".s",
+    ] {
+        push(cases, "duration", format!("{{{{ duration {arg} }}}}"));
+    }
+    for arg in [
+        "\"1h30m\"",
+        "\"1.5h\"",
+        "\"-300ms\"",
+        "\"2562047h47m16.854775807s\"",
+        "\"2562047h47m16.854775808s\"",
+        "\"-2562047h47m16.854775808s\"",
+        "\"1x\"",
+        "\"\"",
+        "\"0\"",
+        "\"+5m\"",
+        "\"1.h\"",
+        "\".5m\"",
+        "\".m\"",
+        "\"3µs3us3μs\"",
+        "\"1h1h\"",
+        "\"24h1ns\"",
+        "\"721h\"",
+        "\"8761h\"",
+        "\"61s\"",
+        "\"1m\"",
+        "\"1.0000000000000000001s\"",
+        "(int64 1000000001)",
+        "(int64 -120000000001)",
+        "5",
+        ".n",
+        "\"100000000000000000000ns\"",
+    ] {
+        push(cases, "duration", format!("{{{{ durationRound {arg} }}}}"));
+    }
 }
 
 /// ESO's `filterPEM` over PEM made by the openssl CLI (tests/fixtures), whole and mangled.
