@@ -163,7 +163,6 @@ pub const UNSUPPORTED: &[&str] = &[
     // Sprig: other families not covered yet.
     "semver",
     "semverCompare",
-    "urlJoin",
 ];
 
 /// The argument at `i` as a string (the signature guarantees it).

@@ -92,7 +92,38 @@ pub fn generated() -> Vec<Case> {
     aes(&mut cases);
     pem(&mut cases);
     durations(&mut cases);
+    url_join(&mut cases);
     cases
+}
+
+/// Sprig's `urlJoin` over dictionaries of every part, with characters each part must escape.
+fn url_join(cases: &mut Vec<Case>) {
+    for args in [
+        "\"scheme\" \"https\" \"host\" \"example.com\" \"path\" \"/a b\" \"query\" \"x=1&y=2\"",
+        "\"scheme\" \"https\" \"host\" \"example.com:8443\" \"path\" \"rel/p?q\" \"fragment\" \"f g!(*)/?\"",
+        "\"host\" \"h\" \"userinfo\" \"user:p@ss/word\"",
+        "\"host\" \"h\" \"userinfo\" \"us er\"",
+        "\"scheme\" \"s3\" \"userinfo\" \"u\" \"path\" \"k\"",
+        "\"scheme\" \"mailto\" \"opaque\" \"a@b.c\" \"query\" \"s=1\"",
+        "\"path\" \"a:b/c\"",
+        "\"path\" \"*\"",
+        "\"path\" \"é/ü;,$&+=@\"",
+        "\"host\" \"héllo [::1]\" \"path\" \"x\"",
+        "\"scheme\" \"file\" \"path\" \"/etc/hosts\"",
+        "\"scheme\" \"x\"",
+        "\"fragment\" \"#%\" \"query\" \"q r\"",
+        "\"host\" 1",
+        "\"userinfo\" \"a%zz\" \"host\" \"h\"",
+        "",
+    ] {
+        push(cases, "urlJoin", format!("{{{{ urlJoin (dict {args}) }}}}"));
+    }
+    push(
+        cases,
+        "urlJoin",
+        "{{ urlParse \"https://u:p@h:1/p?q#f\" | urlJoin }}",
+    );
+    push(cases, "urlJoin", "{{ urlJoin .m }}");
 }
 
 /// `duration` and `durationRound` (the clock-free date functions) over strings, `int64`
