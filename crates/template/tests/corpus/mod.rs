@@ -93,7 +93,42 @@ pub fn generated() -> Vec<Case> {
     pem(&mut cases);
     durations(&mut cases);
     url_join(&mut cases);
+    replacement_characters(&mut cases);
     cases
+}
+
+/// Found by the differential fuzzer: xstrings glues U+FFFD (Go's `RuneError`) to the next
+/// rune when splitting words, so `snakecase "!\u{FFFD}C"` is `!\u{FFFD}c`.
+fn replacement_characters(cases: &mut Vec<Case>) {
+    for text in [
+        "!\u{FFFD}C",
+        "\u{FFFD}",
+        "a\u{FFFD}",
+        "\u{FFFD}\u{FFFD}Ab",
+        "AB\u{FFFD}Cd",
+        "x\u{FFFD}1y",
+        "HTTP\u{FFFD}",
+        "1\u{FFFD}a",
+        "_\u{FFFD}_",
+        "a \u{FFFD}B",
+        "日\u{FFFD}本Z",
+    ] {
+        for f in [
+            "snakecase",
+            "kebabcase",
+            "camelcase",
+            "title",
+            "swapcase",
+            "initials",
+        ] {
+            let template = format!("{{{{ .x | {f} }}}}");
+            cases.push(Case {
+                name: format!("case: {template} on {text:?}"),
+                template,
+                data: json!({ "x": text }),
+            });
+        }
+    }
 }
 
 /// Sprig's `urlJoin` over dictionaries of every part, with characters each part must escape.
