@@ -94,7 +94,36 @@ pub fn generated() -> Vec<Case> {
     durations(&mut cases);
     url_join(&mut cases);
     replacement_characters(&mut cases);
+    printable(&mut cases);
     cases
+}
+
+/// Found by the differential fuzzer: `%q`/`quote` escape code points Go's `unicode.IsPrint`
+/// rejects, unassigned ones (U+FFC1) included.
+fn printable(cases: &mut Vec<Case>) {
+    for text in [
+        "\u{ffc1}",
+        "\u{378}",
+        "\u{e000}",
+        "\u{2028}",
+        "\u{a0}",
+        "\u{3000}",
+        "\u{ad}",
+        "\u{1f600}",
+        "\u{e0001}",
+        "\u{10ffff}",
+        "\u{fffd}",
+        "\u{0600}",
+        "\u{1d173}",
+        "\u{2fffe}",
+    ] {
+        let template = "{{ .x | quote }}|{{ printf \"%q|%+q|%#q|%x\" .x .x .x .x }}".to_owned();
+        cases.push(Case {
+            name: format!("printable: {template} on {text:?}"),
+            template,
+            data: json!({ "x": text }),
+        });
+    }
 }
 
 /// Found by the differential fuzzer: xstrings glues U+FFFD (Go's `RuneError`) to the next
