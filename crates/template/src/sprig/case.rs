@@ -1,6 +1,8 @@
 //! xstrings' word splitting for Sprig's `snakecase` and `kebabcase`
 //! (`camelCaseToLowerCase`): `HTTPServer2xx` → `http_server_2xx`.
 
+use unicode_general_category::{GeneralCategory as G, get_general_category};
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Word {
     Invalid,
@@ -16,14 +18,39 @@ fn is_connector(c: char) -> bool {
     c == '-' || c == '_' || c.is_whitespace()
 }
 
-/// Go's `unicode.IsPunct` for ASCII (symbols such as `$+<=>^`|~` are not punctuation);
-/// other scripts' punctuation is treated as "other".
+/// Go's `unicode.IsPunct`: the P general categories.
 fn is_punct(c: char) -> bool {
-    c.is_ascii_punctuation() && !"$+<=>^`|~".contains(c)
+    matches!(
+        get_general_category(c),
+        G::ConnectorPunctuation
+            | G::DashPunctuation
+            | G::OpenPunctuation
+            | G::ClosePunctuation
+            | G::InitialPunctuation
+            | G::FinalPunctuation
+            | G::OtherPunctuation
+    )
+}
+
+/// Go's `unicode.IsUpper`: the Lu general category.
+fn is_upper(c: char) -> bool {
+    get_general_category(c) == G::UppercaseLetter
+}
+
+/// Go's `unicode.IsLetter`: the L general categories.
+fn is_letter(c: char) -> bool {
+    matches!(
+        get_general_category(c),
+        G::UppercaseLetter
+            | G::LowercaseLetter
+            | G::TitlecaseLetter
+            | G::ModifierLetter
+            | G::OtherLetter
+    )
 }
 
 fn is_alphabet(c: char) -> bool {
-    if !c.is_alphabetic() {
+    if !is_letter(c) {
         return false;
     }
     let v = c as u32;
@@ -71,10 +98,10 @@ fn next_word(s: &str) -> (Word, &str, &str) {
         (Word::Connector, take_while(s, after, first, is_connector))
     } else if is_punct(first) {
         (Word::Punct, take_while(s, after, first, is_punct))
-    } else if first.is_uppercase() {
+    } else if is_upper(first) {
         (Word::Upper, upper_word_end(s, after, first))
     } else if is_alphabet(first) {
-        let lower = |c: char| is_alphabet(c) && !c.is_uppercase();
+        let lower = |c: char| is_alphabet(c) && !is_upper(c);
         (Word::Alphabet, take_while(s, after, first, lower))
     } else if first.is_numeric() {
         (Word::Number, take_while(s, after, first, char::is_numeric))
@@ -91,11 +118,11 @@ fn upper_word_end(s: &str, after: usize, first: char) -> usize {
         return after;
     }
     let (second, second_size) = valid_rune(&s[after..], first);
-    if second.is_uppercase() {
+    if is_upper(second) {
         let (mut end, mut last_size, mut prev) = (after + second_size, second_size, second);
         while end < s.len() {
             let (r, size) = valid_rune(&s[end..], prev);
-            if !r.is_uppercase() {
+            if !is_upper(r) {
                 if is_alphabet(r) {
                     end -= last_size;
                 }
@@ -108,7 +135,7 @@ fn upper_word_end(s: &str, after: usize, first: char) -> usize {
         return end;
     }
     if is_alphabet(second) {
-        let lower = |c: char| is_alphabet(c) && !c.is_uppercase();
+        let lower = |c: char| is_alphabet(c) && !is_upper(c);
         return take_while(s, after, first, lower);
     }
     after
@@ -122,7 +149,7 @@ fn write_lower(out: &mut String, kind: Word, word: &str, connector: char) {
     for c in word.chars() {
         if is_connector(c) {
             out.push(connector);
-        } else if c.is_uppercase() {
+        } else if is_upper(c) {
             let mut lower = c.to_lowercase();
             out.push(if lower.len() == 1 {
                 lower.next().unwrap_or(c)

@@ -141,6 +141,11 @@ fn replacement_characters(cases: &mut Vec<Case>) {
         "_\u{FFFD}_",
         "a \u{FFFD}B",
         "日\u{FFFD}本Z",
+        "G\u{1082}\u{FFFD}",
+        "x\u{5BF}Y",
+        "a¡b",
+        "a«B»c",
+        "ʰA",
     ] {
         for f in [
             "snakecase",
