@@ -11,7 +11,9 @@
 //!
 //! Proven against Go: `tests/differential.rs` renders a corpus (generated cases for every
 //! construct and function, plus ESO's documentation snippets) with both engines and requires
-//! identical bytes and agreement on failures. Known deviations from Go, by design or not yet
+//! identical bytes and agreement on failures; `fuzz/` (cargo-fuzz, its own workspace) compares
+//! generated templates and data with Go the same way. `docs/template.md` lists the supported
+//! functions. Known deviations from Go, by design or not yet
 //! closed:
 //!
 //! - Output is UTF-8 text: a value that decodes to bytes that are not UTF-8 (`b64dec` of
