@@ -863,7 +863,7 @@ fn natural_less(a: &str, b: &str) -> bool {
         if ar[i] == br[i] {
             continue;
         }
-        let (al, bl) = (ar[i].is_alphabetic(), br[i].is_alphabetic());
+        let (al, bl) = (is_letter(ar[i]), is_letter(br[i]));
         if al && bl {
             return ar[i] < br[i];
         }
@@ -873,6 +873,19 @@ fn natural_less(a: &str, b: &str) -> bool {
         return digits_less(&ar, &br, i);
     }
     ar.len() < br.len()
+}
+
+/// Go's `unicode.IsLetter`: the L general categories (marks such as U+0654 are not letters).
+fn is_letter(c: char) -> bool {
+    use unicode_general_category::{GeneralCategory as G, get_general_category};
+    matches!(
+        get_general_category(c),
+        G::UppercaseLetter
+            | G::LowercaseLetter
+            | G::TitlecaseLetter
+            | G::ModifierLetter
+            | G::OtherLetter
+    )
 }
 
 fn digits_less(ar: &[char], br: &[char], i: usize) -> bool {
