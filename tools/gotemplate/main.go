@@ -1,6 +1,6 @@
 // Command gotemplate renders one Go text/template with the Sprig v3 function map, the way
 // External Secrets Operator exposes it (Sprig's text functions minus env, expandenv and
-// getHostByName). It is keyward's reference renderer: tests compare keyward's own template
+// getHostByName, plus ESO's toYaml, fromYaml and filterPEM). It is keyward's reference renderer: tests compare keyward's own template
 // engine against it byte for byte.
 //
 // Usage:
@@ -24,12 +24,16 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"text/template"
 
 	"github.com/Masterminds/sprig/v3"
+	"sigs.k8s.io/yaml"
 )
 
 // removedByESO lists the Sprig functions External Secrets Operator deletes from the map it
@@ -41,7 +45,54 @@ func funcMap() template.FuncMap {
 	for _, name := range removedByESO {
 		delete(fm, name)
 	}
+	fm["toYaml"] = toYAML
+	fm["fromYaml"] = fromYAML
+	fm["filterPEM"] = filterPEM
 	return fm
+}
+
+// toYAML is ESO's toYaml, written from its documented behaviour: sigs.k8s.io/yaml's Marshal
+// (JSON first, then YAML), the final newline trimmed, and an empty string on error.
+func toYAML(v any) string {
+	out, err := yaml.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(string(out), "\n")
+}
+
+// filterPEM is ESO's filterPEM as its documentation describes it, on Go's encoding/pem (the
+// library ESO uses): the blocks whose type matches (ignoring case), re-encoded; an error only
+// when nothing matched and undecodable text is left.
+func filterPEM(kind, input string) (string, error) {
+	rest := []byte(input)
+	var out bytes.Buffer
+	for {
+		block, next := pem.Decode(rest)
+		rest = next
+		if block == nil {
+			break
+		}
+		if strings.EqualFold(block.Type, kind) {
+			if err := pem.Encode(&out, block); err != nil {
+				return "", err
+			}
+		}
+	}
+	if out.Len() == 0 && len(rest) != 0 {
+		return "", errors.New("error filtering pem: found junk")
+	}
+	return out.String(), nil
+}
+
+// fromYAML is ESO's fromYaml: a YAML document decoded into a map; a decoding error is stored
+// under the key "Error" instead of failing the template.
+func fromYAML(text string) map[string]any {
+	m := map[string]any{}
+	if err := yaml.Unmarshal([]byte(text), &m); err != nil {
+		m["Error"] = err.Error()
+	}
+	return m
 }
 
 func render(text string, data map[string]any) ([]byte, error) {

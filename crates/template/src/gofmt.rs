@@ -153,6 +153,19 @@ struct Spec {
 
 impl Spec {
     fn print_arg(&self, out: &mut String, arg: &Value, verb: char) {
+        if verb == 'T' {
+            let name = if let Value::Nil = arg {
+                "<nil>"
+            } else {
+                arg.go_type()
+            };
+            self.pad(out, name);
+            return;
+        }
+        if verb == 'p' && !matches!(arg, Value::Nil) {
+            self.print_pointer(out, arg);
+            return;
+        }
         if let Value::Nil = arg {
             if verb == 'v' {
                 self.pad(out, "<nil>");
@@ -223,7 +236,44 @@ impl Spec {
                     .unwrap_or('\u{FFFD}');
                 self.pad(out, &quote_rune(c));
             }
+            'U' => self.pad(out, &self.unicode(i)),
             _ => self.bad_verb(out, value, verb),
+        }
+    }
+
+    /// `%q` of a string: backquoted under `#` when possible, ASCII-only under `+`.
+    fn quote_string(&self, s: &str) -> String {
+        if self.sharp && can_backquote(s) {
+            return format!("`{s}`");
+        }
+        if self.plus {
+            return quote_ascii(s);
+        }
+        quote(s)
+    }
+
+    /// `%U`: `U+` and at least four (or precision) upper-case hex digits of the value as a
+    /// uint64; with `#`, the character itself in quotes when it is printable.
+    fn unicode(&self, i: i64) -> String {
+        let u = i as u64;
+        let digits = self.prec.unwrap_or(4).max(4);
+        let mut text = format!("U+{u:0digits$X}");
+        if self.sharp
+            && let Some(c) = u32::try_from(u).ok().and_then(char::from_u32)
+            && !c.is_control()
+            && quote_rune(c).chars().nth(1) != Some('\\')
+        {
+            text.push_str(&format!(" '{c}'"));
+        }
+        text
+    }
+
+    /// `%p`: Go prints the address of a slice or map, which keyward's values do not have
+    /// (they are not references), so it says so; other kinds are a bad verb as in Go.
+    fn print_pointer(&self, out: &mut String, value: &Value) {
+        match value {
+            Value::List(_) | Value::Map(_) => out.push_str("%!p(address unavailable in keyward)"),
+            other => self.bad_verb(out, other, 'p'),
         }
     }
 
@@ -322,7 +372,7 @@ impl Spec {
                 };
                 self.pad(out, &shown);
             }
-            'q' => self.pad(out, &quote(s)),
+            'q' => self.pad(out, &self.quote_string(s)),
             'x' | 'X' => {
                 let bytes = match self.prec {
                     Some(p) => &s.as_bytes()[..p.min(s.len())],
@@ -612,24 +662,24 @@ fn format_g(f: f64, negative: bool, prec: i32, e: char) -> String {
     digits.format_f(negative, (prec - digits.point).max(0))
 }
 
-/// Go's `unicode.IsPrint`, closely enough for the characters templates meet.
+/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII space,
+/// by Unicode general category (unassigned code points are not printable).
 pub fn is_go_printable(c: char) -> bool {
+    use unicode_general_category::{GeneralCategory as G, get_general_category};
     if c == ' ' {
         return true;
     }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    !matches!(c as u32,
-        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E
-        | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xD800..=0xDFFF
-        | 0xF0000..=0x10FFFF)
-        && !is_unassigned_noncharacter(c)
-}
-
-fn is_unassigned_noncharacter(c: char) -> bool {
-    let v = c as u32;
-    (v & 0xFFFE) == 0xFFFE || (0xFDD0..=0xFDEF).contains(&v)
+    !matches!(
+        get_general_category(c),
+        G::Control
+            | G::Format
+            | G::Surrogate
+            | G::PrivateUse
+            | G::Unassigned
+            | G::SpaceSeparator
+            | G::LineSeparator
+            | G::ParagraphSeparator
+    )
 }
 
 /// `strconv.Quote`.
@@ -639,6 +689,27 @@ pub fn quote(s: &str) -> String {
 
 fn quote_rune(c: char) -> String {
     quote_with(&c.to_string(), '\'')
+}
+
+/// `strconv.CanBackquote`: no control characters but tab, no backquote, no BOM.
+fn can_backquote(s: &str) -> bool {
+    !s.chars()
+        .any(|c| (c < ' ' && c != '\t') || c == '`' || c == '\u{7f}' || c == '\u{feff}')
+}
+
+/// `strconv.QuoteToASCII`: like `quote`, with every non-ASCII character escaped.
+fn quote_ascii(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c as u32 {
+            0..=0x7F => push_escaped(&mut out, c, '"'),
+            v @ 0x80..=0xFFFF => out.push_str(&format!("\\u{v:04x}")),
+            v => out.push_str(&format!("\\U{v:08x}")),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn quote_with(s: &str, delimiter: char) -> String {

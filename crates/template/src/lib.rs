@@ -11,7 +11,9 @@
 //!
 //! Proven against Go: `tests/differential.rs` renders a corpus (generated cases for every
 //! construct and function, plus ESO's documentation snippets) with both engines and requires
-//! identical bytes and agreement on failures. Known deviations from Go, by design or not yet
+//! identical bytes and agreement on failures; `fuzz/` (cargo-fuzz, its own workspace) compares
+//! generated templates and data with Go the same way. `docs/template.md` lists the supported
+//! functions. Known deviations from Go, by design or not yet
 //! closed:
 //!
 //! - Output is UTF-8 text: a value that decodes to bytes that are not UTF-8 (`b64dec` of
@@ -22,10 +24,14 @@
 //! - Template recursion stops at depth 200 (Go: 100000), parentheses and control structures
 //!   nest at most 100 deep, so hostile templates cannot overflow the stack; complex-number
 //!   literals are refused;
-//!   `%T`, `%p` and `%U` are not implemented in `printf`; typed Go containers are modelled as
+//!   `printf "%p"` of a list or map prints `%!p(address unavailable in keyward)` where Go
+//!   prints a heap address (`%T` and `%U` follow Go); typed Go containers are modelled as
 //!   `[]interface {}` and `map[string]interface {}`, so `typeOf` differs for Sprig's `[]string`
 //!   results and `split`'s `map[string]string` is accepted where Go would refuse it.
 //! - Functions in [`UNSUPPORTED`] fail at parse time with an error naming them.
+//! - ESO's `toYaml` matches sigs.k8s.io/yaml byte for byte (quoting, block scalars, folding at
+//!   column 80, go-yaml's key order); `fromYaml` decodes YAML 1.2-style, so unquoted YAML 1.1
+//!   booleans such as `y`, `yes`, `on` stay strings where Go reads them as `true`/`false`.
 //!
 //! ```
 //! use keyward_template::{Template, Value};

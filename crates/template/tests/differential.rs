@@ -153,3 +153,73 @@ fn keyward_renders_every_corpus_case_like_go() {
         disagreements.join("\n")
     );
 }
+
+/// The random functions (`randAlpha`, `uuidv4`, …) cannot agree on bytes; keyward and Go must
+/// agree on their shape: length, character set, and which calls fail.
+#[test]
+fn random_functions_have_go_shape() {
+    let cases: Vec<Case> = [
+        ("{{ randAlpha 20 }}", "alpha"),
+        ("{{ randAlphaNum 33 }}", "alnum"),
+        ("{{ randNumeric 7 }}", "digits"),
+        ("{{ randAscii 50 }}", "ascii"),
+        ("{{ randAlpha 0 }}{{ randAlpha -2 }}", "alpha"),
+        ("{{ randInt 3 9 }}", "digits"),
+        ("{{ randInt -5 -4 }}", "any"),
+        ("{{ randInt 5 5 }}", "any"),
+        ("{{ randBytes 24 }}", "base64"),
+        ("{{ randBytes 0 }}", "base64"),
+        ("{{ randBytes -1 }}", "any"),
+        ("{{ uuidv4 }}", "uuid"),
+        ("{{ shuffle \"hello wörld\" | len }}", "digits"),
+    ]
+    .iter()
+    .map(|(t, shape)| Case {
+        name: (*shape).to_owned(),
+        template: (*t).to_owned(),
+        data: json!({}),
+    })
+    .collect();
+    let go = render_with_go(&cases);
+    for (case, go_outcome) in cases.iter().zip(&go) {
+        let ours = render_with_keyward(case);
+        match (&ours, go_outcome) {
+            (Outcome::Output(a), Outcome::Output(b)) => {
+                let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+                assert_eq!(
+                    a.chars().count(),
+                    b.chars().count(),
+                    "{}: length",
+                    case.template
+                );
+                assert!(
+                    has_shape(&a, &case.name),
+                    "{}: keyward {a:?}",
+                    case.template
+                );
+                assert!(has_shape(&b, &case.name), "{}: go {b:?}", case.template);
+            }
+            (Outcome::Error(_), Outcome::Error(_)) => {}
+            _ => panic!("{}: keyward {ours:?}, go {go_outcome:?}", case.template),
+        }
+    }
+}
+
+fn has_shape(s: &str, shape: &str) -> bool {
+    match shape {
+        "alpha" => s.chars().all(|c| c.is_ascii_alphabetic()),
+        "alnum" => s.chars().all(|c| c.is_ascii_alphanumeric()),
+        "digits" => s.chars().all(|c| c.is_ascii_digit() || c == '-'),
+        "ascii" => s.chars().all(|c| (' '..='~').contains(&c)),
+        "base64" => base64::engine::general_purpose::STANDARD.decode(s).is_ok(),
+        "uuid" => {
+            s.len() == 36
+                && s.chars().enumerate().all(|(i, c)| match i {
+                    8 | 13 | 18 | 23 => c == '-',
+                    14 => c == '4',
+                    _ => c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
+                })
+        }
+        _ => true,
+    }
+}

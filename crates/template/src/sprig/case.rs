@@ -1,6 +1,8 @@
 //! xstrings' word splitting for Sprig's `snakecase` and `kebabcase`
 //! (`camelCaseToLowerCase`): `HTTPServer2xx` → `http_server_2xx`.
 
+use unicode_general_category::{GeneralCategory as G, get_general_category};
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Word {
     Invalid,
@@ -16,14 +18,39 @@ fn is_connector(c: char) -> bool {
     c == '-' || c == '_' || c.is_whitespace()
 }
 
-/// Go's `unicode.IsPunct` for ASCII (symbols such as `$+<=>^`|~` are not punctuation);
-/// other scripts' punctuation is treated as "other".
+/// Go's `unicode.IsPunct`: the P general categories.
 fn is_punct(c: char) -> bool {
-    c.is_ascii_punctuation() && !"$+<=>^`|~".contains(c)
+    matches!(
+        get_general_category(c),
+        G::ConnectorPunctuation
+            | G::DashPunctuation
+            | G::OpenPunctuation
+            | G::ClosePunctuation
+            | G::InitialPunctuation
+            | G::FinalPunctuation
+            | G::OtherPunctuation
+    )
+}
+
+/// Go's `unicode.IsUpper`: the Lu general category.
+fn is_upper(c: char) -> bool {
+    get_general_category(c) == G::UppercaseLetter
+}
+
+/// Go's `unicode.IsLetter`: the L general categories.
+fn is_letter(c: char) -> bool {
+    matches!(
+        get_general_category(c),
+        G::UppercaseLetter
+            | G::LowercaseLetter
+            | G::TitlecaseLetter
+            | G::ModifierLetter
+            | G::OtherLetter
+    )
 }
 
 fn is_alphabet(c: char) -> bool {
-    if !c.is_alphabetic() {
+    if !is_letter(c) {
         return false;
     }
     let v = c as u32;
@@ -32,61 +59,84 @@ fn is_alphabet(c: char) -> bool {
         && !(0x20000..=0x2B81D).contains(&v)
 }
 
-fn take_while(s: &str, start: usize, keep: impl Fn(char) -> bool) -> usize {
-    s[start..]
-        .char_indices()
-        .find(|(_, c)| !keep(*c))
-        .map_or(s.len(), |(i, _)| start + i)
+/// xstrings' `nextValidRune`: U+FFFD (Go's `utf8.RuneError`) is skipped and its bytes are
+/// counted with the next rune; a trailing run of them counts as `prev`.
+fn valid_rune(s: &str, prev: char) -> (char, usize) {
+    let mut size = 0;
+    for c in s.chars() {
+        size += c.len_utf8();
+        if c != '\u{FFFD}' {
+            return (c, size);
+        }
+    }
+    (prev, size)
+}
+
+/// The end of the run from `start` whose runes satisfy `keep`, `prev` being the rune before.
+fn take_while(s: &str, start: usize, prev: char, keep: impl Fn(char) -> bool) -> usize {
+    let (mut pos, mut prev) = (start, prev);
+    while pos < s.len() {
+        let (r, size) = valid_rune(&s[pos..], prev);
+        if !keep(r) {
+            break;
+        }
+        pos += size;
+        prev = r;
+    }
+    pos
 }
 
 /// The next word of `s`: its type, the word and the rest.
 fn next_word(s: &str) -> (Word, &str, &str) {
-    let Some(first) = s.chars().next() else {
+    if s.is_empty() {
         return (Word::Invalid, "", "");
-    };
-    let after = first.len_utf8();
-    let (kind, end) = if is_connector(first) {
-        (Word::Connector, take_while(s, after, is_connector))
+    }
+    let (first, after) = valid_rune(s, '\u{FFFD}');
+    let (kind, end) = if first == '\u{FFFD}' {
+        (Word::Invalid, after)
+    } else if is_connector(first) {
+        (Word::Connector, take_while(s, after, first, is_connector))
     } else if is_punct(first) {
-        (Word::Punct, take_while(s, after, is_punct))
-    } else if first.is_uppercase() {
-        (Word::Upper, upper_word_end(s, after))
+        (Word::Punct, take_while(s, after, first, is_punct))
+    } else if is_upper(first) {
+        (Word::Upper, upper_word_end(s, after, first))
     } else if is_alphabet(first) {
-        (
-            Word::Alphabet,
-            take_while(s, after, |c| is_alphabet(c) && !c.is_uppercase()),
-        )
+        let lower = |c: char| is_alphabet(c) && !is_upper(c);
+        (Word::Alphabet, take_while(s, after, first, lower))
     } else if first.is_numeric() {
-        (Word::Number, take_while(s, after, char::is_numeric))
+        (Word::Number, take_while(s, after, first, char::is_numeric))
     } else {
         let other = |c: char| !(is_connector(c) || is_alphabet(c) || c.is_numeric() || is_punct(c));
-        (Word::Other, take_while(s, after, other))
+        (Word::Other, take_while(s, after, first, other))
     };
     (kind, &s[..end], &s[end..])
 }
 
 /// An upper-case word: `HTTP` in `HTTPStatus` (the `S` starts the next word), or `Status`.
-fn upper_word_end(s: &str, after: usize) -> usize {
-    let Some(second) = s[after..].chars().next() else {
+fn upper_word_end(s: &str, after: usize, first: char) -> usize {
+    if after >= s.len() {
         return after;
-    };
-    if second.is_uppercase() {
-        let mut end = after;
-        let mut last_size = 0;
-        for c in s[after..].chars() {
-            if !c.is_uppercase() {
-                if is_alphabet(c) {
+    }
+    let (second, second_size) = valid_rune(&s[after..], first);
+    if is_upper(second) {
+        let (mut end, mut last_size, mut prev) = (after + second_size, second_size, second);
+        while end < s.len() {
+            let (r, size) = valid_rune(&s[end..], prev);
+            if !is_upper(r) {
+                if is_alphabet(r) {
                     end -= last_size;
                 }
                 return end;
             }
-            end += c.len_utf8();
-            last_size = c.len_utf8();
+            end += size;
+            last_size = size;
+            prev = r;
         }
         return end;
     }
     if is_alphabet(second) {
-        return take_while(s, after, |c| is_alphabet(c) && !c.is_uppercase());
+        let lower = |c: char| is_alphabet(c) && !is_upper(c);
+        return take_while(s, after, first, lower);
     }
     after
 }
@@ -99,7 +149,7 @@ fn write_lower(out: &mut String, kind: Word, word: &str, connector: char) {
     for c in word.chars() {
         if is_connector(c) {
             out.push(connector);
-        } else if c.is_uppercase() {
+        } else if is_upper(c) {
             let mut lower = c.to_lowercase();
             out.push(if lower.len() == 1 {
                 lower.next().unwrap_or(c)

@@ -81,7 +81,7 @@ fn skip_newlines(src: &[u8], mut si: usize) -> usize {
 }
 
 /// `base64.StdEncoding.DecodeString`, including the byte offset Go reports for bad input.
-fn go_base64_decode(src: &[u8]) -> Result<Vec<u8>, usize> {
+pub(crate) fn go_base64_decode(src: &[u8]) -> Result<Vec<u8>, usize> {
     let mut out = Vec::with_capacity(src.len() / 4 * 3);
     let mut si = 0;
     loop {
@@ -258,7 +258,7 @@ fn write_json(out: &mut String, v: &Value, escape_html: bool) -> Result<(), Stri
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
-        Value::Float(f) => out.push_str(&json_float(*f)?),
+        Value::Float(f) => out.push_str(&json_number(*f)?),
         Value::String(s) => write_json_string(out, s, escape_html),
         Value::List(items) => {
             out.push('[');
@@ -286,7 +286,7 @@ fn write_json(out: &mut String, v: &Value, escape_html: bool) -> Result<(), Stri
     Ok(())
 }
 
-fn json_float(f: f64) -> Result<String, String> {
+pub(crate) fn json_number(f: f64) -> Result<String, String> {
     if !f.is_finite() {
         return Err("unsupported float value".to_owned());
     }
@@ -407,7 +407,7 @@ mod tests {
             indent_json(r#"{"a":[],"b":[1,2]}"#),
             "{\n  \"a\": [],\n  \"b\": [\n    1,\n    2\n  ]\n}"
         );
-        assert_eq!(json_float(1e-7).as_deref(), Ok("1e-7"));
+        assert_eq!(json_number(1e-7).as_deref(), Ok("1e-7"));
     }
 
     #[test]

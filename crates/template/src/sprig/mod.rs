@@ -6,10 +6,15 @@
 
 mod case;
 mod collections;
+mod crypto;
 mod decimal;
+mod duration;
 mod encoding;
+mod pem;
+mod random;
 mod strings;
 mod url;
+mod yaml;
 
 use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
 use crate::gofmt;
@@ -27,6 +32,11 @@ pub(crate) fn register(map: &mut FuncMap) {
     encoding::register(map);
     decimal::register(map);
     url::register(map);
+    random::register(map);
+    duration::register(map);
+    pem::register(map);
+    crypto::register(map);
+    yaml::register(map);
 }
 
 /// Sprig's `strval`: strings as they are, anything else as `fmt.Sprintf("%v")`.

@@ -1,5 +1,5 @@
-//! Sprig's `urlParse`, following Go's `net/url.Parse` for the URLs templates meet
-//! (scheme, user info, host and port, path, query, fragment, opaque URLs).
+//! Sprig's `urlParse` and `urlJoin`, following Go's `net/url.Parse` and `URL.String` for the
+//! URLs templates meet (scheme, user info, host and port, path, query, fragment, opaque URLs).
 
 use std::collections::BTreeMap;
 
@@ -17,6 +17,118 @@ pub(crate) fn register(map: &mut FuncMap) {
             )
         })
     });
+    map.add("urlJoin", &[Param::Map], None, |a| match &a[0] {
+        Value::Map(d) => url_join(d).map(Value::String),
+        _ => Ok(Value::String(String::new())),
+    });
+}
+
+/// The `net/url` escaping contexts `urlJoin` needs.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Host,
+    Path,
+    Fragment,
+}
+
+/// Go's `shouldEscape` for the three modes.
+fn should_escape(c: u8, mode: Mode) -> bool {
+    if c.is_ascii_alphanumeric() {
+        return false;
+    }
+    if mode == Mode::Host && b"!$&'()*+,;=:[]<>\"".contains(&c) {
+        return false;
+    }
+    match c {
+        b'-' | b'_' | b'.' | b'~' => false,
+        b'$' | b'&' | b'+' | b',' | b'/' | b':' | b';' | b'=' | b'?' | b'@' => match mode {
+            Mode::Path => c == b'?',
+            Mode::Fragment => false,
+            Mode::Host => true,
+        },
+        b'!' | b'(' | b')' | b'*' => mode != Mode::Fragment,
+        _ => true,
+    }
+}
+
+fn escape(s: &str, mode: Mode) -> String {
+    s.bytes()
+        .map(|b| {
+            if should_escape(b, mode) {
+                format!("%{b:02X}")
+            } else {
+                (b as char).to_string()
+            }
+        })
+        .collect()
+}
+
+/// Sprig's `dictGetOrEmpty`: the string under `key`, "" when missing; another type panics.
+fn dict_string(d: &BTreeMap<String, Value>, key: &str) -> Result<String, String> {
+    match d.get(key) {
+        None => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(format!("unable to parse {key} key, must be of type string")),
+    }
+}
+
+/// `url.URL{...}.String()` over the dictionary's parts, as Sprig's `urlJoin` builds it.
+fn url_join(d: &BTreeMap<String, Value>) -> Result<String, String> {
+    let get = |k| dict_string(d, k);
+    let (scheme, host, path) = (get("scheme")?, get("host")?, get("path")?);
+    let (query, opaque, fragment) = (get("query")?, get("opaque")?, get("fragment")?);
+    let userinfo = get("userinfo")?;
+    let user = if userinfo.is_empty() {
+        None
+    } else {
+        let parts = parse(&format!("proto://{userinfo}@host"))
+            .map_err(|e| format!("unable to parse userinfo in dict: {e}"))?;
+        parts.get("userinfo").filter(|u| !u.is_empty()).cloned()
+    };
+    let mut out = String::new();
+    if !scheme.is_empty() {
+        out.push_str(&scheme);
+        out.push(':');
+    }
+    if !opaque.is_empty() {
+        out.push_str(&opaque);
+    } else {
+        write_hier_part(&mut out, &scheme, &host, user.as_deref(), &path);
+    }
+    if !query.is_empty() {
+        out.push('?');
+        out.push_str(&query);
+    }
+    if !fragment.is_empty() {
+        out.push('#');
+        out.push_str(&escape(&fragment, Mode::Fragment));
+    }
+    Ok(out)
+}
+
+fn write_hier_part(out: &mut String, scheme: &str, host: &str, user: Option<&str>, path: &str) {
+    if !scheme.is_empty() || !host.is_empty() || user.is_some() {
+        if !host.is_empty() || !path.is_empty() || user.is_some() {
+            out.push_str("//");
+        }
+        if let Some(u) = user {
+            out.push_str(u);
+            out.push('@');
+        }
+        out.push_str(&escape(host, Mode::Host));
+    }
+    let path = if path == "*" {
+        "*".to_owned()
+    } else {
+        escape(path, Mode::Path)
+    };
+    if !path.is_empty() && !path.starts_with('/') && !host.is_empty() {
+        out.push('/');
+    }
+    if out.is_empty() && path.split('/').next().unwrap_or("").contains(':') {
+        out.push_str("./");
+    }
+    out.push_str(&path);
 }
 
 const FAILED: &str = "unable to parse url";

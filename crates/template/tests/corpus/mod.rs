@@ -87,7 +87,358 @@ pub fn generated() -> Vec<Case> {
     builtins(&mut cases);
     sprig_strings(&mut cases);
     sprig_others(&mut cases);
+    yaml(&mut cases);
+    printf_type_verbs(&mut cases);
+    aes(&mut cases);
+    pem(&mut cases);
+    durations(&mut cases);
+    url_join(&mut cases);
+    replacement_characters(&mut cases);
+    printable(&mut cases);
     cases
+}
+
+/// Found by the differential fuzzer: `%q`/`quote` escape code points Go's `unicode.IsPrint`
+/// rejects, unassigned ones (U+FFC1) included.
+fn printable(cases: &mut Vec<Case>) {
+    for text in [
+        "\u{ffc1}",
+        "\u{378}",
+        "\u{e000}",
+        "\u{2028}",
+        "\u{a0}",
+        "\u{3000}",
+        "\u{ad}",
+        "\u{1f600}",
+        "\u{e0001}",
+        "\u{10ffff}",
+        "\u{fffd}",
+        "\u{0600}",
+        "\u{1d173}",
+        "\u{2fffe}",
+    ] {
+        let template = "{{ .x | quote }}|{{ printf \"%q|%+q|%#q|%x\" .x .x .x .x }}".to_owned();
+        cases.push(Case {
+            name: format!("printable: {template} on {text:?}"),
+            template,
+            data: json!({ "x": text }),
+        });
+    }
+}
+
+/// Found by the differential fuzzer: xstrings glues U+FFFD (Go's `RuneError`) to the next
+/// rune when splitting words, so `snakecase "!\u{FFFD}C"` is `!\u{FFFD}c`.
+fn replacement_characters(cases: &mut Vec<Case>) {
+    for text in [
+        "!\u{FFFD}C",
+        "\u{FFFD}",
+        "a\u{FFFD}",
+        "\u{FFFD}\u{FFFD}Ab",
+        "AB\u{FFFD}Cd",
+        "x\u{FFFD}1y",
+        "HTTP\u{FFFD}",
+        "1\u{FFFD}a",
+        "_\u{FFFD}_",
+        "a \u{FFFD}B",
+        "日\u{FFFD}本Z",
+        "G\u{1082}\u{FFFD}",
+        "x\u{5BF}Y",
+        "a¡b",
+        "a«B»c",
+        "ʰA",
+    ] {
+        for f in [
+            "snakecase",
+            "kebabcase",
+            "camelcase",
+            "title",
+            "swapcase",
+            "initials",
+        ] {
+            let template = format!("{{{{ .x | {f} }}}}");
+            cases.push(Case {
+                name: format!("case: {template} on {text:?}"),
+                template,
+                data: json!({ "x": text }),
+            });
+        }
+    }
+}
+
+/// Sprig's `urlJoin` over dictionaries of every part, with characters each part must escape.
+fn url_join(cases: &mut Vec<Case>) {
+    for args in [
+        "\"scheme\" \"https\" \"host\" \"example.com\" \"path\" \"/a b\" \"query\" \"x=1&y=2\"",
+        "\"scheme\" \"https\" \"host\" \"example.com:8443\" \"path\" \"rel/p?q\" \"fragment\" \"f g!(*)/?\"",
+        "\"host\" \"h\" \"userinfo\" \"user:p@ss/word\"",
+        "\"host\" \"h\" \"userinfo\" \"us er\"",
+        "\"scheme\" \"s3\" \"userinfo\" \"u\" \"path\" \"k\"",
+        "\"scheme\" \"mailto\" \"opaque\" \"a@b.c\" \"query\" \"s=1\"",
+        "\"path\" \"a:b/c\"",
+        "\"path\" \"*\"",
+        "\"path\" \"é/ü;,$&+=@\"",
+        "\"host\" \"héllo [::1]\" \"path\" \"x\"",
+        "\"scheme\" \"file\" \"path\" \"/etc/hosts\"",
+        "\"scheme\" \"x\"",
+        "\"fragment\" \"#%\" \"query\" \"q r\"",
+        "\"host\" 1",
+        "\"userinfo\" \"a%zz\" \"host\" \"h\"",
+        "",
+    ] {
+        push(cases, "urlJoin", format!("{{{{ urlJoin (dict {args}) }}}}"));
+    }
+    push(
+        cases,
+        "urlJoin",
+        "{{ urlParse \"https://u:p@h:1/p?q#f\" | urlJoin }}",
+    );
+    push(cases, "urlJoin", "{{ urlJoin .m }}");
+}
+
+/// `duration` and `durationRound` (the clock-free date functions) over strings, `int64`
+/// values from Sprig arithmetic, template `int`s and floats (both count as zero in Sprig).
+fn durations(cases: &mut Vec<Case>) {
+    for arg in [
+        "0",
+        "95",
+        "-95",
+        "3661",
+        "86400",
+        "\"95\"",
+        "\"-3661\"",
+        "\"x\"",
+        "\"\"",
+        "(int64 95)",
+        "(int64 -1)",
+        "(int64 31536001)",
+        "(add 1 0)",
+        "(int64 9223372036)",
+        "(int64 9223372037)",
+        "(int64 -9223372037)",
+        ".n",
+        ".f",
+        ".nil",
+        ".s",
+    ] {
+        push(cases, "duration", format!("{{{{ duration {arg} }}}}"));
+    }
+    for arg in [
+        "\"1h30m\"",
+        "\"1.5h\"",
+        "\"-300ms\"",
+        "\"2562047h47m16.854775807s\"",
+        "\"2562047h47m16.854775808s\"",
+        "\"-2562047h47m16.854775808s\"",
+        "\"1x\"",
+        "\"\"",
+        "\"0\"",
+        "\"+5m\"",
+        "\"1.h\"",
+        "\".5m\"",
+        "\".m\"",
+        "\"3µs3us3μs\"",
+        "\"1h1h\"",
+        "\"24h1ns\"",
+        "\"721h\"",
+        "\"8761h\"",
+        "\"61s\"",
+        "\"1m\"",
+        "\"1.0000000000000000001s\"",
+        "(int64 1000000001)",
+        "(int64 -120000000001)",
+        "5",
+        ".n",
+        "\"100000000000000000000ns\"",
+    ] {
+        push(cases, "duration", format!("{{{{ durationRound {arg} }}}}"));
+    }
+}
+
+/// ESO's `filterPEM` over PEM made by the openssl CLI (tests/fixtures), whole and mangled.
+fn pem(cases: &mut Vec<Case>) {
+    let bundle = include_str!("../fixtures/bundle.pem");
+    let encrypted = include_str!("../fixtures/enc-key.pem");
+    let cert = include_str!("../fixtures/cert.pem");
+    let data = json!({
+        "bundle": bundle,
+        "crlf": bundle.replace('\n', "\r\n"),
+        "indented": bundle.replace("\n", "\n \t"),
+        "enc": encrypted,
+        "cert": cert,
+        "truncated": &cert[..cert.len() / 2],
+        "wrongEnd": cert.replace("END CERTIFICATE", "END KEY"),
+        "badBase64": cert.replacen('M', "!", 2),
+        "noNewline": cert.trim_end(),
+        "glued": cert.replace("-----\n", "-----"),
+        "junk": "no pem here",
+        "empty": "",
+        "emptyBlock": "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+        "headerOnly": "-----BEGIN X-----\nA: b\n",
+    });
+    let fields = [
+        "bundle",
+        "crlf",
+        "indented",
+        "enc",
+        "cert",
+        "truncated",
+        "wrongEnd",
+        "badBase64",
+        "noNewline",
+        "glued",
+        "junk",
+        "empty",
+        "emptyBlock",
+        "headerOnly",
+    ];
+    for field in fields {
+        for kind in [
+            "CERTIFICATE",
+            "certificate",
+            "PRIVATE KEY",
+            "EC PRIVATE KEY",
+            "X",
+        ] {
+            let template = format!("{{{{ .{field} | filterPEM \"{kind}\" }}}}");
+            cases.push(Case {
+                name: format!("pem: {template}"),
+                template,
+                data: data.clone(),
+            });
+        }
+    }
+}
+
+/// `decryptAES` of a ciphertext made by `openssl enc -aes-256-cbc` (key "mykey" zero-padded,
+/// IV 00..0f) and of malformed input; `encryptAES` only through a round trip (its IV is random).
+fn aes(cases: &mut Vec<Case>) {
+    for t in [
+        "{{ decryptAES \"mykey\" \"AAECAwQFBgcICQoLDA0OD/il6WBMQPjsMC7BuCzzEOUOr56RmvqQICnD5DmcE5zi\" }}",
+        "{{ encryptAES \"mykey\" .s | decryptAES \"mykey\" }}",
+        "{{ encryptAES \"mykey\" .u | decryptAES \"mykey\" }}",
+        "{{ encryptAES \"mykey\" .empty | decryptAES \"mykey\" }}",
+        "{{ encryptAES \"a-key-longer-than-thirty-two-bytes-in-total\" .words | decryptAES \"a-key-longer-than-thirty-two-bytes-in-total\" }}",
+        "{{ encryptAES \"k\" \"0123456789abcdef\" | len }}",
+        "{{ encryptAES \"k\" .s | len }}",
+        "{{ decryptAES \"mykey\" \"not base64!\" }}",
+        "{{ derivePassword 1 \"long\" \"password\" \"user\" \"example.com\" }}",
+        "{{ derivePassword 2 \"maximum\" .pw .s \"site\" }}",
+        "{{ derivePassword 0 \"pin\" .u .u .u }}",
+        "{{ derivePassword 7 \"basic\" \"\" \"\" \"\" }}",
+        "{{ derivePassword 3 \"medium\" \"p\" \"u\" \"s\" }}{{ derivePassword 3 \"short\" \"p\" \"u\" \"s\" }}",
+        "{{ derivePassword 1 \"nope\" \"p\" \"u\" \"s\" }}",
+        "{{ derivePassword -1 \"pin\" \"p\" \"u\" \"s\" }}",
+        "{{ htpasswd \"a:b\" \"pw\" }}",
+        "{{ bcrypt .s | len }}{{ bcrypt .s | substr 0 7 }}",
+        "{{ htpasswd \"admin\" .pw | len }}{{ htpasswd \"admin\" .pw | substr 0 13 }}",
+        "{{ bcrypt (repeat 73 \"x\") }}",
+        "{{ decryptAES \"mykey\" \"AAAA\" }}",
+        "{{ decryptAES \"mykey\" \"AAECAwQFBgcICQoLDA0ODw==\" }}",
+        "{{ decryptAES \"mykey\" \"AAECAwQFBgcICQoLDA0OD/il6WBMQPjsMC7BuCzz\" }}",
+    ] {
+        push(cases, "aes", t);
+    }
+}
+
+/// `%T`, `%U` and `%p` on every standard field (`%p` only where Go prints no address).
+fn printf_type_verbs(cases: &mut Vec<Case>) {
+    for field in FIELDS {
+        push(
+            cases,
+            "printf",
+            format!("{{{{ printf \"%T|%10T|%-8T|\" {field} }}}}"),
+        );
+        push(cases, "printf", format!("{{{{ printf \"%U\" {field} }}}}"));
+    }
+    for t in [
+        "{{ printf \"%T %T %T\" 1 1.5 nil }}",
+        "{{ printf \"%T\" (add 1 2) }}",
+        "{{ printf \"%U|%#U|%8U|%-8U|%.6U|%#U\" 65 65 65 65 65 10 }}",
+        "{{ printf \"%U %#U\" 128512 128512 }}",
+        "{{ printf \"%U\" -1 }}",
+        "{{ printf \"%U\" 1.5 }}",
+        "{{ printf \"%p\" .s }}",
+        "{{ printf \"%p\" 1 }}",
+        "{{ printf \"%p\" nil }}",
+        "{{ printf \"%p\" true }}",
+    ] {
+        push(cases, "printf", t);
+    }
+}
+
+/// Strings that go-yaml must quote, fold or write as block scalars.
+fn yaml_data() -> Json {
+    let long = "this is a very long string that should be folded by the yaml emitter because it exceeds eighty columns";
+    json!({
+        "strings": ["abc", "", "true", "yes", "Y", "off", "~", "null", "1.5", "0x1F", "012", "09",
+            "1_000", "1:20", "1e999", ".5", ".inf", "-", "- x", "a: b", "a:b", "#x", "a #b", "a#b",
+            " lead", "trail ", "q'uote", "say \"hi\"", "tab\there", "emoji 😀", "café", "日本",
+            "<<", "=", "---x", "...", "?", "? x", "@at", "`tick", "%p", "!bang", "&a", "*b",
+            "line1\nline2", "line1\nline2\n", "line1\nline2\n\n", " x\ny", "trail\n ", "a\n b",
+            "a \nb", "a\r\nb", "2001-01-01", "2001-1-1", "2001-02-30", "2001-01-01T10:00:00Z",
+            "2001-01-01 10:00:00", "+1", "-1", "+.inf", "0b101", "-0b1", "0o17", "1e3", "1E+3",
+            "99999999999999999999", "\u{a0}nbsp", "bell\u{7}", long, format!("{long} {long}"),
+            format!("{long}:  {long}"), format!("'{long}'"), format!("{long}\t{long}")],
+        "keys": {"a10": 1, "a9": 2, "a09": 3, "b": 4, "B": 5, "_": 6, "-x": 7, "1": 8, "10": 9,
+            "2": 10, "": 11, "yes": 12, "a b": 13, "multi\nline": 14, "x:y": 15, "é": 16,
+            "ab1c": 17, "ab01c": 18, "ab001": 19, "\u{654}\u{FFFD}": 20, "k": 21, "ʰ": 22},
+        "nums": [0, -0.0, 1, -1, 1.5, 1e20, 1e21, 1e-7, 0.000001, 123456789.5, 12345678901234567890u64,
+            9007199254740993u64, 100000, 1e6, 3.0],
+        "nested": {"list": [[1, [2, []]], {"a": {"b": [{"c": "d", "e": [1]}]}}, {}], "m": {"k": {}}},
+        "cfg": "{\"server\":{\"host\":\"db.local\",\"port\":5432,\"tls\":true},\"users\":[\"a\",\"b\"],\"motd\":\"hello\\nworld\\n\"}",
+        "doc": "a: 1\nb: [x, z]\nc:\n  d: true\n  e: null\nf: 'q'\n",
+        "bad": "a: [",
+        "list": "- a\n- b\n",
+    })
+}
+
+fn yaml(cases: &mut Vec<Case>) {
+    for field in FIELDS {
+        push(cases, "yaml", format!("{{{{ {field} | toYaml }}}}"));
+    }
+    let mut push_yaml = |template: String| {
+        cases.push(Case {
+            name: format!("yaml: {template}"),
+            template,
+            data: yaml_data(),
+        });
+    };
+    for i in 0..80 {
+        push_yaml(format!("{{{{ index .strings {i} | toYaml }}}}"));
+    }
+    for i in 0..15 {
+        push_yaml(format!("{{{{ index .nums {i} | toYaml }}}}"));
+    }
+    for t in [
+        "{{ .strings | toYaml }}",
+        "{{ dict \"k\" .strings | toYaml }}",
+        "{{ list (dict \"k\" .strings) | toYaml }}",
+        "{{ .keys | toYaml }}",
+        "{{ .nums | toYaml }}",
+        "{{ .nested | toYaml }}",
+        "{{ .cfg | fromJson | toYaml }}",
+        "{{ .cfg | fromJson | toYaml | nindent 4 }}",
+        "{{ toYaml nil }}",
+        "{{ toYaml 5 }}",
+        "{{ toYaml (add 1 2) }}",
+        "{{ toYaml true }}",
+        "{{ toYaml (list) }}",
+        "{{ toYaml (dict) }}",
+        "{{ (fromYaml .doc).a }}",
+        "{{ (fromYaml .doc).b }}",
+        "{{ (fromYaml .doc).c.d }}",
+        "{{ (fromYaml .doc).c.e }}",
+        "{{ (fromYaml .doc).f }}",
+        "{{ fromYaml .doc | toJson }}",
+        "{{ fromYaml .doc | toYaml }}",
+        "{{ hasKey (fromYaml .bad) \"Error\" }}",
+        "{{ hasKey (fromYaml .list) \"Error\" }}",
+        "{{ len (fromYaml \"\") }}",
+        "{{ fromYaml (.cfg | fromJson | toYaml) | toJson }}",
+        "{{ fromYaml .doc }}",
+    ] {
+        push_yaml(t.to_owned());
+    }
 }
 
 fn printing(cases: &mut Vec<Case>) {
