@@ -72,6 +72,16 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The run succeeded; otherwise fail with everything it printed.
+fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
 const FAKE_STORE: &str = r#"
 apiVersion: external-secrets.io/v1
 kind: ClusterSecretStore
@@ -116,12 +126,7 @@ spec:
 "#,
     );
     let output = scratch.sync(&["-f", "m"]);
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    assert_success(&output);
     let target = "out/apps/db-credentials";
     assert_eq!(scratch.read(&format!("{target}/user")), "app");
     assert_eq!(scratch.read(&format!("{target}/port")), "5432");
@@ -357,12 +362,7 @@ spec:
         .env("KEYWARD_VAULT_PASSWORD_FILE", scratch.path("pw"))
         .output()
         .expect("run");
-    assert!(
-        trace.status.success(),
-        "{}{}",
-        stdout(&trace),
-        stderr(&trace)
-    );
+    assert_success(&trace);
     assert_eq!(
         scratch.read("out/apps/db.env"),
         format!("DB_PASSWORD=\"{CANARY}\"\npassword=\"{CANARY}\"\nuser=\"app\"\n")
@@ -436,12 +436,7 @@ spec:
 "#,
     );
     let output = scratch.sync(&["-f", "m"]);
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    assert_success(&output);
     assert_eq!(
         scratch.read("out/apps/registry/.dockerconfigjson"),
         r#"{"auths":{"r.example":{"auth":"YXBwOm9sZA=="}}}"#
@@ -503,12 +498,7 @@ spec:
 "#,
     );
     let output = scratch.sync(&["-f", "m", "--log-level", "trace"]);
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    assert_success(&output);
     assert_eq!(scratch.read("out/apps/app/DB_USER"), "app");
     assert_eq!(scratch.read("out/apps/app/DB_PORT"), "5432");
     let merged = format!(r#"{{"password":"{CANARY}","port":5432,"user":"app"}}"#);
@@ -699,12 +689,7 @@ fn once_signals_the_process_in_the_pidfile_after_a_change() {
     scratch.wait_for("the pidfile", || scratch.path("app.pid").exists());
     std::thread::sleep(std::time::Duration::from_millis(100));
     let output = scratch.sync(&["-f", "m", "--signal", "HUP", "--pidfile", "app.pid"]);
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    assert_success(&output);
     scratch.wait_for("the service's reload", || {
         scratch.path("reload.log").exists()
     });
@@ -790,7 +775,7 @@ fn kill_9_during_a_sync_leaves_each_target_old_or_new_never_mixed() {
     );
     scratch.write("m/store.yaml", &store("final"));
     let last = scratch.sync(&["-f", "m"]);
-    assert!(last.status.success(), "{}{}", stdout(&last), stderr(&last));
+    assert_success(&last);
     for t in 0..30 {
         let dir = scratch.path(&format!("out/apps/t{t}"));
         let versions = std::fs::read_dir(&dir)
