@@ -137,17 +137,21 @@ fn project_dir(target: &Path, data: &BTreeMap<String, SecretValue>) -> std::io::
         write_private(&version.join(key), value.expose_bytes())?;
     }
     sync_dir(&version)?;
-    let old = std::fs::read_link(target.join(DATA_LINK)).ok();
-    let temp_link = target.join("..data_tmp");
-    let _ = std::fs::remove_file(&temp_link);
-    std::os::unix::fs::symlink(&stamp, &temp_link)?;
-    std::fs::rename(&temp_link, target.join(DATA_LINK))?;
+    // Key links go in before the swap: a new key's link dangles (reads as absent, as in the
+    // old version) until `..data` flips, so a reader or a kill never sees `..data` without
+    // every one of its keys.
     for key in data.keys() {
         let link = target.join(key);
         if std::fs::symlink_metadata(&link).is_err() {
             std::os::unix::fs::symlink(Path::new(DATA_LINK).join(key), &link)?;
         }
     }
+    sync_dir(target)?;
+    let old = std::fs::read_link(target.join(DATA_LINK)).ok();
+    let temp_link = target.join("..data_tmp");
+    let _ = std::fs::remove_file(&temp_link);
+    std::os::unix::fs::symlink(&stamp, &temp_link)?;
+    std::fs::rename(&temp_link, target.join(DATA_LINK))?;
     remove_stale_links(target, data)?;
     if let Some(old) = old.filter(|old| old.as_os_str() != stamp.as_str()) {
         std::fs::remove_dir_all(target.join(old))?;
