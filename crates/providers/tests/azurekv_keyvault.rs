@@ -21,6 +21,7 @@ use keyward_providers::{
 };
 use keyward_test_support::{
     DOUBLE_TENANT, HarnessError, KeyVaultDouble, LowkeyVault, require_all_peers,
+    rsa_client_certificate,
 };
 
 const STORE: &str = "SecretStore/apps/akv";
@@ -252,6 +253,79 @@ async fn auth_failure_and_not_found_are_distinct_keyward_double() {
     assert_eq!(disabled.kind, ProviderErrorKind::PermissionDenied);
 }
 
+fn certificate_provider(kv: &KeyVaultDouble, pem: &str) -> AzureKvProvider {
+    let mut credentials = StaticCredentials::new();
+    credentials.insert(
+        "apps",
+        "azure-sp",
+        "client-id",
+        SecretValue::from(kv.client_id()),
+    );
+    credentials.insert("apps", "azure-sp", "cert", SecretValue::from(pem));
+    let config = serde_json::from_value(serde_json::json!({
+        "vaultUrl": kv.vault_url(),
+        "tenantId": DOUBLE_TENANT,
+        "authSecretRef": {
+            "clientId": {"name": "azure-sp", "key": "client-id"},
+            "clientCertificate": {"name": "azure-sp", "key": "cert"}
+        }
+    }))
+    .expect("config");
+    AzureKvProvider::new(
+        StoreId(STORE.into()),
+        config,
+        "apps",
+        Arc::new(credentials),
+        options(kv),
+    )
+    .expect("valid")
+}
+
+/// The double checks the assertion as Entra ID does: RS256 by the registered certificate,
+/// audience, issuer, expiry, no replay. A certificate it does not know is refused, and a PEM
+/// without a usable key is a configuration error naming the field, never the key.
+#[tokio::test]
+async fn service_principal_with_a_client_certificate_keyward_double() {
+    say_double();
+    let kv = KeyVaultDouble::start().await.expect("double");
+    kv.put("db", "from-certificate-auth", &[], true);
+    let pem = rsa_client_certificate("keyward-sp").expect("certificate");
+    kv.register_client_certificate(&pem).expect("register");
+    let provider = certificate_provider(&kv, &pem);
+    let fetched = provider
+        .fetch("db", None)
+        .await
+        .expect("read with a certificate");
+    assert_eq!(text(&fetched, None), "from-certificate-auth");
+    provider.fetch("db", None).await.expect("second read");
+    assert_eq!(kv.counts().token_requests, 1, "the token is cached");
+
+    let stranger = rsa_client_certificate("not-registered").expect("certificate");
+    let refused = certificate_provider(&kv, &stranger)
+        .fetch("db", None)
+        .await
+        .expect_err("an unknown certificate is refused");
+    assert_eq!(
+        refused.kind,
+        ProviderErrorKind::PermissionDenied,
+        "{refused}"
+    );
+
+    let key_only = pem
+        .split("-----END CERTIFICATE-----")
+        .nth(1)
+        .expect("key part")
+        .to_owned();
+    let bad = certificate_provider(&kv, &key_only)
+        .fetch("db", None)
+        .await
+        .expect_err("no certificate in the PEM");
+    assert_eq!(bad.kind, ProviderErrorKind::Misconfigured, "{bad}");
+    assert!(bad.message.contains("clientCertificate"), "{bad}");
+    assert!(bad.message.contains("no CERTIFICATE block"), "{bad}");
+    assert!(!bad.to_string().contains("PRIVATE KEY-----\n"), "{bad}");
+}
+
 #[tokio::test]
 async fn throttling_is_retried_after_retry_after_keyward_double() {
     say_double();
@@ -388,10 +462,35 @@ async fn canary_value_never_reaches_logs_or_errors_keyward_double() {
         .await
         .expect_err("unmanaged");
     messages.push(format!("{refused} {refused:?}"));
+
+    // The client certificate's key (its base64 body) is a value too: signing with it, and
+    // failing with it, print none of it.
+    let pem = rsa_client_certificate("canary-sp").expect("certificate");
+    let key_line = pem
+        .lines()
+        .skip_while(|line| !line.contains("PRIVATE KEY"))
+        .nth(2)
+        .expect("a line of the key body")
+        .to_owned();
+    kv.register_client_certificate(&pem).expect("register");
+    let signed = Disciplined::new(certificate_provider(&kv, &pem), fast(), Arc::default());
+    messages.push(format!(
+        "{:?}",
+        signed.fetch("canary", None).await.expect("read")
+    ));
+    let broken = pem.replace("-----BEGIN CERTIFICATE-----", "-----BEGIN NOTHING-----");
+    let broken = Disciplined::new(certificate_provider(&kv, &broken), fast(), Arc::default());
+    let error = broken
+        .fetch("canary", None)
+        .await
+        .expect_err("no certificate");
+    messages.push(format!("{error} {error:?}"));
+
     let logs = String::from_utf8_lossy(&captured.0.lock().expect("logs")).into_owned();
     assert!(!logs.is_empty(), "trace logging was captured");
     for text in messages.iter().chain([&logs]) {
         assert!(!text.contains(CANARY), "the canary escaped: {text}");
+        assert!(!text.contains(&key_line), "the private key escaped: {text}");
     }
 }
 

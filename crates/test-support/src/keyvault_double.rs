@@ -17,7 +17,11 @@
 //! - an unauthenticated request gets 401 with
 //!   `WWW-Authenticate: Bearer authorization="…", resource="https://vault.azure.net"`;
 //! - `POST /{tenant}/oauth2/v2.0/token` (client credentials with a client secret or a client
-//!   assertion) and an IMDS-style `GET /metadata/identity/oauth2/token`, issuing opaque tokens;
+//!   assertion). An assertion whose header names a certificate (`x5t`) must be an RS256 JWT
+//!   signed by a certificate registered with [`KeyVaultDouble::register_client_certificate`],
+//!   for this endpoint (`aud`), this client (`iss`, `sub`), unexpired and never replayed
+//!   (`jti`), as Entra ID checks it; any other assertion stands for a federated (workload
+//!   identity) token and is accepted. An IMDS-style `GET /metadata/identity/oauth2/token`, issuing opaque tokens;
 //! - injected throttling: the next N vault calls answer 429 with `Retry-After`.
 //!
 //! Every call is counted by kind ([`Counts`]), so tests and the benchmark can show how many
@@ -28,6 +32,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
@@ -76,6 +82,10 @@ struct State {
     certificates: BTreeMap<String, Vec<u8>>,
     keys: BTreeMap<String, Value>,
     tokens: Vec<String>,
+    /// Registered client certificates by `x5t` (base64url SHA-1 thumbprint), as DER.
+    client_certificates: BTreeMap<String, Vec<u8>>,
+    /// Client assertion ids already used.
+    seen_assertions: std::collections::BTreeSet<String>,
     counts: Counts,
     throttle: u32,
     retry_after_secs: u64,
@@ -135,6 +145,21 @@ impl KeyVaultDouble {
             ca_pem: pki.ca_pem,
             task,
         })
+    }
+
+    /// Registers a client certificate (PEM; the first CERTIFICATE block) for the service
+    /// principal [`KeyVaultDouble::client_id`]: assertions it signs are accepted.
+    pub fn register_client_certificate(&self, pem: &str) -> Result<(), HarnessError> {
+        let der = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .next()
+            .ok_or_else(|| HarnessError::prepare(PEER, "no CERTIFICATE block to register"))?
+            .map_err(|e| HarnessError::prepare(PEER, format!("client certificate: {e}")))?;
+        let thumbprint =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der.as_ref());
+        lock(&self.shared)
+            .client_certificates
+            .insert(URL_SAFE_NO_PAD.encode(thumbprint.as_ref()), der.to_vec());
+        Ok(())
     }
 
     /// The vault URL (`https://localhost:PORT`).
@@ -522,6 +547,19 @@ fn token(shared: &Shared, request: &Request) -> Response {
         && field("client_assertion_type")
             == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
         && !field("client_assertion").is_empty();
+    if by_assertion
+        && let Err(reason) = check_assertion(
+            &mut state,
+            field("client_assertion"),
+            &format!("{}{}", shared.base_url, request.path),
+            &shared.client_id,
+        )
+    {
+        return Response::json(
+            401,
+            json!({"error": "invalid_client", "error_description": format!("AADSTS700027: {reason}")}),
+        );
+    }
     if field("grant_type") != "client_credentials" || !(by_secret || by_assertion) {
         return Response::json(
             401,
@@ -533,6 +571,76 @@ fn token(shared: &Shared, request: &Request) -> Response {
         200,
         json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}),
     )
+}
+
+/// Entra ID's checks of a certificate-signed client assertion. Assertions without `x5t`
+/// stand for federated tokens and pass.
+fn check_assertion(
+    state: &mut State,
+    jwt: &str,
+    audience: &str,
+    client_id: &str,
+) -> Result<(), String> {
+    let decode = |part: &str| -> Result<Value, String> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| "a JWT part is not base64url".to_owned())?;
+        serde_json::from_slice(&bytes).map_err(|_| "a JWT part is not JSON".to_owned())
+    };
+    let mut parts = jwt.split('.');
+    let (Some(header), Some(claims), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Ok(()); // opaque: a federated token
+    };
+    let Some(x5t) = decode(header)
+        .ok()
+        .and_then(|header| header["x5t"].as_str().map(str::to_owned))
+    else {
+        return Ok(()); // no certificate named: a federated token
+    };
+    let header = decode(header)?;
+    if header["alg"] != "RS256" {
+        return Err("the assertion is not RS256".into());
+    }
+    let der = state
+        .client_certificates
+        .get(&x5t)
+        .ok_or("no registered certificate has this thumbprint")?;
+    let der = CertificateDer::from(der.as_slice());
+    let certificate = webpki::EndEntityCert::try_from(&der)
+        .map_err(|e| format!("registered certificate: {e}"))?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| "the signature is not base64url".to_owned())?;
+    let signed = &jwt[..jwt.rfind('.').unwrap_or(0)];
+    certificate
+        .verify_signature(
+            webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA256,
+            signed.as_bytes(),
+            &signature,
+        )
+        .map_err(|_| "the signature does not verify with the certificate".to_owned())?;
+    let claims = decode(claims)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    if claims["aud"] != audience {
+        return Err("the audience is not this token endpoint".into());
+    }
+    if claims["iss"] != client_id || claims["sub"] != client_id {
+        return Err("iss and sub must be the client id".into());
+    }
+    if claims["exp"].as_i64().is_none_or(|exp| exp <= now)
+        || claims["nbf"].as_i64().is_some_and(|nbf| nbf > now + 60)
+    {
+        return Err("the assertion is expired or not yet valid".into());
+    }
+    let jti = claims["jti"].as_str().ok_or("the assertion has no jti")?;
+    if !state.seen_assertions.insert(jti.to_owned()) {
+        return Err("the assertion was replayed".into());
+    }
+    Ok(())
 }
 
 fn imds_token(shared: &Shared, request: &Request) -> Response {

@@ -33,6 +33,7 @@ mod moto;
 mod openbao;
 mod paths;
 mod pki;
+pub use pki::rsa_client_certificate;
 mod process;
 mod tools;
 mod wait;

@@ -50,3 +50,17 @@ impl ServingPki {
         })
     }
 }
+
+/// A throw-away RSA client certificate (self-signed, one day), as one PEM holding the
+/// certificate and its PKCS#8 key: what ESO's `authSecretRef.clientCertificate` holds. Test
+/// material only.
+pub fn rsa_client_certificate(common_name: &str) -> Result<String, HarnessError> {
+    let fail = |e: rcgen::Error| HarnessError::prepare("pki", format!("client certificate: {e}"));
+    let key = KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(fail)?;
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    let certificate = params.self_signed(&key).map_err(fail)?;
+    Ok(format!("{}{}", certificate.pem(), key.serialize_pem()))
+}

@@ -5,6 +5,8 @@
 //! token request. Grants:
 //!
 //! - client secret: OAuth2 client credentials at `{authority}/{tenant}/oauth2/v2.0/token`;
+//! - client certificate: the same grant with an assertion signed by the certificate's key,
+//!   made afresh for each token request (see [`super::certificate`]);
 //! - client assertion (workload identity): the same grant with a federated token (a
 //!   Kubernetes service account token for audience `api://AzureADTokenExchange`, from a token
 //!   request or a mounted file, re-read on every token request because the kubelet rotates it);
@@ -21,6 +23,8 @@ use azure_core::error::{Error, ErrorKind};
 use azure_core::time::{Duration, OffsetDateTime};
 use keyward_core::SecretValue;
 use serde::Deserialize;
+
+use super::certificate::ClientCertificate;
 use tokio::sync::Mutex;
 
 /// How long before expiry a cached token is replaced.
@@ -46,6 +50,15 @@ pub enum Grant {
         client_id: String,
         /// The client secret.
         secret: SecretValue,
+    },
+    /// Client credentials with an assertion signed by a client certificate.
+    ClientCertificate {
+        /// The directory (tenant) id.
+        tenant: String,
+        /// The application (client) id.
+        client_id: String,
+        /// The certificate and its key.
+        certificate: ClientCertificate,
     },
     /// Client credentials with a federated client assertion.
     ClientAssertion {
@@ -104,27 +117,24 @@ impl KvCredential {
                     .map_err(|_| credential_error("the client secret is not UTF-8"))?;
                 self.client_credentials(tenant, client_id, scope, &[("client_secret", secret)])
             }
+            Grant::ClientCertificate {
+                tenant,
+                client_id,
+                certificate,
+            } => {
+                let now = OffsetDateTime::now_utc().unix_timestamp();
+                let assertion = certificate
+                    .assertion(&self.token_url(tenant), client_id, now)
+                    .map_err(|e| credential_error(&e))?;
+                self.with_assertion(tenant, client_id, scope, &assertion)?
+            }
             Grant::ClientAssertion {
                 tenant,
                 client_id,
                 assertion,
             } => {
                 let token = read_assertion(assertion).await?;
-                let token = token
-                    .expose_str()
-                    .map_err(|_| credential_error("the federated token is not UTF-8"))?;
-                self.client_credentials(
-                    tenant,
-                    client_id,
-                    scope,
-                    &[
-                        (
-                            "client_assertion_type",
-                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                        ),
-                        ("client_assertion", token),
-                    ],
-                )
+                self.with_assertion(tenant, client_id, scope, &token)?
             }
             Grant::ManagedIdentity { endpoint, identity } => {
                 imds_request(&self.http, endpoint, identity.as_deref(), scope)
@@ -153,6 +163,36 @@ impl KvCredential {
         ))
     }
 
+    /// The client credentials grant with a JWT client assertion.
+    fn with_assertion(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        scope: &str,
+        assertion: &SecretValue,
+    ) -> azure_core::Result<reqwest::RequestBuilder> {
+        let assertion = assertion
+            .expose_str()
+            .map_err(|_| credential_error("the client assertion is not UTF-8"))?;
+        Ok(self.client_credentials(
+            tenant,
+            client_id,
+            scope,
+            &[
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion),
+            ],
+        ))
+    }
+
+    /// The tenant's token endpoint, also the audience of client assertions.
+    fn token_url(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/oauth2/v2.0/token", self.authority)
+    }
+
     fn client_credentials(
         &self,
         tenant: &str,
@@ -172,7 +212,7 @@ impl KvCredential {
             .collect::<Vec<_>>()
             .join("&");
         self.http
-            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.authority))
+            .post(self.token_url(tenant))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
     }

@@ -4,6 +4,7 @@ use keyward_api::{SecretKeySelector, ServiceAccountSelector};
 use serde::Deserialize;
 
 use super::auth::{Assertion, Grant};
+use super::certificate::ClientCertificate;
 use crate::{Credentials, ProviderError, ProviderErrorKind, StoreId};
 
 /// The audience of a workload identity's federated token.
@@ -179,10 +180,7 @@ impl AzureKvConfig {
             return fail("spec.provider.azurekv.authSecretRef.clientId is required");
         }
         match (&reference.client_secret, &reference.client_certificate) {
-            (Some(_), None) => Ok(()),
-            (None, Some(_)) => fail(
-                "spec.provider.azurekv.authSecretRef.clientCertificate is not served by keyward yet; use clientSecret",
-            ),
+            (Some(_), None) | (None, Some(_)) => Ok(()),
             (Some(_), Some(_)) => fail(
                 "spec.provider.azurekv.authSecretRef: set clientSecret or clientCertificate, not both",
             ),
@@ -251,7 +249,7 @@ async fn service_principal(
             ProviderErrorKind::Misconfigured,
             &store.0,
             None,
-            "spec.provider.azurekv.authSecretRef needs clientId and clientSecret",
+            "spec.provider.azurekv.authSecretRef needs clientId and clientSecret or clientCertificate",
         )
     };
     let reference = config.auth_secret_ref.as_ref().ok_or_else(missing)?;
@@ -262,10 +260,31 @@ async fn service_principal(
         store,
     )
     .await?;
+    let tenant = config.tenant_id.clone().unwrap_or_default();
+    if let Some(selector) = &reference.client_certificate {
+        let pem = credentials.secret_key(selector, namespace).await?;
+        let certificate = ClientCertificate::from_pem(pem.expose_bytes()).map_err(|e| {
+            ProviderError::new(
+                ProviderErrorKind::Misconfigured,
+                &store.0,
+                None,
+                format!(
+                    "spec.provider.azurekv.authSecretRef.clientCertificate ({}[{}]): {e}",
+                    selector.name,
+                    selector.key.as_deref().unwrap_or("")
+                ),
+            )
+        })?;
+        return Ok(Grant::ClientCertificate {
+            tenant,
+            client_id,
+            certificate,
+        });
+    }
     let secret_ref = reference.client_secret.as_ref().ok_or_else(missing)?;
     let secret = credentials.secret_key(secret_ref, namespace).await?;
     Ok(Grant::ClientSecret {
-        tenant: config.tenant_id.clone().unwrap_or_default(),
+        tenant,
         client_id,
         secret,
     })

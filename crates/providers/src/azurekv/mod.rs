@@ -1,8 +1,8 @@
 //! The `azurekv` provider: ESO's `spec.provider.azurekv` on the official
 //! azure_security_keyvault_secrets crate. Azure Key Vault is keyward's primary store.
 //!
-//! - **Auth** (`authType`): `ServicePrincipal` (default; `authSecretRef.clientId` and
-//!   `clientSecret` with `tenantId`), `WorkloadIdentity` (`serviceAccountRef`: a token request
+//! - **Auth** (`authType`): `ServicePrincipal` (default; `authSecretRef.clientId` with
+//!   `clientSecret` or `clientCertificate` (PEM certificate and RSA key), and `tenantId`), `WorkloadIdentity` (`serviceAccountRef`: a token request
 //!   for audience `api://AzureADTokenExchange`, client and tenant ids from the service account's
 //!   `azure.workload.identity/client-id` and `/tenant-id` annotations; without it, the mounted
 //!   `AZURE_FEDERATED_TOKEN_FILE` with `AZURE_CLIENT_ID` / `AZURE_TENANT_ID`) and
@@ -25,6 +25,7 @@
 //! could hold a value.
 
 pub mod auth;
+pub mod certificate;
 mod config;
 
 use std::collections::{BTreeMap, HashMap};
