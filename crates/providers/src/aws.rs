@@ -1,9 +1,10 @@
 //! The `aws` provider, Secrets Manager service: ESO's `spec.provider.aws` with
 //! `service: SecretsManager`, on the official aws-sdk-secretsmanager crate.
 //!
-//! Authentication: static keys from `auth.secretRef` (through the store credentials), else the
-//! SDK's default chain (environment, profile, IMDS, web identity / IRSA); `role` is assumed
-//! through STS on top of either. One SDK client is built on first use and reused.
+//! Authentication: static keys from `auth.secretRef` (through the store credentials), IRSA
+//! through `auth.jwt.serviceAccountRef` (a requested service account token exchanged at STS
+//! for the role its `eks.amazonaws.com/role-arn` annotation names), else the SDK's default
+//! chain (environment, profile, IMDS, web identity); `role` is assumed through STS on top. One SDK client is built on first use and reused.
 //!
 //! `version`: `uuid/<id>` selects a VersionId, anything else a VersionStage (ESO's rule).
 //! `metadataPolicy: Fetch` returns the secret's tags. `find` lists secrets once (paged) and
@@ -16,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
-use keyward_api::{ExternalSecretFind, SecretKeySelector};
+use keyward_api::{ExternalSecretFind, SecretKeySelector, ServiceAccountSelector};
 use keyward_core::SecretValue;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
@@ -52,10 +53,28 @@ pub struct AwsAuth {
     /// Static keys.
     #[serde(default)]
     pub secret_ref: Option<AwsSecretRef>,
-    /// IRSA through a ServiceAccount (needs a cluster: operator only).
+    /// IRSA through a ServiceAccount: its token, requested for the audience in its
+    /// `eks.amazonaws.com/audience` annotation (default `sts.amazonaws.com`) plus those given,
+    /// is exchanged at STS for the role in its `eks.amazonaws.com/role-arn` annotation. Needs
+    /// credentials that can issue tokens (a cluster).
     #[serde(default)]
-    pub jwt: Option<serde_json::Value>,
+    pub jwt: Option<AwsJwtAuth>,
 }
+
+/// `auth.jwt`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsJwtAuth {
+    /// The ServiceAccount whose token is exchanged.
+    pub service_account_ref: ServiceAccountSelector,
+}
+
+/// The annotation naming the role an IRSA service account assumes.
+const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+/// The annotation overriding the audience of an IRSA token.
+const AUDIENCE_ANNOTATION: &str = "eks.amazonaws.com/audience";
+/// The audience of IRSA tokens unless annotated otherwise.
+const DEFAULT_TOKEN_AUDIENCE: &str = "sts.amazonaws.com";
 
 /// `auth.secretRef`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -110,11 +129,6 @@ impl AwsProvider {
         }
         if config.region.is_empty() {
             return Err(misconfigured("spec.provider.aws.region is required"));
-        }
-        if config.auth.jwt.is_some() {
-            return Err(misconfigured(
-                "spec.provider.aws.auth.jwt needs a cluster's ServiceAccount tokens; outside a cluster use auth.secretRef",
-            ));
         }
         Ok(Self {
             store,
@@ -201,11 +215,16 @@ impl AwsProvider {
             loader = loader.endpoint_url(endpoint);
         }
         let mut base = loader.load().await;
-        if let Some((token_file, role_arn)) = &self.web_identity {
+        let web_identity = match (&self.web_identity, &self.config.auth.jwt) {
+            (Some((file, role_arn)), _) => Some((WebToken::File(file.clone()), role_arn.clone())),
+            (None, Some(jwt)) => Some(self.service_account_identity(jwt).await?),
+            (None, None) => None,
+        };
+        if let Some((token, role_arn)) = web_identity {
             let provider = WebIdentity {
                 sts: aws_sdk_sts::Client::new(&base),
-                token_file: token_file.clone(),
-                role_arn: role_arn.clone(),
+                token,
+                role_arn,
             };
             base = base
                 .to_builder()
@@ -233,6 +252,43 @@ impl AwsProvider {
             None => base,
         };
         Ok(config)
+    }
+
+    /// IRSA through `auth.jwt.serviceAccountRef`: the role and audience from the service
+    /// account's annotations, as the EKS pod identity webhook reads them.
+    async fn service_account_identity(
+        &self,
+        jwt: &AwsJwtAuth,
+    ) -> Result<(WebToken, String), ProviderError> {
+        let account = &jwt.service_account_ref;
+        let annotations = self
+            .credentials
+            .service_account_annotations(account, &self.namespace)
+            .await?;
+        let role_arn = annotations.get(ROLE_ARN_ANNOTATION).cloned().ok_or_else(|| {
+            self.error(
+                ProviderErrorKind::Misconfigured,
+                None,
+                format!(
+                    "spec.provider.aws.auth.jwt: ServiceAccount {} has no {ROLE_ARN_ANNOTATION} annotation",
+                    account.name
+                ),
+            )
+        })?;
+        let mut audiences = vec![
+            annotations
+                .get(AUDIENCE_ANNOTATION)
+                .cloned()
+                .unwrap_or_else(|| DEFAULT_TOKEN_AUDIENCE.to_owned()),
+        ];
+        audiences.extend(account.audiences.iter().cloned());
+        let token = WebToken::ServiceAccount {
+            credentials: Arc::clone(&self.credentials),
+            account: account.clone(),
+            namespace: self.namespace.clone(),
+            audiences,
+        };
+        Ok((token, role_arn))
     }
 
     pub(crate) fn full_key(&self, key: &str) -> String {
@@ -294,21 +350,53 @@ impl AwsProvider {
 #[derive(Debug)]
 struct WebIdentity {
     sts: aws_sdk_sts::Client,
-    token_file: std::path::PathBuf,
+    token: WebToken,
     role_arn: String,
+}
+
+/// Where the web identity token comes from; read afresh for each exchange, because both
+/// sources rotate.
+#[derive(Debug)]
+enum WebToken {
+    /// A projected token file (`AWS_WEB_IDENTITY_TOKEN_FILE`).
+    File(std::path::PathBuf),
+    /// A token requested for a service account.
+    ServiceAccount {
+        credentials: Arc<dyn Credentials>,
+        account: ServiceAccountSelector,
+        namespace: String,
+        audiences: Vec<String>,
+    },
+}
+
+impl WebToken {
+    async fn read(&self) -> Result<String, String> {
+        match self {
+            Self::File(path) => tokio::fs::read_to_string(path)
+                .await
+                .map_err(|e| format!("web identity token file {}: {e}", path.display())),
+            Self::ServiceAccount {
+                credentials,
+                account,
+                namespace,
+                audiences,
+            } => credentials
+                .service_account_token(account, namespace, audiences)
+                .await
+                .map_err(|e| e.to_string())
+                .map(|token| String::from_utf8_lossy(token.expose_bytes()).into_owned()),
+        }
+    }
 }
 
 impl WebIdentity {
     async fn exchange(&self) -> aws_credential_types::provider::Result {
         use aws_credential_types::provider::error::CredentialsError;
-        let token = tokio::fs::read_to_string(&self.token_file)
+        let token = self
+            .token
+            .read()
             .await
-            .map_err(|e| {
-                CredentialsError::provider_error(format!(
-                    "web identity token file {}: {e}",
-                    self.token_file.display()
-                ))
-            })?;
+            .map_err(CredentialsError::provider_error)?;
         let output = self
             .sts
             .assume_role_with_web_identity()

@@ -19,6 +19,7 @@
 pub mod aws;
 pub mod aws_ssm;
 pub mod azurekv;
+mod cluster_credentials;
 mod credentials;
 mod discipline;
 mod error;
@@ -30,6 +31,7 @@ pub mod registry;
 pub mod value;
 pub mod vault;
 
+pub use cluster_credentials::{ClusterCredentials, TOKEN_EXPIRATION_SECONDS};
 pub use credentials::{Credentials, StaticCredentials};
 pub use discipline::{CallCounters, DisciplineConfig, Disciplined};
 pub use error::{ProviderError, ProviderErrorKind};

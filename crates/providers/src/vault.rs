@@ -82,6 +82,11 @@ pub struct AppRoleAuth {
     pub secret_ref: SecretKeySelector,
 }
 
+/// The audience ESO always requests for Vault's Kubernetes auth.
+const VAULT_TOKEN_AUDIENCE: &str = "vault";
+/// Where a pod's own service account token is mounted.
+const MOUNTED_SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
 /// `auth.kubernetes`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,7 +96,8 @@ pub struct KubernetesAuth {
     pub mount_path: Option<String>,
     /// The Vault role.
     pub role: String,
-    /// A ServiceAccount whose token is requested (needs a cluster: operator only).
+    /// A ServiceAccount whose token is requested (audiences `vault` plus those given); needs
+    /// credentials that can issue tokens (a cluster).
     #[serde(default)]
     pub service_account_ref: Option<ServiceAccountSelector>,
     /// A Secret holding a service-account JWT.
@@ -112,6 +118,37 @@ pub struct VaultProvider {
 }
 
 impl VaultProvider {
+    /// The JWT of `auth.kubernetes`, in ESO's order: a requested token for
+    /// `serviceAccountRef`, the Secret of `secretRef`, or the pod's mounted token.
+    async fn kubernetes_jwt(
+        &self,
+        kubernetes: &KubernetesAuth,
+    ) -> Result<SecretValue, ProviderError> {
+        if let Some(account) = &kubernetes.service_account_ref {
+            let mut audiences = vec![VAULT_TOKEN_AUDIENCE.to_owned()];
+            audiences.extend(account.audiences.iter().cloned());
+            return self
+                .credentials
+                .service_account_token(account, &self.namespace, &audiences)
+                .await;
+        }
+        if let Some(selector) = &kubernetes.secret_ref {
+            return self.credentials.secret_key(selector, &self.namespace).await;
+        }
+        tokio::fs::read(MOUNTED_SERVICE_ACCOUNT_TOKEN)
+            .await
+            .map(SecretValue::from)
+            .map_err(|e| {
+                self.error(
+                    ProviderErrorKind::Misconfigured,
+                    None,
+                    format!(
+                        "auth.kubernetes has neither serviceAccountRef nor secretRef, and the mounted token {MOUNTED_SERVICE_ACCOUNT_TOKEN} cannot be read: {e}"
+                    ),
+                )
+            })
+    }
+
     /// Validates the configuration (no call is made).
     pub fn new(
         store: StoreId,
@@ -254,18 +291,7 @@ impl VaultProvider {
                 serde_json::json!({ "role_id": role_id, "secret_id": secret_id }),
             )
         } else if let Some(kubernetes) = &auth.kubernetes {
-            let Some(selector) = &kubernetes.secret_ref else {
-                return Err(self.error(
-                    ProviderErrorKind::Misconfigured,
-                    None,
-                    "auth.kubernetes.serviceAccountRef needs a cluster; outside one give auth.kubernetes.secretRef",
-                ));
-            };
-            let jwt = text(
-                self.credentials
-                    .secret_key(selector, &self.namespace)
-                    .await?,
-            );
+            let jwt = text(self.kubernetes_jwt(kubernetes).await?);
             let mount = kubernetes
                 .mount_path
                 .clone()

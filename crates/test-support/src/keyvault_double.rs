@@ -86,6 +86,8 @@ struct State {
     client_certificates: BTreeMap<String, Vec<u8>>,
     /// Client assertion ids already used.
     seen_assertions: std::collections::BTreeSet<String>,
+    /// The claims of federated (workload identity) assertions received, in order.
+    federated_claims: Vec<Value>,
     counts: Counts,
     throttle: u32,
     retry_after_secs: u64,
@@ -160,6 +162,11 @@ impl KeyVaultDouble {
             .client_certificates
             .insert(URL_SAFE_NO_PAD.encode(thumbprint.as_ref()), der.to_vec());
         Ok(())
+    }
+
+    /// The claims (`aud`, `sub`, …) of the federated tokens presented as client assertions.
+    pub fn federated_claims(&self) -> Vec<Value> {
+        lock(&self.shared).federated_claims.clone()
     }
 
     /// The vault URL (`https://localhost:PORT`).
@@ -597,7 +604,12 @@ fn check_assertion(
         .ok()
         .and_then(|header| header["x5t"].as_str().map(str::to_owned))
     else {
-        return Ok(()); // no certificate named: a federated token
+        // No certificate named: a federated token. Entra ID would check it against the
+        // federated credential's issuer; the double records its claims for tests to check.
+        state
+            .federated_claims
+            .push(decode(claims).unwrap_or(Value::Null));
+        return Ok(());
     };
     let header = decode(header)?;
     if header["alg"] != "RS256" {
