@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_secretsmanager::types::Tag;
 use keyward_api::{ExternalSecretFind, FindName};
 use keyward_core::SecretValue;
@@ -14,15 +13,7 @@ use keyward_providers::{Fetched, Provider, ProviderErrorKind, StaticCredentials,
 use keyward_test_support::Moto;
 
 async fn admin_client(moto: &Moto) -> aws_sdk_secretsmanager::Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "admin", "admin", None, None, "test",
-        ))
-        .endpoint_url(moto.endpoint())
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&config)
+    aws_sdk_secretsmanager::Client::new(&moto.admin_config().await)
 }
 
 fn provider(moto: &Moto) -> AwsProvider {

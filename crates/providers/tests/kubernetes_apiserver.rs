@@ -15,12 +15,7 @@ use keyward_test_support::Kubernetes;
 use kube::api::{Api, ObjectMeta, PostParams};
 
 async fn admin(cluster: &Kubernetes) -> kube::Client {
-    let kubeconfig =
-        kube::config::Kubeconfig::read_from(cluster.kubeconfig_path()).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(config).expect("client")
+    cluster.admin_client().await.expect("admin client")
 }
 
 async fn create(api: &Api<Secret>, name: &str, team: &str, data: &[(&str, &str)]) {

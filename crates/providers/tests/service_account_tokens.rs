@@ -23,25 +23,16 @@ use keyward_providers::azurekv::{AzureKvConfig, AzureKvProvider, AzureOptions};
 use keyward_providers::{
     ClusterCredentials, Credentials, Provider, ProviderErrorKind, StoreId, registry, value,
 };
-use keyward_test_support::{DOUBLE_TENANT, KeyVaultDouble, Kubernetes, Moto, OpenBao};
+use keyward_test_support::{DOUBLE_TENANT, KeyVaultDouble, Kubernetes, MOTO_REGION, Moto, OpenBao};
 use kube::api::{Api, ObjectMeta, PostParams};
 use serde_json::{Value, json};
 
 const NAMESPACE: &str = "apps";
 
-async fn admin(cluster: &Kubernetes) -> kube::Client {
-    let kubeconfig =
-        kube::config::Kubeconfig::read_from(cluster.kubeconfig_path()).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(config).expect("client")
-}
-
 /// A cluster with the `apps` namespace and the given annotated service accounts.
 async fn cluster_with(accounts: &[(&str, &[(&str, &str)])]) -> (Kubernetes, kube::Client) {
     let cluster = Kubernetes::start().await.expect("cluster");
-    let client = admin(&cluster).await;
+    let client = cluster.admin_client().await.expect("admin client");
     let namespace = Namespace {
         metadata: ObjectMeta {
             name: Some(NAMESPACE.into()),
@@ -267,17 +258,7 @@ async fn aws_irsa_with_a_requested_token() {
     ])
     .await;
     let moto = Moto::start().await.expect("moto");
-    let admin = {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "admin", "admin", None, None, "test",
-            ))
-            .endpoint_url(moto.endpoint())
-            .load()
-            .await;
-        aws_sdk_secretsmanager::Client::new(&config)
-    };
+    let admin = aws_sdk_secretsmanager::Client::new(&moto.admin_config().await);
     admin
         .create_secret()
         .name("db")
@@ -287,7 +268,7 @@ async fn aws_irsa_with_a_requested_token() {
         .expect("seed");
     let provider = |account: &str| {
         let config: AwsConfig = serde_json::from_value(json!({
-            "service": "SecretsManager", "region": "eu-west-1",
+            "service": "SecretsManager", "region": MOTO_REGION,
             "auth": { "jwt": { "serviceAccountRef": { "name": account } } }
         }))
         .expect("config");

@@ -29,12 +29,7 @@ async fn bao_call(bao: &OpenBao, path: &str, body: Value) {
 }
 
 async fn service_account_token(cluster: &Kubernetes) -> String {
-    let kubeconfig =
-        kube::config::Kubeconfig::read_from(cluster.kubeconfig_path()).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .expect("config");
-    let client = kube::Client::try_from(config).expect("client");
+    let client = cluster.admin_client().await.expect("admin client");
     let accounts: Api<ServiceAccount> = Api::namespaced(client, "default");
     let account = ServiceAccount {
         metadata: ObjectMeta {

@@ -110,6 +110,17 @@ impl Kubernetes {
         &self.kubeconfig_path
     }
 
+    /// A kube client with the admin user's rights.
+    pub async fn admin_client(&self) -> Result<kube::Client, HarnessError> {
+        let fail = |e: String| HarnessError::prepare(PEER, format!("admin client: {e}"));
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig_path)
+            .map_err(|e| fail(e.to_string()))?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        kube::Client::try_from(config).map_err(|e| fail(e.to_string()))
+    }
+
     /// The kubeconfig's YAML.
     pub fn kubeconfig_yaml(&self) -> String {
         kubeconfig(&self.server, &self.ca_pem, &self.token)

@@ -43,7 +43,7 @@ pub use error::HarnessError;
 pub use keyvault_double::{Counts as KeyVaultCounts, DOUBLE_TENANT, KeyVaultDouble};
 pub use kubernetes::Kubernetes;
 pub use lowkey::LowkeyVault;
-pub use moto::Moto;
+pub use moto::{MOTO_REGION, Moto};
 pub use openbao::OpenBao;
 pub use paths::{Peer, peer_path, peers_dir, require_all_peers};
 pub use process::PeerProcess;

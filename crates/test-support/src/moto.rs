@@ -18,7 +18,23 @@ pub struct Moto {
     dir: TempDir,
 }
 
+/// The region tests use with moto.
+pub const MOTO_REGION: &str = "eu-west-1";
+
 impl Moto {
+    /// An AWS SDK configuration for this server with admin keys (moto accepts any) in
+    /// [`MOTO_REGION`]: build any service client from it to seed or inspect state.
+    pub async fn admin_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(MOTO_REGION))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "admin", "admin", None, None, "test",
+            ))
+            .endpoint_url(&self.endpoint)
+            .load()
+            .await
+    }
+
     /// Starts the server on a free port and waits until it answers.
     pub async fn start() -> Result<Self, HarnessError> {
         let server = peer_path(Peer::MotoServer)?;
