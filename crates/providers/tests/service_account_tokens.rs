@@ -1,8 +1,9 @@
 //! Store authentication with service account tokens issued by a real kube-apiserver through
 //! [`ClusterCredentials`] (the TokenRequest API), as the operator will run it:
 //!
-//! - Vault/OpenBao `auth.kubernetes.serviceAccountRef`: OpenBao reviews the requested token
-//!   (TokenReview) and its role demands the audience `vault`;
+//! - Vault/OpenBao `auth.kubernetes` with `serviceAccountRef` or a token in a Secret
+//!   (`secretRef`): OpenBao reviews the token (TokenReview) and its role demands the audience
+//!   `vault`;
 //! - AWS `auth.jwt.serviceAccountRef` (IRSA): the role ARN comes from the service account's
 //!   annotation and the token is exchanged at STS (moto);
 //! - Azure `WorkloadIdentity` with `serviceAccountRef`: client and tenant ids from the
@@ -178,7 +179,7 @@ async fn secrets_tokens_and_annotations_come_from_the_cluster() {
 }
 
 #[tokio::test]
-async fn vault_kubernetes_auth_with_a_requested_token() {
+async fn vault_kubernetes_auth_with_a_requested_or_stored_token() {
     let (cluster, client) = cluster_with(&[("reader", &[])]).await;
     let bao = OpenBao::start().await.expect("openbao");
     bao_call(&bao, "sys/auth/kubernetes", json!({ "type": "kubernetes" })).await;
@@ -216,37 +217,63 @@ async fn vault_kubernetes_auth_with_a_requested_token() {
     )
     .await;
 
-    let build = |account: &str| {
+    let credentials = ClusterCredentials::new(client.clone());
+    let build = |kubernetes_auth: Value| {
         let spec = ProviderSpec(BTreeMap::from([(
             "vault".to_owned(),
             json!({
                 "server": bao.address(), "path": "secret", "version": "v2",
-                "auth": { "kubernetes": { "role": "keyward",
-                          "serviceAccountRef": { "name": account } } }
+                "auth": { "kubernetes": kubernetes_auth }
             }),
         )]));
         registry::build(
             StoreId("SecretStore/apps/vault".into()),
             &spec,
             NAMESPACE,
-            Arc::new(ClusterCredentials::new(client.clone())),
+            Arc::new(credentials.clone()),
         )
         .expect("valid")
     };
-    let fetched = build("reader")
-        .fetch("app", None)
+    let by_account = build(json!({"role": "keyward", "serviceAccountRef": {"name": "reader"}}));
+    assert_eq!(read_db(by_account.as_ref()).await, "via-token-request");
+
+    // The same login with a token kept in a Secret (`secretRef`).
+    let token = credentials
+        .service_account_token(&account("reader"), NAMESPACE, &["vault".to_owned()])
         .await
-        .expect("read after login");
-    let db = value::select(&fetched, Some("db"), "s", "k").expect("db");
-    assert_eq!(db.expose_str().expect("utf-8"), "via-token-request");
-    let refused = build("ghost")
-        .fetch("app", None)
+        .expect("token");
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some("reader-jwt".into()),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([(
+            "token".to_owned(),
+            ByteString(token.expose_bytes().to_vec()),
+        )])),
+        ..Secret::default()
+    };
+    Api::<Secret>::namespaced(client.clone(), NAMESPACE)
+        .create(&PostParams::default(), &secret)
         .await
-        .expect_err("no such account");
+        .expect("secret");
+    let by_secret =
+        build(json!({"role": "keyward", "secretRef": {"name": "reader-jwt", "key": "token"}}));
+    assert_eq!(read_db(by_secret.as_ref()).await, "via-token-request");
+
+    let ghost = build(json!({"role": "keyward", "serviceAccountRef": {"name": "ghost"}}));
+    let refused = ghost.fetch("app", None).await.expect_err("no such account");
     assert!(
         refused.to_string().contains("ServiceAccount apps/ghost"),
         "{refused}"
     );
+}
+
+/// The `db` property of the Vault secret `app`.
+async fn read_db(provider: &dyn Provider) -> String {
+    let fetched = provider.fetch("app", None).await.expect("read after login");
+    let db = value::select(&fetched, Some("db"), "s", "k").expect("db");
+    db.expose_str().expect("utf-8").to_owned()
 }
 
 #[tokio::test]
