@@ -23,6 +23,8 @@ pub(crate) enum Param {
     Bool,
     /// `map[string]interface{}`.
     Map,
+    /// `time.Time`.
+    Time,
 }
 
 impl Param {
@@ -35,6 +37,7 @@ impl Param {
             Param::Int => "int",
             Param::Bool => "bool",
             Param::Map => "map[string]interface {}",
+            Param::Time => "time.Time",
         }
     }
 }
@@ -136,21 +139,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "jwkPublicKeyPem",
     "jwkPrivateKeyPem",
     "rsaDecrypt",
-    // Sprig: time and dates (non-deterministic or locale-bound).
-    "ago",
-    "date",
-    "date_in_zone",
-    "date_modify",
-    "dateInZone",
-    "dateModify",
-    "htmlDate",
-    "htmlDateInZone",
-    "must_date_modify",
-    "mustDateModify",
-    "mustToDate",
-    "now",
-    "toDate",
-    "unixEpoch",
     // Sprig: randomness and cryptography.
     "genPrivateKey",
     "buildCustomCert",
@@ -160,9 +148,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "genSelfSignedCertWithKey",
     "genSignedCert",
     "genSignedCertWithKey",
-    // Sprig: other families not covered yet.
-    "semver",
-    "semverCompare",
 ];
 
 /// The argument at `i` as a string (the signature guarantees it).
@@ -342,6 +327,9 @@ fn equal(a: &Value, b: &Value) -> Result<bool, String> {
         (Value::String(x), Value::String(y)) => x == y,
         _ if ka == BasicKind::Int => a.as_integer() == b.as_integer(),
         (Value::Nil, _) | (_, Value::Nil) => a == b,
+        // Go compares time.Time structs field by field and *semver.Version by pointer.
+        (Value::Time(x), Value::Time(y)) => x == y,
+        (Value::Semver(x), Value::Semver(y)) => std::sync::Arc::ptr_eq(x, y),
         (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
             return Err(format!("non-comparable type {}", a.go_type()));
         }

@@ -35,6 +35,15 @@ pub fn display(value: &Value) -> String {
     out
 }
 
+/// The `String()` of a value with that method (`time.Time`, `*semver.Version`).
+pub fn stringer(value: &Value) -> String {
+    match value {
+        Value::Time(t) => t.go_string(),
+        Value::Semver(v) => v.normalized(),
+        other => display(other),
+    }
+}
+
 /// `fmt.Sprintf`.
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     let mut out = String::new();
@@ -212,6 +221,28 @@ impl Spec {
                 }
                 out.push(']');
             }
+            Value::Time(_) | Value::Semver(_) => self.print_stringer(out, value, verb),
+        }
+    }
+
+    /// `time.Time` and `*semver.Version` are `fmt.Stringer`s: the string verbs print
+    /// `String()`. Go prints the struct's private fields (or the pointer) for other verbs;
+    /// keyward reports a bad verb instead (a documented deviation).
+    fn print_stringer(&self, out: &mut String, value: &Value, verb: char) {
+        let text = stringer(value);
+        match verb {
+            'v' | 's' | 'q' | 'x' | 'X' => {
+                self.print_string(out, &Value::String(text.clone()), &text, verb)
+            }
+            _ => {
+                out.push_str("%!");
+                out.push(verb);
+                out.push('(');
+                out.push_str(value.go_type());
+                out.push('=');
+                out.push_str(&text);
+                out.push(')');
+            }
         }
     }
 
@@ -272,7 +303,9 @@ impl Spec {
     /// (they are not references), so it says so; other kinds are a bad verb as in Go.
     fn print_pointer(&self, out: &mut String, value: &Value) {
         match value {
-            Value::List(_) | Value::Map(_) => out.push_str("%!p(address unavailable in keyward)"),
+            Value::List(_) | Value::Map(_) | Value::Semver(_) => {
+                out.push_str("%!p(address unavailable in keyward)")
+            }
             other => self.bad_verb(out, other, 'p'),
         }
     }

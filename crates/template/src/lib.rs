@@ -50,7 +50,9 @@ mod error;
 mod exec;
 mod funcs;
 mod gofmt;
+mod gotime;
 mod lex;
+mod methods;
 mod parse;
 mod sprig;
 mod value;
@@ -59,6 +61,8 @@ use std::collections::HashMap;
 
 pub use error::{Stage, TemplateError};
 pub use funcs::UNSUPPORTED;
+pub use gotime::GoTime;
+pub use sprig::semver::Version as SemverVersion;
 pub use value::Value;
 
 use error::line_column;

@@ -1,8 +1,13 @@
-//! [`Value`]: the method-free data a template sees, modelled on the Go types that
-//! `encoding/json` and Sprig produce (`map[string]interface{}`, `[]interface{}`, `string`,
-//! `float64`, `int`, `int64`, `bool`, `nil`).
+//! [`Value`]: the data a template sees, modelled on the Go types that `encoding/json` and
+//! Sprig produce (`map[string]interface{}`, `[]interface{}`, `string`, `float64`, `int`,
+//! `int64`, `bool`, `nil`), plus the two Sprig results that carry methods: `time.Time` and
+//! `*semver.Version`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::gotime::GoTime;
+use crate::sprig::semver::Version;
 
 /// One piece of template data, with the Go type it stands for.
 ///
@@ -26,6 +31,10 @@ pub enum Value {
     List(Vec<Value>),
     /// A Go `map[string]interface{}`; ordered, as Go prints and ranges maps by sorted key.
     Map(BTreeMap<String, Value>),
+    /// A Go `time.Time` (from `now`, `toDate`, `dateModify`).
+    Time(Box<GoTime>),
+    /// A Go `*semver.Version` (from `semver`); shared, as Go compares pointers with `eq`.
+    Semver(Arc<Version>),
 }
 
 impl Value {
@@ -68,6 +77,8 @@ impl Value {
             Value::String(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
+            Value::Time(_) => "time.Time",
+            Value::Semver(_) => "*semver.Version",
         }
     }
 
@@ -77,6 +88,8 @@ impl Value {
             Value::Nil => "invalid",
             Value::List(_) => "slice",
             Value::Map(_) => "map",
+            Value::Time(_) => "struct",
+            Value::Semver(_) => "ptr",
             other => other.go_type(),
         }
     }
@@ -91,6 +104,8 @@ impl Value {
             Value::String(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
+            // A struct is always true, a non-nil pointer too.
+            Value::Time(_) | Value::Semver(_) => true,
         }
     }
 

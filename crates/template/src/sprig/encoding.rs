@@ -282,6 +282,9 @@ fn write_json(out: &mut String, v: &Value, escape_html: bool) -> Result<(), Stri
             }
             out.push('}');
         }
+        // MarshalJSON of both: a JSON string.
+        Value::Time(t) => write_json_string(out, &t.rfc3339_nano()?, escape_html),
+        Value::Semver(v) => write_json_string(out, &v.normalized(), escape_html),
     }
     Ok(())
 }

@@ -7,11 +7,13 @@
 mod case;
 mod collections;
 mod crypto;
+mod date;
 mod decimal;
 mod duration;
 mod encoding;
 mod pem;
 mod random;
+pub(crate) mod semver;
 mod strings;
 mod url;
 mod yaml;
@@ -34,6 +36,8 @@ pub(crate) fn register(map: &mut FuncMap) {
     url::register(map);
     random::register(map);
     duration::register(map);
+    date::register(map);
+    semver::register(map);
     pem::register(map);
     crypto::register(map);
     yaml::register(map);

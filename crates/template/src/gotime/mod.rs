@@ -1,0 +1,434 @@
+//! Go's `time.Time` as Sprig's date functions see it: an instant (Unix seconds and
+//! nanoseconds), a location and an optional monotonic clock reading, with Go's calendar
+//! arithmetic (`absDays`, ported so that even absurd Unix seconds wrap exactly as Go's do),
+//! `time.Date`'s normalisation across DST gaps, `LoadLocation` and the process's `Local`
+//! zone. Layout formatting and parsing live in [`layout`].
+//!
+//! Zone rules come from the system tz database through `jiff`; keyward only asks it "which
+//! offset and abbreviation apply at this instant", the question Go's `Location.lookup`
+//! answers.
+
+mod layout;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+pub(crate) use layout::{format, parse_in_local};
+
+const SECONDS_PER_DAY: u64 = 86_400;
+const MARCH_THRU_DECEMBER: u64 = 31 + 30 + 31 + 30 + 31 + 31 + 30 + 31 + 30 + 31;
+const ABSOLUTE_YEARS: u64 = 292_277_022_400;
+const ABSOLUTE_TO_INTERNAL: i64 =
+    -((ABSOLUTE_YEARS as i64 * 3_652_425 / 10_000) + MARCH_THRU_DECEMBER as i64) * 86_400;
+const UNIX_TO_INTERNAL: i64 = (1969 * 365 + 1969 / 4 - 1969 / 100 + 1969 / 400) * 86_400;
+const UNIX_TO_ABSOLUTE: i64 = UNIX_TO_INTERNAL.wrapping_sub(ABSOLUTE_TO_INTERNAL);
+const ABSOLUTE_TO_UNIX: i64 = ABSOLUTE_TO_INTERNAL.wrapping_sub(UNIX_TO_INTERNAL);
+
+/// A Go `*time.Location`. Go compares locations by pointer, so fixed and loaded zones
+/// compare by identity (two `toDate` results in the same invented zone are not `eq`).
+#[derive(Clone, Debug)]
+pub(crate) enum Zone {
+    /// `time.UTC`.
+    Utc,
+    /// `time.Local`: the process's zone, from `TZ` or `/etc/localtime`.
+    Local,
+    /// `time.FixedZone(name, offset)`, as `time.Parse` invents for unknown offsets.
+    Fixed(Arc<(String, i32)>),
+    /// A zone from `time.LoadLocation`.
+    Loaded(Arc<TimeZone>),
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Zone::Utc, Zone::Utc) | (Zone::Local, Zone::Local) => true,
+            (Zone::Fixed(a), Zone::Fixed(b)) => Arc::ptr_eq(a, b),
+            (Zone::Loaded(a), Zone::Loaded(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Zone {
+    /// Go's `Location.lookup`: the abbreviation and offset (seconds east of UTC) in effect at
+    /// `unix`.
+    pub(crate) fn lookup(&self, unix: i64) -> (String, i32) {
+        match self {
+            Zone::Utc => ("UTC".to_owned(), 0),
+            Zone::Local => match local_zone() {
+                Some(tz) => tz_lookup(tz, unix),
+                None => ("UTC".to_owned(), 0),
+            },
+            Zone::Fixed(fixed) => (fixed.0.clone(), fixed.1),
+            Zone::Loaded(tz) => tz_lookup(tz, unix),
+        }
+    }
+
+    fn offset(&self, unix: i64) -> i32 {
+        self.lookup(unix).1
+    }
+
+    /// Go's `lookupName`: the offset of the zone abbreviated `name` around `unix`, preferring
+    /// one actually in effect then. Go scans the zone's table of abbreviations; keyward scans
+    /// the transitions within a few years of `unix`, which finds the same names in practice.
+    pub(crate) fn lookup_name(&self, name: &str, unix: i64) -> Option<i32> {
+        let tz = match self {
+            Zone::Utc => return (name == "UTC").then_some(0),
+            Zone::Fixed(fixed) => return (fixed.0 == name).then_some(fixed.1),
+            Zone::Local => local_zone()?,
+            Zone::Loaded(tz) => tz,
+        };
+        let candidates = abbreviations_near(tz, unix);
+        for (abbrev, offset) in &candidates {
+            if abbrev == name {
+                let (found, actual) = tz_lookup(tz, unix.wrapping_sub(i64::from(*offset)));
+                if found == *abbrev {
+                    return Some(actual);
+                }
+            }
+        }
+        candidates
+            .into_iter()
+            .find(|(abbrev, _)| abbrev == name)
+            .map(|(_, offset)| offset)
+    }
+}
+
+fn clamp_timestamp(unix: i64) -> Timestamp {
+    let unix = unix.clamp(Timestamp::MIN.as_second(), Timestamp::MAX.as_second());
+    Timestamp::from_second(unix).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn tz_lookup(tz: &TimeZone, unix: i64) -> (String, i32) {
+    let info = tz.to_offset_info(clamp_timestamp(unix));
+    (info.abbreviation().to_owned(), info.offset().seconds())
+}
+
+/// The abbreviations and offsets in effect within about ten years of `unix`, plus the
+/// zone's first one.
+fn abbreviations_near(tz: &TimeZone, unix: i64) -> Vec<(String, i32)> {
+    let mut found = vec![tz_lookup(tz, unix), tz_lookup(tz, i64::MIN)];
+    let at = clamp_timestamp(unix);
+    for transition in tz.preceding(at).take(24).chain(tz.following(at).take(24)) {
+        found.push((
+            transition.abbreviation().to_owned(),
+            transition.offset().seconds(),
+        ));
+    }
+    found
+}
+
+/// The process's local zone, read once the way Go's `initLocal` does: `TZ` unset means
+/// `/etc/localtime`, `TZ=""` means UTC, otherwise a zone name or an absolute file path;
+/// anything unreadable means UTC (`None`).
+fn local_zone() -> Option<&'static TimeZone> {
+    static LOCAL: OnceLock<Option<TimeZone>> = OnceLock::new();
+    LOCAL
+        .get_or_init(|| match std::env::var("TZ") {
+            Err(std::env::VarError::NotPresent) => read_tzif("/etc/localtime"),
+            Err(std::env::VarError::NotUnicode(_)) => None,
+            Ok(tz) => {
+                let tz = tz.strip_prefix(':').unwrap_or(&tz);
+                if tz.is_empty() {
+                    None
+                } else if tz.starts_with('/') {
+                    read_tzif(tz)
+                } else {
+                    load_named(tz)
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn read_tzif(path: &str) -> Option<TimeZone> {
+    let data = std::fs::read(path).ok()?;
+    TimeZone::tzif("Local", &data).ok()
+}
+
+/// A zone from the tz database by its exact (case-sensitive, as on Go's Linux file system)
+/// name.
+fn load_named(name: &str) -> Option<TimeZone> {
+    let tz = jiff::tz::db().get(name).ok()?;
+    (tz.iana_name() == Some(name)).then_some(tz)
+}
+
+/// Go's `time.LoadLocation`.
+pub(crate) fn load_location(name: &str) -> Option<Zone> {
+    match name {
+        "" | "UTC" => return Some(Zone::Utc),
+        "Local" => return Some(Zone::Local),
+        _ => {}
+    }
+    if name.contains("..") || name.starts_with(['/', '\\']) {
+        return None;
+    }
+    load_named(name).map(|tz| Zone::Loaded(Arc::new(tz)))
+}
+
+/// A Go `time.Time`, as Sprig's date functions return it. Opaque: templates format it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GoTime {
+    /// Seconds since the Unix epoch (Go's `unixSec`, wrapping as Go's int64 arithmetic does).
+    pub(crate) unix: i64,
+    /// Nanoseconds within the second, `0..1e9`.
+    pub(crate) nsec: u32,
+    pub(crate) zone: Zone,
+    /// The monotonic clock reading in nanoseconds since the process started, as `time.Now`
+    /// records it; printed by `String` as `m=±s.nnnnnnnnn`.
+    pub(crate) mono: Option<i64>,
+}
+
+/// The fields of a civil date and clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Civil {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub yday: i64,
+    pub weekday: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+impl GoTime {
+    /// The zero `time.Time`: January 1, year 1, 00:00:00 UTC.
+    pub(crate) fn zero() -> GoTime {
+        GoTime {
+            unix: -UNIX_TO_INTERNAL,
+            nsec: 0,
+            zone: Zone::Utc,
+            mono: None,
+        }
+    }
+
+    /// `time.Unix(sec, 0)`, in the local zone.
+    pub(crate) fn from_unix(unix: i64) -> GoTime {
+        GoTime {
+            unix,
+            nsec: 0,
+            zone: Zone::Local,
+            mono: None,
+        }
+    }
+
+    /// `time.Now()`: local, with a monotonic reading.
+    pub(crate) fn now() -> GoTime {
+        static START: OnceLock<Instant> = OnceLock::new();
+        let start = *START.get_or_init(Instant::now);
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let mono = i64::try_from(start.elapsed().as_nanos()).unwrap_or(i64::MAX);
+        GoTime {
+            unix: i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX),
+            nsec: since_epoch.subsec_nanos(),
+            zone: Zone::Local,
+            mono: Some(mono),
+        }
+    }
+
+    /// Go's `IsZero`.
+    pub(crate) fn is_zero(&self) -> bool {
+        self.unix == -UNIX_TO_INTERNAL && self.nsec == 0
+    }
+
+    /// `t.In(zone)`: the same instant elsewhere, without a monotonic reading.
+    pub(crate) fn in_zone(&self, zone: Zone) -> GoTime {
+        GoTime {
+            zone,
+            mono: None,
+            ..self.clone()
+        }
+    }
+
+    /// `t.Add(d)` for a duration in nanoseconds (the monotonic reading moves too).
+    pub(crate) fn add(&self, d: i64) -> GoTime {
+        let mut dsec = d / 1_000_000_000;
+        let mut nsec = i64::from(self.nsec) + d % 1_000_000_000;
+        if nsec >= 1_000_000_000 {
+            dsec += 1;
+            nsec -= 1_000_000_000;
+        } else if nsec < 0 {
+            dsec -= 1;
+            nsec += 1_000_000_000;
+        }
+        GoTime {
+            unix: self.unix.wrapping_add(dsec),
+            nsec: nsec as u32,
+            zone: self.zone.clone(),
+            mono: self.mono.map(|m| m.wrapping_add(d)),
+        }
+    }
+
+    /// `t.Sub(u)` in nanoseconds, saturating like Go.
+    pub(crate) fn sub(&self, u: &GoTime) -> i64 {
+        if let (Some(a), Some(b)) = (self.mono, u.mono) {
+            return a.saturating_sub(b);
+        }
+        let d = (i128::from(self.unix) - i128::from(u.unix)) * 1_000_000_000
+            + (i128::from(self.nsec) - i128::from(u.nsec));
+        d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    }
+
+    /// The zone abbreviation, offset and absolute seconds (Go's `locabs`).
+    fn locabs(&self) -> (String, i32, u64) {
+        let (name, offset) = self.zone.lookup(self.unix);
+        let local = self.unix.wrapping_add(i64::from(offset));
+        (name, offset, local.wrapping_add(UNIX_TO_ABSOLUTE) as u64)
+    }
+
+    /// Calendar fields in the time's own zone.
+    pub(crate) fn civil(&self) -> (Civil, String, i32) {
+        let (name, offset, abs) = self.locabs();
+        (civil_of(abs), name, offset)
+    }
+
+    /// Go's `Time.String`: `2006-01-02 15:04:05.999999999 -0700 MST`, plus `m=±…` when the
+    /// time carries a monotonic reading.
+    pub(crate) fn go_string(&self) -> String {
+        let mut s = format(self, "2006-01-02 15:04:05.999999999 -0700 MST");
+        if let Some(mono) = self.mono {
+            let sign = if mono < 0 { '-' } else { '+' };
+            let m = mono.unsigned_abs();
+            let (m1, m2) = (m / 1_000_000_000, m % 1_000_000_000);
+            s.push_str(&format!(" m={sign}{m1}.{m2:09}"));
+        }
+        s
+    }
+
+    /// `MarshalJSON`'s text: RFC 3339 with nanoseconds, or an error outside years 0..=9999
+    /// or for a zone offset of 24 hours or more.
+    pub(crate) fn rfc3339_nano(&self) -> Result<String, String> {
+        let (civil, _, offset) = self.civil();
+        if !(0..=9999).contains(&civil.year) {
+            return Err("Time.MarshalJSON: year outside of range [0,9999]".to_owned());
+        }
+        if offset.unsigned_abs() / 3600 >= 24 {
+            return Err("Time.MarshalJSON: timezone hour outside of range [0,23]".to_owned());
+        }
+        Ok(format(self, "2006-01-02T15:04:05.999999999Z07:00"))
+    }
+}
+
+/// Calendar fields of absolute seconds (Go's `absSeconds.days().date()`, `yearYday`,
+/// `weekday` and `clock`).
+fn civil_of(abs: u64) -> Civil {
+    let days = abs / SECONDS_PER_DAY;
+    let d = 4u64.wrapping_mul(days).wrapping_add(3);
+    let century = d / 146_097;
+    let cd = ((d % 146_097) as u32) | 3;
+    let product = 2_939_745u64 * u64::from(cd);
+    let cyear = (product >> 32) as u32;
+    let ayday = (product as u32) / 2_939_745 / 4;
+    let md = 2141 * ayday + 197_913;
+    let amonth = md >> 16;
+    let day = 1 + (md & 0xFFFF) / 2141;
+    let jan_feb = u32::from(u64::from(ayday) >= MARCH_THRU_DECEMBER);
+    let year = (century.wrapping_mul(100).wrapping_sub(ABSOLUTE_YEARS) as i64)
+        .wrapping_add(i64::from(cyear))
+        .wrapping_add(i64::from(jan_feb));
+    let leap = u32::from(cyear % 4 == 0) & (u32::from(cyear != 0) | u32::from(century % 4 == 0));
+    let yday =
+        i64::from(ayday) + (1 + 31 + 28) + i64::from(leap & !jan_feb) - 365 * i64::from(jan_feb);
+    let secs = (abs % SECONDS_PER_DAY) as u32;
+    Civil {
+        year,
+        month: amonth - jan_feb * 12,
+        day,
+        yday,
+        weekday: ((days.wrapping_add(3)) % 7) as u32,
+        hour: secs / 3600,
+        minute: secs % 3600 / 60,
+        second: secs % 60,
+    }
+}
+
+/// Go's `dateToAbsDays`.
+fn date_to_abs_days(year: i64, month: u32, day: i64) -> u64 {
+    let jan_feb = u32::from(month < 3);
+    let amonth = month + 12 * jan_feb;
+    let y = (year as u64)
+        .wrapping_sub(u64::from(jan_feb))
+        .wrapping_add(ABSOLUTE_YEARS);
+    let ayday = (979 * amonth).wrapping_sub(2919) >> 5;
+    let century = y / 100;
+    let cyear = (y % 100) as u32;
+    let cday = 1461 * cyear / 4;
+    let century_days = 146_097u64.wrapping_mul(century) / 4;
+    century_days.wrapping_add((i64::from(cday + ayday).wrapping_add(day).wrapping_sub(1)) as u64)
+}
+
+/// Whether `year` is a leap year.
+pub(crate) fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+/// Days in `month` (1-based) of `year`.
+pub(crate) fn days_in(month: u32, year: i64) -> u32 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Go's `time.Date` for already-valid fields: the wall clock in `zone`, resolving a time in
+/// a DST gap or fold the way Go does (look up the offset at the wall time read as UTC, then
+/// again at the instant that gives, if it differs).
+pub(crate) fn date(fields: &Civil, nsec: u32, zone: Zone) -> GoTime {
+    let days = date_to_abs_days(fields.year, fields.month, i64::from(fields.day));
+    let unix = (days.wrapping_mul(SECONDS_PER_DAY) as i64)
+        .wrapping_add(i64::from(
+            fields.hour * 3600 + fields.minute * 60 + fields.second,
+        ))
+        .wrapping_add(ABSOLUTE_TO_UNIX);
+    let mut offset = zone.offset(unix);
+    if offset != 0 {
+        offset = zone.offset(unix.wrapping_sub(i64::from(offset)));
+    }
+    GoTime {
+        unix: unix.wrapping_sub(i64::from(offset)),
+        nsec,
+        zone,
+        mono: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_matches_go() {
+        let t = GoTime {
+            unix: 951_782_400,
+            nsec: 0,
+            zone: Zone::Utc,
+            mono: None,
+        };
+        let (c, name, offset) = t.civil();
+        assert_eq!((c.year, c.month, c.day, c.yday), (2000, 2, 29, 60));
+        assert_eq!((name.as_str(), offset, c.weekday), ("UTC", 0, 2));
+        assert_eq!(GoTime::zero().go_string(), "0001-01-01 00:00:00 +0000 UTC");
+    }
+
+    #[test]
+    fn date_round_trips() {
+        let fields = Civil {
+            year: -44,
+            month: 3,
+            day: 15,
+            hour: 12,
+            ..Civil::default()
+        };
+        let t = date(&fields, 5, Zone::Utc);
+        let (c, _, _) = t.civil();
+        assert_eq!((c.year, c.month, c.day, c.hour), (-44, 3, 15, 12));
+    }
+}

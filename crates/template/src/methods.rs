@@ -1,0 +1,182 @@
+//! The methods a template may call on the two Sprig results that have them, as Go's
+//! `text/template` resolves `.Name` on a non-map value: `time.Time` (`.Unix`, `.Year`,
+//! `.Format "…"`, `.UTC`, …) and `*semver.Version` (`.Major`, `.Prerelease`, `.Original`,
+//! `.LessThan $other`, …). Everything else in keyward's data is method-free.
+//!
+//! Go's results of type `time.Month`, `time.Weekday` and `uint64` are modelled as a string
+//! (`January`, `Monday`: what they print) and `int64`; see docs/template.md.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use crate::funcs::{FuncResult, Param};
+use crate::gotime::{self, GoTime, Zone};
+use crate::sprig::semver::Version;
+use crate::value::Value;
+
+/// A method: its parameters and implementation (receiver first, then the arguments).
+pub(crate) struct Method {
+    pub params: &'static [Param],
+    pub call: fn(&Value, &[Value]) -> FuncResult,
+}
+
+/// The method `name` of `receiver`, if its Go type has one keyward implements.
+pub(crate) fn lookup(receiver: &Value, name: &str) -> Option<Method> {
+    match receiver {
+        Value::Time(_) => time_method(name),
+        Value::Semver(_) => semver_method(name),
+        _ => None,
+    }
+}
+
+fn method(params: &'static [Param], call: fn(&Value, &[Value]) -> FuncResult) -> Option<Method> {
+    Some(Method { params, call })
+}
+
+fn time_of(v: &Value) -> GoTime {
+    match v {
+        Value::Time(t) => (**t).clone(),
+        _ => GoTime::zero(),
+    }
+}
+
+fn time_value(t: GoTime) -> FuncResult {
+    Ok(Value::Time(Box::new(t)))
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+
+fn civil_int(v: &Value, field: fn(&gotime::Civil) -> i64) -> FuncResult {
+    Ok(Value::Int(field(&time_of(v).civil().0)))
+}
+
+fn unix_scaled(v: &Value, per_second: i64) -> FuncResult {
+    let t = time_of(v);
+    let scaled = i128::from(t.unix) * i128::from(per_second)
+        + i128::from(t.nsec) / i128::from(1_000_000_000 / per_second);
+    Ok(Value::Int64(scaled as i64))
+}
+
+fn time_method(name: &str) -> Option<Method> {
+    match name {
+        "Unix" => method(&[], |v, _| Ok(Value::Int64(time_of(v).unix))),
+        "UnixMilli" => method(&[], |v, _| unix_scaled(v, 1_000)),
+        "UnixMicro" => method(&[], |v, _| unix_scaled(v, 1_000_000)),
+        "UnixNano" => method(&[], |v, _| unix_scaled(v, 1_000_000_000)),
+        "Year" => method(&[], |v, _| civil_int(v, |c| c.year)),
+        "Day" => method(&[], |v, _| civil_int(v, |c| i64::from(c.day))),
+        "Hour" => method(&[], |v, _| civil_int(v, |c| i64::from(c.hour))),
+        "Minute" => method(&[], |v, _| civil_int(v, |c| i64::from(c.minute))),
+        "Second" => method(&[], |v, _| civil_int(v, |c| i64::from(c.second))),
+        "YearDay" => method(&[], |v, _| civil_int(v, |c| c.yday)),
+        "Nanosecond" => method(&[], |v, _| Ok(Value::Int(i64::from(time_of(v).nsec)))),
+        "Month" => method(&[], |v, _| {
+            let month = time_of(v).civil().0.month as usize;
+            Ok(Value::from(MONTHS[month.clamp(1, 12) - 1]))
+        }),
+        "Weekday" => method(&[], |v, _| {
+            Ok(Value::from(DAYS[time_of(v).civil().0.weekday as usize % 7]))
+        }),
+        "IsZero" => method(&[], |v, _| Ok(Value::Bool(time_of(v).is_zero()))),
+        "String" => method(&[], |v, _| Ok(Value::String(time_of(v).go_string()))),
+        "UTC" => method(&[], |v, _| time_value(time_of(v).in_zone(Zone::Utc))),
+        "Local" => method(&[], |v, _| time_value(time_of(v).in_zone(Zone::Local))),
+        "Format" => method(&[Param::Str], |v, a| match a.first() {
+            Some(Value::String(layout)) => Ok(Value::String(gotime::format(&time_of(v), layout))),
+            _ => Ok(Value::String(String::new())),
+        }),
+        _ => None,
+    }
+}
+
+fn version_of(v: &Value) -> Option<&Version> {
+    match v {
+        Value::Semver(v) => Some(v),
+        _ => None,
+    }
+}
+
+fn text(v: &Value, field: fn(&Version) -> &str) -> FuncResult {
+    Ok(Value::from(version_of(v).map_or("", field)))
+}
+
+fn number(v: &Value, field: fn(&Version) -> u64) -> FuncResult {
+    // Go's uint64, modelled as int64 (wrapping above 2^63, as a Go conversion would).
+    Ok(Value::Int64(version_of(v).map_or(0, field) as i64))
+}
+
+/// Compares the receiver with a `*semver.Version` argument.
+fn compare(v: &Value, a: &[Value], test: fn(Ordering) -> bool) -> FuncResult {
+    match (version_of(v), a.first()) {
+        (Some(v), Some(Value::Semver(o))) => Ok(Value::Bool(test(v.compare(o)))),
+        (Some(_), Some(Value::Nil) | None) => {
+            Err("invalid memory address or nil pointer dereference".to_owned())
+        }
+        (_, Some(other)) => Err(format!(
+            "wrong type for value; expected *semver.Version; got {}",
+            other.go_type()
+        )),
+        _ => Err("not a version".to_owned()),
+    }
+}
+
+fn bumped(v: &Value, bump: fn(&Version) -> Version) -> FuncResult {
+    match version_of(v) {
+        Some(version) => Ok(Value::Semver(Arc::new(bump(version)))),
+        None => Err("not a version".to_owned()),
+    }
+}
+
+fn semver_method(name: &str) -> Option<Method> {
+    match name {
+        "Major" => method(&[], |v, _| number(v, |s| s.major)),
+        "Minor" => method(&[], |v, _| number(v, |s| s.minor)),
+        "Patch" => method(&[], |v, _| number(v, |s| s.patch)),
+        "Prerelease" => method(&[], |v, _| text(v, |s| &s.pre)),
+        "Metadata" => method(&[], |v, _| text(v, |s| &s.metadata)),
+        "Original" => method(&[], |v, _| text(v, |s| &s.original)),
+        "String" => method(&[], |v, _| {
+            Ok(Value::String(
+                version_of(v).map(Version::normalized).unwrap_or_default(),
+            ))
+        }),
+        "IncMajor" => method(&[], |v, _| bumped(v, Version::inc_major)),
+        "IncMinor" => method(&[], |v, _| bumped(v, Version::inc_minor)),
+        "IncPatch" => method(&[], |v, _| bumped(v, Version::inc_patch)),
+        "LessThan" => method(&[Param::Any], |v, a| compare(v, a, Ordering::is_lt)),
+        "LessThanEqual" => method(&[Param::Any], |v, a| compare(v, a, Ordering::is_le)),
+        "GreaterThan" => method(&[Param::Any], |v, a| compare(v, a, Ordering::is_gt)),
+        "GreaterThanEqual" => method(&[Param::Any], |v, a| compare(v, a, Ordering::is_ge)),
+        "Equal" => method(&[Param::Any], |v, a| compare(v, a, Ordering::is_eq)),
+        "Compare" => method(&[Param::Any], |v, a| {
+            compare(v, a, |_| true)?;
+            match (version_of(v), a.first()) {
+                (Some(v), Some(Value::Semver(o))) => Ok(Value::Int(v.compare(o) as i64)),
+                _ => Ok(Value::Int(0)),
+            }
+        }),
+        _ => None,
+    }
+}
