@@ -329,7 +329,10 @@ fn equal(a: &Value, b: &Value) -> Result<bool, String> {
         (Value::Nil, _) | (_, Value::Nil) => a == b,
         // Go compares time.Time structs field by field and *semver.Version by pointer.
         (Value::Time(x), Value::Time(y)) => x == y,
-        (Value::Semver(x), Value::Semver(y)) => std::sync::Arc::ptr_eq(x, y),
+        (Value::Semver(x), Value::Semver(y)) if x.by_value && y.by_value => x == y,
+        (Value::Semver(x), Value::Semver(y)) if !x.by_value && !y.by_value => {
+            std::sync::Arc::ptr_eq(x, y)
+        }
         (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
             return Err(format!("non-comparable type {}", a.go_type()));
         }

@@ -24,6 +24,7 @@ pub(crate) struct Method {
 pub(crate) fn lookup(receiver: &Value, name: &str) -> Option<Method> {
     match receiver {
         Value::Time(_) => time_method(name),
+        Value::Semver(v) if v.by_value && POINTER_METHODS.contains(&name) => None,
         Value::Semver(_) => semver_method(name),
         _ => None,
     }
@@ -130,7 +131,7 @@ fn number(v: &Value, field: fn(&Version) -> u64) -> FuncResult {
 /// Compares the receiver with a `*semver.Version` argument.
 fn compare(v: &Value, a: &[Value], test: fn(Ordering) -> bool) -> FuncResult {
     match (version_of(v), a.first()) {
-        (Some(v), Some(Value::Semver(o))) => Ok(Value::Bool(test(v.compare(o)))),
+        (Some(v), Some(Value::Semver(o))) if !o.by_value => Ok(Value::Bool(test(v.compare(o)))),
         (Some(_), Some(Value::Nil) | None) => {
             Err("invalid memory address or nil pointer dereference".to_owned())
         }
@@ -148,6 +149,17 @@ fn bumped(v: &Value, bump: fn(&Version) -> Version) -> FuncResult {
         None => Err("not a version".to_owned()),
     }
 }
+
+/// The `*semver.Version` methods a `semver.Version` value does not have.
+const POINTER_METHODS: [&str; 7] = [
+    "Original",
+    "LessThan",
+    "LessThanEqual",
+    "GreaterThan",
+    "GreaterThanEqual",
+    "Equal",
+    "Compare",
+];
 
 fn semver_method(name: &str) -> Option<Method> {
     match name {

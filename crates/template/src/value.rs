@@ -78,6 +78,7 @@ impl Value {
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
             Value::Time(_) => "time.Time",
+            Value::Semver(v) if v.by_value => "semver.Version",
             Value::Semver(_) => "*semver.Version",
         }
     }
@@ -89,6 +90,7 @@ impl Value {
             Value::List(_) => "slice",
             Value::Map(_) => "map",
             Value::Time(_) => "struct",
+            Value::Semver(v) if v.by_value => "struct",
             Value::Semver(_) => "ptr",
             other => other.go_type(),
         }

@@ -45,11 +45,17 @@ impl PartialEq for Zone {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Zone::Utc, Zone::Utc) | (Zone::Local, Zone::Local) => true,
-            (Zone::Fixed(a), Zone::Fixed(b)) => Arc::ptr_eq(a, b),
+            // Go's FixedZone hands out one shared location per unnamed whole-hour offset.
+            (Zone::Fixed(a), Zone::Fixed(b)) => Arc::ptr_eq(a, b) || (shared_fixed(a) && a == b),
             (Zone::Loaded(a), Zone::Loaded(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
+}
+
+/// Whether `FixedZone` returns its cached location for this name and offset.
+fn shared_fixed(zone: &(String, i32)) -> bool {
+    zone.0.is_empty() && (-12 * 3600..=14 * 3600).contains(&zone.1) && zone.1 % 3600 == 0
 }
 
 impl Zone {

@@ -22,6 +22,10 @@ pub struct Version {
     pub(crate) pre: String,
     pub(crate) metadata: String,
     pub(crate) original: String,
+    /// A `semver.Version` value (what `IncMajor` and friends return) rather than the
+    /// `*semver.Version` pointer `semver` returns: it lacks the pointer methods
+    /// (`Original`, `LessThan`, …) and compares by value.
+    pub(crate) by_value: bool,
 }
 
 const VERSION: &str = r"v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?";
@@ -101,6 +105,7 @@ impl Version {
             pre: text(5),
             metadata: text(8),
             original: v.to_owned(),
+            by_value: false,
         };
         if !version.pre.is_empty() && !valid_prerelease(&version.pre) {
             return Err("Invalid Prerelease string".to_owned());
@@ -136,6 +141,7 @@ impl Version {
             pre: String::new(),
             metadata: String::new(),
             original: String::new(),
+            by_value: true,
         };
         let prefix = if self.original.starts_with('v') {
             "v"
