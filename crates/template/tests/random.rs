@@ -131,6 +131,13 @@ const FUNCTIONS: &[&str] = &[
     "atoi",
     "title",
     "abbrev 5",
+    "semver",
+    "semverCompare \">=1\"",
+    "toDate \"2006\"",
+    "mustToDate \"06\"",
+    "unixEpoch",
+    "htmlDateInZone",
+    "dateModify \"1h\"",
 ];
 
 fn expression(rng: &mut Rng, depth: u32) -> String {
