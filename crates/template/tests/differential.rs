@@ -256,7 +256,11 @@ fn date_cases_agree_in_other_local_zones() {
     let exe = std::env::current_exe().expect("the test binary's path");
     for zone in OTHER_LOCAL_ZONES {
         let output = Command::new(&exe)
-            .args(["date_cases_agree_in_other_local_zones", "--exact", "--nocapture"])
+            .args([
+                "date_cases_agree_in_other_local_zones",
+                "--exact",
+                "--nocapture",
+            ])
             .env("TZ", zone)
             .env(TZ_CHILD, "1")
             .output()

@@ -103,8 +103,21 @@ impl Zone {
     }
 }
 
+/// Seconds in 400 Gregorian years, after which the calendar (and a zone's POSIX rule for
+/// the future) repeats exactly.
+const FOUR_CENTURIES: i64 = 146_097 * 86_400;
+
+/// `unix` as a timestamp jiff can look up: instants past year 9999 move back by whole
+/// 400-year cycles (the zone's final rule gives them the same offset as Go's extend rule
+/// does), instants before year -9999 use the zone's earliest offset, as they do in Go.
 fn clamp_timestamp(unix: i64) -> Timestamp {
-    let unix = unix.clamp(Timestamp::MIN.as_second(), Timestamp::MAX.as_second());
+    let max = Timestamp::MAX.as_second();
+    let unix = if unix > max {
+        let cycles = (unix - max) / FOUR_CENTURIES + 1;
+        unix - cycles * FOUR_CENTURIES
+    } else {
+        unix.max(Timestamp::MIN.as_second())
+    };
     Timestamp::from_second(unix).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
@@ -338,7 +351,8 @@ fn civil_of(abs: u64) -> Civil {
     let year = (century.wrapping_mul(100).wrapping_sub(ABSOLUTE_YEARS) as i64)
         .wrapping_add(i64::from(cyear))
         .wrapping_add(i64::from(jan_feb));
-    let leap = u32::from(cyear % 4 == 0) & (u32::from(cyear != 0) | u32::from(century % 4 == 0));
+    let leap = u32::from(cyear.is_multiple_of(4))
+        & (u32::from(cyear != 0) | u32::from(century.is_multiple_of(4)));
     let yday =
         i64::from(ayday) + (1 + 31 + 28) + i64::from(leap & !jan_feb) - 365 * i64::from(jan_feb);
     let secs = (abs % SECONDS_PER_DAY) as u32;

@@ -117,14 +117,27 @@ fn zones(cases: &mut Vec<Case>) {
         "Europe/Dublin",
     ];
     for zone in zones {
-        for instant in ["1136239445", "1162100000", "-2208988800"] {
+        for instant in [
+            "1136239445",
+            "1162100000",
+            "-2208988800",
+            "-3786825600",
+            "(int64 3093527980800)",
+            "(int64 9223372036854775807)",
+        ] {
             push(
                 cases,
                 "zone",
-                format!("{{{{ dateInZone \"2006-01-02 15:04:05 -07:00:00 MST\" {instant} {zone:?} }}}}"),
+                format!(
+                    "{{{{ dateInZone \"2006-01-02 15:04:05 -07:00:00 MST\" {instant} {zone:?} }}}}"
+                ),
             );
         }
-        push(cases, "zone", format!("{{{{ htmlDateInZone 1136239445 {zone:?} }}}}"));
+        push(
+            cases,
+            "zone",
+            format!("{{{{ htmlDateInZone 1136239445 {zone:?} }}}}"),
+        );
     }
     for template in [
         "{{ date \"2006-01-02 15:04\" 1136239445 }}",
@@ -146,14 +159,20 @@ fn parsing(cases: &mut Vec<Case>) {
         ("2006-01-02T15:04:05Z07:00", "2020-02-29T13:04:05Z"),
         ("2006-01-02T15:04:05Z07:00", "2020-02-29T13:04:05+05:30"),
         ("2006-01-02T15:04:05Z07:00", "2020-02-29T13:04:05-00:00"),
-        ("2006-01-02T15:04:05.999999999Z07:00", "2020-02-29T13:04:05.123456789Z"),
+        (
+            "2006-01-02T15:04:05.999999999Z07:00",
+            "2020-02-29T13:04:05.123456789Z",
+        ),
         ("2006-01-02T15:04:05Z07:00", "2020-02-29T13:04:05.5Z"),
         ("2006-01-02 15:04:05.000", "2020-01-01 00:00:00,250"),
         ("2006-01-02 15:04:05 MST", "2020-07-01 12:00:00 EDT"),
         ("2006-01-02 15:04:05 MST", "2020-07-01 12:00:00 UTC"),
         ("2006-01-02 15:04:05 MST", "2020-07-01 12:00:00 GMT+3"),
         ("2006-01-02 15:04:05 MST", "2020-07-01 12:00:00 ChST"),
-        ("2006-01-02 15:04:05 -0700 MST", "2020-07-01 12:00:00 +0200 CEST"),
+        (
+            "2006-01-02 15:04:05 -0700 MST",
+            "2020-07-01 12:00:00 +0200 CEST",
+        ),
         ("2006-01-02 15:04:05 -0700", "2020-07-01 12:00:00 +0000"),
         ("Jan 2, 2006 at 3:04pm (MST)", "Feb 3, 2013 at 7:54pm (PST)"),
         ("Monday, 02-Jan-06 15:04:05", "friday, 03-FEB-23 07:54:00"),
@@ -169,7 +188,10 @@ fn parsing(cases: &mut Vec<Case>) {
         ("2006-1-2 3:4:5", "2020-2-9 1:2:3"),
         ("_2 Jan 2006", " 9 Mar 2021"),
         ("2006-01-02 15:04:05 Z07", "2020-07-01 12:00:00 +05"),
-        ("2006-01-02 15:04:05 -07:00:00", "2020-07-01 12:00:00 +01:02:03"),
+        (
+            "2006-01-02 15:04:05 -07:00:00",
+            "2020-07-01 12:00:00 +01:02:03",
+        ),
         ("2006-01-02 15:04:05 Z070000", "2020-07-01 12:00:00 Z"),
         ("15:04:05", "23:59:59.999"),
         ("2006  01", "2020 \t 02"),
@@ -179,12 +201,16 @@ fn parsing(cases: &mut Vec<Case>) {
         push(
             cases,
             "toDate",
-            format!("{{{{ $t := toDate {layout:?} {value:?} }}}}{{{{ $t }}}}|{{{{ unixEpoch $t }}}}|{{{{ $t.Format \"Z07:00:00 MST\" }}}}"),
+            format!(
+                "{{{{ $t := toDate {layout:?} {value:?} }}}}{{{{ $t }}}}|{{{{ unixEpoch $t }}}}|{{{{ $t.Format \"Z07:00:00 MST\" }}}}"
+            ),
         );
         push(
             cases,
             "mustToDate",
-            format!("{{{{ mustToDate {layout:?} {value:?} | date \"2006-01-02T15:04:05.000000000 -0700 MST\" }}}}"),
+            format!(
+                "{{{{ mustToDate {layout:?} {value:?} | date \"2006-01-02T15:04:05.000000000 -0700 MST\" }}}}"
+            ),
         );
     }
 }
@@ -218,10 +244,22 @@ fn parse_errors(cases: &mut Vec<Case>) {
         ("2006-01-02", ""),
     ];
     for (layout, value) in pairs {
-        push(cases, "toDate error", format!("{{{{ toDate {layout:?} {value:?} }}}}"));
-        push(cases, "mustToDate error", format!("{{{{ mustToDate {layout:?} {value:?} }}}}"));
+        push(
+            cases,
+            "toDate error",
+            format!("{{{{ toDate {layout:?} {value:?} }}}}"),
+        );
+        push(
+            cases,
+            "mustToDate error",
+            format!("{{{{ mustToDate {layout:?} {value:?} }}}}"),
+        );
     }
-    push(cases, "toDate error", "{{ (toDate \"2006\" \"x\").IsZero }}|{{ toDate \"2006\" \"x\" | unixEpoch }}");
+    push(
+        cases,
+        "toDate error",
+        "{{ (toDate \"2006\" \"x\").IsZero }}|{{ toDate \"2006\" \"x\" | unixEpoch }}",
+    );
 }
 
 fn time_values(cases: &mut Vec<Case>) {
@@ -280,18 +318,34 @@ fn time_values(cases: &mut Vec<Case>) {
 
 fn modify_and_ago(cases: &mut Vec<Case>) {
     for d in [
-        "1h", "-90m", "1.5h", "1h2m3.5s", "1ns", "-1us", "2µs", "+10s", "0", "", "1d", "x",
-        "9223372036s", "-2562047h",
+        "1h",
+        "-90m",
+        "1.5h",
+        "1h2m3.5s",
+        "1ns",
+        "-1us",
+        "2µs",
+        "+10s",
+        "0",
+        "",
+        "1d",
+        "x",
+        "9223372036s",
+        "-2562047h",
     ] {
         push(
             cases,
             "dateModify",
-            format!("{{{{ toDate .layout .stamp | dateModify {d:?} }}}}|{{{{ toDate .layout .stamp | date_modify {d:?} | unixEpoch }}}}"),
+            format!(
+                "{{{{ toDate .layout .stamp | dateModify {d:?} }}}}|{{{{ toDate .layout .stamp | date_modify {d:?} | unixEpoch }}}}"
+            ),
         );
         push(
             cases,
             "mustDateModify",
-            format!("{{{{ toDate .layout .stamp | mustDateModify {d:?} }}}}|{{{{ toDate .layout .stamp | must_date_modify {d:?} | unixEpoch }}}}"),
+            format!(
+                "{{{{ toDate .layout .stamp | mustDateModify {d:?} }}}}|{{{{ toDate .layout .stamp | must_date_modify {d:?} | unixEpoch }}}}"
+            ),
         );
     }
     for template in [
@@ -340,7 +394,9 @@ fn semver(cases: &mut Vec<Case>) {
         push(
             cases,
             "semver",
-            format!("{{{{ $v := semver {v:?} }}}}{{{{ $v }}}}|{{{{ $v.Major }}}}.{{{{ $v.Minor }}}}.{{{{ $v.Patch }}}}|{{{{ $v.Prerelease }}}}|{{{{ $v.Metadata }}}}|{{{{ $v.Original }}}}"),
+            format!(
+                "{{{{ $v := semver {v:?} }}}}{{{{ $v }}}}|{{{{ $v.Major }}}}.{{{{ $v.Minor }}}}.{{{{ $v.Patch }}}}|{{{{ $v.Prerelease }}}}|{{{{ $v.Metadata }}}}|{{{{ $v.Original }}}}"
+            ),
         );
     }
     for template in [
@@ -377,20 +433,73 @@ fn semver(cases: &mut Vec<Case>) {
         push(
             cases,
             "semver order",
-            format!("{{{{ (semver {a:?}).LessThan (semver {b:?}) }}}}|{{{{ (semver {b:?}).LessThan (semver {a:?}) }}}}"),
+            format!(
+                "{{{{ (semver {a:?}).LessThan (semver {b:?}) }}}}|{{{{ (semver {b:?}).LessThan (semver {a:?}) }}}}"
+            ),
         );
     }
 }
 
 fn constraints(cases: &mut Vec<Case>) {
     let constraints = [
-        "1.2.3", "=1.2.3", "!=1.2.3", ">1.2.3", "<1.2.3", ">=1.2.3", "=>1.2.3", "<=1.2.3",
-        "=<1.2.3", "~1.2.3", "~>1.2", "~1", "^1.2.3", "^0.2.3", "^0.0.3", "^0.0", "^0", "1.x",
-        "1.2.x", "*", "x", "X.x", "1.2.*", ">1.x", ">1.2.x", "<=1.2.x", "<=1.x", "!=1.x",
-        "!=1.2.x", "~0", "~0.0.0", ">= 1.2, < 2.0", ">=1.2 <2.0", "<1.0 || >=2.0", "1.2 - 1.4.5",
-        "1.2.3 - 2", "v1.2.3", ">= 1.0.0-beta", "^1.2.3-alpha", "~1.2.3-rc.1", "!=1.2.3-beta.1",
-        "!=1.2.x-beta", ">1.2.3-alpha", "<1.2.3-rc", "", " ", "||", ">>1", "1.2.3.4", "a.b.c",
-        ">=1.0.0,", "1||2", "1 || 2", "=1.2|3", ">= 1.2 , <= 1.4", "~ 1.2", "^v1.2", "1.2.3+meta",
+        "1.2.3",
+        "=1.2.3",
+        "!=1.2.3",
+        ">1.2.3",
+        "<1.2.3",
+        ">=1.2.3",
+        "=>1.2.3",
+        "<=1.2.3",
+        "=<1.2.3",
+        "~1.2.3",
+        "~>1.2",
+        "~1",
+        "^1.2.3",
+        "^0.2.3",
+        "^0.0.3",
+        "^0.0",
+        "^0",
+        "1.x",
+        "1.2.x",
+        "*",
+        "x",
+        "X.x",
+        "1.2.*",
+        ">1.x",
+        ">1.2.x",
+        "<=1.2.x",
+        "<=1.x",
+        "!=1.x",
+        "!=1.2.x",
+        "~0",
+        "~0.0.0",
+        ">= 1.2, < 2.0",
+        ">=1.2 <2.0",
+        "<1.0 || >=2.0",
+        "1.2 - 1.4.5",
+        "1.2.3 - 2",
+        "v1.2.3",
+        ">= 1.0.0-beta",
+        "^1.2.3-alpha",
+        "~1.2.3-rc.1",
+        "!=1.2.3-beta.1",
+        "!=1.2.x-beta",
+        ">1.2.3-alpha",
+        "<1.2.3-rc",
+        "",
+        " ",
+        "||",
+        ">>1",
+        "1.2.3.4",
+        "a.b.c",
+        ">=1.0.0,",
+        "1||2",
+        "1 || 2",
+        "=1.2|3",
+        ">= 1.2 , <= 1.4",
+        "~ 1.2",
+        "^v1.2",
+        "1.2.3+meta",
         ">=01.0",
     ];
     let versions = [
@@ -413,6 +522,10 @@ fn constraints(cases: &mut Vec<Case>) {
         push(cases, "semverCompare", checks.join(","));
     }
     for v in ["", "x", "1.2.3-01", "v"] {
-        push(cases, "semverCompare bad version", format!("{{{{ semverCompare \"*\" {v:?} }}}}"));
+        push(
+            cases,
+            "semverCompare bad version",
+            format!("{{{{ semverCompare \"*\" {v:?} }}}}"),
+        );
     }
 }
