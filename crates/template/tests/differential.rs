@@ -244,6 +244,12 @@ fn date_cases_agree_in_other_local_zones() {
                 })
             })
             .collect();
+        eprintln!(
+            "date corpus: {} cases, {} disagreements with TZ={:?}",
+            cases.len(),
+            disagreements.len(),
+            std::env::var("TZ").unwrap_or_default()
+        );
         assert!(
             disagreements.is_empty(),
             "TZ={:?}: {} disagreements:\n{}",
@@ -265,6 +271,14 @@ fn date_cases_agree_in_other_local_zones() {
             .env(TZ_CHILD, "1")
             .output()
             .expect("the test binary runs");
+        eprint!(
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .filter(|l| l.starts_with("date corpus:"))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+        );
         assert!(
             output.status.success(),
             "TZ={zone:?}:\n{}{}",
