@@ -29,6 +29,9 @@
 //!   `[]interface {}` and `map[string]interface {}`, so `typeOf` differs for Sprig's `[]string`
 //!   results and `split`'s `map[string]string` is accepted where Go would refuse it.
 //! - Functions in [`UNSUPPORTED`] fail at parse time with an error naming them.
+//! - `time.Time` and `*semver.Version` values (from Sprig's date functions and `semver`)
+//!   support the methods templates commonly call, not all of Go's (docs/template.md lists
+//!   them); `.Month`/`.Weekday` are strings and semver's `.Major` and friends are `int64`.
 //! - ESO's `toYaml` matches sigs.k8s.io/yaml byte for byte (quoting, block scalars, folding at
 //!   column 80, go-yaml's key order); `fromYaml` decodes YAML 1.2-style, so unquoted YAML 1.1
 //!   booleans such as `y`, `yes`, `on` stay strings where Go reads them as `true`/`false`.
