@@ -38,7 +38,95 @@ pub fn cases() -> Vec<Case> {
     modify_and_ago(&mut cases);
     semver(&mut cases);
     constraints(&mut cases);
+    round_trips(&mut cases);
+    more(&mut cases);
     cases
+}
+
+/// Go's named layouts (`time.ANSIC` … `time.DateOnly`): formatted, then parsed back.
+const GO_LAYOUTS: [&str; 18] = [
+    "Mon Jan _2 15:04:05 2006",
+    "Mon Jan _2 15:04:05 MST 2006",
+    "Mon Jan 02 15:04:05 -0700 2006",
+    "02 Jan 06 15:04 MST",
+    "02 Jan 06 15:04 -0700",
+    "Monday, 02-Jan-06 15:04:05 MST",
+    "Mon, 02 Jan 2006 15:04:05 MST",
+    "Mon, 02 Jan 2006 15:04:05 -0700",
+    "2006-01-02T15:04:05Z07:00",
+    "2006-01-02T15:04:05.999999999Z07:00",
+    "3:04PM",
+    "Jan _2 15:04:05",
+    "Jan _2 15:04:05.000",
+    "Jan _2 15:04:05.000000",
+    "Jan _2 15:04:05.000000000",
+    "2006-01-02 15:04:05",
+    "2006-01-02",
+    "15:04:05",
+];
+
+fn round_trips(cases: &mut Vec<Case>) {
+    for layout in GO_LAYOUTS {
+        for (instant, zone) in [("1136239445", "UTC"), ("1593615845", "America/New_York")] {
+            push(
+                cases,
+                "round trip",
+                format!(
+                    "{{{{ $s := dateInZone {layout:?} {instant} {zone:?} }}}}{{{{ $s }}}}|{{{{ $t := toDate {layout:?} $s }}}}{{{{ $t }}}}|{{{{ unixEpoch $t }}}}"
+                ),
+            );
+        }
+    }
+}
+
+fn more(cases: &mut Vec<Case>) {
+    for template in [
+        "{{ toDate \"2006-01-02T15:04:05Z07:00\" \"2020-01-01T00:00:00+24:00\" }}|{{ toDate \"2006-01-02T15:04:05Z07:00\" \"2020-01-01T00:00:00+24:00\" | toJson }}",
+        "{{ mustToDate \"2006-01-02T15:04:05Z07:00\" \"2020-01-01T00:00:00+25:00\" }}",
+        "{{ mustToDate \"2006-01-02 -0700\" \"2020-01-01 Z\" }}",
+        "{{ mustToDate \"15:04:05,000\" \"10:00:00.123\" }}",
+        "{{ mustToDate \"15:04:05.999\" \"10:00:00\" }}",
+        "{{ mustToDate \"15:04:05.999\" \"10:00:00.1234567891234\" }}",
+        "{{ mustToDate \"15:04:05\" \"10:00:00.1234567891234\" }}",
+        "{{ mustToDate \"2006-01-02 MST\" \"2020-07-01 EST\" }}",
+        "{{ mustToDate \"2006-01-02 MST\" \"2020-01-01 EDT\" }}",
+        "{{ mustToDate \"2006-01-02 MST\" \"2020-07-01 IST\" }}",
+        "{{ mustToDate \"2006-01-02 MST\" \"2020-07-01 WITA\" }}",
+        "{{ mustToDate \"2006-01-02 MST\" \"2020-07-01 GMT-11\" }}",
+        "{{ mustToDate \"2006-01-02 MST\" \"2020-07-01 +0530\" }}",
+        "{{ mustToDate \"2006-01-02 15 MST\" \"2020-07-01 10 ABCDT\" }}",
+        "{{ (semver \"1.2.3\").IncMajor | typeOf }}|{{ (semver \"1.2.3\").IncMajor | kindOf }}|{{ (semver \"1.2.3\").IncMajor | toJson }}",
+        "{{ $v := semver \"1.0.0\" }}{{ $v.LessThan $v.IncMajor }}",
+        "{{ eq (semver \"1.0.0\").IncMajor (semver \"1.0.0\").IncMajor }}",
+        "{{ eq (semver \"1.0.0\").IncMajor (semver \"1.0.0\") }}",
+        "{{ (semver \"1.0.0\").IncMajor.Original }}",
+        "{{ (semver \"1.2.3\").Major | add1 }}|{{ eq (semver \"1.2.3\").Major 1 }}",
+        "{{ semver \"1.02.3\" }}|{{ semver \"v01.2.3\" }}",
+        "{{ list (semver \"1.2.3\") (semver \"v2\") | toJson }}",
+        "{{ sortAlpha (list (semver \"1.2.3\") \"a\") }}|{{ quote (semver \"1.2.3\") }}|{{ toString (semver \"1.2.3\") }}",
+        "{{ semver \"1.2.3\" | upper }}",
+        "{{ with now }}{{ typeOf .Year }}{{ end }}",
+        "{{ range $i, $t := list now now }}{{ $t.Year | typeOf }}{{ end }}",
+        "{{ join \",\" (list (toDate \"2006\" \"2001\")) }}",
+        "{{ typeOf (toDate \"2006\" \"2020\").UTC }}|{{ (toDate \"2006\" \"2020\").Local }}",
+        "{{ (toDate \"2006\" \"2020\").Format 1 }}",
+        "{{ now | date \"MST -0700\" }}|{{ now | dateInZone \"MST\" \"Asia/Tokyo\" }}",
+        "{{ toDate \"2006-01-02\" \"2024-02-29\" | date \"Z07:00 MST\" }}",
+        "{{ htmlDateInZone (toDate \"2006-01-02 15:04\" \"2024-02-29 23:30\") \"Asia/Tokyo\" }}",
+        "{{ dateInZone \"2006-01-02 15:04:05 MST\" (toDate \"2006-01-02 15:04 MST\" \"2024-02-29 23:30 CET\") \"Europe/Paris\" }}",
+        "{{ date \"2006-01-02\" (int64 -9223372036854775808) }}",
+        "{{ dateInZone \"2006-01-02 15:04:05.000000000\" (dateModify \"1ns\" (toDate \"2006\" \"2000\")) \"UTC\" }}",
+        "{{ dateModify \"-1ns\" (toDate \"2006\" \"2000\") }}",
+        "{{ toDate \"2006-01-02 15:04:05.000000000\" \"0000-01-01 00:00:00.000000001\" }}|{{ toDate \"2006\" \"0000\" | toJson }}",
+        "{{ toDate \"06\" \"-1\" }}|{{ toDate \"06\" \"+1\" }}",
+        "{{ semverCompare \"  >= 1.2  \" \"1.3.0\" }}|{{ semverCompare \">=1.2,<2\" \"1.3.0\" }}|{{ semverCompare \"1.2.3 - 2.3.4 || 5\" \"5.1.0\" }}|{{ semverCompare \"~1.2.3 || ^2\" \"2.9.9\" }}|{{ semverCompare \"> 1\" \"1.0.1\" }}",
+        "{{ semverCompare \">1.2.3-alpha.1 <1.2.3\" \"1.2.3-alpha.2\" }}|{{ semverCompare \"1.2.3-alpha - 1.2.3\" \"1.2.3-beta\" }}|{{ semverCompare \"^1.2.3-beta\" \"1.3.0-beta\" }}",
+        "{{ semverCompare \"1.2 - 1.4 - 1.6\" \"1.3.0\" }}|{{ semverCompare \"1.2 -1.4\" \"1.3.0\" }}",
+        "{{ semverCompare \"\\t>=1.0\" \"1.0.0\" }}|{{ semverCompare \">=1.0\\n\" \"1.0.0\" }}",
+        "{{ semverCompare \">=1.0\u{00a0}\" \"1.0.0\" }}",
+    ] {
+        push(cases, "more", template);
+    }
 }
 
 /// Unix seconds chosen for their edges: epoch, a leap day, nanosecond-free noon and
