@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::funcs::{FuncResult, Param};
 use crate::gotime::{self, GoTime, Zone};
+use crate::sprig::format_duration;
 use crate::sprig::semver::Version;
 use crate::value::Value;
 
@@ -80,6 +81,21 @@ fn unix_scaled(v: &Value, per_second: i64) -> FuncResult {
     Ok(Value::Int64(scaled as i64))
 }
 
+/// A `time.Duration` argument: Go accepts only an integer constant there.
+fn int_arg(a: &[Value]) -> i64 {
+    a.first().and_then(Value::as_integer).unwrap_or(0)
+}
+
+/// The order of two instants (Go's `Compare`, `Before`, `After`, `Equal`: the monotonic
+/// reading when both have one, else the wall clock).
+fn order(v: &Value, a: &[Value]) -> Ordering {
+    let (t, u) = (time_of(v), time_of(a.first().unwrap_or(&Value::Nil)));
+    if let (Some(x), Some(y)) = (t.mono, u.mono) {
+        return x.cmp(&y);
+    }
+    (t.unix, t.nsec).cmp(&(u.unix, u.nsec))
+}
+
 fn time_method(name: &str) -> Option<Method> {
     match name {
         "Unix" => method(&[], |v, _| Ok(Value::Int64(time_of(v).unix))),
@@ -104,6 +120,26 @@ fn time_method(name: &str) -> Option<Method> {
         "String" => method(&[], |v, _| Ok(Value::String(time_of(v).go_string()))),
         "UTC" => method(&[], |v, _| time_value(time_of(v).in_zone(Zone::Utc))),
         "Local" => method(&[], |v, _| time_value(time_of(v).in_zone(Zone::Local))),
+        "AddDate" => method(&[Param::Int, Param::Int, Param::Int], |v, a| {
+            let n = |i: usize| a.get(i).and_then(Value::as_integer).unwrap_or(0);
+            time_value(time_of(v).add_date(n(0), n(1), n(2)))
+        }),
+        "Add" => method(&[Param::Int], |v, a| time_value(time_of(v).add(int_arg(a)))),
+        "Truncate" => method(&[Param::Int], |v, a| {
+            time_value(time_of(v).truncate(int_arg(a)))
+        }),
+        "Round" => method(&[Param::Int], |v, a| {
+            time_value(time_of(v).round(int_arg(a)))
+        }),
+        "Sub" => method(&[Param::Time], |v, a| {
+            let d = time_of(v).sub(&time_of(a.first().unwrap_or(&Value::Nil)));
+            Ok(Value::String(format_duration(d)))
+        }),
+        "After" => method(&[Param::Time], |v, a| Ok(Value::Bool(order(v, a).is_gt()))),
+        "Before" => method(&[Param::Time], |v, a| Ok(Value::Bool(order(v, a).is_lt()))),
+        "Equal" => method(&[Param::Time], |v, a| Ok(Value::Bool(order(v, a).is_eq()))),
+        "Compare" => method(&[Param::Time], |v, a| Ok(Value::Int(order(v, a) as i64))),
+        "IsDST" => method(&[], |v, _| Ok(Value::Bool(time_of(v).is_dst()))),
         "Format" => method(&[Param::Str], |v, a| match a.first() {
             Some(Value::String(layout)) => Ok(Value::String(gotime::format(&time_of(v), layout))),
             _ => Ok(Value::String(String::new())),

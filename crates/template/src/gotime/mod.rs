@@ -294,6 +294,64 @@ impl GoTime {
         d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
     }
 
+    /// `t.AddDate(years, months, days)`: calendar arithmetic in the time's zone, with Go's
+    /// normalisation (October 31 plus one month is December 1).
+    pub(crate) fn add_date(&self, years: i64, months: i64, days: i64) -> GoTime {
+        let (c, _, _) = self.civil();
+        let month0 = i64::from(c.month) - 1 + months;
+        let year = c
+            .year
+            .wrapping_add(years)
+            .wrapping_add(month0.div_euclid(12));
+        let month = month0.rem_euclid(12) as u32 + 1;
+        let clock = i64::from(c.hour * 3600 + c.minute * 60 + c.second);
+        let day = i64::from(c.day).wrapping_add(days);
+        date_days(year, month, day, clock, self.nsec, self.zone.clone())
+    }
+
+    /// The remainder of the time since year 1 divided by `d` (Go's `div`), for `Truncate`
+    /// and `Round`.
+    fn remainder(&self, d: i64) -> i64 {
+        let since_zero = (i128::from(self.unix) + i128::from(UNIX_TO_INTERNAL)) * 1_000_000_000
+            + i128::from(self.nsec);
+        since_zero.rem_euclid(i128::from(d)) as i64
+    }
+
+    /// `t.Truncate(d)`.
+    pub(crate) fn truncate(&self, d: i64) -> GoTime {
+        let t = self.in_zone(self.zone.clone());
+        if d <= 0 {
+            return t;
+        }
+        t.add(-t.remainder(d))
+    }
+
+    /// `t.Round(d)`: halfway values round up.
+    pub(crate) fn round(&self, d: i64) -> GoTime {
+        let t = self.in_zone(self.zone.clone());
+        if d <= 0 {
+            return t;
+        }
+        let r = t.remainder(d);
+        if (r as u64).wrapping_add(r as u64) < d as u64 {
+            return t.add(-r);
+        }
+        t.add(d - r)
+    }
+
+    /// Whether daylight saving time is in effect (`IsDST`).
+    pub(crate) fn is_dst(&self) -> bool {
+        let tz = match &self.zone {
+            Zone::Utc | Zone::Fixed(_) => return false,
+            Zone::Local => match local_zone() {
+                Some(tz) => tz,
+                None => return false,
+            },
+            Zone::Loaded(tz) => tz,
+        };
+        tz.to_offset_info(clamp_timestamp(self.unix)).dst().is_dst()
+    }
+
     /// The zone abbreviation, offset and absolute seconds (Go's `locabs`).
     fn locabs(&self) -> (String, i32, u64) {
         let (name, offset) = self.zone.lookup(self.unix);
@@ -402,11 +460,30 @@ pub(crate) fn days_in(month: u32, year: i64) -> u32 {
 /// a DST gap or fold the way Go does (look up the offset at the wall time read as UTC, then
 /// again at the instant that gives, if it differs).
 pub(crate) fn date(fields: &Civil, nsec: u32, zone: Zone) -> GoTime {
-    let days = date_to_abs_days(fields.year, fields.month, i64::from(fields.day));
+    let clock = i64::from(fields.hour * 3600 + fields.minute * 60 + fields.second);
+    date_days(
+        fields.year,
+        fields.month,
+        i64::from(fields.day),
+        clock,
+        nsec,
+        zone,
+    )
+}
+
+/// `time.Date` with a day of month and seconds of day that may overflow (`AddDate`): the
+/// month is normalised into the year first, the day count is linear.
+pub(crate) fn date_days(
+    year: i64,
+    month: u32,
+    day: i64,
+    clock: i64,
+    nsec: u32,
+    zone: Zone,
+) -> GoTime {
+    let days = date_to_abs_days(year, month, day);
     let unix = (days.wrapping_mul(SECONDS_PER_DAY) as i64)
-        .wrapping_add(i64::from(
-            fields.hour * 3600 + fields.minute * 60 + fields.second,
-        ))
+        .wrapping_add(clock)
         .wrapping_add(ABSOLUTE_TO_UNIX);
     let mut offset = zone.offset(unix);
     if offset != 0 {

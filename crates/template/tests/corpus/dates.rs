@@ -124,6 +124,18 @@ fn more(cases: &mut Vec<Case>) {
         "{{ semverCompare \"1.2 - 1.4 - 1.6\" \"1.3.0\" }}|{{ semverCompare \"1.2 -1.4\" \"1.3.0\" }}",
         "{{ semverCompare \"\\t>=1.0\" \"1.0.0\" }}|{{ semverCompare \">=1.0\\n\" \"1.0.0\" }}",
         "{{ semverCompare \">=1.0\u{00a0}\" \"1.0.0\" }}",
+        "{{ $t := toDate .layout .stamp }}{{ $t.AddDate 0 1 0 }}|{{ $t.AddDate 0 2 0 }}|{{ $t.AddDate -2000 0 1 }}|{{ $t.AddDate 0 -14 -400 }}",
+        "{{ $t := toDate \"2006-01-02\" \"2024-01-31\" }}{{ $t.AddDate 0 1 0 }}|{{ $t.AddDate 1 1 0 }}|{{ $t.AddDate 0 0 (add 1 1 | int) }}",
+        "{{ $t := toDate \"2006-01-02 15:04\" \"2021-03-13 02:30\" }}{{ $t.AddDate 0 0 1 }}|{{ ($t.AddDate 0 0 1).IsDST }}|{{ $t.IsDST }}",
+        "{{ $t := toDate .layout .stamp }}{{ $t.Add 3600000000000 }}|{{ $t.Add -1 }}|{{ $t.Add 1.5 }}",
+        "{{ $t := toDate .layout .stamp }}{{ $t.Truncate 3600000000000 }}|{{ $t.Round 3600000000000 }}|{{ $t.Round 0 }}|{{ $t.Truncate -5 }}",
+        "{{ $t := toDate \"2006-01-02 15:04:05.000\" \"0001-01-01 00:00:00.500\" }}{{ $t.Round 1000000000 }}|{{ $t.Truncate 7000000000 }}|{{ ($t.AddDate -5 0 0).Truncate 86400000000000 }}",
+        "{{ $t := toDate .layout .stamp }}{{ $u := $t.AddDate 0 0 1 }}{{ $u.Sub $t }}|{{ $t.Sub $u }}|{{ $t.Before $u }}|{{ $t.After $u }}|{{ $t.Equal $t.UTC }}|{{ $t.Compare $u }}",
+        "{{ $t := now }}{{ $u := $t.Add 1 }}{{ $t.Before $u }}|{{ $t.Sub $u }}|{{ ($t.Round 0).Equal $t }}",
+        "{{ (toDate .layout .stamp).Sub \"x\" }}",
+        "{{ (toDate .layout .stamp).Before }}",
+        "{{ (toDate .layout .stamp).AddDate 1 }}",
+        "{{ dateInZone \"MST\" ((toDate \"2006-01-02\" \"2021-07-01\").AddDate 0 6 0) \"Europe/London\" }}",
     ] {
         push(cases, "more", template);
     }
