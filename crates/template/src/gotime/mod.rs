@@ -4,19 +4,16 @@
 //! `time.Date`'s normalisation across DST gaps, `LoadLocation` and the process's `Local`
 //! zone. Layout formatting and parsing live in [`layout`].
 //!
-//! Zone rules come from the system tz database through `jiff`; keyward only asks it "which
-//! offset and abbreviation apply at this instant", the question Go's `Location.lookup`
-//! answers.
+//! Locations (`Local`, `LoadLocation`, fixed zones) live in [`zone`].
 
 mod layout;
+mod zone;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use jiff::Timestamp;
-use jiff::tz::TimeZone;
-
 pub(crate) use layout::{format, parse_in_local};
+pub(crate) use zone::{Zone, load_location};
 
 const SECONDS_PER_DAY: u64 = 86_400;
 const MARCH_THRU_DECEMBER: u64 = 31 + 30 + 31 + 30 + 31 + 31 + 30 + 31 + 30 + 31;
@@ -26,167 +23,6 @@ const ABSOLUTE_TO_INTERNAL: i64 =
 const UNIX_TO_INTERNAL: i64 = (1969 * 365 + 1969 / 4 - 1969 / 100 + 1969 / 400) * 86_400;
 const UNIX_TO_ABSOLUTE: i64 = UNIX_TO_INTERNAL.wrapping_sub(ABSOLUTE_TO_INTERNAL);
 const ABSOLUTE_TO_UNIX: i64 = ABSOLUTE_TO_INTERNAL.wrapping_sub(UNIX_TO_INTERNAL);
-
-/// A Go `*time.Location`. Go compares locations by pointer, so fixed and loaded zones
-/// compare by identity (two `toDate` results in the same invented zone are not `eq`).
-#[derive(Clone, Debug)]
-pub(crate) enum Zone {
-    /// `time.UTC`.
-    Utc,
-    /// `time.Local`: the process's zone, from `TZ` or `/etc/localtime`.
-    Local,
-    /// `time.FixedZone(name, offset)`, as `time.Parse` invents for unknown offsets.
-    Fixed(Arc<(String, i32)>),
-    /// A zone from `time.LoadLocation`.
-    Loaded(Arc<TimeZone>),
-}
-
-impl PartialEq for Zone {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Zone::Utc, Zone::Utc) | (Zone::Local, Zone::Local) => true,
-            // Go's FixedZone hands out one shared location per unnamed whole-hour offset.
-            (Zone::Fixed(a), Zone::Fixed(b)) => Arc::ptr_eq(a, b) || (shared_fixed(a) && a == b),
-            (Zone::Loaded(a), Zone::Loaded(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        }
-    }
-}
-
-/// Whether `FixedZone` returns its cached location for this name and offset.
-fn shared_fixed(zone: &(String, i32)) -> bool {
-    zone.0.is_empty() && (-12 * 3600..=14 * 3600).contains(&zone.1) && zone.1 % 3600 == 0
-}
-
-impl Zone {
-    /// Go's `Location.lookup`: the abbreviation and offset (seconds east of UTC) in effect at
-    /// `unix`.
-    pub(crate) fn lookup(&self, unix: i64) -> (String, i32) {
-        match self {
-            Zone::Utc => ("UTC".to_owned(), 0),
-            Zone::Local => match local_zone() {
-                Some(tz) => tz_lookup(tz, unix),
-                None => ("UTC".to_owned(), 0),
-            },
-            Zone::Fixed(fixed) => (fixed.0.clone(), fixed.1),
-            Zone::Loaded(tz) => tz_lookup(tz, unix),
-        }
-    }
-
-    fn offset(&self, unix: i64) -> i32 {
-        self.lookup(unix).1
-    }
-
-    /// Go's `lookupName`: the offset of the zone abbreviated `name` around `unix`, preferring
-    /// one actually in effect then. Go scans the zone's table of abbreviations; keyward scans
-    /// the transitions within a few years of `unix`, which finds the same names in practice.
-    pub(crate) fn lookup_name(&self, name: &str, unix: i64) -> Option<i32> {
-        let tz = match self {
-            Zone::Utc => return (name == "UTC").then_some(0),
-            Zone::Fixed(fixed) => return (fixed.0 == name).then_some(fixed.1),
-            Zone::Local => local_zone()?,
-            Zone::Loaded(tz) => tz,
-        };
-        let candidates = abbreviations_near(tz, unix);
-        for (abbrev, offset) in &candidates {
-            if abbrev == name {
-                let (found, actual) = tz_lookup(tz, unix.wrapping_sub(i64::from(*offset)));
-                if found == *abbrev {
-                    return Some(actual);
-                }
-            }
-        }
-        candidates
-            .into_iter()
-            .find(|(abbrev, _)| abbrev == name)
-            .map(|(_, offset)| offset)
-    }
-}
-
-/// Seconds in 400 Gregorian years, after which the calendar (and a zone's POSIX rule for
-/// the future) repeats exactly.
-const FOUR_CENTURIES: i64 = 146_097 * 86_400;
-
-/// `unix` as a timestamp jiff can look up: instants past year 9999 move back by whole
-/// 400-year cycles (the zone's final rule gives them the same offset as Go's extend rule
-/// does), instants before year -9999 use the zone's earliest offset, as they do in Go.
-fn clamp_timestamp(unix: i64) -> Timestamp {
-    let max = Timestamp::MAX.as_second();
-    let unix = if unix > max {
-        let cycles = (unix - max) / FOUR_CENTURIES + 1;
-        unix - cycles * FOUR_CENTURIES
-    } else {
-        unix.max(Timestamp::MIN.as_second())
-    };
-    Timestamp::from_second(unix).unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
-fn tz_lookup(tz: &TimeZone, unix: i64) -> (String, i32) {
-    let info = tz.to_offset_info(clamp_timestamp(unix));
-    (info.abbreviation().to_owned(), info.offset().seconds())
-}
-
-/// The abbreviations and offsets in effect within about ten years of `unix`, plus the
-/// zone's first one.
-fn abbreviations_near(tz: &TimeZone, unix: i64) -> Vec<(String, i32)> {
-    let mut found = vec![tz_lookup(tz, unix), tz_lookup(tz, i64::MIN)];
-    let at = clamp_timestamp(unix);
-    for transition in tz.preceding(at).take(24).chain(tz.following(at).take(24)) {
-        found.push((
-            transition.abbreviation().to_owned(),
-            transition.offset().seconds(),
-        ));
-    }
-    found
-}
-
-/// The process's local zone, read once the way Go's `initLocal` does: `TZ` unset means
-/// `/etc/localtime`, `TZ=""` means UTC, otherwise a zone name or an absolute file path;
-/// anything unreadable means UTC (`None`).
-fn local_zone() -> Option<&'static TimeZone> {
-    static LOCAL: OnceLock<Option<TimeZone>> = OnceLock::new();
-    LOCAL
-        .get_or_init(|| match std::env::var("TZ") {
-            Err(std::env::VarError::NotPresent) => read_tzif("/etc/localtime"),
-            Err(std::env::VarError::NotUnicode(_)) => None,
-            Ok(tz) => {
-                let tz = tz.strip_prefix(':').unwrap_or(&tz);
-                if tz.is_empty() {
-                    None
-                } else if tz.starts_with('/') {
-                    read_tzif(tz)
-                } else {
-                    load_named(tz)
-                }
-            }
-        })
-        .as_ref()
-}
-
-fn read_tzif(path: &str) -> Option<TimeZone> {
-    let data = std::fs::read(path).ok()?;
-    TimeZone::tzif("Local", &data).ok()
-}
-
-/// A zone from the tz database by its exact (case-sensitive, as on Go's Linux file system)
-/// name.
-fn load_named(name: &str) -> Option<TimeZone> {
-    let tz = jiff::tz::db().get(name).ok()?;
-    (tz.iana_name() == Some(name)).then_some(tz)
-}
-
-/// Go's `time.LoadLocation`.
-pub(crate) fn load_location(name: &str) -> Option<Zone> {
-    match name {
-        "" | "UTC" => return Some(Zone::Utc),
-        "Local" => return Some(Zone::Local),
-        _ => {}
-    }
-    if name.contains("..") || name.starts_with(['/', '\\']) {
-        return None;
-    }
-    load_named(name).map(|tz| Zone::Loaded(Arc::new(tz)))
-}
 
 /// A Go `time.Time`, as Sprig's date functions return it. Opaque: templates format it.
 #[derive(Clone, Debug, PartialEq)]
@@ -341,15 +177,7 @@ impl GoTime {
 
     /// Whether daylight saving time is in effect (`IsDST`).
     pub(crate) fn is_dst(&self) -> bool {
-        let tz = match &self.zone {
-            Zone::Utc | Zone::Fixed(_) => return false,
-            Zone::Local => match local_zone() {
-                Some(tz) => tz,
-                None => return false,
-            },
-            Zone::Loaded(tz) => tz,
-        };
-        tz.to_offset_info(clamp_timestamp(self.unix)).dst().is_dst()
+        self.zone.is_dst(self.unix)
     }
 
     /// The zone abbreviation, offset and absolute seconds (Go's `locabs`).
