@@ -44,6 +44,26 @@ pub fn stringer(value: &Value) -> String {
     }
 }
 
+/// `%#v` of a time (its `GoString`) or of a version (Go syntax for the struct).
+fn go_syntax(value: &Value) -> String {
+    match value {
+        Value::Time(t) => t.go_syntax(),
+        Value::Semver(v) => {
+            let pointer = if v.by_value { "" } else { "&" };
+            format!(
+                "{pointer}semver.Version{{major:{:#x}, minor:{:#x}, patch:{:#x}, pre:{}, metadata:{}, original:{}}}",
+                v.major,
+                v.minor,
+                v.patch,
+                quote(&v.pre),
+                quote(&v.metadata),
+                quote(&v.original)
+            )
+        }
+        other => display(other),
+    }
+}
+
 /// `fmt.Sprintf`.
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     let mut out = String::new();
@@ -229,6 +249,10 @@ impl Spec {
     /// `String()`. Go prints the struct's private fields (or the pointer) for other verbs;
     /// keyward reports a bad verb instead (a documented deviation).
     fn print_stringer(&self, out: &mut String, value: &Value, verb: char) {
+        if verb == 'v' && self.sharp {
+            self.pad(out, &go_syntax(value));
+            return;
+        }
         let text = stringer(value);
         match verb {
             'v' | 's' | 'q' | 'x' | 'X' => {

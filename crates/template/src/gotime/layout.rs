@@ -56,7 +56,7 @@ const LONG_DAYS: [&str; 7] = [
     "Friday",
     "Saturday",
 ];
-const LONG_MONTHS: [&str; 12] = [
+pub(super) const LONG_MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",

@@ -206,6 +206,22 @@ impl GoTime {
         s
     }
 
+    /// Go's `Time.GoString` (`%#v`): `time.Date(2006, time.January, 2, …, time.Local)`.
+    pub(crate) fn go_syntax(&self) -> String {
+        let (c, _, _) = self.civil();
+        let month = layout::LONG_MONTHS[(c.month as usize).clamp(1, 12) - 1];
+        format!(
+            "time.Date({}, time.{month}, {}, {}, {}, {}, {}, {})",
+            c.year,
+            c.day,
+            c.hour,
+            c.minute,
+            c.second,
+            self.nsec,
+            self.zone.go_syntax()
+        )
+    }
+
     /// `MarshalJSON`'s text: RFC 3339 with nanoseconds, or an error outside years 0..=9999
     /// or for a zone offset of 24 hours or more.
     pub(crate) fn rfc3339_nano(&self) -> Result<String, String> {

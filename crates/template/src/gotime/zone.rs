@@ -84,6 +84,29 @@ impl Zone {
             .map(|(_, offset)| *offset)
     }
 
+    /// How `Time.GoString` names the location.
+    pub(crate) fn go_syntax(&self) -> String {
+        let name = match self {
+            Zone::Utc => return "time.UTC".to_owned(),
+            Zone::Local => return "time.Local".to_owned(),
+            Zone::Fixed(fixed) => fixed.0.as_str(),
+            Zone::Loaded(tz) => tz.iana_name().unwrap_or(""),
+        };
+        let mut quoted = String::from("time.Location(\"");
+        for b in name.bytes() {
+            match b {
+                b'"' | b'\\' => {
+                    quoted.push('\\');
+                    quoted.push(char::from(b));
+                }
+                b' '..=b'~' => quoted.push(char::from(b)),
+                _ => quoted.push_str(&format!("\\x{b:02x}")),
+            }
+        }
+        quoted.push_str("\")");
+        quoted
+    }
+
     /// Whether daylight saving time is in effect at `unix`.
     pub(crate) fn is_dst(&self, unix: i64) -> bool {
         let tz = match self {

@@ -135,6 +135,10 @@ fn more(cases: &mut Vec<Case>) {
         "{{ (toDate .layout .stamp).Sub \"x\" }}",
         "{{ (toDate .layout .stamp).Before }}",
         "{{ (toDate .layout .stamp).AddDate 1 }}",
+        "{{ printf \"%#v|%+v|%20v|%-12.4s|\" (toDate .layout .stamp) (toDate .layout .stamp) (toDate \"2006\" \"2001\") (toDate \"2006\" \"2001\") }}",
+        "{{ printf \"%#v\" (toDate \"2006 -0700\" \"2001 +0130\") }}|{{ printf \"%#v\" (toDate \"2006 MST\" \"2001 XYZ\") }}|{{ printf \"%#v\" (toDate \"2006\" \"2001\").UTC }}",
+        "{{ printf \"%#v\" (semver \"v1.2.3-rc.1+b\") }}|{{ printf \"%#v\" (semver \"1.2.3\").IncMinor }}|{{ printf \"%+v\" (semver \"1.2\") }}",
+        "{{ mustToJson (toDate \"2006\" \"10000\") }}",
         "{{ dateInZone \"MST\" ((toDate \"2006-01-02\" \"2021-07-01\").AddDate 0 6 0) \"Europe/London\" }}",
     ] {
         push(cases, "more", template);
