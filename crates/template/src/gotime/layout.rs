@@ -471,7 +471,34 @@ fn parse_element<'v>(
     layout: &str,
     f: &mut Fields,
 ) -> Result<&'v [u8], ParseError> {
-    let range = |what: &'static str| ParseError(what);
+    match std {
+        Std::Hour
+        | Std::Hour12
+        | Std::ZeroHour12
+        | Std::Minute
+        | Std::ZeroMinute
+        | Std::Second
+        | Std::ZeroSecond
+        | Std::PM
+        | Std::Pm => parse_clock(std, value, layout, f),
+        Std::TZ => parse_zone_name(value, f),
+        Std::Frac(..) => parse_fraction(std, value, f),
+        Std::Iso8601TZ
+        | Std::Iso8601SecondsTZ
+        | Std::Iso8601ShortTZ
+        | Std::Iso8601ColonTZ
+        | Std::Iso8601ColonSecondsTZ
+        | Std::NumTZ
+        | Std::NumSecondsTz
+        | Std::NumShortTZ
+        | Std::NumColonTZ
+        | Std::NumColonSecondsTZ => parse_offset(std, value, f),
+        _ => parse_date(std, value, f),
+    }
+}
+
+/// The date elements: year, month, day, day of year, weekday.
+fn parse_date<'v>(std: Std, value: &'v [u8], f: &mut Fields) -> Result<&'v [u8], ParseError> {
     match std {
         Std::Year => {
             if value.len() < 2 {
@@ -496,7 +523,7 @@ fn parse_element<'v>(
         Std::NumMonth | Std::ZeroMonth => {
             let (m, rest) = getnum(value, std == Std::ZeroMonth).ok_or(BAD)?;
             if !(1..=12).contains(&m) {
-                return Err(range("month out of range"));
+                return Err(ParseError("month out of range"));
             }
             f.month = m;
             Ok(rest)
@@ -524,6 +551,19 @@ fn parse_element<'v>(
             f.yday = d;
             Ok(rest)
         }
+        _ => Err(BAD),
+    }
+}
+
+/// The clock elements: hours, minutes, seconds, AM/PM.
+fn parse_clock<'v>(
+    std: Std,
+    value: &'v [u8],
+    layout: &str,
+    f: &mut Fields,
+) -> Result<&'v [u8], ParseError> {
+    let range = |what: &'static str| ParseError(what);
+    match std {
         Std::Hour => {
             let (h, rest) = getnum(value, false).ok_or(BAD)?;
             if h >= 24 {
@@ -569,7 +609,13 @@ fn parse_element<'v>(
             }
             Ok(&value[2..])
         }
-        Std::TZ => parse_zone_name(value, f),
+        _ => Err(BAD),
+    }
+}
+
+/// `.000` (exactly that many digits) and `.999` (optional, any number of digits).
+fn parse_fraction<'v>(std: Std, value: &'v [u8], f: &mut Fields) -> Result<&'v [u8], ParseError> {
+    match std {
         Std::Frac(digits, _, false) => {
             let n = 1 + digits;
             if value.len() < n {
@@ -586,7 +632,7 @@ fn parse_element<'v>(
             f.nsec = parse_nanos(value, n)?;
             Ok(&value[n..])
         }
-        offset => parse_offset(offset, value, f),
+        _ => Err(BAD),
     }
 }
 
