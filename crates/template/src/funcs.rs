@@ -224,6 +224,7 @@ fn builtin_len(args: Vec<Value>) -> FuncResult {
 fn list_index(index: &Value, len: usize) -> Result<usize, String> {
     let i = match index {
         Value::Int(i) | Value::Int64(i) => *i,
+        Value::Typed(t) => t.bits,
         Value::Nil => return Err("cannot index slice/array with nil".to_owned()),
         other => {
             return Err(format!(
@@ -275,6 +276,7 @@ fn builtin_index(args: Vec<Value>) -> FuncResult {
 enum BasicKind {
     Bool,
     Int,
+    Uint,
     Float,
     String,
     Invalid,
@@ -284,6 +286,8 @@ fn basic_kind(v: &Value) -> BasicKind {
     match v {
         Value::Bool(_) => BasicKind::Bool,
         Value::Int(_) | Value::Int64(_) => BasicKind::Int,
+        Value::Typed(t) if t.is_unsigned() => BasicKind::Uint,
+        Value::Typed(_) => BasicKind::Int,
         Value::Float(_) => BasicKind::Float,
         Value::String(_) => BasicKind::String,
         _ => BasicKind::Invalid,
@@ -313,7 +317,23 @@ fn incompatible(a: &Value, b: &Value) -> String {
     )
 }
 
+/// A signed and an unsigned integer, or two unsigned ones: Go compares them by value.
+fn mixed_integers(a: &Value, b: &Value) -> Option<(i128, i128)> {
+    let wide = |v: &Value| match v {
+        Value::Typed(t) if t.is_unsigned() => Some(i128::from(t.unsigned())),
+        other => other.as_integer().map(i128::from),
+    };
+    let unsigned = |v: &Value| basic_kind(v) == BasicKind::Uint;
+    if !unsigned(a) && !unsigned(b) {
+        return None;
+    }
+    Some((wide(a)?, wide(b)?))
+}
+
 fn equal(a: &Value, b: &Value) -> Result<bool, String> {
+    if let Some((x, y)) = mixed_integers(a, b) {
+        return Ok(x == y);
+    }
     let (ka, kb) = (basic_kind(a), basic_kind(b));
     if ka != kb {
         if *a != Value::Nil && *b != Value::Nil {
@@ -347,6 +367,9 @@ fn equal(a: &Value, b: &Value) -> Result<bool, String> {
 }
 
 fn less(a: &Value, b: &Value) -> Result<bool, String> {
+    if let Some((x, y)) = mixed_integers(a, b) {
+        return Ok(x < y);
+    }
     let (ka, kb) = (basic_kind(a), basic_kind(b));
     if ka == BasicKind::Invalid || kb == BasicKind::Invalid {
         return Err("invalid type for comparison".to_owned());

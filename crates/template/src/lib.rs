@@ -31,7 +31,7 @@
 //! - Functions in [`UNSUPPORTED`] fail at parse time with an error naming them.
 //! - `time.Time` and `*semver.Version` values (from Sprig's date functions and `semver`)
 //!   support the methods templates commonly call, not all of Go's (docs/template.md lists
-//!   them); `.Month`/`.Weekday` are strings and semver's `.Major` and friends are `int64`.
+//!   them).
 //! - ESO's `toYaml` matches sigs.k8s.io/yaml byte for byte (quoting, block scalars, folding at
 //!   column 80, go-yaml's key order); `fromYaml` decodes YAML 1.2-style, so unquoted YAML 1.1
 //!   booleans such as `y`, `yes`, `on` stay strings where Go reads them as `true`/`false`.
@@ -66,7 +66,7 @@ pub use error::{Stage, TemplateError};
 pub use funcs::UNSUPPORTED;
 pub use gotime::GoTime;
 pub use sprig::semver::Version as SemverVersion;
-pub use value::Value;
+pub use value::{IntType, TypedInt, Value};
 
 use error::line_column;
 use funcs::FuncMap;

@@ -3,17 +3,16 @@
 //! `.Format "…"`, `.UTC`, …) and `*semver.Version` (`.Major`, `.Prerelease`, `.Original`,
 //! `.LessThan $other`, …). Everything else in keyward's data is method-free.
 //!
-//! Go's results of type `time.Month`, `time.Weekday` and `uint64` are modelled as a string
-//! (`January`, `Monday`: what they print) and `int64`; see docs/template.md.
+//! Results keep their Go types: `time.Month`, `time.Weekday`, `time.Duration` and `uint64`
+//! are [`Value::Typed`] integers.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::funcs::{FuncResult, Param};
 use crate::gotime::{self, GoTime, Zone};
-use crate::sprig::format_duration;
 use crate::sprig::semver::Version;
-use crate::value::Value;
+use crate::value::{IntType, TypedInt, Value};
 
 /// A method: its parameters and implementation (receiver first, then the arguments).
 pub(crate) struct Method {
@@ -45,30 +44,6 @@ fn time_of(v: &Value) -> GoTime {
 fn time_value(t: GoTime) -> FuncResult {
     Ok(Value::Time(Box::new(t)))
 }
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
 
 fn civil_int(v: &Value, field: fn(&gotime::Civil) -> i64) -> FuncResult {
     Ok(Value::Int(field(&time_of(v).civil().0)))
@@ -110,11 +85,12 @@ fn time_method(name: &str) -> Option<Method> {
         "YearDay" => method(&[], |v, _| civil_int(v, |c| c.yday)),
         "Nanosecond" => method(&[], |v, _| Ok(Value::Int(i64::from(time_of(v).nsec)))),
         "Month" => method(&[], |v, _| {
-            let month = time_of(v).civil().0.month as usize;
-            Ok(Value::from(MONTHS[month.clamp(1, 12) - 1]))
+            let month = i64::from(time_of(v).civil().0.month);
+            Ok(TypedInt::signed(IntType::Month, month))
         }),
         "Weekday" => method(&[], |v, _| {
-            Ok(Value::from(DAYS[time_of(v).civil().0.weekday as usize % 7]))
+            let day = i64::from(time_of(v).civil().0.weekday);
+            Ok(TypedInt::signed(IntType::Weekday, day))
         }),
         "IsZero" => method(&[], |v, _| Ok(Value::Bool(time_of(v).is_zero()))),
         "String" => method(&[], |v, _| Ok(Value::String(time_of(v).go_string()))),
@@ -133,7 +109,7 @@ fn time_method(name: &str) -> Option<Method> {
         }),
         "Sub" => method(&[Param::Time], |v, a| {
             let d = time_of(v).sub(&time_of(a.first().unwrap_or(&Value::Nil)));
-            Ok(Value::String(format_duration(d)))
+            Ok(TypedInt::signed(IntType::Duration, d))
         }),
         "After" => method(&[Param::Time], |v, a| Ok(Value::Bool(order(v, a).is_gt()))),
         "Before" => method(&[Param::Time], |v, a| Ok(Value::Bool(order(v, a).is_lt()))),
@@ -160,8 +136,7 @@ fn text(v: &Value, field: fn(&Version) -> &str) -> FuncResult {
 }
 
 fn number(v: &Value, field: fn(&Version) -> u64) -> FuncResult {
-    // Go's uint64, modelled as int64 (wrapping above 2^63, as a Go conversion would).
-    Ok(Value::Int64(version_of(v).map_or(0, field) as i64))
+    Ok(TypedInt::uint64(version_of(v).map_or(0, field)))
 }
 
 /// Compares the receiver with a `*semver.Version` argument.

@@ -35,6 +35,54 @@ pub enum Value {
     Time(Box<GoTime>),
     /// A Go `*semver.Version` (from `semver`); shared, as Go compares pointers with `eq`.
     Semver(Arc<Version>),
+    /// A Go integer of another type, as methods return them: `uint64`, `time.Month`,
+    /// `time.Weekday`, `time.Duration`.
+    Typed(TypedInt),
+}
+
+/// The Go type of a [`Value::Typed`] integer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntType {
+    /// `uint64` (semver's `.Major`, `.Minor`, `.Patch`).
+    Uint64,
+    /// `time.Month`: an `int` that prints as `January`.
+    Month,
+    /// `time.Weekday`: an `int` that prints as `Sunday`.
+    Weekday,
+    /// `time.Duration`: an `int64` of nanoseconds that prints as `1h2m3s`.
+    Duration,
+}
+
+/// An integer with its Go type; a `uint64` keeps its bits in `bits` (read with
+/// [`TypedInt::unsigned`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TypedInt {
+    pub(crate) ty: IntType,
+    pub(crate) bits: i64,
+}
+
+impl TypedInt {
+    /// A `uint64`.
+    pub(crate) fn uint64(u: u64) -> Value {
+        Value::Typed(TypedInt {
+            ty: IntType::Uint64,
+            bits: u as i64,
+        })
+    }
+
+    /// A signed integer of type `ty`.
+    pub(crate) fn signed(ty: IntType, value: i64) -> Value {
+        Value::Typed(TypedInt { ty, bits: value })
+    }
+
+    /// The value of a `uint64`.
+    pub(crate) fn unsigned(&self) -> u64 {
+        self.bits as u64
+    }
+
+    pub(crate) fn is_unsigned(&self) -> bool {
+        self.ty == IntType::Uint64
+    }
 }
 
 impl Value {
@@ -80,6 +128,12 @@ impl Value {
             Value::Time(_) => "time.Time",
             Value::Semver(v) if v.by_value => "semver.Version",
             Value::Semver(_) => "*semver.Version",
+            Value::Typed(t) => match t.ty {
+                IntType::Uint64 => "uint64",
+                IntType::Month => "time.Month",
+                IntType::Weekday => "time.Weekday",
+                IntType::Duration => "time.Duration",
+            },
         }
     }
 
@@ -92,6 +146,11 @@ impl Value {
             Value::Time(_) => "struct",
             Value::Semver(v) if v.by_value => "struct",
             Value::Semver(_) => "ptr",
+            Value::Typed(t) => match t.ty {
+                IntType::Uint64 => "uint64",
+                IntType::Month | IntType::Weekday => "int",
+                IntType::Duration => "int64",
+            },
             other => other.go_type(),
         }
     }
@@ -108,13 +167,15 @@ impl Value {
             Value::Map(m) => !m.is_empty(),
             // A struct is always true, a non-nil pointer too.
             Value::Time(_) | Value::Semver(_) => true,
+            Value::Typed(t) => t.bits != 0,
         }
     }
 
-    /// The integer inside an `int` or `int64`.
+    /// The integer inside an `int`, `int64` or another signed integer type.
     pub fn as_integer(&self) -> Option<i64> {
         match self {
             Value::Int(i) | Value::Int64(i) => Some(*i),
+            Value::Typed(t) if !t.is_unsigned() => Some(t.bits),
             _ => None,
         }
     }

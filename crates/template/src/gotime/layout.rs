@@ -47,7 +47,7 @@ enum Std {
     Frac(usize, u8, bool),
 }
 
-const LONG_DAYS: [&str; 7] = [
+pub(super) const LONG_DAYS: [&str; 7] = [
     "Sunday",
     "Monday",
     "Tuesday",

@@ -37,6 +37,22 @@ pub struct GoTime {
     pub(crate) mono: Option<i64>,
 }
 
+/// `time.Month.String`.
+pub(crate) fn month_name(month: i64) -> String {
+    match usize::try_from(month) {
+        Ok(m @ 1..=12) => layout::LONG_MONTHS[m - 1].to_owned(),
+        _ => format!("%!Month({month})"),
+    }
+}
+
+/// `time.Weekday.String`.
+pub(crate) fn weekday_name(day: i64) -> String {
+    match usize::try_from(day) {
+        Ok(d @ 0..=6) => layout::LONG_DAYS[d].to_owned(),
+        _ => format!("%!Weekday({day})"),
+    }
+}
+
 /// The fields of a civil date and clock.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Civil {

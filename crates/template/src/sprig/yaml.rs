@@ -171,6 +171,10 @@ impl Emitter {
             // sigs.k8s.io/yaml goes through JSON, where both are strings.
             Value::Time(t) => self.string(&t.rfc3339_nano().unwrap_or_default(), indent, ctx),
             Value::Semver(v) => self.string(&v.normalized(), indent, ctx),
+            Value::Typed(t) if t.is_unsigned() => {
+                self.scalar(&t.unsigned().to_string(), Style::Plain, indent, ctx)
+            }
+            Value::Typed(t) => self.scalar(&t.bits.to_string(), Style::Plain, indent, ctx),
         }
     }
 
