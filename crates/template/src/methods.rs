@@ -94,6 +94,7 @@ fn time_method(name: &str) -> Option<Method> {
         }),
         "IsZero" => method(&[], |v, _| Ok(Value::Bool(time_of(v).is_zero()))),
         "String" => method(&[], |v, _| Ok(Value::String(time_of(v).go_string()))),
+        "GoString" => method(&[], |v, _| Ok(Value::String(time_of(v).go_syntax()))),
         "UTC" => method(&[], |v, _| time_value(time_of(v).in_zone(Zone::Utc))),
         "Local" => method(&[], |v, _| time_value(time_of(v).in_zone(Zone::Local))),
         "AddDate" => method(&[Param::Int, Param::Int, Param::Int], |v, a| {
