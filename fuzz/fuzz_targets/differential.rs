@@ -41,7 +41,8 @@ const FUNCTIONS: &[&str] = &[
     "coalesce", "b64enc", "join \",\"", "first", "rest", "add", "max", "int", "toStrings",
     "hasKey", "list", "append", "repeat 2", "indent 2", "trunc 2", "fromJson",
     "ternary 1 2", "semverCompare \">1\"", "urlJoin", "sha1sum", "adler32sum", "title",
-    "derivePassword 1 \"pin\" \"p\" \"u\"",
+    "derivePassword 1 \"pin\" \"p\" \"u\"", "semver", "toDate \"2006-01-02 MST\"",
+    "htmlDateInZone", "unixEpoch", "dateModify \"-1h\"", "date \"Jan _2 06 Z07:00\"",
 ];
 
 const SHAPES: &[&str] = &[

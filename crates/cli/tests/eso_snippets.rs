@@ -37,7 +37,7 @@ const NEEDS_KEY_MATERIAL: [&str; 7] = [
 ];
 
 /// Snippets that must fail, and the words their error must contain.
-const EXPECTED_FAILURES: [(&str, &str); 5] = [
+const EXPECTED_FAILURES: [(&str, &str); 4] = [
     // The snippet's version is a placeholder word; Vault versions are numbers.
     ("basic-external-secret.yaml", "spec.data[0]"),
     // `templateFrom[].target` as a path into a generic `target.manifest` (ESO 2.x) shapes
@@ -45,12 +45,6 @@ const EXPECTED_FAILURES: [(&str, &str); 5] = [
     (
         "manifest-advanced-path.yaml",
         "'spec.database' is not one of Data, Labels, Annotations",
-    ),
-    // `now` (Sprig's time family) is not in keyward's template engine yet (issue 4's note
-    // lists what is missing); the error names it.
-    (
-        "template-v2-from-secret.yaml",
-        "function \\\"now\\\" is provided by ESO's template engine but not implemented",
     ),
     // The snippet passes a hash type to `htpasswd`, which ESO's Sprig fork accepts; the
     // reference keyward is proven against (Masterminds Sprig v3.3.0) takes two arguments.

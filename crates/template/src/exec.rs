@@ -5,10 +5,12 @@
 //! Operands are `Option<Value>`: `None` is Go's invalid `reflect.Value` (printed as
 //! `<no value>`), `Some(Value::Nil)` is a nil inside an `interface{}`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::funcs::{FuncMap, Function, Param};
 use crate::gofmt;
+use crate::methods::{self, Method};
 use crate::parse::{Arg, ArgKind, Branch, Command, List, Node, Number, Pipe};
 use crate::value::Value;
 
@@ -336,9 +338,12 @@ impl<'a> Exec<'a> {
         final_arg: Option<Operand>,
     ) -> Result<Operand, ExecError> {
         let first = &cmd.args[0];
+        let has_args = cmd.args.len() > 1 || final_arg.is_some();
         match &first.kind {
             ArgKind::Field(idents) => {
-                let has_args = cmd.args.len() > 1 || final_arg.is_some();
+                if has_args {
+                    return self.eval_chain_call(dot, dot, idents, cmd, final_arg);
+                }
                 return self.eval_field_chain(dot, idents, has_args, first.pos);
             }
             ArgKind::Chain(node, fields) => {
@@ -346,7 +351,9 @@ impl<'a> Exec<'a> {
                     return Err(self.error(first.pos, "indirection through explicit nil"));
                 }
                 let receiver = self.eval_untyped(dot, node)?;
-                let has_args = cmd.args.len() > 1 || final_arg.is_some();
+                if has_args {
+                    return self.eval_chain_call(dot, &receiver, fields, cmd, final_arg);
+                }
                 return self.eval_field_chain(&receiver, fields, has_args, first.pos);
             }
             ArgKind::Ident(name) => {
@@ -361,7 +368,10 @@ impl<'a> Exec<'a> {
                     self.not_a_function(cmd, &final_arg)?;
                     return self.var_value(name, first.pos);
                 }
-                let has_args = cmd.args.len() > 1 || final_arg.is_some();
+                if has_args {
+                    let receiver = self.var_value(name, first.pos)?;
+                    return self.eval_chain_call(dot, &receiver, fields, cmd, final_arg);
+                }
                 let value = self.var_ref(name, first.pos)?;
                 return self.eval_field_chain(value, fields, has_args, first.pos);
             }
@@ -376,6 +386,24 @@ impl<'a> Exec<'a> {
             ArgKind::Str(s) => Ok(Some(Value::String(s.clone()))),
             _ => Err(self.error(first.pos, "can't evaluate command")),
         }
+    }
+
+    /// A field chain given arguments: a method call on a time or version value, else the
+    /// error Go gives for arguments to a field.
+    fn eval_chain_call(
+        &mut self,
+        dot: &Operand,
+        receiver: &Operand,
+        idents: &[String],
+        cmd: &Command,
+        final_arg: Option<Operand>,
+    ) -> Result<Operand, ExecError> {
+        let pos = cmd.args[0].pos;
+        let call = (&cmd.args[1..], final_arg);
+        if let Some(result) = self.eval_method_call(dot, receiver, idents, call, pos)? {
+            return Ok(result);
+        }
+        self.eval_field_chain(receiver, idents, true, pos)
     }
 
     fn not_a_function(&self, cmd: &Command, final_arg: &Option<Operand>) -> Result<(), ExecError> {
@@ -413,7 +441,8 @@ impl<'a> Exec<'a> {
         }
     }
 
-    /// Walks `.a.b.c` from `receiver` by reference, cloning only the value found.
+    /// Walks `.a.b.c` from `receiver` by reference, cloning only the value found (methods
+    /// of time and version values produce new values).
     fn eval_field_chain(
         &self,
         receiver: &Operand,
@@ -422,11 +451,18 @@ impl<'a> Exec<'a> {
         pos: usize,
     ) -> Result<Operand, ExecError> {
         let last = idents.len().saturating_sub(1);
-        let mut current = receiver.as_ref();
+        let mut current: Option<Cow<'_, Value>> = receiver.as_ref().map(Cow::Borrowed);
         for (i, name) in idents.iter().enumerate() {
-            current = Some(self.eval_field(current, name, i == last && has_args, pos)?);
+            let has_args = i == last && has_args;
+            current = Some(match current {
+                Some(Cow::Owned(v)) => {
+                    Cow::Owned(self.eval_field(Some(&v), name, has_args, pos)?.into_owned())
+                }
+                Some(Cow::Borrowed(v)) => self.eval_field(Some(v), name, has_args, pos)?,
+                None => self.eval_field(None, name, has_args, pos)?,
+            });
         }
-        Ok(current.cloned())
+        Ok(current.map(Cow::into_owned))
     }
 
     fn eval_field<'v>(
@@ -435,7 +471,7 @@ impl<'a> Exec<'a> {
         name: &str,
         has_args: bool,
         pos: usize,
-    ) -> Result<&'v Value, ExecError> {
+    ) -> Result<Cow<'v, Value>, ExecError> {
         match receiver {
             None => Err(self.error(pos, format!("nil data; no entry for key {name:?}"))),
             Some(Value::Nil) => {
@@ -448,13 +484,82 @@ impl<'a> Exec<'a> {
                     );
                 }
                 map.get(name)
+                    .map(Cow::Borrowed)
                     .ok_or_else(|| self.error(pos, format!("map has no entry for key {name:?}")))
             }
-            Some(other) => Err(self.error(
-                pos,
-                format!("can't evaluate field {name} in type {}", other.go_type()),
-            )),
+            Some(other) => match methods::lookup(other, name) {
+                Some(method) => self
+                    .call_method(other, name, &method, Vec::new(), pos)
+                    .map(Cow::Owned),
+                None => Err(self.error(
+                    pos,
+                    format!("can't evaluate field {name} in type {}", other.go_type()),
+                )),
+            },
         }
+    }
+
+    fn call_method(
+        &self,
+        receiver: &Value,
+        name: &str,
+        method: &Method,
+        args: Vec<Value>,
+        pos: usize,
+    ) -> Result<Value, ExecError> {
+        if args.len() != method.params.len() {
+            return Err(self.error(
+                pos,
+                format!(
+                    "wrong number of args for {name}: want {} got {}",
+                    method.params.len(),
+                    args.len()
+                ),
+            ));
+        }
+        (method.call)(receiver, &args)
+            .map_err(|e| self.error(pos, format!("error calling {name}: {e}")))
+    }
+
+    /// `.Format "2006"` and other method calls with arguments on a time or version value:
+    /// `None` when the chain does not end in such a method (the caller reports it).
+    fn eval_method_call(
+        &mut self,
+        dot: &Operand,
+        receiver: &Operand,
+        idents: &[String],
+        call: (&[Arg], Option<Operand>),
+        pos: usize,
+    ) -> Result<Option<Operand>, ExecError> {
+        let Some((name, path)) = idents.split_last() else {
+            return Ok(None);
+        };
+        let Some(target) = self.eval_field_chain(receiver, path, false, pos)? else {
+            return Ok(None);
+        };
+        let Some(method) = methods::lookup(&target, name) else {
+            return Ok(None);
+        };
+        let (args, final_arg) = call;
+        let count = args.len() + usize::from(final_arg.is_some());
+        if count != method.params.len() {
+            return Err(self.error(
+                pos,
+                format!(
+                    "wrong number of args for {name}: want {} got {count}",
+                    method.params.len()
+                ),
+            ));
+        }
+        let mut argv = Vec::with_capacity(count);
+        for (arg, param) in args.iter().zip(method.params) {
+            argv.push(self.eval_arg(dot, *param, arg)?);
+        }
+        if let (Some(last), Some(param)) = (final_arg, method.params.last()) {
+            argv.push(self.validate(last, *param, pos)?);
+        }
+        self.call_method(&target, name, &method, argv, pos)
+            .map(|v| Some(Some(v)))
     }
 
     fn eval_function(
@@ -612,7 +717,7 @@ impl<'a> Exec<'a> {
             (Param::Any | Param::Reflect, ArgKind::Str(s)) => Ok(Value::String(s.clone())),
             (Param::Any | Param::Reflect, ArgKind::Number(n)) => self.ideal_constant(n, arg.pos),
             (Param::Any | Param::Reflect, ArgKind::Dot) => Ok(dot.clone().unwrap_or(Value::Nil)),
-            (Param::Map, _) => Err(self.error(
+            (Param::Map | Param::Time, _) => Err(self.error(
                 arg.pos,
                 format!(
                     "can't handle a constant for arg of type {}",
@@ -657,6 +762,7 @@ impl<'a> Exec<'a> {
                 | (Param::Int, Value::Int(_))
                 | (Param::Bool, Value::Bool(_))
                 | (Param::Map, Value::Map(_))
+                | (Param::Time, Value::Time(_))
         );
         if !fits {
             return Err(self.error(

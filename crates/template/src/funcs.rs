@@ -23,6 +23,8 @@ pub(crate) enum Param {
     Bool,
     /// `map[string]interface{}`.
     Map,
+    /// `time.Time`.
+    Time,
 }
 
 impl Param {
@@ -35,6 +37,7 @@ impl Param {
             Param::Int => "int",
             Param::Bool => "bool",
             Param::Map => "map[string]interface {}",
+            Param::Time => "time.Time",
         }
     }
 }
@@ -136,21 +139,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "jwkPublicKeyPem",
     "jwkPrivateKeyPem",
     "rsaDecrypt",
-    // Sprig: time and dates (non-deterministic or locale-bound).
-    "ago",
-    "date",
-    "date_in_zone",
-    "date_modify",
-    "dateInZone",
-    "dateModify",
-    "htmlDate",
-    "htmlDateInZone",
-    "must_date_modify",
-    "mustDateModify",
-    "mustToDate",
-    "now",
-    "toDate",
-    "unixEpoch",
     // Sprig: randomness and cryptography.
     "genPrivateKey",
     "buildCustomCert",
@@ -160,9 +148,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "genSelfSignedCertWithKey",
     "genSignedCert",
     "genSignedCertWithKey",
-    // Sprig: other families not covered yet.
-    "semver",
-    "semverCompare",
 ];
 
 /// The argument at `i` as a string (the signature guarantees it).
@@ -239,6 +224,7 @@ fn builtin_len(args: Vec<Value>) -> FuncResult {
 fn list_index(index: &Value, len: usize) -> Result<usize, String> {
     let i = match index {
         Value::Int(i) | Value::Int64(i) => *i,
+        Value::Typed(t) => t.bits,
         Value::Nil => return Err("cannot index slice/array with nil".to_owned()),
         other => {
             return Err(format!(
@@ -290,6 +276,7 @@ fn builtin_index(args: Vec<Value>) -> FuncResult {
 enum BasicKind {
     Bool,
     Int,
+    Uint,
     Float,
     String,
     Invalid,
@@ -299,6 +286,8 @@ fn basic_kind(v: &Value) -> BasicKind {
     match v {
         Value::Bool(_) => BasicKind::Bool,
         Value::Int(_) | Value::Int64(_) => BasicKind::Int,
+        Value::Typed(t) if t.is_unsigned() => BasicKind::Uint,
+        Value::Typed(_) => BasicKind::Int,
         Value::Float(_) => BasicKind::Float,
         Value::String(_) => BasicKind::String,
         _ => BasicKind::Invalid,
@@ -328,7 +317,23 @@ fn incompatible(a: &Value, b: &Value) -> String {
     )
 }
 
+/// A signed and an unsigned integer, or two unsigned ones: Go compares them by value.
+fn mixed_integers(a: &Value, b: &Value) -> Option<(i128, i128)> {
+    let wide = |v: &Value| match v {
+        Value::Typed(t) if t.is_unsigned() => Some(i128::from(t.unsigned())),
+        other => other.as_integer().map(i128::from),
+    };
+    let unsigned = |v: &Value| basic_kind(v) == BasicKind::Uint;
+    if !unsigned(a) && !unsigned(b) {
+        return None;
+    }
+    Some((wide(a)?, wide(b)?))
+}
+
 fn equal(a: &Value, b: &Value) -> Result<bool, String> {
+    if let Some((x, y)) = mixed_integers(a, b) {
+        return Ok(x == y);
+    }
     let (ka, kb) = (basic_kind(a), basic_kind(b));
     if ka != kb {
         if *a != Value::Nil && *b != Value::Nil {
@@ -342,6 +347,12 @@ fn equal(a: &Value, b: &Value) -> Result<bool, String> {
         (Value::String(x), Value::String(y)) => x == y,
         _ if ka == BasicKind::Int => a.as_integer() == b.as_integer(),
         (Value::Nil, _) | (_, Value::Nil) => a == b,
+        // Go compares time.Time structs field by field and *semver.Version by pointer.
+        (Value::Time(x), Value::Time(y)) => x == y,
+        (Value::Semver(x), Value::Semver(y)) if x.by_value && y.by_value => x == y,
+        (Value::Semver(x), Value::Semver(y)) if !x.by_value && !y.by_value => {
+            std::sync::Arc::ptr_eq(x, y)
+        }
         (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
             return Err(format!("non-comparable type {}", a.go_type()));
         }
@@ -356,6 +367,9 @@ fn equal(a: &Value, b: &Value) -> Result<bool, String> {
 }
 
 fn less(a: &Value, b: &Value) -> Result<bool, String> {
+    if let Some((x, y)) = mixed_integers(a, b) {
+        return Ok(x < y);
+    }
     let (ka, kb) = (basic_kind(a), basic_kind(b));
     if ka == BasicKind::Invalid || kb == BasicKind::Invalid {
         return Err("invalid type for comparison".to_owned());

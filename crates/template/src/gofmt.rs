@@ -3,7 +3,7 @@
 //!
 //! These format values into *output*, never into error messages.
 
-use crate::value::Value;
+use crate::value::{IntType, TypedInt, Value};
 
 /// `fmt.Sprint`: operands joined, with a space between two operands when neither is a string.
 pub fn sprint(args: &[Value]) -> String {
@@ -33,6 +33,41 @@ pub fn display(value: &Value) -> String {
     let mut out = String::new();
     Spec::default().print_value(&mut out, value, 'v');
     out
+}
+
+/// The `String()` of a value with that method (`time.Time`, `*semver.Version`).
+pub fn stringer(value: &Value) -> String {
+    match value {
+        Value::Time(t) => t.go_string(),
+        Value::Semver(v) => v.normalized(),
+        Value::Typed(t) => match t.ty {
+            IntType::Month => crate::gotime::month_name(t.bits),
+            IntType::Weekday => crate::gotime::weekday_name(t.bits),
+            IntType::Duration => crate::sprig::format_duration(t.bits),
+            IntType::Uint64 => t.unsigned().to_string(),
+        },
+        other => display(other),
+    }
+}
+
+/// `%#v` of a time (its `GoString`) or of a version (Go syntax for the struct).
+fn go_syntax(value: &Value) -> String {
+    match value {
+        Value::Time(t) => t.go_syntax(),
+        Value::Semver(v) => {
+            let pointer = if v.by_value { "" } else { "&" };
+            format!(
+                "{pointer}semver.Version{{major:{:#x}, minor:{:#x}, patch:{:#x}, pre:{}, metadata:{}, original:{}}}",
+                v.major,
+                v.minor,
+                v.patch,
+                quote(&v.pre),
+                quote(&v.metadata),
+                quote(&v.original)
+            )
+        }
+        other => display(other),
+    }
 }
 
 /// `fmt.Sprintf`.
@@ -212,6 +247,61 @@ impl Spec {
                 }
                 out.push(']');
             }
+            Value::Time(_) | Value::Semver(_) => self.print_stringer(out, value, verb),
+            Value::Typed(t) => self.print_typed(out, value, t, verb),
+        }
+    }
+
+    /// `time.Time` and `*semver.Version` are `fmt.Stringer`s: the string verbs print
+    /// `String()`. Go prints the struct's private fields (or the pointer) for other verbs;
+    /// keyward reports a bad verb instead (a documented deviation).
+    fn print_stringer(&self, out: &mut String, value: &Value, verb: char) {
+        if verb == 'v' && self.sharp {
+            self.pad(out, &go_syntax(value));
+            return;
+        }
+        let text = stringer(value);
+        match verb {
+            'v' | 's' | 'q' | 'x' | 'X' => {
+                self.print_string(out, &Value::String(text.clone()), &text, verb)
+            }
+            _ => {
+                out.push_str("%!");
+                out.push(verb);
+                out.push('(');
+                out.push_str(value.go_type());
+                out.push('=');
+                out.push_str(&text);
+                out.push(')');
+            }
+        }
+    }
+
+    /// A typed integer: `time.Month`, `time.Weekday` and `time.Duration` are Stringers for
+    /// the string verbs; `%#v` and the integer verbs see the number (`uint64` unsigned).
+    fn print_typed(&self, out: &mut String, value: &Value, t: &TypedInt, verb: char) {
+        let string_verb = matches!(verb, 's' | 'q' | 'x' | 'X') || (verb == 'v' && !self.sharp);
+        if string_verb && !t.is_unsigned() {
+            let text = stringer(value);
+            return self.print_string(out, &Value::String(text.clone()), &text, verb);
+        }
+        if !t.is_unsigned() {
+            return self.print_integer(out, value, t.bits, verb);
+        }
+        match verb {
+            'v' if self.sharp => {
+                let hex = Spec {
+                    sharp: true,
+                    ..self.clone()
+                };
+                hex.fmt_magnitude(out, false, t.unsigned(), 16, false)
+            }
+            'v' | 'd' => self.fmt_magnitude(out, false, t.unsigned(), 10, false),
+            'b' => self.fmt_magnitude(out, false, t.unsigned(), 2, false),
+            'o' | 'O' => self.fmt_magnitude(out, false, t.unsigned(), 8, false),
+            'x' => self.fmt_magnitude(out, false, t.unsigned(), 16, false),
+            'X' => self.fmt_magnitude(out, false, t.unsigned(), 16, true),
+            _ => self.print_integer(out, value, t.bits, verb),
         }
     }
 
@@ -272,14 +362,25 @@ impl Spec {
     /// (they are not references), so it says so; other kinds are a bad verb as in Go.
     fn print_pointer(&self, out: &mut String, value: &Value) {
         match value {
-            Value::List(_) | Value::Map(_) => out.push_str("%!p(address unavailable in keyward)"),
+            Value::List(_) | Value::Map(_) | Value::Semver(_) => {
+                out.push_str("%!p(address unavailable in keyward)")
+            }
             other => self.bad_verb(out, other, 'p'),
         }
     }
 
     fn fmt_integer(&self, out: &mut String, i: i64, base: u32, upper: bool) {
-        let negative = i < 0;
-        let magnitude = i.unsigned_abs();
+        self.fmt_magnitude(out, i < 0, i.unsigned_abs(), base, upper);
+    }
+
+    fn fmt_magnitude(
+        &self,
+        out: &mut String,
+        negative: bool,
+        magnitude: u64,
+        base: u32,
+        upper: bool,
+    ) {
         let mut digits = match base {
             2 => format!("{magnitude:b}"),
             8 => format!("{magnitude:o}"),

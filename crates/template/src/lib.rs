@@ -29,6 +29,9 @@
 //!   `[]interface {}` and `map[string]interface {}`, so `typeOf` differs for Sprig's `[]string`
 //!   results and `split`'s `map[string]string` is accepted where Go would refuse it.
 //! - Functions in [`UNSUPPORTED`] fail at parse time with an error naming them.
+//! - `time.Time` and `*semver.Version` values (from Sprig's date functions and `semver`)
+//!   support the methods templates commonly call, not all of Go's (docs/template.md lists
+//!   them).
 //! - ESO's `toYaml` matches sigs.k8s.io/yaml byte for byte (quoting, block scalars, folding at
 //!   column 80, go-yaml's key order); `fromYaml` decodes YAML 1.2-style, so unquoted YAML 1.1
 //!   booleans such as `y`, `yes`, `on` stay strings where Go reads them as `true`/`false`.
@@ -50,7 +53,9 @@ mod error;
 mod exec;
 mod funcs;
 mod gofmt;
+mod gotime;
 mod lex;
+mod methods;
 mod parse;
 mod sprig;
 mod value;
@@ -59,7 +64,9 @@ use std::collections::HashMap;
 
 pub use error::{Stage, TemplateError};
 pub use funcs::UNSUPPORTED;
-pub use value::Value;
+pub use gotime::GoTime;
+pub use sprig::semver::Version as SemverVersion;
+pub use value::{IntType, TypedInt, Value};
 
 use error::line_column;
 use funcs::FuncMap;

@@ -1,8 +1,13 @@
-//! [`Value`]: the method-free data a template sees, modelled on the Go types that
-//! `encoding/json` and Sprig produce (`map[string]interface{}`, `[]interface{}`, `string`,
-//! `float64`, `int`, `int64`, `bool`, `nil`).
+//! [`Value`]: the data a template sees, modelled on the Go types that `encoding/json` and
+//! Sprig produce (`map[string]interface{}`, `[]interface{}`, `string`, `float64`, `int`,
+//! `int64`, `bool`, `nil`), plus the two Sprig results that carry methods: `time.Time` and
+//! `*semver.Version`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::gotime::GoTime;
+use crate::sprig::semver::Version;
 
 /// One piece of template data, with the Go type it stands for.
 ///
@@ -26,6 +31,58 @@ pub enum Value {
     List(Vec<Value>),
     /// A Go `map[string]interface{}`; ordered, as Go prints and ranges maps by sorted key.
     Map(BTreeMap<String, Value>),
+    /// A Go `time.Time` (from `now`, `toDate`, `dateModify`).
+    Time(Box<GoTime>),
+    /// A Go `*semver.Version` (from `semver`); shared, as Go compares pointers with `eq`.
+    Semver(Arc<Version>),
+    /// A Go integer of another type, as methods return them: `uint64`, `time.Month`,
+    /// `time.Weekday`, `time.Duration`.
+    Typed(TypedInt),
+}
+
+/// The Go type of a [`Value::Typed`] integer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntType {
+    /// `uint64` (semver's `.Major`, `.Minor`, `.Patch`).
+    Uint64,
+    /// `time.Month`: an `int` that prints as `January`.
+    Month,
+    /// `time.Weekday`: an `int` that prints as `Sunday`.
+    Weekday,
+    /// `time.Duration`: an `int64` of nanoseconds that prints as `1h2m3s`.
+    Duration,
+}
+
+/// An integer with its Go type; a `uint64` keeps its bits in `bits` (read with
+/// [`TypedInt::unsigned`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TypedInt {
+    pub(crate) ty: IntType,
+    pub(crate) bits: i64,
+}
+
+impl TypedInt {
+    /// A `uint64`.
+    pub(crate) fn uint64(u: u64) -> Value {
+        Value::Typed(TypedInt {
+            ty: IntType::Uint64,
+            bits: u as i64,
+        })
+    }
+
+    /// A signed integer of type `ty`.
+    pub(crate) fn signed(ty: IntType, value: i64) -> Value {
+        Value::Typed(TypedInt { ty, bits: value })
+    }
+
+    /// The value of a `uint64`.
+    pub(crate) fn unsigned(&self) -> u64 {
+        self.bits as u64
+    }
+
+    pub(crate) fn is_unsigned(&self) -> bool {
+        self.ty == IntType::Uint64
+    }
 }
 
 impl Value {
@@ -68,6 +125,15 @@ impl Value {
             Value::String(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
+            Value::Time(_) => "time.Time",
+            Value::Semver(v) if v.by_value => "semver.Version",
+            Value::Semver(_) => "*semver.Version",
+            Value::Typed(t) => match t.ty {
+                IntType::Uint64 => "uint64",
+                IntType::Month => "time.Month",
+                IntType::Weekday => "time.Weekday",
+                IntType::Duration => "time.Duration",
+            },
         }
     }
 
@@ -77,6 +143,14 @@ impl Value {
             Value::Nil => "invalid",
             Value::List(_) => "slice",
             Value::Map(_) => "map",
+            Value::Time(_) => "struct",
+            Value::Semver(v) if v.by_value => "struct",
+            Value::Semver(_) => "ptr",
+            Value::Typed(t) => match t.ty {
+                IntType::Uint64 => "uint64",
+                IntType::Month | IntType::Weekday => "int",
+                IntType::Duration => "int64",
+            },
             other => other.go_type(),
         }
     }
@@ -91,13 +165,17 @@ impl Value {
             Value::String(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
+            // A struct is always true, a non-nil pointer too.
+            Value::Time(_) | Value::Semver(_) => true,
+            Value::Typed(t) => t.bits != 0,
         }
     }
 
-    /// The integer inside an `int` or `int64`.
+    /// The integer inside an `int`, `int64` or another signed integer type.
     pub fn as_integer(&self) -> Option<i64> {
         match self {
             Value::Int(i) | Value::Int64(i) => Some(*i),
+            Value::Typed(t) if !t.is_unsigned() => Some(t.bits),
             _ => None,
         }
     }

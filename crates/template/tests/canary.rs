@@ -59,6 +59,18 @@ const FAILING_TEMPLATES: &[&str] = &[
     "{{ toRawJson .number | int | upper }}",
     "{{ set .secret \"k\" 1 }}",
     "{{ nindent .secret .secret }}",
+    "{{ mustToDate .secret \"x\" }}",
+    "{{ mustToDate \"2006\" .secret }}",
+    "{{ mustDateModify .secret now }}",
+    "{{ dateModify \"1h\" .secret }}",
+    "{{ unixEpoch .secret }}",
+    "{{ semver .secret }}",
+    "{{ semverCompare .secret \"1.0.0\" }}",
+    "{{ semverCompare \">1\" .secret }}",
+    "{{ (semver \"1.0.0\").LessThan .secret }}",
+    "{{ (toDate \"2006\" \"2020\").Format .secret .secret }}",
+    "{{ (semver \"1.0.0\").Original.x }}",
+    "{{ eq (toDate .secret .secret) .secret }}",
 ];
 
 #[test]

@@ -205,6 +205,89 @@ fn random_functions_have_go_shape() {
     }
 }
 
+/// Set in the child processes of [`date_cases_agree_in_other_local_zones`].
+const TZ_CHILD: &str = "KEYWARD_TEMPLATE_TZ_CHILD";
+
+/// Local zones the date cases are also run in: DST both ways, half-hour and 30-minute-DST
+/// offsets, `TZ=""` (Go: UTC) and a zone Go cannot load (Go: UTC too).
+const OTHER_LOCAL_ZONES: [&str; 6] = [
+    "America/New_York",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    ":Europe/Dublin",
+    "",
+    "Nowhere/Special",
+];
+
+/// Sprig's `date`, `toDate` and `now` use Go's `time.Local`. keyward reads the process's
+/// `TZ` once, so each zone runs in a child process of this test binary (and its Go
+/// renderer inherits the same `TZ`).
+#[test]
+fn date_cases_agree_in_other_local_zones() {
+    if std::env::var_os(TZ_CHILD).is_some() {
+        let cases = corpus::dates::cases();
+        let go = render_with_go(&cases);
+        let disagreements: Vec<String> = cases
+            .iter()
+            .zip(&go)
+            .filter_map(|(case, go_outcome)| {
+                let ours = render_with_keyward(case);
+                (!agree(&ours, go_outcome)).then(|| {
+                    format!(
+                        "{}\n    keyward: {:?}\n    go:      {go_outcome:?}",
+                        case.name,
+                        String::from_utf8_lossy(match &ours {
+                            Outcome::Output(b) => b,
+                            Outcome::Error(e) => e.as_bytes(),
+                        })
+                    )
+                })
+            })
+            .collect();
+        eprintln!(
+            "date corpus: {} cases, {} disagreements with TZ={:?}",
+            cases.len(),
+            disagreements.len(),
+            std::env::var("TZ").unwrap_or_default()
+        );
+        assert!(
+            disagreements.is_empty(),
+            "TZ={:?}: {} disagreements:\n{}",
+            std::env::var("TZ").unwrap_or_default(),
+            disagreements.len(),
+            disagreements.join("\n")
+        );
+        return;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    for zone in OTHER_LOCAL_ZONES {
+        let output = Command::new(&exe)
+            .args([
+                "date_cases_agree_in_other_local_zones",
+                "--exact",
+                "--nocapture",
+            ])
+            .env("TZ", zone)
+            .env(TZ_CHILD, "1")
+            .output()
+            .expect("the test binary runs");
+        eprint!(
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .filter(|l| l.starts_with("date corpus:"))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+        );
+        assert!(
+            output.status.success(),
+            "TZ={zone:?}:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
 fn has_shape(s: &str, shape: &str) -> bool {
     match shape {
         "alpha" => s.chars().all(|c| c.is_ascii_alphabetic()),

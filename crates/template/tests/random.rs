@@ -131,6 +131,13 @@ const FUNCTIONS: &[&str] = &[
     "atoi",
     "title",
     "abbrev 5",
+    "semver",
+    "semverCompare \">=1\"",
+    "toDate \"2006\"",
+    "mustToDate \"06\"",
+    "unixEpoch",
+    "htmlDateInZone",
+    "dateModify \"1h\"",
 ];
 
 fn expression(rng: &mut Rng, depth: u32) -> String {
@@ -167,6 +174,18 @@ fn random_templates_render_like_go() {
     let mut rng = Rng(0x5EED_CAFE_F00D_1234);
     let data = corpus::standard_data();
     let templates: Vec<String> = (0..CASES).map(|_| template(&mut rng)).collect();
+    let (disagreements, binary) = compare_with_go(&templates, &data);
+    eprintln!(
+        "random: {CASES} templates, {binary} skipped for non-UTF-8 Go output, {} disagreements",
+        disagreements.len()
+    );
+    assert!(binary < CASES / 10, "too many skipped cases: {binary}");
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+/// Renders `templates` on `data` with keyward and Go: the disagreements, and how many cases
+/// were skipped because Go's output is not UTF-8.
+fn compare_with_go(templates: &[String], data: &Json) -> (Vec<String>, usize) {
     let batch: Vec<Json> = templates
         .iter()
         .map(|t| json!({"template": t, "data": data}))
@@ -186,7 +205,7 @@ fn random_templates_render_like_go() {
         String::from_utf8_lossy(&output.stderr)
     );
     let results: Vec<Json> = serde_json::from_slice(&output.stdout).expect("JSON array");
-    let value = Value::from_json(&data);
+    let value = Value::from_json(data);
     let mut disagreements = Vec::new();
     let mut binary = 0;
     for (text, go) in templates.iter().zip(&results) {
@@ -219,10 +238,185 @@ fn random_templates_render_like_go() {
             ));
         }
     }
+    (disagreements, binary)
+}
+
+/// Layout pieces for the date generator: every element of Go's layout language, near-misses
+/// of them, and separators.
+const LAYOUT_PIECES: &[&str] = &[
+    "2006",
+    "06",
+    "01",
+    "1",
+    "Jan",
+    "January",
+    "02",
+    "2",
+    "_2",
+    "__2",
+    "002",
+    "15",
+    "3",
+    "03",
+    "4",
+    "04",
+    "5",
+    "05",
+    "PM",
+    "pm",
+    "MST",
+    "Z07:00",
+    "-07:00",
+    "-0700",
+    "Z0700",
+    "Z07",
+    "-07",
+    "Z070000",
+    "-070000",
+    "Z07:00:00",
+    "-07:00:00",
+    ".000",
+    ".999",
+    ",000",
+    ",999",
+    ".9",
+    ".0",
+    "Mon",
+    "Monday",
+    "-",
+    ":",
+    " ",
+    "  ",
+    "T",
+    ".",
+    ",",
+    "/",
+    "x",
+    "Z",
+    "_",
+    "0",
+    "9",
+    "Janu",
+    "Mond",
+    "M",
+    "J",
+    "P",
+    "p",
+];
+
+const DATE_ZONES: &[&str] = &[
+    "UTC",
+    "Local",
+    "America/New_York",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "America/St_Johns",
+    "Europe/Dublin",
+    "Pacific/Kiritimati",
+    "Africa/Casablanca",
+];
+
+/// Strings for `toDate` to parse: digits, names, zones, signs and separators.
+const VALUE_PIECES: &[&str] = &[
+    "2024",
+    "1999",
+    "0000",
+    "24",
+    "69",
+    "68",
+    "1",
+    "12",
+    "13",
+    "31",
+    "29",
+    "00",
+    "60",
+    "59",
+    "366",
+    "060",
+    "Feb",
+    "FEB",
+    "february",
+    "Mon",
+    "monday",
+    "PM",
+    "am",
+    "UTC",
+    "EST",
+    "EDT",
+    "GMT+2",
+    "CEST",
+    "+05:30",
+    "-0800",
+    "+24",
+    "Z",
+    ".5",
+    ",123456789",
+    ".1234567891",
+    "-",
+    ":",
+    " ",
+    "T",
+    "x",
+];
+
+fn random_layout(rng: &mut Rng) -> String {
+    let n = 1 + rng.next() % 6;
+    let pieces: String = (0..n).map(|_| rng.pick(LAYOUT_PIECES)).collect();
+    // Half the layouts carry a whole date, so parses land on real days across the years.
+    let date = rng.pick(&[
+        "",
+        "",
+        "2006-01-02 15:04:05 ",
+        "Jan _2 06 3:04PM ",
+        "2006 002 ",
+    ]);
+    format!("{date}{pieces}")
+}
+
+fn random_instant(rng: &mut Rng) -> String {
+    let raw = rng.next() as i64;
+    let value = match rng.next() % 4 {
+        0 => raw % (1 << 31),
+        1 => raw % (1 << 36),
+        2 => raw % 400_000_000_000,
+        _ => raw,
+    };
+    format!("(int64 {value})")
+}
+
+fn date_template(rng: &mut Rng) -> String {
+    let layout = format!("{:?}", random_layout(rng));
+    let instant = random_instant(rng);
+    let zone = rng.pick(DATE_ZONES);
+    let formatted = format!("(dateInZone {layout} {instant} {zone:?})");
+    match rng.next() % 4 {
+        0 => format!("{{{{ {formatted} }}}}"),
+        1 => format!(
+            "{{{{ $t := toDate {layout} {formatted} }}}}{{{{ $t }}}}|{{{{ unixEpoch $t }}}}"
+        ),
+        2 => {
+            let cut = rng.next() % 12;
+            format!("{{{{ mustToDate {layout} (substr 0 {cut} {formatted}) }}}}")
+        }
+        _ => {
+            let n = 1 + rng.next() % 5;
+            let value: String = (0..n).map(|_| rng.pick(VALUE_PIECES)).collect();
+            format!("{{{{ mustToDate {layout} {value:?} }}}}")
+        }
+    }
+}
+
+/// Seeded random layouts, instants, zones and parse inputs for Sprig's date functions.
+#[test]
+fn random_date_templates_render_like_go() {
+    const DATE_CASES: usize = 10000;
+    let mut rng = Rng(0x00DA_7E0F_2006_0102);
+    let templates: Vec<String> = (0..DATE_CASES).map(|_| date_template(&mut rng)).collect();
+    let (disagreements, _) = compare_with_go(&templates, &json!({}));
     eprintln!(
-        "random: {CASES} templates, {binary} skipped for non-UTF-8 Go output, {} disagreements",
+        "random dates: {DATE_CASES} templates, {} disagreements",
         disagreements.len()
     );
-    assert!(binary < CASES / 10, "too many skipped cases: {binary}");
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }

@@ -22,6 +22,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         let d = match &a[0] {
             Value::String(s) => parse_duration(s).unwrap_or(0),
             Value::Int64(i) => *i,
+            Value::Time(t) => super::date::since(t),
             _ => 0,
         };
         Ok(Value::String(round(d)))

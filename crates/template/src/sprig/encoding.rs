@@ -282,6 +282,11 @@ fn write_json(out: &mut String, v: &Value, escape_html: bool) -> Result<(), Stri
             }
             out.push('}');
         }
+        // MarshalJSON of both: a JSON string.
+        Value::Time(t) => write_json_string(out, &t.rfc3339_nano()?, escape_html),
+        Value::Semver(v) => write_json_string(out, &v.normalized(), escape_html),
+        Value::Typed(t) if t.is_unsigned() => out.push_str(&t.unsigned().to_string()),
+        Value::Typed(t) => out.push_str(&t.bits.to_string()),
     }
     Ok(())
 }

@@ -7,18 +7,22 @@
 mod case;
 mod collections;
 mod crypto;
+mod date;
 mod decimal;
 mod duration;
 mod encoding;
 mod pem;
 mod random;
+pub(crate) mod semver;
 mod strings;
 mod url;
 mod yaml;
 
+pub(crate) use duration::format_duration;
+
 use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
 use crate::gofmt;
-use crate::value::Value;
+use crate::value::{IntType, Value};
 
 use Param::{Any, Bool, Int, Str};
 
@@ -34,6 +38,8 @@ pub(crate) fn register(map: &mut FuncMap) {
     url::register(map);
     random::register(map);
     duration::register(map);
+    date::register(map);
+    semver::register(map);
     pem::register(map);
     crypto::register(map);
     yaml::register(map);
@@ -70,6 +76,9 @@ fn trim_zero_decimal(s: &str) -> &str {
 pub(crate) fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(i) | Value::Int64(i) => *i,
+        // cast knows uint64, time.Month and time.Weekday, not time.Duration.
+        Value::Typed(t) if t.ty == IntType::Duration => 0,
+        Value::Typed(t) => t.bits,
         Value::Float(f) => go_float_to_int64(*f),
         Value::Bool(b) => i64::from(*b),
         Value::String(s) => crate::parse::go_parse_int(trim_zero_decimal(s)).unwrap_or(0),
@@ -90,6 +99,9 @@ pub(crate) fn go_float_to_int64(f: f64) -> i64 {
 pub(crate) fn to_float64(v: &Value) -> f64 {
     match v {
         Value::Int(i) | Value::Int64(i) => *i as f64,
+        Value::Typed(t) if t.ty == IntType::Duration => 0.0,
+        Value::Typed(t) if t.is_unsigned() => t.unsigned() as f64,
+        Value::Typed(t) => t.bits as f64,
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
         Value::String(s) => s

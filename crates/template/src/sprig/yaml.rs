@@ -168,6 +168,13 @@ impl Emitter {
             }
             Value::Float(f) => self.scalar(&yaml_number(*f), Style::Plain, indent, ctx),
             Value::String(s) => self.string(s, indent, ctx),
+            // sigs.k8s.io/yaml goes through JSON, where both are strings.
+            Value::Time(t) => self.string(&t.rfc3339_nano().unwrap_or_default(), indent, ctx),
+            Value::Semver(v) => self.string(&v.normalized(), indent, ctx),
+            Value::Typed(t) if t.is_unsigned() => {
+                self.scalar(&t.unsigned().to_string(), Style::Plain, indent, ctx)
+            }
+            Value::Typed(t) => self.scalar(&t.bits.to_string(), Style::Plain, indent, ctx),
         }
     }
 
