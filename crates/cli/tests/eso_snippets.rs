@@ -46,8 +46,10 @@ const EXPECTED_FAILURES: [(&str, &str); 5] = [
         "manifest-advanced-path.yaml",
         "'spec.database' is not one of Data, Labels, Annotations",
     ),
-    // The snippet passes a hash type to `htpasswd`, which ESO's Sprig fork accepts; the
-    // reference keyward is proven against (Masterminds Sprig v3.3.0) takes two arguments.
+    // The snippet passes a hash type to `htpasswd`, which only ESO 0.16's Sprig fork took
+    // (`replace … => github.com/external-secrets/sprig/v3` in its go.mod). ESO 1.x builds with
+    // Masterminds Sprig v3.3.0 again (no replace in v1.3.2's go.mod), whose `htpasswd` takes
+    // two arguments: current ESO fails on this snippet as keyward does.
     (
         "template-v2-literal-example.yaml",
         "wrong number of args for htpasswd: want 2 got 3",
