@@ -2,7 +2,8 @@
 //!
 //! ESO's `spec.provider.kubernetes`: `server.url` and `server.caBundle` (base64 PEM),
 //! `auth.token.bearerToken` or `auth.cert.{clientCert,clientKey}` (through the store
-//! credentials), and `remoteNamespace` (`default`). Without `server.url` the client is
+//! credentials), `auth.serviceAccount` (a token requested for that service account, renewed
+//! before it expires), and `remoteNamespace` (`default`). Without `server.url` the client is
 //! inferred (in-cluster, or the local kubeconfig). A key is a Secret's name; its data is a
 //! map, so a property is one of its keys. `metadataPolicy: Fetch` returns
 //! `{"labels": …, "annotations": …}`; `find` filters names by regexp and labels by `tags`.
@@ -12,11 +13,11 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::Secret;
-use keyward_api::{ExternalSecretFind, SecretKeySelector};
+use keyward_api::{ExternalSecretFind, SecretKeySelector, ServiceAccountSelector};
 use keyward_core::SecretValue;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
 use serde::Deserialize;
-use tokio::sync::OnceCell;
+use std::time::{Duration, Instant};
 
 use crate::{Credentials, Fetched, Provider, ProviderError, ProviderErrorKind, StoreId};
 
@@ -57,9 +58,10 @@ pub struct KubernetesAuth {
     /// A client certificate.
     #[serde(default)]
     pub cert: Option<CertAuth>,
-    /// A ServiceAccount token request (needs a cluster: operator only).
+    /// A ServiceAccount whose requested token is the bearer token (needs credentials that
+    /// can issue tokens: a cluster).
     #[serde(default)]
-    pub service_account: Option<serde_json::Value>,
+    pub service_account: Option<ServiceAccountSelector>,
 }
 
 /// `auth.token`.
@@ -87,8 +89,13 @@ pub struct KubernetesProvider {
     config: KubernetesConfig,
     namespace: String,
     credentials: Arc<dyn Credentials>,
-    api: OnceCell<Api<Secret>>,
+    /// The client, and when it must be rebuilt (its requested token expiring), if ever.
+    api: tokio::sync::Mutex<Option<(Api<Secret>, Option<Instant>)>>,
 }
+
+/// A client built on a requested token is rebuilt after this long, well before the token's
+/// [`crate::TOKEN_EXPIRATION_SECONDS`].
+const REQUESTED_TOKEN_REUSE: Duration = Duration::from_secs(300);
 
 impl KubernetesProvider {
     /// Validates the configuration (the client is built on first use).
@@ -102,14 +109,14 @@ impl KubernetesProvider {
             ProviderError::new(ProviderErrorKind::Misconfigured, &store.0, None, message)
         };
         if let Some(auth) = &config.auth {
-            if auth.service_account.is_some() {
+            let methods = [
+                auth.token.is_some(),
+                auth.cert.is_some(),
+                auth.service_account.is_some(),
+            ];
+            if methods.iter().filter(|set| **set).count() != 1 {
                 return Err(misconfigured(
-                    "spec.provider.kubernetes.auth.serviceAccount needs a cluster; outside one use auth.token or auth.cert",
-                ));
-            }
-            if auth.token.is_some() == auth.cert.is_some() {
-                return Err(misconfigured(
-                    "spec.provider.kubernetes.auth needs exactly one of token, cert",
+                    "spec.provider.kubernetes.auth needs exactly one of token, cert, serviceAccount",
                 ));
             }
         }
@@ -123,7 +130,7 @@ impl KubernetesProvider {
             config,
             namespace: namespace.to_owned(),
             credentials,
-            api: OnceCell::new(),
+            api: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -140,12 +147,26 @@ impl KubernetesProvider {
         self.config.remote_namespace.as_deref().unwrap_or("default")
     }
 
-    async fn api(&self) -> Result<&Api<Secret>, ProviderError> {
-        self.api.get_or_try_init(|| self.build_api()).await
+    async fn api(&self) -> Result<Api<Secret>, ProviderError> {
+        let mut cached = self.api.lock().await;
+        if let Some((api, renew_at)) = cached.as_ref()
+            && renew_at.is_none_or(|at| Instant::now() < at)
+        {
+            return Ok(api.clone());
+        }
+        let api = self.build_api().await?;
+        let uses_requested_token = self
+            .config
+            .auth
+            .as_ref()
+            .is_some_and(|auth| auth.service_account.is_some());
+        let renew_at = uses_requested_token.then(|| Instant::now() + REQUESTED_TOKEN_REUSE);
+        *cached = Some((api.clone(), renew_at));
+        Ok(api)
     }
 
     async fn build_api(&self) -> Result<Api<Secret>, ProviderError> {
-        let config = match &self.config.server.url {
+        let mut config = match &self.config.server.url {
             None => kube::Config::infer().await.map_err(|e| {
                 self.error(
                     ProviderErrorKind::Misconfigured,
@@ -153,8 +174,9 @@ impl KubernetesProvider {
                     format!("no cluster configuration: {e}"),
                 )
             })?,
-            Some(url) => self.explicit_config(url).await?,
+            Some(url) => self.explicit_config(url)?,
         };
+        self.authenticate(&mut config).await?;
         let client = kube::Client::try_from(config).map_err(|e| {
             self.error(
                 ProviderErrorKind::Misconfigured,
@@ -165,7 +187,8 @@ impl KubernetesProvider {
         Ok(Api::namespaced(client, self.remote_namespace()))
     }
 
-    async fn explicit_config(&self, url: &str) -> Result<kube::Config, ProviderError> {
+    /// The server of `server.url`, trusting `server.caBundle` when given.
+    fn explicit_config(&self, url: &str) -> Result<kube::Config, ProviderError> {
         let misconfigured =
             |message: String| self.error(ProviderErrorKind::Misconfigured, None, message);
         let uri = url
@@ -178,6 +201,11 @@ impl KubernetesProvider {
                 .map_err(|_| misconfigured("server.caBundle is not base64".into()))?;
             config.root_cert = Some(pem_certificates(&pem).map_err(misconfigured)?);
         }
+        Ok(config)
+    }
+
+    /// Puts `auth`'s credentials (if any) into `config`.
+    async fn authenticate(&self, config: &mut kube::Config) -> Result<(), ProviderError> {
         match self.config.auth.as_ref() {
             Some(KubernetesAuth {
                 token: Some(token), ..
@@ -211,9 +239,20 @@ impl KubernetesProvider {
                         .into(),
                 );
             }
+            Some(KubernetesAuth {
+                service_account: Some(account),
+                ..
+            }) => {
+                let token = self
+                    .credentials
+                    .service_account_token(account, &self.namespace, &account.audiences)
+                    .await?;
+                let token = String::from_utf8_lossy(token.expose_bytes()).into_owned();
+                config.auth_info.token = Some(token.into());
+            }
             _ => {}
         }
-        Ok(config)
+        Ok(())
     }
 
     fn classify(&self, error: kube::Error, key: Option<&str>) -> ProviderError {

@@ -1,16 +1,20 @@
 //! The kubernetes provider against a real kube-apiserver: Secret data and properties, labels
-//! and annotations as metadata, find by name and labels, a bad token, not found.
+//! and annotations as metadata, find by name and labels, a bad token, not found, and
+//! `auth.serviceAccount` (a requested token, with RBAC deciding).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use keyward_api::{ExternalSecretFind, FindName};
 use keyward_core::SecretValue;
 use keyward_providers::kubernetes::{KubernetesConfig, KubernetesProvider};
-use keyward_providers::{Fetched, Provider, ProviderErrorKind, StaticCredentials, StoreId, value};
+use keyward_providers::{
+    ClusterCredentials, Fetched, Provider, ProviderErrorKind, StaticCredentials, StoreId, value,
+};
 use keyward_test_support::Kubernetes;
 use kube::api::{Api, ObjectMeta, PostParams};
 
@@ -123,13 +127,131 @@ async fn reads_secrets_metadata_and_finds_them() {
     assert_eq!(missing.kind, ProviderErrorKind::NotFound);
 }
 
+/// A provider authenticating as the service account `apps/NAME` (`auth.serviceAccount`),
+/// its token requested through the admin's credentials.
+fn service_account_provider(
+    cluster: &Kubernetes,
+    admin: kube::Client,
+    name: &str,
+) -> KubernetesProvider {
+    let config: KubernetesConfig = serde_json::from_value(serde_json::json!({
+        "server": {
+            "url": cluster.server(),
+            "caBundle": base64::engine::general_purpose::STANDARD.encode(cluster.ca_pem()),
+        },
+        "auth": { "serviceAccount": { "name": name } },
+        "remoteNamespace": "default",
+    }))
+    .expect("config");
+    KubernetesProvider::new(
+        StoreId("SecretStore/apps/remote".into()),
+        config,
+        "apps",
+        Arc::new(ClusterCredentials::new(admin)),
+    )
+    .expect("valid")
+}
+
+/// `apps/reader` may read Secrets of `default` (RBAC); `apps/stranger` may not.
+async fn service_accounts(admin: &kube::Client) {
+    let namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some("apps".into()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    Api::<Namespace>::all(admin.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .expect("namespace");
+    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), "apps");
+    for name in ["reader", "stranger"] {
+        let account = ServiceAccount {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..ObjectMeta::default()
+            },
+            ..ServiceAccount::default()
+        };
+        accounts
+            .create(&PostParams::default(), &account)
+            .await
+            .expect("service account");
+    }
+    let role = Role {
+        metadata: ObjectMeta {
+            name: Some("secret-reader".into()),
+            ..ObjectMeta::default()
+        },
+        rules: Some(vec![PolicyRule {
+            api_groups: Some(vec![String::new()]),
+            resources: Some(vec!["secrets".into()]),
+            verbs: vec!["get".into(), "list".into()],
+            ..PolicyRule::default()
+        }]),
+    };
+    Api::<Role>::namespaced(admin.clone(), "default")
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("role");
+    let binding = RoleBinding {
+        metadata: ObjectMeta {
+            name: Some("reader-reads-secrets".into()),
+            ..ObjectMeta::default()
+        },
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "Role".into(),
+            name: "secret-reader".into(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: "reader".into(),
+            namespace: Some("apps".into()),
+            ..Subject::default()
+        }]),
+    };
+    Api::<RoleBinding>::namespaced(admin.clone(), "default")
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("role binding");
+}
+
 #[tokio::test]
-async fn a_bad_token_is_permission_denied() {
+async fn bad_tokens_are_denied_and_service_accounts_authenticate() {
     let cluster = Kubernetes::start().await.expect("cluster");
     let provider = provider(&cluster, "not-a-valid-token");
     let error = provider.fetch("anything", None).await.expect_err("denied");
     assert_eq!(error.kind, ProviderErrorKind::PermissionDenied, "{error}");
     assert!(!error.to_string().contains("not-a-valid-token"), "{error}");
+
+    let admin = admin(&cluster).await;
+    service_accounts(&admin).await;
+    create(
+        &Api::namespaced(admin.clone(), "default"),
+        "db-credentials",
+        "payments",
+        &[("password", "via-service-account")],
+    )
+    .await;
+    let reader = service_account_provider(&cluster, admin.clone(), "reader");
+    let fetched = reader
+        .fetch("db-credentials", None)
+        .await
+        .expect("the reader's token reads");
+    let password = value::select(&fetched, Some("password"), "s", "k").expect("password");
+    assert_eq!(text(&password), "via-service-account");
+    let stranger = service_account_provider(&cluster, admin, "stranger");
+    let refused = stranger
+        .fetch("db-credentials", None)
+        .await
+        .expect_err("RBAC refuses the stranger");
+    assert_eq!(
+        refused.kind,
+        ProviderErrorKind::PermissionDenied,
+        "{refused}"
+    );
 }
 
 #[tokio::test]
