@@ -135,7 +135,8 @@ async fn read_versions_property_metadata_keyward_double() {
     kv.put_certificate("web", &[0x30, 0x82, 0x01, 0x0a]);
     kv.put_key(
         "sign",
-        serde_json::json!({"kty": "RSA", "n": "AQAB-n", "e": "AQAB"}),
+        // RFC 7517's example RSA modulus (canonical base64url, as Key Vault sends).
+        serde_json::json!({"kty": "RSA", "e": "AQAB", "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"}),
     );
     let Fetched::Value(der) = provider.fetch("cert/web", None).await.expect("cert/") else {
         panic!("a certificate is one value")
@@ -143,6 +144,11 @@ async fn read_versions_property_metadata_keyward_double() {
     assert_eq!(der.expose_bytes(), [0x30, 0x82, 0x01, 0x0a]);
     let jwk = provider.fetch("key/sign", None).await.expect("key/");
     assert_eq!(text(&jwk, Some("kty")), "RSA");
+    assert_eq!(text(&jwk, Some("e")), "AQAB");
+    assert!(
+        text(&jwk, Some("n")).starts_with("0vx7ago"),
+        "the modulus round-trips"
+    );
     let missing = provider
         .fetch("cert/none", None)
         .await

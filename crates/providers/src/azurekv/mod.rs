@@ -1,5 +1,5 @@
 //! The `azurekv` provider: ESO's `spec.provider.azurekv` on the official
-//! azure_security_keyvault_secrets crate. Azure Key Vault is keyward's primary store.
+//! azure_security_keyvault_secrets, _keys and _certificates crates. Azure Key Vault is keyward's primary store.
 //!
 //! - **Auth** (`authType`): `ServicePrincipal` (default; `authSecretRef.clientId` with
 //!   `clientSecret` or `clientCertificate` (PEM certificate and RSA key), and `tenantId`), `WorkloadIdentity` (`serviceAccountRef`: a token request
@@ -33,6 +33,10 @@ use std::sync::Arc;
 
 use azure_core::http::headers::HeaderName;
 use azure_core::http::{ClientOptions, RetryOptions, Transport};
+use azure_security_keyvault_certificates::models::CertificateClientGetCertificateOptions;
+use azure_security_keyvault_certificates::{CertificateClient, CertificateClientOptions};
+use azure_security_keyvault_keys::models::KeyClientGetKeyOptions;
+use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use azure_security_keyvault_secrets::models::{
     Secret, SecretAttributes, SecretClientGetSecretOptions, SecretProperties, SetSecretParameters,
 };
@@ -75,12 +79,12 @@ impl std::fmt::Debug for AzureKvProvider {
     }
 }
 
-/// The store's one authenticated client set: the SDK's secret client, and the token source
-/// and HTTP client it shares with keyward's certificate and key reads.
+/// The store's one authenticated client set: the SDK's secret, key and certificate clients,
+/// sharing one token source and one HTTP connection pool.
 struct Clients {
     secrets: SecretClient,
-    credential: Arc<KvCredential>,
-    http: reqwest::Client,
+    keys: KeyClient,
+    certificates: CertificateClient,
 }
 
 /// Which kind of Key Vault object a `remoteRef.key` names.
@@ -147,98 +151,105 @@ impl AzureKvProvider {
             .clone()
             .unwrap_or_else(|| self.config.authority_host().to_owned());
         let credential = Arc::new(KvCredential::new(grant, &authority, http.clone()));
-        let options = SecretClientOptions {
-            client_options: ClientOptions {
-                transport: Some(Transport::new(Arc::new(http))),
-                retry: RetryOptions::none(),
-                ..ClientOptions::default()
-            },
-            verify_challenge_resource: Some(!is_local(&self.config.vault_url)),
-            ..SecretClientOptions::default()
+        // The three official clients share the transport (one connection pool) and the
+        // credential (one token cache).
+        let client_options = ClientOptions {
+            transport: Some(Transport::new(Arc::new(http))),
+            retry: RetryOptions::none(),
+            ..ClientOptions::default()
         };
-        let secrets = SecretClient::new(&self.config.vault_url, credential.clone(), Some(options))
-            .map_err(|e| self.misconfigured(&format!("spec.provider.azurekv.vaultUrl: {e}")))?;
+        let verify_challenge_resource = Some(!is_local(&self.config.vault_url));
+        let url = &self.config.vault_url;
+        let bad_url = |e: azure_core::Error| {
+            self.misconfigured(&format!("spec.provider.azurekv.vaultUrl: {e}"))
+        };
+        let secrets = SecretClient::new(
+            url,
+            credential.clone(),
+            Some(SecretClientOptions {
+                client_options: client_options.clone(),
+                verify_challenge_resource,
+                ..SecretClientOptions::default()
+            }),
+        )
+        .map_err(bad_url)?;
+        let keys = KeyClient::new(
+            url,
+            credential.clone(),
+            Some(KeyClientOptions {
+                client_options: client_options.clone(),
+                verify_challenge_resource,
+                ..KeyClientOptions::default()
+            }),
+        )
+        .map_err(bad_url)?;
+        let certificates = CertificateClient::new(
+            url,
+            credential,
+            Some(CertificateClientOptions {
+                client_options,
+                verify_challenge_resource,
+                ..CertificateClientOptions::default()
+            }),
+        )
+        .map_err(bad_url)?;
         Ok(Clients {
             secrets,
-            credential,
-            http: self.http_client()?,
+            keys,
+            certificates,
         })
     }
 
-    /// Reads a certificate (`cer`, DER bytes) or a key (`key`, its public JWK as JSON) with
-    /// Key Vault's REST API, using the store's token.
+    /// Reads a certificate (`cer`: its DER bytes) or a key (its public JWK as JSON), ESO's
+    /// values for `cert/` and `key/`.
     async fn fetch_object(
         &self,
         key: &str,
         object: &Object<'_>,
         version: Option<&str>,
     ) -> Result<Fetched, ProviderError> {
-        use azure_core::credentials::TokenCredential as _;
-        let (collection, name) = match object {
-            Object::Certificate(name) => ("certificates", *name),
-            Object::Key(name) => ("keys", *name),
-            Object::Secret(name) => ("secrets", *name),
-        };
         let clients = self.clients().await?;
-        let scope = format!("https://{}/.default", self.config.vault_resource());
-        let token = clients
-            .credential
-            .get_token(&[scope.as_str()], None)
-            .await
-            .map_err(|e| classify(&self.store.0, key, &e))?;
-        let url = format!(
-            "{}/{collection}/{name}/{}",
-            self.config.vault_url.trim_end_matches('/'),
-            version.unwrap_or("")
-        );
-        let response = clients
-            .http
-            .get(url)
-            .query(&[("api-version", "7.5")])
-            .bearer_auth(token.token.secret())
-            .send()
-            .await
-            .map_err(|_| {
-                ProviderError::new(
-                    ProviderErrorKind::Unreachable,
-                    &self.store.0,
-                    Some(key),
-                    "Key Vault unreachable",
-                )
-            })?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            let wait = crate::vault::retry_after(response.headers());
-            let kind = match status {
-                404 => ProviderErrorKind::NotFound,
-                401 | 403 => ProviderErrorKind::PermissionDenied,
-                429 => ProviderErrorKind::Throttled,
-                _ => ProviderErrorKind::Unreachable,
-            };
-            return Err(ProviderError::new(
-                kind,
+        let version = version.filter(|v| !v.is_empty()).map(str::to_owned);
+        let invalid = |what: &str| {
+            ProviderError::new(
+                ProviderErrorKind::InvalidData,
                 &self.store.0,
                 Some(key),
-                format!("Key Vault answered HTTP {status}"),
+                format!("Key Vault's {what} answer lacks its value"),
             )
-            .with_retry_after(wait));
+        };
+        match object {
+            Object::Certificate(name) => {
+                let options = CertificateClientGetCertificateOptions {
+                    certificate_version: version,
+                    ..CertificateClientGetCertificateOptions::default()
+                };
+                let response = clients
+                    .certificates
+                    .get_certificate(name, Some(options))
+                    .await
+                    .map_err(|e| self.error(key, &e))?;
+                let certificate = response.into_model().map_err(|e| self.error(key, &e))?;
+                let der = certificate.cer.ok_or_else(|| invalid("certificate"))?;
+                Ok(Fetched::Value(SecretValue::new(der)))
+            }
+            Object::Key(name) => {
+                let options = KeyClientGetKeyOptions {
+                    key_version: version,
+                    ..KeyClientGetKeyOptions::default()
+                };
+                let response = clients
+                    .keys
+                    .get_key(name, Some(options))
+                    .await
+                    .map_err(|e| self.error(key, &e))?;
+                let model = response.into_model().map_err(|e| self.error(key, &e))?;
+                let jwk = model.key.ok_or_else(|| invalid("key"))?;
+                let json = serde_json::to_string(&jwk).map_err(|_| invalid("key"))?;
+                Ok(Fetched::Value(SecretValue::from(json)))
+            }
+            Object::Secret(_) => Err(invalid("secret")),
         }
-        let body: serde_json::Value = response.json().await.map_err(|_| {
-            ProviderError::new(
-                ProviderErrorKind::InvalidData,
-                &self.store.0,
-                Some(key),
-                "Key Vault's answer is not JSON",
-            )
-        })?;
-        object_value(&body, object).ok_or_else(|| {
-            ProviderError::new(
-                ProviderErrorKind::InvalidData,
-                &self.store.0,
-                Some(key),
-                format!("Key Vault's {collection} answer lacks its value"),
-            )
-        })
     }
 
     fn http_client(&self) -> Result<reqwest::Client, ProviderError> {
@@ -367,25 +378,6 @@ impl AzureKvProvider {
                 "refusing to {what}: the secret is not tagged managed-by=keyward (or managed-by=external-secrets)"
             ),
         ))
-    }
-}
-
-/// The value of a certificate (`cer` decoded) or key (`key` as JSON) answer.
-fn object_value(body: &serde_json::Value, object: &Object<'_>) -> Option<Fetched> {
-    use base64::Engine as _;
-    match object {
-        Object::Certificate(_) => {
-            let cer = body.get("cer")?.as_str()?;
-            let der = base64::engine::general_purpose::STANDARD
-                .decode(cer)
-                .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cer))
-                .ok()?;
-            Some(Fetched::Value(SecretValue::new(der)))
-        }
-        Object::Key(_) => Some(Fetched::Value(SecretValue::from(
-            body.get("key")?.to_string(),
-        ))),
-        Object::Secret(_) => None,
     }
 }
 
