@@ -1,6 +1,7 @@
 // Command gotemplate renders one Go text/template with the Sprig v3 function map, the way
 // External Secrets Operator exposes it (Sprig's text functions minus env, expandenv and
-// getHostByName, plus ESO's toYaml, fromYaml and filterPEM). It is keyward's reference renderer: tests compare keyward's own template
+// getHostByName, plus ESO's toYaml, fromYaml, filterPEM and its certificate functions in
+// eso_crypto.go). It is keyward's reference renderer: tests compare keyward's own template
 // engine against it byte for byte.
 //
 // Usage:
@@ -48,6 +49,9 @@ func funcMap() template.FuncMap {
 	fm["toYaml"] = toYAML
 	fm["fromYaml"] = fromYAML
 	fm["filterPEM"] = filterPEM
+	for name, fn := range esoCryptoFuncs() {
+		fm[name] = fn
+	}
 	return fm
 }
 
