@@ -354,3 +354,16 @@ func rsaDecrypt(scheme, hashName, in, key string) (string, error) {
 		return "", fmt.Errorf("decryption scheme %v is not supported", scheme)
 	}
 }
+
+// decodeTrustStorePass is a test helper (see -test-helpers), not an ESO function.
+func decodeTrustStorePass(pass, input string) (string, error) {
+	certs, err := gopkcs12.DecodeTrustStore([]byte(input), pass)
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	for _, c := range certs {
+		out.WriteString(pemString("CERTIFICATE", c.Raw))
+	}
+	return out.String(), nil
+}

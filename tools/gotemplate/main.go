@@ -9,6 +9,7 @@
 //	gotemplate -template FILE [-data FILE.json]
 //	gotemplate -batch CASES.json
 //	gotemplate -template FILE -data FILE.json -repeat N
+//	gotemplate -batch CASES.json -test-helpers
 //
 // The data file holds a JSON object; it becomes the template's dot. Output goes to stdout.
 // A parse or execution error is printed on one line to stderr and the exit code is 1.
@@ -16,6 +17,10 @@
 // Batch mode renders many cases in one process: CASES.json holds an array of
 // {"template": TEXT, "data": OBJECT}; stdout gets an array, in the same order, of
 // {"output_b64": BASE64} (the rendered bytes) or {"error": MESSAGE}.
+//
+// With -test-helpers the map also has decodeTrustStorePass PASSWORD DATA (go-pkcs12's
+// DecodeTrustStore, as PEM): ESO has no trust-store reader, and keyward's tests need one to
+// check the trust stores keyward writes. Templates for ESO never see it.
 //
 // With -repeat N the template is parsed and executed N times (as ESO does for every
 // reconcile) and the output of the last run is printed; benchmarks time this.
@@ -41,8 +46,14 @@ import (
 // hands to templates, because they would read the controller's environment or the network.
 var removedByESO = []string{"env", "expandenv", "getHostByName"}
 
+// testHelpers is set by -test-helpers.
+var testHelpers bool
+
 func funcMap() template.FuncMap {
 	fm := sprig.TxtFuncMap()
+	if testHelpers {
+		fm["decodeTrustStorePass"] = decodeTrustStorePass
+	}
 	for _, name := range removedByESO {
 		delete(fm, name)
 	}
@@ -159,6 +170,7 @@ func run() error {
 	dataPath := flag.String("data", "", "path of a JSON object used as the template's data")
 	batchPath := flag.String("batch", "", "path of a JSON array of {template, data} cases")
 	repeat := flag.Int("repeat", 1, "parse and render this many times (for benchmarks)")
+	flag.BoolVar(&testHelpers, "test-helpers", false, "add keyward's test-only functions")
 	flag.Parse()
 	if *batchPath != "" {
 		return runBatch(*batchPath)

@@ -606,8 +606,8 @@ impl<'a> Exec<'a> {
                 Ok(Value::Int(n.int.unwrap_or(0)))
             }
             (Param::Int, _) => Err(found("integer")),
-            (Param::Str, ArgKind::Str(s)) => Ok(Value::String(s.clone())),
-            (Param::Str, _) => Err(found("string")),
+            (Param::Str | Param::RawStr, ArgKind::Str(s)) => Ok(Value::String(s.clone())),
+            (Param::Str | Param::RawStr, _) => Err(found("string")),
             (Param::Any | Param::Reflect, ArgKind::Bool(b)) => Ok(Value::Bool(*b)),
             (Param::Any | Param::Reflect, ArgKind::Str(s)) => Ok(Value::String(s.clone())),
             (Param::Any | Param::Reflect, ArgKind::Number(n)) => self.ideal_constant(n, arg.pos),
@@ -650,10 +650,16 @@ impl<'a> Exec<'a> {
                 _ => Err(self.error(pos, format!("invalid value; expected {}", param.go_type()))),
             };
         };
+        // Binary strings stay bytes only where a function asked for them.
+        let value = match (param, value) {
+            (Param::RawStr, value) => value,
+            (_, value) => value.into_text(),
+        };
         let fits = matches!(
             (param, &value),
             (Param::Any | Param::Reflect, _)
                 | (Param::Str, Value::String(_))
+                | (Param::RawStr, Value::String(_) | Value::Bytes(_))
                 | (Param::Int, Value::Int(_))
                 | (Param::Bool, Value::Bool(_))
                 | (Param::Map, Value::Map(_))

@@ -17,6 +17,8 @@ pub(crate) enum Param {
     Reflect,
     /// `string`.
     Str,
+    /// `string` read as bytes: a [`Value::Bytes`] argument reaches the function unchanged.
+    RawStr,
     /// `int`.
     Int,
     /// `bool`.
@@ -31,7 +33,7 @@ impl Param {
         match self {
             Param::Any => "interface {}",
             Param::Reflect => "reflect.Value",
-            Param::Str => "string",
+            Param::Str | Param::RawStr => "string",
             Param::Int => "int",
             Param::Bool => "bool",
             Param::Map => "map[string]interface {}",
@@ -121,21 +123,6 @@ impl FuncMap {
 /// Functions ESO's template engine offers that keyward does not implement (yet). A template
 /// using one fails to parse with an error that names it.
 pub const UNSUPPORTED: &[&str] = &[
-    // ESO's own additions.
-    "pkcs12key",
-    "pkcs12keyPass",
-    "pkcs12cert",
-    "pkcs12certPass",
-    "pemToPkcs12",
-    "pemToPkcs12Pass",
-    "fullPemToPkcs12",
-    "fullPemToPkcs12Pass",
-    "pemTruststoreToPKCS12",
-    "filterCertChain",
-    "certSANs",
-    "jwkPublicKeyPem",
-    "jwkPrivateKeyPem",
-    "rsaDecrypt",
     // Sprig: time and dates (non-deterministic or locale-bound).
     "ago",
     "date",
@@ -170,6 +157,15 @@ pub(crate) fn string_at(args: &[Value], i: usize) -> &str {
     match args.get(i) {
         Some(Value::String(s)) => s,
         _ => "",
+    }
+}
+
+/// The argument at `i` as bytes (a [`Param::RawStr`] argument: text or binary).
+pub(crate) fn bytes_at(args: &[Value], i: usize) -> &[u8] {
+    match args.get(i) {
+        Some(Value::String(s)) => s.as_bytes(),
+        Some(Value::Bytes(b)) => b,
+        _ => &[],
     }
 }
 
@@ -229,6 +225,7 @@ fn register_builtins(map: &mut FuncMap) {
 fn builtin_len(args: Vec<Value>) -> FuncResult {
     match &args[0] {
         Value::String(s) => Ok(Value::Int(s.len() as i64)),
+        Value::Bytes(b) => Ok(Value::Int(b.len() as i64)),
         Value::List(l) => Ok(Value::Int(l.len() as i64)),
         Value::Map(m) => Ok(Value::Int(m.len() as i64)),
         Value::Nil => Err("len of nil pointer".to_owned()),

@@ -190,6 +190,11 @@ impl Spec {
             Value::Int(i) | Value::Int64(i) => self.print_integer(out, value, *i, verb),
             Value::Float(f) => self.print_float(out, value, *f, verb),
             Value::String(s) => self.print_string(out, value, s, verb),
+            // keyward renders to text: binary strings print with U+FFFD replacements.
+            Value::Bytes(b) => {
+                let text = String::from_utf8_lossy(b);
+                self.print_string(out, value, &text, verb)
+            }
             Value::List(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {

@@ -22,6 +22,11 @@ pub enum Value {
     Float(f64),
     /// A Go `string`.
     String(String),
+    /// A Go `string` whose bytes are not valid UTF-8: a decoded binary secret such as a
+    /// PKCS#12 file (`b64dec` makes one). Only the functions that read binary input
+    /// (`pkcs12key`, `rsaDecrypt`, …) see the bytes; everywhere else it is first turned into
+    /// text with each invalid sequence replaced by U+FFFD (see [`Value::into_text`]).
+    Bytes(Vec<u8>),
     /// A Go `[]interface{}`.
     List(Vec<Value>),
     /// A Go `map[string]interface{}`; ordered, as Go prints and ranges maps by sorted key.
@@ -65,7 +70,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
-            Value::String(_) => "string",
+            Value::String(_) | Value::Bytes(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
         }
@@ -89,6 +94,7 @@ impl Value {
             Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::String(s) => !s.is_empty(),
+            Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
         }
@@ -99,6 +105,25 @@ impl Value {
         match self {
             Value::Int(i) | Value::Int64(i) => Some(*i),
             _ => None,
+        }
+    }
+}
+
+impl Value {
+    /// A Go string made of `bytes`: text when they are UTF-8, [`Value::Bytes`] otherwise.
+    pub fn from_bytes(bytes: Vec<u8>) -> Value {
+        match String::from_utf8(bytes) {
+            Ok(text) => Value::String(text),
+            Err(e) => Value::Bytes(e.into_bytes()),
+        }
+    }
+
+    /// This value with [`Value::Bytes`] turned into text (invalid UTF-8 replaced by U+FFFD),
+    /// for the functions and printers that work on text.
+    pub fn into_text(self) -> Value {
+        match self {
+            Value::Bytes(b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
+            other => other,
         }
     }
 }

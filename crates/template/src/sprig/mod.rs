@@ -1,16 +1,23 @@
 //! Sprig v3 (Masterminds), as External Secrets Operator hands it to templates: the text
-//! function map minus `env`, `expandenv` and `getHostByName`. This module registers the
+//! function map minus `env`, `expandenv` and `getHostByName`, plus ESO's own additions
+//! (`filterPEM`, `toYaml`/`fromYaml`, and the certificate and key functions in `certs`,
+//! `pkcs12`, `jwk` and `decrypt`). This module registers the
 //! families and holds Sprig's shared conversions (`strval`, `toInt64`, `empty`) plus the
 //! defaults, type and number functions. Functions not implemented are listed in
 //! [`crate::funcs::UNSUPPORTED`].
 
 mod case;
+mod certs;
 mod collections;
 mod crypto;
 mod decimal;
+mod decrypt;
 mod duration;
 mod encoding;
+mod jwk;
+mod keys;
 mod pem;
+mod pkcs12;
 mod random;
 mod strings;
 mod url;
@@ -35,6 +42,10 @@ pub(crate) fn register(map: &mut FuncMap) {
     random::register(map);
     duration::register(map);
     pem::register(map);
+    certs::register(map);
+    pkcs12::register(map);
+    jwk::register(map);
+    decrypt::register(map);
     crypto::register(map);
     yaml::register(map);
 }

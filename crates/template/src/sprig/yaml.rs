@@ -168,6 +168,7 @@ impl Emitter {
             }
             Value::Float(f) => self.scalar(&yaml_number(*f), Style::Plain, indent, ctx),
             Value::String(s) => self.string(s, indent, ctx),
+            Value::Bytes(b) => self.string(&String::from_utf8_lossy(b), indent, ctx),
         }
     }
 

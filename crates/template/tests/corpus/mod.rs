@@ -1,6 +1,8 @@
 //! The differential corpus: generated templates for every control structure and function,
 //! over edge-value data, plus the templates of ESO's documentation snippets.
 
+pub mod crypto;
+
 use std::path::PathBuf;
 
 use serde_json::{Value as Json, json};
@@ -95,6 +97,7 @@ pub fn generated() -> Vec<Case> {
     url_join(&mut cases);
     replacement_characters(&mut cases);
     printable(&mut cases);
+    crypto::cases(&mut cases);
     cases
 }
 

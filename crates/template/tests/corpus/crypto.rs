@@ -1,0 +1,396 @@
+//! ESO's certificate and key functions over the test-only fixtures in
+//! tests/fixtures/crypto: deterministic outputs (certSANs, filterCertChain, PKCS#12 → PEM,
+//! JWK → PEM, rsaDecrypt) compared byte for byte, the randomised PKCS#12 writers through a
+//! read-back in the same template, and malformed input on which both engines must fail.
+
+use serde_json::{Map, Value as Json, json};
+
+use super::Case;
+
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!("../fixtures/crypto/", $name))
+    };
+}
+
+fn fixtures_json(text: &str) -> Map<String, Json> {
+    match serde_json::from_str(text) {
+        Ok(Json::Object(map)) => map,
+        _ => panic!("fixture JSON is an object"),
+    }
+}
+
+/// A CERTIFICATE block whose DER is cut in half (base64 still valid).
+fn truncated_cert(pem: &str) -> String {
+    use base64::Engine;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("fixture base64");
+    let half = base64::engine::general_purpose::STANDARD.encode(&der[..der.len() / 2]);
+    format!("-----BEGIN CERTIFICATE-----\n{half}\n-----END CERTIFICATE-----\n")
+}
+
+/// Every fixture, under the names the templates use.
+pub fn data() -> Json {
+    let (root, inter, disjunct) = (
+        fixture!("root.pem"),
+        fixture!("intermediate.pem"),
+        fixture!("disjunct.pem"),
+    );
+    let (leaf_rsa, leaf_ec, leaf_ed) = (
+        fixture!("leaf-rsa.pem"),
+        fixture!("leaf-ec.pem"),
+        fixture!("leaf-ed25519.pem"),
+    );
+    let chain = format!("{leaf_rsa}{inter}{root}");
+    let rsa_key = fixture!("leaf-rsa.key");
+    let key_in_cert_block = rsa_key.replace("RSA PRIVATE KEY", "CERTIFICATE");
+    let jwks = fixtures_json(fixture!("jwk.json"));
+    let jwk = |name: &str| jwks.get(name).cloned().unwrap_or(Json::Null);
+    let public = |name: &str| {
+        let mut key = jwk(name);
+        if let Some(map) = key.as_object_mut() {
+            for private in ["d", "p", "q", "dp", "dq", "qi"] {
+                map.remove(private);
+            }
+        }
+        key
+    };
+    let mut jwk_text = Map::new();
+    for name in ["rsa", "ec256", "ec384", "ed25519"] {
+        jwk_text.insert(name.to_owned(), Json::String(jwk(name).to_string()));
+        jwk_text.insert(format!("{name}Pub"), Json::String(public(name).to_string()));
+    }
+    let mut bad_jwks = Map::new();
+    let mut edit = |name: &str, base: &str, f: &dyn Fn(&mut Map<String, Json>)| {
+        let mut key = jwk(base);
+        if let Some(map) = key.as_object_mut() {
+            f(map);
+        }
+        bad_jwks.insert(name.to_owned(), Json::String(key.to_string()));
+    };
+    edit("noKty", "rsa", &|m| {
+        m.remove("kty");
+    });
+    edit("badKty", "rsa", &|m| {
+        m.insert("kty".into(), json!("DSA"));
+    });
+    edit("noN", "rsa", &|m| {
+        m.remove("n");
+    });
+    edit("badN", "rsa", &|m| {
+        m.insert("n".into(), json!("!!not base64!!"));
+    });
+    edit("numberE", "rsa", &|m| {
+        m.insert("e".into(), json!(65537));
+    });
+    edit("badCrv", "ec256", &|m| {
+        m.insert("crv".into(), json!("P-999"));
+    });
+    edit("offCurve", "ec256", &|m| {
+        m.insert("y".into(), m.get("x").cloned().unwrap_or(Json::Null));
+        m.remove("d");
+    });
+    edit("shortOkp", "ed25519", &|m| {
+        m.insert("x".into(), json!("AAAA"));
+        m.remove("d");
+    });
+    edit("shortOkpPrivate", "ed25519", &|m| {
+        m.insert("x".into(), json!("AAAA"));
+    });
+    edit("mismatchedEc", "ec256", &|m| {
+        m.insert("d".into(), json!("AQ"));
+    });
+    edit("x25519", "ed25519", &|m| {
+        m.insert("crv".into(), json!("X25519"));
+        m.remove("d");
+    });
+    edit("oct", "rsa", &|m| {
+        m.clear();
+        m.insert("kty".into(), json!("oct"));
+        m.insert("k".into(), json!("c2VjcmV0LWtleS1mb3ItdGVzdHM"));
+    });
+    bad_jwks.insert("notJson".into(), json!("{not json"));
+    bad_jwks.insert("array".into(), json!("[]"));
+    bad_jwks.insert(
+        "set".into(),
+        json!(format!("{{\"keys\":[{}]}}", jwk("rsa"))),
+    );
+    bad_jwks.insert("empty".into(), json!(""));
+    json!({
+        "root": root, "inter": inter, "disjunct": disjunct, "leafRsa": leaf_rsa,
+        "leafEc": leaf_ec, "leafEd": leaf_ed, "sans": fixture!("sans.pem"),
+        "noIds": fixture!("no-ids.pem"), "noSans": fixture!("no-sans.pem"),
+        "rsaKey": rsa_key, "rsaP8": fixture!("leaf-rsa-pkcs8.key"), "ecKey": fixture!("leaf-ec.key"),
+        "edKey": fixture!("leaf-ed25519.key"), "rootKey": fixture!("root.key"),
+        "otherKey": fixture!("other-rsa.key"),
+        "chain": chain,
+        "reversed": format!("{root}{inter}{leaf_rsa}"),
+        "shuffled": format!("{inter}{leaf_rsa}{root}"),
+        "leafInter": format!("{leaf_rsa}{inter}"),
+        "interRoot": format!("{inter}{root}"),
+        "withDisjunct": format!("{chain}{disjunct}"),
+        "twoLeaves": format!("{leaf_rsa}{leaf_ec}{inter}{root}"),
+        "junkChain": format!("junk before\n{chain}"),
+        "crlfChain": chain.replace('\n', "\r\n"),
+        "trailingBlank": format!("{chain}\n"),
+        "trailingJunk": format!("{chain}junk after"),
+        "ecChain": format!("{leaf_ec}{inter}{root}"),
+        "noSkiChain": format!("{}{inter}{root}", fixture!("no-sans.pem")),
+        "badCert": key_in_cert_block,
+        "truncCert": truncated_cert(leaf_rsa),
+        "garbage": "no PEM here", "empty": "",
+        "pfx": Json::Object(fixtures_json(fixture!("pkcs12.json"))),
+        "opensslPfx": fixture!("openssl-rsa-pass.p12.b64").trim(),
+        "oaep": Json::Object(fixtures_json(fixture!("oaep.json"))),
+        "jwk": Json::Object(jwk_text),
+        "badJwk": Json::Object(bad_jwks),
+    })
+}
+
+const CERT_FIELDS: [&str; 16] = [
+    "root",
+    "inter",
+    "disjunct",
+    "leafRsa",
+    "leafEc",
+    "leafEd",
+    "sans",
+    "noIds",
+    "noSans",
+    "chain",
+    "junkChain",
+    "crlfChain",
+    "badCert",
+    "truncCert",
+    "garbage",
+    "empty",
+];
+
+const CHAIN_FIELDS: [&str; 16] = [
+    "chain",
+    "reversed",
+    "shuffled",
+    "leafInter",
+    "interRoot",
+    "withDisjunct",
+    "twoLeaves",
+    "junkChain",
+    "crlfChain",
+    "ecChain",
+    "noSkiChain",
+    "root",
+    "noIds",
+    "leafRsa",
+    "badCert",
+    "empty",
+];
+
+/// Every crypto case.
+pub fn cases(cases: &mut Vec<Case>) {
+    let data = data();
+    let mut push = |group: &str, template: String| {
+        cases.push(Case {
+            name: format!("{group}: {template}"),
+            template,
+            data: data.clone(),
+        });
+    };
+    for field in CERT_FIELDS {
+        push("certSANs", format!("{{{{ certSANs .{field} }}}}"));
+    }
+    push("certSANs", "{{ .sans | certSANs | join \",\" }}".into());
+    push(
+        "certSANs",
+        "{{ range certSANs .sans }}[{{ . }}]{{ end }}".into(),
+    );
+    push("certSANs", "{{ certSANs .noSans | len }}".into());
+    for field in CHAIN_FIELDS {
+        for kind in ["leaf", "intermediate", "root", "other"] {
+            push(
+                "filterCertChain",
+                format!("{{{{ filterCertChain \"{kind}\" .{field} }}}}"),
+            );
+        }
+    }
+    pkcs12_reading(&mut push);
+    pkcs12_writing(&mut push);
+    jwk(&mut push);
+    rsa_decrypt(&mut push);
+}
+
+fn pkcs12_reading(push: &mut impl FnMut(&str, String)) {
+    let files = [
+        ("legacy-des-ec", ""),
+        ("legacy-rc2-rsa-chain-pass", "legacy"),
+        ("modern-ec-chain-pass", "s3cret"),
+        ("modern-ed25519", ""),
+        ("modern-rsa-chain", ""),
+        ("modern-rsa-disjunct", ""),
+        ("modern-rsa-reversed", ""),
+        ("truststore", ""),
+    ];
+    for (file, password) in files {
+        let pfx = format!("(index .pfx \"{file}\" | b64dec)");
+        if password.is_empty() {
+            push("pkcs12", format!("{{{{ {pfx} | pkcs12cert }}}}"));
+            push("pkcs12", format!("{{{{ {pfx} | pkcs12key }}}}"));
+            push(
+                "pkcs12",
+                format!("{{{{ {pfx} | pkcs12keyPass \"wrong\" }}}}"),
+            );
+        } else {
+            push(
+                "pkcs12",
+                format!("{{{{ {pfx} | pkcs12certPass \"{password}\" }}}}"),
+            );
+            push(
+                "pkcs12",
+                format!("{{{{ {pfx} | pkcs12keyPass \"{password}\" }}}}"),
+            );
+            push("pkcs12", format!("{{{{ {pfx} | pkcs12cert }}}}"));
+            push(
+                "pkcs12",
+                format!("{{{{ {pfx} | pkcs12certPass \"wrong\" }}}}"),
+            );
+        }
+    }
+    for t in [
+        "{{ .opensslPfx | b64dec | pkcs12certPass \"ossl\" }}",
+        "{{ .opensslPfx | b64dec | pkcs12keyPass \"ossl\" }}",
+        "{{ .opensslPfx | b64dec | pkcs12key }}",
+        "{{ .opensslPfx | pkcs12certPass \"ossl\" }}",
+        "{{ .garbage | pkcs12cert }}",
+        "{{ .empty | pkcs12key }}",
+        "{{ .chain | pkcs12cert }}",
+        "{{ pkcs12key (index .pfx \"modern-rsa-chain\" | b64dec | trunc 300) }}",
+    ] {
+        push("pkcs12", t.to_owned());
+    }
+}
+
+fn pkcs12_writing(push: &mut impl FnMut(&str, String)) {
+    for (cert, key) in [
+        ("leafRsa", "rsaKey"),
+        ("leafRsa", "rsaP8"),
+        ("leafEc", "ecKey"),
+        ("leafEd", "edKey"),
+        ("chain", "rsaKey"),
+        ("leafRsa", "otherKey"),
+    ] {
+        let (c, k) = (format!(".{cert}"), format!(".{key}"));
+        push(
+            "pemToPkcs12",
+            format!("{{{{ pemToPkcs12 {c} {k} | b64dec | pkcs12cert }}}}"),
+        );
+        push(
+            "pemToPkcs12",
+            format!("{{{{ pemToPkcs12 {c} {k} | b64dec | pkcs12key }}}}"),
+        );
+        push(
+            "pemToPkcs12",
+            format!("{{{{ pemToPkcs12Pass {c} {k} \"pw\" | b64dec | pkcs12keyPass \"pw\" }}}}"),
+        );
+        push(
+            "pemToPkcs12",
+            format!(
+                "{{{{ fullPemToPkcs12Pass {c} {k} \"pw\" | b64dec | pkcs12certPass \"pw\" }}}}"
+            ),
+        );
+    }
+    for t in [
+        "{{ fullPemToPkcs12 .chain .rsaKey | b64dec | pkcs12cert }}",
+        "{{ fullPemToPkcs12 .reversed .rootKey | b64dec | pkcs12cert }}",
+        "{{ fullPemToPkcs12 .ecChain .ecKey | b64dec | pkcs12key }}",
+        "{{ fullPemToPkcs12 .trailingBlank .rsaKey | b64dec | pkcs12cert }}",
+        "{{ fullPemToPkcs12 .trailingJunk .rsaKey }}",
+        "{{ fullPemToPkcs12 .junkChain .rsaKey | b64dec | pkcs12cert }}",
+        "{{ pemToPkcs12Pass .leafRsa .rsaKey \"pw\" | b64dec | pkcs12key }}",
+        "{{ pemToPkcs12 .badCert .rsaKey }}",
+        "{{ pemToPkcs12 .truncCert .rsaKey }}",
+        "{{ pemToPkcs12 .garbage .rsaKey }}",
+        "{{ pemToPkcs12 .leafRsa .garbage }}",
+        "{{ pemToPkcs12 .leafRsa .leafEc }}",
+        "{{ pemToPkcs12 .empty .empty }}",
+        "{{ fullPemToPkcs12 .leafRsa .empty }}",
+        "{{ fullPemToPkcs12Pass .badCert .rsaKey \"pw\" }}",
+        "{{ pemTruststoreToPKCS12 .chain | b64dec | pkcs12cert }}",
+        "{{ if pemTruststoreToPKCS12 .chain }}written{{ end }}",
+        "{{ if pemTruststoreToPKCS12Pass .root \"pw\" }}written{{ end }}",
+        "{{ pemTruststoreToPKCS12 .trailingJunk }}",
+        "{{ pemTruststoreToPKCS12 .badCert }}",
+        "{{ pemTruststoreToPKCS12 .garbage }}",
+        "{{ if pemTruststoreToPKCS12 .empty }}written{{ end }}",
+    ] {
+        push("pemToPkcs12", t.to_owned());
+    }
+}
+
+fn jwk(push: &mut impl FnMut(&str, String)) {
+    for name in ["rsa", "ec256", "ec384", "ed25519"] {
+        for variant in [name.to_owned(), format!("{name}Pub")] {
+            for function in ["jwkPublicKeyPem", "jwkPrivateKeyPem"] {
+                push("jwk", format!("{{{{ {function} .jwk.{variant} }}}}"));
+            }
+        }
+    }
+    for bad in [
+        "noKty",
+        "badKty",
+        "noN",
+        "badN",
+        "numberE",
+        "badCrv",
+        "offCurve",
+        "shortOkp",
+        "shortOkpPrivate",
+        "mismatchedEc",
+        "x25519",
+        "oct",
+        "notJson",
+        "array",
+        "set",
+        "empty",
+    ] {
+        push("jwk", format!("{{{{ jwkPublicKeyPem .badJwk.{bad} }}}}"));
+        push("jwk", format!("{{{{ jwkPrivateKeyPem .badJwk.{bad} }}}}"));
+    }
+}
+
+fn rsa_decrypt(push: &mut impl FnMut(&str, String)) {
+    for (hash, ct) in [
+        ("SHA1", "SHA1"),
+        ("SHA256", "SHA256"),
+        ("SHA512", "SHA512"),
+        ("None", "SHA256"),
+        ("MD5", "SHA256"),
+        ("SHA256", "empty"),
+        ("SHA1", "SHA256"),
+        ("SHA256", "labelled"),
+    ] {
+        for key in ["rsaKey", "rsaP8"] {
+            push(
+                "rsaDecrypt",
+                format!(
+                    "{{{{ rsaDecrypt \"RSA-OAEP\" \"{hash}\" (.oaep.{ct} | b64dec) .{key} }}}}"
+                ),
+            );
+        }
+    }
+    for t in [
+        "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" (.oaep.SHA256 | b64dec) .otherKey }}",
+        "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" (.oaep.SHA256 | b64dec) .ecKey }}",
+        "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" (.oaep.SHA256 | b64dec) .garbage }}",
+        "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" (.oaep.SHA256 | b64dec) .leafRsa }}",
+        "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" .oaep.SHA256 .rsaKey }}",
+        "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" (.oaep.SHA256 | b64dec | trunc 100) .rsaKey }}",
+        "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" \"\" .rsaKey }}",
+        "{{ rsaDecrypt \"None\" \"SHA256\" \"plain text\" .garbage }}",
+        "{{ rsaDecrypt \"RSA-PKCS1\" \"SHA256\" \"x\" .rsaKey }}",
+        "{{ rsaDecrypt \"rsa-oaep\" \"SHA256\" (.oaep.SHA256 | b64dec) .rsaKey }}",
+        "{{ .rsaKey | rsaDecrypt \"RSA-OAEP\" \"SHA512\" (.oaep.SHA512 | b64dec) }}",
+    ] {
+        push("rsaDecrypt", t.to_owned());
+    }
+}
