@@ -12,6 +12,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -366,4 +367,41 @@ func decodeTrustStorePass(pass, input string) (string, error) {
 		out.WriteString(pemString("CERTIFICATE", c.Raw))
 	}
 	return out.String(), nil
+}
+
+// certInfo is a test helper: the deterministic parts of a generated certificate.
+func certInfo(text string) (string, error) {
+	c, _, err := firstCert(text)
+	if err != nil {
+		return "", err
+	}
+	days := c.NotAfter.Sub(c.NotBefore).Hours() / 24
+	return fmt.Sprintf("v%d subject=%q issuer=%q ca=%v bc=%v maxpath=%d ku=%d eku=%v dns=%q ips=%v days=%.0f sig=%v pub=%v ski=%v aki=%v serialbits<=128:%v",
+		c.Version, c.Subject.String(), c.Issuer.String(), c.IsCA, c.BasicConstraintsValid, c.MaxPathLen,
+		c.KeyUsage, c.ExtKeyUsage, c.DNSNames, c.IPAddresses, days, c.SignatureAlgorithm,
+		c.PublicKeyAlgorithm, len(c.SubjectKeyId) > 0, len(c.AuthorityKeyId) > 0, c.SerialNumber.BitLen() <= 128), nil
+}
+
+// checkSignedBy is a test helper: whether CERT's signature verifies with CA's key.
+func checkSignedBy(cert, ca string) (string, error) {
+	c, _, err := firstCert(cert)
+	if err != nil {
+		return "", err
+	}
+	p, _, err := firstCert(ca)
+	if err != nil {
+		return "", err
+	}
+	if err := c.CheckSignatureFrom(p); err != nil {
+		return "", err
+	}
+	return "ok", nil
+}
+
+// checkKeyPair is a test helper: whether KEY is the private key of CERT.
+func checkKeyPair(cert, key string) (string, error) {
+	if _, err := tls.X509KeyPair([]byte(cert), []byte(key)); err != nil {
+		return "", err
+	}
+	return "ok", nil
 }

@@ -18,9 +18,11 @@
 // {"template": TEXT, "data": OBJECT}; stdout gets an array, in the same order, of
 // {"output_b64": BASE64} (the rendered bytes) or {"error": MESSAGE}.
 //
-// With -test-helpers the map also has decodeTrustStorePass PASSWORD DATA (go-pkcs12's
-// DecodeTrustStore, as PEM): ESO has no trust-store reader, and keyward's tests need one to
-// check the trust stores keyward writes. Templates for ESO never see it.
+// With -test-helpers the map also has keyward's test-only readers, which ESO never offers:
+// decodeTrustStorePass PASSWORD DATA (go-pkcs12's DecodeTrustStore, as PEM), certInfo CERT
+// (what Sprig's generators put in a certificate, as one line), checkSignedBy CERT CA and
+// checkKeyPair CERT KEY ("ok" or an error). They check the keys, certificates and trust
+// stores keyward writes.
 //
 // With -repeat N the template is parsed and executed N times (as ESO does for every
 // reconcile) and the output of the last run is printed; benchmarks time this.
@@ -53,6 +55,9 @@ func funcMap() template.FuncMap {
 	fm := sprig.TxtFuncMap()
 	if testHelpers {
 		fm["decodeTrustStorePass"] = decodeTrustStorePass
+		fm["certInfo"] = certInfo
+		fm["checkSignedBy"] = checkSignedBy
+		fm["checkKeyPair"] = checkKeyPair
 	}
 	for _, name := range removedByESO {
 		delete(fm, name)

@@ -138,15 +138,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "now",
     "toDate",
     "unixEpoch",
-    // Sprig: randomness and cryptography.
-    "genPrivateKey",
-    "buildCustomCert",
-    "genCA",
-    "genCAWithKey",
-    "genSelfSignedCert",
-    "genSelfSignedCertWithKey",
-    "genSignedCert",
-    "genSignedCertWithKey",
     // Sprig: other families not covered yet.
     "semver",
     "semverCompare",

@@ -17,7 +17,7 @@ pub(crate) enum Curve {
 }
 
 impl Curve {
-    fn oid(self) -> ObjectIdentifier {
+    pub(crate) fn oid(self) -> ObjectIdentifier {
         match self {
             Curve::P256 => ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7"),
             Curve::P384 => ObjectIdentifier::new_unwrap("1.3.132.0.34"),
@@ -122,6 +122,30 @@ impl PrivateKey {
             d: key.to_bytes().to_vec(),
             point: key.public_key().to_encoded_point(false).as_bytes().to_vec(),
         }
+    }
+
+    /// The public half.
+    pub(crate) fn public(&self) -> Result<PublicKey, String> {
+        let invalid = |_| "x509: invalid private key".to_owned();
+        Ok(match self {
+            PrivateKey::Rsa(k) => PublicKey::Rsa(k.to_public_key()),
+            PrivateKey::Ec {
+                curve: Curve::P256,
+                point,
+                ..
+            } => PublicKey::P256(p256::PublicKey::from_sec1_bytes(point).map_err(invalid)?),
+            PrivateKey::Ec {
+                curve: Curve::P384,
+                point,
+                ..
+            } => PublicKey::P384(p384::PublicKey::from_sec1_bytes(point).map_err(invalid)?),
+            PrivateKey::Ed25519(seed) => PublicKey::Ed25519(
+                ed25519_dalek::SigningKey::from_bytes(seed)
+                    .verifying_key()
+                    .to_bytes()
+                    .to_vec(),
+            ),
+        })
     }
 
     /// `x509.MarshalPKCS8PrivateKey`.

@@ -7,6 +7,7 @@
 //! [`crate::funcs::UNSUPPORTED`].
 
 mod case;
+mod certgen;
 mod certs;
 mod collections;
 mod crypto;
@@ -46,6 +47,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     pkcs12::register(map);
     jwk::register(map);
     decrypt::register(map);
+    certgen::register(map);
     crypto::register(map);
     yaml::register(map);
 }

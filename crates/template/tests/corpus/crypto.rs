@@ -218,6 +218,59 @@ pub fn cases(cases: &mut Vec<Case>) {
     pkcs12_writing(&mut push);
     jwk(&mut push);
     rsa_decrypt(&mut push);
+    generators(&mut push);
+}
+
+/// Sprig's generators: what is deterministic about their output (keys re-encoded from a
+/// given key, SANs, chain shape, JSON of the pair, read-back through pkcs12), and failures.
+fn generators(push: &mut impl FnMut(&str, String)) {
+    for t in [
+        "{{ genPrivateKey \"nope\" }}",
+        "{{ genPrivateKey \"ecdsa\" | len }}",
+        "{{ genPrivateKey \"ed25519\" | len }}",
+        "{{ genPrivateKey \"ecdsa\" | substr 0 30 }}",
+        "{{ genPrivateKey \"ed25519\" | substr 0 27 }}",
+        "{{ genPrivateKey \"rsa\" | substr 0 31 }}",
+        "{{ $k := genPrivateKey \"ecdsa\" }}{{ eq (genCAWithKey \"ca\" 1 $k).Key $k }}",
+        "{{ $k := genPrivateKey \"ed25519\" }}{{ eq (genCAWithKey \"ca\" 1 $k).Key $k }}",
+        "{{ (genCAWithKey \"ca\" 30 .ecKey).Key }}",
+        "{{ (genCAWithKey \"ca\" 30 .rsaP8).Key }}",
+        "{{ (genCAWithKey \"ca\" 30 .edKey).Key }}",
+        "{{ (genSelfSignedCertWithKey \"x\" nil nil 30 .rsaKey).Key }}",
+        "{{ (genCAWithKey \"ca\" 30 .ecKey).Cert | certSANs }}",
+        "{{ $ca := genCAWithKey \"ca\" 30 .ecKey }}{{ filterCertChain \"root\" $ca.Cert | eq $ca.Cert }}",
+        "{{ (genSelfSignedCert \"x\" (list \"10.0.0.1\" \"::1\" \"::ffff:192.0.2.1\") (list \"a.test\" \"*.b.test\") 30).Cert | certSANs }}",
+        "{{ (genSelfSignedCertWithKey \"x\" nil (list \"a.test\") 1 .edKey).Cert | certSANs }}",
+        "{{ $ca := genCA \"ca\" 30 }}{{ (genSignedCert \"leaf\" (list \"192.0.2.9\") (list \"l.test\") 30 $ca).Cert | certSANs }}",
+        "{{ $ca := genCAWithKey \"ca\" 30 .ecKey }}{{ $c := genSignedCertWithKey \"leaf\" nil nil 30 $ca .edKey }}{{ $c.Key }}{{ filterCertChain \"leaf\" (print $c.Cert $ca.Cert) }}",
+        "{{ $c := genSelfSignedCertWithKey \"x\" nil nil 30 .ecKey }}{{ pemToPkcs12 $c.Cert $c.Key | b64dec | pkcs12cert | eq $c.Cert }}",
+        "{{ $c := genSelfSignedCertWithKey \"x\" nil nil 30 .rsaP8 }}{{ pemToPkcs12 $c.Cert $c.Key | b64dec | pkcs12key }}",
+        "{{ toJson (buildCustomCert (b64enc .leafRsa) (b64enc .rsaKey)) }}",
+        "{{ (buildCustomCert (b64enc .leafEc) (b64enc .ecKey)).Key }}",
+        "{{ (buildCustomCert (b64enc .leafEd) (b64enc .edKey)).Cert }}",
+        "{{ $ca := buildCustomCert (b64enc .root) (b64enc .rootKey) }}{{ (genSignedCertWithKey \"leaf\" nil (list \"x.test\") 7 $ca .rsaKey).Cert | certSANs }}",
+        "{{ buildCustomCert \"!!\" (b64enc .rsaKey) }}",
+        "{{ buildCustomCert (b64enc .leafRsa) \"!!\" }}",
+        "{{ buildCustomCert (b64enc .garbage) (b64enc .rsaKey) }}",
+        "{{ buildCustomCert (b64enc .badCert) (b64enc .rsaKey) }}",
+        "{{ buildCustomCert (b64enc .leafRsa) (b64enc .leafRsa) }}",
+        "{{ buildCustomCert (b64enc .leafRsa) (b64enc .garbage) }}",
+        "{{ genCAWithKey \"x\" 30 .garbage }}",
+        "{{ genCAWithKey \"x\" 30 .leafRsa }}",
+        "{{ genCAWithKey \"x\" 30 (.rsaKey | replace \"RSA PRIVATE\" \"EC PRIVATE\") }}",
+        "{{ genSelfSignedCertWithKey \"x\" nil nil 30 .empty }}",
+        "{{ genSelfSignedCert \"x\" (list \"not-an-ip\") nil 30 }}",
+        "{{ genSelfSignedCert \"x\" (list 1) nil 30 }}",
+        "{{ genSelfSignedCert \"x\" nil (list 1) 30 }}",
+        "{{ genSelfSignedCert \"x\" nil (list \"ünï.test\") 30 }}",
+        "{{ genSelfSignedCert \"x\" \"10.0.0.1\" nil 30 }}",
+        "{{ genSelfSignedCert \"x\" nil nil \"30\" }}",
+        "{{ genSignedCert \"x\" nil nil 30 .rsaKey }}",
+        "{{ $ca := buildCustomCert (b64enc .root) (b64enc .rsaKey) }}{{ genSignedCert \"x\" nil nil 30 $ca }}",
+        "{{ $ca := buildCustomCert (b64enc .root) (b64enc .rootKey) }}{{ genSignedCertWithKey \"x\" nil nil 30 $ca .garbage }}",
+    ] {
+        push("generators", t.to_owned());
+    }
 }
 
 fn pkcs12_reading(push: &mut impl FnMut(&str, String)) {
