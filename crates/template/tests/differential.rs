@@ -289,17 +289,6 @@ fn pkcs12_files_cross_decode() {
     let go_reads = run_go(&reads, &["-test-helpers"]);
     let mut expected: Option<(usize, Vec<u8>)> = None;
     for (i, (case, go_read)) in reads.iter().zip(&go_reads).enumerate() {
-        if case.template.contains("decodeTrustStorePass") && case.name.ends_with("by keyward") {
-            // Known deviation (docs/template.md): p12-keystore writes two authenticated-safe
-            // items (certificates, then an empty key safe); go-pkcs12's DecodeTrustStore
-            // insists on one. Java and OpenSSL read both layouts.
-            assert!(
-                matches!(go_read, Outcome::Error(e) if e.contains("expected exactly 1 items")),
-                "{}: {go_read:?}",
-                case.name
-            );
-            continue;
-        }
         let Outcome::Output(go_pem) = go_read else {
             panic!("Go could not read {}: {go_read:?}", case.name);
         };

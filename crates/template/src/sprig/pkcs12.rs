@@ -9,6 +9,7 @@
 //!   `pemTruststoreToPKCS12[Pass] CERTS [PASS]` write base64 PKCS#12 with the algorithms of
 //!   go-pkcs12's `Modern` encoder: PBES2 (PBKDF2-HMAC-SHA-256, AES-256-CBC), HMAC-SHA-256 MAC,
 //!   2048 iterations. Salts are random, so the bytes differ from run to run (as in ESO).
+//!   Trust stores have a single authenticated-safe item, as go-pkcs12 writes and reads them.
 //!
 //! Errors name the step that failed; they never carry key material or passwords.
 
@@ -161,7 +162,13 @@ fn truststore(certs: &str, password: &str) -> FuncResult {
             KeyStoreEntry::Certificate(keystore_cert(&cert.der)?),
         );
     }
-    write(&store, password)
+    let pfx = write_bytes(&store, password)?;
+    let pfx = single_safe::rewrite(&pfx, password)
+        .ok_or_else(|| "pkcs12: could not encode".to_owned())?;
+    use base64::Engine;
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(pfx),
+    ))
 }
 
 fn keystore_cert(der: &[u8]) -> Result<Certificate, String> {
@@ -171,15 +178,161 @@ fn keystore_cert(der: &[u8]) -> Result<Certificate, String> {
 /// go-pkcs12's `Modern` algorithms, base64 as ESO returns them.
 fn write(store: &KeyStore, password: &str) -> FuncResult {
     use base64::Engine;
-    let bytes = store
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(write_bytes(store, password)?),
+    ))
+}
+
+fn write_bytes(store: &KeyStore, password: &str) -> Result<Vec<u8>, String> {
+    store
         .writer(password)
         .encryption_algorithm(EncryptionAlgorithm::PbeWithHmacSha256AndAes256)
         .encryption_iterations(ITERATIONS)
         .mac_algorithm(MacAlgorithm::HmacSha256)
         .mac_iterations(ITERATIONS)
         .write()
-        .map_err(|_| "pkcs12: could not encode".to_owned())?;
-    Ok(Value::String(
-        base64::engine::general_purpose::STANDARD.encode(bytes),
-    ))
+        .map_err(|_| "pkcs12: could not encode".to_owned())
+}
+
+/// A trust store with one authenticated-safe item, as go-pkcs12's `EncodeTrustStore` writes
+/// and its `DecodeTrustStore` requires. p12-keystore always adds a second, empty item for
+/// keys; this keeps its encrypted certificate item, and recomputes the MAC (HMAC-SHA-256,
+/// key from the RFC 7292 appendix B KDF over the BMP password, 2048 iterations, new salt).
+mod single_safe {
+    use hmac::Mac;
+    use rand_core::{OsRng, RngCore};
+    use sha2::Digest;
+
+    const SEQUENCE: u8 = 0x30;
+    const OCTET_STRING: u8 = 0x04;
+    const EXPLICIT_0: u8 = 0xa0;
+    /// `id-data` (PKCS#7), DER-encoded with its tag.
+    const ID_DATA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+    ];
+    /// `id-sha256` with NULL parameters, as an AlgorithmIdentifier.
+    const SHA256_ALGORITHM: &[u8] = &[
+        0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00,
+    ];
+    const ITERATIONS: u16 = super::ITERATIONS as u16;
+
+    /// `pfx` with only the first authenticated-safe item, or `None` if it is not the DER
+    /// p12-keystore writes.
+    pub(super) fn rewrite(pfx: &[u8], password: &str) -> Option<Vec<u8>> {
+        let (_, pfx_body, _) = read(pfx, SEQUENCE)?;
+        let (_, _version, rest) = read_any(pfx_body)?;
+        let (_, content_info, _) = read(rest, SEQUENCE)?;
+        let (_, _oid, rest) = read_any(content_info)?;
+        let (_, explicit, _) = read(rest, EXPLICIT_0)?;
+        let (_, safes, _) = read(explicit, OCTET_STRING)?;
+        let (_, items, _) = read(safes, SEQUENCE)?;
+        let (first, _, _) = read_any(items)?;
+        let auth_safe = tlv(SEQUENCE, first);
+        Some(tlv(
+            SEQUENCE,
+            &[
+                &[0x02, 0x01, 0x03][..],
+                &tlv(
+                    SEQUENCE,
+                    &[ID_DATA, &tlv(EXPLICIT_0, &tlv(OCTET_STRING, &auth_safe))].concat(),
+                ),
+                &mac_data(&auth_safe, password)?,
+            ]
+            .concat(),
+        ))
+    }
+
+    fn mac_data(content: &[u8], password: &str) -> Option<Vec<u8>> {
+        let mut salt = [0u8; 16];
+        OsRng.fill_bytes(&mut salt);
+        let key = kdf_mac_key(password, &salt);
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).ok()?;
+        mac.update(content);
+        let digest = mac.finalize().into_bytes();
+        let digest_info = tlv(
+            SEQUENCE,
+            &[SHA256_ALGORITHM, &tlv(OCTET_STRING, &digest)].concat(),
+        );
+        let iterations = [0x02, 0x02, (ITERATIONS >> 8) as u8, ITERATIONS as u8];
+        Some(tlv(
+            SEQUENCE,
+            &[&digest_info[..], &tlv(OCTET_STRING, &salt), &iterations].concat(),
+        ))
+    }
+
+    /// RFC 7292 appendix B.2 with SHA-256 (u = 32, v = 64), ID 3 (MAC key), 32 bytes.
+    fn kdf_mac_key(password: &str, salt: &[u8]) -> Vec<u8> {
+        const V: usize = 64;
+        let mut bmp: Vec<u8> = password.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        bmp.extend_from_slice(&[0, 0]);
+        let stretch = |s: &[u8]| -> Vec<u8> {
+            let len = s.len().div_ceil(V) * V;
+            s.iter().copied().cycle().take(len).collect()
+        };
+        let input = [stretch(salt), stretch(&bmp)].concat();
+        let mut a = sha2::Sha256::new()
+            .chain_update([3u8; V])
+            .chain_update(&input)
+            .finalize();
+        for _ in 1..ITERATIONS {
+            a = sha2::Sha256::digest(a);
+        }
+        // One 32-byte block is all a SHA-256 MAC key needs, so I is never updated.
+        a.to_vec()
+    }
+
+    /// One DER TLV.
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = content.len();
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes: Vec<u8> = len
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
+            out.push(0x80 | bytes.len() as u8);
+            out.extend(bytes);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// The first TLV of `data`: (whole TLV, content, rest).
+    fn read_any(data: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+        let first = *data.get(1)?;
+        let (len, header) = if first < 0x80 {
+            (usize::from(first), 2)
+        } else {
+            let count = usize::from(first & 0x7f);
+            let bytes = data.get(2..2 + count)?;
+            let len = bytes.iter().try_fold(0usize, |acc, b| {
+                acc.checked_mul(256).map(|v| v + usize::from(*b))
+            })?;
+            (len, 2 + count)
+        };
+        let end = header.checked_add(len)?;
+        Some((data.get(..end)?, data.get(header..end)?, data.get(end..)?))
+    }
+
+    fn read(data: &[u8], tag: u8) -> Option<(&[u8], &[u8], &[u8])> {
+        (*data.first()? == tag).then_some(())?;
+        read_any(data)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn long_lengths_round_trip() {
+            let content = vec![7u8; 300];
+            let encoded = tlv(SEQUENCE, &content);
+            assert_eq!(&encoded[..4], &[0x30, 0x82, 0x01, 0x2c]);
+            let (whole, body, rest) = read(&encoded, SEQUENCE).expect("reads back");
+            assert_eq!((whole.len(), body, rest.len()), (304, &content[..], 0));
+        }
+    }
 }
