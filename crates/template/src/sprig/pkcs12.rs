@@ -65,6 +65,16 @@ pub(crate) fn register(map: &mut FuncMap) {
 
 /// go-pkcs12's `DecodeChain`: the key's PKCS#8 bytes and the certificates in bag order.
 fn decode_chain(password: &str, data: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
+    // Checks go-pkcs12 makes that p12-keystore does not: one or two authenticated-safe
+    // items, and a MAC unless the password is empty.
+    let (items, has_mac) =
+        single_safe::shape(data).ok_or_else(|| "pkcs12: error reading P12 data".to_owned())?;
+    if !(1..=2).contains(&items) {
+        return Err("pkcs12: expected between 1 and 2 items in the authenticated safe".to_owned());
+    }
+    if !has_mac && !password.is_empty() {
+        return Err("pkcs12: no MAC in data".to_owned());
+    }
     let archive = Pkcs12Archive::from_pkcs12(data, password).map_err(|_| {
         "pkcs12: could not decode (malformed data, unsupported algorithm or wrong password)"
             .to_owned()
@@ -216,16 +226,33 @@ mod single_safe {
     ];
     const ITERATIONS: u16 = super::ITERATIONS as u16;
 
-    /// `pfx` with only the first authenticated-safe item, or `None` if it is not the DER
-    /// p12-keystore writes.
-    pub(super) fn rewrite(pfx: &[u8], password: &str) -> Option<Vec<u8>> {
+    /// The authenticated-safe items of a DER PFX, and what follows them (the MAC data).
+    fn items(pfx: &[u8]) -> Option<(&[u8], &[u8])> {
         let (_, pfx_body, _) = read(pfx, SEQUENCE)?;
         let (_, _version, rest) = read_any(pfx_body)?;
-        let (_, content_info, _) = read(rest, SEQUENCE)?;
+        let (_, content_info, after) = read(rest, SEQUENCE)?;
         let (_, _oid, rest) = read_any(content_info)?;
         let (_, explicit, _) = read(rest, EXPLICIT_0)?;
         let (_, safes, _) = read(explicit, OCTET_STRING)?;
         let (_, items, _) = read(safes, SEQUENCE)?;
+        Some((items, after))
+    }
+
+    /// How many authenticated-safe items a PFX has, and whether MAC data follows.
+    pub(super) fn shape(pfx: &[u8]) -> Option<(usize, bool)> {
+        let (mut items, after) = items(pfx)?;
+        let mut count = 0;
+        while !items.is_empty() {
+            items = read_any(items)?.2;
+            count += 1;
+        }
+        Some((count, !after.is_empty()))
+    }
+
+    /// `pfx` with only the first authenticated-safe item, or `None` if it is not the DER
+    /// p12-keystore writes.
+    pub(super) fn rewrite(pfx: &[u8], password: &str) -> Option<Vec<u8>> {
+        let (items, _) = items(pfx)?;
         let (first, _, _) = read_any(items)?;
         let auth_safe = tlv(SEQUENCE, first);
         Some(tlv(
