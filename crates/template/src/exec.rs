@@ -450,6 +450,17 @@ impl<'a> Exec<'a> {
                 map.get(name)
                     .ok_or_else(|| self.error(pos, format!("map has no entry for key {name:?}")))
             }
+            Some(Value::Struct(st)) => match st.field(name) {
+                Some(value) if !has_args => Ok(value),
+                Some(_) => Err(self.error(
+                    pos,
+                    format!("{name} has arguments but cannot be invoked as function"),
+                )),
+                None => Err(self.error(
+                    pos,
+                    format!("can't evaluate field {name} in type {}", st.type_name),
+                )),
+            },
             Some(other) => Err(self.error(
                 pos,
                 format!("can't evaluate field {name} in type {}", other.go_type()),
@@ -612,7 +623,7 @@ impl<'a> Exec<'a> {
             (Param::Any | Param::Reflect, ArgKind::Str(s)) => Ok(Value::String(s.clone())),
             (Param::Any | Param::Reflect, ArgKind::Number(n)) => self.ideal_constant(n, arg.pos),
             (Param::Any | Param::Reflect, ArgKind::Dot) => Ok(dot.clone().unwrap_or(Value::Nil)),
-            (Param::Map, _) => Err(self.error(
+            (Param::Map | Param::Struct(_), _) => Err(self.error(
                 arg.pos,
                 format!(
                     "can't handle a constant for arg of type {}",
@@ -664,6 +675,8 @@ impl<'a> Exec<'a> {
                 | (Param::Bool, Value::Bool(_))
                 | (Param::Map, Value::Map(_))
         );
+        let fits = fits
+            || matches!((param, &value), (Param::Struct(name), Value::Struct(st)) if st.type_name == name);
         if !fits {
             return Err(self.error(
                 pos,

@@ -25,6 +25,8 @@ pub(crate) enum Param {
     Bool,
     /// `map[string]interface{}`.
     Map,
+    /// A struct type, by its qualified name (Sprig's `sprig.certificate`).
+    Struct(&'static str),
 }
 
 impl Param {
@@ -37,6 +39,7 @@ impl Param {
             Param::Int => "int",
             Param::Bool => "bool",
             Param::Map => "map[string]interface {}",
+            Param::Struct(name) => name,
         }
     }
 }
@@ -330,6 +333,8 @@ fn equal(a: &Value, b: &Value) -> Result<bool, String> {
         (Value::String(x), Value::String(y)) => x == y,
         _ if ka == BasicKind::Int => a.as_integer() == b.as_integer(),
         (Value::Nil, _) | (_, Value::Nil) => a == b,
+        // Go compares comparable structs (Sprig's certificate: two strings) field by field.
+        (Value::Struct(x), Value::Struct(y)) if x.type_name == y.type_name => x == y,
         (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
             return Err(format!("non-comparable type {}", a.go_type()));
         }

@@ -3,7 +3,7 @@
 //!
 //! These format values into *output*, never into error messages.
 
-use crate::value::Value;
+use crate::value::{GoStruct, Value};
 
 /// `fmt.Sprint`: operands joined, with a space between two operands when neither is a string.
 pub fn sprint(args: &[Value]) -> String {
@@ -217,7 +217,33 @@ impl Spec {
                 }
                 out.push(']');
             }
+            Value::Struct(st) => self.print_struct(out, st, verb),
         }
+    }
+
+    /// Go's struct printing: `{a b}`, `{Name:a Name:b}` with `%+v`, and
+    /// `pkg.type{Name:a, Name:b}` with `%#v`.
+    fn print_struct(&self, out: &mut String, st: &GoStruct, verb: char) {
+        let go_syntax = self.sharp && verb == 'v';
+        if go_syntax {
+            out.push_str(st.type_name);
+        }
+        out.push('{');
+        for (i, (name, item)) in st.fields.iter().enumerate() {
+            if i > 0 {
+                out.push_str(if go_syntax { ", " } else { " " });
+            }
+            if go_syntax || (self.plus && verb == 'v') {
+                out.push_str(name);
+                out.push(':');
+            }
+            match item {
+                // Go syntax shows a string field as a double-quoted literal, i.e. `%q`.
+                Value::String(_) if go_syntax => Spec::default().print_value(out, item, 'q'),
+                _ => self.print_value(out, item, verb),
+            }
+        }
+        out.push('}');
     }
 
     fn print_integer(&self, out: &mut String, value: &Value, i: i64, verb: char) {

@@ -20,10 +20,8 @@
 //!   binary data, `trunc`/`substr`/`abbrev` cutting inside a character) is rendered lossily.
 //!   Such a binary string ([`Value::Bytes`]) reaches the functions that read bytes (ESO's
 //!   `pkcs12*` and `rsaDecrypt`) intact; every other function sees it as lossy text.
-//! - Sprig's certificate generators return a map with `Cert` and `Key` where Go returns a
-//!   struct: field access, `toJson` and `toYaml` agree, `%v` and `typeOf` do not. Random
-//!   keys, serials and salts (generators, `pemToPkcs12*`) are proven by round trips and by Go
-//!   reading keyward's output, not byte for byte.
+//! - Random keys, serials and salts (Sprig's certificate generators, `pemToPkcs12*`) are
+//!   proven by round trips and by Go reading keyward's output, not byte for byte.
 //! - Maps are values, not shared references: `set`, `unset` and `merge*` write their result
 //!   back only into a plain variable argument (`{{ $_ := set $d "k" "v" }}`), not into a map
 //!   reached through a field or held by two variables.
@@ -65,7 +63,7 @@ use std::collections::HashMap;
 
 pub use error::{Stage, TemplateError};
 pub use funcs::UNSUPPORTED;
-pub use value::Value;
+pub use value::{GoStruct, Value};
 
 use error::line_column;
 use funcs::FuncMap;

@@ -31,6 +31,24 @@ pub enum Value {
     List(Vec<Value>),
     /// A Go `map[string]interface{}`; ordered, as Go prints and ranges maps by sorted key.
     Map(BTreeMap<String, Value>),
+    /// A Go struct value with exported fields and no methods (Sprig's `certificate`).
+    Struct(Box<GoStruct>),
+}
+
+/// A Go struct: its type name as `%T` prints it and its fields in declaration order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GoStruct {
+    /// The qualified type name, such as `sprig.certificate`.
+    pub type_name: &'static str,
+    /// The fields, in declaration order.
+    pub fields: Vec<(&'static str, Value)>,
+}
+
+impl GoStruct {
+    /// The field called `name`.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
 }
 
 impl Value {
@@ -73,6 +91,7 @@ impl Value {
             Value::String(_) | Value::Bytes(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
+            Value::Struct(s) => s.type_name,
         }
     }
 
@@ -82,6 +101,7 @@ impl Value {
             Value::Nil => "invalid",
             Value::List(_) => "slice",
             Value::Map(_) => "map",
+            Value::Struct(_) => "struct",
             other => other.go_type(),
         }
     }
@@ -97,6 +117,8 @@ impl Value {
             Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
+            // Go's `truth`: a struct is always true.
+            Value::Struct(_) => true,
         }
     }
 

@@ -7,9 +7,9 @@
 //! auth, basic constraints, the IP and DNS names as SANs, a subject key id on CAs and the
 //! issuer's key id as authority key id. New keys are RSA 2048 (RSA 4096 for `genPrivateKey`).
 //!
-//! Sprig returns a Go struct with the fields `Cert` and `Key`; keyward returns a map with
-//! those keys, so `.Cert`, `.Key`, `toJson` and `toYaml` agree with Go and printing the whole
-//! value does not (`map[Cert:… Key:…]` where Go prints `{… …}`).
+//! The result is Sprig's struct `certificate{Cert, Key}` ([`GoStruct`] named
+//! `sprig.certificate`), so field access, printing, `typeOf`, `toJson` and passing it to
+//! `genSignedCert*` behave as in Go.
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
@@ -35,9 +35,12 @@ use x509_cert::{Certificate, TbsCertificate, Version};
 use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
 use crate::sprig::keys::{Curve, PrivateKey, parse_pkcs8};
 use crate::sprig::pem::{Block, decode, encode};
-use crate::value::Value;
+use crate::value::{GoStruct, Value};
 
-use Param::{Any as AnyParam, Int, Map, Str};
+use Param::{Any as AnyParam, Int, Str};
+
+/// Sprig's `certificate` as a parameter type.
+const CA: Param = Param::Struct(CERTIFICATE);
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("genPrivateKey", &[Str], None, |a| {
@@ -76,7 +79,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     );
     map.add(
         "genSignedCert",
-        &[Str, AnyParam, AnyParam, Int, Map],
+        &[Str, AnyParam, AnyParam, Int, CA],
         None,
         |a| {
             let key = new_rsa_key()?;
@@ -85,7 +88,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     );
     map.add(
         "genSignedCertWithKey",
-        &[Str, AnyParam, AnyParam, Int, Map, Str],
+        &[Str, AnyParam, AnyParam, Int, CA, Str],
         None,
         |a| {
             let key =
@@ -193,16 +196,15 @@ fn build_custom_cert(b64_cert: &str, b64_key: &str) -> FuncResult {
     Ok(pair(cert, key))
 }
 
-/// Sprig's `certificate` struct, as a map.
+/// Go's name of Sprig's `certificate` type.
+const CERTIFICATE: &str = "sprig.certificate";
+
+/// Sprig's `certificate{Cert, Key}` struct.
 fn pair(cert: String, key: String) -> Value {
-    Value::Map(
-        [
-            ("Cert".to_owned(), Value::String(cert)),
-            ("Key".to_owned(), Value::String(key)),
-        ]
-        .into_iter()
-        .collect(),
-    )
+    Value::Struct(Box::new(GoStruct {
+        type_name: CERTIFICATE,
+        fields: vec![("Cert", Value::String(cert)), ("Key", Value::String(key))],
+    }))
 }
 
 /// What `getBaseCertTemplate` and `IsCA` put in a certificate.
@@ -243,7 +245,7 @@ fn self_signed(a: &[Value], key: PrivateKey) -> FuncResult {
 fn signed(a: &[Value], key: PrivateKey) -> FuncResult {
     let template = leaf_template(a)?;
     let field = |name: &str| match &a[4] {
-        Value::Map(m) => match m.get(name) {
+        Value::Struct(st) => match st.field(name) {
             Some(Value::String(s)) => s.clone(),
             _ => String::new(),
         },

@@ -283,6 +283,19 @@ fn write_json(out: &mut String, v: &Value, escape_html: bool) -> Result<(), Stri
             }
             out.push('}');
         }
+        // encoding/json writes exported fields in declaration order.
+        Value::Struct(st) => {
+            out.push('{');
+            for (i, (name, item)) in st.fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(out, name, escape_html);
+                out.push(':');
+                write_json(out, item, escape_html)?;
+            }
+            out.push('}');
+        }
     }
     Ok(())
 }

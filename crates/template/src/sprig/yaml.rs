@@ -169,6 +169,16 @@ impl Emitter {
             Value::Float(f) => self.scalar(&yaml_number(*f), Style::Plain, indent, ctx),
             Value::String(s) => self.string(s, indent, ctx),
             Value::Bytes(b) => self.string(&String::from_utf8_lossy(b), indent, ctx),
+            // sigs.k8s.io/yaml goes through JSON, so a struct becomes a mapping of its
+            // fields by sorted name.
+            Value::Struct(st) => {
+                let fields: std::collections::BTreeMap<String, Value> = st
+                    .fields
+                    .iter()
+                    .map(|(name, v)| ((*name).to_owned(), v.clone()))
+                    .collect();
+                self.node(&Value::Map(fields), indent, ctx)
+            }
         }
     }
 
