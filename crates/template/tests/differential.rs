@@ -248,6 +248,7 @@ fn pkcs12_files_cross_decode() {
         ("{{ pemToPkcs12 .leafRsa .rsaKey }}", read_chain),
         ("{{ pemToPkcs12Pass .leafEc .ecKey \"pw\" }}", read_chain_pw),
         ("{{ pemToPkcs12 .leafEd .edKey }}", read_chain),
+        ("{{ pemToPkcs12 .leafP521 .p521Key }}", read_chain),
         ("{{ fullPemToPkcs12 .chain .rsaP8 }}", read_chain),
         (
             "{{ fullPemToPkcs12Pass .reversed .rootKey \"pw\" }}",
@@ -328,6 +329,7 @@ fn generated_certificates_read_the_same_in_go() {
         "{{ dict \"cert\" (genCAWithKey \"ca-ed\" 3 .edKey) | toJson }}",
         "{{ $ca := genCAWithKey \"ca-ed\" 5 .edKey }}{{ dict \"ca\" $ca \"cert\" (genSignedCert \"leaf\" nil (list \"l.test\") 5 $ca) | toJson }}",
         "{{ $ca := genCA \"ca-rsa\" 5 }}{{ dict \"ca\" $ca \"cert\" (genSignedCertWithKey \"leaf-ec\" (list \"192.0.2.1\") nil 5 $ca .ecKey) | toJson }}",
+        "{{ $ca := genCAWithKey \"ca-p521\" 5 .p521Key }}{{ dict \"ca\" $ca \"cert\" (genSignedCertWithKey \"leaf-rsa\" nil (list \"r.test\") 5 $ca .rsaKey) | toJson }}",
         "{{ $ca := buildCustomCert (b64enc .inter) (b64enc .rootKey) }}{{ dict \"ca\" $ca \"cert\" (genSignedCertWithKey \"wrong\" nil nil 1 $ca .edKey) | toJson }}",
     ];
     let cases: Vec<Case> = generators

@@ -171,6 +171,7 @@ fn parse_key_pem(text: &str) -> Result<PrivateKey, String> {
         "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(&block.bytes)
             .map(|k| PrivateKey::p256(&k))
             .or_else(|_| p384::SecretKey::from_sec1_der(&block.bytes).map(|k| PrivateKey::p384(&k)))
+            .or_else(|_| p521::SecretKey::from_sec1_der(&block.bytes).map(|k| PrivateKey::p521(&k)))
             .map_err(|_| "parsing EC private key from PEM".to_owned()),
         "DSA PRIVATE KEY" => Err("DSA keys are not supported by keyward".to_owned()),
         _ => Err("no private key data in PEM block of the expected types".to_owned()),
@@ -504,6 +505,9 @@ impl PrivateKey {
             PrivateKey::Ec {
                 curve: Curve::P384, ..
             } => ("1.2.840.10045.4.3.3", None),
+            PrivateKey::Ec {
+                curve: Curve::P521, ..
+            } => ("1.2.840.10045.4.3.4", None),
             PrivateKey::Ed25519(_) => ("1.3.101.112", None),
         };
         AlgorithmIdentifierOwned {
@@ -537,6 +541,16 @@ impl PrivateKey {
             } => {
                 let signer = p384::ecdsa::SigningKey::from_slice(d).map_err(failed)?;
                 let sig: p384::ecdsa::Signature = signer.try_sign(message).map_err(failed)?;
+                Ok(sig.to_der().to_vec())
+            }
+            // Go signs with SHA-512 on P-521, as p521's signer does.
+            PrivateKey::Ec {
+                curve: Curve::P521,
+                d,
+                ..
+            } => {
+                let signer = p521::ecdsa::SigningKey::from_slice(d).map_err(failed)?;
+                let sig: p521::ecdsa::Signature = signer.try_sign(message).map_err(failed)?;
                 Ok(sig.to_der().to_vec())
             }
             PrivateKey::Ed25519(seed) => {

@@ -1,7 +1,7 @@
 //! ESO's `jwkPublicKeyPem JWK` and `jwkPrivateKeyPem JWK`: one JSON Web Key (RFC 7517/7518,
 //! OKP from RFC 8037) as PEM, "PUBLIC KEY" (PKIX) or "PRIVATE KEY" (PKCS#8), as ESO makes it
-//! with lestrrat-go/jwx and Go's `crypto/x509`. Supported: RSA, EC P-256 and P-384, OKP
-//! Ed25519. As in ESO, a private JWK given to `jwkPublicKeyPem` (or a public one given to
+//! with lestrrat-go/jwx and Go's `crypto/x509`. Supported: RSA, EC P-256, P-384 and P-521,
+//! OKP Ed25519. As in ESO, a private JWK given to `jwkPublicKeyPem` (or a public one given to
 //! `jwkPrivateKeyPem`) is an error, and so are symmetric ("oct") keys.
 
 use serde_json::{Map, Value as Json};
@@ -135,6 +135,13 @@ fn ec_jwk(m: &Members) -> Result<Jwk, String> {
             }
             ec_private(m, Curve::P384, 48, point(m, 48)?)
         }
+        "P-521" => {
+            let public = p521::PublicKey::from_sec1_bytes(&point(m, 66)?).map_err(invalid)?;
+            if !m.has("d") {
+                return Ok(Jwk::Public(PublicKey::P521(public)));
+            }
+            ec_private(m, Curve::P521, 66, point(m, 66)?)
+        }
         _ => Err("jwk: unsupported EC curve".to_owned()),
     }
 }
@@ -146,6 +153,7 @@ fn ec_private(m: &Members, curve: Curve, size: usize, point: Vec<u8>) -> Result<
     let valid = match curve {
         Curve::P256 => p256::SecretKey::from_slice(&d).is_ok(),
         Curve::P384 => p384::SecretKey::from_slice(&d).is_ok(),
+        Curve::P521 => p521::SecretKey::from_slice(&d).is_ok(),
     };
     if !valid {
         return Err("jwk: invalid EC private key".to_owned());

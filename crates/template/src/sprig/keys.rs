@@ -1,7 +1,8 @@
 //! Private and public keys as ESO's functions see them through Go's `crypto/x509`: parsing
 //! a private key the way ESO tries the formats (PKCS#1, then PKCS#8, then SEC1), and
 //! re-encoding keys to the bytes `x509.MarshalPKCS8PrivateKey` and
-//! `x509.MarshalPKIXPublicKey` write. Supported: RSA, ECDSA on P-256 and P-384, Ed25519.
+//! `x509.MarshalPKIXPublicKey` write. Supported: RSA, ECDSA on P-256, P-384 and P-521,
+//! Ed25519.
 //!
 //! Error messages name the step that failed, never key material.
 
@@ -14,6 +15,7 @@ use rsa::pkcs1::DecodeRsaPrivateKey;
 pub(crate) enum Curve {
     P256,
     P384,
+    P521,
 }
 
 impl Curve {
@@ -21,6 +23,7 @@ impl Curve {
         match self {
             Curve::P256 => ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7"),
             Curve::P384 => ObjectIdentifier::new_unwrap("1.3.132.0.34"),
+            Curve::P521 => ObjectIdentifier::new_unwrap("1.3.132.0.35"),
         }
     }
 }
@@ -44,6 +47,7 @@ pub(crate) enum PublicKey {
     Rsa(rsa::RsaPublicKey),
     P256(p256::PublicKey),
     P384(p384::PublicKey),
+    P521(p521::PublicKey),
     /// The key bytes as the JWK gave them (32 for a valid key).
     Ed25519(Vec<u8>),
 }
@@ -69,6 +73,9 @@ pub(crate) fn parse_private_key(der: &[u8]) -> Result<PrivateKey, String> {
     if let Ok(key) = p384::SecretKey::from_sec1_der(der) {
         return Ok(PrivateKey::p384(&key));
     }
+    if let Ok(key) = p521::SecretKey::from_sec1_der(der) {
+        return Ok(PrivateKey::p521(&key));
+    }
     Err("unable to parse private key type".to_owned())
 }
 
@@ -85,6 +92,7 @@ pub(crate) fn parse_pkcs8(der: &[u8]) -> Result<PrivateKey, String> {
         EC_OID => p256::SecretKey::from_pkcs8_der(der)
             .map(|k| PrivateKey::p256(&k))
             .or_else(|_| p384::SecretKey::from_pkcs8_der(der).map(|k| PrivateKey::p384(&k)))
+            .or_else(|_| p521::SecretKey::from_pkcs8_der(der).map(|k| PrivateKey::p521(&k)))
             .map_err(failed),
         ED25519_OID => {
             // The private key is an OCTET STRING holding the 32-byte seed.
@@ -139,6 +147,11 @@ impl PrivateKey {
                 point,
                 ..
             } => PublicKey::P384(p384::PublicKey::from_sec1_bytes(point).map_err(invalid)?),
+            PrivateKey::Ec {
+                curve: Curve::P521,
+                point,
+                ..
+            } => PublicKey::P521(p521::PublicKey::from_sec1_bytes(point).map_err(invalid)?),
             PrivateKey::Ed25519(seed) => PublicKey::Ed25519(
                 ed25519_dalek::SigningKey::from_bytes(seed)
                     .verifying_key()
@@ -146,6 +159,16 @@ impl PrivateKey {
                     .to_vec(),
             ),
         })
+    }
+
+    /// Go's view of a parsed P-521 key.
+    pub(crate) fn p521(key: &p521::SecretKey) -> PrivateKey {
+        use p521::elliptic_curve::sec1::ToEncodedPoint;
+        PrivateKey::Ec {
+            curve: Curve::P521,
+            d: key.to_bytes().to_vec(),
+            point: key.public_key().to_encoded_point(false).as_bytes().to_vec(),
+        }
     }
 
     /// `x509.MarshalPKCS8PrivateKey`.
@@ -202,6 +225,7 @@ impl PublicKey {
             PublicKey::Rsa(k) => k.to_public_key_der(),
             PublicKey::P256(k) => k.to_public_key_der(),
             PublicKey::P384(k) => k.to_public_key_der(),
+            PublicKey::P521(k) => k.to_public_key_der(),
             PublicKey::Ed25519(x) => return ed25519_spki(x),
         };
         der.map(|d| d.as_bytes().to_vec())

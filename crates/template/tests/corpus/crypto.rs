@@ -58,7 +58,7 @@ pub fn data() -> Json {
         key
     };
     let mut jwk_text = Map::new();
-    for name in ["rsa", "ec256", "ec384", "ed25519"] {
+    for name in ["rsa", "ec256", "ec384", "ec521", "ed25519"] {
         jwk_text.insert(name.to_owned(), Json::String(jwk(name).to_string()));
         jwk_text.insert(format!("{name}Pub"), Json::String(public(name).to_string()));
     }
@@ -124,6 +124,7 @@ pub fn data() -> Json {
         "noIds": fixture!("no-ids.pem"), "noSans": fixture!("no-sans.pem"),
         "rsaKey": rsa_key, "rsaP8": fixture!("leaf-rsa-pkcs8.key"), "ecKey": fixture!("leaf-ec.key"),
         "edKey": fixture!("leaf-ed25519.key"), "rootKey": fixture!("root.key"),
+        "leafP521": fixture!("leaf-p521.pem"), "p521Key": fixture!("leaf-p521.key"),
         "otherKey": fixture!("other-rsa.key"),
         "chain": chain,
         "reversed": format!("{root}{inter}{leaf_rsa}"),
@@ -238,6 +239,10 @@ fn generators(push: &mut impl FnMut(&str, String)) {
         "{{ (genCAWithKey \"ca\" 30 .ecKey).Key }}",
         "{{ (genCAWithKey \"ca\" 30 .rsaP8).Key }}",
         "{{ (genCAWithKey \"ca\" 30 .edKey).Key }}",
+        "{{ (genCAWithKey \"ca\" 30 .p521Key).Key }}",
+        "{{ (genSelfSignedCertWithKey \"x\" nil (list \"p.test\") 2 .p521Key).Cert | certSANs }}",
+        "{{ certSANs .leafP521 }}",
+        "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" (.oaep.SHA256 | b64dec) .p521Key }}",
         "{{ (genSelfSignedCertWithKey \"x\" nil nil 30 .rsaKey).Key }}",
         "{{ (genCAWithKey \"ca\" 30 .ecKey).Cert | certSANs }}",
         "{{ $ca := genCAWithKey \"ca\" 30 .ecKey }}{{ filterCertChain \"root\" $ca.Cert | eq $ca.Cert }}",
@@ -301,6 +306,7 @@ fn pkcs12_reading(push: &mut impl FnMut(&str, String)) {
         ("legacy-rc2-rsa-chain-pass", "legacy"),
         ("modern-ec-chain-pass", "s3cret"),
         ("modern-ed25519", ""),
+        ("modern-p521-chain", ""),
         ("modern-rsa-chain", ""),
         ("modern-rsa-disjunct", ""),
         ("modern-rsa-reversed", ""),
@@ -355,6 +361,7 @@ fn pkcs12_writing(push: &mut impl FnMut(&str, String)) {
         ("leafRsa", "rsaP8"),
         ("leafEc", "ecKey"),
         ("leafEd", "edKey"),
+        ("leafP521", "p521Key"),
         ("chain", "rsaKey"),
         ("leafRsa", "otherKey"),
     ] {
@@ -407,7 +414,7 @@ fn pkcs12_writing(push: &mut impl FnMut(&str, String)) {
 }
 
 fn jwk(push: &mut impl FnMut(&str, String)) {
-    for name in ["rsa", "ec256", "ec384", "ed25519"] {
+    for name in ["rsa", "ec256", "ec384", "ec521", "ed25519"] {
         for variant in [name.to_owned(), format!("{name}Pub")] {
             for function in ["jwkPublicKeyPem", "jwkPrivateKeyPem"] {
                 push("jwk", format!("{{{{ {function} .jwk.{variant} }}}}"));
