@@ -104,8 +104,8 @@ fn gen_private_key(kind: &str) -> String {
         "" | "rsa" => new_rsa(4096),
         "ecdsa" => Ok(PrivateKey::p256(&p256::SecretKey::random(&mut OsRng))),
         "ed25519" => {
-            let mut seed = [0u8; 32];
-            OsRng.fill_bytes(&mut seed);
+            let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+            OsRng.fill_bytes(seed.as_mut());
             Ok(PrivateKey::Ed25519(seed))
         }
         // keyward does not generate DSA keys (deprecated by FIPS 186-5): the text says so
@@ -310,40 +310,8 @@ fn issue(
     let spki_der = signee.public()?.to_spki()?;
     let spki = SubjectPublicKeyInfoOwned::from_der(&spki_der).map_err(|_| FAILED.to_owned())?;
     let subject = common_name(&template.common_name)?;
-    let signer_spki = signer.public()?.to_spki()?;
-    let (issuer, parent_key_id) = match parent {
-        None => (subject.clone(), None),
-        Some(p) => {
-            let parent_spki = p
-                .tbs_certificate
-                .subject_public_key_info
-                .to_der()
-                .map_err(|_| FAILED.to_owned())?;
-            if parent_spki != signer_spki {
-                return Err(format!(
-                    "{FAILED}: x509: provided PrivateKey doesn't match parent's PublicKey"
-                ));
-            }
-            (p.tbs_certificate.subject.clone(), subject_key_id(p))
-        }
-    };
-    let mut extensions = vec![
-        extension(&KeyUsage(key_usages(template.is_ca)), true)?,
-        extension(
-            &ExtendedKeyUsage(vec![
-                ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1"),
-                ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2"),
-            ]),
-            false,
-        )?,
-        extension(
-            &BasicConstraints {
-                ca: template.is_ca,
-                path_len_constraint: None,
-            },
-            true,
-        )?,
-    ];
+    let (issuer, parent_key_id) = issuer(parent, signer, &subject)?;
+    let mut extensions = usage_extensions(template.is_ca)?;
     if template.is_ca {
         // RFC 5280 method 1: the SHA-1 of the subject public key bits.
         let key_bits = spki.subject_public_key.raw_bytes();
@@ -351,15 +319,14 @@ fn issue(
             .map_err(|_| FAILED.to_owned())?;
         extensions.push(extension(&SubjectKeyIdentifier(id), false)?);
     }
+    // Go names the issuer's key only when the issuer is another certificate.
     if let Some(id) = parent_key_id.filter(|_| issuer != subject) {
-        extensions.push(extension(
-            &AuthorityKeyIdentifier {
-                key_identifier: Some(id),
-                authority_cert_issuer: None,
-                authority_cert_serial_number: None,
-            },
-            false,
-        )?);
+        let aki = AuthorityKeyIdentifier {
+            key_identifier: Some(id),
+            authority_cert_issuer: None,
+            authority_cert_serial_number: None,
+        };
+        extensions.push(extension(&aki, false)?);
     }
     if let Some(san) = subject_alt_name(template)? {
         extensions.push(extension(&san, false)?);
@@ -376,6 +343,55 @@ fn issue(
         subject_unique_id: None,
         extensions: Some(extensions),
     };
+    let cert = sign_certificate(tbs, signer)?;
+    Ok(pair(cert, key_pem(signee)?))
+}
+
+/// The issuer name and key id: the subject itself for a self-signed certificate, else the
+/// parent's, whose public key must be the signer's (as Go checks).
+fn issuer(
+    parent: Option<&Certificate>,
+    signer: &PrivateKey,
+    subject: &Name,
+) -> Result<(Name, Option<OctetString>), String> {
+    let Some(parent) = parent else {
+        return Ok((subject.clone(), None));
+    };
+    let parent_spki = parent
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|_| FAILED.to_owned())?;
+    if parent_spki != signer.public()?.to_spki()? {
+        return Err(format!(
+            "{FAILED}: x509: provided PrivateKey doesn't match parent's PublicKey"
+        ));
+    }
+    Ok((
+        parent.tbs_certificate.subject.clone(),
+        subject_key_id(parent),
+    ))
+}
+
+/// Key usage (critical), server and client auth, and basic constraints (critical).
+fn usage_extensions(is_ca: bool) -> Result<Vec<Extension>, String> {
+    let server_and_client = ExtendedKeyUsage(vec![
+        ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1"),
+        ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2"),
+    ]);
+    let constraints = BasicConstraints {
+        ca: is_ca,
+        path_len_constraint: None,
+    };
+    Ok(vec![
+        extension(&KeyUsage(key_usages(is_ca)), true)?,
+        extension(&server_and_client, false)?,
+        extension(&constraints, true)?,
+    ])
+}
+
+/// The signed certificate, PEM-encoded.
+fn sign_certificate(tbs: TbsCertificate, signer: &PrivateKey) -> Result<String, String> {
     let tbs_der = tbs.to_der().map_err(|_| FAILED.to_owned())?;
     let signature =
         BitString::from_bytes(&signer.sign(&tbs_der)?).map_err(|_| FAILED.to_owned())?;
@@ -385,10 +401,7 @@ fn issue(
         signature,
     };
     let der = cert.to_der().map_err(|_| FAILED.to_owned())?;
-    Ok(pair(
-        encode(&Block::new("CERTIFICATE", der)),
-        key_pem(signee)?,
-    ))
+    Ok(encode(&Block::new("CERTIFICATE", der)))
 }
 
 fn key_usages(is_ca: bool) -> flagset::FlagSet<KeyUsages> {

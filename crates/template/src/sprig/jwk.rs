@@ -158,7 +158,11 @@ fn ec_private(m: &Members, curve: Curve, size: usize, point: Vec<u8>) -> Result<
     if !valid {
         return Err("jwk: invalid EC private key".to_owned());
     }
-    Ok(Jwk::Private(PrivateKey::Ec { curve, d, point }))
+    Ok(Jwk::Private(PrivateKey::Ec {
+        curve,
+        d: zeroize::Zeroizing::new(d),
+        point,
+    }))
 }
 
 fn okp_jwk(m: &Members) -> Result<Jwk, String> {
@@ -180,5 +184,7 @@ fn okp_jwk(m: &Members) -> Result<Jwk, String> {
     if m.has("x") && m.bytes("x")? != derived.as_bytes() {
         return Err("jwk: invalid x value given d value".to_owned());
     }
-    Ok(Jwk::Private(PrivateKey::Ed25519(seed)))
+    Ok(Jwk::Private(PrivateKey::Ed25519(zeroize::Zeroizing::new(
+        seed,
+    ))))
 }

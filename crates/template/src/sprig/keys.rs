@@ -9,6 +9,7 @@
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use pkcs8::der::{Encode, asn1::ObjectIdentifier};
 use rsa::pkcs1::DecodeRsaPrivateKey;
+use zeroize::Zeroizing;
 
 /// A NIST curve keyward supports.
 #[derive(Clone, Copy)]
@@ -35,11 +36,11 @@ pub(crate) enum PrivateKey {
     /// point (uncompressed SEC1), which Go takes from the JWK or derives when parsing.
     Ec {
         curve: Curve,
-        d: Vec<u8>,
+        d: Zeroizing<Vec<u8>>,
         point: Vec<u8>,
     },
     /// The 32-byte seed (RFC 8032), which is all Go's PKCS#8 encoding holds.
-    Ed25519([u8; 32]),
+    Ed25519(Zeroizing<[u8; 32]>),
 }
 
 /// A parsed public key.
@@ -98,7 +99,7 @@ pub(crate) fn parse_pkcs8(der: &[u8]) -> Result<PrivateKey, String> {
             // The private key is an OCTET STRING holding the 32-byte seed.
             match info.private_key {
                 [0x04, 0x20, seed @ ..] if seed.len() == 32 => {
-                    let mut out = [0u8; 32];
+                    let mut out = Zeroizing::new([0u8; 32]);
                     out.copy_from_slice(seed);
                     Ok(PrivateKey::Ed25519(out))
                 }
@@ -117,7 +118,7 @@ impl PrivateKey {
         use p256::elliptic_curve::sec1::ToEncodedPoint;
         PrivateKey::Ec {
             curve: Curve::P256,
-            d: key.to_bytes().to_vec(),
+            d: Zeroizing::new(key.to_bytes().to_vec()),
             point: key.public_key().to_encoded_point(false).as_bytes().to_vec(),
         }
     }
@@ -127,7 +128,7 @@ impl PrivateKey {
         use p384::elliptic_curve::sec1::ToEncodedPoint;
         PrivateKey::Ec {
             curve: Curve::P384,
-            d: key.to_bytes().to_vec(),
+            d: Zeroizing::new(key.to_bytes().to_vec()),
             point: key.public_key().to_encoded_point(false).as_bytes().to_vec(),
         }
     }
@@ -166,7 +167,7 @@ impl PrivateKey {
         use p521::elliptic_curve::sec1::ToEncodedPoint;
         PrivateKey::Ec {
             curve: Curve::P521,
-            d: key.to_bytes().to_vec(),
+            d: Zeroizing::new(key.to_bytes().to_vec()),
             point: key.public_key().to_encoded_point(false).as_bytes().to_vec(),
         }
     }
@@ -258,7 +259,7 @@ mod tests {
         let seed = [7u8; 32];
         let der = ed25519_pkcs8(&seed);
         assert_eq!(der.len(), 48);
-        assert!(matches!(parse_pkcs8(&der), Ok(PrivateKey::Ed25519(s)) if s == seed));
+        assert!(matches!(parse_pkcs8(&der), Ok(PrivateKey::Ed25519(s)) if *s == seed));
     }
 
     #[test]
