@@ -5,7 +5,9 @@
 //! attribute, validity from now for the given number of days, key usage digital signature and
 //! key encipherment (plus certificate signing for a CA), extended key usage server and client
 //! auth, basic constraints, the IP and DNS names as SANs, a subject key id on CAs and the
-//! issuer's key id as authority key id. New keys are RSA 2048 (RSA 4096 for `genPrivateKey`).
+//! issuer's key id as authority key id. New keys are RSA 2048 (for `genPrivateKey`: RSA
+//! 4096, P-256, Ed25519 or DSA 2048/256). DSA keys can be generated but, as in Go, not used
+//! to sign certificates.
 //!
 //! The result is Sprig's struct `certificate{Cert, Key}` ([`GoStruct`] named
 //! `sprig.certificate`), so field access, printing, `typeOf`, `toJson` and passing it to
@@ -108,15 +110,42 @@ fn gen_private_key(kind: &str) -> String {
             OsRng.fill_bytes(seed.as_mut());
             Ok(PrivateKey::Ed25519(seed))
         }
-        // keyward does not generate DSA keys (deprecated by FIPS 186-5): the text says so
-        // where Sprig would return a key.
-        "dsa" => return "failed to generate private key: DSA is not supported by keyward".into(),
+        "dsa" => {
+            return dsa_pem().unwrap_or_else(|e| format!("failed to generate private key: {e}"));
+        }
         other => return format!("Unknown type {other}"),
     };
     match key.and_then(|k| key_pem(&k)) {
         Ok(pem) => pem,
         Err(e) => format!("failed to generate private key: {e}"),
     }
+}
+
+/// A new DSA key (L = 2048, N = 256, like Go's `dsa.L2048N256`) in the OpenSSL layout
+/// Sprig writes: SEQUENCE { version 0, p, q, g, y, x } as "DSA PRIVATE KEY".
+fn dsa_pem() -> Result<String, String> {
+    use pkcs8::der::asn1::UintRef;
+    let components = dsa::Components::generate(&mut OsRng, dsa::KeySize::DSA_2048_256);
+    let key = dsa::SigningKey::generate(&mut OsRng, components);
+    let public = key.verifying_key();
+    let parts = public.components();
+    let mut body = vec![0x02, 0x01, 0x00];
+    for n in [parts.p(), parts.q(), parts.g(), public.y(), key.x()] {
+        let bytes = zeroize::Zeroizing::new(n.to_bytes_be());
+        let int = UintRef::new(&bytes).and_then(|i| i.to_der());
+        body.extend(int.map_err(|_| "error encoding DSA key".to_owned())?);
+    }
+    let header = pkcs8::der::Header::new(
+        pkcs8::der::Tag::Sequence,
+        pkcs8::der::Length::try_from(body.len())
+            .map_err(|_| "error encoding DSA key".to_owned())?,
+    )
+    .and_then(|h| h.to_der())
+    .map_err(|_| "error encoding DSA key".to_owned())?;
+    Ok(encode(&Block::new(
+        "DSA PRIVATE KEY",
+        [header, body].concat(),
+    )))
 }
 
 fn new_rsa(bits: usize) -> Result<PrivateKey, String> {
@@ -173,7 +202,9 @@ fn parse_key_pem(text: &str) -> Result<PrivateKey, String> {
             .or_else(|_| p384::SecretKey::from_sec1_der(&block.bytes).map(|k| PrivateKey::p384(&k)))
             .or_else(|_| p521::SecretKey::from_sec1_der(&block.bytes).map(|k| PrivateKey::p521(&k)))
             .map_err(|_| "parsing EC private key from PEM".to_owned()),
-        "DSA PRIVATE KEY" => Err("DSA keys are not supported by keyward".to_owned()),
+        // Sprig parses DSA keys, but Go's x509.CreateCertificate cannot sign with them, so
+        // every generator given one fails: keyward fails at parsing.
+        "DSA PRIVATE KEY" => Err("x509: only RSA, ECDSA and Ed25519 keys supported".to_owned()),
         _ => Err("no private key data in PEM block of the expected types".to_owned()),
     }
 }
@@ -192,9 +223,22 @@ fn build_custom_cert(b64_cert: &str, b64_key: &str) -> FuncResult {
     crate::sprig::certs::Cert::parse(&block.bytes)
         .map_err(|e| format!("error parsing certificate: decodedCert.Bytes: {e}"))?;
     let key = String::from_utf8(key).map_err(|_| "error parsing private key".to_owned())?;
-    parse_key_pem(&key).map_err(|e| format!("error parsing private key: {e}"))?;
+    if !is_dsa_key(&key) {
+        parse_key_pem(&key).map_err(|e| format!("error parsing private key: {e}"))?;
+    }
     let cert = String::from_utf8(cert).map_err(|_| "unable to decode certificate".to_owned())?;
     Ok(pair(cert, key))
+}
+
+/// Whether `text` is what Sprig accepts as a DSA key: a "DSA PRIVATE KEY" block holding a
+/// SEQUENCE of six INTEGERs (Sprig checks the layout, not the numbers).
+fn is_dsa_key(text: &str) -> bool {
+    use pkcs8::der::asn1::IntRef;
+    let (block, _) = decode(text.as_bytes());
+    block.is_some_and(|b| {
+        b.kind == "DSA PRIVATE KEY"
+            && Vec::<IntRef<'_>>::from_der(&b.bytes).is_ok_and(|ints| ints.len() == 6)
+    })
 }
 
 /// Go's name of Sprig's `certificate` type.

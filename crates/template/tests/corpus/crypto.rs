@@ -118,13 +118,16 @@ pub fn data() -> Json {
         json!(format!("{{\"keys\":[{}]}}", jwk("rsa"))),
     );
     bad_jwks.insert("empty".into(), json!(""));
-    json!({
+    let mut data = json!({
+        "leafP521": fixture!("leaf-p521.pem"), "p521Key": fixture!("leaf-p521.key"),
+        "dsaKey": fixture!("dsa.key"),
+    });
+    let more = json!({
         "root": root, "inter": inter, "disjunct": disjunct, "leafRsa": leaf_rsa,
         "leafEc": leaf_ec, "leafEd": leaf_ed, "sans": fixture!("sans.pem"),
         "noIds": fixture!("no-ids.pem"), "noSans": fixture!("no-sans.pem"),
         "rsaKey": rsa_key, "rsaP8": fixture!("leaf-rsa-pkcs8.key"), "ecKey": fixture!("leaf-ec.key"),
         "edKey": fixture!("leaf-ed25519.key"), "rootKey": fixture!("root.key"),
-        "leafP521": fixture!("leaf-p521.pem"), "p521Key": fixture!("leaf-p521.key"),
         "otherKey": fixture!("other-rsa.key"),
         "chain": chain,
         "reversed": format!("{root}{inter}{leaf_rsa}"),
@@ -149,7 +152,12 @@ pub fn data() -> Json {
         "oaep": Json::Object(fixtures_json(fixture!("oaep.json"))),
         "jwk": Json::Object(jwk_text),
         "badJwk": Json::Object(bad_jwks),
-    })
+    });
+    // Two json! calls: one would exceed the macro recursion limit.
+    if let (Some(all), Json::Object(more)) = (data.as_object_mut(), more) {
+        all.extend(more);
+    }
+    data
 }
 
 const CERT_FIELDS: [&str; 16] = [
@@ -229,6 +237,11 @@ pub fn cases(cases: &mut Vec<Case>) {
 fn generators(push: &mut impl FnMut(&str, String)) {
     for t in [
         "{{ genPrivateKey \"nope\" }}",
+        "{{ $k := genPrivateKey \"dsa\" }}{{ substr 0 31 $k }} {{ eq (buildCustomCert (b64enc .leafRsa) (b64enc $k)).Key $k }}",
+        "{{ (buildCustomCert (b64enc .leafRsa) (b64enc .dsaKey)).Key }}",
+        "{{ buildCustomCert (b64enc .leafRsa) (b64enc (.dsaKey | replace \"DSA\" \"RSA\")) }}",
+        "{{ genCAWithKey \"x\" 1 .dsaKey }}",
+        "{{ genSelfSignedCertWithKey \"x\" nil nil 1 .dsaKey }}",
         "{{ genPrivateKey \"ecdsa\" | len }}",
         "{{ genPrivateKey \"ed25519\" | len }}",
         "{{ genPrivateKey \"ecdsa\" | substr 0 30 }}",
