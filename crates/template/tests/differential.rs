@@ -141,6 +141,11 @@ fn keyward_renders_every_corpus_case_like_go() {
         }
     }
     let compared = cases.len() - binary.len();
+    let crypto = cases
+        .iter()
+        .filter(|c| corpus::crypto::GROUPS.iter().any(|g| c.name.starts_with(g)))
+        .count();
+    eprintln!("differential: {crypto} of the cases exercise certificate and key functions");
     eprintln!(
         "differential: {compared} cases compared ({errors} of them errors in Go), {} skipped for unsupported functions, {} skipped for binary output, {} disagreements",
         unsupported.len(),

@@ -198,6 +198,17 @@ const CHAIN_FIELDS: [&str; 16] = [
     "empty",
 ];
 
+/// The name prefixes of the cases below.
+pub const GROUPS: [&str; 7] = [
+    "certSANs:",
+    "filterCertChain:",
+    "pkcs12:",
+    "pemToPkcs12:",
+    "jwk:",
+    "rsaDecrypt:",
+    "generators:",
+];
+
 /// Every crypto case.
 pub fn cases(cases: &mut Vec<Case>) {
     let data = data();
