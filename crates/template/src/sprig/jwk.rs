@@ -88,8 +88,10 @@ fn uint(bytes: &[u8]) -> rsa::BigUint {
 fn rsa_jwk(m: &Members) -> Result<Jwk, String> {
     let (n, e) = (uint(&m.bytes("n")?), uint(&m.bytes("e")?));
     if !m.has("d") {
-        let key =
-            rsa::RsaPublicKey::new(n, e).map_err(|_| "jwk: invalid RSA public key".to_owned())?;
+        // Go encodes public keys of any size (the work is bounded by the JWK's own length);
+        // the rsa crate's default cap would be 4096 bits.
+        let key = rsa::RsaPublicKey::new_with_max_size(n, e, usize::MAX)
+            .map_err(|_| "jwk: invalid RSA public key".to_owned())?;
         return Ok(Jwk::Public(PublicKey::Rsa(key)));
     }
     let primes = vec![uint(&m.bytes("p")?), uint(&m.bytes("q")?)];

@@ -20,6 +20,12 @@ fn fixtures_json(text: &str) -> Map<String, Json> {
     }
 }
 
+/// Unpadded base64url, as JWKs write numbers.
+fn data_encoding_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// A CERTIFICATE block whose DER is cut in half (base64 still valid).
 fn truncated_cert(pem: &str) -> String {
     use base64::Engine;
@@ -118,6 +124,15 @@ pub fn data() -> Json {
         json!(format!("{{\"keys\":[{}]}}", jwk("rsa"))),
     );
     bad_jwks.insert("empty".into(), json!(""));
+    // RSA public keys beyond the rsa crate's default 4096-bit cap (any odd modulus will do
+    // for encoding): 6000 and 70000 bits.
+    for (name, bytes) in [("rsa6000", 750), ("rsa70000", 8750)] {
+        let n = data_encoding_url(&vec![0xff; bytes]);
+        bad_jwks.insert(
+            name.into(),
+            json!(format!("{{\"kty\":\"RSA\",\"n\":\"{n}\",\"e\":\"AQAB\"}}")),
+        );
+    }
     let mut data = json!({
         "leafP521": fixture!("leaf-p521.pem"), "p521Key": fixture!("leaf-p521.key"),
         "dsaKey": fixture!("dsa.key"),
@@ -457,6 +472,8 @@ fn jwk(push: &mut impl FnMut(&str, String)) {
         "shortOkpPrivate",
         "mismatchedEc",
         "x25519",
+        "rsa6000",
+        "rsa70000",
         "oct",
         "notJson",
         "array",
