@@ -35,7 +35,7 @@ use x509_cert::time::{Time, Validity};
 use x509_cert::{Certificate, TbsCertificate, Version};
 
 use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
-use crate::sprig::keys::{Curve, PrivateKey, parse_pkcs8};
+use crate::sprig::keys::{Curve, PrivateKey, parse_pkcs8, parse_sec1};
 use crate::sprig::pem::{Block, decode, encode};
 use crate::value::{GoStruct, Value};
 
@@ -197,11 +197,9 @@ fn parse_key_pem(text: &str) -> Result<PrivateKey, String> {
                 .map(|k| PrivateKey::Rsa(Box::new(k)))
                 .map_err(|_| "parsing RSA private key from PEM".to_owned())
         }
-        "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(&block.bytes)
-            .map(|k| PrivateKey::p256(&k))
-            .or_else(|_| p384::SecretKey::from_sec1_der(&block.bytes).map(|k| PrivateKey::p384(&k)))
-            .or_else(|_| p521::SecretKey::from_sec1_der(&block.bytes).map(|k| PrivateKey::p521(&k)))
-            .map_err(|_| "parsing EC private key from PEM".to_owned()),
+        "EC PRIVATE KEY" => {
+            parse_sec1(&block.bytes).map_err(|e| format!("parsing EC private key from PEM: {e}"))
+        }
         // Sprig parses DSA keys, but Go's x509.CreateCertificate cannot sign with them, so
         // every generator given one fails: keyward fails at parsing.
         "DSA PRIVATE KEY" => Err("x509: only RSA, ECDSA and Ed25519 keys supported".to_owned()),

@@ -68,16 +68,36 @@ pub(crate) fn parse_private_key(der: &[u8]) -> Result<PrivateKey, String> {
     if let Ok(key) = parse_pkcs8(der) {
         return Ok(key);
     }
-    if let Ok(key) = p256::SecretKey::from_sec1_der(der) {
-        return Ok(PrivateKey::p256(&key));
-    }
-    if let Ok(key) = p384::SecretKey::from_sec1_der(der) {
-        return Ok(PrivateKey::p384(&key));
-    }
-    if let Ok(key) = p521::SecretKey::from_sec1_der(der) {
-        return Ok(PrivateKey::p521(&key));
+    if let Ok(key) = parse_sec1(der) {
+        return Ok(key);
     }
     Err("unable to parse private key type".to_owned())
+}
+
+/// `x509.ParseECPrivateKey`: an ECPrivateKey (RFC 5915) that names its curve.
+pub(crate) fn parse_sec1(der: &[u8]) -> Result<PrivateKey, String> {
+    let unknown = || "x509: unknown elliptic curve".to_owned();
+    const FAILED: &str = "x509: failed to parse EC private key";
+    let info = sec1::EcPrivateKey::try_from(der).map_err(|_| FAILED.to_owned())?;
+    let curve = info
+        .parameters
+        .and_then(|p| p.named_curve())
+        .ok_or_else(unknown)?;
+    if curve == Curve::P256.oid() {
+        p256::SecretKey::from_sec1_der(der)
+            .map(|k| PrivateKey::p256(&k))
+            .map_err(|_| FAILED.to_owned())
+    } else if curve == Curve::P384.oid() {
+        p384::SecretKey::from_sec1_der(der)
+            .map(|k| PrivateKey::p384(&k))
+            .map_err(|_| FAILED.to_owned())
+    } else if curve == Curve::P521.oid() {
+        p521::SecretKey::from_sec1_der(der)
+            .map(|k| PrivateKey::p521(&k))
+            .map_err(|_| FAILED.to_owned())
+    } else {
+        Err(unknown())
+    }
 }
 
 /// `x509.ParsePKCS8PrivateKey` for the supported key types.

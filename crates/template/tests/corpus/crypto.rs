@@ -20,6 +20,25 @@ fn fixtures_json(text: &str) -> Map<String, Json> {
     }
 }
 
+/// The SEC1 key of `pem` without its curve parameters ([0]), which Go refuses to parse.
+fn ec_without_curve(pem: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = b64.decode(body).expect("fixture base64");
+    // SEQUENCE { version (3 bytes), private key (34 bytes), [0] curve, [1] public key }.
+    let at = 2 + 3 + 34;
+    assert_eq!(der[at], 0xa0, "P-256 SEC1 layout");
+    let mut inner = der[2..at].to_vec();
+    inner.extend_from_slice(&der[at + 2 + usize::from(der[at + 1])..]);
+    let mut out = vec![0x30, u8::try_from(inner.len()).expect("short")];
+    out.extend(inner);
+    format!(
+        "-----BEGIN EC PRIVATE KEY-----\n{}\n-----END EC PRIVATE KEY-----\n",
+        b64.encode(out)
+    )
+}
+
 /// Unpadded base64url, as JWKs write numbers.
 fn data_encoding_url(bytes: &[u8]) -> String {
     use base64::Engine;
@@ -136,6 +155,7 @@ pub fn data() -> Json {
     let mut data = json!({
         "leafP521": fixture!("leaf-p521.pem"), "p521Key": fixture!("leaf-p521.key"),
         "dsaKey": fixture!("dsa.key"),
+        "ecNoCurve": ec_without_curve(fixture!("leaf-ec.key")),
     });
     let more = json!({
         "root": root, "inter": inter, "disjunct": disjunct, "leafRsa": leaf_rsa,
@@ -267,6 +287,9 @@ fn generators(push: &mut impl FnMut(&str, String)) {
         "{{ (buildCustomCert (b64enc .leafRsa) (b64enc .dsaKey)).Key }}",
         "{{ buildCustomCert (b64enc .leafRsa) (b64enc (.dsaKey | replace \"DSA\" \"RSA\")) }}",
         "{{ genCAWithKey \"x\" 1 .dsaKey }}",
+        "{{ genCAWithKey \"x\" 1 .ecNoCurve }}",
+        "{{ pemToPkcs12 .leafEc .ecNoCurve | b64dec | pkcs12key }}",
+        "{{ buildCustomCert (b64enc .leafEc) (b64enc .ecNoCurve) }}",
         "{{ genSelfSignedCertWithKey \"x\" nil nil 1 .dsaKey }}",
         "{{ genPrivateKey \"ecdsa\" | len }}",
         "{{ genPrivateKey \"ed25519\" | len }}",
