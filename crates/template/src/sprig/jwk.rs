@@ -99,7 +99,25 @@ fn rsa_jwk(m: &Members) -> Result<Jwk, String> {
         .map_err(|_| "jwk: invalid RSA private key".to_owned())?;
     key.validate()
         .map_err(|_| "jwk: invalid RSA private key".to_owned())?;
+    check_crt(m, &key)?;
     Ok(Jwk::Private(PrivateKey::Rsa(Box::new(key))))
+}
+
+/// Go checks the CRT values a JWK supplies (`dp`, `dq`, `qi`) against the ones it computes;
+/// keyward encodes its own, so a JWK whose values differ is refused as Go refuses it.
+fn check_crt(m: &Members, key: &rsa::RsaPrivateKey) -> Result<(), String> {
+    use rsa::traits::PrivateKeyParts;
+    let computed = [
+        ("dp", key.dp().cloned()),
+        ("dq", key.dq().cloned()),
+        ("qi", key.crt_coefficient()),
+    ];
+    for (name, value) in computed {
+        if m.has(name) && Some(uint(&m.bytes(name)?)) != value {
+            return Err(format!("jwk: invalid RSA CRT value {name:?}"));
+        }
+    }
+    Ok(())
 }
 
 /// `bytes` left-padded with zeros to `size` (Go's big integers carry no length).

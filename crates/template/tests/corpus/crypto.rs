@@ -39,6 +39,19 @@ fn ec_without_curve(pem: &str) -> String {
     )
 }
 
+/// The certificate of `pem` with one byte after its DER, which Go refuses.
+fn with_trailing_byte(pem: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut der = b64.decode(body).expect("fixture base64");
+    der.push(0);
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        b64.encode(der)
+    )
+}
+
 /// Unpadded base64url, as JWKs write numbers.
 fn data_encoding_url(bytes: &[u8]) -> String {
     use base64::Engine;
@@ -127,6 +140,25 @@ pub fn data() -> Json {
     edit("mismatchedEc", "ec256", &|m| {
         m.insert("d".into(), json!("AQ"));
     });
+    edit("rsaNoPrimes", "rsa", &|m| {
+        for k in ["p", "q", "dp", "dq", "qi"] {
+            m.remove(k);
+        }
+    });
+    edit("rsaBadDp", "rsa", &|m| {
+        m.insert("dp".into(), json!("AQ"));
+    });
+    edit("rsaNoCrt", "rsa", &|m| {
+        for k in ["dp", "dq", "qi"] {
+            m.remove(k);
+        }
+    });
+    edit("rsaPaddedE", "rsa", &|m| {
+        m.insert("e".into(), json!("AAEAAQ"));
+    });
+    edit("lowerKty", "rsa", &|m| {
+        m.insert("kty".into(), json!("rsa"));
+    });
     edit("x25519", "ed25519", &|m| {
         m.insert("crv".into(), json!("X25519"));
         m.remove("d");
@@ -156,6 +188,8 @@ pub fn data() -> Json {
         "leafP521": fixture!("leaf-p521.pem"), "p521Key": fixture!("leaf-p521.key"),
         "dsaKey": fixture!("dsa.key"),
         "ecNoCurve": ec_without_curve(fixture!("leaf-ec.key")),
+        "encKey": include_str!("../fixtures/enc-key.pem"),
+        "trailingDer": with_trailing_byte(fixture!("leaf-ec.pem")),
     });
     let more = json!({
         "root": root, "inter": inter, "disjunct": disjunct, "leafRsa": leaf_rsa,
@@ -288,6 +322,10 @@ fn generators(push: &mut impl FnMut(&str, String)) {
         "{{ buildCustomCert (b64enc .leafRsa) (b64enc (.dsaKey | replace \"DSA\" \"RSA\")) }}",
         "{{ genCAWithKey \"x\" 1 .dsaKey }}",
         "{{ genCAWithKey \"x\" 1 .ecNoCurve }}",
+        "{{ pemToPkcs12 .leafEc .encKey }}",
+        "{{ certSANs .trailingDer }}",
+        "{{ filterCertChain \"leaf\" .trailingDer }}",
+        "{{ pemToPkcs12 .trailingDer .ecKey }}",
         "{{ pemToPkcs12 .leafEc .ecNoCurve | b64dec | pkcs12key }}",
         "{{ buildCustomCert (b64enc .leafEc) (b64enc .ecNoCurve) }}",
         "{{ genSelfSignedCertWithKey \"x\" nil nil 1 .dsaKey }}",
@@ -497,6 +535,11 @@ fn jwk(push: &mut impl FnMut(&str, String)) {
         "x25519",
         "rsa6000",
         "rsa70000",
+        "rsaNoPrimes",
+        "rsaBadDp",
+        "rsaNoCrt",
+        "rsaPaddedE",
+        "lowerKty",
         "oct",
         "notJson",
         "array",
