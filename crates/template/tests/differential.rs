@@ -259,6 +259,14 @@ fn pkcs12_files_cross_decode() {
             "{{ fullPemToPkcs12Pass .reversed .rootKey \"pw\" }}",
             read_chain_pw,
         ),
+        (
+            "{{ pemToPkcs12Pass .leafRsa .rsaKey \"pässwörd ✓\" }}",
+            "{{ .p | b64dec | pkcs12keyPass \"pässwörd ✓\" }}",
+        ),
+        (
+            "{{ pemTruststoreToPKCS12Pass .chain \"pässwörd ✓\" }}",
+            "{{ .p | b64dec | decodeTrustStorePass \"pässwörd ✓\" }}",
+        ),
         ("{{ pemTruststoreToPKCS12 .chain }}", read_trust),
         (
             "{{ pemTruststoreToPKCS12Pass .shuffled \"pw\" }}",
