@@ -174,13 +174,30 @@ fn cert_sans(input: &str) -> FuncResult {
             GeneralName::DNSName(s) => groups[0].push(s.to_owned()),
             GeneralName::IPAddress(ip) => groups[1].push(go_ip_string(ip)?),
             GeneralName::RFC822Name(s) => groups[2].push(s.to_owned()),
-            GeneralName::URI(s) => groups[3].push(s.to_owned()),
+            GeneralName::URI(s) => groups[3].push(go_uri_string(s)),
             _ => {}
         }
     }
     Ok(Value::List(
         groups.into_iter().flatten().map(Value::String).collect(),
     ))
+}
+
+/// Go's `url.URL.String` after `url.Parse` for the URIs certificates carry: the scheme comes
+/// back in lower case. (Go's other normalisations, such as re-escaping user info, are not
+/// reproduced; docs/template.md lists this.)
+fn go_uri_string(uri: &str) -> String {
+    let scheme_end = uri.find(':').filter(|&end| {
+        let scheme = &uri[..end];
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    match scheme_end {
+        Some(end) => format!("{}{}", uri[..end].to_ascii_lowercase(), &uri[end..]),
+        None => uri.to_owned(),
+    }
 }
 
 /// Go's `net.IP.String` for the 4- or 16-byte addresses X.509 allows (an IPv4-mapped IPv6
@@ -215,6 +232,16 @@ mod tests {
         let mapped = Ipv4Addr::new(198, 51, 100, 1).to_ipv6_mapped().octets();
         assert_eq!(go_ip_string(&mapped).ok().as_deref(), Some("198.51.100.1"));
         assert!(go_ip_string(&[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn uri_schemes_are_lowered() {
+        assert_eq!(
+            go_uri_string("HTTP://Example.COM/a"),
+            "http://Example.COM/a"
+        );
+        assert_eq!(go_uri_string("urn:ISBN:1"), "urn:ISBN:1");
+        assert_eq!(go_uri_string("no-scheme/x:y"), "no-scheme/x:y");
     }
 
     #[test]

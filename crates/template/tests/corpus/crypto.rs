@@ -187,6 +187,7 @@ pub fn data() -> Json {
     let mut data = json!({
         "leafP521": fixture!("leaf-p521.pem"), "p521Key": fixture!("leaf-p521.key"),
         "dsaKey": fixture!("dsa.key"),
+        "weirdSans": fixture!("weird-sans.pem"),
         "ecNoCurve": ec_without_curve(fixture!("leaf-ec.key")),
         "encKey": include_str!("../fixtures/enc-key.pem"),
         "trailingDer": with_trailing_byte(fixture!("leaf-ec.pem")),
@@ -328,6 +329,7 @@ fn generators(push: &mut impl FnMut(&str, String)) {
         "{{ pemTruststoreToPKCS12Pass .root \"😀\" | len | lt 10 }}",
         "{{ pemToPkcs12Pass .leafEc .ecKey \"pässwörd ✓\" | b64dec | pkcs12keyPass \"passwörd ✓\" }}",
         "{{ certSANs .trailingDer }}",
+        "{{ certSANs .weirdSans | join \"\\n\" }}",
         "{{ filterCertChain \"leaf\" .trailingDer }}",
         "{{ pemToPkcs12 .trailingDer .ecKey }}",
         "{{ pemToPkcs12 .leafEc .ecNoCurve | b64dec | pkcs12key }}",
