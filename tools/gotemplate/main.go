@@ -1,6 +1,7 @@
 // Command gotemplate renders one Go text/template with the Sprig v3 function map, the way
 // External Secrets Operator exposes it (Sprig's text functions minus env, expandenv and
-// getHostByName, plus ESO's toYaml, fromYaml and filterPEM). It is keyward's reference renderer: tests compare keyward's own template
+// getHostByName, plus ESO's toYaml, fromYaml, filterPEM and its certificate functions in
+// eso_crypto.go). It is keyward's reference renderer: tests compare keyward's own template
 // engine against it byte for byte.
 //
 // Usage:
@@ -8,6 +9,7 @@
 //	gotemplate -template FILE [-data FILE.json]
 //	gotemplate -batch CASES.json
 //	gotemplate -template FILE -data FILE.json -repeat N
+//	gotemplate -batch CASES.json -test-helpers
 //
 // The data file holds a JSON object; it becomes the template's dot. Output goes to stdout.
 // A parse or execution error is printed on one line to stderr and the exit code is 1.
@@ -15,6 +17,12 @@
 // Batch mode renders many cases in one process: CASES.json holds an array of
 // {"template": TEXT, "data": OBJECT}; stdout gets an array, in the same order, of
 // {"output_b64": BASE64} (the rendered bytes) or {"error": MESSAGE}.
+//
+// With -test-helpers the map also has keyward's test-only readers, which ESO never offers:
+// decodeTrustStorePass PASSWORD DATA (go-pkcs12's DecodeTrustStore, as PEM), certInfo CERT
+// (what Sprig's generators put in a certificate, as one line), checkSignedBy CERT CA and
+// checkKeyPair CERT KEY ("ok" or an error). They check the keys, certificates and trust
+// stores keyward writes.
 //
 // With -repeat N the template is parsed and executed N times (as ESO does for every
 // reconcile) and the output of the last run is printed; benchmarks time this.
@@ -40,14 +48,26 @@ import (
 // hands to templates, because they would read the controller's environment or the network.
 var removedByESO = []string{"env", "expandenv", "getHostByName"}
 
+// testHelpers is set by -test-helpers.
+var testHelpers bool
+
 func funcMap() template.FuncMap {
 	fm := sprig.TxtFuncMap()
+	if testHelpers {
+		fm["decodeTrustStorePass"] = decodeTrustStorePass
+		fm["certInfo"] = certInfo
+		fm["checkSignedBy"] = checkSignedBy
+		fm["checkKeyPair"] = checkKeyPair
+	}
 	for _, name := range removedByESO {
 		delete(fm, name)
 	}
 	fm["toYaml"] = toYAML
 	fm["fromYaml"] = fromYAML
 	fm["filterPEM"] = filterPEM
+	for name, fn := range esoCryptoFuncs() {
+		fm[name] = fn
+	}
 	return fm
 }
 
@@ -155,6 +175,7 @@ func run() error {
 	dataPath := flag.String("data", "", "path of a JSON object used as the template's data")
 	batchPath := flag.String("batch", "", "path of a JSON array of {template, data} cases")
 	repeat := flag.Int("repeat", 1, "parse and render this many times (for benchmarks)")
+	flag.BoolVar(&testHelpers, "test-helpers", false, "add keyward's test-only functions")
 	flag.Parse()
 	if *batchPath != "" {
 		return runBatch(*batchPath)

@@ -413,6 +413,47 @@ spec:
     assert!(Path::new(&scratch.path("state/fingerprint.key")).exists());
 }
 
+/// A raw PKCS#12 file (binary, as `decodingStrategy: Base64` yields it) reaches the template's
+/// `pkcs12certPass` intact: template data keep non-UTF-8 values as bytes.
+#[test]
+fn binary_values_reach_byte_reading_template_functions() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template/tests/fixtures/crypto");
+    let read = |name: &str| std::fs::read_to_string(fixtures.join(name)).expect("fixture");
+    let scratch = Scratch::new();
+    scratch.write(
+        "m/store.yaml",
+        &format!(
+            "apiVersion: external-secrets.io/v1\nkind: SecretStore\nmetadata: {{name: fake, namespace: apps}}\nspec:\n  provider:\n    fake:\n      data:\n        - {{key: /keystore, value: '{}'}}\n",
+            read("openssl-rsa-pass.p12.b64").trim()
+        ),
+    );
+    scratch.write(
+        "m/es.yaml",
+        r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: tls, namespace: apps}
+spec:
+  secretStoreRef: {name: fake}
+  target:
+    template:
+      data:
+        tls.crt: '{{ .keystore | pkcs12certPass "ossl" }}'
+  data:
+    - {secretKey: keystore, remoteRef: {key: /keystore, decodingStrategy: Base64}}
+"#,
+    );
+    let output = scratch.sync(&["-f", "m"]);
+    assert_success(&output);
+    let certificate = scratch.read("out/apps/tls/tls.crt");
+    let leaf = read("leaf-rsa.pem");
+    assert!(
+        certificate.starts_with(leaf.trim_end()),
+        "the keystore's leaf certificate comes first: {certificate}"
+    );
+}
+
 #[test]
 fn target_templates_render_with_the_template_engine() {
     let scratch = Scratch::new();

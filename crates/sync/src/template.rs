@@ -121,14 +121,15 @@ fn field_of(name: &str) -> String {
     format!("spec.target.template.metadata.{name}")
 }
 
-/// The data templates see: every fetched key as a string.
+/// The data templates see: every fetched key as a string, or as bytes when it is not UTF-8
+/// (a raw PKCS#12 file or ciphertext reaches `pkcs12*` and `rsaDecrypt` intact).
 fn template_values(data: &BTreeMap<String, SecretValue>) -> Value {
     Value::Map(
         data.iter()
             .map(|(key, value)| {
                 (
                     key.clone(),
-                    Value::String(String::from_utf8_lossy(value.expose_bytes()).into_owned()),
+                    Value::from_bytes(value.expose_bytes().to_vec()),
                 )
             })
             .collect(),

@@ -487,6 +487,17 @@ impl<'a> Exec<'a> {
                     .map(Cow::Borrowed)
                     .ok_or_else(|| self.error(pos, format!("map has no entry for key {name:?}")))
             }
+            Some(Value::Struct(st)) => match st.field(name) {
+                Some(value) if !has_args => Ok(Cow::Borrowed(value)),
+                Some(_) => Err(self.error(
+                    pos,
+                    format!("{name} has arguments but cannot be invoked as function"),
+                )),
+                None => Err(self.error(
+                    pos,
+                    format!("can't evaluate field {name} in type {}", st.type_name),
+                )),
+            },
             Some(other) => match methods::lookup(other, name) {
                 Some(method) => self
                     .call_method(other, name, &method, Vec::new(), pos)
@@ -711,13 +722,13 @@ impl<'a> Exec<'a> {
                 Ok(Value::Int(n.int.unwrap_or(0)))
             }
             (Param::Int, _) => Err(found("integer")),
-            (Param::Str, ArgKind::Str(s)) => Ok(Value::String(s.clone())),
-            (Param::Str, _) => Err(found("string")),
+            (Param::Str | Param::RawStr, ArgKind::Str(s)) => Ok(Value::String(s.clone())),
+            (Param::Str | Param::RawStr, _) => Err(found("string")),
             (Param::Any | Param::Reflect, ArgKind::Bool(b)) => Ok(Value::Bool(*b)),
             (Param::Any | Param::Reflect, ArgKind::Str(s)) => Ok(Value::String(s.clone())),
             (Param::Any | Param::Reflect, ArgKind::Number(n)) => self.ideal_constant(n, arg.pos),
             (Param::Any | Param::Reflect, ArgKind::Dot) => Ok(dot.clone().unwrap_or(Value::Nil)),
-            (Param::Map | Param::Time, _) => Err(self.error(
+            (Param::Map | Param::Time | Param::Struct(_), _) => Err(self.error(
                 arg.pos,
                 format!(
                     "can't handle a constant for arg of type {}",
@@ -755,15 +766,23 @@ impl<'a> Exec<'a> {
                 _ => Err(self.error(pos, format!("invalid value; expected {}", param.go_type()))),
             };
         };
+        // Binary strings stay bytes only where a function asked for them.
+        let value = match (param, value) {
+            (Param::RawStr, value) => value,
+            (_, value) => value.into_text(),
+        };
         let fits = matches!(
             (param, &value),
             (Param::Any | Param::Reflect, _)
                 | (Param::Str, Value::String(_))
+                | (Param::RawStr, Value::String(_) | Value::Bytes(_))
                 | (Param::Int, Value::Int(_))
                 | (Param::Bool, Value::Bool(_))
                 | (Param::Map, Value::Map(_))
                 | (Param::Time, Value::Time(_))
         );
+        let fits = fits
+            || matches!((param, &value), (Param::Struct(name), Value::Struct(st)) if st.type_name == name);
         if !fits {
             return Err(self.error(
                 pos,

@@ -17,6 +17,8 @@ pub(crate) enum Param {
     Reflect,
     /// `string`.
     Str,
+    /// `string` read as bytes: a [`Value::Bytes`] argument reaches the function unchanged.
+    RawStr,
     /// `int`.
     Int,
     /// `bool`.
@@ -25,6 +27,8 @@ pub(crate) enum Param {
     Map,
     /// `time.Time`.
     Time,
+    /// A struct type, by its qualified name (Sprig's `sprig.certificate`).
+    Struct(&'static str),
 }
 
 impl Param {
@@ -33,11 +37,12 @@ impl Param {
         match self {
             Param::Any => "interface {}",
             Param::Reflect => "reflect.Value",
-            Param::Str => "string",
+            Param::Str | Param::RawStr => "string",
             Param::Int => "int",
             Param::Bool => "bool",
             Param::Map => "map[string]interface {}",
             Param::Time => "time.Time",
+            Param::Struct(name) => name,
         }
     }
 }
@@ -95,15 +100,11 @@ impl FuncMap {
         self.functions.get(name)
     }
 
-    /// Whether `name` may appear in a template: implemented, `and`/`or`, or else why not.
+    /// Whether `name` may appear in a template: implemented, or `and`/`or` (Go's message
+    /// otherwise).
     pub(crate) fn check(&self, name: &str) -> Result<(), String> {
         if self.functions.contains_key(name) || name == "and" || name == "or" {
             return Ok(());
-        }
-        if UNSUPPORTED.contains(&name) {
-            return Err(format!(
-                "function {name:?} is provided by ESO's template engine but not implemented by keyward yet"
-            ));
         }
         Err(format!("function {name:?} not defined"))
     }
@@ -121,40 +122,20 @@ impl FuncMap {
     }
 }
 
-/// Functions ESO's template engine offers that keyward does not implement (yet). A template
-/// using one fails to parse with an error that names it.
-pub const UNSUPPORTED: &[&str] = &[
-    // ESO's own additions.
-    "pkcs12key",
-    "pkcs12keyPass",
-    "pkcs12cert",
-    "pkcs12certPass",
-    "pemToPkcs12",
-    "pemToPkcs12Pass",
-    "fullPemToPkcs12",
-    "fullPemToPkcs12Pass",
-    "pemTruststoreToPKCS12",
-    "filterCertChain",
-    "certSANs",
-    "jwkPublicKeyPem",
-    "jwkPrivateKeyPem",
-    "rsaDecrypt",
-    // Sprig: randomness and cryptography.
-    "genPrivateKey",
-    "buildCustomCert",
-    "genCA",
-    "genCAWithKey",
-    "genSelfSignedCert",
-    "genSelfSignedCertWithKey",
-    "genSignedCert",
-    "genSignedCertWithKey",
-];
-
 /// The argument at `i` as a string (the signature guarantees it).
 pub(crate) fn string_at(args: &[Value], i: usize) -> &str {
     match args.get(i) {
         Some(Value::String(s)) => s,
         _ => "",
+    }
+}
+
+/// The argument at `i` as bytes (a [`Param::RawStr`] argument: text or binary).
+pub(crate) fn bytes_at(args: &[Value], i: usize) -> &[u8] {
+    match args.get(i) {
+        Some(Value::String(s)) => s.as_bytes(),
+        Some(Value::Bytes(b)) => b,
+        _ => &[],
     }
 }
 
@@ -214,6 +195,7 @@ fn register_builtins(map: &mut FuncMap) {
 fn builtin_len(args: Vec<Value>) -> FuncResult {
     match &args[0] {
         Value::String(s) => Ok(Value::Int(s.len() as i64)),
+        Value::Bytes(b) => Ok(Value::Int(b.len() as i64)),
         Value::List(l) => Ok(Value::Int(l.len() as i64)),
         Value::Map(m) => Ok(Value::Int(m.len() as i64)),
         Value::Nil => Err("len of nil pointer".to_owned()),
@@ -353,6 +335,8 @@ fn equal(a: &Value, b: &Value) -> Result<bool, String> {
         (Value::Semver(x), Value::Semver(y)) if !x.by_value && !y.by_value => {
             std::sync::Arc::ptr_eq(x, y)
         }
+        // Go compares comparable structs (Sprig's certificate: two strings) field by field.
+        (Value::Struct(x), Value::Struct(y)) if x.type_name == y.type_name => x == y,
         (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
             return Err(format!("non-comparable type {}", a.go_type()));
         }

@@ -3,7 +3,7 @@
 //!
 //! These format values into *output*, never into error messages.
 
-use crate::value::{IntType, TypedInt, Value};
+use crate::value::{GoStruct, IntType, TypedInt, Value};
 
 /// `fmt.Sprint`: operands joined, with a space between two operands when neither is a string.
 pub fn sprint(args: &[Value]) -> String {
@@ -225,6 +225,11 @@ impl Spec {
             Value::Int(i) | Value::Int64(i) => self.print_integer(out, value, *i, verb),
             Value::Float(f) => self.print_float(out, value, *f, verb),
             Value::String(s) => self.print_string(out, value, s, verb),
+            // keyward renders to text: binary strings print with U+FFFD replacements.
+            Value::Bytes(b) => {
+                let text = String::from_utf8_lossy(b);
+                self.print_string(out, value, &text, verb)
+            }
             Value::List(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
@@ -247,6 +252,7 @@ impl Spec {
                 }
                 out.push(']');
             }
+            Value::Struct(st) => self.print_struct(out, st, verb),
             Value::Time(_) | Value::Semver(_) => self.print_stringer(out, value, verb),
             Value::Typed(t) => self.print_typed(out, value, t, verb),
         }
@@ -303,6 +309,31 @@ impl Spec {
             'X' => self.fmt_magnitude(out, false, t.unsigned(), 16, true),
             _ => self.print_integer(out, value, t.bits, verb),
         }
+    }
+
+    /// Go's struct printing: `{a b}`, `{Name:a Name:b}` with `%+v`, and
+    /// `pkg.type{Name:a, Name:b}` with `%#v`.
+    fn print_struct(&self, out: &mut String, st: &GoStruct, verb: char) {
+        let go_syntax = self.sharp && verb == 'v';
+        if go_syntax {
+            out.push_str(st.type_name);
+        }
+        out.push('{');
+        for (i, (name, item)) in st.fields.iter().enumerate() {
+            if i > 0 {
+                out.push_str(if go_syntax { ", " } else { " " });
+            }
+            if go_syntax || (self.plus && verb == 'v') {
+                out.push_str(name);
+                out.push(':');
+            }
+            match item {
+                // Go syntax shows a string field as a double-quoted literal, i.e. `%q`.
+                Value::String(_) if go_syntax => Spec::default().print_value(out, item, 'q'),
+                _ => self.print_value(out, item, verb),
+            }
+        }
+        out.push('}');
     }
 
     fn print_integer(&self, out: &mut String, value: &Value, i: i64, verb: char) {

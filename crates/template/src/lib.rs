@@ -3,7 +3,7 @@
 //!
 //! This crate owns the template language (lexer, parser and executor following Go's
 //! `text/template`, `missingkey=error`), Go's `fmt` output for values, and the Sprig
-//! functions (see [`UNSUPPORTED`] for what is not implemented). It does no I/O and knows
+//! functions: all of those ESO gives templates. It does no I/O and knows
 //! nothing about Kubernetes: callers hand it a template text and a [`Value`].
 //!
 //! Errors ([`TemplateError`]) name the template and a line:column and never contain a data
@@ -18,6 +18,10 @@
 //!
 //! - Output is UTF-8 text: a value that decodes to bytes that are not UTF-8 (`b64dec` of
 //!   binary data, `trunc`/`substr`/`abbrev` cutting inside a character) is rendered lossily.
+//!   Such a binary string ([`Value::Bytes`]) reaches the functions that read bytes (ESO's
+//!   `pkcs12*` and `rsaDecrypt`) intact; every other function sees it as lossy text.
+//! - Random keys, serials and salts (Sprig's certificate generators, `pemToPkcs12*`) are
+//!   proven by round trips and by Go reading keyward's output, not byte for byte.
 //! - Maps are values, not shared references: `set`, `unset` and `merge*` write their result
 //!   back only into a plain variable argument (`{{ $_ := set $d "k" "v" }}`), not into a map
 //!   reached through a field or held by two variables.
@@ -28,7 +32,6 @@
 //!   prints a heap address (`%T` and `%U` follow Go); typed Go containers are modelled as
 //!   `[]interface {}` and `map[string]interface {}`, so `typeOf` differs for Sprig's `[]string`
 //!   results and `split`'s `map[string]string` is accepted where Go would refuse it.
-//! - Functions in [`UNSUPPORTED`] fail at parse time with an error naming them.
 //! - `time.Time` and `*semver.Version` values (from Sprig's date functions and `semver`)
 //!   support the methods templates commonly call, not all of Go's (docs/template.md lists
 //!   them).
@@ -63,10 +66,9 @@ mod value;
 use std::collections::HashMap;
 
 pub use error::{Stage, TemplateError};
-pub use funcs::UNSUPPORTED;
 pub use gotime::GoTime;
 pub use sprig::semver::Version as SemverVersion;
-pub use value::{IntType, TypedInt, Value};
+pub use value::{GoStruct, IntType, TypedInt, Value};
 
 use error::line_column;
 use funcs::FuncMap;

@@ -27,6 +27,11 @@ pub enum Value {
     Float(f64),
     /// A Go `string`.
     String(String),
+    /// A Go `string` whose bytes are not valid UTF-8: a decoded binary secret such as a
+    /// PKCS#12 file (`b64dec` makes one). Only the functions that read binary input
+    /// (`pkcs12key`, `rsaDecrypt`, …) see the bytes; everywhere else it is first turned into
+    /// text with each invalid sequence replaced by U+FFFD (see [`Value::into_text`]).
+    Bytes(Vec<u8>),
     /// A Go `[]interface{}`.
     List(Vec<Value>),
     /// A Go `map[string]interface{}`; ordered, as Go prints and ranges maps by sorted key.
@@ -38,6 +43,8 @@ pub enum Value {
     /// A Go integer of another type, as methods return them: `uint64`, `time.Month`,
     /// `time.Weekday`, `time.Duration`.
     Typed(TypedInt),
+    /// A Go struct value with exported fields and no methods (Sprig's `certificate`).
+    Struct(Box<GoStruct>),
 }
 
 /// The Go type of a [`Value::Typed`] integer.
@@ -85,6 +92,22 @@ impl TypedInt {
     }
 }
 
+/// A Go struct: its type name as `%T` prints it and its fields in declaration order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GoStruct {
+    /// The qualified type name, such as `sprig.certificate`.
+    pub type_name: &'static str,
+    /// The fields, in declaration order.
+    pub fields: Vec<(&'static str, Value)>,
+}
+
+impl GoStruct {
+    /// The field called `name`.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
 impl Value {
     /// Converts decoded JSON the way Go's `encoding/json` decodes into `interface{}`.
     pub fn from_json(json: &serde_json::Value) -> Value {
@@ -122,7 +145,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
-            Value::String(_) => "string",
+            Value::String(_) | Value::Bytes(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
             Value::Time(_) => "time.Time",
@@ -134,6 +157,7 @@ impl Value {
                 IntType::Weekday => "time.Weekday",
                 IntType::Duration => "time.Duration",
             },
+            Value::Struct(s) => s.type_name,
         }
     }
 
@@ -151,6 +175,7 @@ impl Value {
                 IntType::Month | IntType::Weekday => "int",
                 IntType::Duration => "int64",
             },
+            Value::Struct(_) => "struct",
             other => other.go_type(),
         }
     }
@@ -163,11 +188,14 @@ impl Value {
             Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::String(s) => !s.is_empty(),
+            Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
             // A struct is always true, a non-nil pointer too.
             Value::Time(_) | Value::Semver(_) => true,
             Value::Typed(t) => t.bits != 0,
+            // Go's `truth`: a struct is always true.
+            Value::Struct(_) => true,
         }
     }
 
@@ -177,6 +205,25 @@ impl Value {
             Value::Int(i) | Value::Int64(i) => Some(*i),
             Value::Typed(t) if !t.is_unsigned() => Some(t.bits),
             _ => None,
+        }
+    }
+}
+
+impl Value {
+    /// A Go string made of `bytes`: text when they are UTF-8, [`Value::Bytes`] otherwise.
+    pub fn from_bytes(bytes: Vec<u8>) -> Value {
+        match String::from_utf8(bytes) {
+            Ok(text) => Value::String(text),
+            Err(e) => Value::Bytes(e.into_bytes()),
+        }
+    }
+
+    /// This value with [`Value::Bytes`] turned into text (invalid UTF-8 replaced by U+FFFD),
+    /// for the functions and printers that work on text.
+    pub fn into_text(self) -> Value {
+        match self {
+            Value::Bytes(b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
+            other => other,
         }
     }
 }

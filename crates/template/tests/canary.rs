@@ -1,5 +1,7 @@
 //! Invariant 1 (no value escapes): data hold a planted canary, in values, keys, lists and
-//! nested maps; every template below fails, and no error message may contain the canary.
+//! nested maps, plus a planted private key and password for the certificate and key
+//! functions; every template below fails, and no error message may contain the canary or a
+//! fragment of the key.
 
 use keyward_template::{Template, Value};
 
@@ -14,11 +16,50 @@ fn canary_data() -> Value {
         "map": { CANARY: CANARY, "inner": { "deep": CANARY } },
         "number": 1.5,
         "key": CANARY,
+        "privateKey": PLANTED_KEY,
+        "jwk": format!("{{\"kty\":\"{CANARY}\",\"{CANARY}\":\"{CANARY}\"}}"),
+        "rsaJwk": format!("{{\"kty\":\"RSA\",\"n\":\"{CANARY}\",\"e\":\"AQAB\"}}"),
     });
     Value::from_json(&json)
 }
 
+/// A test-only RSA key (tests/fixtures/crypto/other-rsa.key): no fragment of it may appear
+/// in an error.
+const PLANTED_KEY: &str = include_str!("fixtures/crypto/other-rsa.key");
+
+/// Fragments of the planted key's base64 body: any of them in an error is a leak.
+fn key_fragments() -> Vec<&'static str> {
+    PLANTED_KEY
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(|l| &l[..l.len().min(24)])
+        .collect()
+}
+
 const FAILING_TEMPLATES: &[&str] = &[
+    "{{ pkcs12keyPass .secret .secret }}",
+    "{{ pkcs12certPass .secret .privateKey }}",
+    "{{ pkcs12key .privateKey }}",
+    "{{ pemToPkcs12Pass .secret .privateKey .secret }}",
+    "{{ pemToPkcs12 .privateKey .privateKey }}",
+    "{{ fullPemToPkcs12Pass .privateKey .secret .secret }}",
+    "{{ pemTruststoreToPKCS12Pass .privateKey .secret }}",
+    "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" .secret .privateKey }}",
+    "{{ rsaDecrypt .secret .secret .secret .privateKey }}",
+    "{{ rsaDecrypt \"RSA-OAEP\" .secret .secret .secret }}",
+    "{{ jwkPrivateKeyPem .jwk }}",
+    "{{ jwkPublicKeyPem .jwk }}",
+    "{{ jwkPublicKeyPem .rsaJwk }}",
+    "{{ jwkPrivateKeyPem .secret }}",
+    "{{ certSANs .privateKey }}",
+    "{{ certSANs .secret }}",
+    "{{ filterCertChain .secret .privateKey }}",
+    "{{ genSelfSignedCert \"x\" (list .secret) nil 1 }}",
+    "{{ genSelfSignedCert \"x\" nil (list (printf \"ü%s\" .secret)) 1 }}",
+    "{{ genCAWithKey .secret 1 .secret }}",
+    "{{ genCAWithKey .secret 1 (.privateKey | replace \"RSA\" \"EC\") }}",
+    "{{ buildCustomCert .secret .secret }}",
+    "{{ buildCustomCert (b64enc .privateKey) (b64enc .privateKey) }}",
     "{{ .missing }}",
     "{{ .secret.field }}",
     "{{ .map.nothere }}",
@@ -89,6 +130,12 @@ fn no_error_message_contains_a_data_value() {
                 !shown.contains("7f3a9e"),
                 "{text} leaked part of the canary: {shown}"
             );
+            for fragment in key_fragments() {
+                assert!(
+                    !shown.contains(fragment),
+                    "{text} leaked key material: {shown}"
+                );
+            }
         }
         assert!(
             error.line >= 1 && error.column >= 1,

@@ -15,18 +15,18 @@ pub(crate) fn register(map: &mut FuncMap) {
         string(base64::engine::general_purpose::STANDARD.encode(string_at(&a, 0)))
     });
     map.add("b64dec", &[Str], None, |a| {
-        string(match go_base64_decode(string_at(&a, 0).as_bytes()) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(offset) => format!("illegal base64 data at input byte {offset}"),
+        Ok(match go_base64_decode(string_at(&a, 0).as_bytes()) {
+            Ok(bytes) => Value::from_bytes(bytes),
+            Err(offset) => Value::String(format!("illegal base64 data at input byte {offset}")),
         })
     });
     map.add("b32enc", &[Str], None, |a| {
         string(data_encoding::BASE32.encode(string_at(&a, 0).as_bytes()))
     });
     map.add("b32dec", &[Str], None, |a| {
-        string(match go_base32_decode(string_at(&a, 0).as_bytes()) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(offset) => format!("illegal base32 data at input byte {offset}"),
+        Ok(match go_base32_decode(string_at(&a, 0).as_bytes()) {
+            Ok(bytes) => Value::from_bytes(bytes),
+            Err(offset) => Value::String(format!("illegal base32 data at input byte {offset}")),
         })
     });
     map.add("sha1sum", &[Str], None, |a| {
@@ -260,6 +260,7 @@ fn write_json(out: &mut String, v: &Value, escape_html: bool) -> Result<(), Stri
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&json_number(*f)?),
         Value::String(s) => write_json_string(out, s, escape_html),
+        Value::Bytes(b) => write_json_string(out, &String::from_utf8_lossy(b), escape_html),
         Value::List(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -287,6 +288,19 @@ fn write_json(out: &mut String, v: &Value, escape_html: bool) -> Result<(), Stri
         Value::Semver(v) => write_json_string(out, &v.normalized(), escape_html),
         Value::Typed(t) if t.is_unsigned() => out.push_str(&t.unsigned().to_string()),
         Value::Typed(t) => out.push_str(&t.bits.to_string()),
+        // encoding/json writes exported fields in declaration order.
+        Value::Struct(st) => {
+            out.push('{');
+            for (i, (name, item)) in st.fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(out, name, escape_html);
+                out.push(':');
+                write_json(out, item, escape_html)?;
+            }
+            out.push('}');
+        }
     }
     Ok(())
 }

@@ -1,17 +1,24 @@
 //! Sprig v3 (Masterminds), as External Secrets Operator hands it to templates: the text
-//! function map minus `env`, `expandenv` and `getHostByName`. This module registers the
+//! function map minus `env`, `expandenv` and `getHostByName`, plus ESO's own additions
+//! (`filterPEM`, `toYaml`/`fromYaml`, and the certificate and key functions in `certs`,
+//! `pkcs12`, `jwk` and `decrypt`). This module registers the
 //! families and holds Sprig's shared conversions (`strval`, `toInt64`, `empty`) plus the
-//! defaults, type and number functions. Functions not implemented are listed in
-//! [`crate::funcs::UNSUPPORTED`].
+//! defaults, type and number functions.
 
 mod case;
+mod certgen;
+mod certs;
 mod collections;
 mod crypto;
 mod date;
 mod decimal;
+mod decrypt;
 mod duration;
 mod encoding;
+mod jwk;
+mod keys;
 mod pem;
+mod pkcs12;
 mod random;
 pub(crate) mod semver;
 mod strings;
@@ -41,6 +48,11 @@ pub(crate) fn register(map: &mut FuncMap) {
     date::register(map);
     semver::register(map);
     pem::register(map);
+    certs::register(map);
+    pkcs12::register(map);
+    jwk::register(map);
+    decrypt::register(map);
+    certgen::register(map);
     crypto::register(map);
     yaml::register(map);
 }

@@ -18,10 +18,21 @@ pub(crate) fn register(map: &mut FuncMap) {
 }
 
 /// One decoded PEM block.
-struct Block {
-    kind: String,
+pub(crate) struct Block {
+    pub(crate) kind: String,
     headers: BTreeMap<String, String>,
-    bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl Block {
+    /// A block without headers, as ESO's functions encode certificates and keys.
+    pub(crate) fn new(kind: &str, bytes: Vec<u8>) -> Block {
+        Block {
+            kind: kind.to_owned(),
+            headers: BTreeMap::new(),
+            bytes,
+        }
+    }
 }
 
 fn filter_pem(kind: &str, input: &str) -> FuncResult {
@@ -61,7 +72,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Go's `pem.Decode`: the first block and the rest, or `None` and the input unchanged.
-fn decode(data: &[u8]) -> (Option<Block>, &[u8]) {
+pub(crate) fn decode(data: &[u8]) -> (Option<Block>, &[u8]) {
     let mut rest = data;
     loop {
         if let Some(r) = rest.strip_prefix(b"-----BEGIN ") {
@@ -140,7 +151,7 @@ fn decode_body<'a>(kind: &[u8], mut rest: &'a [u8]) -> Body<'a> {
 }
 
 /// Go's `pem.Encode`: `Proc-Type` first, other headers sorted, 64-column base64.
-fn encode(block: &Block) -> String {
+pub(crate) fn encode(block: &Block) -> String {
     let mut out = format!("-----BEGIN {}-----\n", block.kind);
     if !block.headers.is_empty() {
         if let Some(v) = block.headers.get("Proc-Type") {

@@ -175,6 +175,17 @@ impl Emitter {
                 self.scalar(&t.unsigned().to_string(), Style::Plain, indent, ctx)
             }
             Value::Typed(t) => self.scalar(&t.bits.to_string(), Style::Plain, indent, ctx),
+            Value::Bytes(b) => self.string(&String::from_utf8_lossy(b), indent, ctx),
+            // sigs.k8s.io/yaml goes through JSON, so a struct becomes a mapping of its
+            // fields by sorted name.
+            Value::Struct(st) => {
+                let fields: std::collections::BTreeMap<String, Value> = st
+                    .fields
+                    .iter()
+                    .map(|(name, v)| ((*name).to_owned(), v.clone()))
+                    .collect();
+                self.node(&Value::Map(fields), indent, ctx)
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! The differential corpus: generated templates for every control structure and function,
 //! over edge-value data, plus the templates of ESO's documentation snippets.
 
+pub mod crypto;
 pub mod dates;
 
 use std::path::PathBuf;
@@ -98,6 +99,7 @@ pub fn generated() -> Vec<Case> {
     replacement_characters(&mut cases);
     printable(&mut cases);
     cases.extend(dates::cases());
+    crypto::cases(&mut cases);
     cases
 }
 
