@@ -94,10 +94,12 @@ pub fn scan_source(
             found.extend(part);
             counted.items += stats.items;
             counted.bytes += stats.bytes;
+            counted.missing += stats.missing;
         }
         let mut stats = walked?;
         if shared.is_some() {
-            (stats.items, stats.bytes) = (counted.items, counted.bytes);
+            (stats.items, stats.bytes, stats.missing) =
+                (counted.items, counted.bytes, counted.missing);
         }
         found.sort_by_key(|(seq, _)| *seq);
         Ok((found.into_iter().map(|(_, f)| f).collect(), stats))
@@ -180,9 +182,15 @@ fn work(
         let (data, blob, history) = match (content, repo) {
             (Content::Bytes(data), _) => (data, blob, false),
             (Content::Blob(id), Some(repo)) => {
-                let object = repo
-                    .find_object(id)
-                    .map_err(|e| ScanError::git("reading a blob", e))?;
+                // A partial clone lacks some blobs (its promisor remote has them): they are
+                // counted and reported, not a reason to give up on the rest of history.
+                let Some(object) = repo
+                    .try_find_object(id)
+                    .map_err(|e| ScanError::git("reading a blob", e))?
+                else {
+                    stats.missing += 1;
+                    continue;
+                };
                 (object.detach().data, Some(id.to_string()), true)
             }
             (Content::Blob(_), None) => continue,

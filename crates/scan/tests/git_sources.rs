@@ -352,3 +352,33 @@ fn edited_versions_report_what_a_full_scan_of_each_reports() {
         ]
     );
 }
+
+/// A partial clone lacks the blobs its filter left out: they are counted, the rest is scanned.
+#[test]
+fn blobs_missing_from_a_partial_clone_are_counted_not_fatal() {
+    let tokens = Tokens::new();
+    let fx = build(&tokens);
+    let d = fx.dir.path();
+    git(d, &["config", "uploadpack.allowFilter", "true"]);
+    let clone = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", d.display());
+    let target = clone.path().join("partial.git");
+    let target = target.to_str().expect("utf-8 path");
+    // Blobs over 20 bytes stay behind: the token files are among them.
+    git(
+        clone.path(),
+        &["clone", "-q", "--bare", "--filter=blob:limit=20", &url, target],
+    );
+    let options = ScanOptions {
+        path: clone.path().join("partial.git"),
+        mode: Mode::History {
+            since: None,
+            cache: None,
+        },
+        baseline: None,
+        key_file: None,
+    };
+    let report = run(&options).expect("a partial clone scans");
+    assert!(report.stats.missing > 0, "{:?}", report.stats);
+    assert!(report.stats.items > 0, "{:?}", report.stats);
+}

@@ -35,8 +35,13 @@ pub fn history(
         if read.is_err() {
             return;
         }
-        let object = match repo.find_object(blob.id) {
-            Ok(object) => object,
+        let object = match repo.try_find_object(blob.id) {
+            Ok(Some(object)) => object,
+            // Filtered out of a partial clone: counted, as the parallel reader does.
+            Ok(None) => {
+                counted.missing += 1;
+                return;
+            }
             Err(e) => {
                 read = Err(ScanError::git("reading a blob", e));
                 return;
