@@ -101,8 +101,11 @@ impl Scanner {
         // Policy hits depend on the whole file (and hide generic hits on their lines), so a
         // file with any, before or now, is scanned in full.
         let ordered = findings.is_empty().then(|| line_pairs(&text));
+        // When most of the file changed, the partial scan's second keyword pass (multi-line
+        // rules over the whole text) costs more than the lines it skips.
         let changed = match (previous, &ordered) {
-            (Some(previous), Some(ordered)) => Some(previous.changed(ordered, &lines)),
+            (Some(previous), Some(ordered)) => Some(previous.changed(ordered, &lines))
+                .filter(|ranges| ranges.iter().map(|(s, e)| e - s).sum::<usize>() * 2 < text.len()),
             _ => None,
         };
         let current = ordered.as_deref().map(Lines::of);
@@ -440,6 +443,20 @@ mod tests {
         let findings = s.scan("a.txt", b"x = acme_q8zr2lmx9vtb\n");
         assert_eq!(findings[0].rule, "acme");
         assert_eq!(findings[0].category, "custom");
+    }
+
+    #[test]
+    fn comma_joined_flyio_tokens_are_two_findings() {
+        let text = expand(
+            "fly",
+            "FLY_API_TOKEN=\"FlyV1 fm1r_{b64:120},fm1a_{b64:130}\"\n",
+        );
+        let found = scanner("").scan("fly.env.md", text.as_bytes());
+        let fly: Vec<_> = found
+            .iter()
+            .filter(|f| f.rule == "flyio-macaroon-token")
+            .collect();
+        assert_eq!(fly.len(), 2, "{found:?}");
     }
 
     #[test]

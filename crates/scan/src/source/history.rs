@@ -93,6 +93,9 @@ pub fn new_blobs(
             }
         }
     }
+    // The walk needs each commit's tree only: parent lists (one allocation per commit) go
+    // before the seen-sets grow, which keeps them out of the peak.
+    graph.parents = HashMap::default();
     let mut stats = Stats::default();
     for commit in order.into_iter().filter(|c| !hidden.contains(c)) {
         stats.commits += 1;
