@@ -451,7 +451,7 @@ pub static DETECTORS: &[DetectorSpec] = &[
         // `s.` plus 24 characters is also a Go receiver and a field (`s.AcceptanceTimeout`):
         // a Vault or token key must be assigned it, and the generic gates drop identifiers.
         r#"(?i)(?:^|[^A-Za-z0-9_.-])(?P<k>[A-Za-z0-9_.-]*(?:vault|token)[A-Za-z0-9_.-]*)["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?(?P<s>s\.[A-Za-z0-9]{24})(?:$|[^A-Za-z0-9+/=_.-])"#,
-        "VAULT_TOKEN=s.{an:9}7{an:5}4Q{an:7}9", "token: s.AcceptanceTimeoutSeconds")
+        "VAULT_TOKEN=s.{an:9}7{an:5}4Q{an:6}9", "token: s.AcceptanceTimeoutSeconds")
         .entropy(3.5).check(Check::Generic),
     d("vault-batch-token", "saas", High, "HashiCorp Vault / OpenBao batch token",
         &["hvb."], token!(r#"hvb\.[A-Za-z0-9_-]{130,}"#),

@@ -160,8 +160,9 @@ impl Detectors {
         for &range in changed {
             self.open_windows(&self.all, text, range, &single, &mut windows);
         }
-        let span = (0, text.len());
-        self.open_windows(&self.spanning, text, span, &|_| true, &mut windows);
+        for range in reach_back(text, changed) {
+            self.open_windows(&self.spanning, text, range, &|_| true, &mut windows);
+        }
         self.run_windows(text, windows)
     }
 
@@ -207,7 +208,8 @@ impl Detectors {
             return line;
         }
         let reach = floor_char_boundary(text, end.saturating_add(MULTILINE_WINDOW));
-        let line_end = text[reach..].find('\n').map_or(text.len(), |i| reach + i);
+        let line_end =
+            memchr::memchr(b'\n', &text.as_bytes()[reach..]).map_or(text.len(), |i| reach + i);
         (line.0, line_end)
     }
 
@@ -229,10 +231,27 @@ impl Detectors {
     }
 }
 
+/// Where a multi-line rule's keyword can sit to reach the `changed` ranges: from a window's
+/// length (plus the longest keyword) before each, at a line start, merged. A keyword further
+/// back opens a window that ends before the change (changes start at a line start).
+fn reach_back(text: &str, changed: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for &(start, end) in changed {
+        let back = floor_char_boundary(text, start.saturating_sub(MULTILINE_WINDOW + 256));
+        let from = line_around(text, back).0;
+        match ranges.last_mut() {
+            Some(last) if from <= last.1 => last.1 = last.1.max(end),
+            _ => ranges.push((from, end)),
+        }
+    }
+    ranges
+}
+
 /// The line (start, end without its newline) holding byte `at`.
 fn line_around(text: &str, at: usize) -> (usize, usize) {
-    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let bytes = text.as_bytes();
+    let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(b'\n', &bytes[at..]).map_or(text.len(), |i| at + i);
     (start, end)
 }
 

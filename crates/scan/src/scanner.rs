@@ -90,7 +90,12 @@ impl Scanner {
         if self.config.path_allowed(path) || is_binary(bytes) || bytes.len() > MAX_TEXT {
             return (Vec::new(), None);
         }
-        let text = String::from_utf8_lossy(bytes);
+        // Strict validation has an ASCII fast path the lossy one lacks; almost every blob is
+        // valid UTF-8.
+        let text = std::str::from_utf8(bytes).map_or_else(
+            |_| String::from_utf8_lossy(bytes),
+            std::borrow::Cow::Borrowed,
+        );
         let lines = LineIndex::new(&text);
         let mut findings = Vec::new();
         for hit in policy::check(path, &text, &self.config.bundle_globs) {
@@ -100,7 +105,7 @@ impl Scanner {
         }
         // Policy hits depend on the whole file (and hide generic hits on their lines), so a
         // file with any, before or now, is scanned in full.
-        let ordered = findings.is_empty().then(|| line_pairs(&text));
+        let ordered = findings.is_empty().then(|| line_pairs(&text, &lines));
         // When most of the file changed, the partial scan's second keyword pass (multi-line
         // rules over the whole text) costs more than the lines it skips.
         let changed = match (previous, &ordered) {
@@ -324,12 +329,15 @@ impl Lines {
 
 /// Each line's hash mixed with the hash of the line above (SipHash: a collision would hide a
 /// changed line, so no weak hash here).
-fn line_pairs(text: &str) -> Vec<u64> {
+fn line_pairs(text: &str, lines: &LineIndex) -> Vec<u64> {
     let mut above = 0u64;
-    text.split('\n')
-        .map(|line| {
+    (0..lines.starts.len())
+        .map(|index| {
+            let (start, end) = lines.span(index);
+            let line = &text.as_bytes()[start..end];
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
             let mut hasher = std::hash::DefaultHasher::new();
-            hasher.write(line.as_bytes());
+            hasher.write(line);
             let own = hasher.finish();
             let pair = own ^ above.rotate_left(23).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             above = own;
@@ -347,7 +355,7 @@ struct LineIndex {
 impl LineIndex {
     fn new(text: &str) -> Self {
         let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         Self {
             starts,
             end: text.len(),

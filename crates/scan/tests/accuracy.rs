@@ -215,7 +215,7 @@ fn variant_positives() -> Vec<Case> {
         case(
             "vault-legacy-service-token",
             "deploy/vault.hcl",
-            "vault_token = \"s.{an:9}7{an:5}4Q{an:7}9\"\n",
+            "vault_token = \"s.{an:9}7{an:5}4Q{an:6}9\"\n",
             &["vault-service-token-legacy"],
         ),
         case(

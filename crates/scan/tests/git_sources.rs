@@ -320,17 +320,33 @@ fn edited_versions_report_what_a_full_scan_of_each_reports() {
         )
     };
     let path = "deploy/settings.sh";
-    write(d, path, &format!("# keyward:allow npm-access-token\nNPM={npm}\nx=1\n"));
+    write(
+        d,
+        path,
+        &format!("# keyward:allow npm-access-token\nNPM={npm}\nx=1\n"),
+    );
     commit(d, "allowed token");
     // Only the line above changed: the unchanged token line is no longer allowed.
     write(d, path, &format!("# no allow any more\nNPM={npm}\nx=1\n"));
     let unallowed = commit(d, "allow comment dropped");
-    write(d, path, &format!("# no allow any more\nNPM={npm}\nx=2\n{}", pem(&body[1])));
+    write(
+        d,
+        path,
+        &format!("# no allow any more\nNPM={npm}\nx=2\n{}", pem(&body[1])),
+    );
     let key_added = commit(d, "key added");
     // One line inside the PEM body changes: the key is a new value though its BEGIN line is not.
-    write(d, path, &format!("# no allow any more\nNPM={npm}\nx=2\n{}", pem(&body[3])));
+    write(
+        d,
+        path,
+        &format!("# no allow any more\nNPM={npm}\nx=2\n{}", pem(&body[3])),
+    );
     let key_edited = commit(d, "key edited");
-    write(d, path, &format!("# no allow any more\nNPM={npm}\nx=3\n{}", pem(&body[3])));
+    write(
+        d,
+        path,
+        &format!("# no allow any more\nNPM={npm}\nx=3\n{}", pem(&body[3])),
+    );
     commit(d, "unrelated edit");
     let findings = scan(
         d,
@@ -341,7 +357,13 @@ fn edited_versions_report_what_a_full_scan_of_each_reports() {
     );
     let found: Vec<(&str, usize, Option<&str>)> = findings
         .iter()
-        .map(|f| (f.rule.as_str(), f.location.line, f.location.commit.as_deref()))
+        .map(|f| {
+            (
+                f.rule.as_str(),
+                f.location.line,
+                f.location.commit.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
         found,
@@ -367,7 +389,14 @@ fn blobs_missing_from_a_partial_clone_are_counted_not_fatal() {
     // Blobs over 20 bytes stay behind: the token files are among them.
     git(
         clone.path(),
-        &["clone", "-q", "--bare", "--filter=blob:limit=20", &url, target],
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "--filter=blob:limit=20",
+            &url,
+            target,
+        ],
     );
     let options = ScanOptions {
         path: clone.path().join("partial.git"),
