@@ -90,7 +90,8 @@ macro_rules! assign {
         concat!(
             r#"(?i)"#,
             $key,
-            r#"["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?(?P<s>"#,
+            // `.=` (PHP, Perl) and `?=` (Make) assign too.
+            r#"["']?[ \t]*(?::=|=>|\.=|\?=|=|:)[ \t]*["']?(?P<s>"#,
             $value,
             r#")(?:$|[^A-Za-z0-9+/=_-])"#
         )
@@ -445,6 +446,13 @@ pub static DETECTORS: &[DetectorSpec] = &[
     d("vault-service-token", "saas", Critical, "HashiCorp Vault / OpenBao service token",
         &["hvs."], token!(r#"hvs\.[A-Za-z0-9_-]{90,}"#),
         "VAULT_TOKEN=hvs.{url:95}", "VAULT_TOKEN=hvs.{url:20}"),
+    d("vault-service-token-legacy", "saas", Critical, "HashiCorp Vault service token, pre-1.10 `s.` form",
+        &["vault", "token"],
+        // `s.` plus 24 characters is also a Go receiver and a field (`s.AcceptanceTimeout`):
+        // a Vault or token key must be assigned it, and the generic gates drop identifiers.
+        r#"(?i)(?:^|[^A-Za-z0-9_.-])(?P<k>[A-Za-z0-9_.-]*(?:vault|token)[A-Za-z0-9_.-]*)["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?(?P<s>s\.[A-Za-z0-9]{24})(?:$|[^A-Za-z0-9+/=_.-])"#,
+        "VAULT_TOKEN=s.{an:9}7{an:5}4Q{an:6}9", "token: s.AcceptanceTimeoutSeconds")
+        .entropy(3.5).check(Check::Generic),
     d("vault-batch-token", "saas", High, "HashiCorp Vault / OpenBao batch token",
         &["hvb."], token!(r#"hvb\.[A-Za-z0-9_-]{130,}"#),
         "VAULT_TOKEN=hvb.{url:140}", "VAULT_TOKEN=hvb.{url:20}"),
@@ -545,8 +553,12 @@ pub static DETECTORS: &[DetectorSpec] = &[
         &["fo1_"], token!(r#"fo1_[A-Za-z0-9_-]{43}"#),
         "FLY_API_TOKEN=fo1_{url:43}", "FLY_API_TOKEN=fo1_{url:13}"),
     d("flyio-macaroon-token", "saas", High, "Fly.io macaroon access token (fm1a_/fm1r_/fm2_)",
-        &["fm1a_", "fm1r_", "fm2_"], token!(r#"(?:fm1[ar]|fm2)_[A-Za-z0-9+/]{100,}={0,3}"#),
-        "FLY_API_TOKEN=fm2_{b64:120}=", "FLY_API_TOKEN=fm2_{b64:40}"),
+        &["fm1a_", "fm1r_", "fm2_"],
+        // No trailing boundary to consume: `flyctl tokens create` joins tokens with commas,
+        // and the comma must stay free to start the next one. `{100,}` is greedy, so a match
+        // still ends where the token does.
+        r#"(?:^|[^A-Za-z0-9_-])(?P<s>(?:fm1[ar]|fm2)_[A-Za-z0-9+/]{100,}={0,3})"#,
+        "FLY_API_TOKEN=\"FlyV1 fm2_lJPECAAAAAAAAMqcxBB{b64:120}=,fm1a_{b64:130}\"", "FLY_API_TOKEN=fm2_{b64:40}"),
     d("planetscale-token", "saas", High, "PlanetScale service token or password",
         &["pscale_"], token!(r#"pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_.-]{32,64}"#),
         "PLANETSCALE_TOKEN=pscale_tkn_{url:43}", "PLANETSCALE_TOKEN=pscale_tkn_{url:13}"),

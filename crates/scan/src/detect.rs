@@ -68,11 +68,35 @@ pub struct Hit {
 pub struct Detectors {
     rules: Vec<Rule>,
     regexes: Vec<Regex>,
-    prefilter: AhoCorasick,
-    /// The rules each distinct keyword of the prefilter belongs to.
-    keyword_owners: Vec<Vec<usize>>,
+    /// Every rule's keywords.
+    all: Prefilter,
+    /// Only the multi-line rules' keywords: a partial scan runs them over the whole text.
+    spanning: Prefilter,
     always: Vec<usize>,
     multiline: Vec<bool>,
+}
+
+/// A keyword automaton and, for each distinct keyword, the rules waiting for it.
+#[derive(Debug)]
+struct Prefilter {
+    automaton: AhoCorasick,
+    owners: Vec<Vec<usize>>,
+}
+
+impl Prefilter {
+    /// The keywords of the rules `wanted` accepts.
+    fn new(rules: &[Rule], wanted: impl Fn(usize) -> bool) -> Result<Self, ScanError> {
+        let (keywords, owners) = distinct_keywords(rules, wanted);
+        // A DFA costs memory once (a few MiB for ~200 short keywords) and scans about three
+        // times faster than the NFA the builder would pick: the prefilter reads every byte.
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&keywords)
+            .map_err(|e| ScanError::BadRule("keywords".into(), e.to_string()))?;
+        Ok(Self { automaton, owners })
+    }
 }
 
 impl Detectors {
@@ -84,27 +108,18 @@ impl Detectors {
                 .map_err(|e| ScanError::BadRule(rule.id.clone(), e.to_string()))?;
             regexes.push(regex);
         }
-        let (keywords, keyword_owners) = distinct_keywords(&rules);
         let always = (0..rules.len())
             .filter(|&i| rules[i].keywords.is_empty())
             .collect();
-        // A DFA costs memory once (a few MiB for ~200 short keywords) and scans about three
-        // times faster than the NFA the builder would pick: the prefilter reads every byte.
-        let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&keywords)
-            .map_err(|e| ScanError::BadRule("keywords".into(), e.to_string()))?;
-        let multiline = rules
+        let multiline: Vec<bool> = rules
             .iter()
             .map(|r| r.pattern.contains("\\n") || r.pattern.contains("(?s"))
             .collect();
         Ok(Self {
+            all: Prefilter::new(&rules, |_| true)?,
+            spanning: Prefilter::new(&rules, |i| multiline[i])?,
             rules,
             regexes,
-            prefilter,
-            keyword_owners,
             always,
             multiline,
         })
@@ -125,16 +140,58 @@ impl Detectors {
         for index in &self.always {
             windows[*index].push((0, text.len()));
         }
+        self.open_windows(&self.all, text, (0, text.len()), &|_| true, &mut windows);
+        self.run_windows(text, windows)
+    }
+
+    /// The hits a full [`find`](Self::find) would report that can involve the byte ranges
+    /// `changed` (whole lines, in order): rules that match within one line run only on those
+    /// lines, multi-line rules and rules without keywords still run over the whole text.
+    ///
+    /// A single-line rule's window is its keyword's line, so its hits on a line depend on that
+    /// line alone: lines seen before (with the same line above, see the scanner) cannot hold
+    /// a hit the earlier scan did not report.
+    pub fn find_changed(&self, text: &str, changed: &[(usize, usize)]) -> Vec<Hit> {
+        let mut windows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.rules.len()];
+        for index in &self.always {
+            windows[*index].push((0, text.len()));
+        }
+        let single = |rule: usize| !self.multiline[rule];
+        for &range in changed {
+            self.open_windows(&self.all, text, range, &single, &mut windows);
+        }
+        for range in reach_back(text, changed) {
+            self.open_windows(&self.spanning, text, range, &|_| true, &mut windows);
+        }
+        self.run_windows(text, windows)
+    }
+
+    /// Adds the window of every keyword hit inside `range` to its rules that `wanted`.
+    fn open_windows(
+        &self,
+        prefilter: &Prefilter,
+        text: &str,
+        range: (usize, usize),
+        wanted: &dyn Fn(usize) -> bool,
+        windows: &mut [Vec<(usize, usize)>],
+    ) {
         // Keyword hits come in text order: the line of the previous hit is usually this one's.
         let mut line = (0, 0);
-        for found in self.prefilter.find_overlapping_iter(text) {
-            if found.start() < line.0 || found.end() > line.1 {
-                line = line_around(text, found.start());
+        let (from, to) = range;
+        for found in prefilter.automaton.find_overlapping_iter(&text[from..to]) {
+            let (start, end) = (from + found.start(), from + found.end());
+            if start < line.0 || end > line.1 {
+                line = line_around(text, start);
             }
-            for &rule in &self.keyword_owners[found.pattern().as_usize()] {
-                windows[rule].push(self.window(rule, text, line, found.end()));
+            for &rule in &prefilter.owners[found.pattern().as_usize()] {
+                if wanted(rule) {
+                    windows[rule].push(self.window(rule, text, line, end));
+                }
             }
         }
+    }
+
+    fn run_windows(&self, text: &str, windows: Vec<Vec<(usize, usize)>>) -> Vec<Hit> {
         let mut hits = Vec::new();
         for (index, mut spans) in windows.into_iter().enumerate() {
             for (start, end) in merge(&mut spans) {
@@ -151,7 +208,8 @@ impl Detectors {
             return line;
         }
         let reach = floor_char_boundary(text, end.saturating_add(MULTILINE_WINDOW));
-        let line_end = text[reach..].find('\n').map_or(text.len(), |i| reach + i);
+        let line_end =
+            memchr::memchr(b'\n', &text.as_bytes()[reach..]).map_or(text.len(), |i| reach + i);
         (line.0, line_end)
     }
 
@@ -173,19 +231,39 @@ impl Detectors {
     }
 }
 
+/// Where a multi-line rule's keyword can sit to reach the `changed` ranges: from a window's
+/// length (plus the longest keyword) before each, at a line start, merged. A keyword further
+/// back opens a window that ends before the change (changes start at a line start).
+fn reach_back(text: &str, changed: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for &(start, end) in changed {
+        let back = floor_char_boundary(text, start.saturating_sub(MULTILINE_WINDOW + 256));
+        let from = line_around(text, back).0;
+        match ranges.last_mut() {
+            Some(last) if from <= last.1 => last.1 = last.1.max(end),
+            _ => ranges.push((from, end)),
+        }
+    }
+    ranges
+}
+
 /// The line (start, end without its newline) holding byte `at`.
 fn line_around(text: &str, at: usize) -> (usize, usize) {
-    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let bytes = text.as_bytes();
+    let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(b'\n', &bytes[at..]).map_or(text.len(), |i| at + i);
     (start, end)
 }
 
 /// Each keyword once (lowercase), with the rules that share it: the prefilter reports a
 /// keyword once, whatever the number of rules waiting for it.
-fn distinct_keywords(rules: &[Rule]) -> (Vec<String>, Vec<Vec<usize>>) {
+fn distinct_keywords(
+    rules: &[Rule],
+    wanted: impl Fn(usize) -> bool,
+) -> (Vec<String>, Vec<Vec<usize>>) {
     let mut keywords: Vec<String> = Vec::new();
     let mut owners: Vec<Vec<usize>> = Vec::new();
-    for (index, rule) in rules.iter().enumerate() {
+    for (index, rule) in rules.iter().enumerate().filter(|(i, _)| wanted(*i)) {
         for keyword in &rule.keywords {
             let keyword = keyword.to_ascii_lowercase();
             match keywords.iter().position(|k| *k == keyword) {

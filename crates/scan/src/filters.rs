@@ -87,20 +87,27 @@ pub fn is_placeholder(value: &str) -> bool {
     if lower.is_empty() || PLACEHOLDER_WORDS.contains(&lower.as_str()) {
         return true;
     }
-    PLACEHOLDER_FRAGMENTS.iter().any(|f| lower.contains(f)) || has_long_run(&lower, 6)
+    PLACEHOLDER_FRAGMENTS.iter().any(|f| lower.contains(f)) || padded(&lower)
 }
 
-fn has_long_run(text: &str, limit: usize) -> bool {
-    let mut run = 0;
+/// `xxxxxxxx`, `sk_live_000000…`: a run of six or more equal characters marks a short value as
+/// filler. Long values are binary encoded (an OpenSSH key body, a Fly.io macaroon holds runs
+/// of `A` for zero bytes), so there the run must make up a quarter of the value.
+fn padded(text: &str) -> bool {
+    let run = longest_run(text);
+    let length = text.chars().count();
+    run >= 6 && (length < 64 || run * 4 >= length)
+}
+
+fn longest_run(text: &str) -> usize {
+    let (mut run, mut longest) = (0, 0);
     let mut previous = None;
     for c in text.chars() {
         run = if Some(c) == previous { run + 1 } else { 1 };
         previous = Some(c);
-        if run >= limit {
-            return true;
-        }
+        longest = longest.max(run);
     }
-    false
+    longest
 }
 
 /// A value that points somewhere else: `$VAR`, `%VAR%`, `@Microsoft.KeyVault(…)`, `{…}`.

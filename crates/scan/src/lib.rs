@@ -54,7 +54,7 @@ pub use explain::{explain, rule_ids, rules_markdown};
 pub use finding::{Finding, Location, Preview, Severity};
 pub use fingerprint::{FingerprintKey, PREFIX as FINGERPRINT_PREFIX};
 pub use report::{Report, render_json, render_sarif, render_text};
-pub use scanner::{ALLOW_MARKER, MAX_DEPTH, Scanner};
+pub use scanner::{ALLOW_MARKER, Lines, MAX_DEPTH, Scanner};
 pub use source::Mode;
 
 /// Environment variable naming a fingerprint key file; it wins over `.keyward.toml`.

@@ -3,21 +3,32 @@
 //! introduced" stays deterministic. For history the walker only sends blob ids: each worker
 //! reads (inflates, resolves deltas) the blobs it scans from its own repository handle, so
 //! the costliest part of the walk runs on every core.
+//!
+//! History blobs are routed to workers by path, so one worker sees every new version of a
+//! path in walk order and scans only the lines that changed since the version before (see
+//! [`Scanner::scan_version`]): a file with a thousand versions is not scanned a thousand
+//! times in full.
 
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
 
 use gix::ObjectId;
 
 use crate::error::ScanError;
 use crate::finding::Finding;
-use crate::scanner::Scanner;
+use crate::scanner::{Lines, Scanner};
 use crate::source::{self, BlobRef, Item, Mode, Stats};
 
 /// Items in flight between the walker and the workers (bounds memory: only blob ids queue
 /// for history, file contents for the other sources).
 const QUEUE: usize = 256;
+
+/// Line hashes of previous versions one worker keeps (8 bytes each): past it the worker forgets
+/// them all and the next version of each path is scanned in full. Bounds memory whatever the
+/// number of paths in history.
+const MAX_HELD: usize = 1 << 20;
 
 /// What a worker scans: content the walker read, or a blob it reads itself.
 enum Content {
@@ -50,13 +61,17 @@ pub fn scan_source(
         Mode::History { .. } => Some(source::open_shared(path)?),
         _ => None,
     };
-    let (sender, receiver) = sync_channel::<Owned>(QUEUE);
-    let receiver = Arc::new(Mutex::new(receiver));
+    let workers = workers.max(1);
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers)
+        .map(|_| sync_channel::<Owned>((QUEUE / workers).max(16)))
+        .unzip();
     let bytes = AtomicU64::new(0);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers.max(1))
-            .map(|_| {
-                let receiver = Arc::clone(&receiver);
+        // Only the workers hold the receivers: if they all stop, sending fails instead of
+        // blocking the walker.
+        let handles: Vec<_> = receivers
+            .into_iter()
+            .map(|receiver| {
                 let (shared, bytes) = (shared.as_ref(), &bytes);
                 scope.spawn(move || {
                     let repo = shared.map(gix::ThreadSafeRepository::to_thread_local);
@@ -64,9 +79,7 @@ pub fn scan_source(
                 })
             })
             .collect();
-        // Only the workers hold the receiver: if they all stop, sending fails instead of
-        // blocking the walker.
-        drop(receiver);
+        let sender = Router(senders);
         let walked = match &shared {
             Some(shared) => walk_history(&shared.to_thread_local(), mode, sender, &bytes, progress),
             None => walk(path, mode, sender, progress),
@@ -81,20 +94,36 @@ pub fn scan_source(
             found.extend(part);
             counted.items += stats.items;
             counted.bytes += stats.bytes;
+            counted.missing += stats.missing;
         }
         let mut stats = walked?;
         if shared.is_some() {
-            (stats.items, stats.bytes) = (counted.items, counted.bytes);
+            (stats.items, stats.bytes, stats.missing) =
+                (counted.items, counted.bytes, counted.missing);
         }
         found.sort_by_key(|(seq, _)| *seq);
         Ok((found.into_iter().map(|(_, f)| f).collect(), stats))
     })
 }
 
+/// One queue per worker; an item goes to the worker its path hashes to.
+struct Router(Vec<SyncSender<Owned>>);
+
+impl Router {
+    fn send(&self, item: Owned) {
+        let mut hasher = DefaultHasher::new();
+        item.path.hash(&mut hasher);
+        // Lossless enough: only the remainder matters.
+        let index = (hasher.finish() % self.0.len() as u64) as usize;
+        // The workers only stop early if they failed or panicked; the join reports that.
+        let _ = self.0[index].send(item);
+    }
+}
+
 fn walk(
     path: &std::path::Path,
     mode: &Mode,
-    sender: SyncSender<Owned>,
+    sender: Router,
     progress: &mut dyn FnMut(usize, u64),
 ) -> Result<Stats, ScanError> {
     let (mut seq, mut bytes) = (0usize, 0u64);
@@ -102,8 +131,7 @@ fn walk(
         seq += 1;
         bytes += item.bytes.len() as u64;
         progress(seq, bytes);
-        // The workers only stop early if they panicked; the join reports that.
-        let _ = sender.send(Owned {
+        sender.send(Owned {
             seq,
             path: item.path.to_owned(),
             content: Content::Bytes(item.bytes.to_vec()),
@@ -116,7 +144,7 @@ fn walk(
 fn walk_history(
     repo: &gix::Repository,
     mode: &Mode,
-    sender: SyncSender<Owned>,
+    sender: Router,
     bytes: &AtomicU64,
     progress: &mut dyn FnMut(usize, u64),
 ) -> Result<Stats, ScanError> {
@@ -124,8 +152,7 @@ fn walk_history(
     source::history_blobs(repo, mode, &mut |blob: BlobRef<'_>| {
         seq += 1;
         progress(seq, bytes.load(Ordering::Relaxed));
-        // The workers only stop early if they failed; the join reports that.
-        let _ = sender.send(Owned {
+        sender.send(Owned {
             seq,
             path: blob.path.to_owned(),
             content: Content::Blob(blob.id),
@@ -138,19 +165,13 @@ fn walk_history(
 fn work(
     scanner: &Scanner,
     repo: Option<&gix::Repository>,
-    receiver: &Mutex<Receiver<Owned>>,
+    receiver: &Receiver<Owned>,
     bytes: &AtomicU64,
 ) -> Part {
     let mut found = Vec::new();
     let mut stats = Stats::default();
-    loop {
-        let next = match receiver.lock() {
-            Ok(guard) => guard.recv(),
-            Err(_) => return Ok((found, stats)),
-        };
-        let Ok(item) = next else {
-            return Ok((found, stats));
-        };
+    let mut versions = Versions::default();
+    while let Ok(item) = receiver.recv() {
         let Owned {
             seq,
             path,
@@ -158,22 +179,64 @@ fn work(
             commit,
             blob,
         } = item;
-        let (data, blob) = match (content, repo) {
-            (Content::Bytes(data), _) => (data, blob),
+        let (data, blob, history) = match (content, repo) {
+            (Content::Bytes(data), _) => (data, blob, false),
             (Content::Blob(id), Some(repo)) => {
-                let object = repo
-                    .find_object(id)
-                    .map_err(|e| ScanError::git("reading a blob", e))?;
-                (object.detach().data, Some(id.to_string()))
+                // A partial clone lacks some blobs (its promisor remote has them): they are
+                // counted and reported, not a reason to give up on the rest of history.
+                let Some(object) = repo
+                    .try_find_object(id)
+                    .map_err(|e| ScanError::git("reading a blob", e))?
+                else {
+                    stats.missing += 1;
+                    continue;
+                };
+                (object.detach().data, Some(id.to_string()), true)
             }
             (Content::Blob(_), None) => continue,
         };
         stats.count(&data);
         bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-        for mut finding in scanner.scan(&path, &data) {
+        let findings = if history {
+            let (findings, lines) = scanner.scan_version(&path, &data, versions.get(&path));
+            versions.set(path.clone(), lines);
+            findings
+        } else {
+            scanner.scan(&path, &data)
+        };
+        for mut finding in findings {
             finding.location.commit.clone_from(&commit);
             finding.location.blob.clone_from(&blob);
             found.push((seq, finding));
         }
+    }
+    Ok((found, stats))
+}
+
+/// The lines of the version of each path a worker scanned last, within [`MAX_HELD`].
+#[derive(Default)]
+struct Versions {
+    by_path: HashMap<String, Lines>,
+    held: usize,
+}
+
+impl Versions {
+    fn get(&self, path: &str) -> Option<&Lines> {
+        self.by_path.get(path)
+    }
+
+    fn set(&mut self, path: String, lines: Option<Lines>) {
+        if let Some(old) = self.by_path.remove(&path) {
+            self.held -= old.len();
+        }
+        let Some(lines) = lines else {
+            return;
+        };
+        if self.held + lines.len() > MAX_HELD {
+            self.by_path.clear();
+            self.held = 0;
+        }
+        self.held += lines.len();
+        self.by_path.insert(path, lines);
     }
 }

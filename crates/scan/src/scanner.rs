@@ -4,6 +4,7 @@
 //! preview and a keyed fingerprint.
 
 use std::collections::HashSet;
+use std::hash::Hasher;
 
 use crate::config::Config;
 use crate::decode::decode_runs;
@@ -71,10 +72,30 @@ impl Scanner {
 
     /// Every finding in the file at `path` (relative, `/`-separated) holding `bytes`.
     pub fn scan(&self, path: &str, bytes: &[u8]) -> Vec<Finding> {
+        self.scan_version(path, bytes, None).0
+    }
+
+    /// Scans a new version of the file at `path` whose previous version at the same path was
+    /// scanned (by this method) and left `previous`. Only lines that are new, or follow a
+    /// different line than before, go through the single-line detectors: the findings on the
+    /// other lines were reported for the previous version. Returns the findings that a full
+    /// [`scan`](Self::scan) reports and the earlier scan did not, plus what to pass for the
+    /// next version (`None` when the next version must be scanned in full).
+    pub fn scan_version(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        previous: Option<&Lines>,
+    ) -> (Vec<Finding>, Option<Lines>) {
         if self.config.path_allowed(path) || is_binary(bytes) || bytes.len() > MAX_TEXT {
-            return Vec::new();
+            return (Vec::new(), None);
         }
-        let text = String::from_utf8_lossy(bytes);
+        // Strict validation has an ASCII fast path the lossy one lacks; almost every blob is
+        // valid UTF-8.
+        let text = std::str::from_utf8(bytes).map_or_else(
+            |_| String::from_utf8_lossy(bytes),
+            std::borrow::Cow::Borrowed,
+        );
         let lines = LineIndex::new(&text);
         let mut findings = Vec::new();
         for hit in policy::check(path, &text, &self.config.bundle_globs) {
@@ -82,8 +103,22 @@ impl Scanner {
                 findings.push(finding);
             }
         }
+        // Policy hits depend on the whole file (and hide generic hits on their lines), so a
+        // file with any, before or now, is scanned in full.
+        let ordered = findings.is_empty().then(|| line_pairs(&text, &lines));
+        // When most of the file changed, the partial scan's second keyword pass (multi-line
+        // rules over the whole text) costs more than the lines it skips.
+        let changed = match (previous, &ordered) {
+            (Some(previous), Some(ordered)) => Some(previous.changed(ordered, &lines))
+                .filter(|ranges| ranges.iter().map(|(s, e)| e - s).sum::<usize>() * 2 < text.len()),
+            _ => None,
+        };
+        let current = ordered.as_deref().map(Lines::of);
         let mut raws = Vec::new();
-        self.detect(&text, 0, None, &lines, &mut raws);
+        match changed {
+            Some(changed) => self.detect_changed(&text, &changed, &lines, &mut raws),
+            None => self.detect(&text, 0, None, &lines, &mut raws),
+        }
         let policy_lines = findings
             .iter()
             .filter(|f| f.preview.is_some())
@@ -95,7 +130,32 @@ impl Scanner {
         findings.retain(|f| !allowed_inline(&lines, &text, f.location.line, &f.rule));
         findings.sort_by(|a, b| (a.location.line, &a.rule).cmp(&(b.location.line, &b.rule)));
         findings.dedup_by(|a, b| a.rule == b.rule && a.fingerprint == b.fingerprint);
-        findings
+        (findings, current)
+    }
+
+    /// [`detect`](Self::detect) limited to what can be new on the `changed` lines.
+    fn detect_changed(
+        &self,
+        text: &str,
+        changed: &[(usize, usize)],
+        lines: &LineIndex,
+        out: &mut Vec<Raw>,
+    ) {
+        for hit in self.detectors.find_changed(text, changed) {
+            out.push(Raw {
+                rule: hit.rule,
+                line: lines.line_of(hit.start),
+                secret: text[hit.start..hit.end].to_owned(),
+                encoding: None,
+            });
+        }
+        // Encoded runs stop at a newline: each lies inside one line.
+        for &(from, to) in changed {
+            for decoded in decode_runs(&text[from..to]) {
+                let outer = (from + decoded.offset, decoded.encoding);
+                self.detect(&decoded.text, 1, Some(outer), lines, out);
+            }
+        }
     }
 
     fn detect(
@@ -225,16 +285,88 @@ fn allow_names(line: &str, rule: &str) -> bool {
     })
 }
 
+/// A scanned version's lines, each hashed with the line above it (sorted, for lookups): a
+/// line whose pair is in the previous version's set has the same single-line hits and the
+/// same `keyward:allow` context as there.
+#[derive(Clone, Debug, Default)]
+pub struct Lines(Vec<u64>);
+
+impl Lines {
+    fn of(ordered: &[u64]) -> Self {
+        let mut pairs = ordered.to_vec();
+        pairs.sort_unstable();
+        pairs.dedup();
+        Self(pairs)
+    }
+
+    /// How many hashes this holds (a cache's measure of its size).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no lines.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Byte ranges (whole lines, merged when adjacent) of the text whose line pairs, in
+    /// order, are `ordered` and are not in `self`.
+    fn changed(&self, ordered: &[u64], lines: &LineIndex) -> Vec<(usize, usize)> {
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for (index, pair) in ordered.iter().enumerate() {
+            if self.0.binary_search(pair).is_ok() {
+                continue;
+            }
+            let (start, end) = lines.span(index);
+            match ranges.last_mut() {
+                Some(last) if last.1 >= start => last.1 = end,
+                _ => ranges.push((start, end)),
+            }
+        }
+        ranges
+    }
+}
+
+/// Each line's hash mixed with the hash of the line above (SipHash: a collision would hide a
+/// changed line, so no weak hash here).
+fn line_pairs(text: &str, lines: &LineIndex) -> Vec<u64> {
+    let mut above = 0u64;
+    (0..lines.starts.len())
+        .map(|index| {
+            let (start, end) = lines.span(index);
+            let line = &text.as_bytes()[start..end];
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            let mut hasher = std::hash::DefaultHasher::new();
+            hasher.write(line);
+            let own = hasher.finish();
+            let pair = own ^ above.rotate_left(23).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            above = own;
+            pair
+        })
+        .collect()
+}
+
 /// Byte offsets of line starts, for offset → line lookups.
 struct LineIndex {
     starts: Vec<usize>,
+    end: usize,
 }
 
 impl LineIndex {
     fn new(text: &str) -> Self {
         let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Self { starts }
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        Self {
+            starts,
+            end: text.len(),
+        }
+    }
+
+    /// Byte range of 0-based line `index`, its newline included.
+    fn span(&self, index: usize) -> (usize, usize) {
+        let start = self.starts.get(index).copied().unwrap_or(self.end);
+        let end = self.starts.get(index + 1).copied().unwrap_or(self.end);
+        (start, end)
     }
 
     /// 1-based line of a byte offset.
@@ -319,6 +451,20 @@ mod tests {
         let findings = s.scan("a.txt", b"x = acme_q8zr2lmx9vtb\n");
         assert_eq!(findings[0].rule, "acme");
         assert_eq!(findings[0].category, "custom");
+    }
+
+    #[test]
+    fn comma_joined_flyio_tokens_are_two_findings() {
+        let text = expand(
+            "fly",
+            "FLY_API_TOKEN=\"FlyV1 fm1r_{b64:120},fm1a_{b64:130}\"\n",
+        );
+        let found = scanner("").scan("fly.env.md", text.as_bytes());
+        let fly: Vec<_> = found
+            .iter()
+            .filter(|f| f.rule == "flyio-macaroon-token")
+            .collect();
+        assert_eq!(fly.len(), 2, "{found:?}");
     }
 
     #[test]

@@ -192,6 +192,38 @@ fn variant_positives() -> Vec<Case> {
             "export FLY_API_TOKEN=fm1a_{b64:180}==\n",
             &["flyio-macaroon-token"],
         ),
+        // Issue (scan performance and recall): runs of `A` (zero bytes) in long encoded
+        // values are not filler.
+        case(
+            "openssh-zero-byte-runs",
+            "keys/id_ed25519",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n{b64:70}\n{b64:70}\n{b64:20}AAAAAAAAAAA{b64:12}=\n-----END OPENSSH PRIVATE KEY-----\n",
+            &["openssh-private-key"],
+        ),
+        case(
+            "flyio-macaroon-comma-joined",
+            "fly.toml.md",
+            "ENV FLY_API_TOKEN=\"FlyV1 fm1r_lJPECAAAAAAAAMqcxBB{b64:150},fm1a_lJPOAAAAAAAB{b64:120}\"\n",
+            &["flyio-macaroon-token"],
+        ),
+        case(
+            "pgp-private-key-json-escaped",
+            "test/keys.json",
+            "{\"key\": \"-----BEGIN PGP PRIVATE KEY BLOCK-----\\n\\n{b64:64}\\n{b64:64}\\n={b64:4}\\n-----END PGP PRIVATE KEY BLOCK-----\\n\"}\n",
+            &["pgp-private-key"],
+        ),
+        case(
+            "vault-legacy-service-token",
+            "deploy/vault.hcl",
+            "vault_token = \"s.{an:9}7{an:5}4Q{an:6}9\"\n",
+            &["vault-service-token-legacy"],
+        ),
+        case(
+            "atlassian-php-concatenation-assignment",
+            "lib/jira.php",
+            "$atlassianToken .= \"{an:10}7{an:13}\";\n",
+            &["atlassian-api-token-legacy"],
+        ),
     ]
 }
 
@@ -207,6 +239,18 @@ fn variant_negatives() -> Vec<Case> {
             "pem-elided-body",
             "docs/keys.md",
             "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n...\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+            &[],
+        ),
+        case(
+            "vault-legacy-go-field",
+            "pkg/vault/client.go",
+            "token: s.AcceptanceTimeoutSeconds,\nv := s.Scte35SpliceInsert\n",
+            &[],
+        ),
+        case(
+            "long-filler-value",
+            "docs/fly.md",
+            "FLY_API_TOKEN=fm2_{b64:8}AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
             &[],
         ),
         case(

@@ -301,3 +301,113 @@ fn the_cache_makes_a_rescan_read_only_new_objects() {
         .collect();
     assert_eq!(found, [("docker-hub-pat", Some(later.as_str()))]);
 }
+
+/// Later versions of a file are scanned only where their lines changed (issue: scan history
+/// faster); what is reported must stay what a full scan of every version reports.
+#[test]
+fn edited_versions_report_what_a_full_scan_of_each_reports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    git(d, &["init", "-q"]);
+    let npm = expand("versions", "npm_{an:36}");
+    let body: Vec<String> = (0..4)
+        .map(|i| expand(&format!("pem{i}"), "{b64:64}"))
+        .collect();
+    let pem = |middle: &str| {
+        format!(
+            "-----BEGIN RSA PRIVATE KEY-----\n{}\n{middle}\n{}\n-----END RSA PRIVATE KEY-----\n",
+            body[0], body[2]
+        )
+    };
+    let path = "deploy/settings.sh";
+    write(
+        d,
+        path,
+        &format!("# keyward:allow npm-access-token\nNPM={npm}\nx=1\n"),
+    );
+    commit(d, "allowed token");
+    // Only the line above changed: the unchanged token line is no longer allowed.
+    write(d, path, &format!("# no allow any more\nNPM={npm}\nx=1\n"));
+    let unallowed = commit(d, "allow comment dropped");
+    write(
+        d,
+        path,
+        &format!("# no allow any more\nNPM={npm}\nx=2\n{}", pem(&body[1])),
+    );
+    let key_added = commit(d, "key added");
+    // One line inside the PEM body changes: the key is a new value though its BEGIN line is not.
+    write(
+        d,
+        path,
+        &format!("# no allow any more\nNPM={npm}\nx=2\n{}", pem(&body[3])),
+    );
+    let key_edited = commit(d, "key edited");
+    write(
+        d,
+        path,
+        &format!("# no allow any more\nNPM={npm}\nx=3\n{}", pem(&body[3])),
+    );
+    commit(d, "unrelated edit");
+    let findings = scan(
+        d,
+        Mode::History {
+            since: None,
+            cache: None,
+        },
+    );
+    let found: Vec<(&str, usize, Option<&str>)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f.rule.as_str(),
+                f.location.line,
+                f.location.commit.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("npm-access-token", 2, Some(unallowed.as_str())),
+            ("pem-private-key", 5, Some(key_added.as_str())),
+            ("pem-private-key", 5, Some(key_edited.as_str())),
+        ]
+    );
+}
+
+/// A partial clone lacks the blobs its filter left out: they are counted, the rest is scanned.
+#[test]
+fn blobs_missing_from_a_partial_clone_are_counted_not_fatal() {
+    let tokens = Tokens::new();
+    let fx = build(&tokens);
+    let d = fx.dir.path();
+    git(d, &["config", "uploadpack.allowFilter", "true"]);
+    let clone = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", d.display());
+    let target = clone.path().join("partial.git");
+    let target = target.to_str().expect("utf-8 path");
+    // Blobs over 20 bytes stay behind: the token files are among them.
+    git(
+        clone.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "--filter=blob:limit=20",
+            &url,
+            target,
+        ],
+    );
+    let options = ScanOptions {
+        path: clone.path().join("partial.git"),
+        mode: Mode::History {
+            since: None,
+            cache: None,
+        },
+        baseline: None,
+        key_file: None,
+    };
+    let report = run(&options).expect("a partial clone scans");
+    assert!(report.stats.missing > 0, "{:?}", report.stats);
+    assert!(report.stats.items > 0, "{:?}", report.stats);
+}

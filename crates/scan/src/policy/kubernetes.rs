@@ -8,7 +8,7 @@ use super::{K8S_SECRET, PolicyHit, is_real_value, key_line};
 
 /// A cheap gate before any parsing.
 pub fn may_hold_secret(text: &str) -> bool {
-    text.match_indices("kind").any(|(at, _)| {
+    memchr::memmem::find_iter(text.as_bytes(), b"kind").any(|at| {
         let rest = text[at + 4..].trim_start_matches(['"', '\'']).trim_start();
         let rest = rest.strip_prefix(':').unwrap_or("").trim_start();
         rest.trim_start_matches(['"', '\'']).starts_with("Secret")

@@ -35,6 +35,13 @@ pub fn render_text(report: &Report, color: bool) -> String {
             "warning: ignore {unused} in .keyward.toml matched nothing"
         );
     }
+    if report.stats.missing > 0 {
+        let _ = writeln!(
+            out,
+            "warning: {} blob(s) missing from the object store (a partial clone?) were not scanned",
+            report.stats.missing
+        );
+    }
     let _ = writeln!(
         out,
         "{} finding(s) in {} {} ({} suppressed{})",

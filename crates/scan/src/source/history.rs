@@ -35,8 +35,13 @@ pub fn history(
         if read.is_err() {
             return;
         }
-        let object = match repo.find_object(blob.id) {
-            Ok(object) => object,
+        let object = match repo.try_find_object(blob.id) {
+            Ok(Some(object)) => object,
+            // Filtered out of a partial clone: counted, as the parallel reader does.
+            Ok(None) => {
+                counted.missing += 1;
+                return;
+            }
             Err(e) => {
                 read = Err(ScanError::git("reading a blob", e));
                 return;
@@ -88,6 +93,9 @@ pub fn new_blobs(
             }
         }
     }
+    // The walk needs each commit's tree only: parent lists (one allocation per commit) go
+    // before the seen-sets grow, which keeps them out of the peak.
+    graph.parents = HashMap::default();
     let mut stats = Stats::default();
     for commit in order.into_iter().filter(|c| !hidden.contains(c)) {
         stats.commits += 1;

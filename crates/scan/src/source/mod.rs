@@ -62,6 +62,13 @@ pub struct Stats {
     pub commits: usize,
     /// Bytes handed to the visitor.
     pub bytes: u64,
+    /// History blobs not in the object store (a partial clone's filtered-out blobs): skipped.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missing: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl Stats {
