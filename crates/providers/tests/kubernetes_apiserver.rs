@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use keyward_api::{ExternalSecretFind, FindName};
 use keyward_core::SecretValue;
@@ -153,32 +153,11 @@ fn service_account_provider(
 }
 
 /// `apps/reader` may read Secrets of `default` (RBAC); `apps/stranger` may not.
-async fn service_accounts(admin: &kube::Client) {
-    let namespace = Namespace {
-        metadata: ObjectMeta {
-            name: Some("apps".into()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    Api::<Namespace>::all(admin.clone())
-        .create(&PostParams::default(), &namespace)
+async fn service_accounts(cluster: &Kubernetes, admin: &kube::Client) {
+    cluster
+        .create_service_accounts("apps", &[("reader", &[]), ("stranger", &[])])
         .await
-        .expect("namespace");
-    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), "apps");
-    for name in ["reader", "stranger"] {
-        let account = ServiceAccount {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..ObjectMeta::default()
-            },
-            ..ServiceAccount::default()
-        };
-        accounts
-            .create(&PostParams::default(), &account)
-            .await
-            .expect("service account");
-    }
+        .expect("service accounts");
     let role = Role {
         metadata: ObjectMeta {
             name: Some("secret-reader".into()),
@@ -227,7 +206,7 @@ async fn bad_tokens_are_denied_and_service_accounts_authenticate() {
     assert!(!error.to_string().contains("not-a-valid-token"), "{error}");
 
     let admin = admin(&cluster).await;
-    service_accounts(&admin).await;
+    service_accounts(&cluster, &admin).await;
     create(
         &Api::namespaced(admin.clone(), "default"),
         "db-credentials",

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::Secret;
 use keyward_api::{ProviderSpec, SecretKeySelector, ServiceAccountSelector};
 use keyward_providers::aws::{AwsConfig, AwsProvider};
 use keyward_providers::azurekv::{AzureKvConfig, AzureKvProvider, AzureOptions};
@@ -33,37 +33,11 @@ const NAMESPACE: &str = "apps";
 /// A cluster with the `apps` namespace and the given annotated service accounts.
 async fn cluster_with(accounts: &[(&str, &[(&str, &str)])]) -> (Kubernetes, kube::Client) {
     let cluster = Kubernetes::start().await.expect("cluster");
-    let client = cluster.admin_client().await.expect("admin client");
-    let namespace = Namespace {
-        metadata: ObjectMeta {
-            name: Some(NAMESPACE.into()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
+    cluster
+        .create_service_accounts(NAMESPACE, accounts)
         .await
-        .expect("namespace");
-    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), NAMESPACE);
-    for (name, annotations) in accounts {
-        let account = ServiceAccount {
-            metadata: ObjectMeta {
-                name: Some((*name).into()),
-                annotations: Some(
-                    annotations
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect(),
-                ),
-                ..ObjectMeta::default()
-            },
-            ..ServiceAccount::default()
-        };
-        api.create(&PostParams::default(), &account)
-            .await
-            .expect("service account");
-    }
+        .expect("service accounts");
+    let client = cluster.admin_client().await.expect("admin client");
     (cluster, client)
 }
 

@@ -121,6 +121,50 @@ impl Kubernetes {
         kube::Client::try_from(config).map_err(|e| fail(e.to_string()))
     }
 
+    /// Creates `namespace` (unless it is `default`) and service accounts in it, each with
+    /// its annotations (`(name, [(key, value)])`).
+    pub async fn create_service_accounts(
+        &self,
+        namespace: &str,
+        accounts: &[(&str, &[(&str, &str)])],
+    ) -> Result<(), HarnessError> {
+        use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+        use kube::api::{Api, ObjectMeta, PostParams};
+        let fail = |e: kube::Error| HarnessError::prepare(PEER, format!("service accounts: {e}"));
+        let client = self.admin_client().await?;
+        let meta = |name: &str, annotations: &[(&str, &str)]| ObjectMeta {
+            name: Some(name.to_owned()),
+            annotations: (!annotations.is_empty()).then(|| {
+                annotations
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect()
+            }),
+            ..ObjectMeta::default()
+        };
+        if namespace != "default" {
+            let created = Namespace {
+                metadata: meta(namespace, &[]),
+                ..Namespace::default()
+            };
+            Api::<Namespace>::all(client.clone())
+                .create(&PostParams::default(), &created)
+                .await
+                .map_err(fail)?;
+        }
+        let api: Api<ServiceAccount> = Api::namespaced(client, namespace);
+        for (name, annotations) in accounts {
+            let account = ServiceAccount {
+                metadata: meta(name, annotations),
+                ..ServiceAccount::default()
+            };
+            api.create(&PostParams::default(), &account)
+                .await
+                .map_err(fail)?;
+        }
+        Ok(())
+    }
+
     /// The kubeconfig's YAML.
     pub fn kubeconfig_yaml(&self) -> String {
         kubeconfig(&self.server, &self.ca_pem, &self.token)
