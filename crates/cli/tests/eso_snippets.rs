@@ -424,6 +424,9 @@ impl Peers {
     }
 }
 
+/// Where ClusterSecretStores' credentials are kept.
+const CLUSTER_CREDENTIALS_NAMESPACE: &str = "keyward-test";
+
 /// The store manifest a snippet's `secretStoreRef` names, pointing at `peer`.
 fn store_manifest(
     peer: Peer,
@@ -433,20 +436,27 @@ fn store_manifest(
     peers: &Peers,
     reads: &Reads,
 ) -> String {
-    let (kind_text, meta) = match kind {
+    // A SecretStore may only refer to Secrets of its own namespace (ESO's rule, enforced);
+    // a ClusterSecretStore's credentials live in their own namespace.
+    let (kind_text, meta, credentials_namespace) = match kind {
         StoreKind::SecretStore => (
             "SecretStore",
             format!("{{name: {name}, namespace: {namespace}}}"),
+            namespace,
         ),
-        StoreKind::ClusterSecretStore => ("ClusterSecretStore", format!("{{name: {name}}}")),
+        StoreKind::ClusterSecretStore => (
+            "ClusterSecretStore",
+            format!("{{name: {name}}}"),
+            CLUSTER_CREDENTIALS_NAMESPACE,
+        ),
     };
     let provider = match peer {
         Peer::OpenBao => format!(
-            "vault: {{server: '{}', path: secret, version: v2, auth: {{tokenSecretRef: {{name: vault-token, key: token, namespace: keyward-test}}}}}}",
+            "vault: {{server: '{}', path: secret, version: v2, auth: {{tokenSecretRef: {{name: vault-token, key: token, namespace: {credentials_namespace}}}}}}}",
             peers.bao.as_ref().expect("openbao").address()
         ),
         Peer::MotoSecretsManager | Peer::MotoParameterStore => format!(
-            "aws: {{service: {}, region: eu-west-1, auth: {{secretRef: {{accessKeyIDSecretRef: {{name: aws, key: id, namespace: keyward-test}}, secretAccessKeySecretRef: {{name: aws, key: secret, namespace: keyward-test}}}}}}}}",
+            "aws: {{service: {}, region: eu-west-1, auth: {{secretRef: {{accessKeyIDSecretRef: {{name: aws, key: id, namespace: {credentials_namespace}}}, secretAccessKeySecretRef: {{name: aws, key: secret, namespace: {credentials_namespace}}}}}}}}}",
             if peer == Peer::MotoParameterStore {
                 "ParameterStore"
             } else {
@@ -478,6 +488,17 @@ fn write_private(path: &Path, value: &str) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     std::fs::write(path, value).expect("write");
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+/// moto's static keys, where the stores of `namespaces` look for them.
+fn write_aws_keys(dir: &Path, namespaces: &BTreeSet<&str>) {
+    for namespace in namespaces {
+        write_private(&dir.join(format!("creds/{namespace}/aws/id")), "testing");
+        write_private(
+            &dir.join(format!("creds/{namespace}/aws/secret")),
+            "testing",
+        );
+    }
 }
 
 /// Runs one snippet; `Ok(targets)` or `Err(report)`.
@@ -520,21 +541,32 @@ async fn run_snippet(snippet: &Snippet, peers: &mut Peers) -> Result<usize, Stri
             "\nspec:\n  secretStoreRef: {name: snippet-store}\n",
         );
     }
+    let credential_namespaces: BTreeSet<&str> = stores
+        .iter()
+        .map(|(kind, _, namespace)| match kind {
+            StoreKind::SecretStore => namespace.as_str(),
+            StoreKind::ClusterSecretStore => CLUSTER_CREDENTIALS_NAMESPACE,
+        })
+        .collect();
     match snippet.peer {
         Peer::OpenBao => {
             for (key, properties) in &all_reads.keys {
                 peers.seed_bao(key, &seeded_object(key, properties)).await;
             }
             let token = peers.bao().await.root_token().to_owned();
-            write_private(&dir.join("creds/keyward-test/vault-token/token"), &token);
+            for namespace in &credential_namespaces {
+                write_private(
+                    &dir.join(format!("creds/{namespace}/vault-token/token")),
+                    &token,
+                );
+            }
         }
         Peer::MotoParameterStore => {
             for (key, properties) in &all_reads.keys {
                 let value = seeded_object(key, properties).to_string();
                 peers.seed_parameter(key, &value).await;
             }
-            write_private(&dir.join("creds/keyward-test/aws/id"), "testing");
-            write_private(&dir.join("creds/keyward-test/aws/secret"), "testing");
+            write_aws_keys(dir, &credential_namespaces);
         }
         Peer::MotoSecretsManager => {
             peers.moto().await;
@@ -548,8 +580,7 @@ async fn run_snippet(snippet: &Snippet, peers: &mut Peers) -> Result<usize, Stri
                     peers.seed_secrets_manager(key, "{}", tags).await;
                 }
             }
-            write_private(&dir.join("creds/keyward-test/aws/id"), "testing");
-            write_private(&dir.join("creds/keyward-test/aws/secret"), "testing");
+            write_aws_keys(dir, &credential_namespaces);
         }
         Peer::Fake => {}
     }

@@ -30,6 +30,10 @@ pub fn build(
         ProviderError::new(ProviderErrorKind::Misconfigured, &store.0, None, message)
     };
     let (name, config) = spec.single().map_err(misconfigured)?;
+    if store.0.starts_with("SecretStore/") {
+        confine_to_namespace(config, &format!("spec.provider.{name}"), namespace)
+            .map_err(misconfigured)?;
+    }
     let parse_error = |e: serde_json::Error| {
         misconfigured(format!(
             "spec.provider.{name}: {}",
@@ -110,6 +114,40 @@ fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or(text).to_owned()
 }
 
+/// ESO's rule that keeps a namespaced store inside its namespace: in a `SecretStore`, a
+/// reference to a Secret or ServiceAccount (an object with `name` and `namespace`) may only
+/// name the store's own namespace. Only a ClusterSecretStore may reach across namespaces.
+/// Otherwise whoever may create a SecretStore could read any namespace's credentials.
+fn confine_to_namespace(
+    node: &serde_json::Value,
+    path: &str,
+    namespace: &str,
+) -> Result<(), String> {
+    match node {
+        serde_json::Value::Object(map) => {
+            if map.contains_key("name")
+                && let Some(other) = map.get("namespace").and_then(serde_json::Value::as_str)
+                && other != namespace
+            {
+                return Err(format!(
+                    "{path}.namespace: a SecretStore may only refer to its own namespace '{namespace}', not '{other}' (use a ClusterSecretStore)"
+                ));
+            }
+            for (key, value) in map {
+                confine_to_namespace(value, &format!("{path}.{key}"), namespace)?;
+            }
+            Ok(())
+        }
+        serde_json::Value::Array(items) => {
+            for (i, value) in items.iter().enumerate() {
+                confine_to_namespace(value, &format!("{path}[{i}]"), namespace)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -136,6 +174,39 @@ mod tests {
                 .contains("provider 'onepassword' is not supported"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_secret_store_stays_in_its_namespace() {
+        let vault = |namespace: &str| {
+            spec(
+                "vault",
+                serde_json::json!({
+                    "server": "https://vault.example", "path": "secret", "namespace": "vault-ns",
+                    "auth": {"tokenSecretRef": {"name": "t", "key": "token", "namespace": namespace}}
+                }),
+            )
+        };
+        let build_in = |store: &str, spec: &ProviderSpec| {
+            build(
+                StoreId(store.into()),
+                spec,
+                "team-a",
+                Arc::new(StaticCredentials::new()),
+            )
+        };
+        let error = build_in("SecretStore/team-a/v", &vault("team-b"))
+            .map(|_| ())
+            .expect_err("another namespace");
+        assert_eq!(error.kind, ProviderErrorKind::Misconfigured);
+        assert!(
+            error
+                .message
+                .contains("spec.provider.vault.auth.tokenSecretRef.namespace"),
+            "{error}"
+        );
+        assert!(build_in("SecretStore/team-a/v", &vault("team-a")).is_ok());
+        assert!(build_in("ClusterSecretStore/v", &vault("team-b")).is_ok());
     }
 
     #[test]
