@@ -2,14 +2,15 @@
 //! ids, tags as metadata, find by path, name and tags, not found, and static keys resolved
 //! through the store credentials.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use aws_sdk_secretsmanager::types::Tag;
 use keyward_api::{ExternalSecretFind, FindName};
 use keyward_core::SecretValue;
 use keyward_providers::aws::{AwsConfig, AwsProvider};
-use keyward_providers::{Fetched, Provider, ProviderErrorKind, StaticCredentials, StoreId, value};
+use keyward_providers::{Fetched, Provider, ProviderErrorKind, StoreId, value};
 use keyward_test_support::Moto;
 
 async fn admin_client(moto: &Moto) -> aws_sdk_secretsmanager::Client {
@@ -17,33 +18,13 @@ async fn admin_client(moto: &Moto) -> aws_sdk_secretsmanager::Client {
 }
 
 fn provider(moto: &Moto) -> AwsProvider {
-    let mut credentials = StaticCredentials::new();
-    credentials.insert(
-        "apps",
-        "aws-keys",
-        "id",
-        SecretValue::from("AKIAKEYWARDTEST"),
-    );
-    credentials.insert(
-        "apps",
-        "aws-keys",
-        "secret",
-        SecretValue::from("keyward-test-secret"),
-    );
-    let config: AwsConfig = serde_json::from_value(serde_json::json!({
-        "service": "SecretsManager",
-        "region": "eu-west-1",
-        "auth": { "secretRef": {
-            "accessKeyIDSecretRef": { "name": "aws-keys", "key": "id" },
-            "secretAccessKeySecretRef": { "name": "aws-keys", "key": "secret" }
-        } }
-    }))
-    .expect("config");
+    let config: AwsConfig =
+        serde_json::from_value(common::aws_config_json("SecretsManager")).expect("config");
     AwsProvider::new(
         StoreId("SecretStore/apps/aws".into()),
         config,
         "apps",
-        Arc::new(credentials),
+        common::aws_key_credentials(),
     )
     .expect("valid")
     .with_endpoint(moto.endpoint())

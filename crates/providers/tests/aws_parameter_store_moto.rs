@@ -2,6 +2,8 @@
 //! metadata, find by name, path and tags (paged), push and delete of managed parameters only,
 //! not found, and an assumed role through moto's STS.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -18,27 +20,7 @@ async fn admin(moto: &Moto) -> aws_sdk_ssm::Client {
 }
 
 fn provider(moto: &Moto, extra: serde_json::Value) -> ParameterStoreProvider {
-    let mut credentials = StaticCredentials::new();
-    credentials.insert(
-        "apps",
-        "aws-keys",
-        "id",
-        SecretValue::from("AKIAKEYWARDTEST"),
-    );
-    credentials.insert(
-        "apps",
-        "aws-keys",
-        "secret",
-        SecretValue::from("keyward-test-secret"),
-    );
-    let mut config = serde_json::json!({
-        "service": "ParameterStore",
-        "region": "eu-west-1",
-        "auth": { "secretRef": {
-            "accessKeyIDSecretRef": { "name": "aws-keys", "key": "id" },
-            "secretAccessKeySecretRef": { "name": "aws-keys", "key": "secret" }
-        } }
-    });
+    let mut config = common::aws_config_json("ParameterStore");
     if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
         config.extend(extra.clone());
     }
@@ -47,7 +29,7 @@ fn provider(moto: &Moto, extra: serde_json::Value) -> ParameterStoreProvider {
         StoreId("SecretStore/apps/ssm".into()),
         config,
         "apps",
-        Arc::new(credentials),
+        common::aws_key_credentials(),
     )
     .expect("valid")
     .with_endpoint(moto.endpoint())
