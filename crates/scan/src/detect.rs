@@ -63,6 +63,17 @@ pub struct Hit {
     pub end: usize,
 }
 
+/// What a keyword-prefiltered search found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Hits that passed the gates.
+    pub hits: Vec<Hit>,
+    /// Whether a multi-line rule's keyword occurs in the searched text (for a partial search:
+    /// may occur anywhere in it). A later version without one needs no look back from its
+    /// changes: see [`Detectors::find_changed`].
+    pub spanning: bool,
+}
+
 /// Compiled detectors.
 #[derive(Debug)]
 pub struct Detectors {
@@ -74,6 +85,10 @@ pub struct Detectors {
     spanning: Prefilter,
     always: Vec<usize>,
     multiline: Vec<bool>,
+    /// A multi-line rule's keyword holds a line break (only a custom rule can): line-based
+    /// reasoning about where such keywords are does not hold, so partial searches always look
+    /// back.
+    spanning_keyword_crosses_lines: bool,
 }
 
 /// A keyword automaton and, for each distinct keyword, the rules waiting for it.
@@ -115,6 +130,12 @@ impl Detectors {
             .iter()
             .map(|r| r.pattern.contains("\\n") || r.pattern.contains("(?s"))
             .collect();
+        let spanning_keyword_crosses_lines = rules
+            .iter()
+            .zip(&multiline)
+            .filter(|(_, multiline)| **multiline)
+            .flat_map(|(rule, _)| &rule.keywords)
+            .any(|keyword| keyword.contains(['\n', '\r']));
         Ok(Self {
             all: Prefilter::new(&rules, |_| true)?,
             spanning: Prefilter::new(&rules, |i| multiline[i])?,
@@ -122,6 +143,7 @@ impl Detectors {
             regexes,
             always,
             multiline,
+            spanning_keyword_crosses_lines,
         })
     }
 
@@ -135,46 +157,67 @@ impl Detectors {
     /// A keyword hit opens a window on its line (and, for multi-line formats such as PEM
     /// blocks, the 64 KiB after it); the rule's regex runs only inside its
     /// merged windows, so a keyword common in a file does not cost a pass over all of it.
-    pub fn find(&self, text: &str) -> Vec<Hit> {
+    pub fn find(&self, text: &str) -> Found {
         let mut windows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.rules.len()];
         for index in &self.always {
             windows[*index].push((0, text.len()));
         }
-        self.open_windows(&self.all, text, (0, text.len()), &|_| true, &mut windows);
-        self.run_windows(text, windows)
+        let spanning = self.open_windows(&self.all, text, (0, text.len()), &mut windows);
+        Found {
+            hits: self.run_windows(text, windows),
+            spanning,
+        }
     }
 
     /// The hits a full [`find`](Self::find) would report that can involve the byte ranges
-    /// `changed` (whole lines, in order): rules that match within one line run only on those
-    /// lines, multi-line rules and rules without keywords still run over the whole text.
+    /// `changed` (whole lines, in order). Every rule's keywords are searched on those lines;
+    /// rules without keywords still run over the whole text.
     ///
     /// A single-line rule's window is its keyword's line, so its hits on a line depend on that
     /// line alone: lines seen before (with the same line above, see the scanner) cannot hold
-    /// a hit the earlier scan did not report.
-    pub fn find_changed(&self, text: &str, changed: &[(usize, usize)]) -> Vec<Hit> {
+    /// a hit the earlier scan did not report. A multi-line rule's match can reach a changed
+    /// line from a keyword on an unchanged line up to a window before it, so when the previous
+    /// version held such a keyword (`spanning_before`) those stretches are searched too. When
+    /// it held none, no unchanged line holds one either (keywords lie within a line), and the
+    /// changed lines are all there is to search.
+    pub fn find_changed(
+        &self,
+        text: &str,
+        changed: &[(usize, usize)],
+        spanning_before: bool,
+    ) -> Found {
         let mut windows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.rules.len()];
         for index in &self.always {
             windows[*index].push((0, text.len()));
         }
-        let single = |rule: usize| !self.multiline[rule];
+        let mut spanning = false;
         for &range in changed {
-            self.open_windows(&self.all, text, range, &single, &mut windows);
+            spanning |= self.open_windows(&self.all, text, range, &mut windows);
         }
-        for range in reach_back(text, changed) {
-            self.open_windows(&self.spanning, text, range, &|_| true, &mut windows);
+        let look_back = spanning_before || self.spanning_keyword_crosses_lines;
+        if look_back {
+            // The changed lines themselves were searched above.
+            for range in subtract(&reach_back(text, changed), changed) {
+                self.open_windows(&self.spanning, text, range, &mut windows);
+            }
         }
-        self.run_windows(text, windows)
+        Found {
+            hits: self.run_windows(text, windows),
+            // Only what was searched is known: a version that looked back may still hold a
+            // keyword on its unchanged lines.
+            spanning: spanning || look_back,
+        }
     }
 
-    /// Adds the window of every keyword hit inside `range` to its rules that `wanted`.
+    /// Adds the window of every keyword hit inside `range` to its rules; returns whether a multi-line rule's keyword was among the hits.
     fn open_windows(
         &self,
         prefilter: &Prefilter,
         text: &str,
         range: (usize, usize),
-        wanted: &dyn Fn(usize) -> bool,
         windows: &mut [Vec<(usize, usize)>],
-    ) {
+    ) -> bool {
+        let mut spanning = false;
         // Keyword hits come in text order: the line of the previous hit is usually this one's.
         let mut line = (0, 0);
         let (from, to) = range;
@@ -184,11 +227,11 @@ impl Detectors {
                 line = line_around(text, start);
             }
             for &rule in &prefilter.owners[found.pattern().as_usize()] {
-                if wanted(rule) {
-                    windows[rule].push(self.window(rule, text, line, end));
-                }
+                spanning |= self.multiline[rule];
+                windows[rule].push(self.window(rule, text, line, end));
             }
         }
+        spanning
     }
 
     fn run_windows(&self, text: &str, windows: Vec<Vec<(usize, usize)>>) -> Vec<Hit> {
@@ -215,9 +258,20 @@ impl Detectors {
 
     fn run(&self, index: usize, text: &str, from: usize, to: usize, hits: &mut Vec<Hit>) {
         let rule = &self.rules[index];
-        for captures in self.regexes[index].captures_iter(&text[from..to]) {
-            let Some(secret) = captures.name("s").or_else(|| captures.get(0)) else {
-                continue;
+        let window = &text[from..to];
+        let mut at = 0;
+        // Each search resumes where the last secret ended, not where its match did: patterns
+        // end by consuming the character after the secret (a newline, a comma), and the next
+        // value's pattern may need that same character before it (`A_TOKEN=…\nB_TOKEN=…`).
+        while let Some(captures) = self.regexes[index].captures_at(window, at) {
+            let Some(whole) = captures.get(0) else {
+                break;
+            };
+            let secret = captures.name("s").unwrap_or(whole);
+            at = if secret.end() > at {
+                secret.end()
+            } else {
+                next_char_boundary(window, whole.end().max(at + 1))
             };
             let key = captures.name("k").map_or("", |k| k.as_str());
             if passes(rule, key, secret.as_str()) {
@@ -226,6 +280,9 @@ impl Detectors {
                     start: from + secret.start(),
                     end: from + secret.end(),
                 });
+            }
+            if at >= window.len() {
+                break;
             }
         }
     }
@@ -245,6 +302,31 @@ fn reach_back(text: &str, changed: &[(usize, usize)]) -> Vec<(usize, usize)> {
         }
     }
     ranges
+}
+
+/// The parts of the sorted, disjoint `ranges` outside the sorted, disjoint `holes`.
+fn subtract(ranges: &[(usize, usize)], holes: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut parts = Vec::new();
+    let mut holes = holes.iter().peekable();
+    for &(mut start, end) in ranges {
+        while let Some(&&(hole_start, hole_end)) = holes.peek() {
+            if hole_start >= end {
+                break;
+            }
+            if hole_start > start {
+                parts.push((start, hole_start));
+            }
+            start = start.max(hole_end);
+            if hole_end > end {
+                break;
+            }
+            holes.next();
+        }
+        if start < end {
+            parts.push((start, end));
+        }
+    }
+    parts
 }
 
 /// The line (start, end without its newline) holding byte `at`.
@@ -294,6 +376,13 @@ fn merge(spans: &mut [(usize, usize)]) -> Vec<(usize, usize)> {
     merged
 }
 
+fn next_char_boundary(text: &str, mut index: usize) -> usize {
+    while index < text.len() && !text.is_char_boundary(index) {
+        index += 1;
+    }
+    index.min(text.len())
+}
+
 fn floor_char_boundary(text: &str, mut index: usize) -> usize {
     if index >= text.len() {
         return text.len();
@@ -334,6 +423,21 @@ mod tests {
             }
         }
         Detectors::new(rules).expect("compile");
+    }
+
+    #[test]
+    fn subtract_leaves_what_no_hole_covers() {
+        assert_eq!(subtract(&[(0, 10)], &[(2, 4), (6, 10)]), [(0, 2), (4, 6)]);
+        assert_eq!(subtract(&[(0, 5), (8, 12)], &[(4, 9)]), [(0, 4), (9, 12)]);
+        assert_eq!(subtract(&[(3, 5)], &[]), [(3, 5)]);
+        assert_eq!(
+            subtract(&[(3, 5)], &[(0, 20)]),
+            Vec::<(usize, usize)>::new()
+        );
+        assert_eq!(
+            subtract(&[(0, 4), (6, 9)], &[(1, 2), (7, 8)]),
+            [(0, 1), (2, 4), (6, 7), (8, 9)]
+        );
     }
 
     #[test]

@@ -179,30 +179,34 @@ fn work(
             commit,
             blob,
         } = item;
-        let (data, blob, history) = match (content, repo) {
+        // A blob read stays a gix object while it is scanned: dropping it hands its buffer
+        // back to the repository handle for the next read, instead of growing a new one.
+        let object;
+        let (data, blob, history): (&[u8], _, _) = match (&content, repo) {
             (Content::Bytes(data), _) => (data, blob, false),
             (Content::Blob(id), Some(repo)) => {
                 // A partial clone lacks some blobs (its promisor remote has them): they are
                 // counted and reported, not a reason to give up on the rest of history.
-                let Some(object) = repo
-                    .try_find_object(id)
+                let Some(found) = repo
+                    .try_find_object(*id)
                     .map_err(|e| ScanError::git("reading a blob", e))?
                 else {
                     stats.missing += 1;
                     continue;
                 };
-                (object.detach().data, Some(id.to_string()), true)
+                object = found;
+                (&object.data, Some(id.to_string()), true)
             }
             (Content::Blob(_), None) => continue,
         };
-        stats.count(&data);
+        stats.count(data);
         bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
         let findings = if history {
-            let (findings, lines) = scanner.scan_version(&path, &data, versions.get(&path));
+            let (findings, lines) = scanner.scan_version(&path, data, versions.get(&path));
             versions.set(path.clone(), lines);
             findings
         } else {
-            scanner.scan(&path, &data)
+            scanner.scan(&path, data)
         };
         for mut finding in findings {
             finding.location.commit.clone_from(&commit);
