@@ -5,6 +5,7 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
+use regex_syntax::hir::{Class, Hir, HirKind};
 
 use crate::catalog::{Check, DETECTORS, DetectorSpec};
 use crate::error::ScanError;
@@ -126,10 +127,7 @@ impl Detectors {
         let always = (0..rules.len())
             .filter(|&i| rules[i].keywords.is_empty())
             .collect();
-        let multiline: Vec<bool> = rules
-            .iter()
-            .map(|r| r.pattern.contains("\\n") || r.pattern.contains("(?s"))
-            .collect();
+        let multiline: Vec<bool> = regexes.iter().map(spans_lines).collect();
         let spanning_keyword_crosses_lines = rules
             .iter()
             .zip(&multiline)
@@ -304,6 +302,60 @@ fn reach_back(text: &str, changed: &[(usize, usize)]) -> Vec<(usize, usize)> {
     ranges
 }
 
+/// Whether `regex` can match across a line break: only such a rule's window reaches past its
+/// keyword's line. Decided on the parsed pattern: `[^\n]` and `[ \t]` keep a rule on one line
+/// while `\s`, `\n` and `(?s).` do not. A boundary character at either end (the
+/// `(?:^|[^A-Za-z0-9_-])` around tokens) may be a newline without the match leaving its line:
+/// at a window's edge, `^` and `$` match instead.
+fn spans_lines(regex: &Regex) -> bool {
+    // The pattern compiled already, so it parses; if it somehow did not, assume the worst.
+    let Ok(hir) = regex_syntax::parse(regex.as_str()) else {
+        return true;
+    };
+    match hir.kind() {
+        HirKind::Concat(parts) => {
+            let start = usize::from(parts.first().is_some_and(at_most_one_char));
+            let end = parts.len()
+                - usize::from(parts.len() > 1 && parts.last().is_some_and(at_most_one_char));
+            parts[start..end.max(start)].iter().any(matches_newline)
+        }
+        _ => matches_newline(&hir),
+    }
+}
+
+/// Whether `hir` matches one character or none (a boundary).
+fn at_most_one_char(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) | HirKind::Class(_) => true,
+        HirKind::Literal(literal) => {
+            std::str::from_utf8(&literal.0).map_or(literal.0.len() <= 1, |s| s.chars().count() <= 1)
+        }
+        HirKind::Capture(capture) => at_most_one_char(&capture.sub),
+        HirKind::Alternation(parts) => parts.iter().all(at_most_one_char),
+        HirKind::Repetition(_) | HirKind::Concat(_) => false,
+    }
+}
+
+fn matches_newline(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => false,
+        HirKind::Literal(literal) => literal.0.contains(&b'\n'),
+        HirKind::Class(Class::Unicode(class)) => class
+            .ranges()
+            .iter()
+            .any(|range| range.start() <= '\n' && '\n' <= range.end()),
+        HirKind::Class(Class::Bytes(class)) => class
+            .ranges()
+            .iter()
+            .any(|range| range.start() <= b'\n' && b'\n' <= range.end()),
+        HirKind::Repetition(repetition) => {
+            repetition.max != Some(0) && matches_newline(&repetition.sub)
+        }
+        HirKind::Capture(capture) => matches_newline(&capture.sub),
+        HirKind::Concat(parts) | HirKind::Alternation(parts) => parts.iter().any(matches_newline),
+    }
+}
+
 /// The parts of the sorted, disjoint `ranges` outside the sorted, disjoint `holes`.
 fn subtract(ranges: &[(usize, usize)], holes: &[(usize, usize)]) -> Vec<(usize, usize)> {
     let mut parts = Vec::new();
@@ -438,6 +490,40 @@ mod tests {
             subtract(&[(0, 4), (6, 9)], &[(1, 2), (7, 8)]),
             [(0, 1), (2, 4), (6, 7), (8, 9)]
         );
+    }
+
+    /// A multi-line rule makes every partial scan of a file holding its keyword look back a
+    /// window from each change: a pattern that spans lines by accident (a `\s` where `[ \t]`
+    /// was meant) costs history scans dearly, so the set is pinned here.
+    #[test]
+    fn only_block_formats_span_lines() {
+        let detectors = Detectors::new(builtin_rules()).expect("compile");
+        let spanning: Vec<&str> = detectors
+            .rules
+            .iter()
+            .zip(&detectors.multiline)
+            .filter(|(_, multiline)| **multiline)
+            .map(|(rule, _)| rule.id.as_str())
+            .collect();
+        assert_eq!(
+            spanning,
+            [
+                "pem-private-key",
+                "openssh-private-key",
+                "pgp-private-key",
+                "putty-private-key"
+            ]
+        );
+        let spans = |pattern: &str| spans_lines(&Regex::new(pattern).expect("regex"));
+        assert!(!spans(r"a[^\n]*b"));
+        assert!(!spans(r"a[ \t]+b"));
+        assert!(spans(r"a\s+b"));
+        assert!(spans(r"(?s)a.b"));
+        assert!(!spans(r"a.b"));
+        assert!(spans(r"a\nb"));
+        assert!(!spans(r"(?:^|[^a-z])tok_[a-z]{8}(?:$|[^a-z])"));
+        assert!(spans(r"(?:^|[^a-z])tok_\s[a-z]{8}(?:$|[^a-z])"));
+        assert!(spans(r"\n\nkey"));
     }
 
     #[test]
