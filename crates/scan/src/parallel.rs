@@ -1,8 +1,8 @@
 //! Scanning on worker threads while the source walks: the walker (git trees, or the file
 //! system) and the workers overlap, and findings come back in walk order so "first
 //! introduced" stays deterministic. For history the walker only sends blob ids: each worker
-//! reads (inflates, resolves deltas) the blobs it scans from its own repository handle, so
-//! the costliest part of the walk runs on every core.
+//! reads (inflates, resolves deltas) the blobs it scans through its own chain-caching
+//! [`Reader`], so the costliest part of the walk runs on every core.
 //!
 //! History blobs are routed to workers by path, so one worker sees every new version of a
 //! path in walk order and scans only the lines that changed since the version before (see
@@ -19,6 +19,7 @@ use gix::ObjectId;
 use crate::error::ScanError;
 use crate::finding::Finding;
 use crate::scanner::{Lines, Scanner};
+use crate::source::packs::{Packs, Reader};
 use crate::source::{self, BlobRef, Item, Mode, Stats};
 
 /// Items in flight between the walker and the workers (bounds memory: only blob ids queue
@@ -61,6 +62,10 @@ pub fn scan_source(
         Mode::History { .. } => Some(source::open_shared(path)?),
         _ => None,
     };
+    let packs = match &shared {
+        Some(shared) => Some(Packs::open(&shared.to_thread_local())?),
+        None => None,
+    };
     let workers = workers.max(1);
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers)
         .map(|_| sync_channel::<Owned>((QUEUE / workers).max(16)))
@@ -72,16 +77,22 @@ pub fn scan_source(
         let handles: Vec<_> = receivers
             .into_iter()
             .map(|receiver| {
-                let (shared, bytes) = (shared.as_ref(), &bytes);
+                let (shared, packs, bytes) = (shared.as_ref(), packs.as_ref(), &bytes);
                 scope.spawn(move || {
                     let repo = shared.map(gix::ThreadSafeRepository::to_thread_local);
-                    work(scanner, repo.as_ref(), &receiver, bytes)
+                    let reader = repo.as_ref().zip(packs).map(|(repo, packs)| Reader::new(packs, repo));
+                    work(scanner, reader, &receiver, bytes)
                 })
             })
             .collect();
         let sender = Router(senders);
         let walked = match &shared {
-            Some(shared) => walk_history(&shared.to_thread_local(), mode, sender, &bytes, progress),
+            Some(shared) => {
+                let packs = packs.as_ref().ok_or_else(|| {
+                    ScanError::git("scanning history", "the pack files were not opened")
+                })?;
+                walk_history(&shared.to_thread_local(), packs, mode, sender, &bytes, progress)
+            }
             None => walk(path, mode, sender, progress),
         };
         let mut found: Vec<(usize, Finding)> = Vec::new();
@@ -143,13 +154,14 @@ fn walk(
 
 fn walk_history(
     repo: &gix::Repository,
+    packs: &Packs,
     mode: &Mode,
     sender: Router,
     bytes: &AtomicU64,
     progress: &mut dyn FnMut(usize, u64),
 ) -> Result<Stats, ScanError> {
     let mut seq = 0usize;
-    source::history_blobs(repo, mode, &mut |blob: BlobRef<'_>| {
+    source::history_blobs(repo, packs, mode, &mut |blob: BlobRef<'_>| {
         seq += 1;
         progress(seq, bytes.load(Ordering::Relaxed));
         sender.send(Owned {
@@ -164,7 +176,7 @@ fn walk_history(
 
 fn work(
     scanner: &Scanner,
-    repo: Option<&gix::Repository>,
+    mut reader: Option<Reader<'_>>,
     receiver: &Receiver<Owned>,
     bytes: &AtomicU64,
 ) -> Part {
@@ -179,23 +191,18 @@ fn work(
             commit,
             blob,
         } = item;
-        // A blob read stays a gix object while it is scanned: dropping it hands its buffer
-        // back to the repository handle for the next read, instead of growing a new one.
-        let object;
-        let (data, blob, history): (&[u8], _, _) = match (&content, repo) {
+        let read;
+        let (data, blob, history): (&[u8], _, _) = match (&content, reader.as_mut()) {
             (Content::Bytes(data), _) => (data, blob, false),
-            (Content::Blob(id), Some(repo)) => {
+            (Content::Blob(id), Some(reader)) => {
                 // A partial clone lacks some blobs (its promisor remote has them): they are
                 // counted and reported, not a reason to give up on the rest of history.
-                let Some(found) = repo
-                    .try_find_object(*id)
-                    .map_err(|e| ScanError::git("reading a blob", e))?
-                else {
+                let Some(data) = reader.read(*id)? else {
                     stats.missing += 1;
                     continue;
                 };
-                object = found;
-                (&object.data, Some(id.to_string()), true)
+                read = data;
+                (read.as_slice(), Some(id.to_string()), true)
             }
             (Content::Blob(_), None) => continue,
         };

@@ -10,7 +10,8 @@ use std::path::Path;
 use gix::ObjectId;
 use gix::objs::CommitRefIter;
 
-use super::tree::{IdHasher, IdSet};
+use super::packs::{Packs, Reader};
+use super::tree::{IdHasher, IdSet, Objects};
 use super::{BlobRef, Item, Stats, cache, tree};
 use crate::error::ScanError;
 
@@ -31,11 +32,13 @@ pub fn history(
 ) -> Result<Stats, ScanError> {
     let mut read = Ok(());
     let mut counted = Stats::default();
-    let walked = new_blobs(repo, limits, &mut |blob| {
+    let packs = Packs::open(repo)?;
+    let mut reader = Reader::new(&packs, repo);
+    let walked = new_blobs(repo, &packs, limits, &mut |blob| {
         if read.is_err() {
             return;
         }
-        let object = match repo.try_find_object(blob.id) {
+        let object = match reader.read(blob.id) {
             Ok(Some(object)) => object,
             // Filtered out of a partial clone: counted, as the parallel reader does.
             Ok(None) => {
@@ -43,15 +46,15 @@ pub fn history(
                 return;
             }
             Err(e) => {
-                read = Err(ScanError::git("reading a blob", e));
+                read = Err(e);
                 return;
             }
         };
         let hex = blob.id.to_string();
-        counted.count(&object.data);
+        counted.count(&object);
         visit(Item {
             path: blob.path,
-            bytes: &object.data,
+            bytes: &object,
             commit: Some(blob.commit),
             blob: Some(&hex),
         });
@@ -66,11 +69,13 @@ pub fn history(
 /// `Stats::bytes` are left for the reader to count.
 pub fn new_blobs(
     repo: &gix::Repository,
+    packs: &Packs,
     limits: &Limits<'_>,
     visit: &mut dyn FnMut(BlobRef<'_>),
 ) -> Result<Stats, ScanError> {
+    let mut reader = Reader::new(packs, repo);
     let mut graph = Graph::default();
-    let order = graph.topological(repo, tips(repo)?)?;
+    let order = graph.topological(&mut reader, tips(repo)?)?;
     let mut seen_trees = IdSet::default();
     let mut seen_blobs = IdSet::default();
     if let Some(path) = limits.cache {
@@ -82,11 +87,11 @@ pub fn new_blobs(
             .rev_parse_single(rev)
             .map_err(|_| ScanError::UnknownRevision(rev.to_owned()))?
             .detach();
-        for commit in graph.topological(repo, vec![base])? {
+        for commit in graph.topological(&mut reader, vec![base])? {
             hidden.insert(commit);
             let root = graph.tree_of(commit)?;
             if seen_trees.insert(root) {
-                tree::blobs(repo, root, &mut seen_trees, &mut |_, id| {
+                tree::blobs(&mut reader, root, &mut seen_trees, &mut |_, id| {
                     seen_blobs.insert(id);
                     Ok(())
                 })?;
@@ -104,7 +109,7 @@ pub fn new_blobs(
             continue;
         }
         let commit_hex = commit.to_string();
-        tree::blobs(repo, root, &mut seen_trees, &mut |at, id| {
+        tree::blobs(&mut reader, root, &mut seen_trees, &mut |at, id| {
             if !seen_blobs.insert(id) {
                 return Ok(());
             }
@@ -162,18 +167,16 @@ struct Graph {
 }
 
 impl Graph {
-    fn load(&mut self, repo: &gix::Repository, id: ObjectId) -> Result<(), ScanError> {
+    fn load(&mut self, objects: &mut dyn Objects, id: ObjectId) -> Result<(), ScanError> {
         if self.parents.contains_key(&id) {
             return Ok(());
         }
-        let object = repo
-            .find_object(id)
-            .map_err(|e| ScanError::git("reading a commit", e))?;
-        let hash = repo.object_hash();
-        let tree = CommitRefIter::from_bytes(&object.data, hash)
+        let hash = objects.hash_kind();
+        let object = objects.object(id)?;
+        let tree = CommitRefIter::from_bytes(&object, hash)
             .tree_id()
             .map_err(|e| ScanError::git("decoding a commit", e))?;
-        let parents = CommitRefIter::from_bytes(&object.data, hash)
+        let parents = CommitRefIter::from_bytes(&object, hash)
             .parent_ids()
             .collect();
         self.trees.insert(id, tree);
@@ -191,7 +194,7 @@ impl Graph {
     /// Every commit reachable from `tips`, parents before children (iterative post-order).
     fn topological(
         &mut self,
-        repo: &gix::Repository,
+        objects: &mut dyn Objects,
         tips: Vec<ObjectId>,
     ) -> Result<Vec<ObjectId>, ScanError> {
         let mut order = Vec::new();
@@ -205,7 +208,7 @@ impl Graph {
             if !visited.insert(id) {
                 continue;
             }
-            self.load(repo, id)?;
+            self.load(objects, id)?;
             stack.push((id, true));
             for parent in self.parents.get(&id).into_iter().flatten().rev() {
                 if !visited.contains(parent) {

@@ -4,6 +4,7 @@
 
 mod cache;
 mod history;
+pub mod packs;
 mod tree;
 mod worktree;
 
@@ -126,6 +127,7 @@ pub fn open_shared(path: &Path) -> Result<gix::ThreadSafeRepository, ScanError> 
 /// commit, for readers on other threads (`mode` must be [`Mode::History`]).
 pub fn history_blobs(
     repo: &gix::Repository,
+    packs: &packs::Packs,
     mode: &Mode,
     visit: &mut dyn FnMut(BlobRef<'_>),
 ) -> Result<Stats, ScanError> {
@@ -136,7 +138,7 @@ pub fn history_blobs(
         since: since.as_deref(),
         cache: cache.as_deref(),
     };
-    history::new_blobs(repo, &limits, visit)
+    history::new_blobs(repo, packs, &limits, visit)
 }
 
 /// Runs the source `mode` over `path`, calling `visit` for every item.

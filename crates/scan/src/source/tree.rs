@@ -49,20 +49,60 @@ impl BlobPath<'_> {
     }
 }
 
+/// Where tree walks read trees from: the repository, or the history scan's chain-caching
+/// [`Reader`](super::packs::Reader).
+pub trait Objects {
+    /// The content of object `id`, which must exist.
+    fn object(&mut self, id: ObjectId) -> Result<ObjectData<'_>, ScanError>;
+
+    /// The repository's hash kind.
+    fn hash_kind(&self) -> gix::hash::Kind;
+}
+
+/// Object content, borrowed from a gix object or shared from a cache.
+pub enum ObjectData<'a> {
+    /// Read by gix.
+    Gix(gix::Object<'a>),
+    /// Read by the history reader.
+    Shared(std::rc::Rc<Vec<u8>>),
+}
+
+impl std::ops::Deref for ObjectData<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            ObjectData::Gix(object) => &object.data,
+            ObjectData::Shared(data) => data,
+        }
+    }
+}
+
+impl Objects for &gix::Repository {
+    fn object(&mut self, id: ObjectId) -> Result<ObjectData<'_>, ScanError> {
+        self.find_object(id)
+            .map(ObjectData::Gix)
+            .map_err(|e| ScanError::git("reading an object", e))
+    }
+
+    fn hash_kind(&self) -> gix::hash::Kind {
+        self.object_hash()
+    }
+}
+
 /// Calls `visit(path, blob id)` for every blob under `tree`, skipping subtrees already in
 /// `seen` (their blobs were visited before) and adding new subtrees to it.
 pub fn blobs(
-    repo: &gix::Repository,
+    objects: &mut dyn Objects,
     tree: ObjectId,
     seen: &mut IdSet,
     visit: &mut dyn FnMut(BlobPath<'_>, ObjectId) -> Result<(), ScanError>,
 ) -> Result<(), ScanError> {
+    let hash = objects.hash_kind();
     let mut stack = vec![(tree, String::new())];
     while let Some((id, prefix)) = stack.pop() {
-        let object = repo
-            .find_object(id)
-            .map_err(|e| ScanError::git("reading a tree", e))?;
-        for entry in TreeRefIter::from_bytes(&object.data, repo.object_hash()) {
+        let object = objects.object(id)?;
+        for entry in TreeRefIter::from_bytes(&object, hash) {
             let entry = entry.map_err(|e| ScanError::git("decoding a tree", e))?;
             let oid = entry.oid.to_owned();
             let at = BlobPath {

@@ -141,7 +141,7 @@ fn head_blobs(repo: &gix::Repository) -> Result<HashMap<String, ObjectId>, ScanE
         return Ok(map);
     };
     let mut seen = tree::IdSet::default();
-    tree::blobs(repo, tree.detach(), &mut seen, &mut |at, id| {
+    tree::blobs(&mut &*repo, tree.detach(), &mut seen, &mut |at, id| {
         map.insert(at.to_path(), id);
         Ok(())
     })?;
