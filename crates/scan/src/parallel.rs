@@ -80,7 +80,10 @@ pub fn scan_source(
                 let (shared, packs, bytes) = (shared.as_ref(), packs.as_ref(), &bytes);
                 scope.spawn(move || {
                     let repo = shared.map(gix::ThreadSafeRepository::to_thread_local);
-                    let reader = repo.as_ref().zip(packs).map(|(repo, packs)| Reader::new(packs, repo));
+                    let reader = repo
+                        .as_ref()
+                        .zip(packs)
+                        .map(|(repo, packs)| Reader::new(packs, repo));
                     work(scanner, reader, &receiver, bytes)
                 })
             })
@@ -91,7 +94,14 @@ pub fn scan_source(
                 let packs = packs.as_ref().ok_or_else(|| {
                     ScanError::git("scanning history", "the pack files were not opened")
                 })?;
-                walk_history(&shared.to_thread_local(), packs, mode, sender, &bytes, progress)
+                walk_history(
+                    &shared.to_thread_local(),
+                    packs,
+                    mode,
+                    sender,
+                    &bytes,
+                    progress,
+                )
             }
             None => walk(path, mode, sender, progress),
         };
