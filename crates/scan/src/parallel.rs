@@ -58,13 +58,14 @@ pub fn scan_source(
     workers: usize,
     progress: &mut dyn FnMut(usize, u64),
 ) -> Result<(Vec<Finding>, Stats), ScanError> {
+    // History: the repository for every thread and its pack files, opened once.
     let shared = match mode {
-        Mode::History { .. } => Some(source::open_shared(path)?),
+        Mode::History { .. } => {
+            let repo = source::open_shared(path)?;
+            let packs = Packs::open(&repo.to_thread_local())?;
+            Some((repo, packs))
+        }
         _ => None,
-    };
-    let packs = match &shared {
-        Some(shared) => Some(Packs::open(&shared.to_thread_local())?),
-        None => None,
     };
     let workers = workers.max(1);
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers)
@@ -77,32 +78,24 @@ pub fn scan_source(
         let handles: Vec<_> = receivers
             .into_iter()
             .map(|receiver| {
-                let (shared, packs, bytes) = (shared.as_ref(), packs.as_ref(), &bytes);
+                let (shared, bytes) = (shared.as_ref(), &bytes);
                 scope.spawn(move || {
-                    let repo = shared.map(gix::ThreadSafeRepository::to_thread_local);
-                    let reader = repo
-                        .as_ref()
-                        .zip(packs)
-                        .map(|(repo, packs)| Reader::new(packs, repo));
+                    let repo = shared.map(|(repo, packs)| (repo.to_thread_local(), packs));
+                    let reader = repo.as_ref().map(|(repo, packs)| Reader::new(packs, repo));
                     work(scanner, reader, &receiver, bytes)
                 })
             })
             .collect();
         let sender = Router(senders);
         let walked = match &shared {
-            Some(shared) => {
-                let packs = packs.as_ref().ok_or_else(|| {
-                    ScanError::git("scanning history", "the pack files were not opened")
-                })?;
-                walk_history(
-                    &shared.to_thread_local(),
-                    packs,
-                    mode,
-                    sender,
-                    &bytes,
-                    progress,
-                )
-            }
+            Some((repo, packs)) => walk_history(
+                &repo.to_thread_local(),
+                packs,
+                mode,
+                sender,
+                &bytes,
+                progress,
+            ),
             None => walk(path, mode, sender, progress),
         };
         let mut found: Vec<(usize, Finding)> = Vec::new();
