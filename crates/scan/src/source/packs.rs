@@ -16,6 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use gix::ObjectId;
+use gix::odb::store::structure::Record;
 use gix_pack::data::entry::Header;
 
 use super::tree::{IdSet, ObjectData};
@@ -45,13 +46,24 @@ impl Packs {
             .store_ref()
             .structure()
             .map_err(|e| ScanError::git("listing pack files", e))?;
-        let mut bundles = Vec::new();
+        let mut indexes = Vec::new();
         for record in records {
-            if let gix::odb::store::structure::Record::Index { path, .. } = record {
-                let bundle = gix_pack::Bundle::at(&path, repo.object_hash())
-                    .map_err(|e| ScanError::git("opening a pack file", e))?;
-                bundles.push(bundle);
+            match record {
+                Record::Index { path, .. } => indexes.push(path),
+                // The packs a multi-pack index covers keep their own indexes beside it.
+                Record::MultiIndex { path, .. } => {
+                    indexes.extend(pack_indexes_beside(&path));
+                }
+                Record::LooseObjectDatabase { .. } | Record::Empty => {}
             }
+        }
+        indexes.sort();
+        indexes.dedup();
+        let mut bundles = Vec::new();
+        for path in indexes {
+            let bundle = gix_pack::Bundle::at(&path, repo.object_hash())
+                .map_err(|e| ScanError::git("opening a pack file", e))?;
+            bundles.push(bundle);
         }
         // The biggest pack first: most lookups end there.
         bundles.sort_by_key(|bundle| std::cmp::Reverse(bundle.index.num_objects()));
@@ -60,6 +72,18 @@ impl Packs {
             replaced: replaced_ids(repo),
         })
     }
+}
+
+/// The `*.idx` files in the directory of `file`.
+fn pack_indexes_beside(file: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Some(Ok(entries)) = file.parent().map(std::fs::read_dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "idx"))
+        .collect()
 }
 
 /// The ids `refs/replace/<id>` names.
@@ -428,6 +452,8 @@ mod tests {
             git(d, &["commit", "-qm", &format!("v{version}")]);
         }
         git(d, &["repack", "-adfq", "--depth=50", "--window=250"]);
+        // Through a multi-pack index, the packs are still found (their own indexes stay).
+        git(d, &["multi-pack-index", "write"]);
         let repo = gix::open(d).expect("open");
         let packs = Packs::open(&repo).expect("packs");
         assert_eq!(packs.bundles.len(), 1);
