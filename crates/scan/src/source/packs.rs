@@ -9,8 +9,8 @@
 //! 50 deep). gix-pack still does the pack work here: index lookups, entry headers and inflating;
 //! this module adds the chain cache and the delta instructions (which gix-pack keeps private).
 //!
-//! Objects outside the repository's pack files (loose ones, ones swapped by `git replace`, or
-//! ones only a multi-pack index lists) are read through gix, as before.
+//! Objects outside the repository's pack files (loose ones, or ones swapped by `git replace`)
+//! are read through gix, as before, and so are the blobs a partial clone lacks.
 
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
