@@ -56,9 +56,10 @@ pub enum RefreshPolicy {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalSecretTarget {
-    /// The target Secret's name; the ExternalSecret's name when empty.
+    /// The target Secret's name (a DNS-1123 subdomain, checked when the manifest is loaded);
+    /// the ExternalSecret's name when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<crate::ResourceName>,
     /// Who owns the target. Default `Owner`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_policy: Option<CreationPolicy>,

@@ -7,7 +7,8 @@
 //!   keyward-providers owns and validates its own configuration, so this crate never grows a
 //!   field per provider.
 //! - [`load`]: multi-document YAML into typed objects, with errors that name file, document
-//!   and field.
+//!   and field. Names that become paths ([`ResourceName`], [`NamespaceName`]) are checked
+//!   there, once, as Kubernetes checks them.
 //!
 //! Types only: no I/O beyond parsing text, no calls to stores or clusters.
 //!
@@ -30,12 +31,16 @@ mod common;
 mod duration;
 mod external_secret;
 pub mod load;
+mod names;
 mod secret_store;
 
 pub use common::{SecretKeySelector, ServiceAccountSelector, StoreKind, StoreRef};
 pub use duration::parse_go_duration;
 pub use external_secret::*;
 pub use load::Document;
+pub use names::{
+    LABEL_PATTERN, NameError, NamespaceName, ResourceName, SUBDOMAIN_PATTERN, check_secret_key,
+};
 pub use secret_store::{
     ClusterSecretStore, ClusterSecretStoreCondition, ProviderSpec, SecretStore, SecretStoreSpec,
 };

@@ -6,7 +6,7 @@
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use serde::Deserialize;
 
-use crate::{ClusterSecretStore, ExternalSecret, SecretStore};
+use crate::{ClusterSecretStore, ExternalSecret, NamespaceName, ResourceName, SecretStore};
 
 /// One manifest document keyward knows what to do with, or a note of what it skipped.
 #[derive(Clone, Debug)]
@@ -58,6 +58,15 @@ pub fn from_str(text: &str, origin: &str) -> Result<Vec<Document>, LoadError> {
 /// error ends the stream (nothing after it can be trusted to be split right).
 pub fn documents(text: &str, origin: &str) -> Vec<Result<(usize, Document), LoadError>> {
     let mut documents = Vec::new();
+    if let Err(reason) = check_nesting(text) {
+        documents.push(Err(LoadError {
+            origin: origin.to_owned(),
+            index: 1,
+            what: String::new(),
+            reason,
+        }));
+        return documents;
+    }
     for (position, deserializer) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let index = position + 1;
         let fail = |what: String, reason: String| LoadError {
@@ -66,8 +75,8 @@ pub fn documents(text: &str, origin: &str) -> Vec<Result<(usize, Document), Load
             what,
             reason,
         };
-        let value = match serde_json::Value::deserialize(deserializer) {
-            Ok(value) => value,
+        let value = match Strict::deserialize(deserializer) {
+            Ok(Strict(value)) => value,
             Err(error) => {
                 documents.push(Err(fail(String::new(), yaml_reason(&error.to_string()))));
                 break;
@@ -85,6 +94,7 @@ pub fn documents(text: &str, origin: &str) -> Vec<Result<(usize, Document), Load
         let what = format!(" ({kind}/{name})");
         documents.push(
             typed(value, &api_version, &kind)
+                .and_then(check_names)
                 .map(|document| (index, document))
                 .map_err(|reason| fail(what, reason)),
         );
@@ -113,6 +123,136 @@ fn typed(value: serde_json::Value, api_version: &str, kind: &str) -> Result<Docu
             api_version: api_version.to_owned(),
             kind: kind.to_owned(),
         }),
+    }
+}
+
+/// Kubernetes refuses objects whose names are not DNS-1123 names; keyward does too, at load,
+/// because names become paths (`OUT/<namespace>/<target>`) and labels.
+fn check_names(document: Document) -> Result<Document, String> {
+    let metadata = match &document {
+        Document::ExternalSecret(es) => Some(&es.metadata),
+        Document::SecretStore(store) => Some(&store.metadata),
+        Document::ClusterSecretStore(store) => Some(&store.metadata),
+        Document::Secret(secret) => Some(&secret.metadata),
+        Document::ConfigMap(config_map) => Some(&config_map.metadata),
+        Document::Other { .. } => None,
+    };
+    if let Some(metadata) = metadata {
+        match metadata.name.as_deref() {
+            None => return Err("metadata.name: is required".into()),
+            Some(name) => {
+                ResourceName::parse(name).map_err(|e| format!("metadata.name: {e}"))?;
+            }
+        }
+        if let Some(namespace) = metadata.namespace.as_deref() {
+            NamespaceName::parse(namespace).map_err(|e| format!("metadata.namespace: {e}"))?;
+        }
+    }
+    Ok(document)
+}
+
+/// How deeply flow collections (`[`, `{`) may nest. The YAML parser takes time superlinear in
+/// the depth (100,000 `[` took 34 s); no manifest comes near this.
+pub const MAX_NESTING: usize = 512;
+
+/// Refuses texts whose brackets nest deeper than [`MAX_NESTING`], before the YAML parser sees
+/// them. Brackets inside quotes or plain scalars are counted too: a false refusal needs
+/// hundreds of unbalanced brackets in one file.
+fn check_nesting(text: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    for byte in text.bytes() {
+        match byte {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(format!(
+                        "collections nest deeper than {MAX_NESTING} levels; refused"
+                    ));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A JSON value read from YAML that refuses duplicate mapping keys, as the apiserver does:
+/// with `a: 1` and `a: 2` in one mapping, which one counts depends on the reader.
+struct Strict(serde_json::Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a YAML value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Strict::deserialize(d).map(|Strict(value)| value)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(value) = map.next_value()?;
+            if object.contains_key(&key) {
+                // A key is a field or Secret key name, never a value.
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key {key:?} in one mapping"
+                )));
+            }
+            object.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(object))
     }
 }
 

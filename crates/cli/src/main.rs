@@ -19,6 +19,7 @@ use crate::failure::Failure;
 use crate::output::Output;
 
 fn main() -> ExitCode {
+    quiet_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return failure::report_clap_error(error),
@@ -31,4 +32,19 @@ fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(failure) => failure::report(&failure, &output),
     }
+}
+
+/// A panic's message may quote data it was working on, and data are secrets: print where
+/// keyward failed, never why. Panics inside one ExternalSecret's work are caught and reported
+/// as its failure; one anywhere else ends the process with the Rust runtime's code 101.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "keyward: internal error{place} (a bug: please report it; the message is withheld, it may hold data)"
+        );
+    }));
 }

@@ -57,7 +57,7 @@ const EXPECTED_FAILURES: [(&str, &str); 5] = [
     // The template makes the fetched user name part of a key name; the seeded value (a JSON
     // object, as for every seeded key) holds '/' and quotes, which no Secret key may hold:
     // the API server would refuse ESO's Secret the same way.
-    ("template-v2-from-secret.yaml", "cannot be a file name"),
+    ("template-v2-from-secret.yaml", "is not a valid Secret key"),
     // The template reads `.now`, which the snippet never fetches: ESO's missingkey=error
     // fails it the same way.
     (

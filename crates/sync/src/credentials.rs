@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use keyward_api::SecretKeySelector;
+use keyward_api::{NamespaceName, ResourceName, SecretKeySelector};
 use keyward_bundle::env::EnvMap;
 use keyward_core::SecretValue;
 use keyward_providers::{Credentials, ProviderError, ProviderErrorKind};
@@ -54,33 +54,73 @@ impl HostCredentials {
         let Some(dir) = &self.dir else {
             return Ok(None);
         };
-        let path = dir.join(namespace).join(name).join(key);
-        let Ok(meta) = std::fs::metadata(&path) else {
-            return Ok(None);
-        };
-        if meta.mode() & 0o077 != 0 {
-            return Err(ProviderError::new(
+        // The three parts come from manifests: each must be a Kubernetes name (or Secret
+        // key), so the path cannot leave DIR by itself.
+        let invalid = |what: &str, error: keyward_api::NameError| {
+            ProviderError::new(
                 ProviderErrorKind::Misconfigured,
                 "credentials",
                 None,
-                format!(
-                    "{} is readable by group or others; chmod 600 it",
-                    path.display()
-                ),
-            ));
+                format!("the Secret reference's {what} {error}"),
+            )
+        };
+        NamespaceName::parse(namespace).map_err(|e| invalid("namespace", e))?;
+        ResourceName::parse(name).map_err(|e| invalid("name", e))?;
+        keyward_api::check_secret_key(key).map_err(|e| invalid("key", e))?;
+        let path = dir.join(namespace).join(name).join(key);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Ok(None);
         }
-        std::fs::read(&path)
+        let misconfigured = |message: String| {
+            ProviderError::new(
+                ProviderErrorKind::Misconfigured,
+                "credentials",
+                None,
+                message,
+            )
+        };
+        // Links are followed only within DIR (mounted Secrets link `key -> ..data/key`).
+        let (Ok(real), Ok(root)) = (path.canonicalize(), dir.canonicalize()) else {
+            return Err(misconfigured(format!(
+                "{} cannot be resolved",
+                path.display()
+            )));
+        };
+        if !real.starts_with(&root) {
+            return Err(misconfigured(format!(
+                "{} leads out of the credentials directory through a symbolic link; refused",
+                path.display()
+            )));
+        }
+        let meta = std::fs::metadata(&real)
+            .map_err(|e| misconfigured(format!("{}: {e}", path.display())))?;
+        if !meta.is_file() {
+            return Err(misconfigured(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
+        }
+        if meta.mode() & 0o077 != 0 {
+            return Err(misconfigured(format!(
+                "{} is readable by group or others; chmod 600 it",
+                path.display()
+            )));
+        }
+        if meta.len() > MAX_CREDENTIAL_BYTES {
+            return Err(misconfigured(format!(
+                "{} is larger than {} KiB; refused",
+                path.display(),
+                MAX_CREDENTIAL_BYTES >> 10
+            )));
+        }
+        std::fs::read(&real)
             .map(|bytes| Some(SecretValue::new(bytes)))
-            .map_err(|e| {
-                ProviderError::new(
-                    ProviderErrorKind::Misconfigured,
-                    "credentials",
-                    None,
-                    format!("{}: {e}", path.display()),
-                )
-            })
+            .map_err(|e| misconfigured(format!("{}: {e}", path.display())))
     }
 }
+
+/// A credential is a Secret key: at most 1 MiB, like a Secret.
+const MAX_CREDENTIAL_BYTES: u64 = 1 << 20;
 
 #[async_trait::async_trait]
 impl Credentials for HostCredentials {

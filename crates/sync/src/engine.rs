@@ -24,14 +24,14 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use keyward_api::{
     ConversionStrategy, CreationPolicy, DecodingStrategy, DeletionPolicy, ExternalSecret,
-    ExternalSecretDataFromRemoteRef, MetadataPolicy, NullBytePolicy, RemoteRef, SourceRef,
-    StoreRef,
+    ExternalSecretDataFromRemoteRef, MetadataPolicy, NamespaceName, NullBytePolicy, RemoteRef,
+    ResourceName, SourceRef, StoreRef,
 };
 use keyward_core::SecretValue;
 use keyward_providers::{Provider, value};
 
 use crate::SyncError;
-use crate::stores::StoreSet;
+use crate::stores::StoreLookup;
 
 /// What a target should hold.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,9 +39,9 @@ pub struct Desired {
     /// `namespace/name` of the ExternalSecret.
     pub external_secret: String,
     /// The target's namespace.
-    pub namespace: String,
+    pub namespace: NamespaceName,
     /// The target's name.
-    pub target: String,
+    pub target: ResourceName,
     /// The Secret type.
     pub type_: String,
     /// Labels of the target (from `template.metadata` and `templateFrom` targets).
@@ -54,7 +54,7 @@ pub struct Desired {
     pub deletion_policy: DeletionPolicy,
     /// `target.immutable`: once written, never changed.
     pub immutable: bool,
-    /// The keys and values.
+    /// The keys and values; every key is a valid Secret key.
     pub data: BTreeMap<String, SecretValue>,
 }
 
@@ -69,29 +69,68 @@ impl Desired {
     }
 }
 
-/// Where an ExternalSecret projects: `(namespace, its own name, target name)`; manifests
-/// without a namespace take `default_namespace`, targets without a name the ExternalSecret's.
-pub fn target_of(es: &ExternalSecret, default_namespace: &str) -> (String, String, String) {
-    let namespace = es
-        .metadata
-        .namespace
-        .clone()
-        .unwrap_or_else(|| default_namespace.to_owned());
-    let name = es.metadata.name.clone().unwrap_or_default();
+/// Where an ExternalSecret projects, as checked names.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TargetRef {
+    /// The ExternalSecret's namespace, which is its target's.
+    pub namespace: NamespaceName,
+    /// The ExternalSecret's own name.
+    pub external_secret: ResourceName,
+    /// The target's name: `spec.target.name`, or the ExternalSecret's name.
+    pub target: ResourceName,
+}
+
+impl TargetRef {
+    /// `namespace/name` of the ExternalSecret, as reports show it.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.external_secret)
+    }
+}
+
+/// Where an ExternalSecret projects; manifests without a namespace take `default_namespace`.
+/// Names are checked when manifests are loaded (and by the apiserver); one that is not a
+/// Kubernetes name still fails here, naming the field, so no unchecked name reaches a sink.
+pub fn target_of(
+    es: &ExternalSecret,
+    default_namespace: &NamespaceName,
+) -> Result<TargetRef, SyncError> {
+    let raw_name = es.metadata.name.as_deref().unwrap_or("");
+    let raw_namespace = es.metadata.namespace.as_deref();
+    let shown = format!(
+        "{}/{raw_name}",
+        raw_namespace.unwrap_or(default_namespace.as_str())
+    );
+    let invalid = |field: &str, error: keyward_api::NameError| {
+        SyncError::invalid(&shown, field.to_owned(), error.to_string())
+    };
+    let namespace = match raw_namespace {
+        Some(namespace) => {
+            NamespaceName::parse(namespace).map_err(|e| invalid("metadata.namespace", e))?
+        }
+        None => default_namespace.clone(),
+    };
+    let external_secret = ResourceName::parse(raw_name).map_err(|e| invalid("metadata.name", e))?;
     let target = es
         .spec
         .target
         .name
         .clone()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| name.clone());
-    (namespace, name, target)
+        .unwrap_or_else(|| external_secret.clone());
+    Ok(TargetRef {
+        namespace,
+        external_secret,
+        target,
+    })
 }
 
 /// Resolves one ExternalSecret.
-pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, SyncError> {
-    let (namespace, name, target) = target_of(es, stores.default_namespace());
-    let id = format!("{namespace}/{name}");
+pub async fn resolve(es: &ExternalSecret, stores: &dyn StoreLookup) -> Result<Desired, SyncError> {
+    let target_ref = target_of(es, stores.default_namespace())?;
+    let id = target_ref.id();
+    let TargetRef {
+        namespace, target, ..
+    } = target_ref;
+    let namespace_text = namespace.as_str();
     let fail = |field: String, message: String| SyncError::invalid(&id, field, message);
     check_unsupported(es).map_err(|(field, message)| fail(field, message))?;
 
@@ -100,28 +139,27 @@ pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, 
         let field = format!("spec.dataFrom[{index}]");
         let store = store_for(entry.source_ref.as_ref(), es, &field, &id)?;
         let provider = stores
-            .provider(&store, &namespace)
+            .provider(&store, namespace_text)
             .map_err(|e| SyncError::from_store(&id, &field, e))?;
         let values = data_from(entry, provider.as_ref(), &field, &id).await?;
         data.extend(values);
     }
     for (index, entry) in es.spec.data.iter().enumerate() {
         let field = format!("spec.data[{index}]");
+        keyward_api::check_secret_key(&entry.secret_key)
+            .map_err(|e| fail(format!("{field}.secretKey"), e.to_string()))?;
         let store = store_for(entry.source_ref.as_ref(), es, &field, &id)?;
         let provider = stores
-            .provider(&store, &namespace)
+            .provider(&store, namespace_text)
             .map_err(|e| SyncError::from_store(&id, &field, e))?;
         let value = read(provider.as_ref(), &entry.remote_ref, &field, &id).await?;
-        if entry.secret_key.is_empty() {
-            return Err(fail(format!("{field}.secretKey"), "is empty".into()));
-        }
         data.insert(entry.secret_key.clone(), value);
     }
     let mut type_ = "Opaque".to_owned();
     let mut labels = BTreeMap::new();
     let mut annotations = BTreeMap::new();
     if let Some(template) = &es.spec.target.template {
-        let inputs = template_inputs(template, stores, &namespace).await;
+        let inputs = template_inputs(template, stores, namespace_text).await;
         let rendered = crate::template::render(template, data, &inputs)
             .map_err(|(field, message)| fail(field, message))?;
         data = rendered.data;
@@ -129,6 +167,7 @@ pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, 
         labels = rendered.labels;
         annotations = rendered.annotations;
     }
+    check_keys(&data, es.spec.target.template.is_some(), &id)?;
     Ok(Desired {
         external_secret: id,
         namespace,
@@ -151,11 +190,42 @@ pub async fn resolve(es: &ExternalSecret, stores: &StoreSet) -> Result<Desired, 
     })
 }
 
+/// Every key must be a valid Secret key, as the apiserver requires: keys become file names
+/// on hosts and keys of a Secret in a cluster.
+fn check_keys(
+    data: &BTreeMap<String, SecretValue>,
+    templated: bool,
+    id: &str,
+) -> Result<(), SyncError> {
+    for (position, key) in data.keys().enumerate() {
+        if let Err(error) = keyward_api::check_secret_key(key) {
+            let field = if templated {
+                "spec.target.template"
+            } else {
+                "spec.dataFrom"
+            };
+            // Never the key itself: templates and find results build keys from fetched
+            // values. Its place in the sorted keys and its length find it.
+            return Err(SyncError::invalid(
+                id,
+                field.to_owned(),
+                format!(
+                    "key {} of {} (sorted, {} bytes long) {error}",
+                    position + 1,
+                    data.len(),
+                    key.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Looks up the ConfigMap and Secret keys `templateFrom` reads: ConfigMaps given as manifests,
 /// Secrets where store credentials come from.
 async fn template_inputs(
     template: &keyward_api::ExternalSecretTemplate,
-    stores: &StoreSet,
+    stores: &dyn StoreLookup,
     namespace: &str,
 ) -> crate::template::TemplateInputs {
     let mut inputs = crate::template::TemplateInputs::default();
@@ -163,8 +233,8 @@ async fn template_inputs(
         let text = if kind == "configMap" {
             stores
                 .config_map(namespace, &name)
-                .and_then(|data| data.get(&key))
-                .map(|text| SecretValue::from(text.as_str()))
+                .await
+                .and_then(|data| data.get(&key).map(|text| SecretValue::from(text.as_str())))
         } else {
             let selector = keyward_api::SecretKeySelector {
                 name: name.clone(),

@@ -1,7 +1,27 @@
 //! [`SyncError`]: one ExternalSecret's failure, naming it and the field, never a value.
 
-use keyward_core::{Classify, ErrorKind};
+use keyward_core::{Classify, ErrorKind, ExitCode};
 use keyward_providers::{ProviderError, ProviderErrorKind};
+
+/// What kind of failure a [`SyncError`] is: the exit code on hosts, the condition reason in a
+/// cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncErrorKind {
+    /// The manifest itself is wrong (exit 11).
+    Manifest,
+    /// A store call failed; the provider's kind says how (exit 20, or 11 for a store whose
+    /// configuration is wrong).
+    Store(ProviderErrorKind),
+    /// The target could not be read or written (exit 30); `retryable` says whether a later
+    /// attempt may succeed.
+    Target {
+        /// A conflict or an unreachable sink, rather than a refusal.
+        retryable: bool,
+    },
+    /// keyward itself failed (a panic caught around one ExternalSecret): exit 30.
+    Internal,
+}
 
 /// Why one ExternalSecret could not be synced. Others go on.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -13,8 +33,8 @@ pub struct SyncError {
     pub field: String,
     /// What happened.
     pub message: String,
-    /// A store failure (exit 20) or a manifest problem (exit 11).
-    pub store_failure: bool,
+    /// What kind of failure.
+    pub kind: SyncErrorKind,
 }
 
 impl SyncError {
@@ -24,7 +44,7 @@ impl SyncError {
             external_secret: external_secret.to_owned(),
             field,
             message,
-            store_failure: false,
+            kind: SyncErrorKind::Manifest,
         }
     }
 
@@ -34,18 +54,52 @@ impl SyncError {
         Self {
             external_secret: external_secret.to_owned(),
             field: field.to_owned(),
-            store_failure: error.kind != ProviderErrorKind::Misconfigured,
+            kind: SyncErrorKind::Store(error.kind),
             message: error.to_string(),
         }
+    }
+
+    /// The sink could not read or write the target.
+    pub fn target(external_secret: &str, error: crate::sink::SinkError) -> Self {
+        Self {
+            external_secret: external_secret.to_owned(),
+            field: "spec.target".to_owned(),
+            kind: SyncErrorKind::Target {
+                retryable: error.retryable,
+            },
+            message: error.message,
+        }
+    }
+
+    /// keyward panicked while resolving this ExternalSecret. The panic's own message is not
+    /// kept: it may quote data.
+    pub fn panicked(external_secret: &str) -> Self {
+        Self {
+            external_secret: external_secret.to_owned(),
+            field: "spec".to_owned(),
+            message: "internal error: keyward panicked while resolving this ExternalSecret (a bug; please report it)".to_owned(),
+            kind: SyncErrorKind::Internal,
+        }
+    }
+
+    /// Whether a store call failed (exit 20), rather than the manifest or keyward.
+    pub fn is_store_failure(&self) -> bool {
+        matches!(self.kind, SyncErrorKind::Store(kind) if kind != ProviderErrorKind::Misconfigured)
+    }
+
+    /// The documented exit code for this failure.
+    pub fn exit_code(&self) -> ExitCode {
+        self.kind().exit_code()
     }
 }
 
 impl Classify for SyncError {
     fn kind(&self) -> ErrorKind {
-        if self.store_failure {
-            ErrorKind::Store
-        } else {
-            ErrorKind::InvalidConfig
+        match self.kind {
+            SyncErrorKind::Internal => ErrorKind::Internal,
+            SyncErrorKind::Target { .. } => ErrorKind::Write,
+            _ if self.is_store_failure() => ErrorKind::Store,
+            _ => ErrorKind::InvalidConfig,
         }
     }
 }

@@ -11,12 +11,15 @@ pub mod credentials;
 pub mod engine;
 mod error;
 pub mod host;
+pub mod plan;
 pub mod rewrite;
 pub mod run;
+pub mod sink;
 mod stores;
 pub mod template;
 pub mod watch;
 
 pub use engine::Desired;
-pub use error::SyncError;
-pub use stores::StoreSet;
+pub use error::{SyncError, SyncErrorKind};
+pub use sink::{Applied, Applying, Projected, Projection, Sink, SinkError, project, reconcile};
+pub use stores::{StoreLookup, StoreSet};

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use keyward_api::{Document, ExternalSecret, load};
+use keyward_api::{Document, ExternalSecret, NamespaceName, load};
 use keyward_core::{ExitCode, FingerprintKey, SecretValue};
 
 use crate::credentials::HostCredentials;
 use crate::host::{self, Layout};
-use crate::stores::StoreSet;
+use crate::sink::{self, Projection};
+use crate::stores::{StoreLookup, StoreSet};
 use crate::{SyncError, engine};
 
 /// What a run needs.
@@ -24,13 +25,16 @@ pub struct RunOptions {
     /// How targets are written.
     pub layout: Layout,
     /// The namespace of manifests that name none.
-    pub namespace: String,
+    pub namespace: NamespaceName,
     /// Store credentials.
     pub credentials: HostCredentials,
     /// Whether `v1/Secret` manifests may provide credentials.
     pub allow_plaintext_secrets: bool,
     /// The key of the fingerprints in the report.
     pub fingerprint_key: FingerprintKey,
+    /// Whether to wait for another run writing the same `out` ([`host::OutLock`]) rather
+    /// than fail at once.
+    pub wait_for_lock: bool,
 }
 
 /// The outcome of one ExternalSecret.
@@ -79,8 +83,10 @@ pub struct Report {
     pub exit: ExitCode,
 }
 
-/// Runs one sync of every ExternalSecret (`keyward sync --once`).
-pub async fn run(options: RunOptions) -> Report {
+/// Runs one sync of every ExternalSecret (`keyward sync --once`), holding the lock of `out`
+/// for the whole run. Fails only when that lock cannot be had.
+pub async fn run(options: RunOptions) -> std::io::Result<Report> {
+    let _lock = lock_out(&options.out, options.wait_for_lock).await?;
     let session = Session::load(options);
     let all: Vec<usize> = (0..session.external_secrets().len()).collect();
     let mut rows = session.load_rows.clone();
@@ -89,12 +95,28 @@ pub async fn run(options: RunOptions) -> Report {
         exit = worse(exit, outcome.exit);
         rows.push(outcome.row);
     }
-    Report {
+    Ok(Report {
         rows,
         warnings: session.warnings.clone(),
         calls: session.calls(),
         exit,
+    })
+}
+
+/// Takes the lock of `out` off the async threads (waiting blocks).
+pub async fn lock_out(out: &Path, wait: bool) -> std::io::Result<host::OutLock> {
+    let out = out.to_owned();
+    if wait {
+        match host::OutLock::acquire(&out, false) {
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                tracing::info!(out = %out.display(), "another keyward sync is writing here; waiting for it");
+            }
+            other => return other,
+        }
     }
+    tokio::task::spawn_blocking(move || host::OutLock::acquire(&out, wait))
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 /// The outcome of one ExternalSecret in one round.
@@ -111,7 +133,7 @@ pub struct Outcome {
 /// Loaded manifests and their stores, kept between refreshes so `--watch` reuses each
 /// store's client (and its cached token) and its call discipline.
 pub struct Session {
-    sink: Arc<Sink>,
+    writer: Arc<Writer>,
     external_secrets: Vec<Arc<ExternalSecret>>,
     /// `file document N` of each ExternalSecret.
     origins: Vec<String>,
@@ -156,10 +178,12 @@ impl Session {
         )
         .with_config_maps(loaded.config_maps);
         Self {
-            sink: Arc::new(Sink {
+            writer: Arc::new(Writer {
                 duplicates: duplicate_targets(&loaded.external_secrets, &options.namespace),
-                out: options.out,
-                layout: options.layout,
+                sink: host::HostSink {
+                    out: options.out,
+                    layout: options.layout,
+                },
                 fingerprint_key: options.fingerprint_key,
             }),
             external_secrets: loaded.external_secrets.into_iter().map(Arc::new).collect(),
@@ -185,8 +209,11 @@ impl Session {
         let Some(es) = self.external_secrets.get(index) else {
             return false;
         };
-        let (namespace, _, target) = engine::target_of(es, self.stores.default_namespace());
-        host::target_path_of(&self.sink.out, &namespace, &target, self.sink.layout).exists()
+        let Ok(target) = engine::target_of(es, self.stores.default_namespace()) else {
+            return false;
+        };
+        let sink = &self.writer.sink;
+        host::target_path_of(&sink.out, &target.namespace, &target.target, sink.layout).exists()
     }
 
     /// Store calls made so far, in Prometheus text format.
@@ -204,12 +231,16 @@ impl Session {
             };
             let es = Arc::clone(es);
             let stores = Arc::clone(&self.stores);
-            tasks.spawn(async move { (index, engine::resolve(&es, &stores).await) });
+            tasks.spawn(async move {
+                let result = isolated(engine::resolve(&es, stores.as_ref()), &name_of(&es)).await;
+                (index, result)
+            });
         }
         let mut resolved = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(result) => resolved.push(result),
+                // Only cancellation gets here (panics are caught in the task).
                 Err(error) => tracing::error!(%error, "an ExternalSecret task stopped"),
             }
         }
@@ -226,7 +257,7 @@ impl Session {
         let mut groups: BTreeMap<(String, String), Vec<_>> = BTreeMap::new();
         for (index, result) in resolved {
             let target = match &result {
-                Ok(desired) => (desired.namespace.clone(), desired.target.clone()),
+                Ok(desired) => (desired.namespace.to_string(), desired.target.to_string()),
                 Err(_) => (String::new(), format!("#{index}")),
             };
             let origin = self.origins.get(index).cloned().unwrap_or_default();
@@ -241,20 +272,19 @@ impl Session {
             let Ok(permit) = Arc::clone(&writers).acquire_owned().await else {
                 break;
             };
-            let sink = Arc::clone(&self.sink);
-            tasks.spawn_blocking(move || {
+            let writer = Arc::clone(&self.writer);
+            tasks.spawn(async move {
                 let _permit = permit;
-                group
-                    .into_iter()
-                    .map(|(index, origin, result)| {
-                        let (mut row, exit) = sink.outcome(result);
-                        if let Status::Failed(message) = &mut row.status {
-                            // Say where: the manifest file and document.
-                            *message = format!("{origin}: {message}");
-                        }
-                        Outcome { index, row, exit }
-                    })
-                    .collect::<Vec<_>>()
+                let mut outcomes = Vec::new();
+                for (index, origin, result) in group {
+                    let (mut row, exit) = writer.outcome(result).await;
+                    if let Status::Failed(message) = &mut row.status {
+                        // Say where: the manifest file and document.
+                        *message = format!("{origin}: {message}");
+                    }
+                    outcomes.push(Outcome { index, row, exit });
+                }
+                outcomes
             });
         }
         let mut outcomes = Vec::new();
@@ -269,178 +299,110 @@ impl Session {
     }
 }
 
+/// Runs one ExternalSecret's resolution so that a panic (a bug, or hostile input a bug lets
+/// through) fails that ExternalSecret alone: it is reported, and the others go on.
+async fn isolated<F>(resolving: F, name: &str) -> Result<engine::Desired, SyncError>
+where
+    F: std::future::Future<Output = Result<engine::Desired, SyncError>>,
+{
+    futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(resolving))
+        .await
+        .unwrap_or_else(|_| Err(SyncError::panicked(name)))
+}
+
+/// `namespace/name` as written in the manifest, for reports about objects whose names may
+/// not even be valid.
+fn name_of(es: &ExternalSecret) -> String {
+    format!(
+        "{}/{}",
+        es.metadata.namespace.as_deref().unwrap_or(""),
+        es.metadata.name.as_deref().unwrap_or("")
+    )
+}
+
 /// How many targets are written at once: a few overlap fsync waits; many contend on the
 /// parent directory and the journal (measured with scripts/bench-sync).
 const PARALLEL_WRITES: usize = 4;
 
 /// Where and how targets are written, shared by the writer tasks.
-struct Sink {
-    out: PathBuf,
-    layout: Layout,
+struct Writer {
+    sink: host::HostSink,
     fingerprint_key: FingerprintKey,
-    duplicates: BTreeMap<(String, String), Vec<String>>,
+    duplicates: BTreeMap<(NamespaceName, keyward_api::ResourceName), Vec<String>>,
 }
 
-impl Sink {
-    fn outcome(&self, result: Result<engine::Desired, SyncError>) -> (Row, ExitCode) {
-        let mut exit = ExitCode::Success;
-        let row = match result {
-            Ok(desired) => {
-                let key = (desired.namespace.clone(), desired.target.clone());
-                match self.duplicates.get(&key) {
-                    Some(others) if desired.creation_policy_owns() => {
-                        exit = ExitCode::InvalidConfig;
-                        failed_row(
-                            &desired.external_secret,
-                            format!(
-                                "the target {}/{} is also written by {}",
-                                desired.namespace,
-                                desired.target,
-                                others.join(", ")
-                            ),
-                        )
-                    }
-                    _ => write_row(
-                        &self.out,
-                        &desired,
-                        self.layout,
-                        &self.fingerprint_key,
-                        &mut exit,
-                    ),
-                }
-            }
-            Err(error) => {
-                exit = if error.store_failure {
-                    ExitCode::Store
-                } else {
-                    ExitCode::InvalidConfig
-                };
-                failed_row(
-                    &error.external_secret,
-                    format!("{}: {}", error.field, error.message),
-                )
-            }
+impl Writer {
+    async fn outcome(&self, result: Result<engine::Desired, SyncError>) -> (Row, ExitCode) {
+        let desired = match result {
+            Ok(desired) => desired,
+            Err(error) => return failed(&error),
         };
-        (row, exit)
-    }
-}
-
-fn write_row(
-    out: &Path,
-    desired: &engine::Desired,
-    layout: Layout,
-    key: &FingerprintKey,
-    exit: &mut ExitCode,
-) -> Row {
-    match apply_policies(out, desired, layout) {
-        Ok(Applied::Write(data)) => write_data(out, desired, &data, layout, key, exit),
-        Ok(Applied::Skip(status)) => Row {
-            external_secret: desired.external_secret.clone(),
-            target: host::target_path(out, desired, layout)
-                .display()
-                .to_string(),
-            keys: desired.data.len(),
-            status,
-            fingerprint: None,
-            changed_at: None,
-        },
-        Err(message) => {
-            *exit = worse(*exit, ExitCode::InvalidConfig);
-            failed_row(&desired.external_secret, message)
-        }
-    }
-}
-
-/// What the target policies leave to do.
-enum Applied {
-    /// Write these keys.
-    Write(BTreeMap<String, SecretValue>),
-    /// Write nothing; report this.
-    Skip(Status),
-}
-
-/// `creationPolicy`, `deletionPolicy` and `immutable`, as they mean on a host: `Owner` and
-/// `Orphan` create and update; `Merge` lays the keys over an existing target and never
-/// creates one; `None` writes nothing. With no keys fetched, `Delete` removes the target,
-/// `Retain` keeps it and `Merge` writes what remains. An immutable target, once written, is
-/// never changed.
-fn apply_policies(
-    out: &Path,
-    desired: &engine::Desired,
-    layout: Layout,
-) -> Result<Applied, String> {
-    use keyward_api::{CreationPolicy, DeletionPolicy};
-    if desired.creation_policy == CreationPolicy::None {
-        return Ok(Applied::Skip(Status::Kept(
-            "creationPolicy None: nothing written".into(),
-        )));
-    }
-    let current = host::current(out, desired, layout);
-    if desired.data.is_empty() {
-        match desired.deletion_policy {
-            DeletionPolicy::Delete => {
-                return host::remove(out, desired, layout)
-                    .map(|_| Applied::Skip(Status::Deleted))
-                    .map_err(|e| format!("removing the target: {e}"));
-            }
-            DeletionPolicy::Retain => {
-                return Ok(Applied::Skip(Status::Kept(
-                    "no keys fetched: deletionPolicy Retain keeps the target".into(),
-                )));
-            }
-            DeletionPolicy::Merge => {}
-        }
-    }
-    if desired.immutable && current.is_some() {
-        return Ok(Applied::Skip(Status::Kept(
-            "immutable: the target is never changed once written".into(),
-        )));
-    }
-    if desired.creation_policy == CreationPolicy::Merge {
-        let Some(mut existing) = current else {
-            return Err(
-                "spec.target.creationPolicy: Merge needs an existing target; keyward sync does not create it"
-                    .into(),
+        let key = (desired.namespace.clone(), desired.target.clone());
+        if let Some(others) = self.duplicates.get(&key)
+            && desired.creation_policy_owns()
+        {
+            let message = format!(
+                "the target {}/{} is also written by {}",
+                desired.namespace,
+                desired.target,
+                others.join(", ")
             );
-        };
-        existing.extend(desired.data.clone());
-        return Ok(Applied::Write(existing));
+            return (
+                failed_row(&desired.external_secret, message),
+                ExitCode::InvalidConfig,
+            );
+        }
+        let name = desired.external_secret.clone();
+        let projecting = sink::project(desired, &self.sink, &self.fingerprint_key);
+        let projected = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(projecting))
+            .await
+            .unwrap_or_else(|_| Err(SyncError::panicked(&name)));
+        match projected {
+            Ok(projected) => (row_of(&name, projected), ExitCode::Success),
+            Err(error) => failed(&error),
+        }
     }
-    Ok(Applied::Write(desired.data.clone()))
 }
 
-fn write_data(
-    out: &Path,
-    desired: &engine::Desired,
-    data: &BTreeMap<String, SecretValue>,
-    layout: Layout,
-    key: &FingerprintKey,
-    exit: &mut ExitCode,
-) -> Row {
-    let projected = engine::Desired {
-        data: data.clone(),
-        ..desired.clone()
-    };
-    match host::project(out, &projected, layout) {
-        Ok(written) => Row {
-            external_secret: desired.external_secret.clone(),
-            target: written.path.display().to_string(),
-            keys: data.len(),
-            status: if written.changed {
+fn failed(error: &SyncError) -> (Row, ExitCode) {
+    (
+        failed_row(
+            &error.external_secret,
+            format!("{}: {}", error.field, error.message),
+        ),
+        error.exit_code(),
+    )
+}
+
+/// The report row of a projected target.
+fn row_of(name: &str, projected: sink::Projected) -> Row {
+    let location = projected.location;
+    let (status, keys, fingerprint) = match projected.projection {
+        Projection::Written {
+            changed,
+            keys,
+            fingerprint,
+        } => {
+            let status = if changed {
                 Status::Synced
             } else {
                 Status::Unchanged
-            },
-            fingerprint: Some(key.map(data)),
-            changed_at: host::changed_at(&written.path),
-        },
-        Err(error) => {
-            *exit = worse(*exit, ExitCode::Write);
-            failed_row(
-                &desired.external_secret,
-                format!("writing the target: {error}"),
-            )
+            };
+            (status, keys, Some(fingerprint))
         }
+        Projection::Deleted => (Status::Deleted, 0, None),
+        Projection::Kept(kept) => (Status::Kept(kept.describe().into()), 0, None),
+    };
+    let changed_at = fingerprint
+        .as_ref()
+        .and_then(|_| host::changed_at(Path::new(&location)));
+    Row {
+        external_secret: name.to_owned(),
+        target: location,
+        keys,
+        status,
+        fingerprint,
+        changed_at,
     }
 }
 
@@ -466,12 +428,14 @@ fn worse(a: ExitCode, b: ExitCode) -> ExitCode {
     if rank(b) > rank(a) { b } else { a }
 }
 
-/// Targets written by more than one ExternalSecret, with the names of those writers.
+/// Targets written by more than one ExternalSecret, with the names of those writers. Names
+/// are checked Kubernetes names, so one target has one spelling: `t`, `./t`, `t/` and
+/// `x/../t` never reach here as different targets (the last three are refused at load).
 fn duplicate_targets(
     list: &[ExternalSecret],
-    default_namespace: &str,
-) -> BTreeMap<(String, String), Vec<String>> {
-    let mut writers: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    default_namespace: &NamespaceName,
+) -> BTreeMap<(NamespaceName, keyward_api::ResourceName), Vec<String>> {
+    let mut writers: BTreeMap<_, Vec<String>> = BTreeMap::new();
     // creationPolicy Merge (and None) writers may share a target: that is what Merge is for.
     let owns = |es: &&ExternalSecret| {
         !matches!(
@@ -480,11 +444,13 @@ fn duplicate_targets(
         )
     };
     for es in list.iter().filter(owns) {
-        let (namespace, name, target) = engine::target_of(es, default_namespace);
+        let Ok(target) = engine::target_of(es, default_namespace) else {
+            continue; // reported when it is resolved
+        };
         writers
-            .entry((namespace.clone(), target))
+            .entry((target.namespace.clone(), target.target.clone()))
             .or_default()
-            .push(format!("{namespace}/{name}"));
+            .push(target.id());
     }
     writers.retain(|_, names| names.len() > 1);
     writers
@@ -502,14 +468,14 @@ struct Loaded {
     skipped: Vec<String>,
 }
 
-fn load_paths(paths: &[PathBuf], namespace: &str, errors: &mut Vec<Row>) -> Loaded {
+fn load_paths(paths: &[PathBuf], namespace: &NamespaceName, errors: &mut Vec<Row>) -> Loaded {
     let mut loaded = Loaded::default();
     for file in manifest_files(paths, errors) {
         let origin = file.display().to_string();
-        let text = match std::fs::read_to_string(&file) {
+        let text = match read_manifest(&file) {
             Ok(text) => text,
-            Err(error) => {
-                errors.push(failed_row(&origin, format!("cannot read: {error}")));
+            Err(reason) => {
+                errors.push(failed_row(&origin, reason));
                 continue;
             }
         };
@@ -533,7 +499,34 @@ fn load_paths(paths: &[PathBuf], namespace: &str, errors: &mut Vec<Row>) -> Load
     loaded
 }
 
-fn add(loaded: &mut Loaded, document: Document, origin: &str, default_namespace: &str) {
+/// The largest manifest file read: far above any real one (the apiserver stores objects of at
+/// most 1.5 MiB), far below what would hurt.
+pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+
+/// A manifest file's text. Only regular files are read (a FIFO would hang the run, a device
+/// never end), at most [`MAX_MANIFEST_BYTES`].
+fn read_manifest(file: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(file).map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file; refused".into());
+    }
+    let opened = std::fs::File::open(file).map_err(|e| format!("cannot read: {e}"))?;
+    let mut bytes = Vec::new();
+    opened
+        .take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(format!(
+            "larger than {} MiB; refused",
+            MAX_MANIFEST_BYTES >> 20
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text; a manifest is YAML".into())
+}
+
+fn add(loaded: &mut Loaded, document: Document, origin: &str, default_namespace: &NamespaceName) {
     match document {
         Document::ExternalSecret(es) => {
             loaded.external_secrets.push(*es);
@@ -546,7 +539,7 @@ fn add(loaded: &mut Loaded, document: Document, origin: &str, default_namespace:
                 .metadata
                 .namespace
                 .clone()
-                .unwrap_or_else(|| default_namespace.to_owned());
+                .unwrap_or_else(|| default_namespace.to_string());
             let name = secret.metadata.name.clone().unwrap_or_default();
             for (key, value) in secret.data.unwrap_or_default() {
                 loaded.secrets.insert(
@@ -566,7 +559,7 @@ fn add(loaded: &mut Loaded, document: Document, origin: &str, default_namespace:
                 .metadata
                 .namespace
                 .clone()
-                .unwrap_or_else(|| default_namespace.to_owned());
+                .unwrap_or_else(|| default_namespace.to_string());
             let name = config_map.metadata.name.clone().unwrap_or_default();
             loaded
                 .config_maps
@@ -613,35 +606,87 @@ fn manifest_files(paths: &[PathBuf], errors: &mut Vec<Row>) -> Vec<PathBuf> {
     files
 }
 
+/// `*.yaml` and `*.yml` files under `dir`. Links to directories are not followed (a link
+/// loop would never end); links to files are, and `read_manifest` reads only regular files.
 fn collect_yaml(dir: &Path, found: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.is_dir() {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
             collect_yaml(&path, found);
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        } else if !path.is_dir() && path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             found.push(path);
         }
     }
 }
 
 /// The fingerprint key in `state_dir/fingerprint.key`, created (32 random bytes, 0600) on
-/// first use. It must live where readers of the projections cannot read it.
+/// first use. It must live where readers of the projections cannot read it: a key file that
+/// group or others may read is refused. Two first runs at once end with one key: each writes
+/// a candidate and hard-links it into place, which fails for all but the first.
 pub fn fingerprint_key(state_dir: &Path) -> std::io::Result<FingerprintKey> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     let path = state_dir.join("fingerprint.key");
-    if !path.exists() {
+    if std::fs::symlink_metadata(&path).is_err() {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(state_dir)?;
-        let mut bytes = vec![0u8; 32];
+        let mut bytes = zeroize::Zeroizing::new(vec![0u8; 32]);
         getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
-        keyward_bundle::write_atomic(&path, &bytes)?;
+        let mut candidate = tempfile::Builder::new()
+            .prefix(".fingerprint-")
+            .permissions(std::fs::Permissions::from_mode(0o600))
+            .tempfile_in(state_dir)?;
+        std::io::Write::write_all(&mut candidate, &bytes)?;
+        candidate.as_file().sync_all()?;
+        match std::fs::hard_link(candidate.path(), &path) {
+            Ok(()) => std::fs::File::open(state_dir)?.sync_all()?,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(error),
+        }
+    }
+    let meta = std::fs::symlink_metadata(&path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(std::io::Error::other(format!(
+            "{} is readable by group or others; readers of projections must not read the fingerprint key: chmod 600 it",
+            path.display()
+        )));
     }
     let bytes = SecretValue::new(std::fs::read(&path)?);
     FingerprintKey::new(bytes)
         .ok_or_else(|| std::io::Error::other(format!("{} is too short", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_fails_one_external_secret_with_an_internal_error_and_no_message() {
+        let panicking = async { panic!("kw-canary-panic-payload") };
+        let error = isolated(panicking, "apps/db").await.expect_err("caught");
+        assert_eq!(error.external_secret, "apps/db");
+        assert_eq!(error.exit_code(), ExitCode::Write, "exit 30");
+        assert!(!error.to_string().contains("kw-canary"), "{error}");
+        let fine = async { Err(SyncError::invalid("apps/ok", "spec".into(), "x".into())) };
+        assert_eq!(
+            isolated(fine, "apps/ok")
+                .await
+                .expect_err("passed through")
+                .exit_code(),
+            ExitCode::InvalidConfig
+        );
+    }
 }

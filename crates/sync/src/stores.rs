@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
-use keyward_api::{ClusterSecretStore, SecretStore, SecretStoreSpec, StoreKind, StoreRef};
+use keyward_api::{
+    ClusterSecretStore, NamespaceName, SecretStore, SecretStoreSpec, StoreKind, StoreRef,
+};
 use keyward_providers::{
     CallCounters, Credentials, DisciplineConfig, Disciplined, Provider, ProviderError,
     ProviderErrorKind, StoreId, registry,
@@ -62,10 +64,57 @@ impl Store {
     }
 }
 
+/// Where the engine finds stores, and the ConfigMaps and Secrets templates read: the
+/// manifests of a host run ([`StoreSet`]) or the cluster (the operator's reflectors).
+#[async_trait::async_trait]
+pub trait StoreLookup: Send + Sync {
+    /// The namespace of manifests that name none.
+    fn default_namespace(&self) -> &NamespaceName;
+
+    /// The provider behind `store` for an ExternalSecret in `namespace`: one disciplined
+    /// client per store identity, built on first use.
+    fn provider(
+        &self,
+        store: &StoreRef,
+        namespace: &str,
+    ) -> Result<Arc<dyn Provider>, ProviderError>;
+
+    /// The data of ConfigMap `namespace/name`, if there is one.
+    async fn config_map(&self, namespace: &str, name: &str) -> Option<BTreeMap<String, String>>;
+
+    /// Where Secrets that stores and templates refer to are read.
+    fn credentials(&self) -> &dyn Credentials;
+}
+
+#[async_trait::async_trait]
+impl StoreLookup for StoreSet {
+    fn default_namespace(&self) -> &NamespaceName {
+        &self.default_namespace
+    }
+
+    fn provider(
+        &self,
+        store: &StoreRef,
+        namespace: &str,
+    ) -> Result<Arc<dyn Provider>, ProviderError> {
+        StoreSet::provider(self, store, namespace)
+    }
+
+    async fn config_map(&self, namespace: &str, name: &str) -> Option<BTreeMap<String, String>> {
+        self.config_maps
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    fn credentials(&self) -> &dyn Credentials {
+        self.credentials.as_ref()
+    }
+}
+
 /// Every store given to a run, by kind, namespace and name.
 #[derive(Debug)]
 pub struct StoreSet {
-    default_namespace: String,
+    default_namespace: NamespaceName,
     namespaced: BTreeMap<(String, String), Store>,
     cluster: BTreeMap<String, Store>,
     credentials: Arc<dyn Credentials>,
@@ -79,7 +128,7 @@ impl StoreSet {
     pub fn new(
         stores: Vec<SecretStore>,
         cluster_stores: Vec<ClusterSecretStore>,
-        default_namespace: &str,
+        default_namespace: &NamespaceName,
         credentials: Arc<dyn Credentials>,
     ) -> Self {
         let namespaced = stores
@@ -89,7 +138,7 @@ impl StoreSet {
                     .metadata
                     .namespace
                     .clone()
-                    .unwrap_or_else(|| default_namespace.to_owned());
+                    .unwrap_or_else(|| default_namespace.to_string());
                 let name = store.metadata.name.clone().unwrap_or_default();
                 let annotations = store.metadata.annotations.as_ref();
                 ((namespace, name), Store::new(store.spec, annotations))
@@ -104,7 +153,7 @@ impl StoreSet {
             })
             .collect();
         Self {
-            default_namespace: default_namespace.to_owned(),
+            default_namespace: default_namespace.clone(),
             namespaced,
             cluster,
             credentials,
@@ -121,22 +170,6 @@ impl StoreSet {
     ) -> Self {
         self.config_maps = config_maps;
         self
-    }
-
-    /// The data of ConfigMap `namespace/name`, if one was given.
-    pub fn config_map(&self, namespace: &str, name: &str) -> Option<&BTreeMap<String, String>> {
-        self.config_maps
-            .get(&(namespace.to_owned(), name.to_owned()))
-    }
-
-    /// Where Secrets that stores and templates refer to are read.
-    pub fn credentials(&self) -> &dyn Credentials {
-        self.credentials.as_ref()
-    }
-
-    /// The namespace of manifests that name none.
-    pub fn default_namespace(&self) -> &str {
-        &self.default_namespace
     }
 
     /// Store calls made so far, by provider, call and status.

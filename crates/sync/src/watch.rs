@@ -90,6 +90,8 @@ pub async fn watch(
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut hangup = signal(SignalKind::hangup())?;
 
+    // --no-wait: fail at once if another run holds OUT; later rounds queue behind it.
+    drop(crate::run::lock_out(&options.run.out, options.run.wait_for_lock).await?);
     let mut stamp = manifest_stamp(&options.run.paths);
     let mut session = Session::load(options.run.clone());
     report(Event::Loaded(&session));
@@ -106,7 +108,9 @@ pub async fn watch(
             .map(|(index, _)| index)
             .collect();
         if !due.is_empty() {
+            let lock = crate::run::lock_out(&options.run.out, true).await?;
             let outcomes = session.sync(&due).await;
+            drop(lock);
             report(Event::Round(&outcomes));
             for outcome in &outcomes {
                 reschedule(&mut slots, &session, outcome);
@@ -314,9 +318,10 @@ mod tests {
             paths: vec![dir.join("m.yaml")],
             out: dir.join("out"),
             layout: crate::host::Layout::Dir,
-            namespace: "default".into(),
+            namespace: keyward_api::NamespaceName::parse("default").expect("valid"),
             credentials: crate::credentials::HostCredentials::default(),
             allow_plaintext_secrets: false,
+            wait_for_lock: true,
             fingerprint_key: keyward_core::FingerprintKey::new(keyward_core::SecretValue::from(
                 "0123456789abcdef0123456789abcdef",
             ))

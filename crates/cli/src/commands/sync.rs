@@ -40,8 +40,10 @@ Examples:
   keyward sync -f deploy/ --watch --signal HUP --pidfile /run/nginx.pid
   keyward sync -f deploy/ --watch --on-change 'systemctl reload app'
 
-Exit codes: 0 all synced, 20 a store call failed, 11 a manifest is invalid; one failing
-ExternalSecret does not stop the others, and never touches what is already projected.";
+Exit codes: 0 all synced, 20 a store call failed, 11 a manifest is invalid, 30 a target
+could not be written (or keyward failed on one ExternalSecret); one failing ExternalSecret
+does not stop the others, and never touches what is already projected. Two runs never write
+one --out at once: a second waits for the first, or exits 30 with --no-wait.";
 
 /// How targets are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -75,8 +77,12 @@ pub struct SyncArgs {
     format: TargetFormat,
 
     /// The namespace of manifests that name none.
-    #[arg(long, short = 'n', default_value = "default")]
-    namespace: String,
+    #[arg(long, short = 'n', default_value = "default", value_parser = parse_namespace)]
+    namespace: keyward_api::NamespaceName,
+
+    /// Fail at once if another keyward sync is writing to --out, instead of waiting for it.
+    #[arg(long)]
+    no_wait: bool,
 
     /// Sync once and exit (the default).
     #[arg(long, conflicts_with = "watch")]
@@ -146,6 +152,7 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
         credentials,
         allow_plaintext_secrets: args.allow_plaintext_secrets,
         fingerprint_key,
+        wait_for_lock: !args.no_wait,
     };
     let hook = match (args.on_change, args.signal, args.pidfile) {
         (Some(command), _, _) => Some(ChangeHook::Command(command)),
@@ -165,11 +172,10 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
         };
         runtime
             .block_on(watch::watch(options, |event| print_event(&event, output)))
-            .context("installing signal handlers")
-            .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
+            .map_err(out_failure)?;
         return Ok(Done::Exit(keyward_core::ExitCode::Success));
     }
-    let report = runtime.block_on(run::run(options));
+    let report = runtime.block_on(run::run(options)).map_err(out_failure)?;
     print_report(&report, output)?;
     let changed: Vec<String> = report
         .rows
@@ -184,6 +190,16 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
         }
     }
     Ok(Done::Exit(report.exit))
+}
+
+/// The lock of --out could not be had (another run, with --no-wait), or --out cannot be
+/// prepared: a write failure, exit 30.
+fn out_failure(error: std::io::Error) -> Failure {
+    Failure::new(ErrorKind::Write, anyhow::Error::new(error).context("--out"))
+}
+
+fn parse_namespace(text: &str) -> Result<keyward_api::NamespaceName, String> {
+    keyward_api::NamespaceName::parse(text).map_err(|e| e.to_string())
 }
 
 fn parse_signal(text: &str) -> Result<nix::sys::signal::Signal, String> {
