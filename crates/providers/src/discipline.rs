@@ -106,6 +106,9 @@ struct Entry {
     result: OnceCell<Result<Fetched, ProviderError>>,
 }
 
+/// Below this many entries the read cache is never swept.
+const SWEEP_ABOVE: usize = 64;
+
 /// A provider wrapped in the call discipline. It is itself a [`Provider`].
 #[derive(Debug)]
 pub struct Disciplined<P> {
@@ -175,6 +178,12 @@ impl<P: Provider> Disciplined<P> {
             created: Instant::now(),
             result: OnceCell::new(),
         });
+        // Reads of keys nobody asks for again (an ExternalSecret deleted, a key renamed)
+        // would stay for the life of the process: sweep expired entries now and then, so
+        // values are held no longer than the freshness window and memory stays bounded.
+        if cache.len() >= SWEEP_ABOVE && cache.len().is_power_of_two() {
+            cache.retain(|_, cached| fresh(cached));
+        }
         cache.insert(cache_key.clone(), Arc::clone(&entry));
         entry
     }
@@ -367,6 +376,23 @@ mod tests {
             "another version is another call"
         );
         assert_eq!(counters.get("counting", "GetSecret", "success"), 2);
+    }
+
+    #[tokio::test]
+    async fn expired_reads_are_swept_so_the_cache_stays_bounded() {
+        let provider = Disciplined::new(
+            Counting::new(0, ProviderErrorKind::Unreachable),
+            DisciplineConfig {
+                freshness: Duration::ZERO,
+                ..fast()
+            },
+            Arc::new(CallCounters::default()),
+        );
+        for index in 0..300 {
+            assert!(provider.fetch(&format!("key-{index}"), None).await.is_ok());
+        }
+        let held = provider.cache.lock().expect("cache").len();
+        assert!(held <= 2 * SWEEP_ABOVE, "{held} entries held");
     }
 
     #[tokio::test]
