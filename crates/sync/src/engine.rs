@@ -42,11 +42,13 @@ pub struct Desired {
     pub namespace: NamespaceName,
     /// The target's name.
     pub target: ResourceName,
-    /// The Secret type.
-    pub type_: String,
-    /// Labels of the target (from `template.metadata` and `templateFrom` targets).
+    /// The Secret type the template sets (`template.type`); `None`: whatever the target has,
+    /// `Opaque` for a new one.
+    pub type_: Option<String>,
+    /// Labels of the target: with a template, `template.metadata.labels` (and `templateFrom`
+    /// targets); without one, the ExternalSecret's own labels, as ESO copies them.
     pub labels: BTreeMap<String, String>,
-    /// Annotations of the target.
+    /// Annotations of the target, chosen as the labels are.
     pub annotations: BTreeMap<String, String>,
     /// `target.creationPolicy` (default `Owner`).
     pub creation_policy: CreationPolicy,
@@ -155,15 +157,15 @@ pub async fn resolve(es: &ExternalSecret, stores: &dyn StoreLookup) -> Result<De
         let value = read(provider.as_ref(), &entry.remote_ref, &field, &id).await?;
         data.insert(entry.secret_key.clone(), value);
     }
-    let mut type_ = "Opaque".to_owned();
-    let mut labels = BTreeMap::new();
-    let mut annotations = BTreeMap::new();
+    let mut type_ = None;
+    let mut labels = es.metadata.labels.clone().unwrap_or_default();
+    let mut annotations = es.metadata.annotations.clone().unwrap_or_default();
     if let Some(template) = &es.spec.target.template {
         let inputs = template_inputs(template, stores, namespace_text).await;
         let rendered = crate::template::render(template, data, &inputs)
             .map_err(|(field, message)| fail(field, message))?;
         data = rendered.data;
-        type_ = rendered.type_.unwrap_or(type_);
+        type_ = rendered.type_;
         labels = rendered.labels;
         annotations = rendered.annotations;
     }

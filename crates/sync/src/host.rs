@@ -638,7 +638,7 @@ mod tests {
             external_secret: "apps/db".into(),
             namespace: NamespaceName::parse("apps").expect("valid"),
             target: ResourceName::parse("db").expect("valid"),
-            type_: "Opaque".into(),
+            type_: None,
             data: data
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), SecretValue::from(*v)))

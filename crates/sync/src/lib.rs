@@ -12,6 +12,7 @@ pub mod engine;
 mod error;
 pub mod host;
 pub mod plan;
+pub mod refresh;
 pub mod rewrite;
 pub mod run;
 pub mod sink;

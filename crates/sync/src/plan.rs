@@ -6,7 +6,8 @@
 //! - `Owner` and `Orphan` create and update the target (who owns it is the sink's business:
 //!   an owner reference in a cluster, nothing on a host).
 //! - `Merge` lays the desired keys over an existing target and never creates one.
-//! - With no keys fetched (the sources are gone), `deletionPolicy: Delete` removes the target,
+//! - With no keys fetched (the sources are gone), `deletionPolicy: Delete` removes the target
+//!   (only with `creationPolicy: Owner`: a target keyward does not own is never deleted),
 //!   `Retain` keeps it as it is and `Merge` writes what remains.
 //! - An `immutable` target, once written, is never changed.
 
@@ -98,6 +99,12 @@ pub fn plan(
     }
     if data.is_empty() {
         match desired.deletion {
+            // ESO deletes only what it owns: the target of another creationPolicy is left.
+            DeletionPolicy::Delete if desired.creation != CreationPolicy::Owner => {
+                return Plan::Refuse(
+                    "spec.target.deletionPolicy: Delete needs creationPolicy Owner (keyward deletes only targets it owns)".into(),
+                );
+            }
             DeletionPolicy::Delete if current.is_some() => return Plan::Delete,
             DeletionPolicy::Delete => return Plan::Keep(Kept::NothingToDelete),
             DeletionPolicy::Retain => return Plan::Keep(Kept::Retained),
@@ -240,6 +247,10 @@ mod tests {
             plan(desired(C::Owner, D::Retain, false), data(&[]), existing()),
             Plan::Keep(Kept::Retained)
         );
+        assert!(matches!(
+            plan(desired(C::Orphan, D::Delete, false), data(&[]), existing()),
+            Plan::Refuse(m) if m.contains("creationPolicy Owner")
+        ));
         assert_eq!(
             plan(desired(C::Merge, D::Merge, false), data(&[]), existing()),
             Plan::Write {

@@ -7,8 +7,8 @@
 //! - `CreatedOnce`: once, and only when the target does not exist yet;
 //! - `OnChange`: when its manifest changes (and once at start).
 //!
-//! A failed refresh keeps the last good projection and is retried sooner: 30 s, doubling
-//! up to 5 min, never later than the interval. The manifests are checked for changes every
+//! A failed refresh keeps the last good projection and is retried sooner. The schedule is
+//! [`crate::refresh`]'s, which the operator follows too. The manifests are checked for changes every
 //! second (and re-read at once on SIGHUP); changed or new ExternalSecrets sync at once, and
 //! the stores' clients are rebuilt with them.
 //!
@@ -65,9 +65,6 @@ pub enum Event<'a> {
 /// Hook timeout: a reload command that hangs must not stall the refreshes.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(60);
 const MANIFEST_CHECK: Duration = Duration::from_secs(1);
-const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
-const FIRST_RETRY: Duration = Duration::from_secs(30);
-const MAX_RETRY: Duration = Duration::from_secs(300);
 
 /// One ExternalSecret's place in the schedule.
 #[derive(Clone, Debug)]
@@ -208,44 +205,9 @@ fn reschedule(slots: &mut [Slot], session: &Session, outcome: &Outcome) {
     let Some(es) = session.external_secrets().get(outcome.index).copied() else {
         return;
     };
-    let interval = es
-        .spec
-        .refresh_interval
-        .as_deref()
-        .map_or(Ok(DEFAULT_INTERVAL), keyward_api::parse_go_duration);
     let failed = matches!(outcome.row.status, Status::Failed(_));
     slot.failures = if failed { slot.failures + 1 } else { 0 };
-    slot.due = match (es.spec.refresh_policy, interval) {
-        // An invalid interval is reported by the engine on every attempt: retry slowly.
-        (_, Err(_)) => Some(Instant::now() + MAX_RETRY),
-        (Some(RefreshPolicy::CreatedOnce | RefreshPolicy::OnChange), _) if !failed => None,
-        (_, Ok(interval)) if interval.is_zero() && !failed => None,
-        (_, Ok(interval)) if failed => {
-            Some(Instant::now() + jittered(retry_wait(slot.failures, interval)))
-        }
-        (_, Ok(interval)) => Some(Instant::now() + jittered(interval)),
-    };
-}
-
-/// 30 s, 60 s, 120 s, … up to 5 min, and never more than the interval (when it has one).
-fn retry_wait(failures: u32, interval: Duration) -> Duration {
-    let doubled = FIRST_RETRY.saturating_mul(1u32 << failures.saturating_sub(1).min(8));
-    let capped = doubled.min(MAX_RETRY);
-    if interval.is_zero() {
-        capped
-    } else {
-        capped.min(interval)
-    }
-}
-
-/// `wait` stretched or shortened by up to 10%.
-fn jittered(wait: Duration) -> Duration {
-    let mut byte = [0u8; 2];
-    let unit = match getrandom::fill(&mut byte) {
-        Ok(()) => f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX),
-        Err(_) => 0.5,
-    };
-    wait.mul_f64(0.9 + 0.2 * unit)
+    slot.due = crate::refresh::next_refresh(es, slot.failures).map(|wait| Instant::now() + wait);
 }
 
 async fn run_hook(hook: &ChangeHook, changed: &[String]) -> Result<String, String> {
@@ -288,19 +250,6 @@ async fn run_hook(hook: &ChangeHook, changed: &[String]) -> Result<String, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retries_back_off_and_stay_within_the_interval() {
-        let hour = Duration::from_secs(3600);
-        assert_eq!(retry_wait(1, hour), Duration::from_secs(30));
-        assert_eq!(retry_wait(2, hour), Duration::from_secs(60));
-        assert_eq!(retry_wait(9, hour), MAX_RETRY);
-        assert_eq!(
-            retry_wait(3, Duration::from_secs(10)),
-            Duration::from_secs(10)
-        );
-        assert_eq!(retry_wait(40, Duration::ZERO), MAX_RETRY);
-    }
 
     fn session(dir: &std::path::Path, es_extra: &str) -> Session {
         let manifests = format!(
@@ -369,13 +318,5 @@ mod tests {
             "an unchanged one keeps its schedule"
         );
         assert!(after[1].due.is_none());
-    }
-
-    #[test]
-    fn jitter_stays_within_ten_percent() {
-        for _ in 0..200 {
-            let wait = jittered(Duration::from_secs(100)).as_secs_f64();
-            assert!((90.0..=110.0).contains(&wait), "{wait}");
-        }
     }
 }
