@@ -108,6 +108,9 @@ pub enum Command {
     /// Project ExternalSecrets onto this host as files.
     Sync(crate::commands::sync::SyncArgs),
 
+    /// Run the Kubernetes operator: ExternalSecrets pulled into Secrets, as ESO does.
+    Operator(crate::commands::operator::OperatorArgs),
+
     /// Scan for secret values: tracked files, staged changes or all history.
     #[command(
         long_about = crate::commands::scan::LONG_ABOUT,

@@ -16,7 +16,7 @@ pub mod refresh;
 pub mod rewrite;
 pub mod run;
 pub mod sink;
-mod stores;
+pub mod stores;
 pub mod template;
 pub mod watch;
 

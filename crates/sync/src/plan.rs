@@ -5,7 +5,8 @@
 //! - `creationPolicy: None` writes nothing.
 //! - `Owner` and `Orphan` create and update the target (who owns it is the sink's business:
 //!   an owner reference in a cluster, nothing on a host).
-//! - `Merge` lays the desired keys over an existing target and never creates one.
+//! - `Merge` lays the desired keys over an existing target and never creates one (a missing
+//!   target is not an error: ESO's `SecretMissing`).
 //! - With no keys fetched (the sources are gone), `deletionPolicy: Delete` removes the target
 //!   (only with `creationPolicy: Owner`: a target keyward does not own is never deleted),
 //!   `Retain` keeps it as it is and `Merge` writes what remains.
@@ -50,6 +51,9 @@ pub enum Kept {
     Immutable,
     /// No keys fetched, `deletionPolicy: Delete`, and there is no target to delete.
     NothingToDelete,
+    /// `creationPolicy: Merge` and no target to merge into (ESO's `SecretMissing`: not an
+    /// error, the target is simply never created).
+    MergeTargetMissing,
 }
 
 impl Kept {
@@ -58,8 +62,13 @@ impl Kept {
         match self {
             Kept::CreationPolicyNone => "creationPolicy None: nothing written",
             Kept::Retained => "no keys fetched: deletionPolicy Retain keeps the target",
-            Kept::Immutable => "immutable: the target is never changed once written",
+            Kept::Immutable => {
+                "immutable: the target differs from the store but is never changed once written"
+            }
             Kept::NothingToDelete => "no keys fetched and no target: nothing to delete",
+            Kept::MergeTargetMissing => {
+                "creationPolicy Merge: the target does not exist, and Merge never creates it"
+            }
         }
     }
 }
@@ -111,30 +120,25 @@ pub fn plan(
             DeletionPolicy::Merge => {}
         }
     }
-    if desired.immutable && current.is_some() {
+    let (data, create, unchanged) = if desired.creation == CreationPolicy::Merge {
+        let Some(mut existing) = current else {
+            return Plan::Keep(Kept::MergeTargetMissing);
+        };
+        let unchanged = data.iter().all(|(key, value)| existing.get(key) == Some(value));
+        existing.extend(data);
+        (existing, false, unchanged)
+    } else {
+        let unchanged = current.as_ref() == Some(&data);
+        (data, current.is_none(), unchanged)
+    };
+    // Written once: the same content is no change; different content is never written.
+    if desired.immutable && !create && !unchanged {
         return Plan::Keep(Kept::Immutable);
     }
-    if desired.creation == CreationPolicy::Merge {
-        let Some(mut existing) = current else {
-            return Plan::Refuse(
-                "spec.target.creationPolicy: Merge needs an existing target and never creates one"
-                    .into(),
-            );
-        };
-        let unchanged = data
-            .iter()
-            .all(|(key, value)| existing.get(key) == Some(value));
-        existing.extend(data);
-        return Plan::Write {
-            data: existing,
-            create: false,
-            unchanged,
-        };
-    }
     Plan::Write {
-        create: current.is_none(),
-        unchanged: current.as_ref() == Some(&data),
         data,
+        create,
+        unchanged,
     }
 }
 
@@ -203,10 +207,10 @@ mod tests {
             Plan::Keep(Kept::CreationPolicyNone)
         );
         let merge = desired(C::Merge, D::Retain, false);
-        assert!(matches!(
+        assert_eq!(
             plan(merge, data(&[("a", "1")]), None),
-            Plan::Refuse(m) if m.starts_with("spec.target.creationPolicy")
-        ));
+            Plan::Keep(Kept::MergeTargetMissing)
+        );
         assert_eq!(
             plan(
                 merge,
@@ -272,5 +276,9 @@ mod tests {
             plan(d, data(&[("a", "2")]), Some(data(&[("a", "1")]))),
             Plan::Keep(Kept::Immutable)
         );
+        assert!(matches!(
+            plan(d, data(&[("a", "1")]), Some(data(&[("a", "1")]))),
+            Plan::Write { unchanged: true, .. }
+        ));
     }
 }

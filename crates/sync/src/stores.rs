@@ -19,10 +19,12 @@ use keyward_providers::{
 
 type Built = Result<Arc<dyn Provider>, ProviderError>;
 
-/// A store's spec and the rate limit its annotations ask for.
+/// A store's spec and the rate limit its annotations ask for: what a disciplined provider
+/// is built from, on a host or in a cluster.
 #[derive(Debug)]
-struct Store {
-    spec: SecretStoreSpec,
+pub struct Store {
+    /// The spec.
+    pub spec: SecretStoreSpec,
     /// `(calls per second, burst)` from the annotations, or why they are invalid.
     limits: Result<(Option<NonZeroU32>, Option<NonZeroU32>), String>,
 }
@@ -33,7 +35,8 @@ const BURST_ANNOTATION: &str = "keyward.io/burst";
 const IN_PROCESS_LIMIT: NonZeroU32 = NonZeroU32::new(1_000_000).expect("non-zero");
 
 impl Store {
-    fn new(spec: SecretStoreSpec, annotations: Option<&BTreeMap<String, String>>) -> Self {
+    /// A store from its spec and annotations (`keyward.io/calls-per-second`, `keyward.io/burst`).
+    pub fn new(spec: SecretStoreSpec, annotations: Option<&BTreeMap<String, String>>) -> Self {
         let number = |name: &str| -> Result<Option<NonZeroU32>, String> {
             match annotations.and_then(|a| a.get(name)) {
                 None => Ok(None),
@@ -199,14 +202,7 @@ impl StoreSet {
                 (entry, id, namespace.to_owned())
             }
         };
-        // One client per store and identity: a ClusterSecretStore whose references all name
-        // their namespace has one identity, whichever namespace reads through it.
-        let identity = match store.kind {
-            StoreKind::ClusterSecretStore if !refs_without_namespace(&entry.spec.provider.0) => {
-                String::new()
-            }
-            _ => credential_namespace.clone(),
-        };
+        let identity = entry.identity(store.kind, &credential_namespace);
         let cache_key = (store.kind, identity, store.name.clone());
         let mut built = self.built.lock().map_err(|_| {
             ProviderError::new(
@@ -223,27 +219,45 @@ impl StoreSet {
     }
 
     fn build(&self, entry: &Store, id: StoreId, credential_namespace: &str) -> Built {
-        let provider_name = entry
-            .spec
-            .provider
-            .single()
-            .map(|(name, _)| name.to_owned());
-        let discipline = entry
+        entry.build(
+            id,
+            credential_namespace,
+            Arc::clone(&self.credentials),
+            Arc::clone(&self.counters),
+        )
+    }
+}
+
+impl Store {
+    /// Builds (and so validates) this store's provider for ExternalSecrets whose Secret
+    /// references resolve in `credential_namespace`, wrapped in the call discipline.
+    pub fn build(
+        &self,
+        id: StoreId,
+        credential_namespace: &str,
+        credentials: Arc<dyn Credentials>,
+        counters: Arc<CallCounters>,
+    ) -> Result<Arc<dyn Provider>, ProviderError> {
+        let provider_name = self.spec.provider.single().map(|(name, _)| name.to_owned());
+        let discipline = self
             .discipline(provider_name.as_deref().unwrap_or(""))
             .map_err(|message| {
                 ProviderError::new(ProviderErrorKind::Misconfigured, &id.0, None, message)
             })?;
-        let provider = registry::build(
-            id,
-            &entry.spec.provider,
-            credential_namespace,
-            Arc::clone(&self.credentials),
-        )?;
-        Ok(Arc::new(Disciplined::new(
-            provider,
-            discipline,
-            Arc::clone(&self.counters),
-        )))
+        let provider = registry::build(id, &self.spec.provider, credential_namespace, credentials)?;
+        Ok(Arc::new(Disciplined::new(provider, discipline, counters)))
+    }
+
+    /// The identity of this store's client for a reader in `namespace`: a ClusterSecretStore
+    /// whose references all name their namespace has one client, whichever namespace reads
+    /// through it; otherwise each namespace has its own.
+    pub fn identity(&self, kind: StoreKind, namespace: &str) -> String {
+        match kind {
+            StoreKind::ClusterSecretStore if !refs_without_namespace(&self.spec.provider.0) => {
+                String::new()
+            }
+            _ => namespace.to_owned(),
+        }
     }
 }
 
@@ -283,26 +297,70 @@ fn check_conditions(
     namespace: &str,
     id: &StoreId,
 ) -> Result<(), ProviderError> {
-    if spec.conditions.is_empty() {
-        return Ok(());
-    }
-    let allowed = spec.conditions.iter().any(|condition| {
-        condition.namespaces.iter().any(|n| n == namespace)
-            || condition
-                .namespace_regexes
-                .iter()
-                .any(|pattern| regex::Regex::new(pattern).is_ok_and(|re| re.is_match(namespace)))
-    });
-    if allowed {
+    if namespace_allowed(spec, namespace, None) {
         Ok(())
     } else {
-        Err(ProviderError::new(
-            ProviderErrorKind::PermissionDenied,
-            &id.0,
-            None,
-            format!("namespace {namespace} is not allowed by spec.conditions"),
-        ))
+        Err(denied(id, namespace))
     }
+}
+
+/// The error of a namespace that a ClusterSecretStore's `spec.conditions` do not allow, in
+/// ESO's words.
+pub fn denied(id: &StoreId, namespace: &str) -> ProviderError {
+    let name = id.0.rsplit('/').next().unwrap_or(&id.0);
+    ProviderError::new(
+        ProviderErrorKind::PermissionDenied,
+        &id.0,
+        None,
+        format!("using cluster store \"{name}\" is not allowed from namespace \"{namespace}\": denied by spec.condition"),
+    )
+}
+
+/// Whether a ClusterSecretStore's `spec.conditions` let `namespace` (with `labels`, when
+/// known) use it: no conditions allow every namespace; otherwise one condition must match by
+/// name, by regular expression (unanchored, as ESO's `regexp.MatchString`) or by label
+/// selector.
+pub fn namespace_allowed(
+    spec: &SecretStoreSpec,
+    namespace: &str,
+    labels: Option<&BTreeMap<String, String>>,
+) -> bool {
+    spec.conditions.is_empty()
+        || spec.conditions.iter().any(|condition| {
+            condition.namespaces.iter().any(|n| n == namespace)
+                || condition
+                    .namespace_regexes
+                    .iter()
+                    .any(|pattern| regex::Regex::new(pattern).is_ok_and(|re| re.is_match(namespace)))
+                || match (&condition.namespace_selector, labels) {
+                    (Some(selector), Some(labels)) => selects(selector, labels),
+                    _ => false,
+                }
+        })
+}
+
+/// A Kubernetes label selector over a set of labels.
+pub fn selects(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    let by_label = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(key, value)| labels.get(key) == Some(value));
+    let by_expression = selector.match_expressions.iter().flatten().all(|rule| {
+        let values = rule.values.as_deref().unwrap_or_default();
+        let value = labels.get(&rule.key);
+        match rule.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    });
+    by_label && by_expression
 }
 
 #[cfg(test)]

@@ -165,6 +165,38 @@ impl Kubernetes {
         Ok(())
     }
 
+    /// Installs the CRDs of the given `external-secrets.io` kinds (`externalsecrets`,
+    /// `secretstores`, …) from ESO's own CRD files in `corpus` (`config/crds/bases`), as a
+    /// cluster running ESO has them, and waits until the API server serves them.
+    pub async fn install_eso_crds(&self, corpus: &Path, plurals: &[&str]) -> Result<(), HarnessError> {
+        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+        use kube::api::{Api, PostParams};
+        let fail = |e: String| HarnessError::prepare(PEER, format!("ESO CRDs: {e}"));
+        let api: Api<CustomResourceDefinition> = Api::all(self.admin_client().await?);
+        for plural in plurals {
+            let path = corpus
+                .join("config/crds/bases")
+                .join(format!("external-secrets.io_{plural}.yaml"));
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+            let crd: CustomResourceDefinition = serde_yaml_ng::from_str(&text)
+                .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+            api.create(&PostParams::default(), &crd)
+                .await
+                .map_err(|e| fail(format!("creating {plural}: {e}")))?;
+        }
+        for plural in plurals {
+            let name = format!("{plural}.external-secrets.io");
+            let established = kube::runtime::conditions::is_crd_established();
+            let waiting = kube::runtime::wait::await_condition(api.clone(), &name, established);
+            tokio::time::timeout(Duration::from_secs(30), waiting)
+                .await
+                .map_err(|_| fail(format!("{name} never became established")))?
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        Ok(())
+    }
+
     /// The kubeconfig's YAML.
     pub fn kubeconfig_yaml(&self) -> String {
         kubeconfig(&self.server, &self.ca_pem, &self.token)

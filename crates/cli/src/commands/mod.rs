@@ -2,6 +2,7 @@
 
 pub mod bundle;
 mod docs;
+pub mod operator;
 pub mod scan;
 pub mod sync;
 mod template;
@@ -36,6 +37,7 @@ pub fn run(command: Command, output: &Output) -> Result<Done, Failure> {
         Command::Bundle(args) => bundle::run(args, output),
         Command::Scan(args) => scan::run(&args, output).map(Done::Exit),
         Command::Sync(args) => sync::run(args, output),
+        Command::Operator(args) => operator::run(args),
         Command::Template(TemplateCommand::Render(args)) => {
             template::render(&args, output).map(Done::Exit)
         }

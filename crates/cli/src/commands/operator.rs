@@ -1,0 +1,105 @@
+//! `keyward operator`: the cluster half, ExternalSecrets pulled into Kubernetes Secrets.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use keyward_core::ErrorKind;
+
+use crate::commands::Done;
+use crate::failure::Failure;
+
+const LONG_ABOUT: &str = "\
+Run keyward as a Kubernetes operator: ExternalSecrets (external-secrets.io/v1) are pulled from
+their stores into Secrets, as External Secrets Operator does, with the same CRDs, labels,
+annotations, conditions, events and metric names. A cluster switches by stopping ESO and
+starting keyward; Secrets ESO wrote are adopted without a write when their data are current.
+
+The cluster comes from KUBECONFIG (or ~/.kube/config), or the in-cluster service account.";
+
+const EXAMPLES: &str = "\
+Examples:
+  keyward operator run
+  keyward operator run --namespace payments --concurrent 8
+  keyward operator run --metrics-addr 0.0.0.0:8080 --controller-class internal
+
+Exit codes: 0 stopped by SIGTERM or SIGINT, 20 the cluster could not be reached or a cache
+never filled (RBAC?), 30 the metrics address could not be bound.";
+
+/// `keyward operator …`
+#[derive(Debug, Args)]
+#[command(about = "Run the Kubernetes operator (ExternalSecrets into Secrets)", long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct OperatorArgs {
+    #[command(subcommand)]
+    command: OperatorCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Run the controllers until SIGTERM or SIGINT.
+    #[command(after_help = EXAMPLES)]
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, short = 'n', value_name = "NAMESPACE")]
+    namespace: Option<String>,
+
+    /// Serve only stores whose spec.controller is empty or this class (ESO's flag).
+    #[arg(long, value_name = "CLASS", default_value = "default")]
+    controller_class: String,
+
+    /// ExternalSecrets reconciled at once.
+    #[arg(long = "concurrent", value_name = "N", default_value_t = 16)]
+    concurrency: u16,
+
+    /// Where /metrics, /healthz and /readyz are served ("" to serve none).
+    #[arg(long = "metrics-addr", value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    metrics_address: String,
+}
+
+/// Runs `keyward operator …`.
+pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
+    let OperatorCommand::Run(args) = args.command;
+    let metrics_address = match args.metrics_address.as_str() {
+        "" => None,
+        text => Some(text.parse::<SocketAddr>().map_err(|_| {
+            Failure::new(
+                ErrorKind::Usage,
+                anyhow::anyhow!("--metrics-addr: '{text}' is not HOST:PORT"),
+            )
+        })?),
+    };
+    if let Some(namespace) = &args.namespace {
+        keyward_api::NamespaceName::parse(namespace)
+            .map_err(|e| Failure::new(ErrorKind::Usage, anyhow::anyhow!("--namespace {e}")))?;
+    }
+    let config = keyward_operator::OperatorConfig {
+        namespace: args.namespace,
+        controller_class: args.controller_class,
+        concurrency: args.concurrency.max(1),
+        metrics_address,
+        ..Default::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
+    runtime.block_on(async {
+        let client = kube::Client::try_default()
+            .await
+            .context("connecting to the cluster (KUBECONFIG, ~/.kube/config or in-cluster)")
+            .map_err(|e| Failure::new(ErrorKind::Store, e))?;
+        keyward_operator::run(client, config).await.map_err(|error| {
+            let kind = match error {
+                keyward_operator::OperatorError::Metrics { .. } => ErrorKind::Write,
+                _ => ErrorKind::Store,
+            };
+            Failure::new(kind, error)
+        })
+    })?;
+    Ok(Done::Exit(keyward_core::ExitCode::Success))
+}

@@ -1,0 +1,305 @@
+//! keyward's Kubernetes operator: ExternalSecrets (`external-secrets.io/v1`) pulled from
+//! their stores into Secrets, as a drop-in for External Secrets Operator (ESO).
+//!
+//! It owns the cluster half only: watching, scheduling, writing Secrets and status. Every
+//! rule of what a Secret should hold lives in `keyward-sync`, which the host mode shares:
+//! this crate adds a [`Sink`](keyward_sync::Sink) for Secrets ([`secret_sink`]), a store
+//! lookup over reflectors ([`stores`]) and the controller loop ([`external_secret`]), built
+//! from kube-runtime's parts: watcher → reflector → controller.
+//!
+//! What it writes is what ESO writes (labels, the data-hash annotation, owner references,
+//! field manager, conditions, events, metric names: [`eso`], [`status`], [`metrics`]), so a
+//! cluster switches by stopping ESO and starting keyward, and Secrets ESO wrote are adopted
+//! without a write. What it does not cache: Secrets it does not manage (they are watched
+//! through ESO's managed label only).
+//!
+//! ```no_run
+//! # async fn doc() -> Result<(), keyward_operator::OperatorError> {
+//! let client = kube::Client::try_default().await.map_err(keyward_operator::OperatorError::Client)?;
+//! keyward_operator::run(client, keyward_operator::OperatorConfig::default()).await
+//! # }
+//! ```
+
+pub mod eso;
+pub mod external_secret;
+pub mod metrics;
+mod resources;
+pub mod secret_sink;
+pub mod status;
+pub mod stores;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use keyward_core::{FingerprintKey, SecretValue};
+use keyward_providers::{CallCounters, ClusterCredentials};
+use kube::api::{Api, DynamicObject, PartialObjectMeta};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+
+pub use external_secret::Context;
+use metrics::Metrics;
+use stores::{ClusterStores, StoreReaders};
+
+/// How the operator runs.
+#[derive(Clone, Debug)]
+pub struct OperatorConfig {
+    /// Watch only this namespace (`--namespace`); all namespaces when `None`.
+    pub namespace: Option<String>,
+    /// Serve only stores whose `spec.controller` is empty or this (`--controller-class`).
+    pub controller_class: String,
+    /// ExternalSecrets reconciled at once.
+    pub concurrency: u16,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served; `None`: not served.
+    pub metrics_address: Option<SocketAddr>,
+    /// The name events are reported under.
+    pub reporter: String,
+}
+
+impl Default for OperatorConfig {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            controller_class: "default".into(),
+            concurrency: 16,
+            metrics_address: None,
+            reporter: "keyward".into(),
+        }
+    }
+}
+
+/// Why the operator stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OperatorError {
+    /// No Kubernetes client could be built.
+    #[error("connecting to the cluster: {0}")]
+    Client(#[source] kube::Error),
+    /// The metrics address could not be bound.
+    #[error("serving metrics on {address}: {source}")]
+    Metrics {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A watch stopped before the caches filled (the API server went away, or RBAC forbids
+    /// a list).
+    #[error("waiting for the {0} cache: the watch stopped")]
+    CacheNeverReady(&'static str),
+    /// A fingerprint key could not be made.
+    #[error("making the fingerprint key: {0}")]
+    FingerprintKey(String),
+}
+
+/// Api of `resource` in the configured scope.
+fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+fn scoped_dynamic(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    resource: &kube::core::ApiResource,
+) -> Api<DynamicObject> {
+    match namespace {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, resource),
+        None => Api::all_with(client.clone(), resource),
+    }
+}
+
+/// Keeps a reflector of `api` running in the background and returns its reader.
+fn reflect_dynamic(
+    api: Api<DynamicObject>,
+    resource: kube::core::ApiResource,
+) -> reflector::Store<DynamicObject> {
+    let writer = Writer::new(resource);
+    let reader = writer.as_reader();
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer);
+    tokio::spawn(stream.for_each(|_| futures::future::ready(())));
+    reader
+}
+
+/// Only ESO's own field managers' entries are kept of a cached Secret's `managedFields`: they
+/// say which keys an ExternalSecret wrote; the rest is memory for nothing.
+fn slim(secret: &mut Secret) {
+    if let Some(fields) = secret.metadata.managed_fields.as_mut() {
+        fields.retain(|entry| {
+            entry
+                .manager
+                .as_deref()
+                .is_some_and(|m| m.starts_with(eso::FIELD_MANAGER_PREFIX))
+        });
+    }
+}
+
+/// Runs the operator until SIGTERM or SIGINT.
+pub async fn run(client: kube::Client, config: OperatorConfig) -> Result<(), OperatorError> {
+    let namespace = config.namespace.as_deref();
+    let counters = Arc::new(CallCounters::default());
+    let metrics = Arc::new(Metrics::new(Arc::clone(&counters)));
+    let ready = Arc::new(AtomicBool::new(false));
+    if let Some(address) = config.metrics_address {
+        serve(address, Arc::clone(&metrics), Arc::clone(&ready)).await?;
+    }
+
+    let secret_stores = reflect_dynamic(
+        scoped_dynamic(&client, namespace, &resources::secret_store()),
+        resources::secret_store(),
+    );
+    let cluster_stores = reflect_dynamic(
+        Api::all_with(client.clone(), &resources::cluster_secret_store()),
+        resources::cluster_secret_store(),
+    );
+    let (namespaces, namespace_writer) = reflector::store::<PartialObjectMeta<Namespace>>();
+    if namespace.is_none() {
+        let stream = watcher(
+            Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+            watcher::Config::default(),
+        )
+            .default_backoff()
+            .reflect(namespace_writer);
+        tokio::spawn(stream.for_each(|_| futures::future::ready(())));
+    } else {
+        // A namespaced install reads no Namespace objects: ClusterSecretStore conditions by
+        // label selector then do not match (by name and regex they do).
+        drop(namespace_writer);
+    }
+    for (what, reader) in [("SecretStore", &secret_stores), ("ClusterSecretStore", &cluster_stores)] {
+        reader
+            .wait_until_ready()
+            .await
+            .map_err(|_| OperatorError::CacheNeverReady(what))?;
+    }
+
+    let (secrets, secret_writer) = reflector::store::<Secret>();
+    let managed = watcher::Config::default().labels(&format!("{}=true", eso::MANAGED_LABEL));
+    let secret_events = watcher(scoped::<Secret>(&client, namespace), managed)
+        .default_backoff()
+        .modify(slim)
+        .reflect(secret_writer)
+        .touched_objects();
+
+    let stores = Arc::new(ClusterStores::new(
+        StoreReaders {
+            secret_stores,
+            cluster_stores,
+            namespaces,
+        },
+        client.clone(),
+        Arc::new(ClusterCredentials::new(client.clone())),
+        Arc::clone(&counters),
+        &config.controller_class,
+    ));
+    let context = Arc::new(Context {
+        client: client.clone(),
+        stores,
+        secrets: secrets.clone(),
+        fingerprint_key: ephemeral_fingerprint_key()?,
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: config.reporter.clone(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+        ),
+        metrics,
+        failures: Default::default(),
+    });
+
+    let resource = resources::external_secret();
+    let controller = Controller::new_with(
+        scoped_dynamic(&client, namespace, &resource),
+        watcher::Config::default(),
+        resource,
+    )
+    .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency));
+    let external_secrets = controller.store();
+    let controller = controller
+        .watches_stream(secret_events, move |secret| {
+            external_secret::external_secrets_of(&secret, &external_secrets)
+        })
+        .shutdown_on_signal();
+    let readiness = {
+        let secrets = secrets.clone();
+        async move {
+            if secrets.wait_until_ready().await.is_ok() {
+                ready.store(true, Ordering::SeqCst);
+            }
+        }
+    };
+    tokio::spawn(readiness);
+    controller
+        .run(external_secret::reconcile, external_secret::error_policy, context)
+        .for_each(|result| {
+            if let Err(error) = result {
+                tracing::debug!(%error, "controller event");
+            }
+            futures::future::ready(())
+        })
+        .await;
+    Ok(())
+}
+
+/// Fingerprints in the operator's reports are keyed per process until the evidence work
+/// gives them a key of their own in the cluster.
+fn ephemeral_fingerprint_key() -> Result<FingerprintKey, OperatorError> {
+    let mut bytes = vec![0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| OperatorError::FingerprintKey(e.to_string()))?;
+    FingerprintKey::new(SecretValue::new(bytes))
+        .ok_or_else(|| OperatorError::FingerprintKey("too short".into()))
+}
+
+/// Serves `/metrics`, `/healthz` (the process runs) and `/readyz` (the caches are filled).
+async fn serve(
+    address: SocketAddr,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+) -> Result<(), OperatorError> {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| OperatorError::Metrics { address, source })?;
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = Arc::clone(&metrics);
+                async move { metrics.render() }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.load(Ordering::SeqCst);
+                async move {
+                    if ready {
+                        (StatusCode::OK, "ok")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "caches filling")
+                    }
+                }
+            }),
+        );
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "the metrics server stopped");
+        }
+    });
+    Ok(())
+}
