@@ -43,7 +43,7 @@ pub fn stringer(value: &Value) -> String {
         Value::Typed(t) => match t.ty {
             IntType::Month => crate::gotime::month_name(t.bits),
             IntType::Weekday => crate::gotime::weekday_name(t.bits),
-            IntType::Duration => crate::sprig::format_duration(t.bits),
+            IntType::Duration => crate::gotime::format_duration(t.bits),
             IntType::Uint64 => t.unsigned().to_string(),
         },
         other => display(other),

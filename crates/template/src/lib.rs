@@ -62,6 +62,7 @@ mod lex;
 mod limits;
 mod methods;
 mod parse;
+mod semver;
 mod sprig;
 mod value;
 
@@ -70,7 +71,7 @@ use std::collections::HashMap;
 pub use error::{Stage, TemplateError};
 pub use gotime::GoTime;
 pub use limits::{Budget, DEFAULT_MAX_BYTES, DEFAULT_TIME_BUDGET, Limits};
-pub use sprig::semver::Version as SemverVersion;
+pub use semver::Version as SemverVersion;
 pub use value::{GoStruct, IntType, TypedInt, Value};
 
 use error::line_column;

@@ -25,8 +25,6 @@ mod strings;
 mod url;
 mod yaml;
 
-pub(crate) use duration::format_duration;
-
 use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
 use crate::gofmt;
 use crate::limits;
