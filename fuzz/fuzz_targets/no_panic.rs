@@ -2,7 +2,9 @@
 //! a JSON data object; parsing and rendering must return `Ok` or `Err`.
 #![no_main]
 
-use keyward_template::{Template, Value};
+use std::time::Duration;
+
+use keyward_template::{Budget, Limits, Template, Value};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
@@ -14,6 +16,8 @@ fuzz_target!(|input: &[u8]| {
         _ => Value::from_json(&serde_json::json!({"s": data, "l": [data], "m": {data: data}})),
     };
     if let Ok(t) = Template::parse("fuzz", template) {
-        let _ = t.render(&data);
+        // A short time budget: generated loops may run until their deadline.
+        let mut budget = Budget::new(Limits::with_time_budget(Duration::from_millis(500)));
+        let _ = t.render_within(&data, &mut budget);
     }
 });

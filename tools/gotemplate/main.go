@@ -1,8 +1,11 @@
 // Command gotemplate renders one Go text/template with the Sprig v3 function map, the way
 // External Secrets Operator exposes it (Sprig's text functions minus env, expandenv and
 // getHostByName, plus ESO's toYaml, fromYaml, filterPEM and its certificate functions in
-// eso_crypto.go). It is keyward's reference renderer: tests compare keyward's own template
-// engine against it byte for byte.
+// eso_crypto.go). It is keyward's second reference renderer: ESO's own template package
+// (tools/esotemplate) is the first, and this one covers only what that package cannot do:
+// data of other Go types than ESO's map[string]string (the values fromJson, fromYaml, list and
+// dict make) and the functions newer ESO versions added. It builds Sprig from ESO's fork, as
+// ESO does.
 //
 // Usage:
 //

@@ -13,12 +13,20 @@
 //! The templates see every fetched key as a string (ESO hands templates a Secret's bytes).
 //! The ConfigMaps and Secrets that hold templates are looked up by the caller
 //! ([`TemplateInputs`]). Errors name the field and position, never a value or rendered text.
+//!
+//! All the templates of one ExternalSecret render under one [`Budget`]: together they may
+//! write at most a Secret's size (1 MiB) and must finish within [`TIME_BUDGET`]; a template
+//! that exceeds either fails this ExternalSecret alone, naming its field.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use keyward_api::{ExternalSecretTemplate, TemplateFrom, TemplateMergePolicy, TemplateRef};
 use keyward_core::SecretValue;
-use keyward_template::{Template, Value};
+use keyward_template::{Budget, Limits, Stage, Template, Value};
+
+/// How long the templates of one ExternalSecret may take to render, all keys together.
+pub const TIME_BUDGET: Duration = Duration::from_secs(5);
 
 /// The rendered target.
 #[derive(Debug, Default)]
@@ -84,6 +92,8 @@ pub fn render(
         ));
     }
     let values = template_values(&data);
+    let mut budget = Budget::new(Limits::with_time_budget(TIME_BUDGET));
+    let budget = &mut budget;
     let keep_fetched = template.merge_policy == Some(TemplateMergePolicy::Merge)
         || (template.data.is_empty() && template.template_from.is_empty());
     let mut out = Rendered {
@@ -95,11 +105,11 @@ pub fn render(
     }
     for (index, entry) in template.template_from.iter().enumerate() {
         let field = format!("{FIELD}.templateFrom[{index}]");
-        render_from(entry, &field, index, &values, inputs, &mut out)?;
+        render_from(entry, &field, index, &values, inputs, &mut out, budget)?;
     }
     for (key, text) in &template.data {
-        let rendered =
-            render_one(key, text, &values).map_err(|m| (format!("{FIELD}.data.{key}"), m))?;
+        let rendered = render_one(key, text, &values, budget)
+            .map_err(|m| (format!("{FIELD}.data.{key}"), m))?;
         out.data.insert(key.clone(), rendered);
     }
     if let Some(metadata) = &template.metadata {
@@ -108,7 +118,7 @@ pub fn render(
             (Target::Annotations, &metadata.annotations, "annotations"),
         ] {
             for (key, text) in map {
-                let rendered = render_one(key, text, &values)
+                let rendered = render_one(key, text, &values, budget)
                     .map_err(|m| (format!("{FIELD}.metadata.{name}.{key}"), m))?;
                 put(&mut out, target, key.clone(), rendered, &field_of(name))?;
             }
@@ -143,6 +153,7 @@ fn render_from(
     values: &Value,
     inputs: &TemplateInputs,
     out: &mut Rendered,
+    budget: &mut Budget,
 ) -> Result<(), (String, String)> {
     let target = match entry.target.as_deref() {
         None | Some("Data") => Target::Data,
@@ -156,7 +167,7 @@ fn render_from(
         }
     };
     if let Some(literal) = &entry.literal {
-        let rendered = render_one(&format!("templateFrom[{index}]"), literal, values)
+        let rendered = render_one(&format!("templateFrom[{index}]"), literal, values, budget)
             .map_err(|m| (field.to_owned(), m))?;
         put_keys_and_values(out, target, &rendered, field)?;
     }
@@ -180,7 +191,7 @@ fn render_from(
                 .expose_str()
                 .map_err(|_| (item_field.clone(), "the template is not UTF-8".to_owned()))?;
             let rendered =
-                render_one(&item.key, text, values).map_err(|m| (item_field.clone(), m))?;
+                render_one(&item.key, text, values, budget).map_err(|m| (item_field.clone(), m))?;
             match item.template_as.as_deref() {
                 None | Some("Values") => put(out, target, item.key.clone(), rendered, &item_field)?,
                 Some("KeysAndValues") => put_keys_and_values(out, target, &rendered, &item_field)?,
@@ -258,11 +269,21 @@ fn put(
     Ok(())
 }
 
-fn render_one(name: &str, text: &str, values: &Value) -> Result<SecretValue, String> {
+/// Renders one template within what is left of the ExternalSecret's `budget`. A limit error
+/// says only which limit (`output exceeds 1 MiB`); other errors give the template's position.
+fn render_one(
+    name: &str,
+    text: &str,
+    values: &Value,
+    budget: &mut Budget,
+) -> Result<SecretValue, String> {
     Template::parse(name, text)
-        .and_then(|template| template.render(values))
+        .and_then(|template| template.render_within(values, budget))
         .map(SecretValue::from)
-        .map_err(|error| error.to_string())
+        .map_err(|error| match error.stage {
+            Stage::Limit => error.message,
+            _ => error.to_string(),
+        })
 }
 
 #[cfg(test)]
@@ -311,6 +332,48 @@ mod tests {
             render(&template, fetched(), &TemplateInputs::default()).expect_err("fails");
         assert!(field.starts_with("spec.target.template.data."), "{field}");
         assert!(!message.contains("canary-tpl-5c1d"), "{message}");
+    }
+}
+
+#[cfg(test)]
+mod hostile_tests {
+    //! Hardening: templates that would build more than a Secret holds fail this
+    //! ExternalSecret alone, naming the field, without the value.
+
+    use super::*;
+
+    const CANARY: &str = "canary-budget-91c2";
+
+    fn fetched() -> BTreeMap<String, SecretValue> {
+        BTreeMap::from([("password".to_owned(), SecretValue::from(CANARY))])
+    }
+
+    #[test]
+    fn all_keys_share_one_mebibyte_of_output() {
+        let template: ExternalSecretTemplate = serde_json::from_value(serde_json::json!({
+            "data": {
+                "a": "{{ repeat 600000 \"x\" }}",
+                "b": "{{ .password }}{{ repeat 600000 \"x\" }}"
+            }
+        }))
+        .expect("template");
+        let (field, message) =
+            render(&template, fetched(), &TemplateInputs::default()).expect_err("over 1 MiB");
+        assert_eq!(field, "spec.target.template.data.b");
+        assert_eq!(message, "output exceeds 1 MiB");
+    }
+
+    #[test]
+    fn one_huge_string_fails_naming_its_field() {
+        let template: ExternalSecretTemplate = serde_json::from_value(serde_json::json!({
+            "templateFrom": [{ "literal": "k: {{ repeat 100000 (repeat 100000 .password) }}" }]
+        }))
+        .expect("template");
+        let (field, message) =
+            render(&template, fetched(), &TemplateInputs::default()).expect_err("over 1 MiB");
+        assert_eq!(field, "spec.target.template.templateFrom[0]");
+        assert_eq!(message, "error calling repeat: result exceeds 1 MiB");
+        assert!(!message.contains(CANARY));
     }
 }
 

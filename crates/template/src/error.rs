@@ -13,6 +13,9 @@ pub enum Stage {
     Parse,
     /// The template is valid but failed while executing against the data.
     Execute,
+    /// The template built a string, list or output larger than its [`crate::Limits`] allow,
+    /// or ran past their deadline.
+    Limit,
 }
 
 /// A template that could not be parsed or executed.
@@ -38,6 +41,7 @@ impl fmt::Display for TemplateError {
         let stage = match self.stage {
             Stage::Parse => "parsing",
             Stage::Execute => "executing",
+            Stage::Limit => "limit",
         };
         write!(
             f,

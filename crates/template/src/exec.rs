@@ -10,17 +10,18 @@ use std::collections::HashMap;
 
 use crate::funcs::{FuncMap, Function, Param};
 use crate::gofmt;
+use crate::limits;
 use crate::methods::{self, Method};
 use crate::parse::{Arg, ArgKind, Branch, Command, List, Node, Number, Pipe};
 use crate::value::Value;
 
-/// Go's template recursion limit is 100000; keyward stops at 200 so that a recursive template
-/// cannot overflow the stack (a debug build on a 2 MiB thread stack survives 400).
-const MAX_TEMPLATE_DEPTH: usize = 200;
+/// Go's template recursion limit (`maxExecDepth`). The executor runs on a thread with a 1 GiB
+/// stack (see `lib.rs`), which this depth fits in with room to spare.
+const MAX_TEMPLATE_DEPTH: usize = 100_000;
 
 /// Bound on nested bodies being walked at once (template calls times the control structures
-/// inside them), for the same reason.
-const MAX_WALK_NESTING: usize = 600;
+/// inside them), so that the stack is never exhausted whatever the mix.
+const MAX_WALK_NESTING: usize = 200_000;
 
 type Operand = Option<Value>;
 
@@ -41,6 +42,8 @@ pub(crate) struct ExecError {
     pub pos: usize,
     pub template: String,
     pub message: String,
+    /// The failure is a limit of [`crate::Limits`] being reached.
+    pub limit: bool,
 }
 
 enum Flow {
@@ -56,6 +59,8 @@ pub(crate) struct Exec<'a> {
     vars: Vec<(String, Operand)>,
     depth: usize,
     nesting: usize,
+    /// How much output this render may still write.
+    output_left: usize,
     pub out: String,
 }
 
@@ -65,6 +70,7 @@ impl<'a> Exec<'a> {
         funcs: &'a FuncMap,
         name: &str,
         data: &Value,
+        output_left: usize,
     ) -> Self {
         Exec {
             trees,
@@ -73,6 +79,7 @@ impl<'a> Exec<'a> {
             vars: vec![("$".to_owned(), Some(data.clone()))],
             depth: 0,
             nesting: 0,
+            output_left,
             out: String::new(),
         }
     }
@@ -90,7 +97,31 @@ impl<'a> Exec<'a> {
             pos,
             template: self.template.clone(),
             message: message.into(),
+            limit: false,
         }
+    }
+
+    /// An error for a limit reached at `pos`; `message` says which.
+    fn limit_error(&self, pos: usize, message: impl Into<String>) -> ExecError {
+        ExecError {
+            limit: true,
+            ..self.error(pos, message)
+        }
+    }
+
+    /// The deadline check of loops and template calls.
+    fn check_deadline(&self, pos: usize) -> Result<(), ExecError> {
+        limits::check_deadline().map_err(|message| self.limit_error(pos, message))
+    }
+
+    /// Appends to the output, within what the budget has left.
+    fn write(&mut self, pos: usize, text: &str) -> Result<(), ExecError> {
+        if self.out.len().saturating_add(text.len()) > self.output_left {
+            let max = limits::human_size(limits::max_bytes());
+            return Err(self.limit_error(pos, format!("output exceeds {max}")));
+        }
+        self.out.push_str(text);
+        Ok(())
     }
 
     fn walk(&mut self, dot: &Operand, list: &List) -> Result<Flow, ExecError> {
@@ -107,13 +138,13 @@ impl<'a> Exec<'a> {
         for node in list {
             let flow = match node {
                 Node::Text(text) => {
-                    self.out.push_str(text);
+                    self.write(0, text)?;
                     Flow::Normal
                 }
                 Node::Action(pipe) => {
                     let value = self.eval_pipeline(dot, pipe)?;
                     if pipe.decl.is_empty() {
-                        self.print(&value);
+                        self.print(pipe.pos, &value)?;
                     }
                     Flow::Normal
                 }
@@ -133,10 +164,13 @@ impl<'a> Exec<'a> {
         Ok(Flow::Normal)
     }
 
-    fn print(&mut self, value: &Operand) {
+    fn print(&mut self, pos: usize, value: &Operand) -> Result<(), ExecError> {
         match value {
-            None => self.out.push_str("<no value>"),
-            Some(v) => self.out.push_str(&gofmt::display(v)),
+            None => self.write(pos, "<no value>"),
+            Some(v) => {
+                let text = gofmt::display(v);
+                self.write(pos, &text)
+            }
         }
     }
 
@@ -171,17 +205,17 @@ impl<'a> Exec<'a> {
     fn walk_range_inner(&mut self, dot: &Operand, branch: &Branch) -> Result<Flow, ExecError> {
         let value = self.eval_pipeline(dot, &branch.pipe)?;
         let pos = branch.pipe.pos;
-        let items: Vec<(Operand, Value)> = match value {
-            None => Vec::new(),
-            Some(Value::List(items)) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (Some(Value::Int(i as i64)), v))
-                .collect(),
-            Some(Value::Map(map)) => map
-                .into_iter()
-                .map(|(k, v)| (Some(Value::String(k)), v))
-                .collect(),
+        let items: Box<dyn Iterator<Item = (Operand, Value)>> = match value {
+            None => Box::new(std::iter::empty()),
+            Some(Value::List(items)) => Box::new(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (Some(Value::Int(i as i64)), v)),
+            ),
+            Some(Value::Map(map)) => {
+                Box::new(map.into_iter().map(|(k, v)| (Some(Value::String(k)), v)))
+            }
             Some(Value::Int(n) | Value::Int64(n)) => {
                 if branch.pipe.decl.len() > 1 {
                     return Err(self.error(
@@ -189,7 +223,8 @@ impl<'a> Exec<'a> {
                         "can't use an integer to iterate over more than one variable",
                     ));
                 }
-                (0..n.max(0)).map(|i| (None, Value::Int(i))).collect()
+                // Counted lazily: `range 2000000000` runs until the deadline stops it.
+                Box::new((0..n.max(0)).map(|i| (None, Value::Int(i))))
             }
             Some(other) => {
                 return Err(self.error(
@@ -201,7 +236,8 @@ impl<'a> Exec<'a> {
                 ));
             }
         };
-        if items.is_empty() {
+        let mut items = items.peekable();
+        if items.peek().is_none() {
             if let Some(else_list) = &branch.else_list {
                 return self.walk(dot, else_list);
             }
@@ -209,6 +245,7 @@ impl<'a> Exec<'a> {
         }
         let mark = self.vars.len();
         for (index, elem) in items {
+            self.check_deadline(pos)?;
             self.set_range_vars(&branch.pipe, index, &elem, pos)?;
             let flow = self.walk(&Some(elem), &branch.list);
             self.vars.truncate(mark);
@@ -296,6 +333,7 @@ impl<'a> Exec<'a> {
             Some(p) => self.eval_pipeline(dot, p)?,
             None => None,
         };
+        self.check_deadline(pos)?;
         if self.depth + 1 >= MAX_TEMPLATE_DEPTH {
             return Err(self.error(
                 pos,
@@ -661,7 +699,14 @@ impl<'a> Exec<'a> {
             argv.push(self.validate(last, param_at(count - 1), pos)?);
         }
         let result = (function.call)(argv)
-            .map_err(|e| self.error(pos, format!("error calling {name}: {e}")))?;
+            .and_then(|value| limits::check_weight(&value).map(|()| value))
+            .map_err(|e| {
+                let error = self.error(pos, format!("error calling {name}: {e}"));
+                ExecError {
+                    limit: limits::exceeded().is_some(),
+                    ..error
+                }
+            })?;
         self.write_back_mutated_map(name, args.first(), &result, pos)?;
         Ok(Some(result))
     }

@@ -159,7 +159,7 @@ fn register_builtins(map: &mut FuncMap) {
         Ok(Value::String(gofmt::sprintln(&a)))
     });
     map.add("printf", &[Str], Some(Any), |a| {
-        Ok(Value::String(gofmt::sprintf(string_at(&a, 0), &a[1..])))
+        gofmt::sprintf(string_at(&a, 0), &a[1..]).map(Value::String)
     });
     map.add("html", &[], Some(Any), |a| {
         Ok(Value::String(html_escape(&escaper_input(a))))

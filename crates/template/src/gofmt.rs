@@ -30,9 +30,9 @@ pub fn sprintln(args: &[Value]) -> String {
 
 /// `fmt.Sprint` of one value (`%v`).
 pub fn display(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Buf::new(usize::MAX);
     Spec::default().print_value(&mut out, value, 'v');
-    out
+    out.finish().unwrap_or_default()
 }
 
 /// The `String()` of a value with that method (`time.Time`, `*semver.Version`).
@@ -43,7 +43,7 @@ pub fn stringer(value: &Value) -> String {
         Value::Typed(t) => match t.ty {
             IntType::Month => crate::gotime::month_name(t.bits),
             IntType::Weekday => crate::gotime::weekday_name(t.bits),
-            IntType::Duration => crate::sprig::format_duration(t.bits),
+            IntType::Duration => crate::gotime::format_duration(t.bits),
             IntType::Uint64 => t.unsigned().to_string(),
         },
         other => display(other),
@@ -70,108 +70,308 @@ fn go_syntax(value: &Value) -> String {
     }
 }
 
-/// `fmt.Sprintf`.
-pub fn sprintf(format: &str, args: &[Value]) -> String {
-    let mut out = String::new();
-    let mut next_arg = 0;
-    let mut reordered = false;
-    let mut chars = format.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let mut spec = Spec::default();
-        while let Some(&(_, flag)) = chars.peek() {
-            match flag {
-                '-' => spec.minus = true,
-                '+' => spec.plus = true,
-                '#' => spec.sharp = true,
-                ' ' => spec.space = true,
-                '0' => spec.zero = true,
-                _ => break,
+/// Go's `fmt` bound on a width, precision or argument index written in a format (`tooLarge`):
+/// a larger number makes the verb malformed, as in Go.
+const MAX_FORMAT_NUMBER: usize = 1_000_000;
+
+/// `fmt.Sprintf`, following Go's `doPrintf` step by step (flags, argument index, width,
+/// precision, verb), so that malformed formats print Go's `%!(NOVERB)`, `%!(BADWIDTH)`,
+/// `%!v(BADINDEX)` and friends. The output is built within the active size cap
+/// ([`crate::limits`]): a result that would exceed it is an error, before it is allocated.
+pub fn sprintf(format: &str, args: &[Value]) -> Result<String, String> {
+    let mut out = Buf::new(crate::limits::max_bytes());
+    Printf {
+        format: format.as_bytes(),
+        args,
+        arg_num: 0,
+        reordered: false,
+        good_arg_num: true,
+    }
+    .run(&mut out);
+    out.finish()
+}
+
+/// The state of one `Sprintf` (Go's `pp` fields that `doPrintf` uses).
+struct Printf<'a> {
+    format: &'a [u8],
+    args: &'a [Value],
+    arg_num: usize,
+    reordered: bool,
+    good_arg_num: bool,
+}
+
+impl Printf<'_> {
+    fn run(&mut self, out: &mut Buf) {
+        let end = self.format.len();
+        let mut i = 0;
+        while i < end {
+            self.good_arg_num = true;
+            let start = i;
+            while i < end && self.format[i] != b'%' {
+                i += 1;
             }
-            chars.next();
-        }
-        spec.width = read_number(&mut chars, args, &mut next_arg);
-        if chars.peek().map(|&(_, c)| c) == Some('.') {
-            chars.next();
-            spec.prec = Some(read_number(&mut chars, args, &mut next_arg).unwrap_or(0));
-        }
-        if chars.peek().map(|&(_, c)| c) == Some('[') {
-            chars.next();
-            let index = read_number(&mut chars, &[], &mut 0);
-            if chars.peek().map(|&(_, c)| c) == Some(']') {
-                chars.next();
+            out.push_bytes(&self.format[start..i]);
+            if i >= end {
+                break;
             }
-            reordered = true;
-            match index {
-                Some(n) if n >= 1 && n <= args.len() => next_arg = n - 1,
-                _ => {
-                    let verb = chars.next().map_or('?', |(_, c)| c);
-                    out.push_str(&format!("%!{verb}(BADINDEX)"));
-                    continue;
+            i += 1;
+            let mut spec = Spec::default();
+            while i < end {
+                match self.format[i] {
+                    b'#' => spec.sharp = true,
+                    b'0' => spec.zero = true,
+                    b'+' => spec.plus = true,
+                    b'-' => spec.minus = true,
+                    b' ' => spec.space = true,
+                    _ => break,
+                }
+                i += 1;
+            }
+            let mut after_index;
+            (i, after_index) = self.arg_number(i);
+            if i < end && self.format[i] == b'*' {
+                i += 1;
+                let (width, ok) = self.int_from_arg();
+                if !ok {
+                    out.push_str("%!(BADWIDTH)");
+                }
+                // A negative width means left-justified.
+                spec.width = ok.then_some(width.unsigned_abs() as usize);
+                if width < 0 {
+                    spec.minus = true;
+                    spec.zero = false;
+                }
+                after_index = false;
+            } else {
+                let (width, present, next) = parse_number(self.format, i, end);
+                i = next;
+                spec.width = present.then_some(width);
+                if after_index && present {
+                    self.good_arg_num = false;
+                }
+            }
+            if i + 1 < end && self.format[i] == b'.' {
+                i += 1;
+                if after_index {
+                    self.good_arg_num = false;
+                }
+                (i, after_index) = self.arg_number(i);
+                if i < end && self.format[i] == b'*' {
+                    i += 1;
+                    let (prec, ok) = self.int_from_arg();
+                    // A negative precision means no precision, and is reported too.
+                    spec.prec = (ok && prec >= 0).then_some(prec as usize);
+                    if spec.prec.is_none() {
+                        out.push_str("%!(BADPREC)");
+                    }
+                    after_index = false;
+                } else {
+                    let (prec, present, next) = parse_number(self.format, i, end);
+                    i = next;
+                    spec.prec = Some(if present { prec } else { 0 });
+                }
+            }
+            if !after_index {
+                (i, _) = self.arg_number(i);
+            }
+            if i >= end {
+                out.push_str("%!(NOVERB)");
+                break;
+            }
+            let (verb, size) = decode_rune(&self.format[i..]);
+            i += size;
+            self.print_verb(out, spec, verb);
+        }
+        self.print_extra(out);
+    }
+
+    fn print_verb(&mut self, out: &mut Buf, spec: Spec, verb: char) {
+        if verb == '%' {
+            // A percent sign takes no operand and ignores width and precision.
+            out.push('%');
+        } else if !self.good_arg_num {
+            out.push_str("%!");
+            out.push(verb);
+            out.push_str("(BADINDEX)");
+        } else if let Some(arg) = self.args.get(self.arg_num) {
+            self.arg_num += 1;
+            spec.for_verb(verb).print_arg(out, arg, verb);
+        } else {
+            out.push_str("%!");
+            out.push(verb);
+            out.push_str("(MISSING)");
+        }
+    }
+
+    /// `%!(EXTRA type=value, …)` for unused operands, unless the format used indexes.
+    fn print_extra(&self, out: &mut Buf) {
+        if self.reordered || self.arg_num >= self.args.len() {
+            return;
+        }
+        out.push_str("%!(EXTRA ");
+        for (i, arg) in self.args[self.arg_num..].iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            match arg {
+                Value::Nil => out.push_str("<nil>"),
+                other => {
+                    out.push_str(other.go_type());
+                    out.push('=');
+                    Spec::default().print_arg(out, other, 'v');
                 }
             }
         }
-        let Some((_, verb)) = chars.next() else {
-            out.push_str("%!(NOVERB)");
-            break;
-        };
-        if verb == '%' {
-            out.push('%');
-            continue;
-        }
-        match args.get(next_arg) {
-            Some(arg) => {
-                next_arg += 1;
-                spec.print_arg(&mut out, arg, verb);
-            }
-            None => {
-                out.push_str("%!");
-                out.push(verb);
-                out.push_str("(MISSING)");
-            }
-        }
-    }
-    if !reordered && next_arg < args.len() {
-        out.push_str("%!(EXTRA ");
-        let extra: Vec<String> = args[next_arg..]
-            .iter()
-            .map(|a| match a {
-                Value::Nil => "<nil>".to_owned(),
-                other => format!("{}={}", other.go_type(), display(other)),
-            })
-            .collect();
-        out.push_str(&extra.join(", "));
         out.push(')');
     }
-    out
+
+    /// Go's `argNumber`: an explicit `[n]` operand index at `i`; returns the next position
+    /// and whether an index was found.
+    fn arg_number(&mut self, i: usize) -> (usize, bool) {
+        if self.format.get(i) != Some(&b'[') {
+            return (i, false);
+        }
+        self.reordered = true;
+        let (index, width, ok) = parse_arg_number(&self.format[i..]);
+        if ok && index.is_some_and(|n| n < self.args.len()) {
+            self.arg_num = index.unwrap_or(0);
+            return (i + width, true);
+        }
+        self.good_arg_num = false;
+        (i + width, ok)
+    }
+
+    /// Go's `intFromArg`: the operand for a `*` width or precision, as an int within
+    /// [`MAX_FORMAT_NUMBER`]; `ok` is false for anything else.
+    fn int_from_arg(&mut self) -> (i64, bool) {
+        let Some(arg) = self.args.get(self.arg_num) else {
+            return (0, false);
+        };
+        self.arg_num += 1;
+        let number = match arg {
+            Value::Int(n) | Value::Int64(n) => Some(*n),
+            Value::Typed(t) if t.is_unsigned() => i64::try_from(t.unsigned()).ok(),
+            Value::Typed(t) => Some(t.bits),
+            _ => None,
+        };
+        match number {
+            Some(n) if n.unsigned_abs() <= MAX_FORMAT_NUMBER as u64 => (n, true),
+            _ => (0, false),
+        }
+    }
 }
 
-fn read_number(
-    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
-    args: &[Value],
-    next_arg: &mut usize,
-) -> Option<usize> {
-    if chars.peek().map(|&(_, c)| c) == Some('*') {
-        chars.next();
-        let width = args.get(*next_arg).and_then(Value::as_integer);
-        *next_arg += 1;
-        return width.and_then(|w| usize::try_from(w).ok());
+/// Go's `parsenum`: the decimal number at `start`, whether there was one, and the position
+/// after it; a number past [`MAX_FORMAT_NUMBER`] makes the rest of the format unusable (Go
+/// returns `end`), which then prints `%!(NOVERB)`.
+fn parse_number(format: &[u8], start: usize, end: usize) -> (usize, bool, usize) {
+    if start >= end {
+        return (0, false, end);
     }
-    let mut number: Option<usize> = None;
-    while let Some(&(_, c)) = chars.peek() {
-        let Some(d) = c.to_digit(10) else { break };
-        number = Some(
-            number
-                .unwrap_or(0)
-                .saturating_mul(10)
-                .saturating_add(d as usize),
-        );
-        chars.next();
+    let mut number = 0usize;
+    let mut present = false;
+    let mut i = start;
+    while i < end && format[i].is_ascii_digit() {
+        if number > MAX_FORMAT_NUMBER {
+            return (0, false, end);
+        }
+        number = number * 10 + usize::from(format[i] - b'0');
+        present = true;
+        i += 1;
     }
-    number
+    (number, present, i)
+}
+
+/// Go's `parseArgNumber`: `[n]` at the start of `format` as a 0-based index (`None` for
+/// `[0]`), the bytes it spans and whether it was well formed.
+fn parse_arg_number(format: &[u8]) -> (Option<usize>, usize, bool) {
+    if format.len() < 3 {
+        return (None, 1, false);
+    }
+    for i in 1..format.len() {
+        if format[i] == b']' {
+            let (number, ok, next) = parse_number(format, 1, i);
+            if !ok || next != i {
+                return (None, i + 1, false);
+            }
+            return (number.checked_sub(1), i + 1, true);
+        }
+    }
+    (None, 1, false)
+}
+
+/// Go's `utf8.DecodeRune`: the first character of `bytes` and its length; an invalid or
+/// truncated sequence is U+FFFD of length 1.
+pub(crate) fn decode_rune(bytes: &[u8]) -> (char, usize) {
+    let len = match bytes.first() {
+        None => return ('\u{FFFD}', 0),
+        Some(b) if *b < 0x80 => return (char::from(*b), 1),
+        Some(b) if *b >= 0xF0 => 4,
+        Some(b) if *b >= 0xE0 => 3,
+        Some(_) => 2,
+    };
+    match bytes.get(..len).and_then(|b| std::str::from_utf8(b).ok()) {
+        Some(s) => (s.chars().next().unwrap_or('\u{FFFD}'), len),
+        None => ('\u{FFFD}', 1),
+    }
+}
+
+/// An output buffer with a size cap: writes past the cap are dropped and remembered, so a
+/// format with a huge width or a long list fails before it allocates.
+pub(crate) struct Buf {
+    bytes: Vec<u8>,
+    max: usize,
+    over: bool,
+}
+
+impl Buf {
+    pub(crate) fn new(max: usize) -> Buf {
+        Buf {
+            bytes: Vec::new(),
+            max,
+            over: false,
+        }
+    }
+
+    fn room_for(&mut self, len: usize) -> bool {
+        if self.over || self.bytes.len().saturating_add(len) > self.max {
+            self.over = true;
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn push_bytes(&mut self, bytes: &[u8]) {
+        if self.room_for(bytes.len()) {
+            self.bytes.extend_from_slice(bytes);
+        }
+    }
+
+    pub(crate) fn push_str(&mut self, text: &str) {
+        self.push_bytes(text.as_bytes());
+    }
+
+    pub(crate) fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+
+    /// `count` copies of the ASCII byte `b`.
+    pub(crate) fn fill(&mut self, b: u8, count: usize) {
+        if self.room_for(count) {
+            self.bytes.resize(self.bytes.len() + count, b);
+        }
+    }
+
+    /// The text written, or the size-limit error when the cap was hit.
+    pub(crate) fn finish(self) -> Result<String, String> {
+        if self.over {
+            return Err(crate::limits::reserve(usize::MAX)
+                .err()
+                .unwrap_or_else(|| "the result is too large".to_owned()));
+        }
+        Ok(String::from_utf8(self.bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    }
 }
 
 /// The flags, width and precision of one verb.
@@ -184,10 +384,23 @@ struct Spec {
     zero: bool,
     width: Option<usize>,
     prec: Option<usize>,
+    /// `%#v`: Go syntax (Go moves `#` here for the verb `v`).
+    sharp_v: bool,
+    /// `%+v`: struct field names (Go moves `+` here for the verb `v`).
+    plus_v: bool,
 }
 
 impl Spec {
-    fn print_arg(&self, out: &mut String, arg: &Value, verb: char) {
+    /// Go's `doPrintf` for the verb `v`: `#` and `+` become `sharpV` and `plusV`.
+    fn for_verb(mut self, verb: char) -> Spec {
+        if verb == 'v' {
+            self.sharp_v = std::mem::take(&mut self.sharp);
+            self.plus_v = std::mem::take(&mut self.plus);
+        }
+        self
+    }
+
+    fn print_arg(&self, out: &mut Buf, arg: &Value, verb: char) {
         if verb == 'T' {
             let name = if let Value::Nil = arg {
                 "<nil>"
@@ -214,9 +427,11 @@ impl Spec {
         self.print_value(out, arg, verb);
     }
 
-    fn print_value(&self, out: &mut String, value: &Value, verb: char) {
+    fn print_value(&self, out: &mut Buf, value: &Value, verb: char) {
         match value {
-            // A nil inside a list or map prints bare, whatever the verb and flags.
+            // A nil inside a list or map prints bare, whatever the verb and flags, except in
+            // Go syntax.
+            Value::Nil if self.sharp_v => out.push_str("interface {}(nil)"),
             Value::Nil => out.push_str("<nil>"),
             Value::Bool(b) => match verb {
                 't' | 'v' => self.pad(out, if *b { "true" } else { "false" }),
@@ -231,26 +446,39 @@ impl Spec {
                 self.print_string(out, value, &text, verb)
             }
             Value::List(items) => {
-                out.push('[');
+                let (open, separator) = if self.sharp_v {
+                    out.push_str(value.go_type());
+                    ('{', ", ")
+                } else {
+                    ('[', " ")
+                };
+                out.push(open);
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
-                        out.push(' ');
+                        out.push_str(separator);
                     }
                     self.print_value(out, item, verb);
                 }
-                out.push(']');
+                out.push(if self.sharp_v { '}' } else { ']' });
             }
             Value::Map(map) => {
-                out.push_str("map[");
+                let separator = if self.sharp_v {
+                    out.push_str(value.go_type());
+                    out.push('{');
+                    ", "
+                } else {
+                    out.push_str("map[");
+                    " "
+                };
                 for (i, (key, item)) in map.iter().enumerate() {
                     if i > 0 {
-                        out.push(' ');
+                        out.push_str(separator);
                     }
                     self.print_string(out, &Value::String(key.clone()), key, verb);
                     out.push(':');
                     self.print_value(out, item, verb);
                 }
-                out.push(']');
+                out.push(if self.sharp_v { '}' } else { ']' });
             }
             Value::Struct(st) => self.print_struct(out, st, verb),
             Value::Time(_) | Value::Semver(_) => self.print_stringer(out, value, verb),
@@ -261,8 +489,8 @@ impl Spec {
     /// `time.Time` and `*semver.Version` are `fmt.Stringer`s: the string verbs print
     /// `String()`. Go prints the struct's private fields (or the pointer) for other verbs;
     /// keyward reports a bad verb instead (a documented deviation).
-    fn print_stringer(&self, out: &mut String, value: &Value, verb: char) {
-        if verb == 'v' && self.sharp {
+    fn print_stringer(&self, out: &mut Buf, value: &Value, verb: char) {
+        if verb == 'v' && self.sharp_v {
             self.pad(out, &go_syntax(value));
             return;
         }
@@ -285,8 +513,8 @@ impl Spec {
 
     /// A typed integer: `time.Month`, `time.Weekday` and `time.Duration` are Stringers for
     /// the string verbs; `%#v` and the integer verbs see the number (`uint64` unsigned).
-    fn print_typed(&self, out: &mut String, value: &Value, t: &TypedInt, verb: char) {
-        let string_verb = matches!(verb, 's' | 'q' | 'x' | 'X') || (verb == 'v' && !self.sharp);
+    fn print_typed(&self, out: &mut Buf, value: &Value, t: &TypedInt, verb: char) {
+        let string_verb = matches!(verb, 's' | 'q' | 'x' | 'X') || (verb == 'v' && !self.sharp_v);
         if string_verb && !t.is_unsigned() {
             let text = stringer(value);
             return self.print_string(out, &Value::String(text.clone()), &text, verb);
@@ -295,7 +523,7 @@ impl Spec {
             return self.print_integer(out, value, t.bits, verb);
         }
         match verb {
-            'v' if self.sharp => {
+            'v' if self.sharp_v => {
                 let hex = Spec {
                     sharp: true,
                     ..self.clone()
@@ -313,8 +541,8 @@ impl Spec {
 
     /// Go's struct printing: `{a b}`, `{Name:a Name:b}` with `%+v`, and
     /// `pkg.type{Name:a, Name:b}` with `%#v`.
-    fn print_struct(&self, out: &mut String, st: &GoStruct, verb: char) {
-        let go_syntax = self.sharp && verb == 'v';
+    fn print_struct(&self, out: &mut Buf, st: &GoStruct, verb: char) {
+        let go_syntax = self.sharp_v && verb == 'v';
         if go_syntax {
             out.push_str(st.type_name);
         }
@@ -323,7 +551,7 @@ impl Spec {
             if i > 0 {
                 out.push_str(if go_syntax { ", " } else { " " });
             }
-            if go_syntax || (self.plus && verb == 'v') {
+            if go_syntax || (self.plus_v && verb == 'v') {
                 out.push_str(name);
                 out.push(':');
             }
@@ -336,7 +564,7 @@ impl Spec {
         out.push('}');
     }
 
-    fn print_integer(&self, out: &mut String, value: &Value, i: i64, verb: char) {
+    fn print_integer(&self, out: &mut Buf, value: &Value, i: i64, verb: char) {
         match verb {
             'v' | 'd' => self.fmt_integer(out, i, 10, false),
             'b' => self.fmt_integer(out, i, 2, false),
@@ -391,7 +619,7 @@ impl Spec {
 
     /// `%p`: Go prints the address of a slice or map, which keyward's values do not have
     /// (they are not references), so it says so; other kinds are a bad verb as in Go.
-    fn print_pointer(&self, out: &mut String, value: &Value) {
+    fn print_pointer(&self, out: &mut Buf, value: &Value) {
         match value {
             Value::List(_) | Value::Map(_) | Value::Semver(_) => {
                 out.push_str("%!p(address unavailable in keyward)")
@@ -400,19 +628,12 @@ impl Spec {
         }
     }
 
-    fn fmt_integer(&self, out: &mut String, i: i64, base: u32, upper: bool) {
+    fn fmt_integer(&self, out: &mut Buf, i: i64, base: u32, upper: bool) {
         self.fmt_magnitude(out, i < 0, i.unsigned_abs(), base, upper);
     }
 
-    fn fmt_magnitude(
-        &self,
-        out: &mut String,
-        negative: bool,
-        magnitude: u64,
-        base: u32,
-        upper: bool,
-    ) {
-        let mut digits = match base {
+    fn fmt_magnitude(&self, out: &mut Buf, negative: bool, magnitude: u64, base: u32, upper: bool) {
+        let digits = match base {
             2 => format!("{magnitude:b}"),
             8 => format!("{magnitude:o}"),
             16 if upper => format!("{magnitude:X}"),
@@ -428,35 +649,41 @@ impl Spec {
         } else {
             ""
         };
+        // Leading zeros: up to the precision, or (with the 0 flag) the width less the sign.
+        let mut zeros = 0;
         if let Some(prec) = self.prec {
             if prec == 0 && magnitude == 0 {
-                digits.clear();
+                // Go prints nothing but the padding.
+                out.fill(b' ', self.width.unwrap_or(0));
+                return;
             }
-            while digits.len() < prec {
-                digits.insert(0, '0');
-            }
+            zeros = prec.saturating_sub(digits.len());
         } else if self.zero && !self.minus {
             let target = self.width.unwrap_or(0).saturating_sub(sign.len());
-            while digits.len() < target {
-                digits.insert(0, '0');
-            }
+            zeros = target.saturating_sub(digits.len());
         }
         let prefix = match (self.sharp, base) {
             (true, 16) if upper => "0X",
             (true, 16) => "0x",
             (true, 2) => "0b",
-            (true, 8) if !digits.starts_with('0') => "0",
+            (true, 8) if zeros == 0 && !digits.starts_with('0') => "0",
             _ => "",
         };
-        let text = format!("{sign}{prefix}{digits}");
-        Spec {
-            zero: false,
-            ..self.clone()
+        let len = sign.len() + prefix.len() + zeros + digits.len();
+        let fill = self.width.unwrap_or(0).saturating_sub(len);
+        if !self.minus {
+            out.fill(b' ', fill);
         }
-        .pad(out, &text);
+        out.push_str(sign);
+        out.push_str(prefix);
+        out.fill(b'0', zeros);
+        out.push_str(&digits);
+        if self.minus {
+            out.fill(b' ', fill);
+        }
     }
 
-    fn print_float(&self, out: &mut String, value: &Value, f: f64, verb: char) {
+    fn print_float(&self, out: &mut Buf, value: &Value, f: f64, verb: char) {
         let prec = self.prec.map(|p| p as i32);
         let text = match verb {
             'v' | 'g' => format_float(f, 'g', prec.unwrap_or(-1)),
@@ -473,7 +700,7 @@ impl Spec {
         self.pad_number(out, &text);
     }
 
-    fn pad_number(&self, out: &mut String, text: &str) {
+    fn pad_number(&self, out: &mut Buf, text: &str) {
         let (sign, digits) = match text.strip_prefix('-') {
             Some(rest) => ("-", rest),
             None if self.plus => ("+", text),
@@ -484,7 +711,7 @@ impl Spec {
         let width = self.width.unwrap_or(0);
         if self.zero && !self.minus && width > len && !digits.starts_with(['I', 'N']) {
             out.push_str(sign);
-            out.extend(std::iter::repeat_n('0', width - len));
+            out.fill(b'0', width - len);
             out.push_str(digits);
             return;
         }
@@ -495,40 +722,68 @@ impl Spec {
         .pad(out, &format!("{sign}{digits}"));
     }
 
-    fn print_string(&self, out: &mut String, value: &Value, s: &str, verb: char) {
+    fn print_string(&self, out: &mut Buf, value: &Value, s: &str, verb: char) {
         match verb {
-            'v' | 's' => {
-                let shown: String = match self.prec {
-                    Some(p) => s.chars().take(p).collect(),
-                    None => s.to_owned(),
-                };
-                self.pad(out, &shown);
-            }
+            'v' if self.sharp_v => self.pad(out, &quote(s)),
+            'v' | 's' => match self.prec {
+                Some(p) => {
+                    let end = s.char_indices().nth(p).map_or(s.len(), |(i, _)| i);
+                    self.pad(out, &s[..end]);
+                }
+                None => self.pad(out, s),
+            },
             'q' => self.pad(out, &self.quote_string(s)),
-            'x' | 'X' => {
-                let bytes = match self.prec {
-                    Some(p) => &s.as_bytes()[..p.min(s.len())],
-                    None => s.as_bytes(),
-                };
-                let hex: Vec<String> = bytes
-                    .iter()
-                    .map(|b| {
-                        if verb == 'x' {
-                            format!("{b:02x}")
-                        } else {
-                            format!("{b:02X}")
-                        }
-                    })
-                    .collect();
-                let sep = if self.space { " " } else { "" };
-                self.pad(out, &hex.join(sep));
-            }
+            'x' | 'X' => self.print_hex_bytes(out, s.as_bytes(), verb == 'X'),
             _ => self.bad_verb(out, value, verb),
         }
     }
 
+    /// Go's `fmtSbx`: `%x` of a string, two digits a byte; `#` adds `0x` (before each byte
+    /// with the space flag, which also separates them); at most `prec` bytes.
+    fn print_hex_bytes(&self, out: &mut Buf, bytes: &[u8], upper: bool) {
+        let bytes = &bytes[..self.prec.map_or(bytes.len(), |p| p.min(bytes.len()))];
+        let width = self.width.unwrap_or(0);
+        if bytes.is_empty() {
+            out.fill(b' ', width);
+            return;
+        }
+        let mut encoded = 2 * bytes.len();
+        if self.space {
+            if self.sharp {
+                encoded *= 2;
+            }
+            encoded += bytes.len() - 1;
+        } else if self.sharp {
+            encoded += 2;
+        }
+        let fill = width.saturating_sub(encoded);
+        if !self.minus {
+            out.fill(if self.zero { b'0' } else { b' ' }, fill);
+        }
+        let prefix = if upper { "0X" } else { "0x" };
+        if self.sharp {
+            out.push_str(prefix);
+        }
+        for (i, b) in bytes.iter().enumerate() {
+            if self.space && i > 0 {
+                out.push(' ');
+                if self.sharp {
+                    out.push_str(prefix);
+                }
+            }
+            if upper {
+                out.push_str(&format!("{b:02X}"));
+            } else {
+                out.push_str(&format!("{b:02x}"));
+            }
+        }
+        if self.minus {
+            out.fill(b' ', fill);
+        }
+    }
+
     /// `%!verb(type=value)`, the value printed with `%v` under the same flags.
-    fn bad_verb(&self, out: &mut String, value: &Value, verb: char) {
+    fn bad_verb(&self, out: &mut Buf, value: &Value, verb: char) {
         out.push_str("%!");
         out.push(verb);
         out.push('(');
@@ -542,7 +797,7 @@ impl Spec {
         out.push(')');
     }
 
-    fn pad(&self, out: &mut String, text: &str) {
+    fn pad(&self, out: &mut Buf, text: &str) {
         let len = text.chars().count();
         let width = self.width.unwrap_or(0);
         if width <= len {
@@ -552,10 +807,9 @@ impl Spec {
         let fill = width - len;
         if self.minus {
             out.push_str(text);
-            out.extend(std::iter::repeat_n(' ', fill));
+            out.fill(b' ', fill);
         } else {
-            let pad_char = if self.zero { '0' } else { ' ' };
-            out.extend(std::iter::repeat_n(pad_char, fill));
+            out.fill(if self.zero { b'0' } else { b' ' }, fill);
             out.push_str(text);
         }
     }
@@ -641,6 +895,12 @@ fn finish_hex(sign: &str, lead: u8, digits: &str, exponent: i64, verb: char) -> 
     }
 }
 
+/// More significant decimal digits than any float64 has (767 at most).
+const EXACT_DIGITS: usize = 800;
+
+/// More fractional decimal digits than any float64 has (1074 at most, for 2^-1074).
+const EXACT_FRACTION_DIGITS: usize = 1100;
+
 /// Decimal digits of a float and the position of its decimal point, as Go's strconv keeps
 /// them: `digits` has no trailing zeros, and the value is `0.digits × 10^point`.
 struct Digits {
@@ -670,6 +930,9 @@ impl Digits {
     }
 
     fn rounded(f: f64, significant: usize) -> Digits {
+        // A float64 has at most 767 significant decimal digits: asking for more only adds
+        // zeros, which `digit` supplies (and the formatter refuses precisions past u16).
+        let significant = significant.min(EXACT_DIGITS);
         Digits::from_exponent_form(&format!("{:.*e}", significant.saturating_sub(1), f.abs()))
     }
 
@@ -740,7 +1003,10 @@ pub fn format_float(f: f64, fmt: char, prec: i32) -> String {
     let negative = f.is_sign_negative();
     match fmt {
         'f' if prec >= 0 => {
-            let text = format!("{:.*}", prec as usize, f.abs());
+            // Past 1074 fractional digits a float64's expansion is all zeros.
+            let exact = (prec as usize).min(EXACT_FRACTION_DIGITS);
+            let mut text = format!("{:.*}", exact, f.abs());
+            text.extend(std::iter::repeat_n('0', prec as usize - exact));
             if negative { format!("-{text}") } else { text }
         }
         'e' | 'E' => {
@@ -917,12 +1183,21 @@ mod tests {
     #[test]
     fn sprintf_handles_verbs_width_and_mistakes() {
         let args = [Value::from("ab"), Value::Int(7), Value::Float(1.5)];
-        assert_eq!(sprintf("%5s|%-4d|%.2f", &args), "   ab|7   |1.50");
-        assert_eq!(sprintf("%d", &[Value::from("x")]), "%!d(string=x)");
-        assert_eq!(sprintf("%s %s", &[Value::from("x")]), "x %!s(MISSING)");
         assert_eq!(
-            sprintf("%s", &[Value::from("x"), Value::Int(1)]),
-            "x%!(EXTRA int=1)"
+            sprintf("%5s|%-4d|%.2f", &args).as_deref(),
+            Ok("   ab|7   |1.50")
+        );
+        assert_eq!(
+            sprintf("%d", &[Value::from("x")]).as_deref(),
+            Ok("%!d(string=x)")
+        );
+        assert_eq!(
+            sprintf("%s %s", &[Value::from("x")]).as_deref(),
+            Ok("x %!s(MISSING)")
+        );
+        assert_eq!(
+            sprintf("%s", &[Value::from("x"), Value::Int(1)]).as_deref(),
+            Ok("x%!(EXTRA int=1)")
         );
         assert_eq!(
             sprintf(
@@ -933,8 +1208,9 @@ mod tests {
                     Value::Int(-42),
                     Value::Bool(true)
                 ]
-            ),
-            "\"a\\\"\\n\"|ff|-0042|true"
+            )
+            .as_deref(),
+            Ok("\"a\\\"\\n\"|ff|-0042|true")
         );
     }
 }

@@ -46,9 +46,14 @@ const KEYWORDS: [&str; 9] = [
 ];
 const WITH: &str = "with";
 
-/// Deepest nesting of parentheses or control structures keyward accepts (Go has no limit;
-/// the parser and executor recurse, and must not overflow the stack on hostile input).
-pub(crate) const MAX_NESTING: usize = 100;
+/// Deepest nesting of parentheses: Go's `maxStackDepth`. The parser and executor recurse on a
+/// thread with a 1 GiB stack (see `lib.rs`), which this depth fits in many times over.
+pub(crate) const MAX_PAREN_DEPTH: usize = 10_000;
+
+/// Deepest nesting of control structures (`if`, `range`, `with`, …). Go has no limit of its
+/// own (its stack grows to 1 GiB); keyward's keeps the parse tree's recursive drop and walk
+/// well inside the template thread's stack.
+pub(crate) const MAX_CONTROL_DEPTH: usize = 10_000;
 
 fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
@@ -227,8 +232,8 @@ impl Lexer<'_> {
             '.' => self.lex_dot(start)?,
             '(' => {
                 self.paren_depth += 1;
-                if self.paren_depth > MAX_NESTING {
-                    return self.error("parentheses nested too deeply");
+                if self.paren_depth > MAX_PAREN_DEPTH {
+                    return self.error("max expression depth exceeded");
                 }
                 self.single(Tok::LeftParen, start);
             }

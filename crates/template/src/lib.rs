@@ -25,9 +25,10 @@
 //! - Maps are values, not shared references: `set`, `unset` and `merge*` write their result
 //!   back only into a plain variable argument (`{{ $_ := set $d "k" "v" }}`), not into a map
 //!   reached through a field or held by two variables.
-//! - Template recursion stops at depth 200 (Go: 100000), parentheses and control structures
-//!   nest at most 100 deep, so hostile templates cannot overflow the stack; complex-number
-//!   literals are refused;
+//! - Every render is bounded ([`Limits`]): no string, list or output past 1 MiB (a Secret's
+//!   size), no work past a deadline; Go has no such bounds. Control structures nest at most
+//!   10,000 deep (Go: no bound); parentheses (10,000) and template recursion (100,000) stop
+//!   where Go's do. Complex-number literals are refused;
 //!   `printf "%p"` of a list or map prints `%!p(address unavailable in keyward)` where Go
 //!   prints a heap address (`%T` and `%U` follow Go); typed Go containers are modelled as
 //!   `[]interface {}` and `map[string]interface {}`, so `typeOf` differs for Sprig's `[]string`
@@ -58,8 +59,10 @@ mod funcs;
 mod gofmt;
 mod gotime;
 mod lex;
+mod limits;
 mod methods;
 mod parse;
+mod semver;
 mod sprig;
 mod value;
 
@@ -67,12 +70,45 @@ use std::collections::HashMap;
 
 pub use error::{Stage, TemplateError};
 pub use gotime::GoTime;
-pub use sprig::semver::Version as SemverVersion;
+pub use limits::{Budget, DEFAULT_MAX_BYTES, DEFAULT_TIME_BUDGET, Limits};
+pub use semver::Version as SemverVersion;
 pub use value::{GoStruct, IntType, TypedInt, Value};
 
 use error::line_column;
 use funcs::FuncMap;
 use parse::List;
+
+/// The stack of the thread a template is parsed and executed on. Go grows a goroutine's
+/// stack up to 1 GiB, so templates nest and recurse far deeper than a default 2 MiB thread
+/// stack allows; this much address space is reserved, and only the pages a deep template
+/// touches are ever backed by memory.
+const STACK_SIZE: usize = 1 << 30;
+
+/// Runs `work` on a thread with a [`STACK_SIZE`] stack, so that deep nesting and recursion
+/// (bounded by the parser and executor at Go's own limits) cannot overflow the caller's
+/// stack; a panic inside it (a bug) becomes an error of this template alone.
+fn on_template_thread<T: Send>(
+    name: &str,
+    work: impl FnOnce() -> Result<T, TemplateError> + Send,
+) -> Result<T, TemplateError> {
+    let internal = |message: &str| TemplateError {
+        stage: Stage::Execute,
+        template: name.to_owned(),
+        line: 1,
+        column: 1,
+        message: message.to_owned(),
+    };
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("keyward-template".to_owned())
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(scope, work)
+            .map_err(|_| internal("could not start the template thread"))?;
+        handle
+            .join()
+            .map_err(|_| internal("internal error: the template engine failed (a bug)"))?
+    })
+}
 
 /// A parsed template: the main body and every `define`d or `block` sub-template.
 #[derive(Debug)]
@@ -82,9 +118,32 @@ pub struct Template {
     trees: HashMap<String, List>,
 }
 
+/// Nesting beyond which a parse tree is dropped on the template thread: dropping recurses
+/// once per level, and the caller's stack may be small.
+const SHALLOW_NESTING: usize = 256;
+
+impl Drop for Template {
+    fn drop(&mut self) {
+        // Every level of nesting needs an action (`{{`) or a parenthesis: their count bounds
+        // the depth without walking the tree.
+        let bound = self.source.matches("{{").count() + self.source.matches('(').count();
+        if bound > SHALLOW_NESTING {
+            let trees = std::mem::take(&mut self.trees);
+            let _ = on_template_thread(&self.name, move || {
+                drop(trees);
+                Ok(())
+            });
+        }
+    }
+}
+
 impl Template {
     /// Parses `text` as the template called `name`.
     pub fn parse(name: &str, text: &str) -> Result<Template, TemplateError> {
+        on_template_thread(name, || Template::parse_here(name, text))
+    }
+
+    fn parse_here(name: &str, text: &str) -> Result<Template, TemplateError> {
         let funcs = FuncMap::global();
         let trees = parse::parse(name, text, &|f| funcs.check(f)).map_err(|e| {
             let (line, column) = line_column(text, e.pos);
@@ -103,15 +162,52 @@ impl Template {
         })
     }
 
-    /// Executes the template with `data` as its dot.
+    /// Executes the template with `data` as its dot, within the default [`Limits`] (1 MiB,
+    /// [`DEFAULT_TIME_BUDGET`]).
     pub fn render(&self, data: &Value) -> Result<String, TemplateError> {
-        let mut exec = exec::Exec::new(&self.trees, FuncMap::global(), &self.name, data);
+        self.render_within(data, &mut Budget::new(Limits::default()))
+    }
+
+    /// Executes the template with `data` as its dot within what is left of `budget`: no
+    /// string or list larger than its `max_bytes`, no more output than it has left (which is
+    /// then spent), no work past its deadline. Exceeding one fails with
+    /// [`Stage::Limit`].
+    pub fn render_within(
+        &self,
+        data: &Value,
+        budget: &mut Budget,
+    ) -> Result<String, TemplateError> {
+        let (limits, output_left) = (budget.limits(), budget.output_left());
+        let out = on_template_thread(&self.name, || self.execute(data, limits, output_left))?;
+        budget.spend(out.len());
+        Ok(out)
+    }
+
+    fn execute(
+        &self,
+        data: &Value,
+        limits: Limits,
+        output_left: usize,
+    ) -> Result<String, TemplateError> {
+        let _active = limits::activate(limits);
+        let mut exec = exec::Exec::new(
+            &self.trees,
+            FuncMap::global(),
+            &self.name,
+            data,
+            output_left,
+        );
         match exec.run(data) {
             Ok(()) => Ok(exec.out),
             Err(e) => {
                 let (line, column) = line_column(&self.source, e.pos);
+                let stage = if e.limit {
+                    Stage::Limit
+                } else {
+                    Stage::Execute
+                };
                 Err(TemplateError {
-                    stage: Stage::Execute,
+                    stage,
                     template: e.template,
                     line,
                     column,
@@ -122,7 +218,7 @@ impl Template {
     }
 }
 
-/// Parses and renders in one step.
+/// Parses and renders in one step, within the default [`Limits`].
 pub fn render(name: &str, text: &str, data: &Value) -> Result<String, TemplateError> {
     Template::parse(name, text)?.render(data)
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::funcs::{FuncResult, Param};
 use crate::gotime::{self, GoTime, Zone};
-use crate::sprig::semver::Version;
+use crate::semver::Version;
 use crate::value::{IntType, TypedInt, Value};
 
 /// A method: its parameters and implementation (receiver first, then the arguments).

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::lex::{LexError, MAX_NESTING, Tok, Token, lex};
+use crate::lex::{LexError, MAX_CONTROL_DEPTH, Tok, Token, lex};
 
 /// A list of nodes: a template body or a branch of a control structure.
 pub(crate) type List = Vec<Node>;
@@ -354,7 +354,7 @@ impl Parser<'_> {
     }
 
     fn parse_control(&mut self, context: &str) -> Result<Branch, ParseError> {
-        if self.control_depth >= MAX_NESTING {
+        if self.control_depth >= MAX_CONTROL_DEPTH {
             let pos = self.peek().pos;
             return self.error(pos, "control structures nested too deeply");
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::gotime::GoTime;
-use crate::sprig::semver::Version;
+use crate::semver::Version;
 
 /// One piece of template data, with the Go type it stands for.
 ///

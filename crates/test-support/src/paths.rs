@@ -32,6 +32,8 @@ pub enum Peer {
     Java25,
     /// tools/gotemplate: Go text/template + Sprig as ESO exposes it.
     GoTemplate,
+    /// tools/esotemplate: ESO's own `pkg/template/v2`, the exact reference for templates.
+    EsoTemplate,
 }
 
 impl Peer {
@@ -49,6 +51,7 @@ impl Peer {
             Peer::LowkeyVaultJar => "KEYWARD_PEER_LOWKEY_VAULT_JAR",
             Peer::Java25 => "KEYWARD_PEER_JAVA25",
             Peer::GoTemplate => "KEYWARD_PEER_GOTEMPLATE",
+            Peer::EsoTemplate => "KEYWARD_PEER_ESOTEMPLATE",
         }
     }
 
@@ -66,6 +69,7 @@ impl Peer {
             Peer::LowkeyVaultJar => "lowkey-vault",
             Peer::Java25 => "java 25",
             Peer::GoTemplate => "gotemplate",
+            Peer::EsoTemplate => "esotemplate",
         }
     }
 
@@ -78,6 +82,7 @@ impl Peer {
             Peer::Age | Peer::AgeKeygen => "age",
             Peer::LowkeyVaultJar | Peer::Java25 => "lowkey_vault",
             Peer::GoTemplate => "go_template",
+            Peer::EsoTemplate => "eso_template",
         }
     }
 }

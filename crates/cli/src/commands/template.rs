@@ -44,10 +44,19 @@ fn invalid(error: anyhow::Error) -> Failure {
     Failure::new(ErrorKind::InvalidConfig, error)
 }
 
+/// A file that cannot be read is a missing input (exit 12); one that is not UTF-8 text is
+/// invalid input (exit 11), named without quoting its bytes.
 fn read_file(path: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .with_context(|| format!("reading {}", path.display()))
-        .map_err(|error| Failure::new(ErrorKind::MissingDependency, error))
+        .map_err(|error| Failure::new(ErrorKind::MissingDependency, error))?;
+    String::from_utf8(bytes).map_err(|error| {
+        invalid(anyhow!(
+            "{}: not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            error.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 /// The first YAML document that is an ExternalSecret.

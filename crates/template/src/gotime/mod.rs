@@ -6,12 +6,14 @@
 //!
 //! Locations (`Local`, `LoadLocation`, fixed zones) live in [`zone`].
 
+mod duration;
 mod layout;
 mod zone;
 
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+pub(crate) use duration::{format_duration, parse_duration};
 pub(crate) use layout::{format, parse_in_local};
 pub(crate) use zone::{Zone, load_location};
 

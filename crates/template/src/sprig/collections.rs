@@ -98,7 +98,11 @@ fn register_lists(map: &mut FuncMap) {
     for name in ["uniq", "mustUniq"] {
         map.add(name, &[Any], None, |a| {
             let mut out: Vec<Value> = Vec::new();
-            for item in as_list(&a[0], "find uniq")? {
+            for (i, item) in as_list(&a[0], "find uniq")?.into_iter().enumerate() {
+                // Quadratic, as in Sprig: a long list must not outlive the deadline.
+                if i % 1024 == 0 {
+                    crate::limits::check_deadline()?;
+                }
                 if !out.contains(&item) {
                     out.push(item);
                 }

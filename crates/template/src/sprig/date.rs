@@ -7,7 +7,7 @@ use crate::funcs::{FuncMap, FuncResult, Param, string_at};
 use crate::gotime::{self, GoTime, Zone};
 use crate::value::Value;
 
-use super::duration::{format_duration, parse_duration};
+use crate::gotime::{format_duration, parse_duration};
 
 use Param::{Any, Str, Time};
 

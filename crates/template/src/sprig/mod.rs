@@ -25,10 +25,9 @@ mod strings;
 mod url;
 mod yaml;
 
-pub(crate) use duration::format_duration;
-
 use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
 use crate::gofmt;
+use crate::limits;
 use crate::value::{IntType, Value};
 
 use Param::{Any, Bool, Int, Str};
@@ -248,16 +247,16 @@ fn register_numbers(map: &mut FuncMap) {
             0,
             count,
             if count < 0 { -1 } else { 1 },
-        )))
+        )?))
     });
     map.add("untilStep", &[Int, Int, Int], None, |a| {
         Ok(int_list(until_step(
             int_at(&a, 0),
             int_at(&a, 1),
             int_at(&a, 2),
-        )))
+        )?))
     });
-    map.add("seq", &[], Some(Int), |a| Ok(Value::String(seq(&a))));
+    map.add("seq", &[], Some(Int), |a| Ok(Value::String(seq(&a)?)));
 }
 
 /// Sprig's `round(value, places, [roundOn=.5])`.
@@ -301,7 +300,19 @@ fn int_list(values: Vec<i64>) -> Value {
     Value::List(values.into_iter().map(Value::Int).collect())
 }
 
-fn until_step(start: i64, stop: i64, step: i64) -> Vec<i64> {
+/// Sprig's `untilStep`, refused before it is built when it would hold more elements than
+/// the size cap allows.
+fn until_step(start: i64, stop: i64, step: i64) -> Result<Vec<i64>, String> {
+    let towards_stop = (stop > start && step > 0) || (stop < start && step < 0);
+    if towards_stop {
+        let span = (i128::from(stop) - i128::from(start)).unsigned_abs();
+        let count = span / i128::from(step).unsigned_abs();
+        limits::reserve(usize::try_from(count).unwrap_or(usize::MAX))?;
+    }
+    Ok(until_step_unchecked(start, stop, step))
+}
+
+fn until_step_unchecked(start: i64, stop: i64, step: i64) -> Vec<i64> {
     let mut out = Vec::new();
     if stop < start {
         if step >= 0 {
@@ -310,7 +321,10 @@ fn until_step(start: i64, stop: i64, step: i64) -> Vec<i64> {
         let mut i = start;
         while i > stop {
             out.push(i);
-            i += step;
+            let Some(next) = i.checked_add(step) else {
+                break;
+            };
+            i = next;
         }
         return out;
     }
@@ -320,37 +334,40 @@ fn until_step(start: i64, stop: i64, step: i64) -> Vec<i64> {
     let mut i = start;
     while i < stop {
         out.push(i);
-        i += step;
+        let Some(next) = i.checked_add(step) else {
+            break;
+        };
+        i = next;
     }
     out
 }
 
-fn seq(params: &[Value]) -> String {
+fn seq(params: &[Value]) -> Result<String, String> {
     let p: Vec<i64> = params.iter().map(|v| v.as_integer().unwrap_or(0)).collect();
     let values = match p.as_slice() {
-        [] => return String::new(),
+        [] => return Ok(String::new()),
         [end] => {
             let inc = if *end < 1 { -1 } else { 1 };
-            until_step(1, end + inc, inc)
+            until_step(1, end.wrapping_add(inc), inc)?
         }
         [start, end] => {
             let inc = if end < start { -1 } else { 1 };
-            until_step(*start, end + inc, inc)
+            until_step(*start, end.wrapping_add(inc), inc)?
         }
         [start, step, end] => {
             let inc = if end < start { -1 } else { 1 };
             if end < start && *step > 0 {
-                return String::new();
+                return Ok(String::new());
             }
-            until_step(*start, end + inc, *step)
+            until_step(*start, end.wrapping_add(inc), *step)?
         }
-        _ => return String::new(),
+        _ => return Ok(String::new()),
     };
-    values
+    Ok(values
         .iter()
         .map(i64::to_string)
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" "))
 }
 
 fn go_type_name(v: &Value) -> &'static str {
@@ -406,11 +423,11 @@ mod tests {
 
     #[test]
     fn seq_counts_like_sprig() {
-        assert_eq!(seq(&[Value::Int(3)]), "1 2 3");
-        assert_eq!(seq(&[Value::Int(5), Value::Int(3)]), "5 4 3");
+        assert_eq!(seq(&[Value::Int(3)]).as_deref(), Ok("1 2 3"));
+        assert_eq!(seq(&[Value::Int(5), Value::Int(3)]).as_deref(), Ok("5 4 3"));
         assert_eq!(
-            seq(&[Value::Int(0), Value::Int(2), Value::Int(6)]),
-            "0 2 4 6"
+            seq(&[Value::Int(0), Value::Int(2), Value::Int(6)]).as_deref(),
+            Ok("0 2 4 6")
         );
     }
 }

@@ -5,6 +5,7 @@
 use base64::Engine;
 
 use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
+use crate::limits;
 use crate::value::Value;
 
 use Param::{Int, Str};
@@ -55,6 +56,7 @@ fn below(n: u64) -> Result<u64, String> {
 /// goutils' `CryptoRandom*`: `count` characters from `set`; a negative count gives "" (Sprig
 /// drops the error).
 fn random_from(set: &[u8], count: i64) -> FuncResult {
+    limits::reserve(usize::try_from(count).unwrap_or(0))?;
     let mut out = String::new();
     for _ in 0..count.max(0) {
         let i = below(set.len() as u64)?;
@@ -75,6 +77,8 @@ fn rand_int(min: i64, max: i64) -> FuncResult {
 
 fn rand_bytes(count: i64) -> FuncResult {
     let len = usize::try_from(count).map_err(|_| "makeslice: len out of range".to_owned())?;
+    // The result is the base64 of `len` bytes.
+    limits::reserve_product(len.div_ceil(3), 4, 0)?;
     let mut buf = vec![0u8; len];
     getrandom::fill(&mut buf).map_err(|_| "the system random source failed".to_owned())?;
     Ok(Value::String(

@@ -7,6 +7,7 @@ use regex::Regex;
 use super::strval;
 use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
 use crate::gofmt;
+use crate::limits;
 use crate::value::Value;
 
 use Param::{Any, Int, Str};
@@ -282,10 +283,15 @@ fn pascal_case(s: &str) -> String {
 }
 
 /// goutils' `WrapCustom`, over bytes as in Go (a cut inside a character renders lossily).
-fn wrap_custom(s: &str, wrap_length: i64, newline: &str, wrap_long_words: bool) -> String {
+fn wrap_custom(
+    s: &str,
+    wrap_length: i64,
+    newline: &str,
+    wrap_long_words: bool,
+) -> Result<String, String> {
     let bytes = s.as_bytes();
     if bytes.is_empty() {
-        return String::new();
+        return Ok(String::new());
     }
     let newline = if newline.is_empty() {
         b"\n".as_slice()
@@ -294,6 +300,7 @@ fn wrap_custom(s: &str, wrap_length: i64, newline: &str, wrap_long_words: bool) 
     };
     let width = usize::try_from(wrap_length.max(1)).unwrap_or(1);
     let len = bytes.len();
+    limits::reserve_product(len / width + 1, newline.len(), len)?;
     let mut offset = 0;
     let mut out: Vec<u8> = Vec::with_capacity(len + len / width);
     while len - offset > width {
@@ -326,7 +333,7 @@ fn wrap_custom(s: &str, wrap_length: i64, newline: &str, wrap_long_words: bool) 
         }
     }
     out.extend_from_slice(&bytes[offset..]);
-    String::from_utf8_lossy(&out).into_owned()
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn single_case(c: char, upper: bool) -> char {
@@ -339,7 +346,7 @@ fn register_search_and_build(map: &mut FuncMap) {
         string(pascal_case(string_at(&a, 0)))
     });
     map.add("wrap", &[Int, Str], None, |a| {
-        string(wrap_custom(string_at(&a, 1), int_at(&a, 0), "", false))
+        string(wrap_custom(string_at(&a, 1), int_at(&a, 0), "", false)?)
     });
     map.add("wrapWith", &[Int, Str, Str], None, |a| {
         string(wrap_custom(
@@ -347,7 +354,7 @@ fn register_search_and_build(map: &mut FuncMap) {
             int_at(&a, 0),
             string_at(&a, 1),
             true,
-        ))
+        )?)
     });
     map.add("snakecase", &[Str], None, |a| {
         string(super::case::to_lower_case(string_at(&a, 0), '_'))
@@ -412,13 +419,20 @@ fn register_search_and_build(map: &mut FuncMap) {
         string(parts.join(" "))
     });
     map.add("indent", &[Int, Str], None, |a| {
-        string(indent(int_at(&a, 0), string_at(&a, 1)))
+        string(indent(int_at(&a, 0), string_at(&a, 1))?)
     });
     map.add("nindent", &[Int, Str], None, |a| {
-        string(format!("\n{}", indent(int_at(&a, 0), string_at(&a, 1))))
+        string(format!("\n{}", indent(int_at(&a, 0), string_at(&a, 1))?))
     });
     map.add("replace", &[Str, Str, Str], None, |a| {
-        string(string_at(&a, 2).replace(string_at(&a, 0), string_at(&a, 1)))
+        let (old, new, s) = (string_at(&a, 0), string_at(&a, 1), string_at(&a, 2));
+        let count = if old.is_empty() {
+            s.chars().count() + 1
+        } else {
+            s.matches(old).count()
+        };
+        limits::reserve_product(count, new.len(), s.len())?;
+        string(s.replace(old, new))
     });
     map.add("plural", &[Str, Str, Int], None, |a| {
         string(if int_at(&a, 2) == 1 {
@@ -430,14 +444,20 @@ fn register_search_and_build(map: &mut FuncMap) {
     map.add("repeat", &[Int, Str], None, |a| {
         let count =
             usize::try_from(int_at(&a, 0)).map_err(|_| "negative repeat count".to_owned())?;
-        string(string_at(&a, 1).repeat(count))
+        let text = string_at(&a, 1);
+        limits::reserve_product(count, text.len(), 0)?;
+        string(text.repeat(count))
     });
     map.add("toString", &[Any], None, |a| string(strval(&a[0])));
 }
 
-fn indent(spaces: i64, v: &str) -> String {
-    let pad = " ".repeat(usize::try_from(spaces).unwrap_or(0));
-    format!("{pad}{}", v.replace('\n', &format!("\n{pad}")))
+/// Sprig's `indent`: `spaces` spaces before every line, within the size cap.
+fn indent(spaces: i64, v: &str) -> Result<String, String> {
+    let spaces = usize::try_from(spaces).unwrap_or(0);
+    let lines = v.bytes().filter(|b| *b == b'\n').count() + 1;
+    limits::reserve_product(lines, spaces, v.len() + 1)?;
+    let pad = " ".repeat(spaces);
+    Ok(format!("{pad}{}", v.replace('\n', &format!("\n{pad}"))))
 }
 
 /// Sprig's `strslice`: a list's non-nil elements as strings; nil as an empty list; anything
@@ -508,7 +528,10 @@ fn register_split_and_join(map: &mut FuncMap) {
         Ok(string_list(parts.into_iter().map(str::to_owned).collect()))
     });
     map.add("join", &[Str, Any], None, |a| {
-        string(strslice(&a[1]).join(string_at(&a, 0)))
+        let (separator, parts) = (string_at(&a, 0), strslice(&a[1]));
+        let text: usize = parts.iter().map(String::len).sum();
+        limits::reserve_product(parts.len().saturating_sub(1), separator.len(), text)?;
+        string(parts.join(separator))
     });
     map.add("toStrings", &[Any], None, |a| {
         Ok(string_list(strslice(&a[0])))
@@ -571,19 +594,13 @@ fn register_regex(map: &mut FuncMap) {
     for name in ["regexReplaceAll", "mustRegexReplaceAll"] {
         map.add(name, &[Str, Str, Str], None, |a| {
             let re = compile(string_at(&a, 0))?;
-            string(
-                re.replace_all(string_at(&a, 1), string_at(&a, 2))
-                    .into_owned(),
-            )
+            capped_replace_all(&re, string_at(&a, 1), string_at(&a, 2), true)
         });
     }
     for name in ["regexReplaceAllLiteral", "mustRegexReplaceAllLiteral"] {
         map.add(name, &[Str, Str, Str], None, |a| {
             let re = compile(string_at(&a, 0))?;
-            string(
-                re.replace_all(string_at(&a, 1), regex::NoExpand(string_at(&a, 2)))
-                    .into_owned(),
-            )
+            capped_replace_all(&re, string_at(&a, 1), string_at(&a, 2), false)
         });
     }
     for name in ["regexSplit", "mustRegexSplit"] {
@@ -599,6 +616,49 @@ fn register_regex(map: &mut FuncMap) {
     map.add("regexQuoteMeta", &[Str], None, |a| {
         string(quote_meta(string_at(&a, 0)))
     });
+}
+
+/// A replacement that stops expanding once the result passes the size cap (a short pattern
+/// matching everywhere can multiply a long replacement a million times).
+struct CappedReplacer<'r> {
+    replacement: &'r str,
+    expand: bool,
+    max: usize,
+    over: bool,
+}
+
+impl regex::Replacer for CappedReplacer<'_> {
+    fn replace_append(&mut self, caps: &regex::Captures<'_>, dst: &mut String) {
+        if self.over {
+            return;
+        }
+        if self.expand {
+            caps.expand(self.replacement, dst);
+        } else {
+            dst.push_str(self.replacement);
+        }
+        if dst.len() > self.max {
+            self.over = true;
+            dst.clear();
+        }
+    }
+}
+
+/// `ReplaceAllString` (with `$1` expansion) or `ReplaceAllLiteralString`, within the cap.
+fn capped_replace_all(re: &Regex, s: &str, replacement: &str, expand: bool) -> FuncResult {
+    let mut replacer = CappedReplacer {
+        replacement,
+        expand,
+        max: limits::max_bytes(),
+        over: false,
+    };
+    let out = re
+        .replace_all(s, regex::Replacer::by_ref(&mut replacer))
+        .into_owned();
+    if replacer.over {
+        limits::reserve(usize::MAX)?;
+    }
+    string(out)
 }
 
 /// `regexp.QuoteMeta`.

@@ -1,6 +1,8 @@
 //! The differential corpus: generated templates for every control structure and function,
 //! over edge-value data, plus the templates of ESO's documentation snippets.
 
+#[allow(dead_code)] // used by eso_differential.rs only
+pub mod binary;
 pub mod crypto;
 pub mod dates;
 
