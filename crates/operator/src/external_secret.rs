@@ -100,14 +100,11 @@ pub async fn reconcile(
         .name
         .as_ref()
         .map_or_else(|| name.clone(), ToString::to_string);
-    let existing = ctx
-        .secrets
-        .get(&ObjectRef::new(&target).within(&namespace));
+    let existing = ctx.secrets.get(&ObjectRef::new(&target).within(&namespace));
     if !status::should_refresh(&es, start) && status::secret_valid(existing.as_deref()) {
         ctx.metrics
             .reconciled(&namespace, &name, started.elapsed(), None, false);
-        return Ok(status::remaining(&es, start)
-            .map_or_else(Action::await_change, Action::requeue));
+        return Ok(status::remaining(&es, start).map_or_else(Action::await_change, Action::requeue));
     }
 
     let sink = SecretSink::new(
@@ -119,7 +116,8 @@ pub async fn reconcile(
             uid: es.metadata.uid.clone().unwrap_or_default(),
         },
     );
-    let reconciling = keyward_sync::reconcile(&es, ctx.stores.as_ref(), &sink, &ctx.fingerprint_key);
+    let reconciling =
+        keyward_sync::reconcile(&es, ctx.stores.as_ref(), &sink, &ctx.fingerprint_key);
     let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(reconciling))
         .await
         .unwrap_or_else(|_| Err(SyncError::panicked(&format!("{namespace}/{name}"))));
@@ -205,8 +203,11 @@ async fn finish(
     if es.status.as_ref() != Some(&next) {
         let namespace = object.namespace().unwrap_or_default();
         let name = object.name_any();
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(ctx.client.clone(), &namespace, &resources::external_secret());
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            ctx.client.clone(),
+            &namespace,
+            &resources::external_secret(),
+        );
         let patch = serde_json::json!({ "status": next });
         api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await

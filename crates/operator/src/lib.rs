@@ -170,15 +170,18 @@ pub async fn run(client: kube::Client, config: OperatorConfig) -> Result<(), Ope
             Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
             watcher::Config::default(),
         )
-            .default_backoff()
-            .reflect(namespace_writer);
+        .default_backoff()
+        .reflect(namespace_writer);
         tokio::spawn(stream.for_each(|_| futures::future::ready(())));
     } else {
         // A namespaced install reads no Namespace objects: ClusterSecretStore conditions by
         // label selector then do not match (by name and regex they do).
         drop(namespace_writer);
     }
-    for (what, reader) in [("SecretStore", &secret_stores), ("ClusterSecretStore", &cluster_stores)] {
+    for (what, reader) in [
+        ("SecretStore", &secret_stores),
+        ("ClusterSecretStore", &cluster_stores),
+    ] {
         reader
             .wait_until_ready()
             .await
@@ -243,7 +246,11 @@ pub async fn run(client: kube::Client, config: OperatorConfig) -> Result<(), Ope
     };
     tokio::spawn(readiness);
     controller
-        .run(external_secret::reconcile, external_secret::error_policy, context)
+        .run(
+            external_secret::reconcile,
+            external_secret::error_policy,
+            context,
+        )
         .for_each(|result| {
             if let Err(error) = result {
                 tracing::debug!(%error, "controller event");

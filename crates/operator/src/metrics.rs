@@ -57,7 +57,14 @@ impl Metrics {
         }
     }
 
-    fn update(&self, name: &'static str, help: &'static str, kind: &'static str, labels: Labels, change: impl FnOnce(&mut f64)) {
+    fn update(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        kind: &'static str,
+        labels: Labels,
+        change: impl FnOnce(&mut f64),
+    ) {
         let Ok(mut families) = self.families.lock() else {
             return;
         };
@@ -70,23 +77,59 @@ impl Metrics {
     }
 
     /// Records one reconcile of ExternalSecret `namespace/name`.
-    pub fn reconciled(&self, namespace: &str, name: &str, took: Duration, ready: Option<bool>, failed: bool) {
-        let object = || vec![("name", name.to_owned()), ("namespace", namespace.to_owned())];
-        self.update(SYNC_CALLS, "Total number of the External Secret sync calls", "counter", object(), |v| *v += 1.0);
+    pub fn reconciled(
+        &self,
+        namespace: &str,
+        name: &str,
+        took: Duration,
+        ready: Option<bool>,
+        failed: bool,
+    ) {
+        let object = || {
+            vec![
+                ("name", name.to_owned()),
+                ("namespace", namespace.to_owned()),
+            ]
+        };
+        self.update(
+            SYNC_CALLS,
+            "Total number of the External Secret sync calls",
+            "counter",
+            object(),
+            |v| *v += 1.0,
+        );
         if failed {
-            self.update(SYNC_ERRORS, "Total number of the External Secret sync errors", "counter", object(), |v| *v += 1.0);
+            self.update(
+                SYNC_ERRORS,
+                "Total number of the External Secret sync errors",
+                "counter",
+                object(),
+                |v| *v += 1.0,
+            );
         }
-        self.update(DURATION, "The duration time to reconcile the External Secret", "gauge", object(), |v| {
-            *v = took.as_nanos() as f64;
-        });
+        self.update(
+            DURATION,
+            "The duration time to reconcile the External Secret",
+            "gauge",
+            object(),
+            |v| {
+                *v = took.as_nanos() as f64;
+            },
+        );
         if let Some(ready) = ready {
             for (status, on) in [("True", ready), ("False", !ready)] {
                 let mut labels = object();
                 labels.push(("condition", "Ready".into()));
                 labels.push(("status", status.into()));
-                self.update(CONDITION, "The status condition of a specific External Secret", "gauge", labels, |v| {
-                    *v = if on { 1.0 } else { 0.0 };
-                });
+                self.update(
+                    CONDITION,
+                    "The status condition of a specific External Secret",
+                    "gauge",
+                    labels,
+                    |v| {
+                        *v = if on { 1.0 } else { 0.0 };
+                    },
+                );
             }
         }
     }
@@ -143,10 +186,21 @@ mod tests {
         metrics.reconciled("apps", "db", Duration::from_millis(3), Some(true), false);
         metrics.reconciled("apps", "db", Duration::from_millis(2), Some(false), true);
         let text = metrics.render();
-        assert!(text.contains("externalsecret_sync_calls_total{name=\"db\",namespace=\"apps\"} 2"), "{text}");
-        assert!(text.contains("externalsecret_sync_calls_error{name=\"db\",namespace=\"apps\"} 1"), "{text}");
+        assert!(
+            text.contains("externalsecret_sync_calls_total{name=\"db\",namespace=\"apps\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("externalsecret_sync_calls_error{name=\"db\",namespace=\"apps\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("externalsecret_status_condition{name=\"db\",namespace=\"apps\",condition=\"Ready\",status=\"False\"} 1"), "{text}");
-        assert!(text.contains("externalsecret_reconcile_duration{name=\"db\",namespace=\"apps\"} 2000000"), "{text}");
+        assert!(
+            text.contains(
+                "externalsecret_reconcile_duration{name=\"db\",namespace=\"apps\"} 2000000"
+            ),
+            "{text}"
+        );
         metrics.forget("apps", "db");
         assert!(!metrics.render().contains("name=\"db\""));
     }

@@ -161,11 +161,13 @@ impl SecretSink {
     fn build(&self, existing: Option<&Secret>, desired: &Desired) -> Result<Secret, SinkError> {
         let manager = self.manager();
         let owner = desired.creation_policy == CreationPolicy::Owner;
-        let mut metadata = existing.map(|s| s.metadata.clone()).unwrap_or_else(|| ObjectMeta {
-            name: Some(desired.target.to_string()),
-            namespace: Some(self.writer.namespace.clone()),
-            ..ObjectMeta::default()
-        });
+        let mut metadata = existing
+            .map(|s| s.metadata.clone())
+            .unwrap_or_else(|| ObjectMeta {
+                name: Some(desired.target.to_string()),
+                namespace: Some(self.writer.namespace.clone()),
+                ..ObjectMeta::default()
+            });
         let owned_labels = existing.map_or_else(BTreeSet::new, |s| owned(s, &manager, "f:labels"));
         let owned_annotations =
             existing.map_or_else(BTreeSet::new, |s| owned(s, &manager, "f:annotations"));
@@ -198,7 +200,8 @@ impl SecretSink {
 
         metadata.labels = Some(labels);
         metadata.annotations = Some(annotations);
-        metadata.owner_references = self.owner_references(metadata.owner_references.take(), owner)?;
+        metadata.owner_references =
+            self.owner_references(metadata.owner_references.take(), owner)?;
         // Never sent back: the API server owns it, and it is large.
         metadata.managed_fields = None;
         Ok(Secret {
@@ -339,7 +342,8 @@ fn same_content(existing: &Secret, wanted: &Secret) -> bool {
         && annotations(existing) == annotations(wanted)
         && owners(existing) == owners(wanted)
         && existing.data.clone().unwrap_or_default() == wanted.data.clone().unwrap_or_default()
-        && existing.type_.as_deref().unwrap_or("Opaque") == wanted.type_.as_deref().unwrap_or("Opaque")
+        && existing.type_.as_deref().unwrap_or("Opaque")
+            == wanted.type_.as_deref().unwrap_or("Opaque")
         && existing.immutable.unwrap_or(false) == wanted.immutable.unwrap_or(false)
 }
 

@@ -190,7 +190,10 @@ pub fn secret_valid(secret: Option<&Secret>) -> bool {
         return false;
     };
     let labels = secret.metadata.labels.as_ref();
-    let managed = labels.and_then(|l| l.get(eso::MANAGED_LABEL)).map(String::as_str) == Some("true");
+    let managed = labels
+        .and_then(|l| l.get(eso::MANAGED_LABEL))
+        .map(String::as_str)
+        == Some("true");
     let recorded = secret
         .metadata
         .annotations
@@ -231,11 +234,20 @@ mod tests {
         assert!(should_refresh(&es(None, "1h"), now), "never synced");
         let fresh = synced(es(None, "1h"), now - minute);
         assert!(!should_refresh(&fresh, now));
-        assert!(should_refresh(&fresh, now + time::Duration::hours(2)), "interval passed");
+        assert!(
+            should_refresh(&fresh, now + time::Duration::hours(2)),
+            "interval passed"
+        );
         let mut annotated = fresh.clone();
         annotated.metadata.annotations = Some([("force-sync".into(), "1".into())].into());
-        assert!(should_refresh(&annotated, now), "a changed annotation forces a sync");
-        let once = synced(es(Some(RefreshPolicy::CreatedOnce), "1m"), now - minute * 60);
+        assert!(
+            should_refresh(&annotated, now),
+            "a changed annotation forces a sync"
+        );
+        let once = synced(
+            es(Some(RefreshPolicy::CreatedOnce), "1m"),
+            now - minute * 60,
+        );
         assert!(!should_refresh(&once, now));
         let zero = synced(es(None, "0"), now - minute * 60);
         assert!(!should_refresh(&zero, now));
@@ -245,7 +257,10 @@ mod tests {
         changed.metadata.generation = Some(2);
         assert!(should_refresh(&changed, now));
         let remaining = remaining(&fresh, now).expect("periodic");
-        assert!((3_530..=3_541).contains(&remaining.as_secs()), "{remaining:?}");
+        assert!(
+            (3_530..=3_541).contains(&remaining.as_secs()),
+            "{remaining:?}"
+        );
     }
 
     #[test]
@@ -256,7 +271,12 @@ mod tests {
             reason: "SecretSynced",
             message: "secret synced",
         };
-        let first = next_status(&es(None, "1h"), &ok, start - time::Duration::hours(1), Some("db"));
+        let first = next_status(
+            &es(None, "1h"),
+            &ok,
+            start - time::Duration::hours(1),
+            Some("db"),
+        );
         let mut again = es(None, "1h");
         again.status = Some(first.clone());
         let second = next_status(&again, &ok, start, Some("db"));
@@ -272,7 +292,10 @@ mod tests {
         };
         again.status = Some(second.clone());
         let third = next_status(&again, &failed, start, None);
-        assert_eq!(third.refresh_time, second.refresh_time, "a failure keeps refreshTime");
+        assert_eq!(
+            third.refresh_time, second.refresh_time,
+            "a failure keeps refreshTime"
+        );
         assert_eq!(third.conditions.len(), 1);
         assert_eq!(third.conditions[0].status, "False");
         assert_eq!(third.binding, second.binding);

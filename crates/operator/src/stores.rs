@@ -98,9 +98,10 @@ impl ClusterStores {
             StoreKind::SecretStore => self.secret_stores.get(
                 &ObjectRef::new_with(&store.name, resources::secret_store()).within(namespace),
             ),
-            StoreKind::ClusterSecretStore => self
-                .cluster_stores
-                .get(&ObjectRef::new_with(&store.name, resources::cluster_secret_store())),
+            StoreKind::ClusterSecretStore => self.cluster_stores.get(&ObjectRef::new_with(
+                &store.name,
+                resources::cluster_secret_store(),
+            )),
         }
     }
 
@@ -139,8 +140,9 @@ impl ClusterStores {
                 StoreId(format!("ClusterSecretStore/{}", store.name)),
             ),
         };
-        let misconfigured =
-            |message: String| ProviderError::new(ProviderErrorKind::Misconfigured, &id.0, None, message);
+        let misconfigured = |message: String| {
+            ProviderError::new(ProviderErrorKind::Misconfigured, &id.0, None, message)
+        };
         let store_namespace = match store.kind {
             StoreKind::SecretStore => namespace.to_owned(),
             StoreKind::ClusterSecretStore => String::new(),

@@ -124,7 +124,9 @@ pub fn plan(
         let Some(mut existing) = current else {
             return Plan::Keep(Kept::MergeTargetMissing);
         };
-        let unchanged = data.iter().all(|(key, value)| existing.get(key) == Some(value));
+        let unchanged = data
+            .iter()
+            .all(|(key, value)| existing.get(key) == Some(value));
         existing.extend(data);
         (existing, false, unchanged)
     } else {
@@ -278,7 +280,10 @@ mod tests {
         );
         assert!(matches!(
             plan(d, data(&[("a", "1")]), Some(data(&[("a", "1")]))),
-            Plan::Write { unchanged: true, .. }
+            Plan::Write {
+                unchanged: true,
+                ..
+            }
         ));
     }
 }

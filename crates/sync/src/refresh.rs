@@ -82,7 +82,10 @@ mod tests {
         assert_eq!(retry_wait(1, hour), Duration::from_secs(5));
         assert_eq!(retry_wait(2, hour), Duration::from_secs(10));
         assert_eq!(retry_wait(20, hour), MAX_RETRY);
-        assert_eq!(retry_wait(3, Duration::from_secs(8)), Duration::from_secs(8));
+        assert_eq!(
+            retry_wait(3, Duration::from_secs(8)),
+            Duration::from_secs(8)
+        );
         assert_eq!(retry_wait(40, Duration::ZERO), MAX_RETRY);
     }
 
@@ -93,11 +96,23 @@ mod tests {
             (around as f64 * 0.9..=around as f64 * 1.1).contains(&secs)
         };
         assert!(within(next_refresh(&es(None, None), 0), 3600));
-        assert!(within(next_refresh(&es(Some(RefreshPolicy::Periodic), Some("1m")), 0), 60));
+        assert!(within(
+            next_refresh(&es(Some(RefreshPolicy::Periodic), Some("1m")), 0),
+            60
+        ));
         assert_eq!(next_refresh(&es(None, Some("0")), 0), None);
-        assert_eq!(next_refresh(&es(Some(RefreshPolicy::CreatedOnce), None), 0), None);
-        assert_eq!(next_refresh(&es(Some(RefreshPolicy::OnChange), None), 0), None);
-        assert!(within(next_refresh(&es(Some(RefreshPolicy::OnChange), None), 1), 5));
+        assert_eq!(
+            next_refresh(&es(Some(RefreshPolicy::CreatedOnce), None), 0),
+            None
+        );
+        assert_eq!(
+            next_refresh(&es(Some(RefreshPolicy::OnChange), None), 0),
+            None
+        );
+        assert!(within(
+            next_refresh(&es(Some(RefreshPolicy::OnChange), None), 1),
+            5
+        ));
         assert_eq!(next_refresh(&es(None, Some("soon")), 0), Some(MAX_RETRY));
     }
 

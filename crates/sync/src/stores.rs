@@ -312,7 +312,9 @@ pub fn denied(id: &StoreId, namespace: &str) -> ProviderError {
         ProviderErrorKind::PermissionDenied,
         &id.0,
         None,
-        format!("using cluster store \"{name}\" is not allowed from namespace \"{namespace}\": denied by spec.condition"),
+        format!(
+            "using cluster store \"{name}\" is not allowed from namespace \"{namespace}\": denied by spec.condition"
+        ),
     )
 }
 
@@ -328,10 +330,9 @@ pub fn namespace_allowed(
     spec.conditions.is_empty()
         || spec.conditions.iter().any(|condition| {
             condition.namespaces.iter().any(|n| n == namespace)
-                || condition
-                    .namespace_regexes
-                    .iter()
-                    .any(|pattern| regex::Regex::new(pattern).is_ok_and(|re| re.is_match(namespace)))
+                || condition.namespace_regexes.iter().any(|pattern| {
+                    regex::Regex::new(pattern).is_ok_and(|re| re.is_match(namespace))
+                })
                 || match (&condition.namespace_selector, labels) {
                     (Some(selector), Some(labels)) => selects(selector, labels),
                     _ => false,

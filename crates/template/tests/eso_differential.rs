@@ -210,11 +210,12 @@ fn describe(name: &str, ours: &Outcome, theirs: &Outcome) -> String {
     )
 }
 
+/// One differential case: its name, the template, the data.
+type EsoCase = (String, String, BTreeMap<String, Vec<u8>>);
+
 /// Compares keyward with ESO over `(name, template, data)` cases; returns the counts of
 /// cases, reference errors and the disagreements.
-fn compare_with_eso(
-    cases: &[(String, String, BTreeMap<String, Vec<u8>>)],
-) -> (usize, usize, Vec<String>) {
+fn compare_with_eso(cases: &[EsoCase]) -> (usize, usize, Vec<String>) {
     let inputs: Vec<(&str, &BTreeMap<String, Vec<u8>>)> =
         cases.iter().map(|(_, t, d)| (t.as_str(), d)).collect();
     let eso = render_with_eso(&inputs);

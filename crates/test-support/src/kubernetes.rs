@@ -168,7 +168,11 @@ impl Kubernetes {
     /// Installs the CRDs of the given `external-secrets.io` kinds (`externalsecrets`,
     /// `secretstores`, …) from ESO's own CRD files in `corpus` (`config/crds/bases`), as a
     /// cluster running ESO has them, and waits until the API server serves them.
-    pub async fn install_eso_crds(&self, corpus: &Path, plurals: &[&str]) -> Result<(), HarnessError> {
+    pub async fn install_eso_crds(
+        &self,
+        corpus: &Path,
+        plurals: &[&str],
+    ) -> Result<(), HarnessError> {
         use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
         use kube::api::{Api, PostParams};
         let fail = |e: String| HarnessError::prepare(PEER, format!("ESO CRDs: {e}"));

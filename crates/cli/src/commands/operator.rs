@@ -56,7 +56,11 @@ struct RunArgs {
     concurrency: u16,
 
     /// Where /metrics, /healthz and /readyz are served ("" to serve none).
-    #[arg(long = "metrics-addr", value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(
+        long = "metrics-addr",
+        value_name = "ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
     metrics_address: String,
 }
 
@@ -93,13 +97,15 @@ pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
             .await
             .context("connecting to the cluster (KUBECONFIG, ~/.kube/config or in-cluster)")
             .map_err(|e| Failure::new(ErrorKind::Store, e))?;
-        keyward_operator::run(client, config).await.map_err(|error| {
-            let kind = match error {
-                keyward_operator::OperatorError::Metrics { .. } => ErrorKind::Write,
-                _ => ErrorKind::Store,
-            };
-            Failure::new(kind, error)
-        })
+        keyward_operator::run(client, config)
+            .await
+            .map_err(|error| {
+                let kind = match error {
+                    keyward_operator::OperatorError::Metrics { .. } => ErrorKind::Write,
+                    _ => ErrorKind::Store,
+                };
+                Failure::new(kind, error)
+            })
     })?;
     Ok(Done::Exit(keyward_core::ExitCode::Success))
 }

@@ -1,0 +1,583 @@
+//! `keyward operator run` on a real kube-apiserver and etcd, with ESO's own CRDs installed (as
+//! a cluster switching from ESO has them): ExternalSecrets become Secrets as ESO writes them,
+//! store changes propagate, user edits and deletions are undone, Secrets ESO wrote are
+//! adopted without a write, store failures keep the Secret, tenants stay apart, and the
+//! canary value never shows in events, status, logs (at trace level) or metrics.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use keyward_test_support::{Kubernetes, eso_corpus, free_port};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::json;
+
+const CANARY: &str = "kw-canary-operator-41d7";
+
+/// A running `keyward operator run`, killed when dropped; its stderr goes to a file.
+struct Operator {
+    child: Child,
+    log: PathBuf,
+    metrics: u16,
+}
+
+impl Operator {
+    fn start(kube: &Kubernetes, dir: &std::path::Path) -> Self {
+        let log = dir.join(format!("operator-{}.log", free_port().expect("port")));
+        let metrics = free_port().expect("port");
+        let child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args([
+                "--log-level",
+                "trace",
+                "--log-format",
+                "json",
+                "operator",
+                "run",
+            ])
+            .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
+            .env("KUBECONFIG", kube.kubeconfig_path())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("start keyward operator");
+        Self {
+            child,
+            log,
+            metrics,
+        }
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn metrics(&self) -> String {
+        let url = format!("http://127.0.0.1:{}/metrics", self.metrics);
+        for _ in 0..100 {
+            if let Ok(response) = reqwest::get(&url).await
+                && let Ok(text) = response.text().await
+            {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no metrics at {url}");
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn resource(kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("external-secrets.io", "v1", kind),
+        plural,
+    )
+}
+
+fn object(resource: &ApiResource, value: serde_json::Value) -> DynamicObject {
+    let mut object: DynamicObject = serde_json::from_value(value).expect("object");
+    object.types = Some(kube::core::TypeMeta {
+        api_version: resource.api_version.clone(),
+        kind: resource.kind.clone(),
+    });
+    object
+}
+
+struct Cluster {
+    client: kube::Client,
+    es: ApiResource,
+    css: ApiResource,
+}
+
+impl Cluster {
+    fn external_secrets(&self, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), namespace, &self.es)
+    }
+
+    fn secrets(&self, namespace: &str) -> Api<Secret> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    async fn namespace(&self, name: &str) {
+        let namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                labels: Some([("team".to_owned(), name.to_owned())].into()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        Api::<Namespace>::all(self.client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .expect("namespace");
+    }
+
+    /// A fake ClusterSecretStore holding `data` (key → value).
+    async fn fake_store(&self, name: &str, data: &[(&str, &str)], extra: serde_json::Value) {
+        let data: Vec<_> = data
+            .iter()
+            .map(|(key, value)| json!({"key": key, "value": value}))
+            .collect();
+        let mut spec = json!({"provider": {"fake": {"data": data}}});
+        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+            spec.extend(extra.clone());
+        }
+        let store = object(&self.css, json!({"metadata": {"name": name}, "spec": spec}));
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &self.css);
+        api.patch(
+            name,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&store),
+        )
+        .await
+        .expect("store");
+    }
+
+    async fn external_secret(&self, namespace: &str, name: &str, spec: serde_json::Value) {
+        let es = object(
+            &self.es,
+            json!({"metadata": {"name": name, "namespace": namespace}, "spec": spec}),
+        );
+        self.external_secrets(namespace)
+            .create(&PostParams::default(), &es)
+            .await
+            .expect("ExternalSecret");
+    }
+
+    async fn ready(&self, namespace: &str, name: &str) -> Option<(String, String, String)> {
+        let es = self.external_secrets(namespace).get(name).await.ok()?;
+        let conditions = es.data.pointer("/status/conditions")?.as_array()?.clone();
+        let ready = conditions.iter().find(|c| c["type"] == "Ready")?;
+        Some((
+            ready["status"].as_str()?.to_owned(),
+            ready["reason"].as_str()?.to_owned(),
+            ready["message"].as_str()?.to_owned(),
+        ))
+    }
+
+    async fn wait_ready(&self, namespace: &str, name: &str, status: &str, reason: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let got = self.ready(namespace, name).await;
+            if got
+                .as_ref()
+                .is_some_and(|(s, r, _)| s == status && r == reason)
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{namespace}/{name}: waited for Ready={status} {reason}, have {got:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn secret_data(&self, namespace: &str, name: &str) -> Option<BTreeMap<String, String>> {
+        let secret = self.secrets(namespace).get_opt(name).await.ok()??;
+        Some(
+            secret
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+                .collect(),
+        )
+    }
+
+    async fn wait_data(&self, namespace: &str, name: &str, key: &str, value: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let data = self.secret_data(namespace, name).await;
+            if data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .is_some_and(|v| v == value)
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{namespace}/{name}: waited for {key}={value}, have keys {:?}",
+                data.map(|d| d.into_keys().collect::<Vec<_>>())
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn force_sync(&self, namespace: &str, name: &str, stamp: &str) {
+        let patch = json!({"metadata": {"annotations": {"force-sync": stamp}}});
+        self.external_secrets(namespace)
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("annotate");
+    }
+}
+
+/// ESO's data hash of `data` (SHA3-224 over Go's `%+v` of `map[string][]byte`).
+fn eso_hash(data: &BTreeMap<String, ByteString>) -> String {
+    keyward_operator::eso::data_hash(data.iter().map(|(k, v)| (k, v.0.as_slice())))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_syncs_external_secrets_as_eso_does_on_a_real_apiserver() {
+    let Some(corpus) = eso_corpus() else {
+        return;
+    };
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    kube.install_eso_crds(
+        &corpus,
+        &["externalsecrets", "secretstores", "clustersecretstores"],
+    )
+    .await
+    .expect("CRDs");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster {
+        client: kube.admin_client().await.expect("client"),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    for namespace in ["apps", "other"] {
+        cluster.namespace(namespace).await;
+    }
+
+    // Adoption: a Secret exactly as ESO leaves it, written before keyward runs.
+    cluster
+        .fake_store(
+            "fake",
+            &[("db", CANARY), ("api", "token-1")],
+            json!({"conditions": [{"namespaces": ["apps"]}]}),
+        )
+        .await;
+    cluster
+        .external_secret(
+            "apps",
+            "adopted",
+            json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                   "data": [{"secretKey": "password", "remoteRef": {"key": "db"}}]}),
+        )
+        .await;
+    let adopted_es = cluster
+        .external_secrets("apps")
+        .get("adopted")
+        .await
+        .expect("es");
+    let data: BTreeMap<String, ByteString> = [(
+        "password".to_owned(),
+        ByteString(CANARY.as_bytes().to_vec()),
+    )]
+    .into();
+    let eso_written = Secret {
+        metadata: ObjectMeta {
+            name: Some("adopted".into()),
+            labels: Some(
+                [
+                    (
+                        "reconcile.external-secrets.io/managed".to_owned(),
+                        "true".to_owned(),
+                    ),
+                    (
+                        "reconcile.external-secrets.io/created-by".to_owned(),
+                        keyward_operator::eso::created_by("apps", "adopted"),
+                    ),
+                ]
+                .into(),
+            ),
+            annotations: Some(
+                [(
+                    "reconcile.external-secrets.io/data-hash".to_owned(),
+                    eso_hash(&data),
+                )]
+                .into(),
+            ),
+            owner_references: Some(vec![OwnerReference {
+                api_version: "external-secrets.io/v1".into(),
+                kind: "ExternalSecret".into(),
+                name: "adopted".into(),
+                uid: adopted_es.metadata.uid.clone().expect("uid"),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            }]),
+            ..ObjectMeta::default()
+        },
+        data: Some(data),
+        ..Secret::default()
+    };
+    let written_by_eso = cluster
+        .secrets("apps")
+        .create(
+            &PostParams {
+                field_manager: Some("externalsecrets.external-secrets.io/adopted".into()),
+                ..PostParams::default()
+            },
+            &eso_written,
+        )
+        .await
+        .expect("ESO's Secret");
+
+    let operator = Operator::start(&kube, scratch.path());
+    cluster
+        .wait_ready("apps", "adopted", "True", "SecretSynced")
+        .await;
+    let after = cluster
+        .secrets("apps")
+        .get("adopted")
+        .await
+        .expect("secret");
+    assert_eq!(
+        after.metadata.resource_version, written_by_eso.metadata.resource_version,
+        "a Secret ESO wrote with current data is adopted without a write"
+    );
+
+    // Owner: created as ESO creates it.
+    cluster
+        .external_secret(
+            "apps",
+            "db",
+            json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                   "refreshInterval": "1h",
+                   "target": {"name": "db-credentials"},
+                   "data": [{"secretKey": "password", "remoteRef": {"key": "db"}},
+                            {"secretKey": "token", "remoteRef": {"key": "api"}}]}),
+        )
+        .await;
+    cluster
+        .wait_ready("apps", "db", "True", "SecretSynced")
+        .await;
+    let secret = cluster
+        .secrets("apps")
+        .get("db-credentials")
+        .await
+        .expect("secret");
+    let labels = secret.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(labels["reconcile.external-secrets.io/managed"], "true");
+    assert_eq!(
+        labels["reconcile.external-secrets.io/created-by"],
+        keyward_operator::eso::created_by("apps", "db")
+    );
+    let annotations = secret.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(
+        annotations["reconcile.external-secrets.io/data-hash"],
+        eso_hash(secret.data.as_ref().expect("data"))
+    );
+    let owner = &secret.metadata.owner_references.clone().expect("owner")[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("ExternalSecret", "db")
+    );
+    assert_eq!(owner.controller, Some(true));
+    let managers: Vec<_> = secret
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    assert!(
+        managers.contains(&"externalsecrets.external-secrets.io/db".to_owned()),
+        "{managers:?}"
+    );
+    let es = cluster
+        .external_secrets("apps")
+        .get("db")
+        .await
+        .expect("es");
+    assert_eq!(es.data["status"]["binding"]["name"], "db-credentials");
+    assert!(es.data["status"]["refreshTime"].is_string());
+    assert!(
+        es.data["status"]["syncedResourceVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("1-")),
+        "{}",
+        es.data["status"]
+    );
+
+    // A store change propagates on force-sync (an annotation change, as ESO documents).
+    cluster
+        .fake_store(
+            "fake",
+            &[("db", CANARY), ("api", "token-2")],
+            json!({"conditions": [{"namespaces": ["apps"]}]}),
+        )
+        .await;
+    cluster.force_sync("apps", "db", "1").await;
+    cluster
+        .wait_data("apps", "db-credentials", "token", "token-2")
+        .await;
+
+    // A user deletes the Secret: restored. A user edits its data: restored.
+    cluster
+        .secrets("apps")
+        .delete("db-credentials", &DeleteParams::default())
+        .await
+        .expect("delete");
+    cluster
+        .wait_data("apps", "db-credentials", "token", "token-2")
+        .await;
+    let edit = json!({"data": {"token": "ZWRpdGVk"}});
+    cluster
+        .secrets("apps")
+        .patch(
+            "db-credentials",
+            &PatchParams::default(),
+            &Patch::Merge(&edit),
+        )
+        .await
+        .expect("edit");
+    cluster
+        .wait_data("apps", "db-credentials", "token", "token-2")
+        .await;
+
+    // A store failure keeps the Secret: the condition turns false, the data stay.
+    let broken = json!({"data": [{"secretKey": "token", "remoteRef": {"key": "absent"}}]});
+    cluster
+        .external_secrets("apps")
+        .patch(
+            "db",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": broken})),
+        )
+        .await
+        .expect("break");
+    cluster
+        .wait_ready("apps", "db", "False", "SecretSyncedError")
+        .await;
+    assert_eq!(
+        cluster
+            .secret_data("apps", "db-credentials")
+            .await
+            .expect("kept")["token"],
+        "token-2"
+    );
+    let mended = json!({"data": [{"secretKey": "token", "remoteRef": {"key": "api"}}]});
+    cluster
+        .external_secrets("apps")
+        .patch(
+            "db",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": mended})),
+        )
+        .await
+        .expect("mend");
+    cluster
+        .wait_ready("apps", "db", "True", "SecretSynced")
+        .await;
+
+    // Tenant isolation: the store's conditions do not let namespace `other` use it.
+    cluster
+        .external_secret(
+            "other",
+            "intruder",
+            json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                   "data": [{"secretKey": "password", "remoteRef": {"key": "db"}}]}),
+        )
+        .await;
+    cluster
+        .wait_ready("other", "intruder", "False", "SecretSyncedError")
+        .await;
+    assert!(cluster.secret_data("other", "intruder").await.is_none());
+
+    // creationPolicy None writes nothing; Merge lays keys over a Secret someone else made and
+    // leaves theirs; Merge without a Secret is ESO's SecretMissing.
+    cluster
+        .external_secret(
+            "apps",
+            "none",
+            json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                   "target": {"creationPolicy": "None"},
+                   "data": [{"secretKey": "password", "remoteRef": {"key": "db"}}]}),
+        )
+        .await;
+    let shared = Secret {
+        metadata: ObjectMeta {
+            name: Some("shared".into()),
+            ..ObjectMeta::default()
+        },
+        string_data: Some([("mine".to_owned(), "kept".to_owned())].into()),
+        ..Secret::default()
+    };
+    cluster
+        .secrets("apps")
+        .create(&PostParams::default(), &shared)
+        .await
+        .expect("shared");
+    for (name, target) in [("merge", "shared"), ("merge-missing", "nowhere")] {
+        cluster
+            .external_secret(
+                "apps",
+                name,
+                json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                       "target": {"name": target, "creationPolicy": "Merge"},
+                       "data": [{"secretKey": "token", "remoteRef": {"key": "api"}}]}),
+            )
+            .await;
+    }
+    cluster
+        .wait_ready("apps", "none", "True", "SecretSynced")
+        .await;
+    assert!(cluster.secret_data("apps", "none").await.is_none());
+    cluster
+        .wait_data("apps", "shared", "token", "token-2")
+        .await;
+    assert_eq!(
+        cluster.secret_data("apps", "shared").await.expect("shared")["mine"],
+        "kept"
+    );
+    cluster
+        .wait_ready("apps", "merge-missing", "True", "SecretMissing")
+        .await;
+
+    // The canary never shows: not in events, statuses, logs at trace level or metrics.
+    let events: Api<DynamicObject> = Api::all_with(
+        cluster.client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("events.k8s.io", "v1", "Event"),
+            "events",
+        ),
+    );
+    let events = serde_json::to_string(
+        &events
+            .list(&Default::default())
+            .await
+            .expect("events")
+            .items,
+    )
+    .expect("json");
+    assert!(events.contains("UpdateFailed"), "the failures made events");
+    assert!(events.contains("secret created"), "{events}");
+    let statuses = serde_json::to_string(
+        &Api::<DynamicObject>::all_with(cluster.client.clone(), &cluster.es)
+            .list(&Default::default())
+            .await
+            .expect("list")
+            .items,
+    )
+    .expect("json");
+    let metrics = operator.metrics().await;
+    assert!(
+        metrics.contains("externalsecret_sync_calls_total{name=\"db\",namespace=\"apps\"}"),
+        "{metrics}"
+    );
+    let logs = operator.logs();
+    for (what, text) in [
+        ("events", &events),
+        ("statuses", &statuses),
+        ("logs", &logs),
+        ("metrics", &metrics),
+    ] {
+        assert!(!text.contains(CANARY), "the canary leaked into {what}");
+    }
+    drop(operator);
+    drop(kube);
+}
