@@ -12,11 +12,21 @@ const NOT_YAML: [&str; 4] = [
 ];
 
 /// Snippets that no Kubernetes API server accepts either, with the error keyward must give.
-const KNOWN_INVALID: [(&str, &str); 1] = [(
-    // `acme.org/sha: 1234` is a YAML integer; annotations are strings.
-    "full-external-secret.yaml",
-    "metadata.annotations.acme.org/sha: got a integer, expected a string",
-)];
+const KNOWN_INVALID: [(&str, &str); 2] = [
+    (
+        // `spec.target.name` twice (with the same value): kubectl refuses it ("key already
+        // set in map"), and so does keyward.
+        "gcpsm-ssh-auth-externalsecret.yaml",
+        "spec.target: duplicate key \"name\" in one mapping",
+    ),
+    (
+        // `spec.dataFrom` appears twice in one mapping (kubectl refuses it: "mapping key already
+        // defined"); past that, `acme.org/sha: 1234` is a YAML integer where annotations are
+        // strings.
+        "full-external-secret.yaml",
+        "spec: duplicate key \"dataFrom\" in one mapping",
+    ),
+];
 
 #[test]
 fn every_snippet_loads_or_is_refused_by_name() {

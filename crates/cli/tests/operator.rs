@@ -538,6 +538,37 @@ async fn the_operator_syncs_external_secrets_as_eso_does_on_a_real_apiserver() {
         .wait_ready("apps", "merge-missing", "True", "SecretMissing")
         .await;
 
+    // Stores carry ESO's Ready condition: valid, or unable to create a client.
+    let stores: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &cluster.css);
+    let broken_store = object(
+        &cluster.css,
+        json!({"metadata": {"name": "two-providers"},
+               "spec": {"provider": {"fake": {"data": []}, "vault": {"server": "http://127.0.0.1:1"}}}}),
+    );
+    stores
+        .create(&PostParams::default(), &broken_store)
+        .await
+        .expect("store");
+    for (name, status, reason) in [
+        ("fake", "True", "Valid"),
+        ("two-providers", "False", "InvalidProviderConfig"),
+    ] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let store = stores.get(name).await.expect("store");
+            let ready = store
+                .data
+                .pointer("/status/conditions/0")
+                .cloned()
+                .unwrap_or_default();
+            if ready["status"] == status && ready["reason"] == reason {
+                break;
+            }
+            assert!(Instant::now() < deadline, "store {name}: {ready}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     // The canary never shows: not in events, statuses, logs at trace level or metrics.
     let events: Api<DynamicObject> = Api::all_with(
         cluster.client.clone(),

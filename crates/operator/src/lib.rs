@@ -26,6 +26,7 @@ pub mod metrics;
 mod resources;
 pub mod secret_sink;
 pub mod status;
+pub mod store_status;
 pub mod stores;
 
 use std::net::SocketAddr;
@@ -245,20 +246,57 @@ pub async fn run(client: kube::Client, config: OperatorConfig) -> Result<(), Ope
         }
     };
     tokio::spawn(readiness);
-    controller
+    let external_secrets = controller
         .run(
             external_secret::reconcile,
             external_secret::error_policy,
             context,
         )
-        .for_each(|result| {
-            if let Err(error) = result {
-                tracing::debug!(%error, "controller event");
-            }
-            futures::future::ready(())
-        })
-        .await;
+        .for_each(log_errors);
+    let credentials: Arc<dyn keyward_providers::Credentials> =
+        Arc::new(ClusterCredentials::new(client.clone()));
+    let store_controller = |resource: kube::core::ApiResource, api: Api<DynamicObject>| {
+        let context = Arc::new(store_status::StoreContext {
+            client: client.clone(),
+            credentials: Arc::clone(&credentials),
+            controller_class: config.controller_class.clone(),
+            recorder: Recorder::new(
+                client.clone(),
+                Reporter {
+                    controller: config.reporter.clone(),
+                    instance: std::env::var("POD_NAME").ok(),
+                },
+            ),
+            resource: resource.clone(),
+        });
+        Controller::new_with(api, watcher::Config::default(), resource)
+            .shutdown_on_signal()
+            .run(store_status::reconcile, store_status::error_policy, context)
+            .for_each(log_errors)
+    };
+    let secret_store_controller = store_controller(
+        resources::secret_store(),
+        scoped_dynamic(&client, namespace, &resources::secret_store()),
+    );
+    let cluster_store_controller = store_controller(
+        resources::cluster_secret_store(),
+        Api::all_with(client.clone(), &resources::cluster_secret_store()),
+    );
+    futures::join!(
+        external_secrets,
+        secret_store_controller,
+        cluster_store_controller
+    );
     Ok(())
+}
+
+/// A controller's stream reports each reconcile; failures were already handled (status,
+/// events, requeue), so they are only traced here.
+fn log_errors<T, E: std::fmt::Display>(result: Result<T, E>) -> futures::future::Ready<()> {
+    if let Err(error) = result {
+        tracing::debug!(%error, "controller event");
+    }
+    futures::future::ready(())
 }
 
 /// Fingerprints in the operator's reports are keyed per process until the evidence work
