@@ -28,6 +28,15 @@ struct Operator {
 
 impl Operator {
     fn start(kube: &Kubernetes, dir: &std::path::Path) -> Self {
+        Self::start_with(kube, dir, &[])
+    }
+
+    fn start_with(kube: &Kubernetes, dir: &std::path::Path, extra: &[&str]) -> Self {
+        Self::start_as(kube.kubeconfig_path(), dir, extra)
+    }
+
+    /// Runs with the user of `kubeconfig`.
+    fn start_as(kubeconfig: &std::path::Path, dir: &std::path::Path, extra: &[&str]) -> Self {
         let log = dir.join(format!("operator-{}.log", free_port().expect("port")));
         let metrics = free_port().expect("port");
         let child = Command::new(env!("CARGO_BIN_EXE_keyward"))
@@ -40,7 +49,8 @@ impl Operator {
                 "run",
             ])
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
-            .env("KUBECONFIG", kube.kubeconfig_path())
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()
@@ -67,6 +77,14 @@ impl Operator {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("no metrics at {url}");
+    }
+}
+
+impl Operator {
+    /// SIGKILL: no chance to release anything.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -538,24 +556,31 @@ async fn the_operator_syncs_external_secrets_as_eso_does_on_a_real_apiserver() {
         .wait_ready("apps", "merge-missing", "True", "SecretMissing")
         .await;
 
-    // Stores carry ESO's Ready condition: valid, or unable to create a client.
-    let stores: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &cluster.css);
-    let broken_store = object(
-        &cluster.css,
-        json!({"metadata": {"name": "two-providers"},
-               "spec": {"provider": {"fake": {"data": []}, "vault": {"server": "http://127.0.0.1:1"}}}}),
+    // Stores carry ESO's Ready condition: valid, or unable to create a client (a SecretStore
+    // whose credentials reference leaves its namespace).
+    let secret_stores: Api<DynamicObject> = Api::namespaced_with(
+        cluster.client.clone(),
+        "apps",
+        &resource("SecretStore", "secretstores"),
     );
-    stores
-        .create(&PostParams::default(), &broken_store)
+    let leaking_store = object(
+        &resource("SecretStore", "secretstores"),
+        json!({"metadata": {"name": "leaking", "namespace": "apps"},
+               "spec": {"provider": {"vault": {"server": "http://127.0.0.1:1", "path": "secret",
+                 "auth": {"tokenSecretRef": {"name": "t", "key": "k", "namespace": "other"}}}}}}),
+    );
+    secret_stores
+        .create(&PostParams::default(), &leaking_store)
         .await
         .expect("store");
-    for (name, status, reason) in [
-        ("fake", "True", "Valid"),
-        ("two-providers", "False", "InvalidProviderConfig"),
+    let cluster_stores: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &cluster.css);
+    for (api, name, status, reason) in [
+        (&cluster_stores, "fake", "True", "Valid"),
+        (&secret_stores, "leaking", "False", "InvalidProviderConfig"),
     ] {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let store = stores.get(name).await.expect("store");
+            let store = api.get(name).await.expect("store");
             let ready = store
                 .data
                 .pointer("/status/conditions/0")
@@ -611,4 +636,152 @@ async fn the_operator_syncs_external_secrets_as_eso_does_on_a_real_apiserver() {
     }
     drop(operator);
     drop(kube);
+}
+
+async fn lease_holder(client: &kube::Client) -> Option<String> {
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client.clone(), "keyward");
+    leases
+        .get_opt("keyward-operator")
+        .await
+        .ok()??
+        .spec?
+        .holder_identity
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_leader_election_one_replica_works_and_a_standby_takes_over() {
+    let Some(corpus) = eso_corpus() else {
+        return;
+    };
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    kube.install_eso_crds(
+        &corpus,
+        &["externalsecrets", "secretstores", "clustersecretstores"],
+    )
+    .await
+    .expect("CRDs");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster {
+        client: kube.admin_client().await.expect("client"),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    cluster.namespace("apps").await;
+    cluster.fake_store("fake", &[("k", "v")], json!({})).await;
+
+    // deploy/: the namespace and RBAC for real, the rest through a server-side dry run; the
+    // operators then run as deploy/'s ServiceAccount, so its RBAC is proven sufficient.
+    let token = apply_deploy_manifests(&cluster.client).await;
+    let kubeconfig = scratch.path().join("operator-kubeconfig");
+    std::fs::write(&kubeconfig, kube.kubeconfig_for_token(&token)).expect("kubeconfig");
+    let elect = [
+        "--enable-leader-election",
+        "--leader-election-namespace",
+        "keyward",
+        "--leader-election-lease-duration",
+        "4s",
+    ];
+    let first = Operator::start_as(&kubeconfig, scratch.path(), &elect);
+    let second = Operator::start_as(&kubeconfig, scratch.path(), &elect);
+    let spec = json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                      "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]});
+    cluster
+        .external_secret("apps", "before", spec.clone())
+        .await;
+    cluster
+        .wait_ready("apps", "before", "True", "SecretSynced")
+        .await;
+    let leader = lease_holder(&cluster.client).await.expect("a leader");
+
+    // Exactly one replica reconciles: the other's log shows no reconcile of `before`.
+    let logs = [first.logs(), second.logs()];
+    let leading: Vec<bool> = logs.iter().map(|l| l.contains(&leader)).collect();
+    assert_eq!(
+        leading.iter().filter(|l| **l).count(),
+        1,
+        "one replica says it leads"
+    );
+
+    // SIGKILL the leader: the standby takes over within the lease duration (plus a retry).
+    let (dead, standby) = if leading[0] {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    dead.kill();
+    let killed = Instant::now();
+    cluster.external_secret("apps", "after", spec).await;
+    cluster
+        .wait_ready("apps", "after", "True", "SecretSynced")
+        .await;
+    let took = killed.elapsed();
+    let new_leader = lease_holder(&cluster.client).await.expect("a leader");
+    assert_ne!(new_leader, leader, "the standby holds the Lease");
+    assert!(standby.logs().contains(&new_leader));
+    eprintln!(
+        "the standby took over and synced within {took:?} of the leader's SIGKILL (lease 4s)"
+    );
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    drop(standby);
+    drop(kube);
+}
+
+/// Applies deploy/: the Namespace, ServiceAccount and RBAC for real, the Deployment and the
+/// Service through a server-side dry run (no kubelet here to run them); returns a token of
+/// the operator's ServiceAccount.
+async fn apply_deploy_manifests(client: &kube::Client) -> String {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let deploy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let discovery = kube::Discovery::new(client.clone())
+        .run()
+        .await
+        .expect("discovery");
+    for file in [
+        "namespace.yaml",
+        "rbac.yaml",
+        "deployment.yaml",
+        "service.yaml",
+    ] {
+        let text = std::fs::read_to_string(deploy.join(file)).expect("manifest");
+        let real = matches!(file, "namespace.yaml" | "rbac.yaml");
+        for document in serde_yaml_ng::Deserializer::from_str(&text) {
+            let object: DynamicObject =
+                serde::Deserialize::deserialize(document).expect("a manifest");
+            let types = object.types.clone().expect("apiVersion and kind");
+            let gvk = GroupVersionKind::try_from(&types).expect("gvk");
+            let (resource, capabilities) = discovery.resolve_gvk(&gvk).expect("known kind");
+            let api: Api<DynamicObject> =
+                if capabilities.scope == kube::discovery::Scope::Namespaced {
+                    let namespace = object.metadata.namespace.clone().expect("namespace");
+                    Api::namespaced_with(client.clone(), &namespace, &resource)
+                } else {
+                    Api::all_with(client.clone(), &resource)
+                };
+            let mut params = PatchParams::apply("keyward-test").force();
+            params.dry_run = !real;
+            let name = object.metadata.name.clone().expect("name");
+            api.patch(&name, &params, &Patch::Apply(&object))
+                .await
+                .unwrap_or_else(|e| panic!("{file}: {} {name}: {e}", types.kind));
+        }
+    }
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "keyward");
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            audiences: Some(vec![]),
+            expiration_seconds: Some(3600),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    accounts
+        .create_token_request("keyward-operator", &PostParams::default(), &request)
+        .await
+        .expect("token")
+        .status
+        .expect("status")
+        .token
+        .expect("a token")
 }

@@ -22,6 +22,7 @@
 
 pub mod eso;
 pub mod external_secret;
+pub mod leader;
 pub mod metrics;
 mod resources;
 pub mod secret_sink;
@@ -59,6 +60,8 @@ pub struct OperatorConfig {
     pub metrics_address: Option<SocketAddr>,
     /// The name events are reported under.
     pub reporter: String,
+    /// Compete for a Lease and reconcile only while leading; `None`: always reconcile.
+    pub leader_election: Option<leader::LeaderConfig>,
 }
 
 impl Default for OperatorConfig {
@@ -69,6 +72,7 @@ impl Default for OperatorConfig {
             concurrency: 16,
             metrics_address: None,
             reporter: "keyward".into(),
+            leader_election: None,
         }
     }
 }
@@ -96,6 +100,9 @@ pub enum OperatorError {
     /// A fingerprint key could not be made.
     #[error("making the fingerprint key: {0}")]
     FingerprintKey(String),
+    /// This replica lost the leader Lease: it stops, and is restarted as a standby.
+    #[error("lost the leader Lease {0}; stopping so that only one replica reconciles")]
+    LeadershipLost(String),
 }
 
 /// Api of `resource` in the configured scope.
@@ -147,15 +154,55 @@ fn slim(secret: &mut Secret) {
     }
 }
 
-/// Runs the operator until SIGTERM or SIGINT.
+/// Runs the operator until SIGTERM or SIGINT (or, with leader election, until this replica
+/// loses the Lease).
 pub async fn run(client: kube::Client, config: OperatorConfig) -> Result<(), OperatorError> {
-    let namespace = config.namespace.as_deref();
     let counters = Arc::new(CallCounters::default());
     let metrics = Arc::new(Metrics::new(Arc::clone(&counters)));
     let ready = Arc::new(AtomicBool::new(false));
     if let Some(address) = config.metrics_address {
         serve(address, Arc::clone(&metrics), Arc::clone(&ready)).await?;
     }
+    let Some(leader) = config.leader_election.clone() else {
+        return reconcile_all(client, &config, counters, metrics, ready).await;
+    };
+    let mut election = leader::Election::new(client.clone(), leader.clone());
+    tokio::select! {
+        () = election.acquire() => {}
+        () = shutdown_signal() => return Ok(()),
+    }
+    let result = tokio::select! {
+        result = reconcile_all(client, &config, counters, metrics, ready) => result,
+        () = election.hold() => Err(OperatorError::LeadershipLost(leader.name.clone())),
+    };
+    election.release().await;
+    result
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return futures::future::pending().await;
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+}
+
+/// The controllers, until SIGTERM or SIGINT.
+async fn reconcile_all(
+    client: kube::Client,
+    config: &OperatorConfig,
+    counters: Arc<CallCounters>,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+) -> Result<(), OperatorError> {
+    let namespace = config.namespace.as_deref();
 
     let secret_stores = reflect_dynamic(
         scoped_dynamic(&client, namespace, &resources::secret_store()),

@@ -201,6 +201,12 @@ impl Kubernetes {
         Ok(())
     }
 
+    /// A kubeconfig for another user of this cluster, identified by a bearer `token` (a
+    /// ServiceAccount's, to test that RBAC is enough).
+    pub fn kubeconfig_for_token(&self, token: &str) -> String {
+        kubeconfig(&self.server, &self.ca_pem, token)
+    }
+
     /// The kubeconfig's YAML.
     pub fn kubeconfig_yaml(&self) -> String {
         kubeconfig(&self.server, &self.ca_pem, &self.token)

@@ -22,6 +22,7 @@ Examples:
   keyward operator run
   keyward operator run --namespace payments --concurrent 8
   keyward operator run --metrics-addr 0.0.0.0:8080 --controller-class internal
+  keyward operator run --enable-leader-election        # two replicas, one reconciling
 
 Exit codes: 0 stopped by SIGTERM or SIGINT, 20 the cluster could not be reached or a cache
 never filled (RBAC?), 30 the metrics address could not be bound.";
@@ -62,6 +63,40 @@ struct RunArgs {
         default_value = "0.0.0.0:8080"
     )]
     metrics_address: String,
+
+    /// Reconcile only while holding a coordination.k8s.io Lease, so that of several replicas
+    /// one works and the others stand by (ESO's flag).
+    #[arg(long = "enable-leader-election", alias = "leader-elect")]
+    leader_election: bool,
+
+    /// The Lease's namespace (default: this pod's namespace, else "default").
+    #[arg(long, value_name = "NAMESPACE", requires = "leader_election")]
+    leader_election_namespace: Option<String>,
+
+    /// The Lease's name.
+    #[arg(long, value_name = "NAME", default_value = "keyward-operator")]
+    leader_election_id: String,
+
+    /// How long a Lease holds without renewal (a standby takes over within it).
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    leader_election_lease_duration: std::time::Duration,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let duration = keyward_api::parse_go_duration(text)?;
+    if duration < std::time::Duration::from_secs(2) {
+        return Err("must be at least 2s".into());
+    }
+    Ok(duration)
+}
+
+/// The namespace of the pod this runs in, as the service account mount says.
+fn pod_namespace() -> String {
+    std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+        .ok()
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty())
+        .unwrap_or_else(|| "default".into())
 }
 
 /// Runs `keyward operator …`.
@@ -80,7 +115,21 @@ pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
         keyward_api::NamespaceName::parse(namespace)
             .map_err(|e| Failure::new(ErrorKind::Usage, anyhow::anyhow!("--namespace {e}")))?;
     }
+    let leader_election = args.leader_election.then(|| {
+        let namespace = args
+            .leader_election_namespace
+            .clone()
+            .unwrap_or_else(pod_namespace);
+        let mut leader =
+            keyward_operator::leader::LeaderConfig::new(&namespace, &args.leader_election_id);
+        // client-go's proportions: renew within 2/3 of the lease, try every 2/15 of it.
+        leader.lease_duration = args.leader_election_lease_duration;
+        leader.renew_deadline = args.leader_election_lease_duration * 2 / 3;
+        leader.retry_period = args.leader_election_lease_duration * 2 / 15;
+        leader
+    });
     let config = keyward_operator::OperatorConfig {
+        leader_election,
         namespace: args.namespace,
         controller_class: args.controller_class,
         concurrency: args.concurrency.max(1),
