@@ -2,6 +2,8 @@
 //! Secrets Operator (ESO) spells them, so existing manifests work unchanged.
 //!
 //! - [`ExternalSecret`] (`v1`): what to fetch from which store and how to shape the target.
+//! - [`ClusterExternalSecret`] (`v1`): one ExternalSecret spec for every namespace a selector
+//!   picks.
 //! - [`SecretStore`] and [`ClusterSecretStore`] (`v1`): where values live and how to log in.
 //!   The provider block is kept as raw JSON ([`ProviderSpec`]): each provider in
 //!   keyward-providers owns and validates its own configuration, so this crate never grows a
@@ -27,6 +29,7 @@
 //! assert_eq!(es.spec.data[0].remote_ref.property.as_deref(), Some("password"));
 //! ```
 
+mod cluster_external_secret;
 mod common;
 mod duration;
 mod external_secret;
@@ -34,6 +37,10 @@ pub mod load;
 mod names;
 mod secret_store;
 
+pub use cluster_external_secret::{
+    ClusterExternalSecret, ClusterExternalSecretCondition, ClusterExternalSecretNamespaceFailure,
+    ClusterExternalSecretSpec, ClusterExternalSecretStatus, ExternalSecretMetadata,
+};
 pub use common::{SecretKeySelector, ServiceAccountSelector, StoreKind, StoreRef};
 pub use duration::parse_go_duration;
 pub use external_secret::*;

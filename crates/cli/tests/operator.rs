@@ -256,7 +256,12 @@ async fn the_operator_syncs_external_secrets_as_eso_does_on_a_real_apiserver() {
     let kube = Kubernetes::start().await.expect("kube-apiserver");
     kube.install_eso_crds(
         &corpus,
-        &["externalsecrets", "secretstores", "clustersecretstores"],
+        &[
+            "externalsecrets",
+            "clusterexternalsecrets",
+            "secretstores",
+            "clustersecretstores",
+        ],
     )
     .await
     .expect("CRDs");
@@ -657,7 +662,12 @@ async fn with_leader_election_one_replica_works_and_a_standby_takes_over() {
     let kube = Kubernetes::start().await.expect("kube-apiserver");
     kube.install_eso_crds(
         &corpus,
-        &["externalsecrets", "secretstores", "clustersecretstores"],
+        &[
+            "externalsecrets",
+            "clusterexternalsecrets",
+            "secretstores",
+            "clustersecretstores",
+        ],
     )
     .await
     .expect("CRDs");
@@ -784,4 +794,462 @@ async fn apply_deploy_manifests(client: &kube::Client) -> String {
         .expect("status")
         .token
         .expect("a token")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keywards_own_crds_accept_esos_snippets_and_serve_the_operator() {
+    let Some(corpus) = eso_corpus() else {
+        return;
+    };
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    let client = kube.admin_client().await.expect("client");
+    let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["operator", "crds"])
+        .output()
+        .expect("keyward operator crds");
+    assert!(output.status.success());
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    for document in serde_yaml_ng::Deserializer::from_str(&text) {
+        let crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition =
+            serde::Deserialize::deserialize(document).expect("a CRD");
+        let name = crd.metadata.name.clone().expect("name");
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .unwrap_or_else(|e| panic!("the API server refuses keyward's CRD {name}: {e}"));
+        let established = kube::runtime::conditions::is_crd_established();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            kube::runtime::wait::await_condition(crds.clone(), &name, established),
+        )
+        .await
+        .expect("established in time")
+        .expect("established");
+    }
+
+    // Every ExternalSecret, SecretStore and ClusterSecretStore of ESO's documentation that
+    // keyward loads is accepted by the API server under keyward's CRDs.
+    let mut created = 0;
+    let mut refused = Vec::new();
+    let mut namespaces = std::collections::BTreeSet::new();
+    let mut paths: Vec<_> = std::fs::read_dir(corpus.join("docs/snippets"))
+        .expect("snippets")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    paths.sort();
+    for path in paths {
+        let file = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_owned();
+        let Ok(raw) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let text: String = raw
+            .lines()
+            .filter(|line| !matches!(line.trim(), "{% raw %}" | "{% endraw %}"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        if keyward_api::load::from_str(&text, &file).is_err() {
+            continue; // refused by keyward itself, by name (crates/api/tests/eso_corpus.rs)
+        }
+        for document in serde_yaml_ng::Deserializer::from_str(&text) {
+            let Ok(value) = <serde_json::Value as serde::Deserialize>::deserialize(document) else {
+                continue;
+            };
+            let kind = value["kind"].as_str().unwrap_or("").to_owned();
+            let plural = match (value["apiVersion"].as_str(), kind.as_str()) {
+                (Some("external-secrets.io/v1"), "ExternalSecret") => "externalsecrets",
+                (Some("external-secrets.io/v1"), "SecretStore") => "secretstores",
+                (Some("external-secrets.io/v1"), "ClusterSecretStore") => "clustersecretstores",
+                (Some("external-secrets.io/v1"), "ClusterExternalSecret") => {
+                    "clusterexternalsecrets"
+                }
+                _ => continue,
+            };
+            let resource = resource(&kind, plural);
+            let mut object = object(&resource, value);
+            let api: Api<DynamicObject> = if kind.starts_with("Cluster") {
+                Api::all_with(client.clone(), &resource)
+            } else {
+                let namespace = object
+                    .metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into());
+                if namespaces.insert(namespace.clone()) && namespace != "default" {
+                    let ns = Namespace {
+                        metadata: ObjectMeta {
+                            name: Some(namespace.clone()),
+                            ..ObjectMeta::default()
+                        },
+                        ..Namespace::default()
+                    };
+                    let _ = Api::<Namespace>::all(client.clone())
+                        .create(&PostParams::default(), &ns)
+                        .await;
+                }
+                Api::namespaced_with(client.clone(), &namespace, &resource)
+            };
+            // Snippets reuse names; each one is its own object here.
+            let name = format!(
+                "s{created}-{}",
+                object.metadata.name.clone().unwrap_or_default()
+            );
+            object.metadata.name = Some(name.chars().take(63).collect());
+            match api.create(&PostParams::default(), &object).await {
+                Ok(_) => created += 1,
+                Err(error) => refused.push(format!("{file} ({kind}): {error}")),
+            }
+        }
+    }
+    // The two "full" examples list several providers in one store to show them all; ESO's own
+    // CRDs refuse them the same way (`maxProperties: 1`).
+    refused.retain(|refusal| {
+        let known = refusal.starts_with("full-cluster-secret-store.yaml")
+            || refusal.starts_with("full-secret-store.yaml");
+        !(known && refusal.contains("spec.provider: Too many"))
+    });
+    assert!(
+        refused.is_empty(),
+        "{} refused:\n{}",
+        refused.len(),
+        refused.join("\n")
+    );
+    assert!(created > 150, "only {created} snippet objects were created");
+    eprintln!("{created} snippet objects accepted under keyward's CRDs");
+
+    // The operator serves them.
+    let cluster = Cluster {
+        client: client.clone(),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    cluster.namespace("apps").await;
+    cluster.fake_store("fake", &[("k", "v")], json!({})).await;
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let operator = Operator::start(&kube, scratch.path());
+    cluster
+        .external_secret(
+            "apps",
+            "own-crds",
+            json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                   "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}),
+        )
+        .await;
+    cluster
+        .wait_ready("apps", "own-crds", "True", "SecretSynced")
+        .await;
+    cluster.wait_data("apps", "own-crds", "k", "v").await;
+    drop(operator);
+    drop(kube);
+}
+
+/// The Ready condition, provisioned and failed namespaces of a ClusterExternalSecret.
+async fn ces_status(client: &kube::Client, name: &str) -> (String, Vec<String>, Vec<String>) {
+    let api: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &resource("ClusterExternalSecret", "clusterexternalsecrets"),
+    );
+    let Ok(ces) = api.get(name).await else {
+        return Default::default();
+    };
+    let strings = |pointer: &str, field: Option<&str>| -> Vec<String> {
+        ces.data
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| match field {
+                Some(field) => entry[field].as_str().map(str::to_owned),
+                None => entry.as_str().map(str::to_owned),
+            })
+            .collect()
+    };
+    let ready = ces
+        .data
+        .pointer("/status/conditions/0/status")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    (
+        ready,
+        strings("/status/provisionedNamespaces", None),
+        strings("/status/failedNamespaces", Some("namespace")),
+    )
+}
+
+async fn wait_ces(client: &kube::Client, name: &str, want: (&str, &[&str], &[&str])) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = ces_status(client, name).await;
+        if got.0 == want.0 && got.1 == want.1 && got.2 == want.2 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ClusterExternalSecret {name}: waited for {want:?}, have {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn wait_gone(api: &Api<DynamicObject>, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while api.get_opt(name).await.expect("get").is_some() {
+        assert!(Instant::now() < deadline, "{name} was not deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_external_secrets_fan_out_across_namespaces_as_eso_does() {
+    let Some(corpus) = eso_corpus() else {
+        return;
+    };
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    kube.install_eso_crds(
+        &corpus,
+        &[
+            "externalsecrets",
+            "clusterexternalsecrets",
+            "secretstores",
+            "clustersecretstores",
+        ],
+    )
+    .await
+    .expect("CRDs");
+    let client = kube.admin_client().await.expect("client");
+    let cluster = Cluster {
+        client: client.clone(),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let label = |name: &str, labels: serde_json::Value| {
+        let namespaces = namespaces.clone();
+        let name = name.to_owned();
+        async move {
+            namespaces
+                .patch(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&json!({"metadata": {"labels": labels}})),
+                )
+                .await
+                .expect("label namespace");
+        }
+    };
+    for namespace in ["team-a", "team-b", "team-c", "other"] {
+        cluster.namespace(namespace).await;
+    }
+    label("team-a", json!({"tier": "app"})).await;
+    label("team-b", json!({"tier": "app"})).await;
+    cluster
+        .fake_store("fake", &[("db", CANARY)], json!({}))
+        .await;
+    // team-b already has an ExternalSecret of that name, written by someone else.
+    cluster
+        .external_secret(
+            "team-b",
+            "shared-db",
+            json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                   "data": [{"secretKey": "mine", "remoteRef": {"key": "db"}}]}),
+        )
+        .await;
+
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let operator = Operator::start(&kube, scratch.path());
+    let ces_resource = resource("ClusterExternalSecret", "clusterexternalsecrets");
+    let ces_api: Api<DynamicObject> = Api::all_with(client.clone(), &ces_resource);
+    let es_spec = json!({
+        "secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+        "refreshInterval": "1h",
+        "target": {"name": "db-credentials"},
+        "data": [{"secretKey": "password", "remoteRef": {"key": "db"}}],
+    });
+    let ces = object(
+        &ces_resource,
+        json!({"metadata": {"name": "shared"}, "spec": {
+            "externalSecretName": "shared-db",
+            "externalSecretMetadata": {"labels": {"owner": "platform"}, "annotations": {"note": "fan-out"}},
+            "namespaceSelectors": [{"matchLabels": {"tier": "app"}}],
+            "namespaces": ["other"],
+            "refreshTime": "1h",
+            "externalSecretSpec": es_spec,
+        }}),
+    );
+    ces_api
+        .create(&PostParams::default(), &ces)
+        .await
+        .expect("ClusterExternalSecret");
+
+    // Provisioned where selected and free; the foreign ExternalSecret is left alone and its
+    // namespace reported with ESO's reason.
+    wait_ces(
+        &client,
+        "shared",
+        ("False", &["other", "team-a"], &["team-b"]),
+    )
+    .await;
+    let shared = ces_api.get("shared").await.expect("ces");
+    assert_eq!(
+        shared.data.pointer("/status/failedNamespaces/0/reason"),
+        Some(&json!("external secret already exists in namespace"))
+    );
+    assert_eq!(
+        shared.data.pointer("/status/conditions/0/message"),
+        Some(&json!("one or more namespaces failed"))
+    );
+    let foreign = cluster
+        .external_secrets("team-b")
+        .get("shared-db")
+        .await
+        .expect("foreign");
+    assert!(foreign.metadata.owner_references.is_none());
+    assert_eq!(foreign.data["spec"]["data"][0]["secretKey"], "mine");
+    for namespace in ["team-a", "other"] {
+        cluster
+            .wait_data(namespace, "db-credentials", "password", CANARY)
+            .await;
+    }
+    let child = cluster
+        .external_secrets("team-a")
+        .get("shared-db")
+        .await
+        .expect("child");
+    let owner = &child.metadata.owner_references.clone().expect("owner")[0];
+    assert_eq!(
+        (
+            owner.kind.as_str(),
+            owner.name.as_str(),
+            owner.controller,
+            owner.block_owner_deletion
+        ),
+        ("ClusterExternalSecret", "shared", Some(true), Some(true))
+    );
+    assert_eq!(owner.uid, shared.metadata.uid.clone().expect("uid"));
+    assert_eq!(
+        child.metadata.labels,
+        Some([("owner".to_owned(), "platform".to_owned())].into())
+    );
+    assert_eq!(
+        child.data["spec"],
+        shared.data["spec"]["externalSecretSpec"]
+    );
+    let child_version = child.metadata.resource_version.clone();
+
+    // A child deleted by hand comes back at once (not at the next refresh, an hour away).
+    cluster
+        .external_secrets("team-a")
+        .delete("shared-db", &DeleteParams::default())
+        .await
+        .expect("delete child");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let back = cluster
+            .external_secrets("team-a")
+            .get_opt("shared-db")
+            .await;
+        if let Ok(Some(back)) = back
+            && back.metadata.resource_version != child_version
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the deleted child was not restored"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A child edited by hand is put back.
+    cluster
+        .external_secrets("other")
+        .patch(
+            "shared-db",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {"owner": "me"}}, "spec": {"target": {"name": "elsewhere"}}})),
+        )
+        .await
+        .expect("edit child");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let child = cluster
+            .external_secrets("other")
+            .get("shared-db")
+            .await
+            .expect("child");
+        if child.data["spec"]["target"]["name"] == "db-credentials"
+            && child.metadata.labels == Some([("owner".to_owned(), "platform".to_owned())].into())
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edited child was not put back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Namespaces that start matching get it; those that stop lose it.
+    label("team-c", json!({"tier": "app"})).await;
+    label("team-a", json!({"tier": null})).await;
+    wait_ces(
+        &client,
+        "shared",
+        ("False", &["other", "team-c"], &["team-b"]),
+    )
+    .await;
+    wait_gone(&cluster.external_secrets("team-a"), "shared-db").await;
+    cluster
+        .wait_data("team-c", "db-credentials", "password", CANARY)
+        .await;
+
+    // The foreign one moves out of the way: the next look (forced by a spec change) provisions
+    // team-b and the condition turns true.
+    cluster
+        .external_secrets("team-b")
+        .delete("shared-db", &DeleteParams::default())
+        .await
+        .expect("delete foreign");
+    ces_api
+        .patch(
+            "shared",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"externalSecretName": "renamed-db"}})),
+        )
+        .await
+        .expect("rename");
+    // A rename deletes the old children and creates the new ones.
+    wait_ces(
+        &client,
+        "shared",
+        ("True", &["other", "team-b", "team-c"], &[]),
+    )
+    .await;
+    for namespace in ["other", "team-c"] {
+        wait_gone(&cluster.external_secrets(namespace), "shared-db").await;
+    }
+    for namespace in ["other", "team-b", "team-c"] {
+        cluster
+            .external_secrets(namespace)
+            .get("renamed-db")
+            .await
+            .expect("renamed child");
+    }
+    let renamed = ces_api.get("shared").await.expect("ces");
+    assert_eq!(
+        renamed.data.pointer("/status/externalSecretName"),
+        Some(&json!("renamed-db"))
+    );
+
+    // No value in its status or the operator's logs.
+    let status = serde_json::to_string(&renamed.data["status"]).expect("json");
+    assert!(!status.contains(CANARY));
+    assert!(!operator.logs().contains(CANARY), "canary in the logs");
+    drop(operator);
+    drop(kube);
 }

@@ -20,6 +20,11 @@ pub fn external_secret() -> ApiResource {
     resource("ExternalSecret", "externalsecrets")
 }
 
+/// `ClusterExternalSecret`.
+pub fn cluster_external_secret() -> ApiResource {
+    resource("ClusterExternalSecret", "clusterexternalsecrets")
+}
+
 /// `SecretStore`.
 pub fn secret_store() -> ApiResource {
     resource("SecretStore", "secretstores")
