@@ -427,3 +427,33 @@ fn a_blob_missing_outside_a_partial_clone_fails_the_scan() {
     assert_eq!(error.kind(), ErrorKind::Internal);
     assert!(error.to_string().contains("not a partial clone"), "{error}");
 }
+
+/// A shallow clone (CI's default checkout) scans what it holds and says the history before
+/// its boundary was not scanned (before: the walk failed on the first missing parent).
+#[test]
+fn a_shallow_clone_scans_what_it_holds_and_says_what_it_lacks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("source");
+    std::fs::create_dir_all(&source).expect("mkdir");
+    let token = repo_with_token(&source);
+    write(&source, "later.txt", "a later commit\n");
+    git(&source, &["add", "-A"]);
+    git(&source, &["commit", "-q", "-m", "two"]);
+    let url = format!("file://{}", source.display());
+    git(
+        dir.path(),
+        &["clone", "-q", "--depth", "1", &url, "shallow"],
+    );
+    let report = run(&options(&dir.path().join("shallow"), history())).expect("scans");
+    assert_eq!(report.stats.shallow, 1, "{:?}", report.stats);
+    assert!(report.is_incomplete());
+    assert!(
+        report
+            .warnings()
+            .iter()
+            .any(|w| w.contains("shallow clone"))
+    );
+    // The token's file is still in the boundary commit's tree: found, attributed to it.
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    assert!(!format!("{report:?}").contains(&token[..8]));
+}

@@ -44,7 +44,7 @@ Ignoring:
 
 Not scanned, always reported as warnings: a FIFO, device or symbolic link where a tracked
 file should be, a file that cannot be read, a history blob over 256 MiB, blobs a partial
-clone lacks. --strict makes them exit 1. Files of any size are scanned (large ones streamed);
+clone lacks, the history before a shallow clone's boundary. --strict makes them exit 1. Files of any size are scanned (large ones streamed);
 binary files (a NUL byte in the first 8000) are not scanned.
 
 Exit codes: 0 clean, 1 findings (or, with --strict, content not scanned), 2 usage,
@@ -109,8 +109,9 @@ pub struct ScanArgs {
     pub key_file: Option<PathBuf>,
 
     /// Exit 1 when any content could not be scanned (a FIFO or link where a tracked file
-    /// should be, an unreadable file, a blob too large or missing from a partial clone), even
-    /// without findings. Each such item is always reported as a warning.
+    /// should be, an unreadable file, a blob too large or missing from a partial clone, the
+    /// history before a shallow clone's boundary), even without findings. Each such item is
+    /// always reported as a warning.
     #[arg(long)]
     pub strict: bool,
 }

@@ -38,7 +38,7 @@ impl Report {
     /// Whether some content was not scanned (skipped, or missing from a partial clone):
     /// a clean report then does not prove the content clean.
     pub fn is_incomplete(&self) -> bool {
-        !self.skipped.is_empty() || self.stats.missing > 0
+        !self.skipped.is_empty() || self.stats.missing > 0 || self.stats.shallow > 0
     }
 
     /// One warning line per piece of content not scanned (no content, only places).
@@ -61,6 +61,13 @@ impl Report {
                 "warning: {} blob(s) missing from the object store (a partial clone?) were not scanned",
                 self.stats.missing
             ));
+        }
+        if self.stats.shallow > 0 {
+            lines.push(
+                "warning: a shallow clone: the history before its boundary commits is not in the \
+                 repository and was not scanned (git fetch --unshallow to scan all of it)"
+                    .to_owned(),
+            );
         }
         lines
     }

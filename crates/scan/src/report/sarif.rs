@@ -60,6 +60,12 @@ fn notifications(report: &Report) -> Vec<Value> {
             })
         })
         .collect();
+    if report.stats.shallow > 0 {
+        notes.push(json!({
+            "level": "warning",
+            "message": { "text": "a shallow clone: the history before its boundary commits was not scanned" },
+        }));
+    }
     if report.stats.missing > 0 {
         notes.push(json!({
             "level": "warning",

@@ -140,7 +140,10 @@ pub fn new_blobs(
     visit: &mut dyn FnMut(BlobRef<'_>),
 ) -> Result<Stats, ScanError> {
     let mut reader = Reader::new(packs, repo);
-    let mut graph = Graph::default();
+    let mut graph = Graph {
+        shallow: shallow_boundary(repo)?,
+        ..Graph::default()
+    };
     let order = graph.topological(&mut reader, tips(repo)?)?;
     let mut seen_trees = IdSet::default();
     let mut seen_blobs = IdSet::default();
@@ -170,6 +173,7 @@ pub fn new_blobs(
     let mut stats = Stats::default();
     for commit in order.into_iter().filter(|c| !hidden.contains(c)) {
         stats.commits += 1;
+        stats.shallow += usize::from(graph.shallow.contains(&commit));
         let root = graph.tree_of(commit)?;
         if !seen_trees.insert(root) {
             continue;
@@ -192,6 +196,16 @@ pub fn new_blobs(
         cache::write(path, &seen_trees, &seen_blobs)?;
     }
     Ok(stats)
+}
+
+/// The boundary commits of a shallow clone (none in a full one).
+fn shallow_boundary(repo: &gix::Repository) -> Result<IdSet, ScanError> {
+    let commits = repo
+        .shallow_commits()
+        .map_err(|e| ScanError::git("reading the shallow boundary", e))?;
+    Ok(commits
+        .map(|commits| commits.iter().copied().collect())
+        .unwrap_or_default())
 }
 
 /// The commits every ref (and a detached `HEAD`) points at.
@@ -240,6 +254,9 @@ fn tips(repo: &gix::Repository) -> Result<Vec<ObjectId>, ScanError> {
 struct Graph {
     parents: HashMap<ObjectId, Vec<ObjectId>, BuildHasherDefault<IdHasher>>,
     trees: HashMap<ObjectId, ObjectId, BuildHasherDefault<IdHasher>>,
+    /// A shallow clone's boundary commits: their parents are not in the repository, so the
+    /// walk stops there (and says so) instead of failing on them.
+    shallow: IdSet,
 }
 
 impl Graph {
@@ -252,9 +269,13 @@ impl Graph {
         let tree = CommitRefIter::from_bytes(&object, hash)
             .tree_id()
             .map_err(|e| ScanError::git("decoding a commit", e))?;
-        let parents = CommitRefIter::from_bytes(&object, hash)
-            .parent_ids()
-            .collect();
+        let parents = if self.shallow.contains(&id) {
+            Vec::new()
+        } else {
+            CommitRefIter::from_bytes(&object, hash)
+                .parent_ids()
+                .collect()
+        };
         self.trees.insert(id, tree);
         self.parents.insert(id, parents);
         Ok(())

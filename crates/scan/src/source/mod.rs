@@ -97,6 +97,10 @@ pub struct Stats {
     /// History blobs not in the object store (a partial clone's filtered-out blobs): skipped.
     #[serde(skip_serializing_if = "is_zero")]
     pub missing: usize,
+    /// Boundary commits of a shallow clone reached by the walk: the history before them is
+    /// not in the repository and was not scanned.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub shallow: usize,
 }
 
 fn is_zero(count: &usize) -> bool {
