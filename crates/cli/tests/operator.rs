@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use keyward_test_support::{Kubernetes, eso_corpus, free_port};
+use keyward_test_support::{Kubernetes, Moto, OpenBao, eso_corpus, free_port};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
@@ -37,6 +37,16 @@ impl Operator {
 
     /// Runs with the user of `kubeconfig`.
     fn start_as(kubeconfig: &std::path::Path, dir: &std::path::Path, extra: &[&str]) -> Self {
+        Self::start_env(kubeconfig, dir, extra, &[])
+    }
+
+    /// Runs with the user of `kubeconfig` and extra environment variables.
+    fn start_env(
+        kubeconfig: &std::path::Path,
+        dir: &std::path::Path,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Self {
         let log = dir.join(format!("operator-{}.log", free_port().expect("port")));
         let metrics = free_port().expect("port");
         let child = Command::new(env!("CARGO_BIN_EXE_keyward"))
@@ -51,6 +61,7 @@ impl Operator {
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()
@@ -868,9 +879,18 @@ async fn keywards_own_crds_accept_esos_snippets_and_serve_the_operator() {
                 (Some("external-secrets.io/v1"), "ClusterExternalSecret") => {
                     "clusterexternalsecrets"
                 }
+                (Some("external-secrets.io/v1alpha1"), "PushSecret") => "pushsecrets",
                 _ => continue,
             };
-            let resource = resource(&kind, plural);
+            let version = if kind == "PushSecret" {
+                "v1alpha1"
+            } else {
+                "v1"
+            };
+            let resource = ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("external-secrets.io", version, &kind),
+                plural,
+            );
             let mut object = object(&resource, value);
             let api: Api<DynamicObject> = if kind.starts_with("Cluster") {
                 Api::all_with(client.clone(), &resource)
@@ -1537,4 +1557,332 @@ async fn the_garbage_collector_removes_what_owners_take_with_them() {
     }
     drop(operator);
     drop(kube);
+}
+
+/// The entry OpenBao holds at `secret/<path>` (KV v2), or `None`.
+async fn bao_entry(bao: &OpenBao, path: &str) -> Option<serde_json::Value> {
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/secret/data/{path}", bao.address()))
+        .header("X-Vault-Token", bao.root_token())
+        .send()
+        .await
+        .expect("read openbao");
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return None;
+    }
+    let body: serde_json::Value = response.json().await.expect("json");
+    Some(body["data"]["data"].clone())
+}
+
+/// The string AWS Secrets Manager (moto) holds under `name`, or `None`.
+async fn aws_secret(client: &aws_sdk_secretsmanager::Client, name: &str) -> Option<String> {
+    client
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .ok()?
+        .secret_string
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(Instant::now() < deadline, "waited a minute for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_secrets_write_into_openbao_and_aws_and_clean_up_after_themselves() {
+    let Some(corpus) = eso_corpus() else {
+        return;
+    };
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    kube.install_eso_crds(
+        &corpus,
+        &[
+            "externalsecrets",
+            "pushsecrets",
+            "secretstores",
+            "clustersecretstores",
+        ],
+    )
+    .await
+    .expect("CRDs");
+    let bao = OpenBao::start().await.expect("openbao");
+    let moto = Moto::start().await.expect("moto");
+    let aws = aws_sdk_secretsmanager::Client::new(&moto.admin_config().await);
+    let client = kube.admin_client().await.expect("client");
+    let cluster = Cluster {
+        client: client.clone(),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    cluster.namespace("apps").await;
+    let secret = |name: &str, data: &[(&str, &str)]| Secret {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        string_data: Some(
+            data.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ),
+        ..Secret::default()
+    };
+    for s in [
+        secret("bao-token", &[("token", bao.root_token())]),
+        secret("aws-keys", &[("id", "testing"), ("secret", "testing")]),
+        secret("app-creds", &[("user", "app"), ("password", CANARY)]),
+    ] {
+        cluster
+            .secrets("apps")
+            .create(&PostParams::default(), &s)
+            .await
+            .expect("Secret");
+    }
+    let ss = resource("SecretStore", "secretstores");
+    let stores: Api<DynamicObject> = Api::namespaced_with(client.clone(), "apps", &ss);
+    for (name, provider) in [
+        (
+            "bao",
+            json!({"vault": {"server": bao.address(), "path": "secret", "version": "v2",
+                              "auth": {"tokenSecretRef": {"name": "bao-token", "key": "token"}}}}),
+        ),
+        (
+            "aws",
+            json!({"aws": {"service": "SecretsManager", "region": keyward_test_support::MOTO_REGION,
+                            "auth": {"secretRef": {
+                                "accessKeyIDSecretRef": {"name": "aws-keys", "key": "id"},
+                                "secretAccessKeySecretRef": {"name": "aws-keys", "key": "secret"}}}}}),
+        ),
+    ] {
+        let store = object(
+            &ss,
+            json!({"metadata": {"name": name, "namespace": "apps"}, "spec": {"provider": provider}}),
+        );
+        stores
+            .create(&PostParams::default(), &store)
+            .await
+            .expect("SecretStore");
+    }
+    // A key the store already has, for IfNotExists.
+    aws.create_secret()
+        .name("apps/existing")
+        .secret_string("original")
+        .send()
+        .await
+        .expect("seed moto");
+
+    let ps_resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("external-secrets.io", "v1alpha1", "PushSecret"),
+        "pushsecrets",
+    );
+    let push_secrets: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), "apps", &ps_resource);
+    let create = |name: &str, spec: serde_json::Value| {
+        let push_secrets = push_secrets.clone();
+        let ps = object(
+            &ps_resource,
+            json!({"metadata": {"name": name, "namespace": "apps"}, "spec": spec}),
+        );
+        async move {
+            push_secrets
+                .create(&PostParams::default(), &ps)
+                .await
+                .expect("PushSecret");
+        }
+    };
+    let ready = |name: &'static str| {
+        let push_secrets = push_secrets.clone();
+        async move {
+            let ps = push_secrets.get(name).await.ok()?;
+            let condition = ps.data.pointer("/status/conditions/0")?.clone();
+            Some((
+                condition["status"].as_str()?.to_owned(),
+                condition["reason"].as_str()?.to_owned(),
+                condition["message"].as_str()?.to_owned(),
+                ps,
+            ))
+        }
+    };
+
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let operator = Operator::start_env(
+        kube.kubeconfig_path(),
+        scratch.path(),
+        &[],
+        &[("AWS_ENDPOINT_URL", moto.endpoint())],
+    );
+    let selector = json!({"secret": {"name": "app-creds"}});
+    create(
+        "to-bao",
+        json!({"secretStoreRefs": [{"name": "bao", "kind": "SecretStore"}],
+               "selector": selector, "deletionPolicy": "Delete",
+               "data": [{"match": {"secretKey": "password", "remoteRef": {"remoteKey": "apps/pushed", "property": "password"}}},
+                        {"match": {"secretKey": "user", "remoteRef": {"remoteKey": "apps/pushed", "property": "user"}}}]}),
+    )
+    .await;
+    create(
+        "to-aws",
+        json!({"secretStoreRefs": [{"name": "aws"}], "selector": selector,
+               "deletionPolicy": "Delete",
+               "data": [{"match": {"remoteRef": {"remoteKey": "apps/whole"}}}]}),
+    )
+    .await;
+    create(
+        "keep",
+        json!({"secretStoreRefs": [{"name": "aws"}], "selector": selector,
+               "updatePolicy": "IfNotExists",
+               "data": [{"match": {"secretKey": "password", "remoteRef": {"remoteKey": "apps/existing"}}}]}),
+    )
+    .await;
+    create(
+        "broken",
+        json!({"secretStoreRefs": [{"name": "aws"}], "selector": selector,
+               "data": [{"match": {"secretKey": "absent", "remoteRef": {"remoteKey": "apps/never"}}}]}),
+    )
+    .await;
+
+    // OpenBao: both properties in one entry; the status names them as ESO does.
+    wait_until("to-bao synced", || async {
+        ready("to-bao")
+            .await
+            .is_some_and(|(s, r, _, _)| s == "True" && r == "Synced")
+    })
+    .await;
+    assert_eq!(
+        bao_entry(&bao, "apps/pushed").await,
+        Some(json!({"password": CANARY, "user": "app"}))
+    );
+    let (_, _, message, to_bao) = ready("to-bao").await.expect("status");
+    assert_eq!(message, "PushSecret synced successfully");
+    let synced = to_bao.data["status"]["syncedPushSecrets"]["SecretStore/bao"]
+        .as_object()
+        .expect("synced map")
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(synced, ["apps/pushed/password", "apps/pushed/user"]);
+    assert_eq!(
+        to_bao.metadata.finalizers,
+        Some(vec!["pushsecret.externalsecrets.io/finalizer".to_owned()])
+    );
+
+    // AWS: the whole Secret as a JSON object of strings.
+    wait_until("to-aws synced", || async {
+        ready("to-aws")
+            .await
+            .is_some_and(|(s, _, _, _)| s == "True")
+    })
+    .await;
+    let whole: serde_json::Value =
+        serde_json::from_str(&aws_secret(&aws, "apps/whole").await.expect("pushed")).expect("json");
+    assert_eq!(whole, json!({"password": CANARY, "user": "app"}));
+
+    // IfNotExists leaves what the store has.
+    wait_until("keep synced", || async {
+        ready("keep").await.is_some_and(|(s, _, _, _)| s == "True")
+    })
+    .await;
+    assert_eq!(
+        aws_secret(&aws, "apps/existing").await.as_deref(),
+        Some("original")
+    );
+    let (_, _, message, _) = ready("keep").await.expect("status");
+    assert_eq!(
+        message,
+        "PushSecret synced successfully. Existing secrets in providers unchanged."
+    );
+
+    // A missing key fails that PushSecret alone, in ESO's words, and writes nothing.
+    wait_until("broken errored", || async {
+        ready("broken")
+            .await
+            .is_some_and(|(s, r, _, _)| s == "False" && r == "Errored")
+    })
+    .await;
+    let (_, _, message, _) = ready("broken").await.expect("status");
+    assert_eq!(
+        message,
+        "set secret failed: secret key absent does not exist"
+    );
+    assert_eq!(aws_secret(&aws, "apps/never").await, None);
+
+    // An entry dropped from data is deleted from the store (deletionPolicy: Delete): here one
+    // property of the entry.
+    push_secrets
+        .patch(
+            "to-bao",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"data": [
+                {"match": {"secretKey": "password", "remoteRef": {"remoteKey": "apps/pushed", "property": "password"}}}]}})),
+        )
+        .await
+        .expect("drop an entry");
+    wait_until("the dropped property deleted", || async {
+        bao_entry(&bao, "apps/pushed").await == Some(json!({"password": CANARY}))
+    })
+    .await;
+
+    // Deleting a PushSecret with deletionPolicy: Delete deletes what it pushed first.
+    for name in ["to-aws", "to-bao"] {
+        push_secrets
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete PushSecret");
+    }
+    wait_until("PushSecrets gone", || async {
+        push_secrets
+            .get_opt("to-aws")
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+            && push_secrets
+                .get_opt("to-bao")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+    })
+    .await;
+    assert_eq!(aws_secret(&aws, "apps/whole").await, None);
+    assert_eq!(bao_entry(&bao, "apps/pushed").await, None);
+    // The PushSecret without Delete leaves its key.
+    push_secrets
+        .delete("keep", &DeleteParams::default())
+        .await
+        .expect("delete keep");
+    assert_eq!(
+        aws_secret(&aws, "apps/existing").await.as_deref(),
+        Some("original")
+    );
+
+    // No value in statuses, events or the operator's trace logs.
+    let remaining = push_secrets.list(&Default::default()).await.expect("list");
+    let statuses = serde_json::to_string(&remaining.items).expect("json");
+    assert!(!statuses.contains(CANARY), "canary in a PushSecret");
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), "apps");
+    let events = serde_json::to_string(
+        &events
+            .list(&Default::default())
+            .await
+            .expect("events")
+            .items,
+    )
+    .expect("json");
+    assert!(
+        events.contains("Errored"),
+        "no Warning event for the broken PushSecret"
+    );
+    assert!(!events.contains(CANARY), "canary in an event");
+    assert!(!operator.logs().contains(CANARY), "canary in the logs");
+    drop(operator);
 }

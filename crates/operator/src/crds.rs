@@ -1,10 +1,12 @@
 //! keyward's CustomResourceDefinitions, generated from the Rust types of `keyward-api`, for
 //! clusters without ESO's (`keyward operator crds | kubectl apply -f -`). They serve
 //! `external-secrets.io/v1` under ESO's names, so manifests written for ESO validate against
-//! them; a cluster that already has ESO's CRDs keeps them.
+//! them (PushSecret under `v1alpha1`, as ESO); a cluster that already has ESO's CRDs keeps them.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use keyward_api::{ClusterExternalSecret, ClusterSecretStore, ExternalSecret, SecretStore};
+use keyward_api::{
+    ClusterExternalSecret, ClusterSecretStore, ExternalSecret, PushSecret, SecretStore,
+};
 use kube::CustomResourceExt;
 
 /// The CRDs keyward serves, in apply order.
@@ -14,6 +16,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         ClusterExternalSecret::crd(),
         SecretStore::crd(),
         ClusterSecretStore::crd(),
+        PushSecret::crd(),
     ]
 }
 

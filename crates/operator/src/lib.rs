@@ -4,8 +4,9 @@
 //! It owns the cluster half only: watching, scheduling, writing Secrets and status. Every
 //! rule of what a Secret should hold lives in `keyward-sync`, which the host mode shares:
 //! this crate adds a [`Sink`](keyward_sync::Sink) for Secrets ([`secret_sink`]), a store
-//! lookup over reflectors ([`stores`]) and the controller loop ([`external_secret`]), built
-//! from kube-runtime's parts: watcher → reflector → controller.
+//! lookup over reflectors ([`stores`]) and the controller loops ([`external_secret`],
+//! [`cluster_external_secret`], [`push_secret`], [`store_status`]), built from kube-runtime's
+//! parts: watcher → reflector → controller.
 //!
 //! What it writes is what ESO writes (labels, the data-hash annotation, owner references,
 //! field manager, conditions, events, metric names: [`eso`], [`status`], [`metrics`]), so a
@@ -26,6 +27,7 @@ pub mod eso;
 pub mod external_secret;
 pub mod leader;
 pub mod metrics;
+pub mod push_secret;
 mod resources;
 pub mod secret_sink;
 pub mod status;
@@ -257,6 +259,17 @@ async fn reconcile_all(
         Arc::clone(&counters),
         &config.controller_class,
     ));
+    let push_context = Arc::new(push_secret::PushContext {
+        client: client.clone(),
+        stores: Arc::clone(&stores),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: config.reporter.clone(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+        ),
+    });
     let context = Arc::new(Context {
         client: client.clone(),
         stores,
@@ -338,10 +351,23 @@ async fn reconcile_all(
         }
         None => futures::future::ready(()).right_future(),
     };
+    let push_secrets = Controller::new_with(
+        scoped_dynamic(&client, namespace, &resources::push_secret()),
+        watcher::Config::default(),
+        resources::push_secret(),
+    )
+    .shutdown_on_signal()
+    .run(
+        push_secret::reconcile,
+        push_secret::error_policy,
+        push_context,
+    )
+    .for_each(log_errors);
     futures::join!(
         external_secrets,
         secret_store_controller,
         cluster_store_controller,
+        push_secrets,
         cluster_external_secrets
     );
     Ok(())
