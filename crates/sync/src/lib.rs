@@ -2,8 +2,10 @@
 //!
 //! The engine ([`engine::resolve`]) turns an ExternalSecret and its stores into what the
 //! target should hold, following ESO's semantics, and knows nothing of where the target is
-//! written. The host sink ([`host`]) writes targets as files, atomically; the operator (a later
-//! crate) will be the second sink. [`run::run`] is one `keyward sync --once` over manifests.
+//! written: [`plan`] decides what to write under the target policies and [`sink::reconcile`]
+//! applies it through a [`Sink`]. The host sink ([`host`]) writes targets as files,
+//! atomically; `keyward-operator` is the second sink (Kubernetes Secrets). [`run::run`] is one
+//! `keyward sync --once` over manifests. kube-runtime never enters this crate.
 //!
 //! Values stay in `SecretValue`s; reports carry keyed fingerprints, never values or hashes.
 

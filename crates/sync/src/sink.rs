@@ -1,5 +1,5 @@
 //! [`Sink`]: where targets are written. The engine decides what a target should hold and the
-//! [`plan`](crate::plan) what to do about it; a sink only reads what the target holds now and
+//! [`plan`] what to do about it; a sink only reads what the target holds now and
 //! carries out the plan. Host files ([`crate::host::HostSink`]) and Kubernetes Secrets (the
 //! operator's sink) are the two.
 //!
