@@ -639,6 +639,83 @@ spec:
     )
 }
 
+/// SIGTERM while a round waits on a store that never answers: the round gets its grace, then
+/// the process stops, instead of waiting out the store's timeouts and retries.
+#[test]
+fn sigterm_while_a_round_hangs_on_a_store_stops_after_the_grace() {
+    use std::os::unix::fs::PermissionsExt;
+    // No real peer hangs on purpose: this listener plays a Vault server that accepts
+    // connections and never answers (a test double of a hung server).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    let contacted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = std::sync::Arc::clone(&contacted);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in listener.incoming() {
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            held.push(connection);
+        }
+    });
+    let scratch = Scratch::new();
+    scratch.write(
+        "m/all.yaml",
+        &format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {{name: vault, namespace: apps}}
+spec:
+  provider:
+    vault:
+      server: http://{address}
+      path: secret
+      version: v2
+      auth: {{tokenSecretRef: {{name: vault-token, key: token}}}}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: hung, namespace: apps}}
+spec:
+  secretStoreRef: {{name: vault}}
+  data: [{{secretKey: key, remoteRef: {{key: apps/db, property: password}}}}]
+"#
+        ),
+    );
+    let token = scratch.write("creds/apps/vault-token/token", "root");
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let mut child = scratch
+        .command(&["-f", "m", "--watch", "--credentials-dir", "creds"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start keyward sync --watch");
+    scratch.wait_for("the store call", || {
+        contacted.load(std::sync::atomic::Ordering::SeqCst)
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    // The grace is 5 s; the store's own timeout (30 s per call, then retries) is far longer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("keyward sync --watch did not stop within 20 s of SIGTERM during a round");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().expect("output");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("SIGTERM: stopping"),
+        "{}",
+        stdout(&output)
+    );
+}
+
 const WATCHED_ES: &str = r#"
 apiVersion: external-secrets.io/v1
 kind: ExternalSecret

@@ -45,78 +45,101 @@ pub struct HostCredentials {
 }
 
 impl HostCredentials {
-    fn read_dir_entry(
+    /// Reads `DIR/<namespace>/<name>/<key>` on a blocking thread: file system calls must not
+    /// hold up the async workers that serve every other store call.
+    async fn read_dir_entry(
         &self,
         namespace: &str,
         name: &str,
         key: &str,
     ) -> Result<Option<SecretValue>, ProviderError> {
-        let Some(dir) = &self.dir else {
+        let Some(dir) = self.dir.clone() else {
             return Ok(None);
         };
-        // The three parts come from manifests: each must be a Kubernetes name (or Secret
-        // key), so the path cannot leave DIR by itself.
-        let invalid = |what: &str, error: keyward_api::NameError| {
-            ProviderError::new(
-                ProviderErrorKind::Misconfigured,
-                "credentials",
-                None,
-                format!("the Secret reference's {what} {error}"),
-            )
-        };
-        NamespaceName::parse(namespace).map_err(|e| invalid("namespace", e))?;
-        ResourceName::parse(name).map_err(|e| invalid("name", e))?;
-        keyward_api::check_secret_key(key).map_err(|e| invalid("key", e))?;
-        let path = dir.join(namespace).join(name).join(key);
-        if std::fs::symlink_metadata(&path).is_err() {
-            return Ok(None);
-        }
-        let misconfigured = |message: String| {
-            ProviderError::new(
-                ProviderErrorKind::Misconfigured,
-                "credentials",
-                None,
-                message,
-            )
-        };
-        // Links are followed only within DIR (mounted Secrets link `key -> ..data/key`).
-        let (Ok(real), Ok(root)) = (path.canonicalize(), dir.canonicalize()) else {
-            return Err(misconfigured(format!(
-                "{} cannot be resolved",
-                path.display()
-            )));
-        };
-        if !real.starts_with(&root) {
-            return Err(misconfigured(format!(
-                "{} leads out of the credentials directory through a symbolic link; refused",
-                path.display()
-            )));
-        }
-        let meta = std::fs::metadata(&real)
-            .map_err(|e| misconfigured(format!("{}: {e}", path.display())))?;
-        if !meta.is_file() {
-            return Err(misconfigured(format!(
-                "{} is not a regular file",
-                path.display()
-            )));
-        }
-        if meta.mode() & 0o077 != 0 {
-            return Err(misconfigured(format!(
-                "{} is readable by group or others; chmod 600 it",
-                path.display()
-            )));
-        }
-        if meta.len() > MAX_CREDENTIAL_BYTES {
-            return Err(misconfigured(format!(
-                "{} is larger than {} KiB; refused",
-                path.display(),
-                MAX_CREDENTIAL_BYTES >> 10
-            )));
-        }
-        std::fs::read(&real)
-            .map(|bytes| Some(SecretValue::new(bytes)))
-            .map_err(|e| misconfigured(format!("{}: {e}", path.display())))
+        let (namespace, name, key) = (namespace.to_owned(), name.to_owned(), key.to_owned());
+        tokio::task::spawn_blocking(move || read_dir_entry(&dir, &namespace, &name, &key))
+            .await
+            .map_err(|_| {
+                ProviderError::new(
+                    ProviderErrorKind::Misconfigured,
+                    "credentials",
+                    None,
+                    "reading the credentials directory failed",
+                )
+            })?
     }
+}
+
+/// Reads one credential file under `dir`, refusing what leaves it, is not a regular private
+/// file or is too large.
+fn read_dir_entry(
+    dir: &std::path::Path,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> Result<Option<SecretValue>, ProviderError> {
+    // The three parts come from manifests: each must be a Kubernetes name (or Secret
+    // key), so the path cannot leave DIR by itself.
+    let invalid = |what: &str, error: keyward_api::NameError| {
+        ProviderError::new(
+            ProviderErrorKind::Misconfigured,
+            "credentials",
+            None,
+            format!("the Secret reference's {what} {error}"),
+        )
+    };
+    NamespaceName::parse(namespace).map_err(|e| invalid("namespace", e))?;
+    ResourceName::parse(name).map_err(|e| invalid("name", e))?;
+    keyward_api::check_secret_key(key).map_err(|e| invalid("key", e))?;
+    let path = dir.join(namespace).join(name).join(key);
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Ok(None);
+    }
+    let misconfigured = |message: String| {
+        ProviderError::new(
+            ProviderErrorKind::Misconfigured,
+            "credentials",
+            None,
+            message,
+        )
+    };
+    // Links are followed only within DIR (mounted Secrets link `key -> ..data/key`).
+    let (Ok(real), Ok(root)) = (path.canonicalize(), dir.canonicalize()) else {
+        return Err(misconfigured(format!(
+            "{} cannot be resolved",
+            path.display()
+        )));
+    };
+    if !real.starts_with(&root) {
+        return Err(misconfigured(format!(
+            "{} leads out of the credentials directory through a symbolic link; refused",
+            path.display()
+        )));
+    }
+    let meta =
+        std::fs::metadata(&real).map_err(|e| misconfigured(format!("{}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(misconfigured(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(misconfigured(format!(
+            "{} is readable by group or others; chmod 600 it",
+            path.display()
+        )));
+    }
+    if meta.len() > MAX_CREDENTIAL_BYTES {
+        return Err(misconfigured(format!(
+            "{} is larger than {} KiB; refused",
+            path.display(),
+            MAX_CREDENTIAL_BYTES >> 10
+        )));
+    }
+    std::fs::read(&real)
+        .map(|bytes| Some(SecretValue::new(bytes)))
+        .map_err(|e| misconfigured(format!("{}: {e}", path.display())))
 }
 
 /// A credential is a Secret key: at most 1 MiB, like a Secret.
@@ -131,7 +154,7 @@ impl Credentials for HostCredentials {
     ) -> Result<SecretValue, ProviderError> {
         let namespace = selector.namespace.as_deref().unwrap_or(namespace);
         let key = selector.key.as_deref().unwrap_or("");
-        if let Some(value) = self.read_dir_entry(namespace, &selector.name, key)? {
+        if let Some(value) = self.read_dir_entry(namespace, &selector.name, key).await? {
             return Ok(value);
         }
         if let Some(value) = self.bundle.get(&bundle_key(&selector.name, key)) {

@@ -10,7 +10,9 @@
 //! A failed refresh keeps the last good projection and is retried sooner. The schedule is
 //! [`crate::refresh`]'s, which the operator follows too. The manifests are checked for changes every
 //! second (and re-read at once on SIGHUP); changed or new ExternalSecrets sync at once, and
-//! the stores' clients are rebuilt with them.
+//! the stores' clients are rebuilt with them. File system work (the check, the load) runs on
+//! blocking threads. SIGTERM or SIGINT during a round gives the targets being written up to
+//! 5 s to finish, then stops.
 //!
 //! After a round that changed any target, the [`ChangeHook`] runs once the changes have been
 //! quiet for the debounce time, so a burst of updates causes one reload.
@@ -89,8 +91,8 @@ pub async fn watch(
 
     // --no-wait: fail at once if another run holds OUT; later rounds queue behind it.
     drop(crate::run::lock_out(&options.run.out, options.run.wait_for_lock).await?);
-    let mut stamp = manifest_stamp(&options.run.paths);
-    let mut session = Session::load(options.run.clone());
+    let mut stamp = stamp_of(&options.run.paths).await;
+    let mut session = load(&options.run).await;
     report(Event::Loaded(&session));
     let mut slots = initial_slots(&session, &BTreeMap::new());
     let mut changed: Vec<String> = Vec::new();
@@ -106,7 +108,25 @@ pub async fn watch(
             .collect();
         if !due.is_empty() {
             let lock = crate::run::lock_out(&options.run.out, true).await?;
-            let outcomes = session.sync(&due).await;
+            // A signal during a round lets the targets being written finish (each is replaced
+            // atomically), for at most STOP_GRACE, then stops.
+            let round = session.sync(&due);
+            tokio::pin!(round);
+            let stop = tokio::select! {
+                outcomes = &mut round => Err(outcomes),
+                _ = terminate.recv() => Ok("SIGTERM"),
+                _ = interrupt.recv() => Ok("SIGINT"),
+            };
+            let outcomes = match stop {
+                Err(outcomes) => outcomes,
+                Ok(signal) => {
+                    report(Event::Stopping(signal));
+                    if let Ok(outcomes) = tokio::time::timeout(STOP_GRACE, round).await {
+                        report(Event::Round(&outcomes));
+                    }
+                    break;
+                }
+            };
             drop(lock);
             report(Event::Round(&outcomes));
             for outcome in &outcomes {
@@ -139,17 +159,43 @@ pub async fn watch(
         };
         if reload || Instant::now() >= next_check {
             next_check = Instant::now() + MANIFEST_CHECK;
-            let current = manifest_stamp(&options.run.paths);
+            let current = stamp_of(&options.run.paths).await;
             if reload || current != stamp {
                 stamp = current;
                 let previous = slots_by_name(&session, &slots);
-                session = Session::load(options.run.clone());
+                session = load(&options.run).await;
                 report(Event::Loaded(&session));
                 slots = initial_slots(&session, &previous);
             }
         }
     }
     Ok(())
+}
+
+/// How long a round in flight may finish after SIGTERM or SIGINT.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+type Stamp = Vec<(PathBuf, Option<std::time::SystemTime>, u64)>;
+
+/// The manifests' names, times and sizes, read on a blocking thread (a directory walk every
+/// second must not hold up the async workers).
+async fn stamp_of(paths: &[PathBuf]) -> Stamp {
+    let paths = paths.to_vec();
+    tokio::task::spawn_blocking(move || manifest_stamp(&paths))
+        .await
+        .unwrap_or_default()
+}
+
+/// Loads the manifests and builds their stores on a blocking thread (file reads, parsing).
+async fn load(options: &RunOptions) -> Session {
+    let options = options.clone();
+    let fallback = options.clone();
+    match tokio::task::spawn_blocking(move || Session::load(options)).await {
+        Ok(session) => session,
+        // Only a panic while loading gets here (a bug): loading again in place lets a
+        // passing cause heal and a lasting one fail as it would have without the thread.
+        Err(_) => Session::load(fallback),
+    }
 }
 
 /// Runs the hook once, after a `--once` run that changed targets.
