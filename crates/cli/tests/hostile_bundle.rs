@@ -754,6 +754,9 @@ fn plaintext_of_a_killed_edit_is_removed_by_the_next_run() {
             .expect("path")
             .trim(),
     );
+    assert!(plaintext.exists(), "the editor has no plaintext");
+    // Another test's keyward may clean up as soon as this one is dead: that is the fix at
+    // work, so nothing is asserted between the kill and the next run.
     keyward.kill().expect("SIGKILL keyward");
     keyward.wait().expect("reap");
     let _ = nix::sys::signal::kill(
@@ -761,10 +764,60 @@ fn plaintext_of_a_killed_edit_is_removed_by_the_next_run() {
         nix::sys::signal::Signal::SIGKILL,
     );
     assert_ends(editor, "editor");
+    ok(&scratch.run(&["bundle", "keys"]));
     assert!(
-        plaintext.exists(),
-        "the killed run left nothing to clean up"
+        !plaintext.parent().expect("dir").exists(),
+        "stale plaintext directory survived the next run"
     );
+}
+
+#[test]
+fn plaintext_of_a_killed_exec_file_is_removed_by_the_next_run() {
+    let scratch = Scratch::new();
+    ok(&scratch.run(&["bundle", "new"]));
+    ok(&scratch.run_with_stdin(&["bundle", "set", "TOKEN"], CANARY.as_bytes()));
+    let child_script = format!(
+        "echo $$ > {pid}; echo \"$1\" > {path}; while :; do sleep 0.05; done",
+        pid = scratch.path("child.pid").display(),
+        path = scratch.path("plaintext.path").display(),
+    );
+    let mut keyward = scratch
+        .keyward(&[
+            "bundle",
+            "exec-file",
+            "--no-fifo",
+            "--",
+            "sh",
+            "-c",
+            &child_script,
+            "sh",
+            "{}",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let child = read_pid(&scratch.path("child.pid"));
+    wait_for_file(&scratch.path("plaintext.path"));
+    let plaintext = PathBuf::from(
+        std::fs::read_to_string(scratch.path("plaintext.path"))
+            .expect("path")
+            .trim(),
+    );
+    assert!(
+        std::fs::read_to_string(&plaintext)
+            .expect("plaintext")
+            .contains(CANARY)
+    );
+    // Another test's keyward may clean up as soon as this one is dead: that is the fix at
+    // work, so nothing is asserted between the kill and the next run.
+    keyward.kill().expect("SIGKILL keyward");
+    keyward.wait().expect("reap");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert_ends(child, "exec-file child");
     ok(&scratch.run(&["bundle", "keys"]));
     assert!(
         !plaintext.parent().expect("dir").exists(),

@@ -445,7 +445,9 @@ mod hostile {
     }
 
     /// The password script waits for a file the test creates from the same single runtime
-    /// thread: if opening the store blocked that thread, the file would never come.
+    /// thread: if opening the store blocked that thread, the file would never come. The script
+    /// gives up (and fails) after a while, so the old code fails the test instead of hanging
+    /// it.
     #[tokio::test(flavor = "current_thread")]
     async fn opening_the_store_does_not_block_the_runtime() {
         use std::os::unix::fs::PermissionsExt;
@@ -456,7 +458,7 @@ mod hostile {
         std::fs::write(
             &script,
             format!(
-                "#!/bin/sh\nwhile [ ! -e {} ]; do sleep 0.01; done\necho pw\n",
+                "#!/bin/sh\ni=0\nwhile [ ! -e {} ]; do\n  i=$((i + 1)); [ $i -gt 2000 ] && exit 1\n  sleep 0.01\ndone\necho pw\n",
                 go.display()
             ),
         )

@@ -981,3 +981,38 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
         .context("writing to stdout")
         .map_err(|e| Failure::new(ErrorKind::Write, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn password_file(dir: &Path) -> PasswordArgs {
+        let file = dir.join("pw");
+        std::fs::write(&file, "pw\n").expect("password file");
+        PasswordArgs {
+            vault_password_file: Some(file),
+            vault_password_command: None,
+            vault_id: Vec::new(),
+            password_timeout: 30,
+        }
+    }
+
+    /// `keyward sync --bundle` keeps the store credentials only, not the whole bundle for the
+    /// life of the process (issue 15).
+    #[test]
+    fn sync_credentials_keep_only_the_store_credential_entries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bundle.vault.env");
+        let plaintext = "VAULT_TOKEN__TOKEN=\"t\"\nCI_DEPLOY_KEY=\"k\"\n__X=\"a\"\nY__=\"b\"\n";
+        let sealed =
+            keyward_bundle::vault::encrypt(plaintext.as_bytes(), &SecretValue::from("pw"), None, None)
+                .expect("encrypt");
+        std::fs::write(&path, sealed).expect("bundle");
+        let values = open_credentials(&path, &password_file(dir.path())).expect("open");
+        assert_eq!(
+            values.keys().collect::<Vec<_>>(),
+            ["VAULT_TOKEN__TOKEN"],
+            "entries other than store credentials were kept"
+        );
+    }
+}

@@ -27,7 +27,9 @@ never a value.
 Store credentials (authSecretRef, tokenSecretRef, ...) resolve, first found wins, from
 --credentials-dir (DIR/<namespace>/<secret>/<key>, 0600 files), from the bundle (--bundle;
 key <SECRET>__<KEY> upper-cased, other characters as _), or from plaintext v1/Secret
-manifests when --allow-plaintext-secrets is given.";
+manifests when --allow-plaintext-secrets is given. The bundle's password comes from the same
+flags and environment as for `keyward bundle` (--vault-password-file, --vault-password-command,
+--vault-id, --password-timeout); only its <SECRET>__<KEY> entries are kept once it is opened.";
 
 const EXAMPLES: &str = "\
 Examples:
