@@ -265,9 +265,15 @@ fn run_unless_hung(mut command: Command, what: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    wait_unless_hung(&mut child, what);
+    child.wait_with_output().expect("output")
+}
+
+/// Waits for `child` to exit, killing it and failing if it has not after a generous bound.
+fn wait_unless_hung(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
     for _ in 0..1200 {
-        if child.try_wait().expect("try_wait").is_some() {
-            return child.wait_with_output().expect("output");
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -725,6 +731,21 @@ fn read_pid(path: &Path) -> i32 {
     panic!("no pid in {}", path.display());
 }
 
+/// Kills a process the test started indirectly when the test ends, failed or not, so a
+/// failing run leaves no endless editor behind.
+struct KillOnDrop(i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if runs(self.0) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.0),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
 /// An editor that records its pid and the plaintext's path, then waits forever.
 fn lingering_editor(scratch: &Scratch, ignore_term: bool) -> String {
     let trap = if ignore_term { "trap \"\" TERM; " } else { "" };
@@ -831,14 +852,17 @@ fn sigterm_stops_the_editor_and_removes_the_plaintext() {
         let scratch = Scratch::new();
         ok(&scratch.run(&["bundle", "new"]));
         let before = std::fs::read(scratch.path("control/secrets.vault.env")).expect("read");
-        let keyward = scratch
+        // Output goes to files: an editor left running would hold pipes open for good.
+        let stderr_file = scratch.path("keyward.stderr");
+        let mut keyward = scratch
             .keyward(&["bundle", "edit"])
             .env("EDITOR", lingering_editor(&scratch, ignore_term))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(std::fs::File::create(scratch.path("keyward.stdout")).expect("stdout"))
+            .stderr(std::fs::File::create(&stderr_file).expect("stderr"))
             .spawn()
             .expect("spawn");
         let editor = read_pid(&scratch.path("editor.pid"));
+        let _editor_guard = KillOnDrop(editor);
         wait_for_file(&scratch.path("plaintext.path"));
         let plaintext = PathBuf::from(
             std::fs::read_to_string(scratch.path("plaintext.path"))
@@ -847,8 +871,9 @@ fn sigterm_stops_the_editor_and_removes_the_plaintext() {
         );
         let pid = nix::unistd::Pid::from_raw(i32::try_from(keyward.id()).expect("pid"));
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-        let output = keyward.wait_with_output().expect("wait");
-        assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+        let status = wait_unless_hung(&mut keyward, "edit after SIGTERM");
+        let text = std::fs::read_to_string(&stderr_file).expect("stderr");
+        assert_eq!(status.code(), Some(130), "{text}");
         assert_ends(editor, "editor after SIGTERM");
         assert!(!plaintext.exists(), "plaintext left behind");
         assert_eq!(

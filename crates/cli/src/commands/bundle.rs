@@ -1004,9 +1004,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("bundle.vault.env");
         let plaintext = "VAULT_TOKEN__TOKEN=\"t\"\nCI_DEPLOY_KEY=\"k\"\n__X=\"a\"\nY__=\"b\"\n";
-        let sealed =
-            keyward_bundle::vault::encrypt(plaintext.as_bytes(), &SecretValue::from("pw"), None, None)
-                .expect("encrypt");
+        let sealed = keyward_bundle::vault::encrypt(
+            plaintext.as_bytes(),
+            &SecretValue::from("pw"),
+            None,
+            None,
+        )
+        .expect("encrypt");
         std::fs::write(&path, sealed).expect("bundle");
         let values = open_credentials(&path, &password_file(dir.path())).expect("open");
         assert_eq!(
