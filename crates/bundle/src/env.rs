@@ -28,8 +28,18 @@ pub enum EnvError {
     InvalidKey {
         /// 1-based line number.
         line: usize,
-        /// Why the key is refused (names the key only when it is printable and short).
+        /// Why the key is refused (its length and a position, never the token itself).
         reason: String,
+    },
+    /// A line is neither `KEY=value`, blank nor a comment: the plaintext is some other
+    /// format (an ansible-vault YAML vars file, JSON, INI). The reader would skip the line, so
+    /// rewriting the bundle from its values would lose it.
+    #[error("line {line} is not KEY=value, a comment or blank (the text looks like {looks_like})")]
+    NotEnv {
+        /// 1-based line number.
+        line: usize,
+        /// What the text seems to be instead.
+        looks_like: &'static str,
     },
     /// The plaintext is not UTF-8.
     #[error("the plaintext is not UTF-8 (at byte {offset})")]
@@ -85,6 +95,46 @@ pub fn parse(plaintext: &[u8]) -> Result<EnvMap, EnvError> {
         map.insert(key.to_owned(), parse_value(value.trim()));
     }
     Ok(map)
+}
+
+/// The first line that makes `plaintext` something other than an env file: a line that is not
+/// blank, not a `#` comment and has no `=`, or that reads as YAML (`name: value`, `---`,
+/// `- item`), JSON or an INI section. `None` for an env file (invalid keys and non-UTF-8 are
+/// [`parse`]'s errors).
+///
+/// [`parse`] skips such lines, as the format contract says; a command that writes the bundle
+/// back from its values must refuse the plaintext instead of dropping them.
+pub fn foreign_line(plaintext: &[u8]) -> Option<EnvError> {
+    let text = std::str::from_utf8(plaintext).ok()?;
+    text.lines().enumerate().find_map(|(index, raw_line)| {
+        let line = raw_line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return None;
+        }
+        let looks_like = looks_like(line);
+        (looks_like.is_some() || !line.contains('=')).then(|| EnvError::NotEnv {
+            line: index + 1,
+            looks_like: looks_like.unwrap_or("free text"),
+        })
+    })
+}
+
+/// Recognises the formats ansible-vault files usually hold, from one line.
+fn looks_like(line: &str) -> Option<&'static str> {
+    let yaml_key = line.split_once(':').is_some_and(|(name, rest)| {
+        !name.is_empty()
+            && !name.contains(['=', ' ', '\t'])
+            && (rest.is_empty() || rest.starts_with([' ', '\t']))
+    });
+    if line.starts_with('{') || (line.starts_with('[') && !line.ends_with(']')) {
+        Some("JSON")
+    } else if line.starts_with('[') {
+        Some("an INI file")
+    } else if line == "---" || line.starts_with("- ") || yaml_key {
+        Some("YAML")
+    } else {
+        None
+    }
 }
 
 /// Writes `map` as `KEY="value"` lines, sorted by key (a `BTreeMap` iterates sorted).
@@ -149,19 +199,28 @@ fn unescape_double_quoted(inner: &str) -> String {
     out
 }
 
-/// Names a refused key without echoing arbitrary content: keys are not secret, but a line
-/// without a valid key may be a value pasted in the wrong place.
+/// Says why a key is refused without echoing any of it: a token where a key was expected may
+/// be a value pasted in the wrong place (`set s3cr3t`, a YAML line, a shifted column), so only
+/// its length and the position of the first offending character are named.
 fn describe_bad_key(key: &str) -> String {
     if key.is_empty() {
-        "empty key".to_owned()
-    } else if key.len() <= 64 && key.chars().all(|c| c.is_ascii_graphic()) && !key.contains('"') {
-        format!("'{key}' is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
-    } else {
-        format!(
-            "a key of {} characters is not a valid environment variable name",
-            key.chars().count()
-        )
+        return "empty key".to_owned();
     }
+    let problem = if key.starts_with(|c: char| c.is_ascii_digit()) {
+        "it starts with a digit".to_owned()
+    } else {
+        key.chars()
+            .position(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or_else(
+                || "it is not one".to_owned(),
+                |index| format!("character {} is not a letter, a digit or _", index + 1),
+            )
+    };
+    format!(
+        "the key ({} characters) is not a valid environment variable name \
+         ([A-Za-z_][A-Za-z0-9_]*): {problem}",
+        key.chars().count()
+    )
 }
 
 #[cfg(test)]
@@ -214,7 +273,15 @@ mod tests {
         let error = parse(b"GOOD=1\n1BAD=2\n").expect_err("must fail");
         assert_eq!(
             error.to_string(),
-            "line 2: '1BAD' is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
+            "line 2: the key (4 characters) is not a valid environment variable name \
+             ([A-Za-z_][A-Za-z0-9_]*): it starts with a digit"
+        );
+        let error = parse(b"GOOD=1\nA-B=2\n").expect_err("must fail");
+        assert!(
+            error
+                .to_string()
+                .ends_with("character 2 is not a letter, a digit or _"),
+            "{error}"
         );
         assert!(parse(b"=value\n").is_err());
         assert!(parse(b"A-B=1\n").is_err());
@@ -224,9 +291,43 @@ mod tests {
 
     #[test]
     fn a_bad_key_that_might_be_a_value_is_not_echoed() {
-        let canary = "sk_live_CANARY_VALUE_with spaces";
-        let error = parse(format!("{canary}=x\n").as_bytes()).expect_err("must fail");
-        assert!(!error.to_string().contains("CANARY"), "{error}");
+        for canary in [
+            "sk_live_CANARY_VALUE_with spaces",
+            "kw-CANARY-short",
+            "9CANARY",
+        ] {
+            let error = parse(format!("{canary}=x\n").as_bytes()).expect_err("must fail");
+            assert!(!error.to_string().contains("CANARY"), "{error}");
+            let error = validate_key(canary).expect_err("must fail");
+            assert!(!error.to_string().contains("CANARY"), "{error}");
+        }
+    }
+
+    #[test]
+    fn other_formats_are_found_by_their_first_foreign_line() {
+        assert_eq!(
+            foreign_line(b"# c\n\nA=1\nexport B='x: y'\nC=\"a=b\"\n"),
+            None
+        );
+        for (text, line, kind) in [
+            (&b"db_password: x\n"[..], 1, "YAML"),
+            (b"---\nuser: app\n", 1, "YAML"),
+            (b"A=1\nurl: http://x?a=b\n", 2, "YAML"),
+            (b"A=1\nlist:\n  - a\n", 2, "YAML"),
+            (b"{\"a\": 1}\n", 1, "JSON"),
+            (b"[main]\nA=1\n", 1, "an INI file"),
+            (b"A=1\njust a note\n", 2, "free text"),
+        ] {
+            assert_eq!(
+                foreign_line(text),
+                Some(EnvError::NotEnv {
+                    line,
+                    looks_like: kind
+                }),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,13 @@
 //!   tmpfs where there is one. keyward waits, forwards SIGINT, SIGTERM and SIGHUP, removes the
 //!   directory and returns the child's exit code.
 //! - [`edit`] opens `$VISUAL`/`$EDITOR` on a 0600 plaintext file in such a directory and
-//!   returns the new content only if it changed; the directory is removed on every path.
+//!   returns the new content only if it changed; the directory is removed on every path. The
+//!   editor runs in its own process group (given the terminal), so a SIGTERM or SIGHUP to
+//!   keyward stops the editor and everything it started, not only the `sh -c` around it.
+//! - A run killed outright (SIGKILL, a crash) cannot clean up. The private directories are
+//!   named after the keyward process that made them (`keyward-PID-START-…`, START its start
+//!   time), and [`remove_stale_private_dirs`], called at the start of every bundle command,
+//!   removes those of processes that no longer run, owned by this user.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -19,12 +25,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 
+use nix::unistd::Pid;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tempfile::TempDir;
 use zeroize::Zeroizing;
 
 use crate::env::EnvMap;
+use crate::group::{GroupChild, Terminal};
 
 /// Exit code when the command cannot be found (as shells use).
 pub const EXIT_NOT_FOUND: u8 = 127;
@@ -61,6 +71,9 @@ pub enum ExecError {
         /// How it ended.
         status: String,
     },
+    /// The edited file cannot be read back (replaced by something else, or too large).
+    #[error("cannot read the edited file: {0}; the bundle is unchanged")]
+    Edited(#[source] crate::input::ReadError),
     /// keyward was asked to stop while the child ran.
     #[error("interrupted by a signal; the plaintext was removed and the bundle is unchanged")]
     Interrupted,
@@ -137,7 +150,7 @@ pub fn exec_file(plaintext: &[u8], use_fifo: bool, command: &[OsString]) -> Resu
             }
         })
         .collect();
-    let result = run_forwarding_signals(&args);
+    let result = run_forwarding_signals(&args, Grouping::SameGroup);
     if let Some(writer) = writer {
         writer.finish();
     }
@@ -160,14 +173,15 @@ pub fn edit(plaintext: &[u8], editor: &str) -> Result<Option<Zeroizing<Vec<u8>>>
         "keyward-edit".into(),
         path.clone().into_os_string(),
     ];
-    let status = run_forwarding_signals(&args)?;
+    let status = run_forwarding_signals(&args, Grouping::OwnGroup)?;
     if !status.success() {
         return Err(ExecError::Editor {
             editor,
             status: status.to_string(),
         });
     }
-    let edited = Zeroizing::new(std::fs::read(&path).map_err(ExecError::Prepare)?);
+    let edited = crate::input::read_regular(&path, crate::input::MAX_PLAINTEXT_BYTES)
+        .map_err(ExecError::Edited)?;
     drop(dir);
     Ok((edited.as_slice() != plaintext).then_some(edited))
 }
@@ -181,47 +195,138 @@ pub fn editor_from_env() -> String {
         .unwrap_or_else(|| "vi".to_owned())
 }
 
-/// Spawns `args`, forwarding SIGTERM and SIGHUP to the child while it runs. SIGINT from a
-/// terminal already reaches the child (same process group); keyward ignores it so that the
-/// cleanup after the child exits always happens. A SIGTERM or SIGHUP makes the run end with
-/// [`ExecError::Interrupted`] after the child has exited.
-fn run_forwarding_signals(args: &[OsString]) -> Result<ExitStatus, ExecError> {
+/// How long a child told to stop (SIGTERM, SIGHUP) has before its group is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Where the child of [`run_forwarding_signals`] runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Grouping {
+    /// In keyward's process group: `exec-file`'s command, which the user's shell manages as
+    /// part of keyward's job.
+    SameGroup,
+    /// In a group of its own, given the terminal: the editor, so that stopping it reaches
+    /// everything it started.
+    OwnGroup,
+}
+
+/// Spawns `args`, forwarding SIGTERM and SIGHUP while it runs: to the child, or with
+/// [`Grouping::OwnGroup`] to its whole process group, killed outright if it is still there
+/// [`STOP_GRACE`] later. SIGINT from a terminal already reaches the child (it is in the
+/// terminal's foreground group); keyward ignores it so that the cleanup after the child exits
+/// always happens. A SIGTERM or SIGHUP makes the run end with [`ExecError::Interrupted`] after
+/// the child has exited.
+fn run_forwarding_signals(args: &[OsString], grouping: Grouping) -> Result<ExitStatus, ExecError> {
     let (program, rest) = args.split_first().ok_or(ExecError::NoCommand)?;
     let interrupted = Arc::new(AtomicBool::new(false));
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(ExecError::Prepare)?;
     let handle = signals.handle();
-    let mut child: Child =
-        Command::new(program)
-            .args(rest)
-            .spawn()
-            .map_err(|source| ExecError::Spawn {
-                program: program.to_string_lossy().into_owned(),
-                source,
-            })?;
-    let pid = i32::try_from(child.id())
-        .map(nix::unistd::Pid::from_raw)
-        .ok();
+    let mut command = Command::new(program);
+    command.args(rest);
+    let spawn_error = |source| ExecError::Spawn {
+        program: program.to_string_lossy().into_owned(),
+        source,
+    };
+    let mut child = match grouping {
+        Grouping::SameGroup => Running::Direct(command.spawn().map_err(spawn_error)?),
+        Grouping::OwnGroup => {
+            Running::Group(GroupChild::spawn(&mut command, Terminal::Share).map_err(spawn_error)?)
+        }
+    };
+    let target = child.signal_target();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
     let flag = Arc::clone(&interrupted);
     let forwarder = std::thread::spawn(move || {
+        let mut finished = Some(finished);
+        let mut escalator = None;
         for signal in signals.forever() {
             if signal == SIGINT {
                 continue;
             }
             flag.store(true, Ordering::SeqCst);
-            if let (Some(pid), Ok(signal)) = (pid, nix::sys::signal::Signal::try_from(signal)) {
-                let _ = nix::sys::signal::kill(pid, signal);
+            if let Ok(signal) = nix::sys::signal::Signal::try_from(signal) {
+                target.send(signal);
             }
+            // A group that ignores the signal is killed after the grace period, unless the
+            // child is reaped first (the sender is dropped, ending the wait).
+            if target.group
+                && let Some(finished) = finished.take()
+            {
+                escalator = Some(std::thread::spawn(move || {
+                    if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(STOP_GRACE) {
+                        target.send(nix::sys::signal::Signal::SIGKILL);
+                    }
+                }));
+            }
+        }
+        if let Some(escalator) = escalator {
+            let _ = escalator.join();
         }
     });
     let status = child.wait().map_err(ExecError::Prepare);
+    drop(done);
     handle.close();
     let _ = forwarder.join();
     let status = status?;
     if interrupted.load(Ordering::SeqCst) {
+        // Whatever of the editor's group outlived its leader goes too.
+        child.kill_rest();
         return Err(ExecError::Interrupted);
     }
     Ok(status)
+}
+
+/// The child of [`run_forwarding_signals`].
+enum Running {
+    Direct(Child),
+    Group(GroupChild),
+}
+
+impl Running {
+    fn signal_target(&self) -> SignalTarget {
+        match self {
+            Running::Direct(child) => SignalTarget {
+                pid: i32::try_from(child.id()).ok().map(Pid::from_raw),
+                group: false,
+            },
+            Running::Group(group) => SignalTarget {
+                pid: Some(group.pid()),
+                group: true,
+            },
+        }
+    }
+
+    fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        match self {
+            Running::Direct(child) => child.wait(),
+            Running::Group(group) => group.wait(),
+        }
+    }
+
+    /// Kills what is left of a group whose leader has exited.
+    fn kill_rest(&self) {
+        if let Running::Group(group) = self {
+            group.signal_group(nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+/// Where forwarded signals go: the child, or its whole process group.
+#[derive(Clone, Copy)]
+struct SignalTarget {
+    pid: Option<Pid>,
+    group: bool,
+}
+
+impl SignalTarget {
+    fn send(self, signal: nix::sys::signal::Signal) {
+        let Some(pid) = self.pid else { return };
+        let _ = if self.group {
+            nix::sys::signal::killpg(pid, signal)
+        } else {
+            nix::sys::signal::kill(pid, signal)
+        };
+    }
 }
 
 fn exit_code_of(status: ExitStatus) -> u8 {
@@ -232,19 +337,33 @@ fn exit_code_of(status: ExitStatus) -> u8 {
     }
 }
 
-/// A 0700 directory for plaintext: on tmpfs (`/dev/shm`, `$XDG_RUNTIME_DIR`) where there is
-/// one, so it never reaches a disk; removed when dropped.
-fn private_dir() -> std::io::Result<TempDir> {
-    use std::os::unix::fs::PermissionsExt;
-    let candidates = [
+/// Where private directories go, best first: tmpfs (`/dev/shm`, `$XDG_RUNTIME_DIR`) so the
+/// plaintext never reaches a disk, else the temp dir.
+fn private_dir_bases() -> impl Iterator<Item = PathBuf> {
+    [
         Some(PathBuf::from("/dev/shm")),
         std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
         Some(std::env::temp_dir()),
-    ];
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|p| p.is_dir())
+}
+
+/// A 0700 directory for plaintext, named after this process (see
+/// [`remove_stale_private_dirs`]); removed when dropped.
+fn private_dir() -> std::io::Result<TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    remove_stale_private_dirs();
+    let prefix = format!(
+        "keyward-{}-{}-",
+        std::process::id(),
+        process_start(Pid::this()).unwrap_or(0)
+    );
     let mut last_error = None;
-    for base in candidates.into_iter().flatten().filter(|p| p.is_dir()) {
+    for base in private_dir_bases() {
         match tempfile::Builder::new()
-            .prefix("keyward-")
+            .prefix(&prefix)
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(&base)
         {
@@ -253,6 +372,80 @@ fn private_dir() -> std::io::Result<TempDir> {
         }
     }
     Err(last_error.unwrap_or_else(|| std::io::Error::other("no directory for a private file")))
+}
+
+/// Removes the private directories left by keyward processes that no longer run (killed with
+/// SIGKILL, crashed), owned by the current user. Returns how many it removed. Directories of
+/// running processes, of other users, and anything not named `keyward-PID-START-…` are left
+/// alone.
+pub fn remove_stale_private_dirs() -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    let mut removed = 0;
+    for base in private_dir_bases() {
+        let Ok(entries) = std::fs::read_dir(&base) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Some((pid, start)) = owner_of(&entry.file_name()) else {
+                continue;
+            };
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if !meta.is_dir() || meta.uid() != me || is_running(pid, start) {
+                continue;
+            }
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(dir = %entry.path().display(), pid = pid.as_raw(), "removed the plaintext directory of a keyward process that no longer runs");
+                    removed += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(dir = %entry.path().display(), %error, "could not remove a stale plaintext directory");
+                }
+            }
+        }
+    }
+    removed
+}
+
+/// The process a private directory's name records: `keyward-PID-START-RANDOM`.
+fn owner_of(name: &std::ffi::OsStr) -> Option<(Pid, u64)> {
+    let rest = name.to_str()?.strip_prefix("keyward-")?;
+    let mut parts = rest.splitn(3, '-');
+    let pid: i32 = parts.next()?.parse().ok()?;
+    let start: u64 = parts.next()?.parse().ok()?;
+    parts.next()?;
+    (pid > 0).then(|| (Pid::from_raw(pid), start))
+}
+
+/// Whether process `pid` runs and is the one that started at `start` (a reused pid is another
+/// process). A zombie no longer runs. Without `/proc` (start 0) only the pid is checked.
+fn is_running(pid: Pid, start: u64) -> bool {
+    if start == 0 {
+        return nix::sys::signal::kill(pid, None) != Err(nix::errno::Errno::ESRCH);
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some(fields) = stat_fields(&stat) else {
+        return true;
+    };
+    fields.first() != Some(&"Z") && fields.get(19).and_then(|f| f.parse().ok()) == Some(start)
+}
+
+/// When process `pid` started, in clock ticks since boot (`/proc/PID/stat`, field 22).
+fn process_start(pid: Pid) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_fields(&stat)?.get(19)?.parse().ok()
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which may hold spaces and
+/// parentheses): field 3 (the state) first.
+fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    Some(after_name.split_whitespace().collect())
 }
 
 fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -286,15 +479,24 @@ impl FifoWriter {
     }
 
     /// Unblocks a writer whose reader never came, then waits for it.
+    ///
+    /// A non-blocking reader lets a blocked `open()` complete; dropping it at once makes the
+    /// write fail with EPIPE (Rust ignores SIGPIPE), ending the thread. The writer may not
+    /// have reached its `open()` yet (a busy machine), and a reader that came and went before
+    /// does not count for it: so readers are opened until the thread is done.
     fn finish(self) {
         use std::os::unix::fs::OpenOptionsExt;
-        if !self.thread.is_finished() {
-            // A non-blocking reader lets the blocked open() complete; dropping it at once
-            // makes the write fail with EPIPE (Rust ignores SIGPIPE), ending the thread.
-            let _reader = std::fs::OpenOptions::new()
+        while !self.thread.is_finished() {
+            let reader = std::fs::OpenOptions::new()
                 .read(true)
                 .custom_flags(nix::libc::O_NONBLOCK)
                 .open(&self.path);
+            if reader.is_err() {
+                // The FIFO is gone: nothing can unblock the thread; leave it rather than hang.
+                return;
+            }
+            drop(reader);
+            std::thread::sleep(Duration::from_millis(1));
         }
         let _ = self.thread.join();
     }
@@ -341,6 +543,27 @@ mod tests {
         assert_eq!(code, 0);
     }
 
+    /// Finishing right after the start, before the writer thread reached its blocking
+    /// `open()`, used to hang for good (the one unblocking reader came too early).
+    #[test]
+    fn a_fifo_writer_finished_before_it_opened_does_not_hang() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for round in 0..50 {
+            let path = dir.path().join(format!("fifo-{round}"));
+            nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+            let writer = FifoWriter::start(path, Zeroizing::new(vec![b'x'; 1 << 16]));
+            let (done, finished) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                writer.finish();
+                let _ = done.send(());
+            });
+            assert!(
+                finished.recv_timeout(Duration::from_secs(30)).is_ok(),
+                "round {round}: the FIFO writer hung"
+            );
+        }
+    }
+
     #[test]
     fn missing_commands_and_placeholders_are_errors() {
         assert!(matches!(
@@ -373,6 +596,30 @@ mod tests {
         assert!(edit(b"A=1\n", "true").expect("edit").is_none());
         let failed = edit(b"A=1\n", "false").expect_err("editor failed");
         assert!(matches!(failed, ExecError::Editor { .. }));
+    }
+
+    #[test]
+    fn private_dirs_record_their_process_and_only_dead_ones_are_stale() {
+        let dir = private_dir().expect("private dir");
+        let name = dir.path().file_name().expect("name").to_owned();
+        let (pid, start) = owner_of(&name).expect("named after this process");
+        assert_eq!(pid, Pid::this());
+        assert!(is_running(pid, start));
+        assert!(
+            !is_running(pid, start + 1),
+            "a reused pid is another process"
+        );
+        remove_stale_private_dirs();
+        assert!(
+            dir.path().exists(),
+            "a running process's directory was removed"
+        );
+        assert_eq!(owner_of(std::ffi::OsStr::new("keyward-abc")), None);
+        assert_eq!(owner_of(std::ffi::OsStr::new("keyward-12-34")), None);
+        assert_eq!(
+            owner_of(std::ffi::OsStr::new("keyward-12-34-xyz")),
+            Some((Pid::from_raw(12), 34))
+        );
     }
 
     #[test]

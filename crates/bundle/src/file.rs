@@ -11,7 +11,9 @@ use keyward_core::{Classify, ErrorKind, SecretValue};
 use zeroize::Zeroizing;
 
 use crate::env::{self, EnvError, EnvMap};
-use crate::password::{self, PasswordError, VaultId};
+use crate::input::{self, ReadError};
+use crate::lock::{self, BundleLock, LockError};
+use crate::password::{self, Environment, Interaction, PasswordError, PasswordOptions, VaultId};
 use crate::sops::{self, SopsError};
 use crate::{atomic, vault};
 
@@ -22,14 +24,14 @@ pub const BUNDLE_MODE: u32 = 0o600;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BundleError {
-    /// The file cannot be read.
+    /// The file cannot be read, is not a regular file, or is too large.
     #[error("{}: cannot read: {source}", path.display())]
     Read {
         /// The bundle.
         path: PathBuf,
-        /// The operating system's error.
+        /// Why.
         #[source]
-        source: std::io::Error,
+        source: ReadError,
     },
     /// The file exists where a new bundle was to be created.
     #[error("{}: already exists (keyward never overwrites a bundle with a new one)", path.display())]
@@ -70,6 +72,26 @@ pub enum BundleError {
         #[source]
         source: EnvError,
     },
+    /// The plaintext decrypts but is not an env file (a YAML vars file, JSON, free text):
+    /// writing it back from its values would destroy what the env reader skips.
+    #[error(
+        "{}: decrypts, but the plaintext is not an env bundle: {source}; keyward refuses to \
+         rewrite it (ansible-vault view shows it)",
+        path.display()
+    )]
+    NotEnv {
+        /// The bundle.
+        path: PathBuf,
+        /// The first line that is not env (its number, never its text).
+        #[source]
+        source: EnvError,
+    },
+    /// `rekey` of a SOPS bundle: its keys are age recipients, not a password.
+    #[error("{}: a SOPS bundle has age recipients, not a password; use sops updatekeys", path.display())]
+    RekeySops {
+        /// The bundle.
+        path: PathBuf,
+    },
     /// No password could be obtained.
     #[error("{}: {source}", path.display())]
     Password {
@@ -78,6 +100,15 @@ pub enum BundleError {
         /// Why.
         #[source]
         source: PasswordError,
+    },
+    /// Another writer holds the bundle's lock, or the lock file cannot be made.
+    #[error("{}: {source}", path.display())]
+    Lock {
+        /// The bundle.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: LockError,
     },
     /// Writing the file failed; the previous content is unchanged.
     #[error("{}: cannot write (the previous content is unchanged): {source}", path.display())]
@@ -93,15 +124,15 @@ pub enum BundleError {
 impl Classify for BundleError {
     fn kind(&self) -> ErrorKind {
         match self {
-            BundleError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            BundleError::Read { source, .. } if source.is_not_found() => {
                 ErrorKind::MissingDependency
             }
             BundleError::Password {
                 source: PasswordError::NoSource | PasswordError::InvalidVaultId(_),
                 ..
             } => ErrorKind::Usage,
-            BundleError::Exists { .. } => ErrorKind::Usage,
-            BundleError::Write { .. } => ErrorKind::Write,
+            BundleError::Exists { .. } | BundleError::RekeySops { .. } => ErrorKind::Usage,
+            BundleError::Write { .. } | BundleError::Lock { .. } => ErrorKind::Write,
             _ => ErrorKind::Decryption,
         }
     }
@@ -148,12 +179,25 @@ pub struct Keyring {
     ids: Vec<VaultId>,
     passwords: Vec<Option<SecretValue>>,
     timeout: Duration,
+    interaction: Interaction,
     /// Why there are no ids, reported only when a password is actually needed (a SOPS
     /// bundle needs none).
     unresolved: Option<PasswordError>,
 }
 
 impl Keyring {
+    /// The one way from password options to a keyring, for every caller (`keyward bundle`,
+    /// `keyward sync --bundle`, the `local` provider): the vault-ids of the first kind of
+    /// source present in `options`, else in `env` (see [`password::resolve`]), with the
+    /// options' timeout and interaction. A resolution error surfaces only when a password is
+    /// needed (a SOPS bundle needs none).
+    pub fn resolve(options: &PasswordOptions, env: &Environment) -> Self {
+        let timeout = options.timeout.unwrap_or(password::DEFAULT_COMMAND_TIMEOUT);
+        let mut keyring = Self::from_resolution(password::resolve(options, env), timeout);
+        keyring.interaction = options.interaction;
+        keyring
+    }
+
     /// A keyring over `ids`.
     pub fn new(ids: Vec<VaultId>, timeout: Duration) -> Self {
         let passwords = vec![None; ids.len()];
@@ -161,6 +205,7 @@ impl Keyring {
             ids,
             passwords,
             timeout,
+            interaction: Interaction::Allowed,
             unresolved: None,
         }
     }
@@ -189,6 +234,7 @@ impl Keyring {
             }],
             passwords: vec![Some(password)],
             timeout: password::DEFAULT_COMMAND_TIMEOUT,
+            interaction: Interaction::Never,
             unresolved: None,
         }
     }
@@ -213,7 +259,7 @@ impl Keyring {
         if let Some(known) = &self.passwords[index] {
             return Ok(known.clone());
         }
-        let obtained = password::obtain(&self.ids[index], self.timeout)?;
+        let obtained = password::obtain_with(&self.ids[index], self.timeout, self.interaction)?;
         self.passwords[index] = Some(obtained.clone());
         Ok(obtained)
     }
@@ -230,10 +276,59 @@ enum Seal {
 
 /// An opened bundle: its values in memory and how to seal them again.
 pub struct Bundle {
+    /// The path as the user gave it (messages name it).
     path: PathBuf,
+    /// The file read and written: `path`, or the file a symlinked `path` points to.
+    target: PathBuf,
     format: Format,
     values: EnvMap,
     seal: Seal,
+    /// Set when the plaintext has lines the env reader skipped: it must not be rewritten.
+    foreign: Option<EnvError>,
+}
+
+/// A bundle opened to be changed and saved: its plaintext is an env file, so writing it back
+/// from its values loses nothing but comments and order.
+///
+/// It holds the bundle's writers' lock from before the read until it is dropped, so two
+/// concurrent changes never both start from the same content (a lost update).
+pub struct BundleUpdate {
+    bundle: Bundle,
+    _lock: BundleLock,
+}
+
+impl std::fmt::Debug for BundleUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("BundleUpdate").field(&self.bundle).finish()
+    }
+}
+
+impl std::ops::Deref for BundleUpdate {
+    type Target = Bundle;
+
+    fn deref(&self) -> &Bundle {
+        &self.bundle
+    }
+}
+
+impl std::ops::DerefMut for BundleUpdate {
+    fn deref_mut(&mut self) -> &mut Bundle {
+        &mut self.bundle
+    }
+}
+
+impl BundleUpdate {
+    /// Encrypts the values and replaces the file atomically, keeping mode and owner.
+    pub fn save(&self) -> Result<(), BundleError> {
+        self.bundle.write()
+    }
+}
+
+/// What [`rekey`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rekeyed {
+    /// The vault-id label the file now carries (`None`: a 1.1 file, label `default`).
+    pub label: Option<String>,
 }
 
 impl std::fmt::Debug for Bundle {
@@ -252,36 +347,79 @@ impl Bundle {
     /// Before any plaintext exists the process is made non-dumpable, so no core dump or
     /// ptrace of a same-user process can read it.
     pub fn open(path: &Path, keyring: &mut Keyring) -> Result<Self, BundleError> {
-        let content = std::fs::read(path).map_err(|source| BundleError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let target = resolve(path)?;
+        Self::open_at(path, target, keyring)
+    }
+
+    /// Opens `target`, the file `path` stands for.
+    fn open_at(path: &Path, target: PathBuf, keyring: &mut Keyring) -> Result<Self, BundleError> {
+        let content = read_bundle(path, &target)?;
         protect_process();
         let format = Format::detect(&content);
-        tracing::debug!(path = %path.display(), format = format.map(Format::name), bytes = content.len(), "opening bundle");
-        match format {
+        tracing::debug!(path = %path.display(), target = %target.display(), format = format.map(Format::name), bytes = content.len(), "opening bundle");
+        let mut bundle = match format {
             Some(Format::AnsibleVault) => Self::open_vault(path, &content, keyring),
             Some(format) => Self::open_sops(path, &content, format),
             None => Err(BundleError::NotEncrypted {
                 path: path.to_owned(),
+            }),
+        }?;
+        bundle.target = target;
+        Ok(bundle)
+    }
+
+    /// Opens the bundle to change it, under its writers' lock (waiting up to
+    /// [`lock::LOCK_WAIT`] for another writer). Refused when the plaintext is not an env file.
+    pub fn open_for_update(
+        path: &Path,
+        keyring: &mut Keyring,
+    ) -> Result<BundleUpdate, BundleError> {
+        let target = resolve(path)?;
+        let lock = lock_existing(path, &target)?;
+        let bundle = Self::open_at(path, target, keyring)?;
+        bundle.check_env()?;
+        Ok(BundleUpdate {
+            bundle,
+            _lock: lock,
+        })
+    }
+
+    /// `Ok` when the plaintext is an env file; otherwise the first line that is not, as
+    /// [`BundleError::NotEnv`] (`verify` reports it, writers refuse).
+    pub fn check_env(&self) -> Result<(), BundleError> {
+        match &self.foreign {
+            None => Ok(()),
+            Some(source) => Err(BundleError::NotEnv {
+                path: self.path.clone(),
+                source: source.clone(),
             }),
         }
     }
 
     fn open_vault(path: &Path, content: &[u8], keyring: &mut Keyring) -> Result<Self, BundleError> {
         let opened = decrypt_vault(path, content, keyring)?;
-        let values = env::parse(&opened.plaintext).map_err(|source| BundleError::Env {
-            path: path.to_owned(),
-            source,
+        let foreign = env::foreign_line(&opened.plaintext);
+        let values = env::parse(&opened.plaintext).map_err(|source| match &foreign {
+            // A YAML line with `=` in its value fails as a bad key; what it is matters more.
+            Some(foreign) => BundleError::NotEnv {
+                path: path.to_owned(),
+                source: foreign.clone(),
+            },
+            None => BundleError::Env {
+                path: path.to_owned(),
+                source,
+            },
         })?;
         Ok(Self {
             path: path.to_owned(),
+            target: path.to_owned(),
             format: Format::AnsibleVault,
             values,
             seal: Seal::Vault {
                 password: opened.password,
                 label: opened.label,
             },
+            foreign,
         })
     }
 
@@ -295,9 +433,11 @@ impl Bundle {
             })?;
         Ok(Self {
             path: path.to_owned(),
+            target: path.to_owned(),
             format,
             values: opened.values,
             seal: Seal::Sops(opened.sealed),
+            foreign: None,
         })
     }
 
@@ -315,9 +455,11 @@ impl Bundle {
             .map(str::to_owned);
         Ok(Self {
             path: path.to_owned(),
+            target: path.to_owned(),
             format: Format::AnsibleVault,
             values: EnvMap::new(),
             seal: Seal::Vault { password, label },
+            foreign: None,
         })
     }
 
@@ -337,27 +479,37 @@ impl Bundle {
         })?;
         Ok(Self {
             path: path.to_owned(),
+            target: path.to_owned(),
             format,
             values: EnvMap::new(),
             seal: Seal::Sops(sealed),
+            foreign: None,
         })
     }
 
-    /// Writes a bundle that must not exist yet (mode 0600).
+    /// Writes a bundle that must not exist yet (mode 0600). Anything at the path, a dangling
+    /// symlink included, counts as existing.
     pub fn create(&self) -> Result<(), BundleError> {
-        if self.path.exists() {
+        // Locked, so two `new`s cannot both find the path free and both write.
+        let _lock =
+            lock::acquire(&self.path, lock::LOCK_WAIT).map_err(|source| BundleError::Lock {
+                path: self.path.clone(),
+                source,
+            })?;
+        if std::fs::symlink_metadata(&self.path).is_ok() {
             return Err(BundleError::Exists {
                 path: self.path.clone(),
             });
         }
-        self.save()
+        self.write()
     }
 
     /// Encrypts the values and replaces the file atomically, keeping mode and owner.
-    pub fn save(&self) -> Result<(), BundleError> {
+    fn write(&self) -> Result<(), BundleError> {
         let sealed = self.seal_bytes()?;
         tracing::debug!(path = %self.path.display(), format = self.format.name(), keys = self.values.len(), "saving bundle");
-        atomic::write(&self.path, &sealed, BUNDLE_MODE).map_err(|source| BundleError::Write {
+        // Through a symlinked bundle to its target, as ansible-vault writes.
+        atomic::write(&self.target, &sealed, BUNDLE_MODE).map_err(|source| BundleError::Write {
             path: self.path.clone(),
             source,
         })
@@ -409,26 +561,6 @@ impl Bundle {
         }
     }
 
-    /// Switches an ansible-vault bundle to a new password and label (for `rekey`).
-    /// Returns false for SOPS bundles, whose keys are age recipients instead.
-    pub fn rekey(&mut self, keyring: &mut Keyring) -> Result<bool, BundleError> {
-        if !matches!(self.seal, Seal::Vault { .. }) {
-            return Ok(false);
-        }
-        let password = keyring
-            .password(0)
-            .map_err(|source| BundleError::Password {
-                path: self.path.clone(),
-                source,
-            })?;
-        let label = keyring
-            .encrypt_label()
-            .filter(|l| *l != "default")
-            .map(str::to_owned);
-        self.seal = Seal::Vault { password, label };
-        Ok(true)
-    }
-
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -452,9 +584,15 @@ impl Bundle {
         &self.values
     }
 
-    /// Mutable access to the values; call [`Bundle::save`] afterwards.
+    /// Mutable access to the values; [`BundleUpdate::save`] (or [`Bundle::create`] for a new
+    /// bundle) writes them.
     pub fn values_mut(&mut self) -> &mut EnvMap {
         &mut self.values
+    }
+
+    /// The values, taking them out of the bundle (no copy).
+    pub fn into_values(self) -> EnvMap {
+        self.values
     }
 }
 
@@ -508,6 +646,81 @@ fn decrypt_vault(
     Err(vault_error(last_error))
 }
 
+/// Re-encrypts the ansible-vault file at `path` under the first password of `new` (and its
+/// label), as `ansible-vault rekey` does: the plaintext bytes as they are, whatever they hold
+/// (comments, order, YAML), never parsed or rewritten. A SOPS bundle is refused.
+pub fn rekey(path: &Path, old: &mut Keyring, new: &mut Keyring) -> Result<Rekeyed, BundleError> {
+    let target = resolve(path)?;
+    let _lock = lock_existing(path, &target)?;
+    let content = read_bundle(path, &target)?;
+    protect_process();
+    match Format::detect(&content) {
+        Some(Format::AnsibleVault) => {}
+        Some(_) => {
+            return Err(BundleError::RekeySops {
+                path: path.to_owned(),
+            });
+        }
+        None => {
+            return Err(BundleError::NotEncrypted {
+                path: path.to_owned(),
+            });
+        }
+    }
+    let opened = decrypt_vault(path, &content, old)?;
+    let password = new.password(0).map_err(|source| BundleError::Password {
+        path: path.to_owned(),
+        source,
+    })?;
+    let label = new
+        .encrypt_label()
+        .filter(|l| *l != "default")
+        .map(str::to_owned);
+    let sealed =
+        vault::encrypt(&opened.plaintext, &password, label.as_deref(), None).map_err(|source| {
+            BundleError::Vault {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+    atomic::write(&target, &sealed, BUNDLE_MODE).map_err(|source| BundleError::Write {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(Rekeyed { label })
+}
+
+/// The file a bundle path stands for (see [`atomic::symlink_target`]).
+fn resolve(path: &Path) -> Result<PathBuf, BundleError> {
+    atomic::symlink_target(path).map_err(|source| BundleError::Read {
+        path: path.to_owned(),
+        source: ReadError::Io(source),
+    })
+}
+
+/// Takes the writers' lock of an existing bundle. A missing bundle is reported as missing
+/// before any lock file is made beside it.
+fn lock_existing(path: &Path, target: &Path) -> Result<BundleLock, BundleError> {
+    if let Err(source) = std::fs::symlink_metadata(target) {
+        return Err(BundleError::Read {
+            path: path.to_owned(),
+            source: ReadError::Io(source),
+        });
+    }
+    lock::acquire(target, lock::LOCK_WAIT).map_err(|source| BundleError::Lock {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Reads the bundle file `target` (which `path` names), regular and bounded.
+fn read_bundle(path: &Path, target: &Path) -> Result<Zeroizing<Vec<u8>>, BundleError> {
+    input::read_regular(target, input::MAX_BUNDLE_BYTES).map_err(|source| BundleError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// Decrypts any ansible-vault file (not only env bundles), for `bundle decrypt`.
 pub fn open_vault_bytes(
     path: &Path,
@@ -519,9 +732,32 @@ pub fn open_vault_bytes(
 }
 
 /// Writes `bytes` atomically (temp file, fsync, rename); a new file gets mode 0600, an
-/// existing one keeps its mode and owner.
+/// existing one keeps its mode and owner. A symlink at `path` is replaced, never followed:
+/// the sync engine writes its targets with this.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     atomic::write(path, bytes, BUNDLE_MODE)
+}
+
+/// Writes decrypted `bytes` atomically; the file ends 0600 even when it existed with a wider
+/// mode. With `through_symlink`, a symlink at `path` is written through to its target (the
+/// in-place `decrypt` of a symlinked file); otherwise it is replaced (`--out`).
+pub fn write_plaintext_atomic(
+    path: &Path,
+    bytes: &[u8],
+    through_symlink: bool,
+) -> std::io::Result<()> {
+    if through_symlink {
+        atomic::write_private(&atomic::symlink_target(path)?, bytes)
+    } else {
+        atomic::write_private(path, bytes)
+    }
+}
+
+/// Like [`write_atomic`], but when `path` is a symlink the file it points to is replaced and
+/// the link kept, as ansible-vault writes a symlinked vault file. Only for files the user
+/// named as the bundle or input of a bundle command.
+pub fn write_atomic_through_symlink(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    atomic::write(&atomic::symlink_target(path)?, bytes, BUNDLE_MODE)
 }
 
 /// Marks the process non-dumpable (no core dumps, no same-user ptrace) before plaintext

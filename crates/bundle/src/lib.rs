@@ -2,7 +2,8 @@
 //! credentials, encrypted with ansible-vault (1.1 and 1.2) or SOPS with age recipients.
 //!
 //! The crate owns the formats ([`vault`], [`sops`], [`env`]), where passwords come from
-//! ([`password`]), reading and atomically writing bundle files ([`Bundle`]), and handing the
+//! ([`password`]), bounded reads of regular files ([`input`]), reading and atomically writing
+//! bundle files ([`Bundle`]) under a writers' lock ([`lock`]), and handing the
 //! values to exactly one child process ([`exec`]). Values only ever live in
 //! [`keyward_core::SecretValue`]s and zeroizing buffers; no function here prints or logs one.
 //!
@@ -23,6 +24,8 @@
 //! ```
 
 pub mod env;
+pub mod input;
+pub mod lock;
 pub mod password;
 pub mod random;
 pub mod sops;
@@ -32,8 +35,9 @@ pub mod exec;
 
 mod atomic;
 mod file;
+mod group;
 
 pub use file::{
-    BUNDLE_MODE, Bundle, BundleError, Format, Keyring, open_vault_bytes, protect_process,
-    write_atomic,
+    BUNDLE_MODE, Bundle, BundleError, BundleUpdate, Format, Keyring, Rekeyed, open_vault_bytes,
+    protect_process, rekey, write_atomic, write_atomic_through_symlink, write_plaintext_atomic,
 };

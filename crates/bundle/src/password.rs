@@ -13,7 +13,6 @@
 //! output is stripped of surrounding CR and LF. Several `--vault-id`s give several candidate
 //! passwords; the one whose label matches the file's header is tried first.
 
-use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,6 +20,9 @@ use std::time::{Duration, Instant};
 
 use keyward_core::SecretValue;
 use zeroize::Zeroizing;
+
+use crate::group::{GroupChild, Terminal};
+use crate::input::{self, ReadError};
 
 /// How long a password command or script may run before it is killed.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,24 +37,24 @@ pub enum PasswordError {
          --vault-id, or set KEYWARD_VAULT_PASSWORD_FILE"
     )]
     NoSource,
-    /// A `--vault-id` argument is not `[LABEL@]SOURCE`.
-    #[error(
-        "invalid --vault-id '{0}': expected LABEL@SOURCE (SOURCE a file, a script or 'prompt')"
-    )]
-    InvalidVaultId(String),
-    /// The password file cannot be read.
+    /// A `--vault-id` argument is not `[LABEL@]SOURCE`. The argument is not repeated: a
+    /// password typed in its place would be echoed.
+    #[error("invalid --vault-id: {0}; expected LABEL@SOURCE (SOURCE a file, a script or 'prompt')")]
+    InvalidVaultId(&'static str),
+    /// The password file cannot be read, is not a regular file, or is too large.
     #[error("cannot read password file {}: {source}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The operating system's error.
+        /// Why.
         #[source]
-        source: std::io::Error,
+        source: ReadError,
     },
     /// The command or script failed to start, failed, or timed out.
-    #[error("password command {what} {reason}")]
+    #[error("password {what} {reason}")]
     Command {
-        /// Which command (a path or the configured command line).
+        /// Which command: a script's path, or where a command line came from (never the line,
+        /// which may hold the password itself: `echo hunter2`).
         what: String,
         /// What happened.
         reason: String,
@@ -74,14 +76,55 @@ pub enum PasswordError {
 }
 
 /// One place a password can come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum PasswordSource {
     /// A file (run when executable).
     File(PathBuf),
-    /// A command line, run with `sh -c`.
-    Command(String),
+    /// A command line, run with `sh -c`. Messages and logs name its origin, never the line.
+    Command {
+        /// The command line.
+        line: String,
+        /// Where it was configured.
+        origin: CommandOrigin,
+    },
     /// Ask on the terminal.
     Prompt,
+}
+
+/// Debug names a command's origin only: the line may carry the password.
+impl std::fmt::Debug for PasswordSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PasswordSource::File(path) => f.debug_tuple("File").field(path).finish(),
+            PasswordSource::Command { origin, .. } => f
+                .debug_struct("Command")
+                .field("origin", origin)
+                .finish_non_exhaustive(),
+            PasswordSource::Prompt => f.write_str("Prompt"),
+        }
+    }
+}
+
+/// Where a password command line was configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommandOrigin {
+    /// `--vault-password-command` (or `--new-vault-password-command`).
+    Flag,
+    /// `KEYWARD_VAULT_PASSWORD_COMMAND`.
+    Environment,
+    /// `password_command` in the user config file.
+    ConfigFile,
+}
+
+impl CommandOrigin {
+    /// How messages name the command.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CommandOrigin::Flag => "command (--vault-password-command)",
+            CommandOrigin::Environment => "command (KEYWARD_VAULT_PASSWORD_COMMAND)",
+            CommandOrigin::ConfigFile => "command (password_command in the config file)",
+        }
+    }
 }
 
 /// A password source with its vault-id label (`default` when none was given).
@@ -100,8 +143,14 @@ impl VaultId {
             Some((label, source)) => (label, source),
             None => ("default", spec),
         };
-        if label.is_empty() || source.is_empty() || label.contains(';') {
-            return Err(PasswordError::InvalidVaultId(spec.to_owned()));
+        if label.is_empty() {
+            return Err(PasswordError::InvalidVaultId("the label is empty"));
+        }
+        if source.is_empty() {
+            return Err(PasswordError::InvalidVaultId("the source is empty"));
+        }
+        if label.contains(';') {
+            return Err(PasswordError::InvalidVaultId("the label contains ';'"));
         }
         let source = match source {
             "prompt" | "prompt_ask_vault_pass" => PasswordSource::Prompt,
@@ -123,8 +172,10 @@ pub struct PasswordOptions {
     pub password_command: Option<String>,
     /// `--vault-id`, in order.
     pub vault_ids: Vec<String>,
-    /// How long commands may run.
+    /// How long commands may run ([`DEFAULT_COMMAND_TIMEOUT`] when `None`).
     pub timeout: Option<Duration>,
+    /// Whether a password may be asked for (prompt, a command reading the terminal).
+    pub interaction: Interaction,
 }
 
 /// Everything resolution reads from outside the command line, so tests can pin it.
@@ -174,7 +225,10 @@ pub fn resolve(
         return Ok(vec![default(PasswordSource::File(file.clone()))]);
     }
     if let Some(command) = &options.password_command {
-        return Ok(vec![default(PasswordSource::Command(command.clone()))]);
+        return Ok(vec![default(PasswordSource::Command {
+            line: command.clone(),
+            origin: CommandOrigin::Flag,
+        })]);
     }
     if !options.vault_ids.is_empty() {
         return options
@@ -191,7 +245,10 @@ pub fn resolve(
         .or_else(|| {
             env.keyward_password_command
                 .clone()
-                .map(PasswordSource::Command)
+                .map(|line| PasswordSource::Command {
+                    line,
+                    origin: CommandOrigin::Environment,
+                })
         });
     if let Some(source) = from_env {
         return Ok(vec![default(source)]);
@@ -199,13 +256,36 @@ pub fn resolve(
     if let Some(path) = &env.config_file
         && let Some(command) = config_password_command(path)?
     {
-        return Ok(vec![default(PasswordSource::Command(command))]);
+        return Ok(vec![default(PasswordSource::Command {
+            line: command,
+            origin: CommandOrigin::ConfigFile,
+        })]);
     }
     Err(PasswordError::NoSource)
 }
 
-/// Obtains the password of one vault-id.
+/// Whether obtaining a password may involve the user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Interaction {
+    /// Commands get the terminal and stdin; `prompt` asks (the CLI).
+    #[default]
+    Allowed,
+    /// Never: a `prompt` source is refused and commands get no stdin and no terminal (a
+    /// store provider inside a long-running sync).
+    Never,
+}
+
+/// Obtains the password of one vault-id, interactively if the source needs it.
 pub fn obtain(id: &VaultId, timeout: Duration) -> Result<SecretValue, PasswordError> {
+    obtain_with(id, timeout, Interaction::Allowed)
+}
+
+/// Obtains the password of one vault-id.
+pub fn obtain_with(
+    id: &VaultId,
+    timeout: Duration,
+    interaction: Interaction,
+) -> Result<SecretValue, PasswordError> {
     tracing::debug!(vault_id = %id.label, source = ?id.source, "obtaining vault password");
     let (password, origin) = match &id.source {
         PasswordSource::File(path) if is_executable(path) => {
@@ -213,25 +293,32 @@ pub fn obtain(id: &VaultId, timeout: Duration) -> Result<SecretValue, PasswordEr
             if is_client_script(path) {
                 command.args(["--vault-id", &id.label]);
             }
-            let out = run(command, &path.display().to_string(), timeout)?;
-            (trim_newlines(out), path.display().to_string())
+            let what = format!("script {}", path.display());
+            let out = run(command, &what, timeout, interaction)?;
+            (trim_newlines(out), what)
         }
         PasswordSource::File(path) => {
-            let bytes =
-                Zeroizing::new(std::fs::read(path).map_err(|source| PasswordError::Read {
+            let bytes = input::read_regular(path, input::MAX_PASSWORD_BYTES).map_err(|source| {
+                PasswordError::Read {
                     path: path.clone(),
                     source,
-                })?);
+                }
+            })?;
             (
                 SecretValue::from(bytes.trim_ascii()),
                 path.display().to_string(),
             )
         }
-        PasswordSource::Command(line) => {
+        PasswordSource::Command { line, origin } => {
             let mut command = Command::new("/bin/sh");
             command.args(["-c", line]);
-            let out = run(command, &format!("'{line}'"), timeout)?;
-            (trim_newlines(out), format!("command '{line}'"))
+            let out = run(command, origin.describe(), timeout, interaction)?;
+            (trim_newlines(out), origin.describe().to_owned())
+        }
+        PasswordSource::Prompt if interaction == Interaction::Never => {
+            return Err(PasswordError::Prompt(
+                "this caller never prompts; give a password file or command".to_owned(),
+            ));
         }
         PasswordSource::Prompt => (prompt(&id.label)?, "the prompt".to_owned()),
     };
@@ -265,48 +352,75 @@ fn is_executable(path: &Path) -> bool {
         .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
-/// Runs a password command, capturing stdout (stderr goes to ours, for prompts and errors),
-/// killing it after `timeout`.
+/// Runs a password command in its own process group, capturing stdout (stderr goes to ours,
+/// for prompts and errors). `timeout` covers the whole run: until the command has exited *and*
+/// its output has ended. A background child still holding stdout (`sleep 15 & echo pw`) keeps
+/// the output open; at the deadline the whole group is killed, that child included.
 fn run(
     mut command: Command,
     what: &str,
     timeout: Duration,
+    interaction: Interaction,
 ) -> Result<Zeroizing<Vec<u8>>, PasswordError> {
     let fail = |reason: String| PasswordError::Command {
         what: what.to_owned(),
         reason,
     };
-    let mut child = command
-        .stdin(Stdio::inherit())
+    let (stdin, terminal) = match interaction {
+        Interaction::Allowed => (Stdio::inherit(), Terminal::Share),
+        Interaction::Never => (Stdio::null(), Terminal::Withhold),
+    };
+    command
+        .stdin(stdin)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
+        .stderr(Stdio::inherit());
+    let mut child = GroupChild::spawn(&mut command, terminal)
         .map_err(|error| fail(format!("could not start: {error}")))?;
-    let mut stdout = child
+    let stdout = child
+        .child_mut()
         .stdout
         .take()
         .ok_or_else(|| fail("has no stdout".into()))?;
-    let reader = std::thread::spawn(move || {
-        let mut out = Zeroizing::new(Vec::new());
-        stdout.read_to_end(&mut out).map(|_| out)
+    // A timeout too large to add to the clock (years) means no deadline, not a panic.
+    let deadline = Instant::now().checked_add(timeout);
+    let timed_out = |child: &mut GroupChild| {
+        child.kill_group();
+        fail(format!("timed out after {}s", timeout.as_secs()))
+    };
+    let (sender, output) = std::sync::mpsc::channel();
+    // Reading stops past the limit; the group is then killed, ending a command that prints
+    // forever. The thread is not joined: a pipe held open outside the group ends it later.
+    std::thread::spawn(move || {
+        let _ = sender.send(input::read_stream(stdout, input::MAX_PASSWORD_BYTES));
     });
-    let deadline = Instant::now() + timeout;
+    let out = match deadline {
+        Some(deadline) => output.recv_timeout(deadline.saturating_duration_since(Instant::now())),
+        None => output
+            .recv()
+            .map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected),
+    };
+    let out = match out {
+        Ok(Ok(out)) => out,
+        Ok(Err(error)) => {
+            child.kill_group();
+            return Err(fail(format!("output unreadable: {error}")));
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return Err(timed_out(&mut child)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            child.kill_group();
+            return Err(fail("output reader ended without a result".into()));
+        }
+    };
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(fail(format!("timed out after {}s", timeout.as_secs())));
+            Ok(None) if deadline.is_some_and(|deadline| Instant::now() >= deadline) => {
+                return Err(timed_out(&mut child));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(error) => return Err(fail(format!("could not be waited for: {error}"))),
         }
     };
-    let out = reader
-        .join()
-        .map_err(|_| fail("output reader panicked".into()))?
-        .map_err(|error| fail(format!("output unreadable: {error}")))?;
     if !status.success() {
         return Err(fail(format!("failed ({status})")));
     }
@@ -343,9 +457,11 @@ fn config_password_command(path: &Path) -> Result<Option<String>, PasswordError>
             "group- or world-writable; refusing to run its password_command (chmod go-w)",
         ));
     }
-    let text = std::fs::read_to_string(path).map_err(|error| unsafe_config(&error.to_string()))?;
+    let bytes = input::read_regular(path, input::MAX_SMALL_FILE_BYTES)
+        .map_err(|error| unsafe_config(&error.to_string()))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| unsafe_config("not UTF-8"))?;
     let config: UserConfig =
-        toml::from_str(&text).map_err(|error| unsafe_config(&one_line(&error.to_string())))?;
+        toml::from_str(text).map_err(|error| unsafe_config(&one_line(&error.to_string())))?;
     Ok(config.bundle.and_then(|bundle| bundle.password_command))
 }
 
@@ -414,7 +530,10 @@ mod tests {
         opts.password_command = Some("echo cmd".into());
         assert_eq!(
             resolve(&opts, &env).expect("resolve")[0].source,
-            PasswordSource::Command("echo cmd".into())
+            PasswordSource::Command {
+                line: "echo cmd".into(),
+                origin: CommandOrigin::Flag
+            }
         );
         opts.password_file = Some("/flag".into());
         assert_eq!(
@@ -477,7 +596,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let failing = VaultId {
             label: "default".into(),
-            source: PasswordSource::Command("echo oops >&2; exit 3".into()),
+            source: PasswordSource::Command {
+                line: "echo oops >&2; exit 3".into(),
+                origin: CommandOrigin::Flag,
+            },
         };
         let error = obtain(&failing, DEFAULT_COMMAND_TIMEOUT).expect_err("fails");
         assert!(
@@ -487,7 +609,10 @@ mod tests {
 
         let slow = VaultId {
             label: "default".into(),
-            source: PasswordSource::Command("sleep 5".into()),
+            source: PasswordSource::Command {
+                line: "sleep 5".into(),
+                origin: CommandOrigin::Flag,
+            },
         };
         let error = obtain(&slow, Duration::from_millis(200)).expect_err("times out");
         assert!(error.to_string().contains("timed out"), "{error}");
@@ -499,6 +624,36 @@ mod tests {
             obtain(&id, DEFAULT_COMMAND_TIMEOUT),
             Err(PasswordError::Empty(_))
         ));
+    }
+
+    #[test]
+    fn a_command_line_is_never_repeated_in_errors_or_debug() {
+        let canary = "kw-CANARY-in-a-command";
+        let id = VaultId {
+            label: "default".into(),
+            source: PasswordSource::Command {
+                line: format!("echo {canary}; exit 3"),
+                origin: CommandOrigin::Environment,
+            },
+        };
+        assert!(!format!("{id:?}").contains("CANARY"));
+        let error = obtain(&id, DEFAULT_COMMAND_TIMEOUT).expect_err("fails");
+        assert!(!error.to_string().contains("CANARY"), "{error}");
+        assert!(
+            error.to_string().contains("KEYWARD_VAULT_PASSWORD_COMMAND"),
+            "{error}"
+        );
+        let empty = VaultId {
+            source: PasswordSource::Command {
+                line: format!("true {canary}"),
+                origin: CommandOrigin::Flag,
+            },
+            ..id
+        };
+        let error = obtain(&empty, DEFAULT_COMMAND_TIMEOUT).expect_err("empty");
+        assert!(!error.to_string().contains("CANARY"), "{error}");
+        let error = VaultId::parse(&format!("{canary};x@/pw")).expect_err("invalid");
+        assert!(!error.to_string().contains("CANARY"), "{error}");
     }
 
     #[test]
@@ -518,7 +673,10 @@ mod tests {
         let ids = resolve(&options(), &env).expect("resolve");
         assert_eq!(
             ids[0].source,
-            PasswordSource::Command("echo from-config".into())
+            PasswordSource::Command {
+                line: "echo from-config".into(),
+                origin: CommandOrigin::ConfigFile
+            }
         );
 
         std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).expect("chmod");

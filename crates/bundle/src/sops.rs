@@ -133,8 +133,9 @@ impl Identities {
             .into_iter()
             .chain(config.map(|dir| dir.join("sops").join("age").join("keys.txt")));
         for path in files {
-            if let Ok(bytes) = std::fs::read(&path) {
-                found.add_text(&path.display().to_string(), &Zeroizing::new(bytes));
+            if let Ok(bytes) = crate::input::read_regular(&path, crate::input::MAX_SMALL_FILE_BYTES)
+            {
+                found.add_text(&path.display().to_string(), &bytes);
             } else {
                 found
                     .searched

@@ -11,20 +11,23 @@
 //!
 //! The password comes from `passwordFile`, else `passwordSecretRef` (through the store
 //! credentials), else keyward's usual sources (`KEYWARD_VAULT_PASSWORD_FILE`, …); SOPS files
-//! use the usual age identities. Each key of the file is a remote key; properties address
-//! JSON inside a value. The file is read again when its modification time changes.
+//! use the usual age identities. A provider never prompts: a password command gets no
+//! terminal and no stdin. Each key of the file is a remote key; properties address JSON
+//! inside a value. The file is opened once, off the async threads, and its values shared by
+//! every fetch until the file changes (another inode, size or time).
 //!
 //! This is not a replacement for a real store in production: it has no access control beyond
 //! file permissions, no audit trail and no replication.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use keyward_api::{ExternalSecretFind, SecretKeySelector};
 use keyward_bundle::env::EnvMap;
-use keyward_bundle::password::{self, Environment, PasswordOptions, PasswordSource, VaultId};
-use keyward_bundle::{Bundle, Keyring};
+use keyward_bundle::password::{Environment, Interaction, PasswordOptions};
+use keyward_bundle::sops::SopsError;
+use keyward_bundle::vault::VaultError;
+use keyward_bundle::{Bundle, BundleError, Keyring};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
@@ -51,7 +54,41 @@ pub struct LocalProvider {
     config: LocalConfig,
     namespace: String,
     credentials: Arc<dyn Credentials>,
-    opened: Mutex<Option<(SystemTime, EnvMap)>>,
+    /// The opened file, shared by every fetch until the file changes. The async mutex makes
+    /// concurrent first fetches wait for one open instead of each opening the file.
+    opened: Mutex<Option<Opened>>,
+}
+
+/// The values of one version of the file.
+#[derive(Debug)]
+struct Opened {
+    stamp: FileStamp,
+    values: Arc<EnvMap>,
+}
+
+/// What identifies one version of the file: bundle writes rename a new inode into place, and
+/// an in-place edit changes the size or the times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl FileStamp {
+    fn of(path: &std::path::Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        Ok(Self {
+            device: meta.dev(),
+            inode: meta.ino(),
+            size: meta.size(),
+            modified: (meta.mtime(), meta.mtime_nsec()),
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
 }
 
 impl LocalProvider {
@@ -88,10 +125,13 @@ impl LocalProvider {
         ProviderError::new(kind, &self.store.0, key, message)
     }
 
-    /// The file's values, read again when the file changed.
-    async fn values(&self) -> Result<EnvMap, ProviderError> {
-        let modified = std::fs::metadata(&self.config.file)
-            .and_then(|meta| meta.modified())
+    /// The file's values, shared; opened again only when the file changed. File reads, key
+    /// derivation and password commands run on the blocking pool, never on a runtime thread.
+    async fn values(&self) -> Result<Arc<EnvMap>, ProviderError> {
+        let file = self.config.file.clone();
+        let stamp = self
+            .blocking(move || FileStamp::of(&file))
+            .await?
             .map_err(|e| {
                 self.error(
                     ProviderErrorKind::Unreachable,
@@ -100,43 +140,88 @@ impl LocalProvider {
                 )
             })?;
         let mut opened = self.opened.lock().await;
-        if let Some((at, values)) = opened.as_ref()
-            && *at == modified
+        if let Some(current) = opened.as_ref()
+            && current.stamp == stamp
         {
-            return Ok(values.clone());
+            return Ok(Arc::clone(&current.values));
         }
         let mut keyring = self.keyring().await?;
-        let bundle = Bundle::open(&self.config.file, &mut keyring).map_err(|e| {
-            let kind = match keyward_core::Classify::kind(&e) {
-                keyward_core::ErrorKind::MissingDependency => ProviderErrorKind::Unreachable,
-                keyward_core::ErrorKind::Usage => ProviderErrorKind::Misconfigured,
-                _ => ProviderErrorKind::PermissionDenied,
-            };
-            self.error(kind, None, e.to_string())
-        })?;
-        let values = bundle.values().clone();
-        *opened = Some((modified, values.clone()));
+        let file = self.config.file.clone();
+        let values = self
+            .blocking(move || {
+                // A plaintext that is not an env file would read as an empty store: refuse it.
+                let bundle = Bundle::open(&file, &mut keyring)?;
+                bundle.check_env()?;
+                Ok::<_, BundleError>(bundle.into_values())
+            })
+            .await?
+            .map_err(|e| self.error(provider_kind(&e), None, e.to_string()))?;
+        let values = Arc::new(values);
+        *opened = Some(Opened {
+            stamp,
+            values: Arc::clone(&values),
+        });
         Ok(values)
     }
 
+    /// Runs blocking work on the runtime's blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ProviderError> {
+        tokio::task::spawn_blocking(work).await.map_err(|e| {
+            self.error(
+                ProviderErrorKind::Unreachable,
+                None,
+                format!(
+                    "opening {} did not complete: {e}",
+                    self.config.file.display()
+                ),
+            )
+        })
+    }
+
+    /// The keyring for the file, never interactive: a provider runs inside a sync and must
+    /// not prompt (a `prompt` source is refused, commands get no terminal).
     async fn keyring(&self) -> Result<Keyring, ProviderError> {
-        let timeout = password::DEFAULT_COMMAND_TIMEOUT;
-        if let Some(file) = &self.config.password_file {
-            let id = VaultId {
-                label: "default".into(),
-                source: PasswordSource::File(file.clone()),
-            };
-            return Ok(Keyring::new(vec![id], timeout));
-        }
-        if let Some(selector) = &self.config.password_secret_ref {
+        if let Some(selector) = &self.config.password_secret_ref
+            && self.config.password_file.is_none()
+        {
             let password = self
                 .credentials
                 .secret_key(selector, &self.namespace)
                 .await?;
             return Ok(Keyring::with_password("default", password));
         }
-        let resolved = password::resolve(&PasswordOptions::default(), &Environment::from_process());
-        Ok(Keyring::from_resolution(resolved, timeout))
+        let options = PasswordOptions {
+            password_file: self.config.password_file.clone(),
+            interaction: Interaction::Never,
+            ..PasswordOptions::default()
+        };
+        Ok(Keyring::resolve(&options, &Environment::from_process()))
+    }
+}
+
+/// What a bundle failure means for a store: a missing file may appear (unreachable), a
+/// password or identity that does not open it is a refusal (permission denied), and a file
+/// that is not a readable bundle, or whose plaintext is not an env file, is corrupt data.
+fn provider_kind(error: &BundleError) -> ProviderErrorKind {
+    match error {
+        BundleError::Read { source, .. } if source.is_not_found() => ProviderErrorKind::Unreachable,
+        BundleError::Vault {
+            source: VaultError::HmacMismatch | VaultError::EmptyPassword,
+            ..
+        }
+        | BundleError::Sops {
+            source: SopsError::NoIdentity(_),
+            ..
+        } => ProviderErrorKind::PermissionDenied,
+        BundleError::Vault { .. }
+        | BundleError::Sops { .. }
+        | BundleError::NotEncrypted { .. }
+        | BundleError::Env { .. }
+        | BundleError::NotEnv { .. } => ProviderErrorKind::InvalidData,
+        _ => ProviderErrorKind::Misconfigured,
     }
 }
 
@@ -276,5 +361,136 @@ mod tests {
         .expect("valid");
         let error = provider.fetch("db", None).await.expect_err("denied");
         assert_eq!(error.kind, ProviderErrorKind::PermissionDenied);
+    }
+}
+
+/// Hostile input for the local provider (issue 12, item 15).
+#[cfg(test)]
+mod hostile {
+    use keyward_core::SecretValue;
+
+    use super::*;
+    use crate::StaticCredentials;
+
+    fn provider(file: PathBuf) -> LocalProvider {
+        let mut credentials = StaticCredentials::new();
+        credentials.insert("apps", "store", "password", SecretValue::from("pw"));
+        let config = LocalConfig {
+            file,
+            password_secret_ref: Some(SecretKeySelector {
+                name: "store".into(),
+                key: Some("password".into()),
+                namespace: None,
+            }),
+            ..LocalConfig::default()
+        };
+        LocalProvider::new(StoreId("s".into()), config, "apps", Arc::new(credentials))
+            .expect("valid")
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_store_is_invalid_data_not_permission_denied() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let yaml = keyward_bundle::vault::encrypt(
+            b"db_password: x\n",
+            &SecretValue::from("pw"),
+            None,
+            None,
+        )
+        .expect("encrypt");
+        for (name, content) in [
+            ("not-hex", b"$ANSIBLE_VAULT;1.1;AES256\nzz\n".to_vec()),
+            ("version", b"$ANSIBLE_VAULT;9.9;AES256\n3132\n".to_vec()),
+            ("plain", b"TOKEN=not encrypted\n".to_vec()),
+            ("yaml", yaml),
+        ] {
+            let file = dir.path().join(name);
+            std::fs::write(&file, content).expect("write");
+            let error = provider(file).fetch("db", None).await.expect_err(name);
+            assert_eq!(
+                error.kind,
+                ProviderErrorKind::InvalidData,
+                "{name}: {error}"
+            );
+        }
+        let missing = provider(dir.path().join("absent"))
+            .fetch("db", None)
+            .await
+            .expect_err("missing");
+        assert_eq!(missing.kind, ProviderErrorKind::Unreachable);
+    }
+
+    fn vault_store(dir: &std::path::Path, plaintext: &[u8], password: &str) -> PathBuf {
+        let file = dir.join("store.vault.env");
+        let sealed =
+            keyward_bundle::vault::encrypt(plaintext, &SecretValue::from(password), None, None)
+                .expect("encrypt");
+        std::fs::write(&file, sealed).expect("write");
+        file
+    }
+
+    fn with_password_file(file: PathBuf, password_file: PathBuf) -> LocalProvider {
+        let config = LocalConfig {
+            file,
+            password_file: Some(password_file),
+            ..LocalConfig::default()
+        };
+        LocalProvider::new(
+            StoreId("s".into()),
+            config,
+            "apps",
+            Arc::new(StaticCredentials::new()),
+        )
+        .expect("valid")
+    }
+
+    /// The password script waits for a file the test creates from the same single runtime
+    /// thread: if opening the store blocked that thread, the file would never come. The script
+    /// gives up (and fails) after a while, so the old code fails the test instead of hanging
+    /// it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn opening_the_store_does_not_block_the_runtime() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = vault_store(dir.path(), b"db=\"v\"\n", "pw");
+        let go = dir.path().join("go");
+        let script = dir.path().join("password.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\ni=0\nwhile [ ! -e {} ]; do\n  i=$((i + 1)); [ $i -gt 2000 ] && exit 1\n  sleep 0.01\ndone\necho pw\n",
+                go.display()
+            ),
+        )
+        .expect("write");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let provider = with_password_file(file, script);
+        let fetch = provider.fetch("db", None);
+        tokio::pin!(fetch);
+        tokio::select! {
+            biased;
+            result = &mut fetch => panic!("the fetch ended before the runtime ran anything else: {:?}", result.err()),
+            () = std::future::ready(()) => std::fs::write(&go, b"").expect("go"),
+        }
+        let fetched = fetch.await.expect("fetched");
+        let value = crate::value::select(&fetched, None, "s", "db").expect("value");
+        assert_eq!(value.expose_str(), Ok("v"));
+    }
+
+    #[tokio::test]
+    async fn fetches_share_one_opened_map_until_the_file_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = vault_store(dir.path(), b"a=\"1\"\n", "pw");
+        let password = dir.path().join("pw");
+        std::fs::write(&password, "pw\n").expect("write");
+        let provider = with_password_file(file.clone(), password);
+        let first = provider.values().await.expect("values");
+        let second = provider.values().await.expect("values");
+        assert!(Arc::ptr_eq(&first, &second), "the map was copied");
+        // Rewritten as bundle commands write: a new file renamed into place.
+        let next = tempfile::tempdir_in(dir.path()).expect("tempdir");
+        std::fs::rename(vault_store(next.path(), b"a=\"2\"\n", "pw"), &file).expect("rename");
+        let third = provider.values().await.expect("values");
+        assert_eq!(third["a"].expose_str(), Ok("2"));
     }
 }

@@ -4,7 +4,7 @@
 //! keyward-bundle.
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,8 +12,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use keyward_bundle::env::{self, EnvMap};
 use keyward_bundle::exec::{self, ExecError};
-use keyward_bundle::password::{self, Environment, PasswordOptions};
-use keyward_bundle::{Bundle, Format, Keyring, random};
+use keyward_bundle::password::{Environment, Interaction, PasswordOptions};
+use keyward_bundle::{Bundle, BundleUpdate, Format, Keyring, input, random};
 use keyward_core::{ErrorKind, ExitCode, REDACTED, SecretValue};
 
 use crate::commands::Done;
@@ -35,7 +35,12 @@ Vault password, first found wins: --vault-password-file, --vault-password-comman
 then KEYWARD_VAULT_PASSWORD_FILE, ANSIBLE_VAULT_PASSWORD_FILE, KEYWARD_VAULT_PASSWORD_COMMAND,
 then `[bundle] password_command` in ~/.config/keyward/config.toml (used only when the file is
 yours and not group- or world-writable). SOPS bundles use age identities from SOPS_AGE_KEY,
-SOPS_AGE_KEY_FILE or ~/.config/sops/age/keys.txt.";
+SOPS_AGE_KEY_FILE or ~/.config/sops/age/keys.txt.
+
+Writers (set, unset, ensure, edit, rekey) lock BUNDLE.lock beside the bundle from read to
+write, and write through a symlinked bundle to its target. A plaintext that is not KEY=value
+lines (an Ansible YAML vars file) is refused by set, unset, ensure and edit and reported by
+verify; rekey re-encrypts it byte for byte. Files read must be regular files of bounded size.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -47,6 +52,9 @@ Examples:
   keyward bundle exec --only AZURE_CLIENT_SECRET -- terraform apply
   keyward bundle exec-file -- kubectl apply --kubeconfig {}
   keyward bundle new -f ci.sops.env --format sops-dotenv --age age1...";
+
+/// The longest `--password-timeout`: a day. Larger values overflowed the deadline.
+const MAX_PASSWORD_TIMEOUT_SECS: u64 = 86_400;
 
 /// `keyward bundle …`
 #[derive(Debug, Args)]
@@ -62,6 +70,16 @@ pub struct BundleArgs {
     )]
     file: PathBuf,
 
+    #[command(flatten)]
+    password: PasswordArgs,
+
+    #[command(subcommand)]
+    command: BundleCommand,
+}
+
+/// The vault password flags, shared by `keyward bundle` and `keyward sync --bundle`.
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
     /// Read the vault password from FILE (run it when it is executable).
     #[arg(long, global = true, value_name = "FILE")]
     vault_password_file: Option<PathBuf>,
@@ -74,12 +92,45 @@ pub struct BundleArgs {
     #[arg(long, global = true, value_name = "[LABEL@]SOURCE")]
     vault_id: Vec<String>,
 
-    /// How long a password command may run.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
+    /// How long a password command may run (1 to 86400 seconds).
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_PASSWORD_TIMEOUT_SECS)
+    )]
     password_timeout: u64,
+}
 
-    #[command(subcommand)]
-    command: BundleCommand,
+impl PasswordArgs {
+    /// The options these flags give; the environment is consulted by [`Keyring::resolve`].
+    pub fn options(&self) -> PasswordOptions {
+        PasswordOptions {
+            password_file: self.vault_password_file.clone(),
+            password_command: self.vault_password_command.clone(),
+            vault_ids: self.vault_id.clone(),
+            timeout: Some(Duration::from_secs(self.password_timeout)),
+            interaction: Interaction::Allowed,
+        }
+    }
+}
+
+/// Opens the bundle of `keyward sync --bundle` and keeps only what store credentials can be
+/// looked up by: keys of the `<SECRET>__<KEY>` form. The rest of the bundle (CI tokens,
+/// break-glass passwords) is dropped here, zeroized, instead of living in the sync's
+/// credentials for the life of the process.
+pub fn open_credentials(path: &Path, password: &PasswordArgs) -> Result<EnvMap, Failure> {
+    let mut keyring = Keyring::resolve(&password.options(), &Environment::from_process());
+    let mut values = Bundle::open(path, &mut keyring).classified()?.into_values();
+    values.retain(|key, _| is_credential_key(key));
+    Ok(values)
+}
+
+/// Whether `key` has the shape of a store credential in a bundle (`VAULT_TOKEN__TOKEN`).
+fn is_credential_key(key: &str) -> bool {
+    key.split_once("__")
+        .is_some_and(|(secret, key)| !secret.is_empty() && !key.is_empty())
 }
 
 /// The format of a new bundle.
@@ -138,8 +189,10 @@ enum BundleCommand {
         KEY=VALUE on the command line works, but other users can see it (ps, shell history).\n\
         One trailing newline is stripped from stdin; files are taken byte for byte.")]
     Set {
-        /// KEY, or KEY=VALUE (visible to other users: prefer stdin).
-        assignment: String,
+        /// KEY, or KEY=VALUE (visible to other users: prefer stdin). Exactly one: extra
+        /// arguments are refused without repeating them (they may be values).
+        #[arg(required = true, num_args = 1.., value_name = "KEY[=VALUE]")]
+        assignment: Vec<String>,
         /// Take the value from this environment variable.
         #[arg(long, value_name = "VAR", conflicts_with = "from_file")]
         from_env: Option<String>,
@@ -162,9 +215,11 @@ enum BundleCommand {
         #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(8..))]
         length: u16,
     },
-    /// Edit the plaintext in $VISUAL/$EDITOR (a 0600 file on tmpfs, removed afterwards).
+    /// Edit the plaintext in $VISUAL/$EDITOR (a 0600 file on tmpfs, removed afterwards;
+    /// SIGTERM stops the editor's whole process group).
     Edit,
-    /// Re-encrypt under a new password or vault-id (mode and owner kept).
+    /// Re-encrypt under a new password or vault-id (mode and owner kept; the plaintext is
+    /// kept byte for byte).
     Rekey {
         /// The new password file.
         #[arg(long, value_name = "FILE")]
@@ -190,7 +245,7 @@ enum BundleCommand {
         #[arg(long = "age", value_name = "RECIPIENT")]
         age: Vec<String>,
     },
-    /// Decrypt a file in place, or into --out (`--out -` prints it).
+    /// Decrypt a file in place, or into --out (`--out -` prints it); the file ends 0600.
     Decrypt {
         /// The encrypted file.
         input: PathBuf,
@@ -198,7 +253,8 @@ enum BundleCommand {
         #[arg(long = "out", short = 'o', value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Decrypt and parse; print the number of keys (exit 0, or 21).
+    /// Decrypt and parse; print the number of keys (exit 0, or 21, also for a plaintext that
+    /// is not an env file).
     Verify,
     /// Run a command with the values in its environment; exits with its exit code.
     #[command(after_help = "Examples:\n  \
@@ -236,6 +292,8 @@ enum BundleCommand {
 
 /// Runs `keyward bundle …`.
 pub fn run(args: BundleArgs, output: &Output) -> Result<Done, Failure> {
+    // Plaintext left on tmpfs by an edit or exec-file that was killed outright goes now.
+    exec::remove_stale_private_dirs();
     let context = Context_::new(&args);
     match args.command {
         BundleCommand::New { format, age } => new(&context, format.into(), &age, output),
@@ -248,7 +306,7 @@ pub fn run(args: BundleArgs, output: &Output) -> Result<Done, Failure> {
             from_file,
         } => set(
             &context,
-            &assignment,
+            one_assignment(&assignment)?,
             from_env.as_deref(),
             from_file.as_deref(),
             output,
@@ -267,7 +325,8 @@ pub fn run(args: BundleArgs, output: &Output) -> Result<Done, Failure> {
                 password_file: new_vault_password_file,
                 password_command: new_vault_password_command,
                 vault_ids: new_vault_id.into_iter().collect(),
-                timeout: None,
+                timeout: context.options.timeout,
+                interaction: Interaction::Allowed,
             };
             rekey(&context, &new, output)
         }
@@ -299,33 +358,27 @@ pub fn run(args: BundleArgs, output: &Output) -> Result<Done, Failure> {
 struct Context_ {
     file: PathBuf,
     options: PasswordOptions,
-    timeout: Duration,
 }
 
 impl Context_ {
     fn new(args: &BundleArgs) -> Self {
-        let timeout = Duration::from_secs(args.password_timeout);
         Self {
             file: args.file.clone(),
-            options: PasswordOptions {
-                password_file: args.vault_password_file.clone(),
-                password_command: args.vault_password_command.clone(),
-                vault_ids: args.vault_id.clone(),
-                timeout: Some(timeout),
-            },
-            timeout,
+            options: args.password.options(),
         }
     }
 
     fn keyring(&self, options: &PasswordOptions) -> Keyring {
-        Keyring::from_resolution(
-            password::resolve(options, &Environment::from_process()),
-            self.timeout,
-        )
+        Keyring::resolve(options, &Environment::from_process())
     }
 
     fn open(&self) -> Result<Bundle, Failure> {
         Bundle::open(&self.file, &mut self.keyring(&self.options)).classified()
+    }
+
+    /// Opens the bundle to change it; a plaintext that is not an env file is refused.
+    fn open_for_update(&self) -> Result<BundleUpdate, Failure> {
+        Bundle::open_for_update(&self.file, &mut self.keyring(&self.options)).classified()
     }
 }
 
@@ -355,7 +408,7 @@ fn new(
             context.file.display(),
             format.name()
         ),
-        serde_json::json!({ "file": context.file, "format": format.name(), "created": true }),
+        serde_json::json!({ "file": json_path(&context.file), "format": format.name(), "created": true }),
     )
 }
 
@@ -370,7 +423,7 @@ fn keys(context: &Context_, output: &Output) -> Result<Done, Failure> {
     report(
         output,
         &text,
-        serde_json::json!({ "file": bundle.path(), "format": bundle.format().name(), "keys": names }),
+        serde_json::json!({ "file": json_path(bundle.path()), "format": bundle.format().name(), "keys": names }),
     )
 }
 
@@ -384,7 +437,7 @@ fn view(context: &Context_, reveal: bool, output: &Output) -> Result<Done, Failu
                 .map(|(key, value)| (key.clone(), json_value(value, reveal)))
                 .collect();
             let document = serde_json::json!({
-                "file": bundle.path(),
+                "file": json_path(bundle.path()),
                 "format": bundle.format().name(),
                 "values": values,
             });
@@ -413,6 +466,7 @@ fn json_value(value: &SecretValue, reveal: bool) -> serde_json::Value {
 }
 
 fn get(context: &Context_, key: &str, reveal: bool, output: &Output) -> Result<Done, Failure> {
+    check_key(key, "the key")?;
     if std::io::stdout().is_terminal() && !reveal {
         return Err(Failure::new(
             ErrorKind::Usage,
@@ -449,12 +503,7 @@ fn set(
         Some((key, value)) => (key, Some(SecretValue::from(value))),
         None => (assignment, None),
     };
-    env::validate_key(key).map_err(|e| {
-        Failure::new(
-            ErrorKind::Usage,
-            anyhow::anyhow!(e.to_string().replace("line 0: ", "")),
-        )
-    })?;
+    check_key(key, "the key")?;
     let value = match (inline, from_env, from_file) {
         (Some(value), None, None) => {
             tracing::warn!(
@@ -474,11 +523,9 @@ fn set(
             ));
         }
         (None, Some(var), _) => value_from_env(var)?,
-        (None, None, Some(path)) => SecretValue::new(
-            std::fs::read(path)
-                .with_context(|| format!("reading {}", path.display()))
-                .map_err(|e| Failure::new(ErrorKind::MissingDependency, e))?,
-        ),
+        (None, None, Some(path)) => {
+            SecretValue::from(read_input(path, input::MAX_PLAINTEXT_BYTES)?.as_slice())
+        }
         (None, None, None) => value_from_stdin(key)?,
     };
     if value.expose_bytes().contains(&0) {
@@ -489,14 +536,14 @@ fn set(
             ),
         ));
     }
-    let mut bundle = context.open()?;
+    let mut bundle = context.open_for_update()?;
     let replaced = bundle.values_mut().insert(key.to_owned(), value).is_some();
     bundle.save().classified()?;
     let verb = if replaced { "updated" } else { "added" };
     report(
         output,
         &format!("{verb} {key} in {}", bundle.path().display()),
-        serde_json::json!({ "file": bundle.path(), "key": key, "action": verb }),
+        serde_json::json!({ "file": json_path(bundle.path()), "key": key, "action": verb }),
     )
 }
 
@@ -519,12 +566,16 @@ fn value_from_stdin(key: &str) -> Result<SecretValue, Failure> {
             .map_err(|e| Failure::new(ErrorKind::Cancelled, e))?;
         return Ok(SecretValue::from(typed));
     }
-    let mut bytes = zeroize::Zeroizing::new(Vec::new());
-    stdin
-        .lock()
-        .read_to_end(&mut bytes)
-        .context("reading the value from stdin")
-        .map_err(|e| Failure::new(ErrorKind::Write, e))?;
+    let bytes = input::read_stream(stdin.lock(), input::MAX_PLAINTEXT_BYTES).map_err(|e| {
+        let kind = match e {
+            input::ReadError::TooLarge(_) => ErrorKind::Usage,
+            _ => ErrorKind::Write,
+        };
+        Failure::new(
+            kind,
+            anyhow::Error::new(e).context("reading the value from stdin"),
+        )
+    })?;
     // `echo value | keyward bundle set KEY` means "value", not "value\n".
     let trimmed = bytes
         .strip_suffix(b"\r\n")
@@ -534,7 +585,8 @@ fn value_from_stdin(key: &str) -> Result<SecretValue, Failure> {
 }
 
 fn unset(context: &Context_, keys: &[String], output: &Output) -> Result<Done, Failure> {
-    let mut bundle = context.open()?;
+    check_keys(keys)?;
+    let mut bundle = context.open_for_update()?;
     let (removed, absent): (Vec<&String>, Vec<&String>) = keys
         .iter()
         .partition(|key| bundle.values_mut().remove(key.as_str()).is_some());
@@ -554,7 +606,7 @@ fn unset(context: &Context_, keys: &[String], output: &Output) -> Result<Done, F
     report(
         output,
         &text,
-        serde_json::json!({ "file": bundle.path(), "removed": removed, "not_set": absent }),
+        serde_json::json!({ "file": json_path(bundle.path()), "removed": removed, "not_set": absent }),
     )
 }
 
@@ -564,15 +616,8 @@ fn ensure(
     length: usize,
     output: &Output,
 ) -> Result<Done, Failure> {
-    for key in keys {
-        env::validate_key(key).map_err(|e| {
-            Failure::new(
-                ErrorKind::Usage,
-                anyhow::anyhow!(e.to_string().replace("line 0: ", "")),
-            )
-        })?;
-    }
-    let mut bundle = context.open()?;
+    check_keys(keys)?;
+    let mut bundle = context.open_for_update()?;
     let mut generated = Vec::new();
     for key in keys {
         if bundle.values().contains_key(key) {
@@ -603,22 +648,22 @@ fn ensure(
     report(
         output,
         &text,
-        serde_json::json!({ "file": bundle.path(), "generated": generated, "length": length }),
+        serde_json::json!({ "file": json_path(bundle.path()), "generated": generated, "length": length }),
     )
 }
 
 fn edit(context: &Context_, output: &Output) -> Result<Done, Failure> {
-    let mut bundle = context.open()?;
+    let mut bundle = context.open_for_update()?;
     let plaintext = env::render(bundle.values());
     let edited = exec::edit(&plaintext, &exec::editor_from_env()).map_err(exec_failure)?;
     let Some(edited) = edited else {
         return report(
             output,
             &format!("no changes; {} left as it was", bundle.path().display()),
-            serde_json::json!({ "file": bundle.path(), "changed": false }),
+            serde_json::json!({ "file": json_path(bundle.path()), "changed": false }),
         );
     };
-    let values: EnvMap = env::parse(&edited).map_err(|e| {
+    let invalid = |e: env::EnvError| {
         Failure::new(
             ErrorKind::Decryption,
             anyhow::anyhow!(
@@ -626,7 +671,12 @@ fn edit(context: &Context_, output: &Output) -> Result<Done, Failure> {
                 bundle.path().display()
             ),
         )
-    })?;
+    };
+    // A line the reader would skip (YAML typed into the editor) would be lost on save.
+    if let Some(foreign) = env::foreign_line(&edited) {
+        return Err(invalid(foreign));
+    }
+    let values: EnvMap = env::parse(&edited).map_err(invalid)?;
     *bundle.values_mut() = values;
     bundle.save().classified()?;
     report(
@@ -636,7 +686,7 @@ fn edit(context: &Context_, output: &Output) -> Result<Done, Failure> {
             bundle.path().display(),
             bundle.values().len()
         ),
-        serde_json::json!({ "file": bundle.path(), "changed": true, "keys": bundle.values().len() }),
+        serde_json::json!({ "file": json_path(bundle.path()), "changed": true, "keys": bundle.values().len() }),
     )
 }
 
@@ -649,29 +699,19 @@ fn rekey(context: &Context_, new: &PasswordOptions, output: &Output) -> Result<D
             ),
         ));
     }
-    let mut bundle = context.open()?;
-    let mut new_keyring = Keyring::from_resolution(
-        password::resolve(new, &Environment::default()),
-        context.timeout,
-    );
-    if !bundle.rekey(&mut new_keyring).classified()? {
-        return Err(Failure::new(
-            ErrorKind::Usage,
-            anyhow::anyhow!(
-                "{} is a SOPS bundle: its keys are age recipients; use sops updatekeys",
-                bundle.path().display()
-            ),
-        ));
-    }
-    bundle.save().classified()?;
+    // The new password comes from the --new-* flags only, never from the environment.
+    let mut new_keyring = Keyring::resolve(new, &Environment::default());
+    let rekeyed = keyward_bundle::rekey(
+        &context.file,
+        &mut context.keyring(&context.options),
+        &mut new_keyring,
+    )
+    .classified()?;
+    let label = rekeyed.label.as_deref().unwrap_or("default");
     report(
         output,
-        &format!(
-            "rekeyed {} (label {})",
-            bundle.path().display(),
-            bundle.label().unwrap_or("default")
-        ),
-        serde_json::json!({ "file": bundle.path(), "label": bundle.label().unwrap_or("default") }),
+        &format!("rekeyed {} (label {label})", context.file.display()),
+        serde_json::json!({ "file": json_path(&context.file), "label": label }),
     )
 }
 
@@ -683,11 +723,7 @@ fn encrypt(
     age: &[String],
     output: &Output,
 ) -> Result<Done, Failure> {
-    let plaintext = zeroize::Zeroizing::new(
-        std::fs::read(input)
-            .with_context(|| format!("reading {}", input.display()))
-            .map_err(|e| Failure::new(ErrorKind::MissingDependency, e))?,
-    );
+    let plaintext = read_input(input, input::MAX_PLAINTEXT_BYTES)?;
     keyward_bundle::protect_process();
     if Format::detect(&plaintext).is_some() {
         return Err(Failure::new(
@@ -715,9 +751,7 @@ fn encrypt(
             bundle.seal_bytes().classified()?
         }
     };
-    keyward_bundle::write_atomic(target, &sealed)
-        .with_context(|| format!("writing {}", target.display()))
-        .map_err(|e| Failure::new(ErrorKind::Write, e))?;
+    write_result(target, out, &sealed)?;
     report(
         output,
         &format!(
@@ -726,7 +760,7 @@ fn encrypt(
             target.display(),
             format.name()
         ),
-        serde_json::json!({ "input": input, "file": target, "format": format.name() }),
+        serde_json::json!({ "input": json_path(input), "file": json_path(target), "format": format.name() }),
     )
 }
 
@@ -736,9 +770,7 @@ fn decrypt(
     out: Option<&Path>,
     output: &Output,
 ) -> Result<Done, Failure> {
-    let content = std::fs::read(input)
-        .with_context(|| format!("reading {}", input.display()))
-        .map_err(|e| Failure::new(ErrorKind::MissingDependency, e))?;
+    let content = read_input(input, input::MAX_BUNDLE_BYTES)?;
     keyward_bundle::protect_process();
     let plaintext = match Format::detect(&content) {
         Some(Format::AnsibleVault) => keyward_bundle::open_vault_bytes(
@@ -767,7 +799,8 @@ fn decrypt(
         return Ok(Done::Exit(ExitCode::Success));
     }
     let target = out.unwrap_or(input);
-    keyward_bundle::write_atomic(target, &plaintext)
+    // Plaintext ends 0600, also over an existing file that was wider (as ansible-vault).
+    keyward_bundle::write_plaintext_atomic(target, &plaintext, out.is_none())
         .with_context(|| format!("writing {}", target.display()))
         .map_err(|e| Failure::new(ErrorKind::Write, e))?;
     report(
@@ -777,12 +810,14 @@ fn decrypt(
             input.display(),
             target.display()
         ),
-        serde_json::json!({ "input": input, "file": target }),
+        serde_json::json!({ "input": json_path(input), "file": json_path(target) }),
     )
 }
 
 fn verify(context: &Context_, output: &Output) -> Result<Done, Failure> {
     let bundle = context.open()?;
+    // A plaintext that is not an env file is not a usable bundle: say what was found.
+    bundle.check_env().classified()?;
     report(
         output,
         &format!(
@@ -792,7 +827,7 @@ fn verify(context: &Context_, output: &Output) -> Result<Done, Failure> {
             bundle.values().len()
         ),
         serde_json::json!({
-            "file": bundle.path(),
+            "file": json_path(bundle.path()),
             "format": bundle.format().name(),
             "label": bundle.label(),
             "keys": bundle.values().len(),
@@ -823,6 +858,9 @@ fn exec_file(context: &Context_, use_fifo: bool, command: &[OsString]) -> Result
 
 /// The values named by `--only`, all of them when it is empty.
 fn select(bundle: &Bundle, only: &[String]) -> Result<EnvMap, Failure> {
+    for (index, key) in only.iter().enumerate() {
+        check_key(key, &format!("name {} of --only", index + 1))?;
+    }
     if only.is_empty() {
         return Ok(bundle.values().clone());
     }
@@ -854,6 +892,75 @@ fn exec_failure(error: ExecError) -> Failure {
     }
 }
 
+/// The one `KEY[=VALUE]` of `set`. More arguments are refused by count: the extra ones are
+/// most likely values (`set A=v1 B=v2`), and clap's own error would quote them.
+fn one_assignment(arguments: &[String]) -> Result<&str, Failure> {
+    match arguments {
+        [one] => Ok(one),
+        _ => Err(Failure::new(
+            ErrorKind::Usage,
+            anyhow::anyhow!(
+                "set takes one KEY or KEY=VALUE, got {} arguments (not repeated here: they may \
+                 hold values); run set once per key",
+                arguments.len()
+            ),
+        )),
+    }
+}
+
+/// Checks a key given on the command line; the error names `what`, never the token.
+fn check_key(key: &str, what: &str) -> Result<(), Failure> {
+    env::validate_key(key).map_err(|error| {
+        let reason = match error {
+            env::EnvError::InvalidKey { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        Failure::new(ErrorKind::Usage, anyhow::anyhow!("{what}: {reason}"))
+    })
+}
+
+/// Checks the KEY arguments of `unset` and `ensure`, naming a bad one by its position.
+fn check_keys(keys: &[String]) -> Result<(), Failure> {
+    for (index, key) in keys.iter().enumerate() {
+        check_key(key, &format!("key argument {}", index + 1))?;
+    }
+    Ok(())
+}
+
+/// Writes the result of `encrypt`: in place through a symlinked input to the file it names
+/// (as ansible-vault does), or to `--out`, where a symlink is replaced.
+fn write_result(target: &Path, out: Option<&Path>, bytes: &[u8]) -> Result<(), Failure> {
+    let written = match out {
+        None => keyward_bundle::write_atomic_through_symlink(target, bytes),
+        Some(_) => keyward_bundle::write_atomic(target, bytes),
+    };
+    written
+        .with_context(|| format!("writing {}", target.display()))
+        .map_err(|e| Failure::new(ErrorKind::Write, e))
+}
+
+/// Reads a file named on the command line: a regular file within `limit`. A missing or
+/// unreadable file is a missing dependency; a FIFO, a device or an oversized file is a usage
+/// error (for a stream, use stdin).
+fn read_input(path: &Path, limit: u64) -> Result<zeroize::Zeroizing<Vec<u8>>, Failure> {
+    input::read_regular(path, limit).map_err(|error| {
+        let kind = match error {
+            input::ReadError::NotRegular(_) | input::ReadError::TooLarge(_) => ErrorKind::Usage,
+            _ => ErrorKind::MissingDependency,
+        };
+        Failure::new(
+            kind,
+            anyhow::Error::new(error).context(format!("reading {}", path.display())),
+        )
+    })
+}
+
+/// A path as a JSON string. Paths are bytes on Unix; serde_json refuses non-UTF-8 ones (and
+/// `json!` would panic on that), so invalid sequences become U+FFFD here.
+fn json_path(path: &Path) -> serde_json::Value {
+    serde_json::Value::String(path.to_string_lossy().into_owned())
+}
+
 /// Prints a one-line text report, or the JSON document.
 fn report(output: &Output, text: &str, json: serde_json::Value) -> Result<Done, Failure> {
     let line = match output.format {
@@ -873,4 +980,43 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
         .and_then(|()| stdout.flush())
         .context("writing to stdout")
         .map_err(|e| Failure::new(ErrorKind::Write, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn password_file(dir: &Path) -> PasswordArgs {
+        let file = dir.join("pw");
+        std::fs::write(&file, "pw\n").expect("password file");
+        PasswordArgs {
+            vault_password_file: Some(file),
+            vault_password_command: None,
+            vault_id: Vec::new(),
+            password_timeout: 30,
+        }
+    }
+
+    /// `keyward sync --bundle` keeps the store credentials only, not the whole bundle for the
+    /// life of the process (issue 15).
+    #[test]
+    fn sync_credentials_keep_only_the_store_credential_entries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bundle.vault.env");
+        let plaintext = "VAULT_TOKEN__TOKEN=\"t\"\nCI_DEPLOY_KEY=\"k\"\n__X=\"a\"\nY__=\"b\"\n";
+        let sealed = keyward_bundle::vault::encrypt(
+            plaintext.as_bytes(),
+            &SecretValue::from("pw"),
+            None,
+            None,
+        )
+        .expect("encrypt");
+        std::fs::write(&path, sealed).expect("bundle");
+        let values = open_credentials(&path, &password_file(dir.path())).expect("open");
+        assert_eq!(
+            values.keys().collect::<Vec<_>>(),
+            ["VAULT_TOKEN__TOKEN"],
+            "entries other than store credentials were kept"
+        );
+    }
 }

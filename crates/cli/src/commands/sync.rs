@@ -4,8 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use keyward_bundle::password::{self, Environment, PasswordOptions};
-use keyward_bundle::{Bundle, Keyring};
 use keyward_core::ErrorKind;
 use keyward_sync::credentials::HostCredentials;
 use keyward_sync::host::Layout;
@@ -13,7 +11,7 @@ use keyward_sync::run::{self, Report, RunOptions, Status};
 use keyward_sync::watch::{self, ChangeHook, Event, WatchOptions};
 
 use crate::commands::Done;
-use crate::failure::{ClassifiedResult, Failure};
+use crate::failure::Failure;
 use crate::output::{Output, OutputFormat};
 
 const LONG_ABOUT: &str = "\
@@ -29,7 +27,9 @@ never a value.
 Store credentials (authSecretRef, tokenSecretRef, ...) resolve, first found wins, from
 --credentials-dir (DIR/<namespace>/<secret>/<key>, 0600 files), from the bundle (--bundle;
 key <SECRET>__<KEY> upper-cased, other characters as _), or from plaintext v1/Secret
-manifests when --allow-plaintext-secrets is given.";
+manifests when --allow-plaintext-secrets is given. The bundle's password comes from the same
+flags and environment as for `keyward bundle` (--vault-password-file, --vault-password-command,
+--vault-id, --password-timeout); only its <SECRET>__<KEY> entries are kept once it is opened.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -117,6 +117,10 @@ pub struct SyncArgs {
     #[arg(long, value_name = "FILE")]
     bundle: Option<PathBuf>,
 
+    /// The --bundle's vault password: the same flags as `keyward bundle`.
+    #[command(flatten)]
+    password: super::bundle::PasswordArgs,
+
     /// Accept plaintext v1/Secret manifests as store credentials (with a warning).
     #[arg(long)]
     allow_plaintext_secrets: bool,
@@ -131,7 +135,7 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
     let credentials = HostCredentials {
         dir: args.credentials_dir.clone(),
         bundle: match &args.bundle {
-            Some(path) => open_bundle(path)?,
+            Some(path) => open_bundle(path, &args.password)?,
             None => Default::default(),
         },
         ..HostCredentials::default()
@@ -304,13 +308,13 @@ fn row_line(row: &run::Row) -> String {
     line
 }
 
-fn open_bundle(path: &Path) -> Result<keyward_bundle::env::EnvMap, Failure> {
-    let resolved = password::resolve(&PasswordOptions::default(), &Environment::from_process());
-    let mut keyring = Keyring::from_resolution(resolved, password::DEFAULT_COMMAND_TIMEOUT);
-    Ok(Bundle::open(path, &mut keyring)
-        .classified()?
-        .values()
-        .clone())
+/// The store credentials in `--bundle`, opened with the password flags (then the
+/// environment), as `keyward bundle` opens it.
+fn open_bundle(
+    path: &Path,
+    password: &super::bundle::PasswordArgs,
+) -> Result<keyward_bundle::env::EnvMap, Failure> {
+    super::bundle::open_credentials(path, password)
 }
 
 fn default_state_dir() -> PathBuf {
