@@ -131,10 +131,11 @@ fn field_of(name: &str) -> String {
     format!("spec.target.template.metadata.{name}")
 }
 
-/// The data templates see: every fetched key as a string, or as bytes when it is not UTF-8
-/// (a raw PKCS#12 file or ciphertext reaches `pkcs12*` and `rsaDecrypt` intact).
+/// The data templates see, typed as ESO types them: a Go `map[string]string` of every
+/// fetched key, or bytes when it is not UTF-8 (a raw PKCS#12 file or ciphertext reaches
+/// `pkcs12*` and `rsaDecrypt` intact).
 fn template_values(data: &BTreeMap<String, SecretValue>) -> Value {
-    Value::Map(
+    Value::StringMap(
         data.iter()
             .map(|(key, value)| {
                 (
@@ -320,6 +321,43 @@ mod tests {
             rendered.data.contains_key("password"),
             "Merge keeps fetched keys"
         );
+    }
+
+    #[test]
+    fn the_dot_is_a_map_of_strings_as_in_eso() {
+        let template: ExternalSecretTemplate = serde_json::from_value(serde_json::json!({
+            "data": {
+                "absent": "[{{ index . \"absent\" }}]",
+                "type": "{{ typeOf . }}",
+                "ranged": "{{ range $k, $v := . }}{{ $k }}:{{ typeOf $v }};{{ end }}"
+            }
+        }))
+        .expect("template");
+        let rendered = render(&template, fetched(), &TemplateInputs::default()).expect("render");
+        let text = |key: &str| rendered.data[key].expose_str().map(str::to_owned);
+        assert_eq!(text("absent"), Ok("[]".to_owned()));
+        assert_eq!(text("type"), Ok("map[string]string".to_owned()));
+        assert_eq!(
+            text("ranged"),
+            Ok("password:string;user:string;".to_owned())
+        );
+        for refused in [
+            "{{ keys . }}",
+            "{{ hasKey . \"user\" }}",
+            "{{ pick . \"user\" }}",
+        ] {
+            let template: ExternalSecretTemplate =
+                serde_json::from_value(serde_json::json!({ "data": { "k": refused } }))
+                    .expect("template");
+            let (_, message) =
+                render(&template, fetched(), &TemplateInputs::default()).expect_err(refused);
+            assert!(
+                message.ends_with(
+                    "wrong type for value; expected map[string]interface {}; got map[string]string"
+                ),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -213,7 +213,7 @@ impl<'a> Exec<'a> {
                     .enumerate()
                     .map(|(i, v)| (Some(Value::Int(i as i64)), v)),
             ),
-            Some(Value::Map(map)) => {
+            Some(Value::Map(map) | Value::StringMap(map)) => {
                 Box::new(map.into_iter().map(|(k, v)| (Some(Value::String(k)), v)))
             }
             Some(Value::Int(n) | Value::Int64(n)) => {
@@ -515,7 +515,7 @@ impl<'a> Exec<'a> {
             Some(Value::Nil) => {
                 Err(self.error(pos, format!("nil pointer evaluating interface {{}}.{name}")))
             }
-            Some(Value::Map(map)) => {
+            Some(Value::Map(map) | Value::StringMap(map)) => {
                 if has_args {
                     return Err(
                         self.error(pos, format!("{name} is not a method but has arguments"))

@@ -197,7 +197,7 @@ fn builtin_len(args: Vec<Value>) -> FuncResult {
         Value::String(s) => Ok(Value::Int(s.len() as i64)),
         Value::Bytes(b) => Ok(Value::Int(b.len() as i64)),
         Value::List(l) => Ok(Value::Int(l.len() as i64)),
-        Value::Map(m) => Ok(Value::Int(m.len() as i64)),
+        Value::Map(m) | Value::StringMap(m) => Ok(Value::Int(m.len() as i64)),
         Value::Nil => Err("len of nil pointer".to_owned()),
         other => Err(format!("len of type {}", other.go_type())),
     }
@@ -240,6 +240,17 @@ fn builtin_index(args: Vec<Value>) -> FuncResult {
             }
             Value::Map(mut m) => match index {
                 Value::String(key) => m.remove(&key).unwrap_or(Value::Nil),
+                Value::Nil => return Err("value is nil; should be of type string".to_owned()),
+                other => {
+                    return Err(format!(
+                        "value has type {}; should be string",
+                        other.go_type()
+                    ));
+                }
+            },
+            // An absent key of a `map[string]string` is the zero string.
+            Value::StringMap(mut m) => match index {
+                Value::String(key) => m.remove(&key).unwrap_or_else(|| Value::from("")),
                 Value::Nil => return Err("value is nil; should be of type string".to_owned()),
                 other => {
                     return Err(format!(
@@ -337,7 +348,9 @@ fn equal(a: &Value, b: &Value) -> Result<bool, String> {
         }
         // Go compares comparable structs (Sprig's certificate: two strings) field by field.
         (Value::Struct(x), Value::Struct(y)) if x.type_name == y.type_name => x == y,
-        (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
+        (Value::List(_), Value::List(_))
+        | (Value::Map(_), Value::Map(_))
+        | (Value::StringMap(_), Value::StringMap(_)) => {
             return Err(format!("non-comparable type {}", a.go_type()));
         }
         _ => {

@@ -461,7 +461,7 @@ impl Spec {
                 }
                 out.push(if self.sharp_v { '}' } else { ']' });
             }
-            Value::Map(map) => {
+            Value::Map(map) | Value::StringMap(map) => {
                 let separator = if self.sharp_v {
                     out.push_str(value.go_type());
                     out.push('{');
@@ -621,7 +621,7 @@ impl Spec {
     /// (they are not references), so it says so; other kinds are a bad verb as in Go.
     fn print_pointer(&self, out: &mut Buf, value: &Value) {
         match value {
-            Value::List(_) | Value::Map(_) | Value::Semver(_) => {
+            Value::List(_) | Value::Map(_) | Value::StringMap(_) | Value::Semver(_) => {
                 out.push_str("%!p(address unavailable in keyward)")
             }
             other => self.bad_verb(out, other, 'p'),

@@ -30,9 +30,10 @@
 //!   10,000 deep (Go: no bound); parentheses (10,000) and template recursion (100,000) stop
 //!   where Go's do. Complex-number literals are refused;
 //!   `printf "%p"` of a list or map prints `%!p(address unavailable in keyward)` where Go
-//!   prints a heap address (`%T` and `%U` follow Go); typed Go containers are modelled as
-//!   `[]interface {}` and `map[string]interface {}`, so `typeOf` differs for Sprig's `[]string`
-//!   results and `split`'s `map[string]string` is accepted where Go would refuse it.
+//!   prints a heap address (`%T` and `%U` follow Go); Go's `[]string` (Sprig's `splitList`,
+//!   `keys`, `sortAlpha`, … results) is modelled as `[]interface {}`, so `typeOf` and `%#v`
+//!   differ there. The `map[string]string` of ESO's data ([`Value::StringMap`], as
+//!   [`Value::from_string_map`] builds it) and of `split` is typed as in Go.
 //! - `time.Time` and `*semver.Version` values (from Sprig's date functions and `semver`)
 //!   support the methods templates commonly call, not all of Go's (docs/template.md lists
 //!   them).

@@ -36,6 +36,12 @@ pub enum Value {
     List(Vec<Value>),
     /// A Go `map[string]interface{}`; ordered, as Go prints and ranges maps by sorted key.
     Map(BTreeMap<String, Value>),
+    /// A Go `map[string]string`: every value is a [`Value::String`]. This is the type of
+    /// the data ESO hands a template (the fetched keys, [`Value::from_string_map`]) and of
+    /// Sprig's `split` results. Go tells the two map types apart: `index` of an absent key
+    /// gives `""` here (`<no value>` for the other), and the Sprig functions declared over
+    /// `map[string]interface{}` (`keys`, `hasKey`, `get`, `pick`, `set`, …) refuse it.
+    StringMap(BTreeMap<String, Value>),
     /// A Go `time.Time` (from `now`, `toDate`, `dateModify`).
     Time(Box<GoTime>),
     /// A Go `*semver.Version` (from `semver`); shared, as Go compares pointers with `eq`.
@@ -127,9 +133,9 @@ impl Value {
         }
     }
 
-    /// A map of strings, the shape of an ExternalSecret's template data.
+    /// A Go `map[string]string`, the type of an ExternalSecret's template data.
     pub fn from_string_map<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
-        Value::Map(
+        Value::StringMap(
             entries
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
@@ -148,6 +154,7 @@ impl Value {
             Value::String(_) | Value::Bytes(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
+            Value::StringMap(_) => "map[string]string",
             Value::Time(_) => "time.Time",
             Value::Semver(v) if v.by_value => "semver.Version",
             Value::Semver(_) => "*semver.Version",
@@ -166,7 +173,7 @@ impl Value {
         match self {
             Value::Nil => "invalid",
             Value::List(_) => "slice",
-            Value::Map(_) => "map",
+            Value::Map(_) | Value::StringMap(_) => "map",
             Value::Time(_) => "struct",
             Value::Semver(v) if v.by_value => "struct",
             Value::Semver(_) => "ptr",
@@ -190,7 +197,7 @@ impl Value {
             Value::String(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.is_empty(),
-            Value::Map(m) => !m.is_empty(),
+            Value::Map(m) | Value::StringMap(m) => !m.is_empty(),
             // A struct is always true, a non-nil pointer too.
             Value::Time(_) | Value::Semver(_) => true,
             Value::Typed(t) => t.bits != 0,

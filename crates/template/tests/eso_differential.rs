@@ -38,16 +38,18 @@ fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// keyward over data typed as ESO types them.
-fn render_with_keyward_as_eso(template: &str, data: &BTreeMap<String, Vec<u8>>) -> Outcome {
-    // ESO's templates see `map[string]string`; keyward still hands them a map of strings
-    // typed `map[string]interface {}` (issue 13: the typing is part of the open work).
-    let data = Value::Map(
+/// Fetched bytes as ESO's templates see them: a Go `map[string]string`.
+fn eso_typed(data: &BTreeMap<String, Vec<u8>>) -> Value {
+    Value::StringMap(
         data.iter()
             .map(|(k, v)| (k.clone(), Value::from_bytes(v.clone())))
             .collect(),
-    );
-    outcome_of(template, &data)
+    )
+}
+
+/// keyward over data typed as ESO types them.
+fn render_with_keyward_as_eso(template: &str, data: &BTreeMap<String, Vec<u8>>) -> Outcome {
+    outcome_of(template, &eso_typed(data))
 }
 
 fn outcome_of(template: &str, data: &Value) -> Outcome {
@@ -247,6 +249,47 @@ fn keyward_renders_every_corpus_case_like_eso() {
     );
     assert!(compared >= MINIMUM_CASES, "only {compared} cases compared");
     report_against_ratchet(&disagreements, KNOWN_CORPUS_DISAGREEMENTS);
+}
+
+/// ESO's dot is a Go `map[string]string`: the functions declared over
+/// `map[string]interface{}` refuse it, and keyward's message is the one Go ends ESO's with.
+#[test]
+fn dot_typing_errors_read_like_eso() {
+    let cases: Vec<Case> = corpus::generated()
+        .into_iter()
+        .filter(|c| c.name.starts_with("dot: "))
+        .collect();
+    let data: Vec<BTreeMap<String, Vec<u8>>> = cases.iter().map(|c| eso_data(&c.data)).collect();
+    let inputs: Vec<(&str, &BTreeMap<String, Vec<u8>>)> = cases
+        .iter()
+        .zip(&data)
+        .map(|(c, d)| (c.template.as_str(), d))
+        .collect();
+    let mut refused = 0;
+    for ((case, data), theirs) in cases.iter().zip(&data).zip(render_with_eso(&inputs)) {
+        let Outcome::Error(theirs) = theirs else {
+            continue;
+        };
+        // Go's `eq` quotes the values it cannot compare; keyward's errors never hold data.
+        let quotes_data = data
+            .values()
+            .any(|v| v.len() >= 5 && theirs.contains(&*String::from_utf8_lossy(v)));
+        if quotes_data {
+            continue;
+        }
+        refused += 1;
+        let ours = eso_typed(data);
+        let message = Template::parse("template", &case.template)
+            .and_then(|t| t.render(&ours))
+            .expect_err(&case.name)
+            .message;
+        assert!(
+            theirs.ends_with(&message),
+            "{}\n    keyward: {message}\n    ESO:     {theirs}",
+            case.name
+        );
+    }
+    assert!(refused >= 12, "only {refused} dot cases fail in ESO");
 }
 
 #[test]

@@ -262,9 +262,16 @@ fn register_dicts(map: &mut FuncMap) {
 }
 
 /// mergo's deep merge: maps merge recursively; other values fill only empty destinations
-/// (or always, when overwriting with a non-empty source).
+/// (or always, when overwriting with a non-empty source). A nil source value is copied only
+/// when overwriting, even over a missing key (mergo skips nil interfaces otherwise).
 fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, overwrite: bool) {
     for (key, value) in src {
+        if *value == Value::Nil {
+            if overwrite {
+                dst.insert(key.clone(), Value::Nil);
+            }
+            continue;
+        }
         match (dst.get_mut(key), value) {
             (Some(Value::Map(d)), Value::Map(s)) => merge_into(d, s, overwrite),
             (Some(existing), v) => {
@@ -287,19 +294,35 @@ fn merge_maps(a: &[Value], overwrite: bool) -> FuncResult {
     Ok(Value::Map(dst))
 }
 
+/// Go's message for a failed type assertion of an `interface{}` holding `value` to `want`.
+fn interface_conversion(value: &Value, want: &str) -> String {
+    let found = match value {
+        Value::Nil => "nil",
+        other => other.go_type(),
+    };
+    format!("interface conversion: interface {{}} is {found}, not {want}")
+}
+
+/// Sprig's `dig`: its type assertions (the last argument to `map[string]interface{}`, the
+/// keys to `string`, each step to a map again) fail with Go's messages.
 fn dig(a: Vec<Value>) -> FuncResult {
+    const MAP: &str = "map[string]interface {}";
     if a.len() < 3 {
         return Err("dig needs at least three arguments".to_owned());
     }
     let (keys, rest) = a.split_at(a.len() - 2);
     let default = &rest[0];
     let Value::Map(mut current) = rest[1].clone() else {
-        return Err("dig needs a map as its last argument".to_owned());
+        return Err(interface_conversion(&rest[1], MAP));
     };
-    for (i, key) in keys.iter().enumerate() {
-        let Value::String(key) = key else {
-            return Err("dig keys must be strings".to_owned());
-        };
+    let mut names = Vec::with_capacity(keys.len());
+    for key in keys {
+        match key {
+            Value::String(key) => names.push(key),
+            other => return Err(interface_conversion(other, "string")),
+        }
+    }
+    for (i, key) in names.into_iter().enumerate() {
         let Some(step) = current.remove(key) else {
             return Ok(default.clone());
         };
@@ -308,7 +331,7 @@ fn dig(a: Vec<Value>) -> FuncResult {
         }
         match step {
             Value::Map(m) => current = m,
-            _ => return Err("dig went through a value that is not a map".to_owned()),
+            other => return Err(interface_conversion(&other, MAP)),
         }
     }
     Ok(default.clone())

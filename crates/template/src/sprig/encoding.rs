@@ -271,7 +271,7 @@ fn write_json(out: &mut String, v: &Value, escape_html: bool) -> Result<(), Stri
             }
             out.push(']');
         }
-        Value::Map(map) => {
+        Value::Map(map) | Value::StringMap(map) => {
             out.push('{');
             for (i, (key, item)) in map.iter().enumerate() {
                 if i > 0 {

@@ -478,13 +478,14 @@ fn string_list(items: Vec<String>) -> Value {
     Value::List(items.into_iter().map(Value::String).collect())
 }
 
+/// Sprig's `split` and `splitn` results: a `map[string]string` of `_0`, `_1`, ….
 fn indexed_map(parts: Vec<&str>) -> Value {
     let map: BTreeMap<String, Value> = parts
         .into_iter()
         .enumerate()
         .map(|(i, p)| (format!("_{i}"), Value::from(p)))
         .collect();
-    Value::Map(map)
+    Value::StringMap(map)
 }
 
 /// `strings.SplitN` (n < 0: all parts; n == 0: none).

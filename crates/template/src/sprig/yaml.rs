@@ -56,7 +56,7 @@ fn readable(v: &Value) -> bool {
     match v {
         Value::String(s) => ok(s),
         Value::List(items) => items.iter().all(readable),
-        Value::Map(m) => m.iter().all(|(k, v)| ok(k) && readable(v)),
+        Value::Map(m) | Value::StringMap(m) => m.iter().all(|(k, v)| ok(k) && readable(v)),
         _ => true,
     }
 }
@@ -155,9 +155,9 @@ impl Emitter {
 
     fn node(&mut self, v: &Value, indent: i32, ctx: Context) {
         match v {
-            Value::Map(m) if !m.is_empty() => self.mapping(m, indent),
+            Value::Map(m) | Value::StringMap(m) if !m.is_empty() => self.mapping(m, indent),
             Value::List(l) if !l.is_empty() => self.sequence(l, indent, ctx),
-            Value::Map(_) => self.empty_flow("{", "}"),
+            Value::Map(_) | Value::StringMap(_) => self.empty_flow("{", "}"),
             Value::List(_) => self.empty_flow("[", "]"),
             Value::Nil => self.scalar("null", Style::Plain, indent, ctx),
             Value::Bool(b) => {

@@ -100,9 +100,66 @@ pub fn generated() -> Vec<Case> {
     url_join(&mut cases);
     replacement_characters(&mut cases);
     printable(&mut cases);
+    dot_typing(&mut cases);
     cases.extend(dates::cases());
     crypto::cases(&mut cases);
     cases
+}
+
+/// The dot's Go type: ESO hands templates a `map[string]string` (tools/esotemplate), the Go
+/// reference a `map[string]interface{}` (decoded JSON); Sprig's `split` makes a
+/// `map[string]string` in both. The typed map gives `""` for an absent `index`, is refused by
+/// the functions over `map[string]interface{}` and has its own `typeOf`.
+fn dot_typing(cases: &mut Vec<Case>) {
+    for t in [
+        "{{ index . \"absent\" }}",
+        "{{ index . \"s\" }}",
+        "{{ printf \"%q|%T\" (index . \"absent\") (index . \"absent\") }}",
+        "{{ index . \"absent\" | len }}",
+        "{{ with index . \"absent\" }}set{{ else }}unset{{ end }}",
+        "{{ index . 1 }}",
+        "{{ index . nil }}",
+        "{{ keys . | len }}",
+        "{{ hasKey . \"s\" }}",
+        "{{ get . \"s\" }}",
+        "{{ pick . \"s\" }}",
+        "{{ omit . \"s\" | len }}",
+        "{{ dig \"s\" \"d\" . }}",
+        "{{ values . | len }}",
+        "{{ pluck \"s\" . }}",
+        "{{ set . \"k\" \"v\" | len }}",
+        "{{ unset . \"s\" | len }}",
+        "{{ merge (dict) . | len }}",
+        "{{ mergeOverwrite (dict) . | len }}",
+        "{{ urlJoin . }}",
+        "{{ typeOf . }}",
+        "{{ kindOf . }}",
+        "{{ typeIs \"map[string]string\" . }}",
+        "{{ printf \"%T\" . }}",
+        "{{ range $k, $v := . }}{{ if eq $k \"s\" \"S\" \"empty\" }}{{ $k }}={{ typeOf $v }}:{{ $v }};{{ end }}{{ end }}",
+        "{{ range . }}{{ if eq (typeOf .) \"string\" }}s{{ end }}{{ end }}",
+        "{{ len . }}",
+        "{{ empty . }}{{ if . }}t{{ end }}{{ not . }}",
+        "{{ deepCopy . | typeOf }}",
+        "{{ list . | first | typeOf }}",
+        "{{ dict \"d\" . | typeOf }}",
+        "{{ toJson . | len }}",
+        "{{ toYaml . | len }}",
+        "{{ $.s }}{{ $.empty }}",
+        "{{ eq . . }}",
+        "{{ split \",\" \"a,b\" | typeOf }}",
+        "{{ (split \",\" \"a,b\")._1 }}",
+        "{{ keys (split \",\" \"a,b\") }}",
+        "{{ index (split \",\" \"a,b\") \"_9\" | printf \"%q\" }}",
+        "{{ printf \"%#v|%v|%q\" (split \",\" \"a,b\") (split \",\" \"a,b\") (split \",\" \"a,b\") }}",
+        "{{ hasKey (splitn \",\" 2 \"a,b,c\") \"_0\" }}",
+        "{{ splitn \",\" 2 \"a,b,c\" | typeOf }}",
+        "{{ range $k, $v := split \",\" \"x,y\" }}{{ $k }}{{ $v }}{{ end }}",
+        "{{ split \",\" \"a,b\" | toJson }}",
+        "{{ deepCopy (split \",\" \"a,b\") | typeOf }}",
+    ] {
+        push(cases, "dot", t);
+    }
 }
 
 /// Found by the differential fuzzer: `%q`/`quote` escape code points Go's `unicode.IsPrint`
@@ -989,6 +1046,8 @@ fn sprig_others(cases: &mut Vec<Case>) {
         "{{ omit .m \"a\" \"c\" }}",
         "{{ merge (dict \"a\" 1) (dict \"a\" 2 \"b\" 3) }}",
         "{{ mergeOverwrite (dict \"a\" 1) (dict \"a\" 2 \"b\" 3) }}",
+        "{{ merge (dict \"a\" 1) (dict \"a\" nil \"b\" nil) }}",
+        "{{ mergeOverwrite (dict \"a\" 1) (dict \"a\" nil \"b\" nil) }}",
         "{{ dig \"x\" \"y\" \"z\" \"none\" .nested }}",
         "{{ dig \"x\" \"q\" \"none\" .nested }}",
         "{{ dig \"x\" .nested }}",
