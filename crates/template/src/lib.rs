@@ -58,6 +58,7 @@ mod error;
 mod exec;
 mod funcs;
 mod gofmt;
+mod gostring;
 mod gotime;
 mod lex;
 mod limits;
@@ -70,6 +71,7 @@ mod value;
 use std::collections::HashMap;
 
 pub use error::{Stage, TemplateError};
+pub use gostring::GoString;
 pub use gotime::GoTime;
 pub use limits::{Budget, DEFAULT_MAX_BYTES, DEFAULT_TIME_BUDGET, Limits};
 pub use semver::Version as SemverVersion;
@@ -164,8 +166,25 @@ impl Template {
     }
 
     /// Executes the template with `data` as its dot, within the default [`Limits`] (1 MiB,
-    /// [`DEFAULT_TIME_BUDGET`]).
+    /// [`DEFAULT_TIME_BUDGET`]), for a caller that needs text (a key name, a label): output
+    /// that is not UTF-8 fails. [`Template::render_bytes`] gives any output.
     pub fn render(&self, data: &Value) -> Result<String, TemplateError> {
+        let out = self.render_bytes(data)?;
+        match out.as_str() {
+            Some(text) => Ok(text.to_owned()),
+            None => Err(TemplateError {
+                stage: Stage::Execute,
+                template: self.name.clone(),
+                line: 1,
+                column: 1,
+                message: "the output is not UTF-8 text".to_owned(),
+            }),
+        }
+    }
+
+    /// Executes the template with `data` as its dot, within the default [`Limits`]: the
+    /// bytes it writes, as Go's `Execute` writes them (a binary value comes out unchanged).
+    pub fn render_bytes(&self, data: &Value) -> Result<GoString, TemplateError> {
         self.render_within(data, &mut Budget::new(Limits::default()))
     }
 
@@ -177,7 +196,7 @@ impl Template {
         &self,
         data: &Value,
         budget: &mut Budget,
-    ) -> Result<String, TemplateError> {
+    ) -> Result<GoString, TemplateError> {
         let (limits, output_left) = (budget.limits(), budget.output_left());
         let out = on_template_thread(&self.name, || self.execute(data, limits, output_left))?;
         budget.spend(out.len());
@@ -189,7 +208,7 @@ impl Template {
         data: &Value,
         limits: Limits,
         output_left: usize,
-    ) -> Result<String, TemplateError> {
+    ) -> Result<GoString, TemplateError> {
         let _active = limits::activate(limits);
         let mut exec = exec::Exec::new(
             &self.trees,
@@ -199,7 +218,7 @@ impl Template {
             output_left,
         );
         match exec.run(data) {
-            Ok(()) => Ok(exec.out),
+            Ok(()) => Ok(std::mem::take(&mut exec.out)),
             Err(e) => {
                 let (line, column) = line_column(&self.source, e.pos);
                 let stage = if e.limit {

@@ -226,7 +226,6 @@ pub(crate) fn check_weight(value: &Value) -> Result<(), String> {
 fn shallow_weight(value: &Value) -> usize {
     match value {
         Value::String(s) => s.len(),
-        Value::Bytes(b) => b.len(),
         // A list or map counts once, and each element (and key) again below.
         Value::List(_) => 1,
         Value::Map(map) | Value::StringMap(map) => 1 + map.keys().map(String::len).sum::<usize>(),

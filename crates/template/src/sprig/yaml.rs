@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 
-use crate::funcs::{FuncMap, Param, string_at};
+use crate::funcs::{FuncMap, Param, text_at};
 use crate::gofmt;
 use crate::sprig::encoding::to_json;
 use crate::value::Value;
@@ -22,10 +22,10 @@ const MAX_SIMPLE_KEY: usize = 128;
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("toYaml", &[Param::Any], None, |a| {
-        Ok(Value::String(to_yaml(&a[0]).unwrap_or_default()))
+        Ok(Value::from(to_yaml(&a[0]).unwrap_or_default()))
     });
     map.add("fromYaml", &[Param::Str], None, |a| {
-        Ok(from_yaml(string_at(&a, 0)))
+        Ok(from_yaml(&*text_at(&a, 0)))
     });
 }
 
@@ -54,7 +54,7 @@ fn readable(v: &Value) -> bool {
         })
     };
     match v {
-        Value::String(s) => ok(s),
+        Value::String(s) => ok(&s.to_text()),
         Value::List(items) => items.iter().all(readable),
         Value::Map(m) | Value::StringMap(m) => m.iter().all(|(k, v)| ok(k) && readable(v)),
         _ => true,
@@ -103,7 +103,7 @@ fn yaml_value(v: serde_yaml_ng::Value) -> Value {
         serde_yaml_ng::Value::Null => Value::Nil,
         serde_yaml_ng::Value::Bool(b) => Value::Bool(b),
         serde_yaml_ng::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-        serde_yaml_ng::Value::String(s) => Value::String(s),
+        serde_yaml_ng::Value::String(s) => Value::from(s),
         serde_yaml_ng::Value::Sequence(items) => {
             Value::List(items.into_iter().map(yaml_value).collect())
         }
@@ -167,7 +167,8 @@ impl Emitter {
                 self.scalar(&i.to_string(), Style::Plain, indent, ctx)
             }
             Value::Float(f) => self.scalar(&yaml_number(*f), Style::Plain, indent, ctx),
-            Value::String(s) => self.string(s, indent, ctx),
+            // json.Marshal first: each invalid byte becomes U+FFFD.
+            Value::String(s) => self.string(&s.to_text(), indent, ctx),
             // sigs.k8s.io/yaml goes through JSON, where both are strings.
             Value::Time(t) => self.string(&t.rfc3339_nano().unwrap_or_default(), indent, ctx),
             Value::Semver(v) => self.string(&v.normalized(), indent, ctx),
@@ -175,7 +176,6 @@ impl Emitter {
                 self.scalar(&t.unsigned().to_string(), Style::Plain, indent, ctx)
             }
             Value::Typed(t) => self.scalar(&t.bits.to_string(), Style::Plain, indent, ctx),
-            Value::Bytes(b) => self.string(&String::from_utf8_lossy(b), indent, ctx),
             // sigs.k8s.io/yaml goes through JSON, so a struct becomes a mapping of its
             // fields by sorted name.
             Value::Struct(st) => {
