@@ -163,7 +163,9 @@ fn register_builtins(map: &mut FuncMap) {
     map.add("html", &[], Some(Any), |a| {
         string(html_escape(&escaper_input(a)))
     });
-    map.add("js", &[], Some(Any), |a| string(js_escape(&escaper_input(a))));
+    map.add("js", &[], Some(Any), |a| {
+        string(js_escape(&escaper_input(a)))
+    });
     map.add("urlquery", &[], Some(Any), |a| {
         string(query_escape(&escaper_input(a)))
     });
@@ -246,9 +248,7 @@ fn builtin_index(args: Vec<Value>) -> FuncResult {
             },
             // An absent key of a `map[string]string` is the zero string.
             Value::StringMap(mut m) => match index {
-                Value::String(key) => m
-                    .remove(&*key.to_text())
-                    .unwrap_or_else(|| Value::from("")),
+                Value::String(key) => m.remove(&*key.to_text()).unwrap_or_else(|| Value::from("")),
                 Value::Nil => return Err("value is nil; should be of type string".to_owned()),
                 other => {
                     return Err(format!(

@@ -1192,30 +1192,41 @@ mod tests {
     fn sprintf_handles_verbs_width_and_mistakes() {
         let args = [Value::from("ab"), Value::Int(7), Value::Float(1.5)];
         assert_eq!(
-            sprintf(b"%5s|%-4d|%.2f", &args).map(|s| s.to_text().into_owned()).as_deref(),
+            sprintf(b"%5s|%-4d|%.2f", &args)
+                .map(|s| s.to_text().into_owned())
+                .as_deref(),
             Ok("   ab|7   |1.50")
         );
         assert_eq!(
-            sprintf(b"%d", &[Value::from("x")]).map(|s| s.to_text().into_owned()).as_deref(),
+            sprintf(b"%d", &[Value::from("x")])
+                .map(|s| s.to_text().into_owned())
+                .as_deref(),
             Ok("%!d(string=x)")
         );
         assert_eq!(
-            sprintf(b"%s %s", &[Value::from("x")]).map(|s| s.to_text().into_owned()).as_deref(),
+            sprintf(b"%s %s", &[Value::from("x")])
+                .map(|s| s.to_text().into_owned())
+                .as_deref(),
             Ok("x %!s(MISSING)")
         );
         assert_eq!(
-            sprintf(b"%s", &[Value::from("x"), Value::Int(1)]).map(|s| s.to_text().into_owned()).as_deref(),
+            sprintf(b"%s", &[Value::from("x"), Value::Int(1)])
+                .map(|s| s.to_text().into_owned())
+                .as_deref(),
             Ok("x%!(EXTRA int=1)")
         );
         assert_eq!(
-            sprintf(b"%q|%x|%05d|%t",
+            sprintf(
+                b"%q|%x|%05d|%t",
                 &[
                     Value::from("a\"\n"),
                     Value::Int(255),
                     Value::Int(-42),
                     Value::Bool(true)
                 ]
-            ).map(|s| s.to_text().into_owned()).as_deref(),
+            )
+            .map(|s| s.to_text().into_owned())
+            .as_deref(),
             Ok("\"a\\\"\\n\"|ff|-0042|true")
         );
     }

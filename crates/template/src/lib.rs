@@ -16,10 +16,6 @@
 //! functions. Known deviations from Go, by design or not yet
 //! closed:
 //!
-//! - Output is UTF-8 text: a value that decodes to bytes that are not UTF-8 (`b64dec` of
-//!   binary data, `trunc`/`substr`/`abbrev` cutting inside a character) is rendered lossily.
-//!   Such a binary string ([`Value::Bytes`]) reaches the functions that read bytes (ESO's
-//!   `pkcs12*` and `rsaDecrypt`) intact; every other function sees it as lossy text.
 //! - Random keys, serials and salts (Sprig's certificate generators, `pemToPkcs12*`) are
 //!   proven by round trips and by Go reading keyward's output, not byte for byte.
 //! - Maps are values, not shared references: `set`, `unset` and `merge*` write their result

@@ -118,10 +118,9 @@ fn time_method(name: &str) -> Option<Method> {
         "Compare" => method(&[Param::Time], |v, a| Ok(Value::Int(order(v, a) as i64))),
         "IsDST" => method(&[], |v, _| Ok(Value::Bool(time_of(v).is_dst()))),
         "Format" => method(&[Param::Str], |v, a| match a.first() {
-            Some(Value::String(layout)) => Ok(Value::from(gotime::format(
-                &time_of(v),
-                &layout.to_text(),
-            ))),
+            Some(Value::String(layout)) => {
+                Ok(Value::from(gotime::format(&time_of(v), &layout.to_text())))
+            }
             _ => Ok(Value::from(String::new())),
         }),
         _ => None,

@@ -383,7 +383,9 @@ fn register_types(map: &mut FuncMap) {
         Ok(Value::from(go_type_name(&a[0])))
     });
     map.add("typeIs", &[Str, Any], None, |a| {
-        Ok(Value::Bool(bytes_at(&a, 0) == go_type_name(&a[1]).as_bytes()))
+        Ok(Value::Bool(
+            bytes_at(&a, 0) == go_type_name(&a[1]).as_bytes(),
+        ))
     });
     map.add("kindOf", &[Any], None, |a| kind_of(&a[0]).map(Value::from));
     map.add("kindIs", &[Str, Any], None, |a| {

@@ -123,7 +123,7 @@ mod tests {
             panic!("randAlpha returns a string");
         };
         assert_eq!(s.len(), 12);
-        assert!(s.bytes().all(|b| b.is_ascii_alphabetic()));
+        assert!(s.as_bytes().iter().all(|b| b.is_ascii_alphabetic()));
         assert_eq!(random_from(ALPHA, -1), Ok(Value::from(String::new())));
         assert!(rand_int(5, 5).is_err());
         let Ok(Value::Int(i)) = rand_int(-3, 2) else {
@@ -134,6 +134,6 @@ mod tests {
             panic!("uuidv4 returns a string");
         };
         assert_eq!(u.len(), 36);
-        assert_eq!(&u[14..15], "4");
+        assert_eq!(&u.as_bytes()[14..15], b"4");
     }
 }

@@ -1,4 +1,4 @@
-//! Sprig's `semver` and `semverCompare`, on Masterminds semver v3.3.0 semantics (not
+//! Sprig's `semver` and `semverCompare`, on Masterminds semver v3.3.1 semantics (not
 //! Cargo's): loose versions (`v1`, `1.2`), its prerelease ordering quirks, and its constraint
 //! language (`=`, `!=`, `>`, `<`, `>=`, `<=`, `~`, `^`, `x`/`*` wildcards, `a - b` ranges,
 //! `,` or space for AND, `||` for OR). The regular expressions are Masterminds' own, with

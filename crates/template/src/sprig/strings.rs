@@ -78,8 +78,14 @@ fn trim_cutset<'a>(s: &'a [u8], cutset: &[u8]) -> &'a [u8] {
         return s;
     }
     if cutset.is_ascii() {
-        let start = s.iter().position(|b| !cutset.contains(b)).unwrap_or(s.len());
-        let end = s.iter().rposition(|b| !cutset.contains(b)).map_or(start, |i| i + 1);
+        let start = s
+            .iter()
+            .position(|b| !cutset.contains(b))
+            .unwrap_or(s.len());
+        let end = s
+            .iter()
+            .rposition(|b| !cutset.contains(b))
+            .map_or(start, |i| i + 1);
         return &s[start..end.max(start)];
     }
     let set = gostring::to_text(cutset);
@@ -154,7 +160,9 @@ fn register_case_and_trim(map: &mut FuncMap) {
     map.add("lower", &[Str], None, |a| {
         string(map_case(&text_at(&a, 0), false))
     });
-    map.add("trim", &[Str], None, |a| string(trim_space(bytes_at(&a, 0))));
+    map.add("trim", &[Str], None, |a| {
+        string(trim_space(bytes_at(&a, 0)))
+    });
     for name in ["trimAll", "trimall"] {
         map.add(name, &[Str, Str], None, |a| {
             string(trim_cutset(bytes_at(&a, 1), bytes_at(&a, 0)))
@@ -419,7 +427,9 @@ fn register_search_and_build(map: &mut FuncMap) {
     map.add("kebabcase", &[Str], None, |a| {
         string(super::case::to_lower_case(bytes_at(&a, 0), '-'))
     });
-    map.add("untitle", &[Str], None, |a| string(untitle(&text_at(&a, 0))));
+    map.add("untitle", &[Str], None, |a| {
+        string(untitle(&text_at(&a, 0)))
+    });
     map.add("swapcase", &[Str], None, |a| {
         string(swapcase(&text_at(&a, 0)))
     });
@@ -483,7 +493,11 @@ fn register_search_and_build(map: &mut FuncMap) {
         string([b"\n".as_slice(), &indented].concat())
     });
     map.add("replace", &[Str, Str, Str], None, |a| {
-        string(replace_all(bytes_at(&a, 2), bytes_at(&a, 0), bytes_at(&a, 1))?)
+        string(replace_all(
+            bytes_at(&a, 2),
+            bytes_at(&a, 0),
+            bytes_at(&a, 1),
+        )?)
     });
     map.add("plural", &[Str, Str, Int], None, |a| {
         string(if int_at(&a, 2) == 1 {
@@ -716,11 +730,7 @@ fn register_regex(map: &mut FuncMap) {
     for name in ["regexSplit", "mustRegexSplit"] {
         map.add(name, &[Str, Str, Int], None, |a| {
             let re = compile(bytes_at(&a, 0))?;
-            Ok(slice_list(regex_split(
-                &re,
-                bytes_at(&a, 1),
-                int_at(&a, 2),
-            )))
+            Ok(slice_list(regex_split(&re, bytes_at(&a, 1), int_at(&a, 2))))
         });
     }
     map.add("regexQuoteMeta", &[Str], None, |a| {
@@ -820,7 +830,10 @@ fn base(p: &[u8]) -> Vec<u8> {
     if trimmed.is_empty() {
         return b"/".to_vec();
     }
-    let start = trimmed.iter().rposition(|b| *b == b'/').map_or(0, |i| i + 1);
+    let start = trimmed
+        .iter()
+        .rposition(|b| *b == b'/')
+        .map_or(0, |i| i + 1);
     trimmed[start..].to_vec()
 }
 
@@ -879,7 +892,10 @@ mod tests {
     fn split_n_matches_go() {
         assert_eq!(split_n(b"a,b,c", b",", 2), vec![&b"a"[..], b"b,c"]);
         assert_eq!(split_n(b"abc", b"", -1), vec![&b"a"[..], b"b", b"c"]);
-        assert_eq!(split_n(b"a\xe2\x82", b"", -1), vec![&b"a"[..], b"\xe2", b"\x82"]);
+        assert_eq!(
+            split_n(b"a\xe2\x82", b"", -1),
+            vec![&b"a"[..], b"\xe2", b"\x82"]
+        );
         assert!(split_n(b"abc", b",", 0).is_empty());
     }
 }
