@@ -570,7 +570,12 @@ impl Spec {
                     .ok()
                     .and_then(char::from_u32)
                     .unwrap_or('\u{FFFD}');
-                self.pad(out, quote_rune(c).as_bytes());
+                let quoted = if self.plus {
+                    quote_rune_ascii(c)
+                } else {
+                    quote_rune(c)
+                };
+                self.pad(out, quoted.as_bytes());
             }
             'U' => self.pad(out, self.unicode(i).as_bytes()),
             _ => self.bad_verb(out, value, verb),
@@ -684,6 +689,11 @@ impl Spec {
                 return;
             }
         };
+        let text = if self.sharp && verb != 'b' && f.is_finite() {
+            sharp_float(&text, verb, self.prec)
+        } else {
+            text
+        };
         self.pad_number(out, &text);
     }
 
@@ -711,18 +721,21 @@ impl Spec {
 
     fn print_string(&self, out: &mut Buf, value: &Value, s: &[u8], verb: char) {
         match verb {
-            'v' if self.sharp_v => self.pad(out, quote(s).as_bytes()),
-            'v' | 's' => match self.prec {
-                // Go's `truncate`: at most `p` runes, as `for range` counts them.
-                Some(p) => {
-                    let end = gostring::runes(s).nth(p).map_or(s.len(), |(i, _, _)| i);
-                    self.pad(out, &s[..end]);
-                }
-                None => self.pad(out, s),
-            },
-            'q' => self.pad(out, &self.quote_string(s)),
+            'v' if self.sharp_v => self.pad(out, quote(self.truncated(s)).as_bytes()),
+            'v' | 's' => self.pad(out, self.truncated(s)),
+            // Go's `fmtQ` truncates before quoting: `%.2q` of "héllo" is `"hé"`.
+            'q' => self.pad(out, &self.quote_string(self.truncated(s))),
             'x' | 'X' => self.print_hex_bytes(out, s, verb == 'X'),
             _ => self.bad_verb(out, value, verb),
+        }
+    }
+
+    /// Go's `truncateString`: at most the precision's count of runes, as `for range` counts
+    /// them (each invalid byte one rune).
+    fn truncated<'s>(&self, s: &'s [u8]) -> &'s [u8] {
+        match self.prec {
+            Some(p) => &s[..gostring::runes(s).nth(p).map_or(s.len(), |(i, _, _)| i)],
+            None => s,
         }
     }
 
@@ -985,6 +998,56 @@ impl Digits {
     }
 }
 
+/// Go's `#` flag on a float (`fmt.fmtFloat`): the decimal point is always written, and `%g`,
+/// `%v` and `%x` keep trailing zeros up to the precision's count of significant digits (6
+/// without a precision): `%#.4v` of 3.25 is `3.250`.
+fn sharp_float(text: &str, verb: char, prec: Option<usize>) -> String {
+    let (sign, num) = match text.strip_prefix(['-', '+']) {
+        Some(rest) => (&text[..1], rest),
+        None => ("", text),
+    };
+    let mut digits: i64 = match verb {
+        'v' | 'g' | 'G' | 'x' => prec.map_or(6, |p| i64::try_from(p).unwrap_or(i64::MAX)),
+        _ => 0,
+    };
+    let mut has_point = false;
+    let mut saw_nonzero = false;
+    let mut tail_at = num.len();
+    for (i, c) in num.char_indices() {
+        match c {
+            '.' => has_point = true,
+            'p' | 'P' => {
+                tail_at = i;
+                break;
+            }
+            'e' | 'E' if verb != 'x' && verb != 'X' => {
+                tail_at = i;
+                break;
+            }
+            _ => {
+                saw_nonzero |= c != '0';
+                if saw_nonzero {
+                    digits -= 1;
+                }
+            }
+        }
+    }
+    let (body, tail) = num.split_at(tail_at);
+    let mut out = format!("{sign}{body}");
+    if !has_point {
+        // A lone leading zero counts once.
+        if body == "0" {
+            digits -= 1;
+        }
+        out.push('.');
+    }
+    for _ in 0..digits.clamp(0, 1 << 16) {
+        out.push('0');
+    }
+    out.push_str(tail);
+    out
+}
+
 /// `strconv.FormatFloat(f, fmt, prec, 64)` for the formats `e`, `E`, `f`, `g` and `G`.
 pub fn format_float(f: f64, fmt: char, prec: i32) -> String {
     if f.is_nan() {
@@ -1085,6 +1148,17 @@ pub fn quote_str(s: &str) -> String {
 
 fn quote_rune(c: char) -> String {
     quote_with(c.to_string().as_bytes(), '\'')
+}
+
+/// `strconv.QuoteRuneToASCII`: `quote_rune` with a non-ASCII character escaped.
+fn quote_rune_ascii(c: char) -> String {
+    if c.is_ascii() {
+        return quote_rune(c);
+    }
+    match c as u32 {
+        v @ 0x80..=0xFFFF => format!("'\\u{v:04x}'"),
+        v => format!("'\\U{v:08x}'"),
+    }
 }
 
 /// `strconv.CanBackquote`: valid UTF-8 without control characters but tab, backquote or BOM.

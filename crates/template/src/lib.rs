@@ -34,8 +34,10 @@
 //!   support the methods templates commonly call, not all of Go's (docs/template.md lists
 //!   them).
 //! - ESO's `toYaml` matches sigs.k8s.io/yaml byte for byte (quoting, block scalars, folding at
-//!   column 80, go-yaml's key order); `fromYaml` decodes YAML 1.2-style, so unquoted YAML 1.1
-//!   booleans such as `y`, `yes`, `on` stay strings where Go reads them as `true`/`false`.
+//!   column 80, go-yaml's key order); `fromYaml` reads YAML 1.1 as go-yaml v2 does (unquoted
+//!   `y`, `yes`, `on`, `off` are booleans). Its syntax errors come from yaml-rust2, a libyaml
+//!   port like go-yaml: the common ones read as go-yaml's, rarer ones may be worded
+//!   differently; sequences and maps nest at most 10,000 deep (go-yaml v2: no bound).
 //!
 //! ```
 //! use keyward_template::{Template, Value};

@@ -27,6 +27,9 @@ use corpus::binary::BinaryCase;
 
 const MINIMUM_CASES: usize = 500;
 
+/// A case to compare: its name, its template and the bytes ESO would have fetched.
+type NamedCase = (String, String, BTreeMap<String, Vec<u8>>);
+
 /// What one engine made of one case.
 #[derive(Debug, PartialEq)]
 enum Outcome {
@@ -214,9 +217,7 @@ fn describe(name: &str, ours: &Outcome, theirs: &Outcome) -> String {
 
 /// Compares keyward with ESO over `(name, template, data)` cases; returns the counts of
 /// cases, reference errors and the disagreements.
-fn compare_with_eso(
-    cases: &[(String, String, BTreeMap<String, Vec<u8>>)],
-) -> (usize, usize, Vec<String>) {
+fn compare_with_eso(cases: &[NamedCase]) -> (usize, usize, Vec<String>) {
     let inputs: Vec<(&str, &BTreeMap<String, Vec<u8>>)> =
         cases.iter().map(|(_, t, d)| (t.as_str(), d)).collect();
     let eso = render_with_eso(&inputs);
@@ -237,7 +238,7 @@ fn compare_with_eso(
 #[test]
 fn keyward_renders_every_corpus_case_like_eso() {
     let lacking = functions_eso_lacks();
-    let cases: Vec<(String, String, BTreeMap<String, Vec<u8>>)> = corpus_cases()
+    let cases: Vec<NamedCase> = corpus_cases()
         .into_iter()
         .filter(|c| !calls_any(&c.template, &lacking))
         .map(|c| (c.name, c.template, eso_data(&c.data)))
@@ -294,7 +295,7 @@ fn dot_typing_errors_read_like_eso() {
 
 #[test]
 fn binary_values_pass_through_like_eso() {
-    let cases: Vec<(String, String, BTreeMap<String, Vec<u8>>)> = corpus::binary::cases()
+    let cases: Vec<NamedCase> = corpus::binary::cases()
         .into_iter()
         .map(
             |BinaryCase {
@@ -312,11 +313,11 @@ fn binary_values_pass_through_like_eso() {
     report_against_ratchet(&disagreements, KNOWN_BINARY_DISAGREEMENTS);
 }
 
-/// Disagreements with ESO still open (issue 13: ESO's `map[string]string` typing, byte
-/// strings end to end, YAML 1.1 booleans in `fromYaml`). A ratchet: the count may only fall;
-/// lower it with every fix, down to zero.
+/// Disagreements with ESO still open: none since issue 13 item 2 (ESO's `map[string]string`
+/// typing, byte strings end to end, `fromYaml` as go-yaml v2 reads YAML 1.1). A ratchet that
+/// may only fall: any new disagreement fails the test.
 const KNOWN_CORPUS_DISAGREEMENTS: usize = 0;
-const KNOWN_BINARY_DISAGREEMENTS: usize = 28;
+const KNOWN_BINARY_DISAGREEMENTS: usize = 0;
 
 fn report_against_ratchet(disagreements: &[String], known: usize) {
     if std::env::var_os("KEYWARD_DIFF_SHOW").is_some() {

@@ -46,19 +46,19 @@ const CA: Param = Param::Struct(CERTIFICATE);
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("genPrivateKey", &[Str], None, |a| {
-        Ok(Value::from(gen_private_key(&*text_at(&a, 0))))
+        Ok(Value::from(gen_private_key(&text_at(&a, 0))))
     });
     map.add("buildCustomCert", &[Str, Str], None, |a| {
-        build_custom_cert(&*text_at(&a, 0), &*text_at(&a, 1))
+        build_custom_cert(&text_at(&a, 0), &text_at(&a, 1))
     });
     map.add("genCA", &[Str, Int], None, |a| {
         let key = new_rsa_key()?;
-        gen_ca(&*text_at(&a, 0), int_at(&a, 1), key)
+        gen_ca(&text_at(&a, 0), int_at(&a, 1), key)
     });
     map.add("genCAWithKey", &[Str, Int, Str], None, |a| {
         let key =
-            parse_key_pem(&*text_at(&a, 2)).map_err(|e| format!("parsing private key: {e}"))?;
-        gen_ca(&*text_at(&a, 0), int_at(&a, 1), key)
+            parse_key_pem(&text_at(&a, 2)).map_err(|e| format!("parsing private key: {e}"))?;
+        gen_ca(&text_at(&a, 0), int_at(&a, 1), key)
     });
     map.add(
         "genSelfSignedCert",
@@ -75,7 +75,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         None,
         |a| {
             let key =
-                parse_key_pem(&*text_at(&a, 4)).map_err(|e| format!("parsing private key: {e}"))?;
+                parse_key_pem(&text_at(&a, 4)).map_err(|e| format!("parsing private key: {e}"))?;
             self_signed(&a, key)
         },
     );
@@ -94,7 +94,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         None,
         |a| {
             let key =
-                parse_key_pem(&*text_at(&a, 5)).map_err(|e| format!("parsing private key: {e}"))?;
+                parse_key_pem(&text_at(&a, 5)).map_err(|e| format!("parsing private key: {e}"))?;
             signed(&a, key)
         },
     );

@@ -19,10 +19,10 @@ use crate::value::Value;
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("certSANs", &[Param::Str], None, |a| {
-        cert_sans(&*text_at(&a, 0))
+        cert_sans(&text_at(&a, 0))
     });
     map.add("filterCertChain", &[Param::Str, Param::Str], None, |a| {
-        filter_cert_chain(&*text_at(&a, 0), &*text_at(&a, 1)).map(Value::from)
+        filter_cert_chain(&text_at(&a, 0), &text_at(&a, 1)).map(Value::from)
     });
 }
 

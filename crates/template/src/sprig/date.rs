@@ -16,23 +16,23 @@ const SECOND: i64 = 1_000_000_000;
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("now", &[], None, |_| Ok(time(GoTime::now())));
     map.add("date", &[Str, Any], None, |a| {
-        Ok(in_zone(&*text_at(&a, 0), &a[1], "Local"))
+        Ok(in_zone(&text_at(&a, 0), &a[1], "Local"))
     });
     map.add("htmlDate", &[Any], None, |a| {
         Ok(in_zone("2006-01-02", &a[0], "Local"))
     });
     map.add("htmlDateInZone", &[Any, Str], None, |a| {
-        Ok(in_zone("2006-01-02", &a[0], &*text_at(&a, 1)))
+        Ok(in_zone("2006-01-02", &a[0], &text_at(&a, 1)))
     });
     for name in ["dateInZone", "date_in_zone"] {
         map.add(name, &[Str, Any, Str], None, |a| {
-            Ok(in_zone(&*text_at(&a, 0), &a[1], &*text_at(&a, 2)))
+            Ok(in_zone(&text_at(&a, 0), &a[1], &text_at(&a, 2)))
         });
     }
     for name in ["dateModify", "date_modify"] {
         map.add(name, &[Str, Time], None, |a| {
             let t = time_at(&a, 1);
-            Ok(time(match parse_duration(&*text_at(&a, 0)) {
+            Ok(time(match parse_duration(&text_at(&a, 0)) {
                 Some(d) => t.add(d),
                 None => t,
             }))
@@ -52,12 +52,12 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
     map.add("toDate", &[Str, Str], None, |a| {
         Ok(time(
-            gotime::parse_in_local(&*text_at(&a, 0), &*text_at(&a, 1))
+            gotime::parse_in_local(&text_at(&a, 0), &text_at(&a, 1))
                 .unwrap_or_else(|_| GoTime::zero()),
         ))
     });
     map.add("mustToDate", &[Str, Str], None, |a| {
-        gotime::parse_in_local(&*text_at(&a, 0), &*text_at(&a, 1))
+        gotime::parse_in_local(&text_at(&a, 0), &text_at(&a, 1))
             .map(time)
             .map_err(|e| e.to_string())
     });
@@ -79,7 +79,7 @@ fn time_at(args: &[Value], i: usize) -> GoTime {
 }
 
 fn must_date_modify(a: Vec<Value>) -> FuncResult {
-    match parse_duration(&*text_at(&a, 0)) {
+    match parse_duration(&text_at(&a, 0)) {
         Some(d) => Ok(time(time_at(&a, 1).add(d))),
         None => Err("time: invalid duration (the duration text is not shown)".to_owned()),
     }

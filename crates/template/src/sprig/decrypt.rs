@@ -18,10 +18,10 @@ pub(crate) fn register(map: &mut FuncMap) {
             return Ok(a.swap_remove(2));
         }
         rsa_decrypt(
-            &*text_at(&a, 0),
-            &*text_at(&a, 1),
+            &text_at(&a, 0),
+            &text_at(&a, 1),
             bytes_at(&a, 2),
-            &*text_at(&a, 3),
+            &text_at(&a, 3),
         )
     });
 }

@@ -227,11 +227,9 @@ fn register_json(map: &mut FuncMap) {
         to_json(&a[0], false).map(Value::from)
     });
     map.add("fromJson", &[Str], None, |a| {
-        Ok(from_json(&*text_at(&a, 0)).unwrap_or(Value::Nil))
+        Ok(from_json(&text_at(&a, 0)).unwrap_or(Value::Nil))
     });
-    map.add("mustFromJson", &[Str], None, |a| {
-        from_json(&*text_at(&a, 0))
-    });
+    map.add("mustFromJson", &[Str], None, |a| from_json(&text_at(&a, 0)));
 }
 
 /// `json.Unmarshal` into `interface{}` (Go reads an invalid byte inside a JSON string as

@@ -16,7 +16,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         "jwkPublicKeyPem",
         &[Param::Str],
         None,
-        |a| match parse_jwk(&*text_at(&a, 0))? {
+        |a| match parse_jwk(&text_at(&a, 0))? {
             Jwk::Public(key) => pem("PUBLIC KEY", key.to_spki()?),
             Jwk::Private(_) => Err("x509: unsupported public key type (a private JWK)".to_owned()),
         },
@@ -25,7 +25,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         "jwkPrivateKeyPem",
         &[Param::Str],
         None,
-        |a| match parse_jwk(&*text_at(&a, 0))? {
+        |a| match parse_jwk(&text_at(&a, 0))? {
             Jwk::Private(key) => pem("PRIVATE KEY", key.to_pkcs8()?),
             Jwk::Public(_) => Err("x509: unknown key type (a public JWK)".to_owned()),
         },

@@ -15,6 +15,7 @@ mod decimal;
 mod decrypt;
 mod duration;
 mod encoding;
+mod fromyaml;
 mod jwk;
 mod keys;
 mod pem;

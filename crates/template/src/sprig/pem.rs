@@ -13,7 +13,7 @@ use crate::value::Value;
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("filterPEM", &[Param::Str, Param::Str], None, |a| {
-        filter_pem(&*text_at(&a, 0), &*text_at(&a, 1))
+        filter_pem(&text_at(&a, 0), &text_at(&a, 1))
     });
 }
 

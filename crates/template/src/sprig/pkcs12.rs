@@ -35,31 +35,31 @@ pub(crate) fn register(map: &mut FuncMap) {
         pkcs12_key("", bytes_at(&a, 0))
     });
     map.add("pkcs12keyPass", &[Str, Str], None, |a| {
-        pkcs12_key(&*text_at(&a, 0), bytes_at(&a, 1))
+        pkcs12_key(&text_at(&a, 0), bytes_at(&a, 1))
     });
     map.add("pkcs12cert", &[Str], None, |a| {
         pkcs12_cert("", bytes_at(&a, 0))
     });
     map.add("pkcs12certPass", &[Str, Str], None, |a| {
-        pkcs12_cert(&*text_at(&a, 0), bytes_at(&a, 1))
+        pkcs12_cert(&text_at(&a, 0), bytes_at(&a, 1))
     });
     map.add("pemToPkcs12", &[Str, Str], None, |a| {
-        pem_to_pkcs12(&*text_at(&a, 0), &*text_at(&a, 1), "", false)
+        pem_to_pkcs12(&text_at(&a, 0), &text_at(&a, 1), "", false)
     });
     map.add("pemToPkcs12Pass", &[Str, Str, Str], None, |a| {
-        pem_to_pkcs12(&*text_at(&a, 0), &*text_at(&a, 1), &*text_at(&a, 2), false)
+        pem_to_pkcs12(&text_at(&a, 0), &text_at(&a, 1), &text_at(&a, 2), false)
     });
     map.add("fullPemToPkcs12", &[Str, Str], None, |a| {
-        pem_to_pkcs12(&*text_at(&a, 0), &*text_at(&a, 1), "", true)
+        pem_to_pkcs12(&text_at(&a, 0), &text_at(&a, 1), "", true)
     });
     map.add("fullPemToPkcs12Pass", &[Str, Str, Str], None, |a| {
-        pem_to_pkcs12(&*text_at(&a, 0), &*text_at(&a, 1), &*text_at(&a, 2), true)
+        pem_to_pkcs12(&text_at(&a, 0), &text_at(&a, 1), &text_at(&a, 2), true)
     });
     map.add("pemTruststoreToPKCS12", &[Str], None, |a| {
-        truststore(&*text_at(&a, 0), "")
+        truststore(&text_at(&a, 0), "")
     });
     map.add("pemTruststoreToPKCS12Pass", &[Str, Str], None, |a| {
-        truststore(&*text_at(&a, 0), &*text_at(&a, 1))
+        truststore(&text_at(&a, 0), &text_at(&a, 1))
     });
 }
 

@@ -33,7 +33,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
     map.add("randBytes", &[Int], None, |a| rand_bytes(int_at(&a, 0)));
     map.add("uuidv4", &[], None, |_| uuidv4());
-    map.add("shuffle", &[Str], None, |a| shuffle(&*text_at(&a, 0)));
+    map.add("shuffle", &[Str], None, |a| shuffle(&text_at(&a, 0)));
 }
 
 fn random_u64() -> Result<u64, String> {

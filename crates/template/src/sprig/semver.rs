@@ -265,10 +265,10 @@ pub(crate) fn semver_compare(constraint: &str, version: &str) -> Result<bool, St
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("semver", &[Param::Str], None, |a| {
-        Version::parse(&*text_at(&a, 0)).map(|v| Value::Semver(Arc::new(v)))
+        Version::parse(&text_at(&a, 0)).map(|v| Value::Semver(Arc::new(v)))
     });
     map.add("semverCompare", &[Param::Str, Param::Str], None, |a| {
-        semver_compare(&*text_at(&a, 0), &*text_at(&a, 1)).map(Value::Bool)
+        semver_compare(&text_at(&a, 0), &text_at(&a, 1)).map(Value::Bool)
     });
 }
 

@@ -8,7 +8,7 @@ use crate::value::Value;
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("urlParse", &[Param::Str], None, |a| {
-        parse(&*text_at(&a, 0)).map(|parts| {
+        parse(&text_at(&a, 0)).map(|parts| {
             Value::Map(
                 parts
                     .into_iter()

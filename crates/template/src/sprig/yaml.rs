@@ -3,14 +3,14 @@
 //! reproduces that emitter's choices byte for byte: key order (go-yaml's "natural" sort),
 //! scalar styles (plain, single-quoted, double-quoted, literal block), quoting of strings that
 //! would read back as another type (YAML 1.1 booleans, numbers, timestamps, base-60 floats)
-//! and folding of long scalars at column 80. `fromYaml` decodes a document into a map and,
-//! like ESO, reports a decoding failure under the key `Error` instead of failing the template.
+//! and folding of long scalars at column 80. `fromYaml` lives in [`fromyaml`].
 
 use std::cmp::Ordering;
 
-use crate::funcs::{FuncMap, Param, text_at};
+use crate::funcs::{FuncMap, Param, bytes_at};
 use crate::gofmt;
 use crate::sprig::encoding::to_json;
+use crate::sprig::fromyaml;
 use crate::value::Value;
 
 /// go-yaml's preferred line width: longer scalars are folded at spaces past this column.
@@ -25,7 +25,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         Ok(Value::from(to_yaml(&a[0]).unwrap_or_default()))
     });
     map.add("fromYaml", &[Param::Str], None, |a| {
-        Ok(from_yaml(&*text_at(&a, 0)))
+        fromyaml::from_yaml(bytes_at(&a, 0))
     });
 }
 
@@ -58,61 +58,6 @@ fn readable(v: &Value) -> bool {
         Value::List(items) => items.iter().all(readable),
         Value::Map(m) | Value::StringMap(m) => m.iter().all(|(k, v)| ok(k) && readable(v)),
         _ => true,
-    }
-}
-
-/// `yaml.Unmarshal` into `map[string]any`, with decoding errors under `Error`.
-pub(crate) fn from_yaml(text: &str) -> Value {
-    let mut map = std::collections::BTreeMap::new();
-    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
-        Ok(serde_yaml_ng::Value::Mapping(m)) => {
-            for (k, v) in m {
-                map.insert(yaml_key(&k), yaml_value(v));
-            }
-        }
-        Ok(serde_yaml_ng::Value::Null) => {}
-        Ok(_) => {
-            map.insert(
-                "Error".to_owned(),
-                Value::from("error unmarshaling JSON: the document is not a mapping"),
-            );
-        }
-        Err(_) => {
-            map.insert(
-                "Error".to_owned(),
-                Value::from("error converting YAML to JSON: the document is not valid YAML"),
-            );
-        }
-    }
-    Value::Map(map)
-}
-
-fn yaml_key(k: &serde_yaml_ng::Value) -> String {
-    match k {
-        serde_yaml_ng::Value::String(s) => s.clone(),
-        serde_yaml_ng::Value::Bool(b) => b.to_string(),
-        serde_yaml_ng::Value::Number(n) => n.to_string(),
-        serde_yaml_ng::Value::Null => "null".to_owned(),
-        _ => String::new(),
-    }
-}
-
-/// A decoded YAML value as `encoding/json` would hand it back (every number a float64).
-fn yaml_value(v: serde_yaml_ng::Value) -> Value {
-    match v {
-        serde_yaml_ng::Value::Null => Value::Nil,
-        serde_yaml_ng::Value::Bool(b) => Value::Bool(b),
-        serde_yaml_ng::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-        serde_yaml_ng::Value::String(s) => Value::from(s),
-        serde_yaml_ng::Value::Sequence(items) => {
-            Value::List(items.into_iter().map(yaml_value).collect())
-        }
-        serde_yaml_ng::Value::Mapping(m) => Value::Map(
-            m.into_iter()
-                .map(|(k, v)| (yaml_key(&k), yaml_value(v)))
-                .collect(),
-        ),
-        serde_yaml_ng::Value::Tagged(t) => yaml_value(t.value),
     }
 }
 
@@ -971,13 +916,5 @@ mod tests {
         assert_eq!(yaml(r#"{"multi\nkey":1}"#), "? |-\n  multi\n  key\n: 1");
         assert_eq!(yaml("1e20"), "1e+20");
         assert_eq!(yaml("0.000001"), "1e-06");
-    }
-
-    #[test]
-    fn from_yaml_reports_errors_in_the_map() {
-        let Value::Map(m) = from_yaml("a: [") else {
-            panic!("fromYaml returns a map");
-        };
-        assert!(m.contains_key("Error"));
     }
 }
