@@ -37,7 +37,8 @@
 //!   column 80, go-yaml's key order); `fromYaml` reads YAML 1.1 as go-yaml v2 does (unquoted
 //!   `y`, `yes`, `on`, `off` are booleans). Its syntax errors come from yaml-rust2, a libyaml
 //!   port like go-yaml: the common ones read as go-yaml's, rarer ones may be worded
-//!   differently; sequences and maps nest at most 10,000 deep (go-yaml v2: no bound).
+//!   differently; sequences and maps nest at most 10,000 deep, flow collections 255 (go-yaml
+//!   v2: no bound).
 //!
 //! ```
 //! use keyward_template::{Template, Value};
