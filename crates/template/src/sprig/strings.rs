@@ -678,30 +678,103 @@ fn compile(pattern: &[u8]) -> Result<Regex, String> {
     Regex::new(&pattern).map_err(|_| "the regular expression does not compile".to_owned())
 }
 
+/// A string as Go's `regexp` reads it: runes, with each byte that does not start a valid
+/// UTF-8 sequence read as U+FFFD of width 1 (so `.` and `[^a]` match it). The regex crate
+/// skips such bytes instead, so a string that is not UTF-8 is searched in a translation
+/// (each invalid byte written as U+FFFD) whose offsets map back to the original bytes.
+struct Haystack<'s> {
+    original: &'s [u8],
+    /// The translation and, for each of its offsets (and its end), the original offset;
+    /// `None` when the string is UTF-8 and is searched as it is.
+    translated: Option<(Vec<u8>, Vec<usize>)>,
+}
+
+impl<'s> Haystack<'s> {
+    fn new(original: &'s [u8]) -> Haystack<'s> {
+        if std::str::from_utf8(original).is_ok() {
+            return Haystack {
+                original,
+                translated: None,
+            };
+        }
+        let mut text = Vec::with_capacity(original.len() + 8);
+        let mut origin = Vec::with_capacity(original.len() + 8);
+        for (offset, rune, width) in gostring::runes(original) {
+            if gostring::is_invalid(rune, width) {
+                text.extend_from_slice("\u{FFFD}".as_bytes());
+                origin.extend([offset; 3]);
+            } else {
+                text.extend_from_slice(&original[offset..offset + width]);
+                origin.extend(offset..offset + width);
+            }
+        }
+        origin.push(original.len());
+        Haystack {
+            original,
+            translated: Some((text, origin)),
+        }
+    }
+
+    /// What the regex searches.
+    fn searched(&self) -> &[u8] {
+        self.translated.as_ref().map_or(self.original, |(t, _)| t)
+    }
+
+    /// An offset in what was searched, as an offset in the original bytes.
+    fn at(&self, offset: usize) -> usize {
+        self.translated
+            .as_ref()
+            .map_or(offset, |(_, origin)| origin[offset.min(origin.len() - 1)])
+    }
+
+    /// The matches of `re` (at most `limit`), as ranges of the original bytes.
+    fn matches(&self, re: &Regex, limit: usize) -> Vec<std::ops::Range<usize>> {
+        re.find_iter(self.searched())
+            .take(limit)
+            .map(|m| self.at(m.start())..self.at(m.end()))
+            .collect()
+    }
+}
+
+fn is_match(re: &Regex, s: &[u8]) -> bool {
+    re.is_match(Haystack::new(s).searched())
+}
+
 fn find_all<'s>(re: &Regex, s: &'s [u8], n: i64) -> Vec<&'s [u8]> {
     let limit = if n < 0 { usize::MAX } else { n as usize };
-    re.find_iter(s).take(limit).map(|m| m.as_bytes()).collect()
+    let haystack = Haystack::new(s);
+    haystack
+        .matches(re, limit)
+        .into_iter()
+        .map(|m| &s[m])
+        .collect()
 }
 
 fn regex_split<'s>(re: &Regex, s: &'s [u8], n: i64) -> Vec<&'s [u8]> {
     if n == 0 {
         return Vec::new();
     }
-    if n < 0 {
-        re.split(s).collect()
-    } else {
-        re.splitn(s, n as usize).collect()
+    // `n` pieces at most: the first n-1 matches split, the rest is the last piece.
+    let cuts = if n < 0 { usize::MAX } else { n as usize - 1 };
+    let haystack = Haystack::new(s);
+    let mut pieces = Vec::new();
+    let mut last = 0;
+    for m in haystack.matches(re, cuts) {
+        pieces.push(&s[last..m.start]);
+        last = m.end;
     }
+    pieces.push(&s[last..]);
+    pieces
 }
 
 fn register_regex(map: &mut FuncMap) {
     map.add("regexMatch", &[Str, Str], None, |a| {
         Ok(Value::Bool(
-            compile(bytes_at(&a, 0)).is_ok_and(|re| re.is_match(bytes_at(&a, 1))),
+            compile(bytes_at(&a, 0)).is_ok_and(|re| is_match(&re, bytes_at(&a, 1))),
         ))
     });
     map.add("mustRegexMatch", &[Str, Str], None, |a| {
-        compile(bytes_at(&a, 0)).map(|re| Value::Bool(re.is_match(bytes_at(&a, 1))))
+        compile(bytes_at(&a, 0)).map(|re| Value::Bool(is_match(&re, bytes_at(&a, 1))))
     });
     for name in ["regexFindAll", "mustRegexFindAll"] {
         map.add(name, &[Str, Str, Int], None, |a| {
@@ -712,7 +785,9 @@ fn register_regex(map: &mut FuncMap) {
     for name in ["regexFind", "mustRegexFind"] {
         map.add(name, &[Str, Str], None, |a| {
             let re = compile(bytes_at(&a, 0))?;
-            string(re.find(bytes_at(&a, 1)).map_or(&[][..], |m| m.as_bytes()))
+            let s = bytes_at(&a, 1);
+            let found = Haystack::new(s).matches(&re, 1).pop();
+            string(found.map_or(&[][..], |m| &s[m]))
         });
     }
     for name in ["regexReplaceAll", "mustRegexReplaceAll"] {
@@ -766,6 +841,10 @@ impl regex::bytes::Replacer for CappedReplacer<'_> {
 
 /// `ReplaceAllString` (with `$1` expansion) or `ReplaceAllLiteralString`, within the cap.
 fn capped_replace_all(re: &Regex, s: &[u8], replacement: &[u8], expand: bool) -> FuncResult {
+    let haystack = Haystack::new(s);
+    if haystack.translated.is_some() {
+        return replace_all_in_bytes(re, &haystack, replacement, expand);
+    }
     let mut replacer = CappedReplacer {
         replacement,
         expand,
@@ -779,6 +858,89 @@ fn capped_replace_all(re: &Regex, s: &[u8], replacement: &[u8], expand: bool) ->
         limits::reserve(usize::MAX)?;
     }
     string(out)
+}
+
+/// [`capped_replace_all`] over a string that is not UTF-8: matched in its translation, the
+/// unmatched bytes and the groups copied from the original, `$` expanded as Go's
+/// `Regexp.Expand` does.
+fn replace_all_in_bytes(
+    re: &Regex,
+    haystack: &Haystack<'_>,
+    replacement: &[u8],
+    expand: bool,
+) -> FuncResult {
+    let s = haystack.original;
+    let max = limits::max_bytes();
+    let mut out = Vec::with_capacity(s.len());
+    let mut last = 0;
+    for caps in re.captures_iter(haystack.searched()) {
+        let Some(whole) = caps.get(0) else {
+            continue;
+        };
+        out.extend_from_slice(&s[last..haystack.at(whole.start())]);
+        if expand {
+            let group = |name: &str| -> &[u8] {
+                let m = match name.parse::<usize>() {
+                    Ok(index) => caps.get(index),
+                    Err(_) => caps.name(name),
+                };
+                m.map_or(&[][..], |m| {
+                    &s[haystack.at(m.start())..haystack.at(m.end())]
+                })
+            };
+            go_expand(&mut out, replacement, group);
+        } else {
+            out.extend_from_slice(replacement);
+        }
+        last = haystack.at(whole.end());
+        if out.len() > max {
+            limits::reserve(usize::MAX)?;
+        }
+    }
+    out.extend_from_slice(&s[last..]);
+    string(out)
+}
+
+/// Go's `Regexp.Expand`: `$$` is `$`, `$name` (as long as possible: letters, digits, `_`)
+/// and `${name}` are the group by number or name (empty when absent), and a `$` not
+/// followed by a name is kept as it is.
+fn go_expand<'g>(out: &mut Vec<u8>, template: &[u8], group: impl Fn(&str) -> &'g [u8]) {
+    let mut rest = template;
+    while let Some(at) = memchr::memchr(b'$', rest) {
+        out.extend_from_slice(&rest[..at]);
+        rest = &rest[at + 1..];
+        if let Some(after) = rest.strip_prefix(b"$") {
+            out.push(b'$');
+            rest = after;
+            continue;
+        }
+        let (name, after) = if let Some(braced) = rest.strip_prefix(b"{") {
+            match memchr::memchr(b'}', braced) {
+                Some(close) if close > 0 && is_group_name(&braced[..close]) => {
+                    (&braced[..close], &braced[close + 1..])
+                }
+                _ => (&b""[..], rest),
+            }
+        } else {
+            let end = gostring::runes(rest)
+                .find(|&(_, rune, _)| !(rune.is_alphanumeric() || rune == '_'))
+                .map_or(rest.len(), |(offset, _, _)| offset);
+            (&rest[..end], &rest[end..])
+        };
+        if name.is_empty() {
+            out.push(b'$');
+            continue;
+        }
+        out.extend_from_slice(group(&String::from_utf8_lossy(name)));
+        rest = after;
+    }
+    out.extend_from_slice(rest);
+}
+
+fn is_group_name(name: &[u8]) -> bool {
+    gostring::runes(name).all(|(_, rune, width)| {
+        !gostring::is_invalid(rune, width) && (rune.is_alphanumeric() || rune == '_')
+    })
 }
 
 /// `regexp.QuoteMeta`, byte by byte.
