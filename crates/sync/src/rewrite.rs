@@ -67,7 +67,7 @@ fn by_template(values: Values, text: &str) -> Result<Values, String> {
     for (key, value) in values {
         let data = keyward_template::Value::Map(BTreeMap::from([(
             "value".to_owned(),
-            keyward_template::Value::String(key),
+            keyward_template::Value::from(key),
         )]));
         let renamed = template.render(&data).map_err(|e| e.to_string())?;
         out.insert(renamed, value);

@@ -131,10 +131,11 @@ fn field_of(name: &str) -> String {
     format!("spec.target.template.metadata.{name}")
 }
 
-/// The data templates see: every fetched key as a string, or as bytes when it is not UTF-8
-/// (a raw PKCS#12 file or ciphertext reaches `pkcs12*` and `rsaDecrypt` intact).
+/// The data templates see, typed as ESO types them: a Go `map[string]string` of every
+/// fetched key, or bytes when it is not UTF-8 (a raw PKCS#12 file or ciphertext reaches
+/// `pkcs12*` and `rsaDecrypt` intact).
 fn template_values(data: &BTreeMap<String, SecretValue>) -> Value {
-    Value::Map(
+    Value::StringMap(
         data.iter()
             .map(|(key, value)| {
                 (
@@ -279,7 +280,8 @@ fn render_one(
 ) -> Result<SecretValue, String> {
     Template::parse(name, text)
         .and_then(|template| template.render_within(values, budget))
-        .map(SecretValue::from)
+        // The rendered bytes as they are: a binary value passes through unchanged, as in ESO.
+        .map(|out| SecretValue::from(out.into_bytes()))
         .map_err(|error| match error.stage {
             Stage::Limit => error.message,
             _ => error.to_string(),
@@ -320,6 +322,78 @@ mod tests {
             rendered.data.contains_key("password"),
             "Merge keeps fetched keys"
         );
+    }
+
+    /// ESO's templates write bytes: a keystore or a DER key goes through `{{ .key }}`
+    /// unchanged, and `len` and `b64dec` count and make bytes (issue 13 item 2).
+    #[test]
+    fn binary_values_pass_through_templates_unchanged() {
+        // 64 bytes that are not UTF-8: lone continuation bytes between two-byte sequences.
+        let binary: Vec<u8> = (0u8..64)
+            .map(|i| {
+                if i % 2 == 0 {
+                    0x80 | i
+                } else {
+                    0xC0 | (i % 32)
+                }
+            })
+            .collect();
+        assert!(std::str::from_utf8(&binary).is_err());
+        let fetched = BTreeMap::from([("keystore".to_owned(), SecretValue::from(binary.clone()))]);
+        let template: ExternalSecretTemplate = serde_json::from_value(serde_json::json!({
+            "data": {
+                "copy": "{{ .keystore }}",
+                "length": "{{ .keystore | len }}",
+                "decoded": "{{ \"/w==\" | b64dec }}",
+                "decoded_length": "{{ \"/w==\" | b64dec | len }}"
+            }
+        }))
+        .expect("template");
+        let rendered = render(&template, fetched, &TemplateInputs::default()).expect("render");
+        assert_eq!(rendered.data["copy"].expose_bytes(), binary.as_slice());
+        assert_eq!(rendered.data["length"].expose_str(), Ok("64"));
+        assert_eq!(
+            rendered.data["decoded"].expose_bytes(),
+            [0xFF_u8].as_slice()
+        );
+        assert_eq!(rendered.data["decoded_length"].expose_str(), Ok("1"));
+    }
+
+    #[test]
+    fn the_dot_is_a_map_of_strings_as_in_eso() {
+        let template: ExternalSecretTemplate = serde_json::from_value(serde_json::json!({
+            "data": {
+                "absent": "[{{ index . \"absent\" }}]",
+                "type": "{{ typeOf . }}",
+                "ranged": "{{ range $k, $v := . }}{{ $k }}:{{ typeOf $v }};{{ end }}"
+            }
+        }))
+        .expect("template");
+        let rendered = render(&template, fetched(), &TemplateInputs::default()).expect("render");
+        let text = |key: &str| rendered.data[key].expose_str().map(str::to_owned);
+        assert_eq!(text("absent"), Ok("[]".to_owned()));
+        assert_eq!(text("type"), Ok("map[string]string".to_owned()));
+        assert_eq!(
+            text("ranged"),
+            Ok("password:string;user:string;".to_owned())
+        );
+        for refused in [
+            "{{ keys . }}",
+            "{{ hasKey . \"user\" }}",
+            "{{ pick . \"user\" }}",
+        ] {
+            let template: ExternalSecretTemplate =
+                serde_json::from_value(serde_json::json!({ "data": { "k": refused } }))
+                    .expect("template");
+            let (_, message) =
+                render(&template, fetched(), &TemplateInputs::default()).expect_err(refused);
+            assert!(
+                message.ends_with(
+                    "wrong type for value; expected map[string]interface {}; got map[string]string"
+                ),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use crate::funcs::{FuncMap, Function, Param};
 use crate::gofmt;
+use crate::gostring::GoString;
 use crate::limits;
 use crate::methods::{self, Method};
 use crate::parse::{Arg, ArgKind, Branch, Command, List, Node, Number, Pipe};
@@ -61,7 +62,8 @@ pub(crate) struct Exec<'a> {
     nesting: usize,
     /// How much output this render may still write.
     output_left: usize,
-    pub out: String,
+    /// The rendered bytes (a Go template writes bytes, whatever its strings hold).
+    pub out: GoString,
 }
 
 impl<'a> Exec<'a> {
@@ -80,7 +82,7 @@ impl<'a> Exec<'a> {
             depth: 0,
             nesting: 0,
             output_left,
-            out: String::new(),
+            out: GoString::new(),
         }
     }
 
@@ -115,12 +117,12 @@ impl<'a> Exec<'a> {
     }
 
     /// Appends to the output, within what the budget has left.
-    fn write(&mut self, pos: usize, text: &str) -> Result<(), ExecError> {
-        if self.out.len().saturating_add(text.len()) > self.output_left {
+    fn write(&mut self, pos: usize, bytes: &[u8]) -> Result<(), ExecError> {
+        if self.out.len().saturating_add(bytes.len()) > self.output_left {
             let max = limits::human_size(limits::max_bytes());
             return Err(self.limit_error(pos, format!("output exceeds {max}")));
         }
-        self.out.push_str(text);
+        self.out.push_bytes(bytes);
         Ok(())
     }
 
@@ -138,7 +140,7 @@ impl<'a> Exec<'a> {
         for node in list {
             let flow = match node {
                 Node::Text(text) => {
-                    self.write(0, text)?;
+                    self.write(0, text.as_bytes())?;
                     Flow::Normal
                 }
                 Node::Action(pipe) => {
@@ -166,10 +168,10 @@ impl<'a> Exec<'a> {
 
     fn print(&mut self, pos: usize, value: &Operand) -> Result<(), ExecError> {
         match value {
-            None => self.write(pos, "<no value>"),
+            None => self.write(pos, b"<no value>"),
             Some(v) => {
                 let text = gofmt::display(v);
-                self.write(pos, &text)
+                self.write(pos, text.as_bytes())
             }
         }
     }
@@ -213,8 +215,8 @@ impl<'a> Exec<'a> {
                     .enumerate()
                     .map(|(i, v)| (Some(Value::Int(i as i64)), v)),
             ),
-            Some(Value::Map(map)) => {
-                Box::new(map.into_iter().map(|(k, v)| (Some(Value::String(k)), v)))
+            Some(Value::Map(map) | Value::StringMap(map)) => {
+                Box::new(map.into_iter().map(|(k, v)| (Some(Value::from(k)), v)))
             }
             Some(Value::Int(n) | Value::Int64(n)) => {
                 if branch.pipe.decl.len() > 1 {
@@ -421,7 +423,7 @@ impl<'a> Exec<'a> {
             ArgKind::Dot => Ok(dot.clone()),
             ArgKind::Nil => Err(self.error(first.pos, "nil is not a command")),
             ArgKind::Number(n) => self.ideal_constant(n, first.pos).map(Some),
-            ArgKind::Str(s) => Ok(Some(Value::String(s.clone()))),
+            ArgKind::Str(s) => Ok(Some(Value::from(s.clone()))),
             _ => Err(self.error(first.pos, "can't evaluate command")),
         }
     }
@@ -515,7 +517,7 @@ impl<'a> Exec<'a> {
             Some(Value::Nil) => {
                 Err(self.error(pos, format!("nil pointer evaluating interface {{}}.{name}")))
             }
-            Some(Value::Map(map)) => {
+            Some(Value::Map(map) | Value::StringMap(map)) => {
                 if has_args {
                     return Err(
                         self.error(pos, format!("{name} is not a method but has arguments"))
@@ -767,10 +769,10 @@ impl<'a> Exec<'a> {
                 Ok(Value::Int(n.int.unwrap_or(0)))
             }
             (Param::Int, _) => Err(found("integer")),
-            (Param::Str | Param::RawStr, ArgKind::Str(s)) => Ok(Value::String(s.clone())),
-            (Param::Str | Param::RawStr, _) => Err(found("string")),
+            (Param::Str, ArgKind::Str(s)) => Ok(Value::from(s.clone())),
+            (Param::Str, _) => Err(found("string")),
             (Param::Any | Param::Reflect, ArgKind::Bool(b)) => Ok(Value::Bool(*b)),
-            (Param::Any | Param::Reflect, ArgKind::Str(s)) => Ok(Value::String(s.clone())),
+            (Param::Any | Param::Reflect, ArgKind::Str(s)) => Ok(Value::from(s.clone())),
             (Param::Any | Param::Reflect, ArgKind::Number(n)) => self.ideal_constant(n, arg.pos),
             (Param::Any | Param::Reflect, ArgKind::Dot) => Ok(dot.clone().unwrap_or(Value::Nil)),
             (Param::Map | Param::Time | Param::Struct(_), _) => Err(self.error(
@@ -811,16 +813,10 @@ impl<'a> Exec<'a> {
                 _ => Err(self.error(pos, format!("invalid value; expected {}", param.go_type()))),
             };
         };
-        // Binary strings stay bytes only where a function asked for them.
-        let value = match (param, value) {
-            (Param::RawStr, value) => value,
-            (_, value) => value.into_text(),
-        };
         let fits = matches!(
             (param, &value),
             (Param::Any | Param::Reflect, _)
                 | (Param::Str, Value::String(_))
-                | (Param::RawStr, Value::String(_) | Value::Bytes(_))
                 | (Param::Int, Value::Int(_))
                 | (Param::Bool, Value::Bool(_))
                 | (Param::Map, Value::Map(_))

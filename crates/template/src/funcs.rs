@@ -1,10 +1,12 @@
 //! The function map: Go's template builtins and their signatures, the registry the Sprig
 //! modules add to, and the list of functions ESO exposes that keyward does not implement yet.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::gofmt;
+use crate::gostring::{self, GoString};
 use crate::sprig;
 use crate::value::Value;
 
@@ -17,8 +19,6 @@ pub(crate) enum Param {
     Reflect,
     /// `string`.
     Str,
-    /// `string` read as bytes: a [`Value::Bytes`] argument reaches the function unchanged.
-    RawStr,
     /// `int`.
     Int,
     /// `bool`.
@@ -37,7 +37,7 @@ impl Param {
         match self {
             Param::Any => "interface {}",
             Param::Reflect => "reflect.Value",
-            Param::Str | Param::RawStr => "string",
+            Param::Str => "string",
             Param::Int => "int",
             Param::Bool => "bool",
             Param::Map => "map[string]interface {}",
@@ -122,21 +122,24 @@ impl FuncMap {
     }
 }
 
-/// The argument at `i` as a string (the signature guarantees it).
-pub(crate) fn string_at(args: &[Value], i: usize) -> &str {
-    match args.get(i) {
-        Some(Value::String(s)) => s,
-        _ => "",
-    }
-}
-
-/// The argument at `i` as bytes (a [`Param::RawStr`] argument: text or binary).
+/// The string argument at `i`, as the bytes it is (the signature guarantees a string).
 pub(crate) fn bytes_at(args: &[Value], i: usize) -> &[u8] {
     match args.get(i) {
         Some(Value::String(s)) => s.as_bytes(),
-        Some(Value::Bytes(b)) => b,
         _ => &[],
     }
+}
+
+/// The string argument at `i` as text, read as Go reads runes (each byte that does not
+/// start a valid UTF-8 sequence is U+FFFD): for the functions whose Go code walks runes or
+/// parses text.
+pub(crate) fn text_at(args: &[Value], i: usize) -> Cow<'_, str> {
+    gostring::to_text(bytes_at(args, i))
+}
+
+/// A string result.
+pub(crate) fn string(s: impl Into<GoString>) -> FuncResult {
+    Ok(Value::String(s.into()))
 }
 
 /// The argument at `i` as an integer (the signature guarantees it).
@@ -152,23 +155,19 @@ fn register_builtins(map: &mut FuncMap) {
     });
     map.add("len", &[Reflect], None, builtin_len);
     map.add("index", &[Reflect], Some(Reflect), builtin_index);
-    map.add("print", &[], Some(Any), |a| {
-        Ok(Value::String(gofmt::sprint(&a)))
-    });
-    map.add("println", &[], Some(Any), |a| {
-        Ok(Value::String(gofmt::sprintln(&a)))
-    });
+    map.add("print", &[], Some(Any), |a| string(gofmt::sprint(&a)));
+    map.add("println", &[], Some(Any), |a| string(gofmt::sprintln(&a)));
     map.add("printf", &[Str], Some(Any), |a| {
-        gofmt::sprintf(string_at(&a, 0), &a[1..]).map(Value::String)
+        gofmt::sprintf(bytes_at(&a, 0), &a[1..]).map(Value::from)
     });
     map.add("html", &[], Some(Any), |a| {
-        Ok(Value::String(html_escape(&escaper_input(a))))
+        string(html_escape(&escaper_input(a)))
     });
     map.add("js", &[], Some(Any), |a| {
-        Ok(Value::String(js_escape(&escaper_input(a))))
+        string(js_escape(&escaper_input(a)))
     });
     map.add("urlquery", &[], Some(Any), |a| {
-        Ok(Value::String(query_escape(&escaper_input(a))))
+        string(query_escape(&escaper_input(a)))
     });
     map.add("call", &[Reflect], Some(Reflect), |a| match a[0] {
         Value::Nil => Err("call of nil".to_owned()),
@@ -195,9 +194,8 @@ fn register_builtins(map: &mut FuncMap) {
 fn builtin_len(args: Vec<Value>) -> FuncResult {
     match &args[0] {
         Value::String(s) => Ok(Value::Int(s.len() as i64)),
-        Value::Bytes(b) => Ok(Value::Int(b.len() as i64)),
         Value::List(l) => Ok(Value::Int(l.len() as i64)),
-        Value::Map(m) => Ok(Value::Int(m.len() as i64)),
+        Value::Map(m) | Value::StringMap(m) => Ok(Value::Int(m.len() as i64)),
         Value::Nil => Err("len of nil pointer".to_owned()),
         other => Err(format!("len of type {}", other.go_type())),
     }
@@ -239,7 +237,18 @@ fn builtin_index(args: Vec<Value>) -> FuncResult {
                 Value::Int(i64::from(s.as_bytes()[i]))
             }
             Value::Map(mut m) => match index {
-                Value::String(key) => m.remove(&key).unwrap_or(Value::Nil),
+                Value::String(key) => m.remove(&*key.to_text()).unwrap_or(Value::Nil),
+                Value::Nil => return Err("value is nil; should be of type string".to_owned()),
+                other => {
+                    return Err(format!(
+                        "value has type {}; should be string",
+                        other.go_type()
+                    ));
+                }
+            },
+            // An absent key of a `map[string]string` is the zero string.
+            Value::StringMap(mut m) => match index {
+                Value::String(key) => m.remove(&*key.to_text()).unwrap_or_else(|| Value::from("")),
                 Value::Nil => return Err("value is nil; should be of type string".to_owned()),
                 other => {
                     return Err(format!(
@@ -337,7 +346,9 @@ fn equal(a: &Value, b: &Value) -> Result<bool, String> {
         }
         // Go compares comparable structs (Sprig's certificate: two strings) field by field.
         (Value::Struct(x), Value::Struct(y)) if x.type_name == y.type_name => x == y,
-        (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
+        (Value::List(_), Value::List(_))
+        | (Value::Map(_), Value::Map(_))
+        | (Value::StringMap(_), Value::StringMap(_)) => {
             return Err(format!("non-comparable type {}", a.go_type()));
         }
         _ => {
@@ -378,61 +389,66 @@ fn less_or_equal(a: &Value, b: &Value) -> Result<bool, String> {
 
 /// Go's `evalArgs` for the escapers: one string as is, else `fmt.Sprint` with nils shown as
 /// `<no value>`.
-fn escaper_input(args: Vec<Value>) -> String {
+fn escaper_input(args: Vec<Value>) -> Vec<u8> {
     if let [Value::String(s)] = args.as_slice() {
-        return s.clone();
+        return s.as_bytes().to_vec();
     }
     let shown: Vec<Value> = args
         .into_iter()
         .map(|a| match a {
-            Value::Nil => Value::String("<no value>".to_owned()),
+            Value::Nil => Value::from("<no value>"),
             other => other,
         })
         .collect();
-    gofmt::sprint(&shown)
+    gofmt::sprint(&shown).into_bytes()
 }
 
-/// `template.HTMLEscapeString`.
-pub(crate) fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\0' => out.push('\u{FFFD}'),
-            c => out.push(c),
+/// `template.HTMLEscape`, which walks bytes: other bytes, invalid UTF-8 included, pass.
+pub(crate) fn html_escape(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for &b in s {
+        match b {
+            b'"' => out.extend_from_slice(b"&#34;"),
+            b'\'' => out.extend_from_slice(b"&#39;"),
+            b'&' => out.extend_from_slice(b"&amp;"),
+            b'<' => out.extend_from_slice(b"&lt;"),
+            b'>' => out.extend_from_slice(b"&gt;"),
+            0 => out.extend_from_slice("\u{FFFD}".as_bytes()),
+            b => out.push(b),
         }
     }
     out
 }
 
-/// `template.JSEscapeString`.
-pub(crate) fn js_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+/// `template.JSEscape`: runes it need not escape are copied as the bytes they were, so an
+/// invalid byte (read as a printable U+FFFD) passes unchanged.
+pub(crate) fn js_escape(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for (i, c, width) in gostring::runes(s) {
         match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '"' => out.push_str("\\\""),
-            '<' => out.push_str("\\u003C"),
-            '>' => out.push_str("\\u003E"),
-            '&' => out.push_str("\\u0026"),
-            '=' => out.push_str("\\u003D"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c if (c as u32) < 0x80 || gofmt::is_go_printable(c) => out.push(c),
-            c => out.push_str(&format!("\\u{:04X}", c as u32)),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\'' => out.extend_from_slice(b"\\'"),
+            '"' => out.extend_from_slice(b"\\\""),
+            '<' => out.extend_from_slice(b"\\u003C"),
+            '>' => out.extend_from_slice(b"\\u003E"),
+            '&' => out.extend_from_slice(b"\\u0026"),
+            '=' => out.extend_from_slice(b"\\u003D"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04X}", c as u32).as_bytes())
+            }
+            c if (c as u32) < 0x80 || gofmt::is_go_printable(c) => {
+                out.extend_from_slice(&s[i..i + width])
+            }
+            c => out.extend_from_slice(format!("\\u{:04X}", c as u32).as_bytes()),
         }
     }
     out
 }
 
 /// `url.QueryEscape`.
-pub(crate) fn query_escape(s: &str) -> String {
+pub(crate) fn query_escape(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
+    for &b in s {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 out.push(b as char)

@@ -1,35 +1,43 @@
 //! Go's `fmt` and `strconv` output for template values: `Sprint`, `Sprintln`, `Sprintf` with
 //! the verbs templates use, the shortest float repr of `%v`, and `strconv.Quote`.
 //!
-//! These format values into *output*, never into error messages.
+//! These format values into *output*, never into error messages. Strings are bytes, as in
+//! Go: `%s` copies them, `%q` escapes each invalid byte as `\xNN`, widths and precisions
+//! count runes the way Go decodes them.
 
+use crate::gostring::{self, GoString, decode_rune};
 use crate::value::{GoStruct, IntType, TypedInt, Value};
 
 /// `fmt.Sprint`: operands joined, with a space between two operands when neither is a string.
-pub fn sprint(args: &[Value]) -> String {
-    let mut out = String::new();
+pub fn sprint(args: &[Value]) -> GoString {
+    let mut out = Buf::new(usize::MAX);
     let mut prev_string = false;
     for (i, arg) in args.iter().enumerate() {
         let is_string = matches!(arg, Value::String(_));
         if i > 0 && !is_string && !prev_string {
             out.push(' ');
         }
-        out.push_str(&display(arg));
+        Spec::default().print_value(&mut out, arg, 'v');
         prev_string = is_string;
     }
-    out
+    out.finish().unwrap_or_default()
 }
 
 /// `fmt.Sprintln`: operands always separated by spaces, then a newline.
-pub fn sprintln(args: &[Value]) -> String {
-    let parts: Vec<String> = args.iter().map(display).collect();
-    let mut out = parts.join(" ");
+pub fn sprintln(args: &[Value]) -> GoString {
+    let mut out = Buf::new(usize::MAX);
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        Spec::default().print_value(&mut out, arg, 'v');
+    }
     out.push('\n');
-    out
+    out.finish().unwrap_or_default()
 }
 
 /// `fmt.Sprint` of one value (`%v`).
-pub fn display(value: &Value) -> String {
+pub fn display(value: &Value) -> GoString {
     let mut out = Buf::new(usize::MAX);
     Spec::default().print_value(&mut out, value, 'v');
     out.finish().unwrap_or_default()
@@ -46,7 +54,7 @@ pub fn stringer(value: &Value) -> String {
             IntType::Duration => crate::gotime::format_duration(t.bits),
             IntType::Uint64 => t.unsigned().to_string(),
         },
-        other => display(other),
+        other => display(other).to_text().into_owned(),
     }
 }
 
@@ -61,12 +69,12 @@ fn go_syntax(value: &Value) -> String {
                 v.major,
                 v.minor,
                 v.patch,
-                quote(&v.pre),
-                quote(&v.metadata),
-                quote(&v.original)
+                quote_str(&v.pre),
+                quote_str(&v.metadata),
+                quote_str(&v.original)
             )
         }
-        other => display(other),
+        other => display(other).to_text().into_owned(),
     }
 }
 
@@ -78,10 +86,10 @@ const MAX_FORMAT_NUMBER: usize = 1_000_000;
 /// precision, verb), so that malformed formats print Go's `%!(NOVERB)`, `%!(BADWIDTH)`,
 /// `%!v(BADINDEX)` and friends. The output is built within the active size cap
 /// ([`crate::limits`]): a result that would exceed it is an error, before it is allocated.
-pub fn sprintf(format: &str, args: &[Value]) -> Result<String, String> {
+pub fn sprintf(format: &[u8], args: &[Value]) -> Result<GoString, String> {
     let mut out = Buf::new(crate::limits::max_bytes());
     Printf {
-        format: format.as_bytes(),
+        format,
         args,
         arg_num: 0,
         reordered: false,
@@ -300,22 +308,6 @@ fn parse_arg_number(format: &[u8]) -> (Option<usize>, usize, bool) {
     (None, 1, false)
 }
 
-/// Go's `utf8.DecodeRune`: the first character of `bytes` and its length; an invalid or
-/// truncated sequence is U+FFFD of length 1.
-pub(crate) fn decode_rune(bytes: &[u8]) -> (char, usize) {
-    let len = match bytes.first() {
-        None => return ('\u{FFFD}', 0),
-        Some(b) if *b < 0x80 => return (char::from(*b), 1),
-        Some(b) if *b >= 0xF0 => 4,
-        Some(b) if *b >= 0xE0 => 3,
-        Some(_) => 2,
-    };
-    match bytes.get(..len).and_then(|b| std::str::from_utf8(b).ok()) {
-        Some(s) => (s.chars().next().unwrap_or('\u{FFFD}'), len),
-        None => ('\u{FFFD}', 1),
-    }
-}
-
 /// An output buffer with a size cap: writes past the cap are dropped and remembered, so a
 /// format with a huge width or a long list fails before it allocates.
 pub(crate) struct Buf {
@@ -362,15 +354,15 @@ impl Buf {
         }
     }
 
-    /// The text written, or the size-limit error when the cap was hit.
-    pub(crate) fn finish(self) -> Result<String, String> {
+    /// The bytes written, or the size-limit error when the cap was hit.
+    pub(crate) fn finish(self) -> Result<GoString, String> {
+        let bytes = GoString::from(self.bytes);
         if self.over {
             return Err(crate::limits::reserve(usize::MAX)
                 .err()
                 .unwrap_or_else(|| "the result is too large".to_owned()));
         }
-        Ok(String::from_utf8(self.bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+        Ok(bytes)
     }
 }
 
@@ -407,7 +399,7 @@ impl Spec {
             } else {
                 arg.go_type()
             };
-            self.pad(out, name);
+            self.pad(out, name.as_bytes());
             return;
         }
         if verb == 'p' && !matches!(arg, Value::Nil) {
@@ -416,7 +408,7 @@ impl Spec {
         }
         if let Value::Nil = arg {
             if verb == 'v' {
-                self.pad(out, "<nil>");
+                self.pad(out, b"<nil>");
             } else {
                 out.push_str("%!");
                 out.push(verb);
@@ -434,17 +426,12 @@ impl Spec {
             Value::Nil if self.sharp_v => out.push_str("interface {}(nil)"),
             Value::Nil => out.push_str("<nil>"),
             Value::Bool(b) => match verb {
-                't' | 'v' => self.pad(out, if *b { "true" } else { "false" }),
+                't' | 'v' => self.pad(out, if *b { b"true" } else { b"false" }),
                 _ => self.bad_verb(out, value, verb),
             },
             Value::Int(i) | Value::Int64(i) => self.print_integer(out, value, *i, verb),
             Value::Float(f) => self.print_float(out, value, *f, verb),
-            Value::String(s) => self.print_string(out, value, s, verb),
-            // keyward renders to text: binary strings print with U+FFFD replacements.
-            Value::Bytes(b) => {
-                let text = String::from_utf8_lossy(b);
-                self.print_string(out, value, &text, verb)
-            }
+            Value::String(s) => self.print_string(out, value, s.as_bytes(), verb),
             Value::List(items) => {
                 let (open, separator) = if self.sharp_v {
                     out.push_str(value.go_type());
@@ -461,7 +448,7 @@ impl Spec {
                 }
                 out.push(if self.sharp_v { '}' } else { ']' });
             }
-            Value::Map(map) => {
+            Value::Map(map) | Value::StringMap(map) => {
                 let separator = if self.sharp_v {
                     out.push_str(value.go_type());
                     out.push('{');
@@ -474,7 +461,7 @@ impl Spec {
                     if i > 0 {
                         out.push_str(separator);
                     }
-                    self.print_string(out, &Value::String(key.clone()), key, verb);
+                    self.print_string(out, &Value::from(key.as_str()), key.as_bytes(), verb);
                     out.push(':');
                     self.print_value(out, item, verb);
                 }
@@ -491,13 +478,13 @@ impl Spec {
     /// keyward reports a bad verb instead (a documented deviation).
     fn print_stringer(&self, out: &mut Buf, value: &Value, verb: char) {
         if verb == 'v' && self.sharp_v {
-            self.pad(out, &go_syntax(value));
+            self.pad(out, go_syntax(value).as_bytes());
             return;
         }
         let text = stringer(value);
         match verb {
             'v' | 's' | 'q' | 'x' | 'X' => {
-                self.print_string(out, &Value::String(text.clone()), &text, verb)
+                self.print_string(out, &Value::from(text.as_str()), text.as_bytes(), verb)
             }
             _ => {
                 out.push_str("%!");
@@ -517,7 +504,7 @@ impl Spec {
         let string_verb = matches!(verb, 's' | 'q' | 'x' | 'X') || (verb == 'v' && !self.sharp_v);
         if string_verb && !t.is_unsigned() {
             let text = stringer(value);
-            return self.print_string(out, &Value::String(text.clone()), &text, verb);
+            return self.print_string(out, &Value::from(text.as_str()), text.as_bytes(), verb);
         }
         if !t.is_unsigned() {
             return self.print_integer(out, value, t.bits, verb);
@@ -576,29 +563,34 @@ impl Spec {
                     .ok()
                     .and_then(char::from_u32)
                     .unwrap_or('\u{FFFD}');
-                self.pad(out, &c.to_string());
+                self.pad(out, c.to_string().as_bytes());
             }
             'q' => {
                 let c = u32::try_from(i)
                     .ok()
                     .and_then(char::from_u32)
                     .unwrap_or('\u{FFFD}');
-                self.pad(out, &quote_rune(c));
+                let quoted = if self.plus {
+                    quote_rune_ascii(c)
+                } else {
+                    quote_rune(c)
+                };
+                self.pad(out, quoted.as_bytes());
             }
-            'U' => self.pad(out, &self.unicode(i)),
+            'U' => self.pad(out, self.unicode(i).as_bytes()),
             _ => self.bad_verb(out, value, verb),
         }
     }
 
     /// `%q` of a string: backquoted under `#` when possible, ASCII-only under `+`.
-    fn quote_string(&self, s: &str) -> String {
+    fn quote_string(&self, s: &[u8]) -> Vec<u8> {
         if self.sharp && can_backquote(s) {
-            return format!("`{s}`");
+            return [b"`", s, b"`"].concat();
         }
         if self.plus {
-            return quote_ascii(s);
+            return quote_ascii(s).into_bytes();
         }
-        quote(s)
+        quote(s).into_bytes()
     }
 
     /// `%U`: `U+` and at least four (or precision) upper-case hex digits of the value as a
@@ -621,7 +613,7 @@ impl Spec {
     /// (they are not references), so it says so; other kinds are a bad verb as in Go.
     fn print_pointer(&self, out: &mut Buf, value: &Value) {
         match value {
-            Value::List(_) | Value::Map(_) | Value::Semver(_) => {
+            Value::List(_) | Value::Map(_) | Value::StringMap(_) | Value::Semver(_) => {
                 out.push_str("%!p(address unavailable in keyward)")
             }
             other => self.bad_verb(out, other, 'p'),
@@ -697,6 +689,11 @@ impl Spec {
                 return;
             }
         };
+        let text = if self.sharp && verb != 'b' && f.is_finite() {
+            sharp_float(&text, verb, self.prec)
+        } else {
+            text
+        };
         self.pad_number(out, &text);
     }
 
@@ -719,22 +716,26 @@ impl Spec {
             zero: false,
             ..self.clone()
         }
-        .pad(out, &format!("{sign}{digits}"));
+        .pad(out, format!("{sign}{digits}").as_bytes());
     }
 
-    fn print_string(&self, out: &mut Buf, value: &Value, s: &str, verb: char) {
+    fn print_string(&self, out: &mut Buf, value: &Value, s: &[u8], verb: char) {
         match verb {
-            'v' if self.sharp_v => self.pad(out, &quote(s)),
-            'v' | 's' => match self.prec {
-                Some(p) => {
-                    let end = s.char_indices().nth(p).map_or(s.len(), |(i, _)| i);
-                    self.pad(out, &s[..end]);
-                }
-                None => self.pad(out, s),
-            },
-            'q' => self.pad(out, &self.quote_string(s)),
-            'x' | 'X' => self.print_hex_bytes(out, s.as_bytes(), verb == 'X'),
+            'v' if self.sharp_v => self.pad(out, quote(self.truncated(s)).as_bytes()),
+            'v' | 's' => self.pad(out, self.truncated(s)),
+            // Go's `fmtQ` truncates before quoting: `%.2q` of "héllo" is `"hé"`.
+            'q' => self.pad(out, &self.quote_string(self.truncated(s))),
+            'x' | 'X' => self.print_hex_bytes(out, s, verb == 'X'),
             _ => self.bad_verb(out, value, verb),
+        }
+    }
+
+    /// Go's `truncateString`: at most the precision's count of runes, as `for range` counts
+    /// them (each invalid byte one rune).
+    fn truncated<'s>(&self, s: &'s [u8]) -> &'s [u8] {
+        match self.prec {
+            Some(p) => &s[..gostring::runes(s).nth(p).map_or(s.len(), |(i, _, _)| i)],
+            None => s,
         }
     }
 
@@ -797,20 +798,25 @@ impl Spec {
         out.push(')');
     }
 
-    fn pad(&self, out: &mut Buf, text: &str) {
-        let len = text.chars().count();
+    /// Go's `pad`: the width counts runes (`utf8.RuneCount`).
+    fn pad(&self, out: &mut Buf, text: &[u8]) {
         let width = self.width.unwrap_or(0);
+        let len = if width == 0 {
+            0
+        } else {
+            gostring::rune_count(text)
+        };
         if width <= len {
-            out.push_str(text);
+            out.push_bytes(text);
             return;
         }
         let fill = width - len;
         if self.minus {
-            out.push_str(text);
+            out.push_bytes(text);
             out.fill(b' ', fill);
         } else {
             out.fill(if self.zero { b'0' } else { b' ' }, fill);
-            out.push_str(text);
+            out.push_bytes(text);
         }
     }
 }
@@ -992,6 +998,56 @@ impl Digits {
     }
 }
 
+/// Go's `#` flag on a float (`fmt.fmtFloat`): the decimal point is always written, and `%g`,
+/// `%v` and `%x` keep trailing zeros up to the precision's count of significant digits (6
+/// without a precision): `%#.4v` of 3.25 is `3.250`.
+fn sharp_float(text: &str, verb: char, prec: Option<usize>) -> String {
+    let (sign, num) = match text.strip_prefix(['-', '+']) {
+        Some(rest) => (&text[..1], rest),
+        None => ("", text),
+    };
+    let mut digits: i64 = match verb {
+        'v' | 'g' | 'G' | 'x' => prec.map_or(6, |p| i64::try_from(p).unwrap_or(i64::MAX)),
+        _ => 0,
+    };
+    let mut has_point = false;
+    let mut saw_nonzero = false;
+    let mut tail_at = num.len();
+    for (i, c) in num.char_indices() {
+        match c {
+            '.' => has_point = true,
+            'p' | 'P' => {
+                tail_at = i;
+                break;
+            }
+            'e' | 'E' if verb != 'x' && verb != 'X' => {
+                tail_at = i;
+                break;
+            }
+            _ => {
+                saw_nonzero |= c != '0';
+                if saw_nonzero {
+                    digits -= 1;
+                }
+            }
+        }
+    }
+    let (body, tail) = num.split_at(tail_at);
+    let mut out = format!("{sign}{body}");
+    if !has_point {
+        // A lone leading zero counts once.
+        if body == "0" {
+            digits -= 1;
+        }
+        out.push('.');
+    }
+    for _ in 0..digits.clamp(0, 1 << 16) {
+        out.push('0');
+    }
+    out.push_str(tail);
+    out
+}
+
 /// `strconv.FormatFloat(f, fmt, prec, 64)` for the formats `e`, `E`, `f`, `g` and `G`.
 pub fn format_float(f: f64, fmt: char, prec: i32) -> String {
     if f.is_nan() {
@@ -1080,27 +1136,49 @@ pub fn is_go_printable(c: char) -> bool {
     )
 }
 
-/// `strconv.Quote`.
-pub fn quote(s: &str) -> String {
+/// `strconv.Quote`: always UTF-8 text, each byte that is not valid UTF-8 as `\xNN`.
+pub fn quote(s: &[u8]) -> String {
     quote_with(s, '"')
 }
 
-fn quote_rune(c: char) -> String {
-    quote_with(&c.to_string(), '\'')
+/// `strconv.Quote` of text.
+pub fn quote_str(s: &str) -> String {
+    quote_with(s.as_bytes(), '"')
 }
 
-/// `strconv.CanBackquote`: no control characters but tab, no backquote, no BOM.
-fn can_backquote(s: &str) -> bool {
-    !s.chars()
-        .any(|c| (c < ' ' && c != '\t') || c == '`' || c == '\u{7f}' || c == '\u{feff}')
+fn quote_rune(c: char) -> String {
+    quote_with(c.to_string().as_bytes(), '\'')
+}
+
+/// `strconv.QuoteRuneToASCII`: `quote_rune` with a non-ASCII character escaped.
+fn quote_rune_ascii(c: char) -> String {
+    if c.is_ascii() {
+        return quote_rune(c);
+    }
+    match c as u32 {
+        v @ 0x80..=0xFFFF => format!("'\\u{v:04x}'"),
+        v => format!("'\\U{v:08x}'"),
+    }
+}
+
+/// `strconv.CanBackquote`: valid UTF-8 without control characters but tab, backquote or BOM.
+fn can_backquote(s: &[u8]) -> bool {
+    !gostring::runes(s).any(|(_, c, width)| {
+        gostring::is_invalid(c, width)
+            || (c < ' ' && c != '\t')
+            || c == '`'
+            || c == '\u{7f}'
+            || c == '\u{feff}'
+    })
 }
 
 /// `strconv.QuoteToASCII`: like `quote`, with every non-ASCII character escaped.
-fn quote_ascii(s: &str) -> String {
+fn quote_ascii(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
+    for (i, c, width) in gostring::runes(s) {
         match c as u32 {
+            _ if gostring::is_invalid(c, width) => out.push_str(&format!("\\x{:02x}", s[i])),
             0..=0x7F => push_escaped(&mut out, c, '"'),
             v @ 0x80..=0xFFFF => out.push_str(&format!("\\u{v:04x}")),
             v => out.push_str(&format!("\\U{v:08x}")),
@@ -1110,11 +1188,15 @@ fn quote_ascii(s: &str) -> String {
     out
 }
 
-fn quote_with(s: &str, delimiter: char) -> String {
+fn quote_with(s: &[u8], delimiter: char) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push(delimiter);
-    for c in s.chars() {
-        push_escaped(&mut out, c, delimiter);
+    for (i, c, width) in gostring::runes(s) {
+        if gostring::is_invalid(c, width) {
+            out.push_str(&format!("\\x{:02x}", s[i]));
+        } else {
+            push_escaped(&mut out, c, delimiter);
+        }
     }
     out.push(delimiter);
     out
@@ -1184,24 +1266,32 @@ mod tests {
     fn sprintf_handles_verbs_width_and_mistakes() {
         let args = [Value::from("ab"), Value::Int(7), Value::Float(1.5)];
         assert_eq!(
-            sprintf("%5s|%-4d|%.2f", &args).as_deref(),
+            sprintf(b"%5s|%-4d|%.2f", &args)
+                .map(|s| s.to_text().into_owned())
+                .as_deref(),
             Ok("   ab|7   |1.50")
         );
         assert_eq!(
-            sprintf("%d", &[Value::from("x")]).as_deref(),
+            sprintf(b"%d", &[Value::from("x")])
+                .map(|s| s.to_text().into_owned())
+                .as_deref(),
             Ok("%!d(string=x)")
         );
         assert_eq!(
-            sprintf("%s %s", &[Value::from("x")]).as_deref(),
+            sprintf(b"%s %s", &[Value::from("x")])
+                .map(|s| s.to_text().into_owned())
+                .as_deref(),
             Ok("x %!s(MISSING)")
         );
         assert_eq!(
-            sprintf("%s", &[Value::from("x"), Value::Int(1)]).as_deref(),
+            sprintf(b"%s", &[Value::from("x"), Value::Int(1)])
+                .map(|s| s.to_text().into_owned())
+                .as_deref(),
             Ok("x%!(EXTRA int=1)")
         );
         assert_eq!(
             sprintf(
-                "%q|%x|%05d|%t",
+                b"%q|%x|%05d|%t",
                 &[
                     Value::from("a\"\n"),
                     Value::Int(255),
@@ -1209,6 +1299,7 @@ mod tests {
                     Value::Bool(true)
                 ]
             )
+            .map(|s| s.to_text().into_owned())
             .as_deref(),
             Ok("\"a\\\"\\n\"|ff|-0042|true")
         );

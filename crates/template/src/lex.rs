@@ -18,7 +18,8 @@ pub(crate) enum Tok {
     Keyword(&'static str),
     Field(String),
     Variable(String),
-    Str(String),
+    /// A quoted string's bytes: `\xff` and `\377` are single bytes, as in Go.
+    Str(Vec<u8>),
     Char(char),
     Number(String),
     Bool(bool),
@@ -361,7 +362,7 @@ impl Lexer<'_> {
 
     fn lex_quote(&mut self, start: usize) -> Result<(), LexError> {
         let mut chars = self.rest().char_indices().skip(1);
-        let mut value = String::new();
+        let mut value = Vec::new();
         loop {
             let Some((i, c)) = chars.next() else {
                 return self.error("unterminated quoted string");
@@ -376,9 +377,14 @@ impl Lexer<'_> {
                     let Some((_, e)) = chars.next() else {
                         return self.error("unterminated quoted string");
                     };
-                    value.push(self.unescape(e, &mut chars, '"')?);
+                    let c = self.unescape(e, &mut chars, '"')?;
+                    match u8::try_from(u32::from(c)) {
+                        // `\x` and octal escapes are bytes, never characters (Go's Unquote).
+                        Ok(byte) if e == 'x' || e.is_digit(8) => value.push(byte),
+                        _ => value.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+                    }
                 }
-                c => value.push(c),
+                c => value.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
             }
         }
         self.check_terminator()?;
@@ -442,7 +448,7 @@ impl Lexer<'_> {
         let Some(end) = self.rest()[1..].find('`') else {
             return self.error("unterminated raw quoted string");
         };
-        let value = self.rest()[1..1 + end].replace('\r', "");
+        let value = self.rest()[1..1 + end].replace('\r', "").into_bytes();
         self.pos += end + 2;
         self.check_terminator()?;
         self.emit(Tok::Str(value), start);
@@ -514,7 +520,7 @@ mod tests {
     fn strings_unescape() {
         assert_eq!(
             kinds(r#"{{"a\n\"b" `r\n`}}"#)[1..3],
-            [Tok::Str("a\n\"b".into()), Tok::Str("r\\n".into())]
+            [Tok::Str(b"a\n\"b".to_vec()), Tok::Str(b"r\\n".to_vec())]
         );
     }
 }

@@ -16,10 +16,6 @@
 //! functions. Known deviations from Go, by design or not yet
 //! closed:
 //!
-//! - Output is UTF-8 text: a value that decodes to bytes that are not UTF-8 (`b64dec` of
-//!   binary data, `trunc`/`substr`/`abbrev` cutting inside a character) is rendered lossily.
-//!   Such a binary string ([`Value::Bytes`]) reaches the functions that read bytes (ESO's
-//!   `pkcs12*` and `rsaDecrypt`) intact; every other function sees it as lossy text.
 //! - Random keys, serials and salts (Sprig's certificate generators, `pemToPkcs12*`) are
 //!   proven by round trips and by Go reading keyward's output, not byte for byte.
 //! - Maps are values, not shared references: `set`, `unset` and `merge*` write their result
@@ -30,15 +26,19 @@
 //!   10,000 deep (Go: no bound); parentheses (10,000) and template recursion (100,000) stop
 //!   where Go's do. Complex-number literals are refused;
 //!   `printf "%p"` of a list or map prints `%!p(address unavailable in keyward)` where Go
-//!   prints a heap address (`%T` and `%U` follow Go); typed Go containers are modelled as
-//!   `[]interface {}` and `map[string]interface {}`, so `typeOf` differs for Sprig's `[]string`
-//!   results and `split`'s `map[string]string` is accepted where Go would refuse it.
+//!   prints a heap address (`%T` and `%U` follow Go); Go's `[]string` (Sprig's `splitList`,
+//!   `keys`, `sortAlpha`, … results) is modelled as `[]interface {}`, so `typeOf` and `%#v`
+//!   differ there. The `map[string]string` of ESO's data ([`Value::StringMap`], as
+//!   [`Value::from_string_map`] builds it) and of `split` is typed as in Go.
 //! - `time.Time` and `*semver.Version` values (from Sprig's date functions and `semver`)
 //!   support the methods templates commonly call, not all of Go's (docs/template.md lists
 //!   them).
 //! - ESO's `toYaml` matches sigs.k8s.io/yaml byte for byte (quoting, block scalars, folding at
-//!   column 80, go-yaml's key order); `fromYaml` decodes YAML 1.2-style, so unquoted YAML 1.1
-//!   booleans such as `y`, `yes`, `on` stay strings where Go reads them as `true`/`false`.
+//!   column 80, go-yaml's key order); `fromYaml` reads YAML 1.1 as go-yaml v2 does (unquoted
+//!   `y`, `yes`, `on`, `off` are booleans). Its syntax errors come from yaml-rust2, a libyaml
+//!   port like go-yaml: the common ones read as go-yaml's, rarer ones may be worded
+//!   differently; sequences and maps nest at most 10,000 deep, flow collections 255 (go-yaml
+//!   v2: no bound).
 //!
 //! ```
 //! use keyward_template::{Template, Value};
@@ -57,6 +57,7 @@ mod error;
 mod exec;
 mod funcs;
 mod gofmt;
+mod gostring;
 mod gotime;
 mod lex;
 mod limits;
@@ -69,6 +70,7 @@ mod value;
 use std::collections::HashMap;
 
 pub use error::{Stage, TemplateError};
+pub use gostring::GoString;
 pub use gotime::GoTime;
 pub use limits::{Budget, DEFAULT_MAX_BYTES, DEFAULT_TIME_BUDGET, Limits};
 pub use semver::Version as SemverVersion;
@@ -163,8 +165,25 @@ impl Template {
     }
 
     /// Executes the template with `data` as its dot, within the default [`Limits`] (1 MiB,
-    /// [`DEFAULT_TIME_BUDGET`]).
+    /// [`DEFAULT_TIME_BUDGET`]), for a caller that needs text (a key name, a label): output
+    /// that is not UTF-8 fails. [`Template::render_bytes`] gives any output.
     pub fn render(&self, data: &Value) -> Result<String, TemplateError> {
+        let out = self.render_bytes(data)?;
+        match out.as_str() {
+            Some(text) => Ok(text.to_owned()),
+            None => Err(TemplateError {
+                stage: Stage::Execute,
+                template: self.name.clone(),
+                line: 1,
+                column: 1,
+                message: "the output is not UTF-8 text".to_owned(),
+            }),
+        }
+    }
+
+    /// Executes the template with `data` as its dot, within the default [`Limits`]: the
+    /// bytes it writes, as Go's `Execute` writes them (a binary value comes out unchanged).
+    pub fn render_bytes(&self, data: &Value) -> Result<GoString, TemplateError> {
         self.render_within(data, &mut Budget::new(Limits::default()))
     }
 
@@ -176,7 +195,7 @@ impl Template {
         &self,
         data: &Value,
         budget: &mut Budget,
-    ) -> Result<String, TemplateError> {
+    ) -> Result<GoString, TemplateError> {
         let (limits, output_left) = (budget.limits(), budget.output_left());
         let out = on_template_thread(&self.name, || self.execute(data, limits, output_left))?;
         budget.spend(out.len());
@@ -188,7 +207,7 @@ impl Template {
         data: &Value,
         limits: Limits,
         output_left: usize,
-    ) -> Result<String, TemplateError> {
+    ) -> Result<GoString, TemplateError> {
         let _active = limits::activate(limits);
         let mut exec = exec::Exec::new(
             &self.trees,
@@ -198,7 +217,7 @@ impl Template {
             output_left,
         );
         match exec.run(data) {
-            Ok(()) => Ok(exec.out),
+            Ok(()) => Ok(std::mem::take(&mut exec.out)),
             Err(e) => {
                 let (line, column) = line_column(&self.source, e.pos);
                 let stage = if e.limit {

@@ -215,7 +215,7 @@ pub(crate) fn check_weight(value: &Value) -> Result<(), String> {
         }
         match value {
             Value::List(items) => stack.extend(items.iter()),
-            Value::Map(map) => stack.extend(map.values()),
+            Value::Map(map) | Value::StringMap(map) => stack.extend(map.values()),
             Value::Struct(st) => stack.extend(st.fields.iter().map(|(_, v)| v)),
             _ => {}
         }
@@ -226,10 +226,9 @@ pub(crate) fn check_weight(value: &Value) -> Result<(), String> {
 fn shallow_weight(value: &Value) -> usize {
     match value {
         Value::String(s) => s.len(),
-        Value::Bytes(b) => b.len(),
         // A list or map counts once, and each element (and key) again below.
         Value::List(_) => 1,
-        Value::Map(map) => 1 + map.keys().map(String::len).sum::<usize>(),
+        Value::Map(map) | Value::StringMap(map) => 1 + map.keys().map(String::len).sum::<usize>(),
         _ => 1,
     }
 }

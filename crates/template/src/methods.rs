@@ -93,8 +93,8 @@ fn time_method(name: &str) -> Option<Method> {
             Ok(TypedInt::signed(IntType::Weekday, day))
         }),
         "IsZero" => method(&[], |v, _| Ok(Value::Bool(time_of(v).is_zero()))),
-        "String" => method(&[], |v, _| Ok(Value::String(time_of(v).go_string()))),
-        "GoString" => method(&[], |v, _| Ok(Value::String(time_of(v).go_syntax()))),
+        "String" => method(&[], |v, _| Ok(Value::from(time_of(v).go_string()))),
+        "GoString" => method(&[], |v, _| Ok(Value::from(time_of(v).go_syntax()))),
         "UTC" => method(&[], |v, _| time_value(time_of(v).in_zone(Zone::Utc))),
         "Local" => method(&[], |v, _| time_value(time_of(v).in_zone(Zone::Local))),
         "AddDate" => method(&[Param::Int, Param::Int, Param::Int], |v, a| {
@@ -118,8 +118,10 @@ fn time_method(name: &str) -> Option<Method> {
         "Compare" => method(&[Param::Time], |v, a| Ok(Value::Int(order(v, a) as i64))),
         "IsDST" => method(&[], |v, _| Ok(Value::Bool(time_of(v).is_dst()))),
         "Format" => method(&[Param::Str], |v, a| match a.first() {
-            Some(Value::String(layout)) => Ok(Value::String(gotime::format(&time_of(v), layout))),
-            _ => Ok(Value::String(String::new())),
+            Some(Value::String(layout)) => {
+                Ok(Value::from(gotime::format(&time_of(v), &layout.to_text())))
+            }
+            _ => Ok(Value::from(String::new())),
         }),
         _ => None,
     }
@@ -182,7 +184,7 @@ fn semver_method(name: &str) -> Option<Method> {
         "Metadata" => method(&[], |v, _| text(v, |s| &s.metadata)),
         "Original" => method(&[], |v, _| text(v, |s| &s.original)),
         "String" => method(&[], |v, _| {
-            Ok(Value::String(
+            Ok(Value::from(
                 version_of(v).map(Version::normalized).unwrap_or_default(),
             ))
         }),

@@ -70,7 +70,7 @@ pub(crate) enum ArgKind {
     Nil,
     Bool(bool),
     Number(Number),
-    Str(String),
+    Str(Vec<u8>),
     /// A function name.
     Ident(String),
     Pipe(Box<Pipe>),
@@ -254,7 +254,8 @@ impl Parser<'_> {
     fn template_name(&mut self, context: &str) -> Result<(String, usize), ParseError> {
         let token = self.next_non_space();
         match token.kind {
-            Tok::Str(name) => Ok((name, token.pos)),
+            // Template names are Go strings too; names that are not UTF-8 are read as text.
+            Tok::Str(name) => Ok((String::from_utf8_lossy(&name).into_owned(), token.pos)),
             _ => self.unexpected(&token, context),
         }
     }

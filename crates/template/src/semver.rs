@@ -1,4 +1,4 @@
-//! Masterminds `semver.Version` (v3.3), the value Sprig's `semver` returns and templates call
+//! Masterminds `semver.Version` (v3.3.1), the value Sprig's `semver` returns and templates call
 //! methods on: loose parsing (`v1`, `1.2`), normalised printing and Masterminds' ordering,
 //! prerelease quirks included. A value type of the engine (like `time.Time` in [`crate::gotime`]);
 //! Sprig's constraint language lives with its functions in `sprig::semver`.
@@ -24,7 +24,13 @@ pub struct Version {
     pub(crate) by_value: bool,
 }
 
-const VERSION: &str = r"v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?";
+/// semver v3.3.1's expression (the version ESO's Sprig fork pulls in): no leading zero in a
+/// numeric segment or a numeric prerelease identifier. `[0-9]`, not `\d`: Go's `\d` is ASCII.
+const VERSION: &str = concat!(
+    r"v?(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?",
+    r"(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?",
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?",
+);
 
 fn version_regex() -> Option<&'static Regex> {
     static VERSION_REGEX: OnceLock<Option<Regex>> = OnceLock::new();
@@ -73,8 +79,8 @@ impl Version {
             major: segment(caps.get(1))?,
             minor: segment(caps.get(2))?,
             patch: segment(caps.get(3))?,
-            pre: text(5),
-            metadata: text(8),
+            pre: text(4),
+            metadata: text(5),
             original: v.to_owned(),
             by_value: false,
         };
@@ -201,5 +207,26 @@ mod tests {
         assert_eq!(v.normalized(), "1.2.0-beta.1+b5");
         assert!(Version::parse("1.2.3-01").is_err());
         assert!(Version::parse("1.2.3.4").is_err());
+    }
+
+    #[test]
+    fn leading_zeros_are_refused_as_semver_3_3_1_refuses_them() {
+        for v in [
+            "01.2.3",
+            "1.02.3",
+            "1.2.03",
+            "v01.2.3",
+            "1.2.3-01",
+            "1.2.3-rc.00",
+        ] {
+            assert_eq!(
+                Version::parse(v),
+                Err("Invalid Semantic Version".to_owned()),
+                "{v}"
+            );
+        }
+        assert!(Version::parse("0.0.0-0.rc01+001").is_ok());
+        // Go's `\d` is ASCII: an Arabic-Indic digit is not a digit there.
+        assert!(Version::parse("1.\u{0662}.3").is_err());
     }
 }

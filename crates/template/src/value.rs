@@ -1,11 +1,12 @@
 //! [`Value`]: the data a template sees, modelled on the Go types that `encoding/json` and
 //! Sprig produce (`map[string]interface{}`, `[]interface{}`, `string`, `float64`, `int`,
 //! `int64`, `bool`, `nil`), plus the two Sprig results that carry methods: `time.Time` and
-//! `*semver.Version`.
+//! `*semver.Version`. Strings are Go's: bytes ([`GoString`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::gostring::GoString;
 use crate::gotime::GoTime;
 use crate::semver::Version;
 
@@ -25,17 +26,19 @@ pub enum Value {
     Int64(i64),
     /// A Go `float64` (every JSON number).
     Float(f64),
-    /// A Go `string`.
-    String(String),
-    /// A Go `string` whose bytes are not valid UTF-8: a decoded binary secret such as a
-    /// PKCS#12 file (`b64dec` makes one). Only the functions that read binary input
-    /// (`pkcs12key`, `rsaDecrypt`, …) see the bytes; everywhere else it is first turned into
-    /// text with each invalid sequence replaced by U+FFFD (see [`Value::into_text`]).
-    Bytes(Vec<u8>),
+    /// A Go `string`: bytes, UTF-8 or not (a keystore, a DER key, `b64dec` output), which
+    /// every function sees and passes on as Go's do.
+    String(GoString),
     /// A Go `[]interface{}`.
     List(Vec<Value>),
     /// A Go `map[string]interface{}`; ordered, as Go prints and ranges maps by sorted key.
     Map(BTreeMap<String, Value>),
+    /// A Go `map[string]string`: every value is a [`Value::String`]. This is the type of
+    /// the data ESO hands a template (the fetched keys, [`Value::from_string_map`]) and of
+    /// Sprig's `split` results. Go tells the two map types apart: `index` of an absent key
+    /// gives `""` here (`<no value>` for the other), and the Sprig functions declared over
+    /// `map[string]interface{}` (`keys`, `hasKey`, `get`, `pick`, `set`, …) refuse it.
+    StringMap(BTreeMap<String, Value>),
     /// A Go `time.Time` (from `now`, `toDate`, `dateModify`).
     Time(Box<GoTime>),
     /// A Go `*semver.Version` (from `semver`); shared, as Go compares pointers with `eq`.
@@ -115,7 +118,7 @@ impl Value {
             serde_json::Value::Null => Value::Nil,
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-            serde_json::Value::String(s) => Value::String(s.clone()),
+            serde_json::Value::String(s) => Value::from(s.as_str()),
             serde_json::Value::Array(items) => {
                 Value::List(items.iter().map(Value::from_json).collect())
             }
@@ -127,12 +130,12 @@ impl Value {
         }
     }
 
-    /// A map of strings, the shape of an ExternalSecret's template data.
+    /// A Go `map[string]string`, the type of an ExternalSecret's template data.
     pub fn from_string_map<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
-        Value::Map(
+        Value::StringMap(
             entries
                 .into_iter()
-                .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
+                .map(|(k, v)| (k.to_owned(), Value::from(v)))
                 .collect(),
         )
     }
@@ -145,9 +148,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
-            Value::String(_) | Value::Bytes(_) => "string",
+            Value::String(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
+            Value::StringMap(_) => "map[string]string",
             Value::Time(_) => "time.Time",
             Value::Semver(v) if v.by_value => "semver.Version",
             Value::Semver(_) => "*semver.Version",
@@ -166,7 +170,7 @@ impl Value {
         match self {
             Value::Nil => "invalid",
             Value::List(_) => "slice",
-            Value::Map(_) => "map",
+            Value::Map(_) | Value::StringMap(_) => "map",
             Value::Time(_) => "struct",
             Value::Semver(v) if v.by_value => "struct",
             Value::Semver(_) => "ptr",
@@ -188,9 +192,8 @@ impl Value {
             Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::String(s) => !s.is_empty(),
-            Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.is_empty(),
-            Value::Map(m) => !m.is_empty(),
+            Value::Map(m) | Value::StringMap(m) => !m.is_empty(),
             // A struct is always true, a non-nil pointer too.
             Value::Time(_) | Value::Semver(_) => true,
             Value::Typed(t) => t.bits != 0,
@@ -210,32 +213,45 @@ impl Value {
 }
 
 impl Value {
-    /// A Go string made of `bytes`: text when they are UTF-8, [`Value::Bytes`] otherwise.
+    /// A Go string made of `bytes`, whatever they are.
     pub fn from_bytes(bytes: Vec<u8>) -> Value {
-        match String::from_utf8(bytes) {
-            Ok(text) => Value::String(text),
-            Err(e) => Value::Bytes(e.into_bytes()),
-        }
+        Value::String(GoString::from(bytes))
     }
 
-    /// This value with [`Value::Bytes`] turned into text (invalid UTF-8 replaced by U+FFFD),
-    /// for the functions and printers that work on text.
-    pub fn into_text(self) -> Value {
+    /// A Go string holding a copy of `bytes`.
+    pub fn from_slice(bytes: &[u8]) -> Value {
+        Value::String(GoString::from(bytes))
+    }
+
+    /// The bytes of a string, `None` for any other value.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
-            Value::Bytes(b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
-            other => other,
+            Value::String(s) => Some(s.as_bytes()),
+            _ => None,
         }
     }
 }
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::String(s.to_owned())
+        Value::String(GoString::from(s))
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
+        Value::String(GoString::from(s))
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(bytes: Vec<u8>) -> Self {
+        Value::String(GoString::from(bytes))
+    }
+}
+
+impl From<GoString> for Value {
+    fn from(s: GoString) -> Self {
         Value::String(s)
     }
 }

@@ -112,6 +112,10 @@ const FAILING_TEMPLATES: &[&str] = &[
     "{{ (toDate \"2006\" \"2020\").Format .secret .secret }}",
     "{{ (semver \"1.0.0\").Original.x }}",
     "{{ eq (toDate .secret .secret) .secret }}",
+    "{{ (fromYaml .secret).Error.x }}",
+    "{{ (fromYaml (printf \"%s: [\" .secret)).x.y }}",
+    // Aliases of a large string past the size cap: fromYaml's limit error.
+    "{{ fromYaml (printf \"s: &s %s\\nl: [%s*s]\" (repeat 20000 .secret) (repeat 100 \"*s, \")) }}",
 ];
 
 #[test]

@@ -190,3 +190,68 @@ fn deeply_nested_values_print_and_drop_without_overflow() {
     let looped = "{{ $x := list }}{{ range until 1000 }}{{ $x = list $x }}{{ end }}{{ $x }}";
     assert_eq!(render(looped).expect("renders").len(), 2 * 1001);
 }
+
+/// `fromYaml` of a data value with `key` = `document`, under the default limits.
+fn from_yaml_of(document: &str, template: &str) -> Result<String, TemplateError> {
+    let data = Value::from_string_map([("doc", document)]);
+    Template::parse("hostile", template)?.render(&data)
+}
+
+#[test]
+fn from_yaml_alias_bombs_stop_at_go_yamls_aliasing_ratio() {
+    // The "billion laughs": nine levels of ten aliases each. go-yaml v2 refuses it as
+    // excessive aliasing; keyward must too, quickly and without expanding it.
+    let mut document =
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+            .to_owned();
+    let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+    for pair in names.windows(2) {
+        let (previous, next) = (pair[0], pair[1]);
+        let aliases = vec![format!("*{previous}"); 10].join(",");
+        document.push_str(&format!("{next}: &{next} [{aliases}]\n"));
+    }
+    let started = Instant::now();
+    let out = from_yaml_of(&document, "{{ (fromYaml .doc).Error }}").expect("renders");
+    assert_eq!(
+        out,
+        "error converting YAML to JSON: yaml: document contains excessive aliasing"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn from_yaml_aliases_of_a_large_string_stop_at_the_size_cap() {
+    // A 100 KiB string aliased 100 times is 10 MiB of decoded text: Go shares the string,
+    // keyward would copy it, so the 1 MiB cap stops the render instead.
+    let big = "x".repeat(100 * 1024);
+    let aliases = vec!["*s"; 100].join(", ");
+    let document = format!("s: &s {big}\nl: [{aliases}]\n");
+    let error = from_yaml_of(&document, "{{ len (fromYaml .doc) }}")
+        .expect_err("the decoded document exceeds 1 MiB");
+    assert_eq!(error.stage, Stage::Limit, "{error}");
+}
+
+#[test]
+fn from_yaml_nesting_stops_at_ten_thousand_instead_of_overflowing_the_stack() {
+    // Block sequences nested on one line: `- - - … x`.
+    let nested = |depth: usize| format!("a:\n  {}x\n", "- ".repeat(depth));
+    let out = from_yaml_of(&nested(200_000), "{{ (fromYaml .doc).Error }}").expect("renders");
+    assert_eq!(
+        out,
+        "error converting YAML to JSON: yaml: exceeded max depth of 10000"
+    );
+    let out =
+        from_yaml_of(&nested(9_000), "{{ hasKey (fromYaml .doc) \"Error\" }}").expect("renders");
+    assert_eq!(out, "false");
+    // Flow collections nest at most 255 deep in yaml-rust2 (a documented deviation):
+    // deeper ones fail in the map, without harm.
+    let flow = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let out = from_yaml_of(&flow, "{{ hasKey (fromYaml .doc) \"Error\" }}").expect("renders");
+    assert_eq!(out, "true");
+}
+
+#[test]
+fn from_yaml_of_an_anchor_that_contains_itself_fails_in_the_map() {
+    let out = from_yaml_of("a: &x [1, *x]\n", "{{ (fromYaml .doc).Error }}").expect("renders");
+    assert!(out.contains("contains itself"), "{out}");
+}

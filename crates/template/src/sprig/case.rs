@@ -1,7 +1,11 @@
 //! xstrings' word splitting for Sprig's `snakecase` and `kebabcase`
-//! (`camelCaseToLowerCase`): `HTTPServer2xx` → `http_server_2xx`.
+//! (`camelCaseToLowerCase`): `HTTPServer2xx` → `http_server_2xx`. It works on a Go
+//! string's bytes: words that need no change are copied as the bytes they were, invalid
+//! UTF-8 included.
 
 use unicode_general_category::{GeneralCategory as G, get_general_category};
+
+use crate::gostring::{decode_rune, runes};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Word {
@@ -33,7 +37,7 @@ fn is_punct(c: char) -> bool {
 }
 
 /// Go's `unicode.IsUpper`: the Lu general category.
-fn is_upper(c: char) -> bool {
+pub(crate) fn is_upper(c: char) -> bool {
     get_general_category(c) == G::UppercaseLetter
 }
 
@@ -59,12 +63,13 @@ fn is_alphabet(c: char) -> bool {
         && !(0x20000..=0x2B81D).contains(&v)
 }
 
-/// xstrings' `nextValidRune`: U+FFFD (Go's `utf8.RuneError`) is skipped and its bytes are
-/// counted with the next rune; a trailing run of them counts as `prev`.
-fn valid_rune(s: &str, prev: char) -> (char, usize) {
+/// xstrings' `nextValidRune`: U+FFFD (Go's `utf8.RuneError`: an invalid byte or a real
+/// U+FFFD) is skipped and its bytes are counted with the next rune; a trailing run of them
+/// counts as `prev`.
+fn valid_rune(s: &[u8], prev: char) -> (char, usize) {
     let mut size = 0;
-    for c in s.chars() {
-        size += c.len_utf8();
+    for (_, c, width) in runes(s) {
+        size += width;
         if c != '\u{FFFD}' {
             return (c, size);
         }
@@ -73,7 +78,7 @@ fn valid_rune(s: &str, prev: char) -> (char, usize) {
 }
 
 /// The end of the run from `start` whose runes satisfy `keep`, `prev` being the rune before.
-fn take_while(s: &str, start: usize, prev: char, keep: impl Fn(char) -> bool) -> usize {
+fn take_while(s: &[u8], start: usize, prev: char, keep: impl Fn(char) -> bool) -> usize {
     let (mut pos, mut prev) = (start, prev);
     while pos < s.len() {
         let (r, size) = valid_rune(&s[pos..], prev);
@@ -87,9 +92,9 @@ fn take_while(s: &str, start: usize, prev: char, keep: impl Fn(char) -> bool) ->
 }
 
 /// The next word of `s`: its type, the word and the rest.
-fn next_word(s: &str) -> (Word, &str, &str) {
+fn next_word(s: &[u8]) -> (Word, &[u8], &[u8]) {
     if s.is_empty() {
-        return (Word::Invalid, "", "");
+        return (Word::Invalid, b"", b"");
     }
     let (first, after) = valid_rune(s, '\u{FFFD}');
     let (kind, end) = if first == '\u{FFFD}' {
@@ -113,7 +118,7 @@ fn next_word(s: &str) -> (Word, &str, &str) {
 }
 
 /// An upper-case word: `HTTP` in `HTTPStatus` (the `S` starts the next word), or `Status`.
-fn upper_word_end(s: &str, after: usize, first: char) -> usize {
+fn upper_word_end(s: &[u8], after: usize, first: char) -> usize {
     if after >= s.len() {
         return after;
     }
@@ -141,30 +146,40 @@ fn upper_word_end(s: &str, after: usize, first: char) -> usize {
     after
 }
 
-fn write_lower(out: &mut String, kind: Word, word: &str, connector: char) {
+fn push_rune(out: &mut Vec<u8>, c: char) {
+    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+}
+
+fn write_lower(out: &mut Vec<u8>, kind: Word, word: &[u8], connector: char) {
     if kind != Word::Upper && kind != Word::Connector {
-        out.push_str(word);
+        out.extend_from_slice(word);
         return;
     }
-    for c in word.chars() {
+    let mut rest = word;
+    while !rest.is_empty() {
+        let (c, width) = decode_rune(rest);
+        rest = &rest[width..];
         if is_connector(c) {
-            out.push(connector);
+            push_rune(out, connector);
         } else if is_upper(c) {
             let mut lower = c.to_lowercase();
-            out.push(if lower.len() == 1 {
-                lower.next().unwrap_or(c)
-            } else {
-                c
-            });
+            push_rune(
+                out,
+                if lower.len() == 1 {
+                    lower.next().unwrap_or(c)
+                } else {
+                    c
+                },
+            );
         } else {
-            out.push(c);
+            push_rune(out, c);
         }
     }
 }
 
 /// xstrings' `camelCaseToLowerCase`.
-pub(crate) fn to_lower_case(s: &str, connector: char) -> String {
-    let mut out = String::new();
+pub(crate) fn to_lower_case(s: &[u8], connector: char) -> Vec<u8> {
+    let mut out = Vec::new();
     if s.is_empty() {
         return out;
     }
@@ -182,7 +197,7 @@ pub(crate) fn to_lower_case(s: &str, connector: char) -> String {
                     (kind, word, rest) = next_word(rest);
                 }
                 if !matches!(kind, Word::Invalid | Word::Punct | Word::Connector) {
-                    out.push(connector);
+                    push_rune(&mut out, connector);
                 }
             }
             Word::Connector => write_lower(&mut out, prev, last, connector),
@@ -190,7 +205,7 @@ pub(crate) fn to_lower_case(s: &str, connector: char) -> String {
             _ => {
                 if kind != Word::Number {
                     if kind != Word::Connector && kind != Word::Punct {
-                        out.push(connector);
+                        push_rune(&mut out, connector);
                     }
                     continue;
                 }
@@ -202,18 +217,18 @@ pub(crate) fn to_lower_case(s: &str, connector: char) -> String {
                 if kind != Word::Alphabet {
                     write_lower(&mut out, Word::Number, number, connector);
                     if kind != Word::Connector && kind != Word::Punct {
-                        out.push(connector);
+                        push_rune(&mut out, connector);
                     }
                     continue;
                 }
-                out.push(connector);
+                push_rune(&mut out, connector);
                 write_lower(&mut out, Word::Number, number, connector);
                 while kind == Word::Alphabet || kind == Word::Number {
                     write_lower(&mut out, kind, word, connector);
                     (kind, word, rest) = next_word(rest);
                 }
                 if !matches!(kind, Word::Invalid | Word::Connector | Word::Punct) {
-                    out.push(connector);
+                    push_rune(&mut out, connector);
                 }
             }
         }
@@ -228,9 +243,11 @@ mod tests {
 
     #[test]
     fn words_split_like_xstrings() {
-        assert_eq!(to_lower_case("HTTPStatus", '_'), "http_status");
-        assert_eq!(to_lower_case("Bld4Floor", '_'), "bld4_floor");
-        assert_eq!(to_lower_case("HTTP2xx", '_'), "http_2xx");
-        assert_eq!(to_lower_case("FirstName", '-'), "first-name");
+        assert_eq!(to_lower_case(b"HTTPStatus", '_'), b"http_status");
+        assert_eq!(to_lower_case(b"Bld4Floor", '_'), b"bld4_floor");
+        assert_eq!(to_lower_case(b"HTTP2xx", '_'), b"http_2xx");
+        assert_eq!(to_lower_case(b"FirstName", '-'), b"first-name");
+        // Words that need no change keep their bytes, invalid UTF-8 included.
+        assert_eq!(to_lower_case(b"ab\xff", '_'), b"ab\xff");
     }
 }

@@ -34,7 +34,7 @@ use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::time::{Time, Validity};
 use x509_cert::{Certificate, TbsCertificate, Version};
 
-use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
+use crate::funcs::{FuncMap, FuncResult, Param, int_at, text_at};
 use crate::sprig::keys::{Curve, PrivateKey, parse_pkcs8, parse_sec1};
 use crate::sprig::pem::{Block, decode, encode};
 use crate::value::{GoStruct, Value};
@@ -46,19 +46,19 @@ const CA: Param = Param::Struct(CERTIFICATE);
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("genPrivateKey", &[Str], None, |a| {
-        Ok(Value::String(gen_private_key(string_at(&a, 0))))
+        Ok(Value::from(gen_private_key(&text_at(&a, 0))))
     });
     map.add("buildCustomCert", &[Str, Str], None, |a| {
-        build_custom_cert(string_at(&a, 0), string_at(&a, 1))
+        build_custom_cert(&text_at(&a, 0), &text_at(&a, 1))
     });
     map.add("genCA", &[Str, Int], None, |a| {
         let key = new_rsa_key()?;
-        gen_ca(string_at(&a, 0), int_at(&a, 1), key)
+        gen_ca(&text_at(&a, 0), int_at(&a, 1), key)
     });
     map.add("genCAWithKey", &[Str, Int, Str], None, |a| {
         let key =
-            parse_key_pem(string_at(&a, 2)).map_err(|e| format!("parsing private key: {e}"))?;
-        gen_ca(string_at(&a, 0), int_at(&a, 1), key)
+            parse_key_pem(&text_at(&a, 2)).map_err(|e| format!("parsing private key: {e}"))?;
+        gen_ca(&text_at(&a, 0), int_at(&a, 1), key)
     });
     map.add(
         "genSelfSignedCert",
@@ -75,7 +75,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         None,
         |a| {
             let key =
-                parse_key_pem(string_at(&a, 4)).map_err(|e| format!("parsing private key: {e}"))?;
+                parse_key_pem(&text_at(&a, 4)).map_err(|e| format!("parsing private key: {e}"))?;
             self_signed(&a, key)
         },
     );
@@ -94,7 +94,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         None,
         |a| {
             let key =
-                parse_key_pem(string_at(&a, 5)).map_err(|e| format!("parsing private key: {e}"))?;
+                parse_key_pem(&text_at(&a, 5)).map_err(|e| format!("parsing private key: {e}"))?;
             signed(&a, key)
         },
     );
@@ -246,7 +246,7 @@ const CERTIFICATE: &str = "sprig.certificate";
 fn pair(cert: String, key: String) -> Value {
     Value::Struct(Box::new(GoStruct {
         type_name: CERTIFICATE,
-        fields: vec![("Cert", Value::String(cert)), ("Key", Value::String(key))],
+        fields: vec![("Cert", Value::from(cert)), ("Key", Value::from(key))],
     }))
 }
 
@@ -273,7 +273,7 @@ fn gen_ca(cn: &str, days: i64, key: PrivateKey) -> FuncResult {
 /// The common name, IPs, DNS names and days of a `genSelfSignedCert`/`genSignedCert` call.
 fn leaf_template(a: &[Value]) -> Result<Template, String> {
     Ok(Template {
-        common_name: string_at(a, 0).to_owned(),
+        common_name: text_at(a, 0).into_owned(),
         ips: ips(&a[1])?,
         dns: dns_names(&a[2])?,
         days: int_at(a, 3),
@@ -289,7 +289,7 @@ fn signed(a: &[Value], key: PrivateKey) -> FuncResult {
     let template = leaf_template(a)?;
     let field = |name: &str| match &a[4] {
         Value::Struct(st) => match st.field(name) {
-            Some(Value::String(s)) => s.clone(),
+            Some(Value::String(s)) => s.to_text().into_owned(),
             _ => String::new(),
         },
         _ => String::new(),
@@ -322,6 +322,7 @@ fn ips(v: &Value) -> Result<Vec<IpAddr>, String> {
         .iter()
         .map(|item| match item {
             Value::String(s) => s
+                .to_text()
                 .parse::<IpAddr>()
                 .map_err(|_| "error parsing ip: not an IP address".to_owned()),
             _ => Err("error parsing ip: not a string".to_owned()),
@@ -333,7 +334,7 @@ fn dns_names(v: &Value) -> Result<Vec<String>, String> {
     list_items(v, "alternateDNS")?
         .iter()
         .map(|item| match item {
-            Value::String(s) => Ok(s.clone()),
+            Value::String(s) => Ok(s.to_text().into_owned()),
             _ => Err("error processing alternate dns name: not a string".to_owned()),
         })
         .collect()

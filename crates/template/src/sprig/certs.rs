@@ -13,16 +13,16 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::funcs::{FuncMap, FuncResult, Param, string_at};
+use crate::funcs::{FuncMap, FuncResult, Param, text_at};
 use crate::sprig::pem::{Block, decode, encode};
 use crate::value::Value;
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("certSANs", &[Param::Str], None, |a| {
-        cert_sans(string_at(&a, 0))
+        cert_sans(&text_at(&a, 0))
     });
     map.add("filterCertChain", &[Param::Str, Param::Str], None, |a| {
-        filter_cert_chain(string_at(&a, 0), string_at(&a, 1)).map(Value::String)
+        filter_cert_chain(&text_at(&a, 0), &text_at(&a, 1)).map(Value::from)
     });
 }
 
@@ -179,7 +179,7 @@ fn cert_sans(input: &str) -> FuncResult {
         }
     }
     Ok(Value::List(
-        groups.into_iter().flatten().map(Value::String).collect(),
+        groups.into_iter().flatten().map(Value::from).collect(),
     ))
 }
 

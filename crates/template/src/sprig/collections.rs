@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::{is_empty, strval, to_int64};
-use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
+use crate::funcs::{FuncMap, FuncResult, Param, int_at, text_at};
+use crate::gostring::GoString;
 use crate::value::Value;
 
 use Param::{Any, Int, Map, Str};
@@ -22,6 +23,12 @@ fn as_list(v: &Value, what: &str) -> Result<Vec<Value>, String> {
         Value::List(items) => Ok(items.clone()),
         other => Err(format!("Cannot {what} on type {}", other.go_kind())),
     }
+}
+
+/// A map key made of a Go string. keyward's map keys are text: the bytes that are not
+/// UTF-8 in a key built from binary data (`dict (b64dec …) 1`) are read as U+FFFD.
+fn map_key(key: &GoString) -> String {
+    key.to_text().into_owned()
 }
 
 fn as_map(v: &Value) -> BTreeMap<String, Value> {
@@ -186,7 +193,7 @@ fn register_dicts(map: &mut FuncMap) {
         let mut out = BTreeMap::new();
         for pair in a.chunks(2) {
             out.insert(
-                strval(&pair[0]),
+                map_key(&strval(&pair[0])),
                 pair.get(1).cloned().unwrap_or(Value::from("")),
             );
         }
@@ -194,7 +201,7 @@ fn register_dicts(map: &mut FuncMap) {
     });
     map.add("get", &[Map, Str], None, |a| {
         Ok(as_map(&a[0])
-            .remove(string_at(&a, 1))
+            .remove(&*text_at(&a, 1))
             .unwrap_or(Value::from("")))
     });
     map.add("set", &[Map, Str, Any], None, |a| {
@@ -202,19 +209,19 @@ fn register_dicts(map: &mut FuncMap) {
             return Err("assignment to entry in nil map".to_owned());
         }
         let mut m = as_map(&a[0]);
-        m.insert(string_at(&a, 1).to_owned(), a[2].clone());
+        m.insert(text_at(&a, 1).into_owned(), a[2].clone());
         Ok(Value::Map(m))
     });
     map.add("unset", &[Map, Str], None, |a| {
         let mut m = as_map(&a[0]);
-        m.remove(string_at(&a, 1));
+        m.remove(&*text_at(&a, 1));
         Ok(Value::Map(m))
     });
     map.add("hasKey", &[Map, Str], None, |a| {
-        Ok(Value::Bool(as_map(&a[0]).contains_key(string_at(&a, 1))))
+        Ok(Value::Bool(as_map(&a[0]).contains_key(&*text_at(&a, 1))))
     });
     map.add("pluck", &[Str], Some(Map), |a| {
-        let key = string_at(&a, 0);
+        let key = &*text_at(&a, 0);
         list(
             a[1..]
                 .iter()
@@ -225,7 +232,7 @@ fn register_dicts(map: &mut FuncMap) {
     map.add("keys", &[], Some(Map), |a| {
         let mut keys: Vec<Value> = Vec::new();
         for d in &a {
-            keys.extend(as_map(d).into_keys().map(Value::String));
+            keys.extend(as_map(d).into_keys().map(Value::from));
         }
         list(keys)
     });
@@ -237,7 +244,7 @@ fn register_dicts(map: &mut FuncMap) {
         let picked = a[1..]
             .iter()
             .filter_map(|k| match k {
-                Value::String(k) => source.remove_entry(k),
+                Value::String(k) => source.remove_entry(&*k.to_text()),
                 _ => None,
             })
             .collect();
@@ -247,7 +254,7 @@ fn register_dicts(map: &mut FuncMap) {
         let mut m = as_map(&a[0]);
         for k in &a[1..] {
             if let Value::String(k) = k {
-                m.remove(k);
+                m.remove(&*k.to_text());
             }
         }
         Ok(Value::Map(m))
@@ -262,9 +269,16 @@ fn register_dicts(map: &mut FuncMap) {
 }
 
 /// mergo's deep merge: maps merge recursively; other values fill only empty destinations
-/// (or always, when overwriting with a non-empty source).
+/// (or always, when overwriting with a non-empty source). A nil source value is copied only
+/// when overwriting, even over a missing key (mergo skips nil interfaces otherwise).
 fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, overwrite: bool) {
     for (key, value) in src {
+        if *value == Value::Nil {
+            if overwrite {
+                dst.insert(key.clone(), Value::Nil);
+            }
+            continue;
+        }
         match (dst.get_mut(key), value) {
             (Some(Value::Map(d)), Value::Map(s)) => merge_into(d, s, overwrite),
             (Some(existing), v) => {
@@ -287,20 +301,36 @@ fn merge_maps(a: &[Value], overwrite: bool) -> FuncResult {
     Ok(Value::Map(dst))
 }
 
+/// Go's message for a failed type assertion of an `interface{}` holding `value` to `want`.
+fn interface_conversion(value: &Value, want: &str) -> String {
+    let found = match value {
+        Value::Nil => "nil",
+        other => other.go_type(),
+    };
+    format!("interface conversion: interface {{}} is {found}, not {want}")
+}
+
+/// Sprig's `dig`: its type assertions (the last argument to `map[string]interface{}`, the
+/// keys to `string`, each step to a map again) fail with Go's messages.
 fn dig(a: Vec<Value>) -> FuncResult {
+    const MAP: &str = "map[string]interface {}";
     if a.len() < 3 {
         return Err("dig needs at least three arguments".to_owned());
     }
     let (keys, rest) = a.split_at(a.len() - 2);
     let default = &rest[0];
     let Value::Map(mut current) = rest[1].clone() else {
-        return Err("dig needs a map as its last argument".to_owned());
+        return Err(interface_conversion(&rest[1], MAP));
     };
-    for (i, key) in keys.iter().enumerate() {
-        let Value::String(key) = key else {
-            return Err("dig keys must be strings".to_owned());
-        };
-        let Some(step) = current.remove(key) else {
+    let mut names = Vec::with_capacity(keys.len());
+    for key in keys {
+        match key {
+            Value::String(key) => names.push(key),
+            other => return Err(interface_conversion(other, "string")),
+        }
+    }
+    for (i, key) in names.into_iter().enumerate() {
+        let Some(step) = current.remove(&*key.to_text()) else {
             return Ok(default.clone());
         };
         if i == keys.len() - 1 {
@@ -308,7 +338,7 @@ fn dig(a: Vec<Value>) -> FuncResult {
         }
         match step {
             Value::Map(m) => current = m,
-            _ => return Err("dig went through a value that is not a map".to_owned()),
+            other => return Err(interface_conversion(&other, MAP)),
         }
     }
     Ok(default.clone())

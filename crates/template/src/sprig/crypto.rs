@@ -11,7 +11,7 @@ use base64::Engine;
 
 use hmac::Mac;
 
-use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
+use crate::funcs::{FuncMap, FuncResult, Param, bytes_at, int_at, text_at};
 use crate::value::Value;
 
 use Param::{Int, Str};
@@ -23,28 +23,28 @@ type Decryptor = cbc::Decryptor<aes::Aes256>;
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("bcrypt", &[Str], None, |a| {
-        Ok(Value::String(bcrypt_hash(string_at(&a, 0))))
+        Ok(Value::from(bcrypt_hash(bytes_at(&a, 0))))
     });
     map.add("htpasswd", &[Str, Str], None, |a| {
-        Ok(Value::String(htpasswd(string_at(&a, 0), string_at(&a, 1))))
+        Ok(Value::from(htpasswd(bytes_at(&a, 0), bytes_at(&a, 1))))
     });
     map.add("derivePassword", &[Int, Str, Str, Str, Str], None, |a| {
         let counter = u32::try_from(int_at(&a, 0))
             .map_err(|_| "the counter does not fit in uint32".to_owned())?;
-        let s = |i| string_at(&a, i);
-        derive_password(counter, s(1), s(2), s(3), s(4)).map(Value::String)
+        let s = |i| bytes_at(&a, i);
+        derive_password(counter, &text_at(&a, 1), s(2), s(3), s(4)).map(Value::from)
     });
     map.add("encryptAES", &[Str, Str], None, |a| {
-        encrypt_aes(string_at(&a, 0), string_at(&a, 1))
+        encrypt_aes(bytes_at(&a, 0), bytes_at(&a, 1))
     });
     map.add("decryptAES", &[Str, Str], None, |a| {
-        decrypt_aes(string_at(&a, 0), string_at(&a, 1))
+        decrypt_aes(bytes_at(&a, 0), bytes_at(&a, 1))
     });
 }
 
 /// `bcrypt.GenerateFromPassword` at the default cost 10, `$2a$` form; Sprig returns the error
 /// text as the result.
-fn bcrypt_hash(input: &str) -> String {
+fn bcrypt_hash(input: &[u8]) -> String {
     if input.len() > 72 {
         return "failed to encrypt string with bcrypt: bcrypt: password length exceeds 72 bytes"
             .to_owned();
@@ -55,11 +55,11 @@ fn bcrypt_hash(input: &str) -> String {
     }
 }
 
-fn htpasswd(user: &str, password: &str) -> String {
-    if user.contains(':') {
-        return format!("invalid username: {user}");
+fn htpasswd(user: &[u8], password: &[u8]) -> Vec<u8> {
+    if user.contains(&b':') {
+        return [b"invalid username: ".as_slice(), user].concat();
     }
-    format!("{user}:{}", bcrypt_hash(password))
+    [user, b":", bcrypt_hash(password).as_bytes()].concat()
 }
 
 const MASTER_PASSWORD_SEED: &[u8] = b"com.lyndir.masterpassword";
@@ -116,22 +116,22 @@ fn template_characters(class: char) -> &'static [u8] {
 fn derive_password(
     counter: u32,
     kind: &str,
-    password: &str,
-    user: &str,
-    site: &str,
+    password: &[u8],
+    user: &[u8],
+    site: &[u8],
 ) -> Result<String, String> {
     let Some(templates) = password_templates(kind) else {
         return Ok(format!("cannot find password template {kind}"));
     };
     let mut salt = MASTER_PASSWORD_SEED.to_vec();
     salt.extend_from_slice(&(user.len() as u32).to_be_bytes());
-    salt.extend_from_slice(user.as_bytes());
+    salt.extend_from_slice(user);
     let params = scrypt::Params::new(15, 8, 2, 64).map_err(|e| e.to_string())?;
     let mut key = [0u8; 64];
-    scrypt::scrypt(password.as_bytes(), &salt, &params, &mut key).map_err(|e| e.to_string())?;
+    scrypt::scrypt(password, &salt, &params, &mut key).map_err(|e| e.to_string())?;
     let mut message = MASTER_PASSWORD_SEED.to_vec();
     message.extend_from_slice(&(site.len() as u32).to_be_bytes());
-    message.extend_from_slice(site.as_bytes());
+    message.extend_from_slice(site);
     message.extend_from_slice(&counter.to_be_bytes());
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).map_err(|e| e.to_string())?;
     mac.update(&message);
@@ -148,19 +148,19 @@ fn derive_password(
         .collect())
 }
 
-fn key(password: &str) -> [u8; 32] {
+fn key(password: &[u8]) -> [u8; 32] {
     let mut key = [0u8; 32];
-    let bytes = password.as_bytes();
+    let bytes = password;
     let n = bytes.len().min(32);
     key[..n].copy_from_slice(&bytes[..n]);
     key
 }
 
-fn encrypt_aes(password: &str, plaintext: &str) -> FuncResult {
+fn encrypt_aes(password: &[u8], plaintext: &[u8]) -> FuncResult {
     let mut iv = [0u8; BLOCK];
     getrandom::fill(&mut iv).map_err(|_| "the system random source failed".to_owned())?;
     let pad = BLOCK - plaintext.len() % BLOCK;
-    let mut buf = plaintext.as_bytes().to_vec();
+    let mut buf = plaintext.to_vec();
     buf.extend(std::iter::repeat_n(pad as u8, pad));
     let len = buf.len();
     Encryptor::new(&key(password).into(), &iv.into())
@@ -168,12 +168,12 @@ fn encrypt_aes(password: &str, plaintext: &str) -> FuncResult {
         .map_err(|_| "crypto/cipher: input not full blocks".to_owned())?;
     let mut out = iv.to_vec();
     out.extend_from_slice(&buf);
-    Ok(Value::String(
+    Ok(Value::from(
         base64::engine::general_purpose::STANDARD.encode(out),
     ))
 }
 
-fn decrypt_aes(password: &str, crypt64: &str) -> FuncResult {
+fn decrypt_aes(password: &[u8], crypt64: &[u8]) -> FuncResult {
     let crypt = base64::engine::general_purpose::STANDARD
         .decode(crypt64)
         .map_err(|_| "illegal base64 data".to_owned())?;
@@ -199,7 +199,7 @@ fn decrypt_aes(password: &str, crypt64: &str) -> FuncResult {
         .checked_sub(usize::from(last))
         .ok_or_else(|| "runtime error: slice bounds out of range".to_owned())?;
     buf.truncate(keep);
-    Ok(Value::String(String::from_utf8_lossy(&buf).into_owned()))
+    Ok(Value::from(buf))
 }
 
 #[cfg(test)]
@@ -208,22 +208,22 @@ mod tests {
 
     #[test]
     fn aes_round_trips_and_rejects_short_input() {
-        let Ok(Value::String(c)) = encrypt_aes("pw", "secret text") else {
+        let Ok(Value::String(c)) = encrypt_aes(b"pw", b"secret text") else {
             panic!("encryptAES returns a string");
         };
         assert_eq!(
-            decrypt_aes("pw", &c),
-            Ok(Value::String("secret text".to_owned()))
+            decrypt_aes(b"pw", c.as_bytes()),
+            Ok(Value::from("secret text"))
         );
-        assert!(decrypt_aes("pw", "AAAA").is_err());
+        assert!(decrypt_aes(b"pw", b"AAAA").is_err());
     }
 
     #[test]
     fn bcrypt_hashes_verify_and_use_the_2a_prefix() {
-        let hash = bcrypt_hash("s3cret");
+        let hash = bcrypt_hash(b"s3cret");
         assert!(hash.starts_with("$2a$10$"));
         assert!(matches!(bcrypt::verify("s3cret", &hash), Ok(true)));
         assert!(matches!(bcrypt::verify("other", &hash), Ok(false)));
-        assert!(htpasswd("admin", "pw").starts_with("admin:$2a$10$"));
+        assert!(htpasswd(b"admin", b"pw").starts_with(b"admin:$2a$10$"));
     }
 }

@@ -3,7 +3,7 @@
 //! argument rules: `date` and friends read a `time.Time` or Unix seconds as `int`/`int64`
 //! and use the current time for anything else; an unknown zone name means UTC.
 
-use crate::funcs::{FuncMap, FuncResult, Param, string_at};
+use crate::funcs::{FuncMap, FuncResult, Param, text_at};
 use crate::gotime::{self, GoTime, Zone};
 use crate::value::Value;
 
@@ -16,23 +16,23 @@ const SECOND: i64 = 1_000_000_000;
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("now", &[], None, |_| Ok(time(GoTime::now())));
     map.add("date", &[Str, Any], None, |a| {
-        Ok(in_zone(string_at(&a, 0), &a[1], "Local"))
+        Ok(in_zone(&text_at(&a, 0), &a[1], "Local"))
     });
     map.add("htmlDate", &[Any], None, |a| {
         Ok(in_zone("2006-01-02", &a[0], "Local"))
     });
     map.add("htmlDateInZone", &[Any, Str], None, |a| {
-        Ok(in_zone("2006-01-02", &a[0], string_at(&a, 1)))
+        Ok(in_zone("2006-01-02", &a[0], &text_at(&a, 1)))
     });
     for name in ["dateInZone", "date_in_zone"] {
         map.add(name, &[Str, Any, Str], None, |a| {
-            Ok(in_zone(string_at(&a, 0), &a[1], string_at(&a, 2)))
+            Ok(in_zone(&text_at(&a, 0), &a[1], &text_at(&a, 2)))
         });
     }
     for name in ["dateModify", "date_modify"] {
         map.add(name, &[Str, Time], None, |a| {
             let t = time_at(&a, 1);
-            Ok(time(match parse_duration(string_at(&a, 0)) {
+            Ok(time(match parse_duration(&text_at(&a, 0)) {
                 Some(d) => t.add(d),
                 None => t,
             }))
@@ -48,21 +48,21 @@ pub(crate) fn register(map: &mut FuncMap) {
             _ => GoTime::now(),
         };
         let since = GoTime::now().sub(&t);
-        Ok(Value::String(format_duration(round_to_second(since))))
+        Ok(Value::from(format_duration(round_to_second(since))))
     });
     map.add("toDate", &[Str, Str], None, |a| {
         Ok(time(
-            gotime::parse_in_local(string_at(&a, 0), string_at(&a, 1))
+            gotime::parse_in_local(&text_at(&a, 0), &text_at(&a, 1))
                 .unwrap_or_else(|_| GoTime::zero()),
         ))
     });
     map.add("mustToDate", &[Str, Str], None, |a| {
-        gotime::parse_in_local(string_at(&a, 0), string_at(&a, 1))
+        gotime::parse_in_local(&text_at(&a, 0), &text_at(&a, 1))
             .map(time)
             .map_err(|e| e.to_string())
     });
     map.add("unixEpoch", &[Time], None, |a| {
-        Ok(Value::String(time_at(&a, 0).unix.to_string()))
+        Ok(Value::from(time_at(&a, 0).unix.to_string()))
     });
 }
 
@@ -79,7 +79,7 @@ fn time_at(args: &[Value], i: usize) -> GoTime {
 }
 
 fn must_date_modify(a: Vec<Value>) -> FuncResult {
-    match parse_duration(string_at(&a, 0)) {
+    match parse_duration(&text_at(&a, 0)) {
         Some(d) => Ok(time(time_at(&a, 1).add(d))),
         None => Err("time: invalid duration (the duration text is not shown)".to_owned()),
     }
@@ -94,7 +94,7 @@ fn in_zone(layout: &str, date: &Value, zone: &str) -> Value {
         _ => GoTime::now(),
     };
     let zone = gotime::load_location(zone).unwrap_or(Zone::Utc);
-    Value::String(gotime::format(&t.in_zone(zone), layout))
+    Value::from(gotime::format(&t.in_zone(zone), layout))
 }
 
 /// Go's `Duration.Round(time.Second)`, saturating at the extremes.

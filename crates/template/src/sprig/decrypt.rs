@@ -5,23 +5,23 @@
 
 use rsa::Oaep;
 
-use crate::funcs::{FuncMap, FuncResult, Param, bytes_at, string_at};
+use crate::funcs::{FuncMap, FuncResult, Param, bytes_at, text_at};
 use crate::sprig::keys::{PrivateKey, parse_private_key};
 use crate::sprig::pem::decode;
 use crate::value::Value;
 
-use Param::{RawStr, Str};
+use Param::Str;
 
 pub(crate) fn register(map: &mut FuncMap) {
-    map.add("rsaDecrypt", &[Str, Str, RawStr, Str], None, |mut a| {
-        if string_at(&a, 0) == "None" {
+    map.add("rsaDecrypt", &[Str, Str, Str, Str], None, |mut a| {
+        if &*text_at(&a, 0) == "None" {
             return Ok(a.swap_remove(2));
         }
         rsa_decrypt(
-            string_at(&a, 0),
-            string_at(&a, 1),
+            &text_at(&a, 0),
+            &text_at(&a, 1),
             bytes_at(&a, 2),
-            string_at(&a, 3),
+            &text_at(&a, 3),
         )
     });
 }

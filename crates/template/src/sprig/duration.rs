@@ -11,22 +11,22 @@ const SECOND: u64 = 1_000_000_000;
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("duration", &[Param::Any], None, |a| {
         let seconds = match &a[0] {
-            Value::String(s) => s.parse::<i64>().unwrap_or(0),
+            Value::String(s) => s.to_text().parse::<i64>().unwrap_or(0),
             Value::Int64(i) => *i,
             _ => 0,
         };
-        Ok(Value::String(format_duration(
+        Ok(Value::from(format_duration(
             seconds.wrapping_mul(SECOND as i64),
         )))
     });
     map.add("durationRound", &[Param::Any], None, |a| {
         let d = match &a[0] {
-            Value::String(s) => parse_duration(s).unwrap_or(0),
+            Value::String(s) => parse_duration(&s.to_text()).unwrap_or(0),
             Value::Int64(i) => *i,
             Value::Time(t) => super::date::since(t),
             _ => 0,
         };
-        Ok(Value::String(round(d)))
+        Ok(Value::from(round(d)))
     });
 }
 

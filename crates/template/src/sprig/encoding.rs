@@ -1,51 +1,46 @@
 //! Sprig's encodings and digests: base64 and base32, `encoding/json` output and input, and
-//! the `sha1sum`/`sha256sum`/`sha512sum`/`adler32sum` hashes.
+//! the `sha1sum`/`sha256sum`/`adler32sum` hashes, all over a Go string's bytes. ESO's Sprig
+//! fork has no `sha512sum`: calling it fails to parse, as in ESO.
 
 use base64::Engine;
 use sha1::Digest;
 
-use crate::funcs::{FuncMap, FuncResult, Param, string_at};
+use crate::funcs::{FuncMap, FuncResult, Param, bytes_at, string, text_at};
 use crate::gofmt;
+use crate::gostring;
 use crate::value::Value;
 
 use Param::{Any, Str};
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("b64enc", &[Str], None, |a| {
-        string(base64::engine::general_purpose::STANDARD.encode(string_at(&a, 0)))
+        string(base64::engine::general_purpose::STANDARD.encode(bytes_at(&a, 0)))
     });
     map.add("b64dec", &[Str], None, |a| {
-        Ok(match go_base64_decode(string_at(&a, 0).as_bytes()) {
+        Ok(match go_base64_decode(bytes_at(&a, 0)) {
             Ok(bytes) => Value::from_bytes(bytes),
-            Err(offset) => Value::String(format!("illegal base64 data at input byte {offset}")),
+            Err(offset) => Value::from(format!("illegal base64 data at input byte {offset}")),
         })
     });
     map.add("b32enc", &[Str], None, |a| {
-        string(data_encoding::BASE32.encode(string_at(&a, 0).as_bytes()))
+        string(data_encoding::BASE32.encode(bytes_at(&a, 0)))
     });
     map.add("b32dec", &[Str], None, |a| {
-        Ok(match go_base32_decode(string_at(&a, 0).as_bytes()) {
+        Ok(match go_base32_decode(bytes_at(&a, 0)) {
             Ok(bytes) => Value::from_bytes(bytes),
-            Err(offset) => Value::String(format!("illegal base32 data at input byte {offset}")),
+            Err(offset) => Value::from(format!("illegal base32 data at input byte {offset}")),
         })
     });
     map.add("sha1sum", &[Str], None, |a| {
-        string(hex(&sha1::Sha1::digest(string_at(&a, 0))))
+        string(hex(&sha1::Sha1::digest(bytes_at(&a, 0))))
     });
     map.add("sha256sum", &[Str], None, |a| {
-        string(hex(&sha2::Sha256::digest(string_at(&a, 0))))
-    });
-    map.add("sha512sum", &[Str], None, |a| {
-        string(hex(&sha2::Sha512::digest(string_at(&a, 0))))
+        string(hex(&sha2::Sha256::digest(bytes_at(&a, 0))))
     });
     map.add("adler32sum", &[Str], None, |a| {
-        string(adler32(string_at(&a, 0).as_bytes()).to_string())
+        string(adler32(bytes_at(&a, 0)).to_string())
     });
     register_json(map);
-}
-
-fn string(s: impl Into<String>) -> FuncResult {
-    Ok(Value::String(s.into()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -213,7 +208,7 @@ fn register_json(map: &mut FuncMap) {
         string(to_json(&a[0], true).unwrap_or_default())
     });
     map.add("mustToJson", &[Any], None, |a| {
-        to_json(&a[0], true).map(Value::String)
+        to_json(&a[0], true).map(Value::from)
     });
     map.add("toPrettyJson", &[Any], None, |a| {
         string(
@@ -223,23 +218,22 @@ fn register_json(map: &mut FuncMap) {
         )
     });
     map.add("mustToPrettyJson", &[Any], None, |a| {
-        to_json(&a[0], true).map(|j| Value::String(indent_json(&j)))
+        to_json(&a[0], true).map(|j| Value::from(indent_json(&j)))
     });
     map.add("toRawJson", &[Any], None, |a| {
-        to_json(&a[0], false).map(Value::String)
+        to_json(&a[0], false).map(Value::from)
     });
     map.add("mustToRawJson", &[Any], None, |a| {
-        to_json(&a[0], false).map(Value::String)
+        to_json(&a[0], false).map(Value::from)
     });
     map.add("fromJson", &[Str], None, |a| {
-        Ok(from_json(string_at(&a, 0)).unwrap_or(Value::Nil))
+        Ok(from_json(&text_at(&a, 0)).unwrap_or(Value::Nil))
     });
-    map.add("mustFromJson", &[Str], None, |a| {
-        from_json(string_at(&a, 0))
-    });
+    map.add("mustFromJson", &[Str], None, |a| from_json(&text_at(&a, 0)));
 }
 
-/// `json.Unmarshal` into `interface{}`.
+/// `json.Unmarshal` into `interface{}` (Go reads an invalid byte inside a JSON string as
+/// U+FFFD, which is what the text holds).
 pub(crate) fn from_json(text: &str) -> FuncResult {
     serde_json::from_str::<serde_json::Value>(text)
         .map(|json| Value::from_json(&json))
@@ -259,8 +253,7 @@ fn write_json(out: &mut String, v: &Value, escape_html: bool) -> Result<(), Stri
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&json_number(*f)?),
-        Value::String(s) => write_json_string(out, s, escape_html),
-        Value::Bytes(b) => write_json_string(out, &String::from_utf8_lossy(b), escape_html),
+        Value::String(s) => write_json_string(out, s.as_bytes(), escape_html),
         Value::List(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -271,21 +264,21 @@ fn write_json(out: &mut String, v: &Value, escape_html: bool) -> Result<(), Stri
             }
             out.push(']');
         }
-        Value::Map(map) => {
+        Value::Map(map) | Value::StringMap(map) => {
             out.push('{');
             for (i, (key, item)) in map.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                write_json_string(out, key, escape_html);
+                write_json_string(out, key.as_bytes(), escape_html);
                 out.push(':');
                 write_json(out, item, escape_html)?;
             }
             out.push('}');
         }
         // MarshalJSON of both: a JSON string.
-        Value::Time(t) => write_json_string(out, &t.rfc3339_nano()?, escape_html),
-        Value::Semver(v) => write_json_string(out, &v.normalized(), escape_html),
+        Value::Time(t) => write_json_string(out, t.rfc3339_nano()?.as_bytes(), escape_html),
+        Value::Semver(v) => write_json_string(out, v.normalized().as_bytes(), escape_html),
         Value::Typed(t) if t.is_unsigned() => out.push_str(&t.unsigned().to_string()),
         Value::Typed(t) => out.push_str(&t.bits.to_string()),
         // encoding/json writes exported fields in declaration order.
@@ -295,7 +288,7 @@ fn write_json(out: &mut String, v: &Value, escape_html: bool) -> Result<(), Stri
                 if i > 0 {
                     out.push(',');
                 }
-                write_json_string(out, name, escape_html);
+                write_json_string(out, name.as_bytes(), escape_html);
                 out.push(':');
                 write_json(out, item, escape_html)?;
             }
@@ -320,10 +313,12 @@ pub(crate) fn json_number(f: f64) -> Result<String, String> {
     Ok(gofmt::format_float(f, 'f', -1))
 }
 
-fn write_json_string(out: &mut String, s: &str, escape_html: bool) {
+/// Go's `encoding/json` string: each byte that is not valid UTF-8 is written `\ufffd`.
+fn write_json_string(out: &mut String, s: &[u8], escape_html: bool) {
     out.push('"');
-    for c in s.chars() {
+    for (_, c, width) in gostring::runes(s) {
         match c {
+            _ if gostring::is_invalid(c, width) => out.push_str("\\ufffd"),
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value as Json};
 
-use crate::funcs::{FuncMap, FuncResult, Param, string_at};
+use crate::funcs::{FuncMap, FuncResult, Param, text_at};
 use crate::sprig::keys::{Curve, PrivateKey, PublicKey};
 use crate::sprig::pem::{Block, encode};
 use crate::value::Value;
@@ -16,7 +16,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         "jwkPublicKeyPem",
         &[Param::Str],
         None,
-        |a| match parse_jwk(string_at(&a, 0))? {
+        |a| match parse_jwk(&text_at(&a, 0))? {
             Jwk::Public(key) => pem("PUBLIC KEY", key.to_spki()?),
             Jwk::Private(_) => Err("x509: unsupported public key type (a private JWK)".to_owned()),
         },
@@ -25,7 +25,7 @@ pub(crate) fn register(map: &mut FuncMap) {
         "jwkPrivateKeyPem",
         &[Param::Str],
         None,
-        |a| match parse_jwk(string_at(&a, 0))? {
+        |a| match parse_jwk(&text_at(&a, 0))? {
             Jwk::Private(key) => pem("PRIVATE KEY", key.to_pkcs8()?),
             Jwk::Public(_) => Err("x509: unknown key type (a public JWK)".to_owned()),
         },
@@ -33,7 +33,7 @@ pub(crate) fn register(map: &mut FuncMap) {
 }
 
 fn pem(kind: &str, der: Vec<u8>) -> FuncResult {
-    Ok(Value::String(encode(&Block::new(kind, der))))
+    Ok(Value::from(encode(&Block::new(kind, der))))
 }
 
 enum Jwk {

@@ -15,6 +15,7 @@ mod decimal;
 mod decrypt;
 mod duration;
 mod encoding;
+mod fromyaml;
 mod jwk;
 mod keys;
 mod pem;
@@ -25,8 +26,9 @@ mod strings;
 mod url;
 mod yaml;
 
-use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
+use crate::funcs::{FuncMap, FuncResult, Param, bytes_at, int_at, string, text_at};
 use crate::gofmt;
+use crate::gostring::GoString;
 use crate::limits;
 use crate::value::{IntType, Value};
 
@@ -57,7 +59,7 @@ pub(crate) fn register(map: &mut FuncMap) {
 }
 
 /// Sprig's `strval`: strings as they are, anything else as `fmt.Sprintf("%v")`.
-pub(crate) fn strval(v: &Value) -> String {
+pub(crate) fn strval(v: &Value) -> GoString {
     match v {
         Value::String(s) => s.clone(),
         other => gofmt::display(other),
@@ -92,7 +94,9 @@ pub(crate) fn to_int64(v: &Value) -> i64 {
         Value::Typed(t) => t.bits,
         Value::Float(f) => go_float_to_int64(*f),
         Value::Bool(b) => i64::from(*b),
-        Value::String(s) => crate::parse::go_parse_int(trim_zero_decimal(s)).unwrap_or(0),
+        Value::String(s) => {
+            crate::parse::go_parse_int(trim_zero_decimal(&s.to_text())).unwrap_or(0)
+        }
         _ => 0,
     }
 }
@@ -116,9 +120,10 @@ pub(crate) fn to_float64(v: &Value) -> f64 {
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
         Value::String(s) => s
+            .to_text()
             .parse::<f64>()
             .ok()
-            .filter(|_| !s.contains(['i', 'I', 'n', 'N', '_']))
+            .filter(|_| !s.as_bytes().iter().any(|b| b"iInN_".contains(b)))
             .unwrap_or(0.0),
         _ => 0.0,
     }
@@ -215,7 +220,7 @@ fn register_numbers(map: &mut FuncMap) {
     });
     map.add("toDecimal", &[Any], None, |a| {
         // strconv.ParseInt(fmt.Sprint(v), 8, 64), 0 on failure.
-        let text = strval(&a[0]);
+        let text = strval(&a[0]).to_text().into_owned();
         let (negative, digits) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, text.strip_prefix('+').unwrap_or(&text)),
@@ -236,7 +241,7 @@ fn register_numbers(map: &mut FuncMap) {
         Ok(Value::Float(to_float64(&a[0])))
     });
     map.add("atoi", &[Str], None, |a| {
-        let s = string_at(&a, 0);
+        let s = &*text_at(&a, 0);
         let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
         let valid = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
         Ok(Value::Int(if valid { s.parse().unwrap_or(0) } else { 0 }))
@@ -256,7 +261,7 @@ fn register_numbers(map: &mut FuncMap) {
             int_at(&a, 2),
         )?))
     });
-    map.add("seq", &[], Some(Int), |a| Ok(Value::String(seq(&a)?)));
+    map.add("seq", &[], Some(Int), |a| string(seq(&a)?));
 }
 
 /// Sprig's `round(value, places, [roundOn=.5])`.
@@ -379,17 +384,19 @@ fn register_types(map: &mut FuncMap) {
         Ok(Value::from(go_type_name(&a[0])))
     });
     map.add("typeIs", &[Str, Any], None, |a| {
-        Ok(Value::Bool(string_at(&a, 0) == go_type_name(&a[1])))
+        Ok(Value::Bool(
+            bytes_at(&a, 0) == go_type_name(&a[1]).as_bytes(),
+        ))
     });
     map.add("kindOf", &[Any], None, |a| kind_of(&a[0]).map(Value::from));
     map.add("kindIs", &[Str, Any], None, |a| {
-        kind_of(&a[1]).map(|k| Value::Bool(k == string_at(&a, 0)))
+        kind_of(&a[1]).map(|k| Value::Bool(k.as_bytes() == bytes_at(&a, 0)))
     });
     map.add("deepEqual", &[Any, Any], None, |a| {
         Ok(Value::Bool(a[0] == a[1]))
     });
     map.add("typeIsLike", &[Str, Any], None, |a| {
-        let (target, actual) = (string_at(&a, 0), go_type_name(&a[1]));
+        let (target, actual) = (&*text_at(&a, 0), go_type_name(&a[1]));
         Ok(Value::Bool(
             target == actual || format!("*{target}") == actual,
         ))

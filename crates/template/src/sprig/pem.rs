@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 
-use crate::funcs::{FuncMap, FuncResult, Param, string_at};
+use crate::funcs::{FuncMap, FuncResult, Param, text_at};
 use crate::sprig::encoding::go_base64_decode;
 use crate::value::Value;
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("filterPEM", &[Param::Str, Param::Str], None, |a| {
-        filter_pem(string_at(&a, 0), string_at(&a, 1))
+        filter_pem(&text_at(&a, 0), &text_at(&a, 1))
     });
 }
 
@@ -51,7 +51,7 @@ fn filter_pem(kind: &str, input: &str) -> FuncResult {
     if out.is_empty() && !data.is_empty() {
         return Err("error filtering pem: found junk".to_owned());
     }
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 /// Go's `getLine`: up to the next `\n`, trailing spaces, tabs and `\r` trimmed.

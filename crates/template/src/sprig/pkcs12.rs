@@ -19,47 +19,47 @@ use p12_keystore::{
 };
 use sha1::Digest;
 
-use crate::funcs::{FuncMap, FuncResult, Param, bytes_at, string_at};
+use crate::funcs::{FuncMap, FuncResult, Param, bytes_at, text_at};
 use crate::sprig::certs::{Cert, chain_pem, ordered_chain};
 use crate::sprig::keys::{parse_pkcs8, parse_private_key};
 use crate::sprig::pem::{Block, decode, encode};
 use crate::value::Value;
 
-use Param::{RawStr, Str};
+use Param::Str;
 
 /// go-pkcs12's `Modern` iteration count, for both the key derivation and the MAC.
 const ITERATIONS: u32 = 2048;
 
 pub(crate) fn register(map: &mut FuncMap) {
-    map.add("pkcs12key", &[RawStr], None, |a| {
+    map.add("pkcs12key", &[Str], None, |a| {
         pkcs12_key("", bytes_at(&a, 0))
     });
-    map.add("pkcs12keyPass", &[Str, RawStr], None, |a| {
-        pkcs12_key(string_at(&a, 0), bytes_at(&a, 1))
+    map.add("pkcs12keyPass", &[Str, Str], None, |a| {
+        pkcs12_key(&text_at(&a, 0), bytes_at(&a, 1))
     });
-    map.add("pkcs12cert", &[RawStr], None, |a| {
+    map.add("pkcs12cert", &[Str], None, |a| {
         pkcs12_cert("", bytes_at(&a, 0))
     });
-    map.add("pkcs12certPass", &[Str, RawStr], None, |a| {
-        pkcs12_cert(string_at(&a, 0), bytes_at(&a, 1))
+    map.add("pkcs12certPass", &[Str, Str], None, |a| {
+        pkcs12_cert(&text_at(&a, 0), bytes_at(&a, 1))
     });
     map.add("pemToPkcs12", &[Str, Str], None, |a| {
-        pem_to_pkcs12(string_at(&a, 0), string_at(&a, 1), "", false)
+        pem_to_pkcs12(&text_at(&a, 0), &text_at(&a, 1), "", false)
     });
     map.add("pemToPkcs12Pass", &[Str, Str, Str], None, |a| {
-        pem_to_pkcs12(string_at(&a, 0), string_at(&a, 1), string_at(&a, 2), false)
+        pem_to_pkcs12(&text_at(&a, 0), &text_at(&a, 1), &text_at(&a, 2), false)
     });
     map.add("fullPemToPkcs12", &[Str, Str], None, |a| {
-        pem_to_pkcs12(string_at(&a, 0), string_at(&a, 1), "", true)
+        pem_to_pkcs12(&text_at(&a, 0), &text_at(&a, 1), "", true)
     });
     map.add("fullPemToPkcs12Pass", &[Str, Str, Str], None, |a| {
-        pem_to_pkcs12(string_at(&a, 0), string_at(&a, 1), string_at(&a, 2), true)
+        pem_to_pkcs12(&text_at(&a, 0), &text_at(&a, 1), &text_at(&a, 2), true)
     });
     map.add("pemTruststoreToPKCS12", &[Str], None, |a| {
-        truststore(string_at(&a, 0), "")
+        truststore(&text_at(&a, 0), "")
     });
     map.add("pemTruststoreToPKCS12Pass", &[Str, Str], None, |a| {
-        truststore(string_at(&a, 0), string_at(&a, 1))
+        truststore(&text_at(&a, 0), &text_at(&a, 1))
     });
 }
 
@@ -102,7 +102,7 @@ fn pkcs12_key(password: &str, data: &[u8]) -> FuncResult {
         .map_err(|e| format!("unable to decode pkcs12 with password: {e}"))?;
     // Go parses the key and marshals it again, which normalises its encoding.
     let der = parse_pkcs8(&key)?.to_pkcs8()?;
-    Ok(Value::String(encode(&Block::new("PRIVATE KEY", der))))
+    Ok(Value::from(encode(&Block::new("PRIVATE KEY", der))))
 }
 
 fn pkcs12_cert(password: &str, data: &[u8]) -> FuncResult {
@@ -113,7 +113,7 @@ fn pkcs12_cert(password: &str, data: &[u8]) -> FuncResult {
         .map(|der| encode(&Block::new("CERTIFICATE", der)))
         .collect();
     // ESO falls back to bag order when no single chain can be built.
-    Ok(Value::String(match ordered_chain(all.as_bytes()) {
+    Ok(Value::from(match ordered_chain(all.as_bytes()) {
         Ok(chain) => chain_pem(&chain),
         Err(_) => all,
     }))
@@ -176,7 +176,7 @@ fn truststore(certs: &str, password: &str) -> FuncResult {
     let pfx = single_safe::rewrite(&pfx, password)
         .ok_or_else(|| "pkcs12: could not encode".to_owned())?;
     use base64::Engine;
-    Ok(Value::String(
+    Ok(Value::from(
         base64::engine::general_purpose::STANDARD.encode(pfx),
     ))
 }
@@ -188,7 +188,7 @@ fn keystore_cert(der: &[u8]) -> Result<Certificate, String> {
 /// go-pkcs12's `Modern` algorithms, base64 as ESO returns them.
 fn write(store: &KeyStore, password: &str) -> FuncResult {
     use base64::Engine;
-    Ok(Value::String(
+    Ok(Value::from(
         base64::engine::general_purpose::STANDARD.encode(write_bytes(store, password)?),
     ))
 }

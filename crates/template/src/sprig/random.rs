@@ -4,7 +4,7 @@
 
 use base64::Engine;
 
-use crate::funcs::{FuncMap, FuncResult, Param, int_at, string_at};
+use crate::funcs::{FuncMap, FuncResult, Param, int_at, text_at};
 use crate::limits;
 use crate::value::Value;
 
@@ -33,7 +33,7 @@ pub(crate) fn register(map: &mut FuncMap) {
     });
     map.add("randBytes", &[Int], None, |a| rand_bytes(int_at(&a, 0)));
     map.add("uuidv4", &[], None, |_| uuidv4());
-    map.add("shuffle", &[Str], None, |a| shuffle(string_at(&a, 0)));
+    map.add("shuffle", &[Str], None, |a| shuffle(&text_at(&a, 0)));
 }
 
 fn random_u64() -> Result<u64, String> {
@@ -62,7 +62,7 @@ fn random_from(set: &[u8], count: i64) -> FuncResult {
         let i = below(set.len() as u64)?;
         out.push(char::from(set[i as usize]));
     }
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 /// `rand.Intn(max-min) + min`; Go's `Intn` panics unless `max > min`.
@@ -81,7 +81,7 @@ fn rand_bytes(count: i64) -> FuncResult {
     limits::reserve_product(len.div_ceil(3), 4, 0)?;
     let mut buf = vec![0u8; len];
     getrandom::fill(&mut buf).map_err(|_| "the system random source failed".to_owned())?;
-    Ok(Value::String(
+    Ok(Value::from(
         base64::engine::general_purpose::STANDARD.encode(buf),
     ))
 }
@@ -93,7 +93,7 @@ fn uuidv4() -> FuncResult {
     b[6] = (b[6] & 0x0F) | 0x40;
     b[8] = (b[8] & 0x3F) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(Value::String(format!(
+    Ok(Value::from(format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],
         &hex[8..12],
@@ -110,7 +110,7 @@ fn shuffle(s: &str) -> FuncResult {
         let j = below(i as u64 + 1)? as usize;
         chars.swap(i, j);
     }
-    Ok(Value::String(chars.into_iter().collect()))
+    Ok(Value::from(chars.into_iter().collect::<String>()))
 }
 
 #[cfg(test)]
@@ -123,8 +123,8 @@ mod tests {
             panic!("randAlpha returns a string");
         };
         assert_eq!(s.len(), 12);
-        assert!(s.bytes().all(|b| b.is_ascii_alphabetic()));
-        assert_eq!(random_from(ALPHA, -1), Ok(Value::String(String::new())));
+        assert!(s.as_bytes().iter().all(|b| b.is_ascii_alphabetic()));
+        assert_eq!(random_from(ALPHA, -1), Ok(Value::from(String::new())));
         assert!(rand_int(5, 5).is_err());
         let Ok(Value::Int(i)) = rand_int(-3, 2) else {
             panic!("randInt returns an int");
@@ -134,6 +134,6 @@ mod tests {
             panic!("uuidv4 returns a string");
         };
         assert_eq!(u.len(), 36);
-        assert_eq!(&u[14..15], "4");
+        assert_eq!(&u.as_bytes()[14..15], b"4");
     }
 }

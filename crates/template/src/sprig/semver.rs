@@ -1,4 +1,4 @@
-//! Sprig's `semver` and `semverCompare`, on Masterminds semver v3.3.0 semantics (not
+//! Sprig's `semver` and `semverCompare`, on Masterminds semver v3.3.1 semantics (not
 //! Cargo's): loose versions (`v1`, `1.2`), its prerelease ordering quirks, and its constraint
 //! language (`=`, `!=`, `>`, `<`, `>=`, `<=`, `~`, `^`, `x`/`*` wildcards, `a - b` ranges,
 //! `,` or space for AND, `||` for OR). The regular expressions are Masterminds' own, with
@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use regex::Regex;
 
-use crate::funcs::{FuncMap, Param, string_at};
+use crate::funcs::{FuncMap, Param, text_at};
 use crate::value::Value;
 
 pub(crate) use crate::semver::Version;
@@ -265,10 +265,10 @@ pub(crate) fn semver_compare(constraint: &str, version: &str) -> Result<bool, St
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("semver", &[Param::Str], None, |a| {
-        Version::parse(string_at(&a, 0)).map(|v| Value::Semver(Arc::new(v)))
+        Version::parse(&text_at(&a, 0)).map(|v| Value::Semver(Arc::new(v)))
     });
     map.add("semverCompare", &[Param::Str, Param::Str], None, |a| {
-        semver_compare(string_at(&a, 0), string_at(&a, 1)).map(Value::Bool)
+        semver_compare(&text_at(&a, 0), &text_at(&a, 1)).map(Value::Bool)
     });
 }
 

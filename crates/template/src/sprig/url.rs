@@ -3,23 +3,23 @@
 
 use std::collections::BTreeMap;
 
-use crate::funcs::{FuncMap, Param, string_at};
+use crate::funcs::{FuncMap, Param, text_at};
 use crate::value::Value;
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("urlParse", &[Param::Str], None, |a| {
-        parse(string_at(&a, 0)).map(|parts| {
+        parse(&text_at(&a, 0)).map(|parts| {
             Value::Map(
                 parts
                     .into_iter()
-                    .map(|(k, v)| (k.to_owned(), Value::String(v)))
+                    .map(|(k, v)| (k.to_owned(), Value::from(v)))
                     .collect(),
             )
         })
     });
     map.add("urlJoin", &[Param::Map], None, |a| match &a[0] {
-        Value::Map(d) => url_join(d).map(Value::String),
-        _ => Ok(Value::String(String::new())),
+        Value::Map(d) => url_join(d).map(Value::from),
+        _ => Ok(Value::from(String::new())),
     });
 }
 
@@ -67,7 +67,7 @@ fn escape(s: &str, mode: Mode) -> String {
 fn dict_string(d: &BTreeMap<String, Value>, key: &str) -> Result<String, String> {
     match d.get(key) {
         None => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::String(s)) => Ok(s.to_text().into_owned()),
         Some(_) => Err(format!("unable to parse {key} key, must be of type string")),
     }
 }

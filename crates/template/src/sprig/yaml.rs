@@ -3,14 +3,14 @@
 //! reproduces that emitter's choices byte for byte: key order (go-yaml's "natural" sort),
 //! scalar styles (plain, single-quoted, double-quoted, literal block), quoting of strings that
 //! would read back as another type (YAML 1.1 booleans, numbers, timestamps, base-60 floats)
-//! and folding of long scalars at column 80. `fromYaml` decodes a document into a map and,
-//! like ESO, reports a decoding failure under the key `Error` instead of failing the template.
+//! and folding of long scalars at column 80. `fromYaml` lives in [`fromyaml`].
 
 use std::cmp::Ordering;
 
-use crate::funcs::{FuncMap, Param, string_at};
+use crate::funcs::{FuncMap, Param, bytes_at};
 use crate::gofmt;
 use crate::sprig::encoding::to_json;
+use crate::sprig::fromyaml;
 use crate::value::Value;
 
 /// go-yaml's preferred line width: longer scalars are folded at spaces past this column.
@@ -22,10 +22,10 @@ const MAX_SIMPLE_KEY: usize = 128;
 
 pub(crate) fn register(map: &mut FuncMap) {
     map.add("toYaml", &[Param::Any], None, |a| {
-        Ok(Value::String(to_yaml(&a[0]).unwrap_or_default()))
+        Ok(Value::from(to_yaml(&a[0]).unwrap_or_default()))
     });
     map.add("fromYaml", &[Param::Str], None, |a| {
-        Ok(from_yaml(string_at(&a, 0)))
+        fromyaml::from_yaml(bytes_at(&a, 0))
     });
 }
 
@@ -54,65 +54,10 @@ fn readable(v: &Value) -> bool {
         })
     };
     match v {
-        Value::String(s) => ok(s),
+        Value::String(s) => ok(&s.to_text()),
         Value::List(items) => items.iter().all(readable),
-        Value::Map(m) => m.iter().all(|(k, v)| ok(k) && readable(v)),
+        Value::Map(m) | Value::StringMap(m) => m.iter().all(|(k, v)| ok(k) && readable(v)),
         _ => true,
-    }
-}
-
-/// `yaml.Unmarshal` into `map[string]any`, with decoding errors under `Error`.
-pub(crate) fn from_yaml(text: &str) -> Value {
-    let mut map = std::collections::BTreeMap::new();
-    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
-        Ok(serde_yaml_ng::Value::Mapping(m)) => {
-            for (k, v) in m {
-                map.insert(yaml_key(&k), yaml_value(v));
-            }
-        }
-        Ok(serde_yaml_ng::Value::Null) => {}
-        Ok(_) => {
-            map.insert(
-                "Error".to_owned(),
-                Value::from("error unmarshaling JSON: the document is not a mapping"),
-            );
-        }
-        Err(_) => {
-            map.insert(
-                "Error".to_owned(),
-                Value::from("error converting YAML to JSON: the document is not valid YAML"),
-            );
-        }
-    }
-    Value::Map(map)
-}
-
-fn yaml_key(k: &serde_yaml_ng::Value) -> String {
-    match k {
-        serde_yaml_ng::Value::String(s) => s.clone(),
-        serde_yaml_ng::Value::Bool(b) => b.to_string(),
-        serde_yaml_ng::Value::Number(n) => n.to_string(),
-        serde_yaml_ng::Value::Null => "null".to_owned(),
-        _ => String::new(),
-    }
-}
-
-/// A decoded YAML value as `encoding/json` would hand it back (every number a float64).
-fn yaml_value(v: serde_yaml_ng::Value) -> Value {
-    match v {
-        serde_yaml_ng::Value::Null => Value::Nil,
-        serde_yaml_ng::Value::Bool(b) => Value::Bool(b),
-        serde_yaml_ng::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-        serde_yaml_ng::Value::String(s) => Value::String(s),
-        serde_yaml_ng::Value::Sequence(items) => {
-            Value::List(items.into_iter().map(yaml_value).collect())
-        }
-        serde_yaml_ng::Value::Mapping(m) => Value::Map(
-            m.into_iter()
-                .map(|(k, v)| (yaml_key(&k), yaml_value(v)))
-                .collect(),
-        ),
-        serde_yaml_ng::Value::Tagged(t) => yaml_value(t.value),
     }
 }
 
@@ -155,9 +100,9 @@ impl Emitter {
 
     fn node(&mut self, v: &Value, indent: i32, ctx: Context) {
         match v {
-            Value::Map(m) if !m.is_empty() => self.mapping(m, indent),
+            Value::Map(m) | Value::StringMap(m) if !m.is_empty() => self.mapping(m, indent),
             Value::List(l) if !l.is_empty() => self.sequence(l, indent, ctx),
-            Value::Map(_) => self.empty_flow("{", "}"),
+            Value::Map(_) | Value::StringMap(_) => self.empty_flow("{", "}"),
             Value::List(_) => self.empty_flow("[", "]"),
             Value::Nil => self.scalar("null", Style::Plain, indent, ctx),
             Value::Bool(b) => {
@@ -167,7 +112,8 @@ impl Emitter {
                 self.scalar(&i.to_string(), Style::Plain, indent, ctx)
             }
             Value::Float(f) => self.scalar(&yaml_number(*f), Style::Plain, indent, ctx),
-            Value::String(s) => self.string(s, indent, ctx),
+            // json.Marshal first: each invalid byte becomes U+FFFD.
+            Value::String(s) => self.string(&s.to_text(), indent, ctx),
             // sigs.k8s.io/yaml goes through JSON, where both are strings.
             Value::Time(t) => self.string(&t.rfc3339_nano().unwrap_or_default(), indent, ctx),
             Value::Semver(v) => self.string(&v.normalized(), indent, ctx),
@@ -175,7 +121,6 @@ impl Emitter {
                 self.scalar(&t.unsigned().to_string(), Style::Plain, indent, ctx)
             }
             Value::Typed(t) => self.scalar(&t.bits.to_string(), Style::Plain, indent, ctx),
-            Value::Bytes(b) => self.string(&String::from_utf8_lossy(b), indent, ctx),
             // sigs.k8s.io/yaml goes through JSON, so a struct becomes a mapping of its
             // fields by sorted name.
             Value::Struct(st) => {
@@ -971,13 +916,5 @@ mod tests {
         assert_eq!(yaml(r#"{"multi\nkey":1}"#), "? |-\n  multi\n  key\n: 1");
         assert_eq!(yaml("1e20"), "1e+20");
         assert_eq!(yaml("0.000001"), "1e-06");
-    }
-
-    #[test]
-    fn from_yaml_reports_errors_in_the_map() {
-        let Value::Map(m) = from_yaml("a: [") else {
-            panic!("fromYaml returns a map");
-        };
-        assert!(m.contains_key("Error"));
     }
 }

@@ -107,13 +107,44 @@ const TEMPLATES: &[&str] = &[
     "{{ .bin | b64enc | b64dec | sha256sum }}",
     "{{ range $i, $c := list .bin .s }}{{ $i }}={{ $c }};{{ end }}",
     "{{ with .bin }}{{ . }}{{ end }}{{ if .bin }}t{{ end }}",
+    "{{ regexReplaceAll \"[a-z]\" .bin \"<$0>\" }}|{{ regexFindAll \".\" .bin 3 }}|{{ regexSplit \"a\" .bin -1 | len }}",
+    "{{ regexQuoteMeta .bin }}|{{ mustRegexMatch \"^.\" .bin }}",
+    "{{ derivePassword 1 \"long\" .bin \"user\" \"example.com\" }}",
+    "{{ htpasswd \"user\" .bin | len }}|{{ bcrypt .bin | len }}",
+    "{{ semver .bin }}",
+    "{{ toDate \"2006\" .bin }}",
+    "{{ .bin | b64enc | fromJson }}|{{ printf \"{\\\"k\\\": %q}\" .bin | fromJson }}",
+    "{{ list .bin | toYaml | fromYaml }}|{{ dict \"k\" .bin | toYaml | fromYaml }}",
+    "{{ filterPEM \"CERTIFICATE\" .bin }}",
+    "{{ .bin | mustToJson }}|{{ .bin | mustToRawJson }}",
+    "{{ until 2 }}{{ .bin | trimAll .bin }}|{{ .bin | mustFromJson }}",
 ];
 
 /// Every binary case: each template over each value.
+/// Binary values where keyward still differs from ESO (issue 13 item 2, open): map keys are
+/// UTF-8 text in keyward (`Value::Map`'s `String` keys), so a binary `dict` key is read
+/// lossily; `urlParse` parses text, so a binary URL's parts are read lossily. Held by their
+/// own ratchet in tests/eso_differential.rs.
+const OPEN_TEMPLATES: &[&str] = &[
+    "{{ keys (dict .bin 1) | first | len }}|{{ range $k, $v := dict .bin 1 }}{{ $k }}{{ end }}",
+    "{{ dict .bin .bin | toJson }}|{{ get (dict .bin 1) .bin }}|{{ hasKey (dict .bin 1) .bin }}",
+    "{{ urlParse .bin }}",
+];
+
+/// Every binary value through every template of [`TEMPLATES`].
 pub fn cases() -> Vec<BinaryCase> {
+    cases_of(TEMPLATES)
+}
+
+/// Every binary value through the templates still open ([`OPEN_TEMPLATES`]).
+pub fn open_cases() -> Vec<BinaryCase> {
+    cases_of(OPEN_TEMPLATES)
+}
+
+fn cases_of(templates: &[&str]) -> Vec<BinaryCase> {
     let mut cases = Vec::new();
     for (value_name, bytes) in values() {
-        for template in TEMPLATES {
+        for template in templates {
             let data = BTreeMap::from([
                 ("bin".to_owned(), bytes.clone()),
                 ("s".to_owned(), b"text".to_vec()),

@@ -93,6 +93,7 @@ pub fn generated() -> Vec<Case> {
     sprig_strings(&mut cases);
     sprig_others(&mut cases);
     yaml(&mut cases);
+    from_yaml_1_1(&mut cases);
     printf_type_verbs(&mut cases);
     aes(&mut cases);
     pem(&mut cases);
@@ -100,9 +101,66 @@ pub fn generated() -> Vec<Case> {
     url_join(&mut cases);
     replacement_characters(&mut cases);
     printable(&mut cases);
+    dot_typing(&mut cases);
     cases.extend(dates::cases());
     crypto::cases(&mut cases);
     cases
+}
+
+/// The dot's Go type: ESO hands templates a `map[string]string` (tools/esotemplate), the Go
+/// reference a `map[string]interface{}` (decoded JSON); Sprig's `split` makes a
+/// `map[string]string` in both. The typed map gives `""` for an absent `index`, is refused by
+/// the functions over `map[string]interface{}` and has its own `typeOf`.
+fn dot_typing(cases: &mut Vec<Case>) {
+    for t in [
+        "{{ index . \"absent\" }}",
+        "{{ index . \"s\" }}",
+        "{{ printf \"%q|%T\" (index . \"absent\") (index . \"absent\") }}",
+        "{{ index . \"absent\" | len }}",
+        "{{ with index . \"absent\" }}set{{ else }}unset{{ end }}",
+        "{{ index . 1 }}",
+        "{{ index . nil }}",
+        "{{ keys . | len }}",
+        "{{ hasKey . \"s\" }}",
+        "{{ get . \"s\" }}",
+        "{{ pick . \"s\" }}",
+        "{{ omit . \"s\" | len }}",
+        "{{ dig \"s\" \"d\" . }}",
+        "{{ values . | len }}",
+        "{{ pluck \"s\" . }}",
+        "{{ set . \"k\" \"v\" | len }}",
+        "{{ unset . \"s\" | len }}",
+        "{{ merge (dict) . | len }}",
+        "{{ mergeOverwrite (dict) . | len }}",
+        "{{ urlJoin . }}",
+        "{{ typeOf . }}",
+        "{{ kindOf . }}",
+        "{{ typeIs \"map[string]string\" . }}",
+        "{{ printf \"%T\" . }}",
+        "{{ range $k, $v := . }}{{ if eq $k \"s\" \"S\" \"empty\" }}{{ $k }}={{ typeOf $v }}:{{ $v }};{{ end }}{{ end }}",
+        "{{ range . }}{{ if eq (typeOf .) \"string\" }}s{{ end }}{{ end }}",
+        "{{ len . }}",
+        "{{ empty . }}{{ if . }}t{{ end }}{{ not . }}",
+        "{{ deepCopy . | typeOf }}",
+        "{{ list . | first | typeOf }}",
+        "{{ dict \"d\" . | typeOf }}",
+        "{{ toJson . | len }}",
+        "{{ toYaml . | len }}",
+        "{{ $.s }}{{ $.empty }}",
+        "{{ eq . . }}",
+        "{{ split \",\" \"a,b\" | typeOf }}",
+        "{{ (split \",\" \"a,b\")._1 }}",
+        "{{ keys (split \",\" \"a,b\") }}",
+        "{{ index (split \",\" \"a,b\") \"_9\" | printf \"%q\" }}",
+        "{{ printf \"%#v|%v|%q\" (split \",\" \"a,b\") (split \",\" \"a,b\") (split \",\" \"a,b\") }}",
+        "{{ hasKey (splitn \",\" 2 \"a,b,c\") \"_0\" }}",
+        "{{ splitn \",\" 2 \"a,b,c\" | typeOf }}",
+        "{{ range $k, $v := split \",\" \"x,y\" }}{{ $k }}{{ $v }}{{ end }}",
+        "{{ split \",\" \"a,b\" | toJson }}",
+        "{{ deepCopy (split \",\" \"a,b\") | typeOf }}",
+    ] {
+        push(cases, "dot", t);
+    }
 }
 
 /// Found by the differential fuzzer: `%q`/`quote` escape code points Go's `unicode.IsPrint`
@@ -448,6 +506,83 @@ fn yaml(cases: &mut Vec<Case>) {
     }
 }
 
+/// `fromYaml` as go-yaml v2 reads YAML 1.1 (through sigs.k8s.io/yaml): unquoted
+/// `y`/`yes`/`on`/`off` are booleans, octal and binary ints, merge keys, aliases, tags, the
+/// JSON round trip (string keys, float64 numbers) and its errors.
+fn from_yaml_1_1(cases: &mut Vec<Case>) {
+    let documents = [
+        "a: yes\nb: no\nc: on\nd: off\ne: y\nf: n\ng: Y\nh: N\ni: Yes\nj: NO\nk: On\nl: OFF\nm: True\nn2: FALSE\n",
+        "q1: 'yes'\nq2: \"on\"\nq3: !!str off\nq4: ! y\nq5: !!bool yes\nq6: !!bool 'no'\nq7: yes please\n",
+        "yes: 1\nno: 2\non: 3\noff: 4\nY: 5\n",
+        "o: 012\nb: 0b101\nnb: -0b11\nu: 1_000\nh: 0x1F\nho: 0o17\nn9: 09\nf: 1.5\ne: 1e3\nbig: 1e400\nneg: -12\nplus: +7\nhuge: 18446744073709551615\nover: 18446744073709551616\nfl: .5\nsex: 190:20:30\nver: 1.2.3\n",
+        "inf: .inf\n",
+        "nan: .NaN\nx: 1\n",
+        "list: [1, -.Inf]\n",
+        "d: 2001-12-14\nt: 2001-12-14t21:59:43.10-05:00\ns: 2001-12-14 21:59:43.10 -5\nbad: 2001-13-45\nts: !!timestamp 2001-12-14\n",
+        "base: &b {x: 1, y: 2}\nmerged:\n  <<: *b\n  y: 3\n  z: 4\nlist:\n  <<: [*b, {w: 5, x: 9}]\n",
+        "before:\n  y: 0\n  <<: {y: 1}\nafter:\n  <<: {y: 1}\n  y: 0\n",
+        "a: &a [1, 2]\nb: *a\nc: [*a, *a]\nd: &s text\ne: *s\n",
+        "1: one\n1.5: f\n-2: neg\ntrue: t\n0x10: hex\n3.0: three\n1e20: big\n0.1: tenth\n3.14159265358979: pi\n",
+        "- a\n- b\n",
+        "just a string\n",
+        "42\n",
+        "true\n",
+        "~\n",
+        "",
+        "# only a comment\n",
+        "a: 1\na: 2\n",
+        "a: 1\n---\nb: 2\n",
+        "i: !!int '12'\nf: !!float 3\n",
+        "bad: !!int abc\n",
+        "bin: !!binary aGVsbG8=\n",
+        "bin: !!binary |\n  aGVs\n  bG8=\n",
+        "badbin: !!binary '@@'\n",
+        "custom: !foo bar\nnothing: !!null ~\nplain: !!str 12\n",
+        "empty:\nquoted: ''\ntilde: ~\nnul: null\nNul: Null\nNULL: x\n",
+        "\u{feff}a: bom\n",
+        "a: \"tab\\there\"\nb: 'it''s'\nc: |\n  line1\n  line2\nd: >\n  folded\n  text\n",
+        "nested: {a: [1, {b: yes}], c: {d: off}}\n",
+        "merge: {<<: 1}\n",
+        "a: [\n",
+        "ctl: \"\u{1}\"\n",
+        "a: b: c\n",
+        "a: 'unterminated\n",
+        "[1, 2\n",
+        "a:\n  - b\n  c: d\n",
+        "key: value\n\tbad: tab\n",
+        "{a: 1\n",
+        "a: *unknown\n",
+        "- a\nb: c\n",
+        "x: 1\ny: 2\nz: [\n",
+        "a: \"\\q\"\n",
+        "x: 1\n  y: 2\n",
+        "a: @b\n",
+        "a: `b\n",
+        "%YAML 1.1\n---\na: b\n",
+        "a: |\n  x\n y\n",
+    ];
+    for (i, document) in documents.iter().enumerate() {
+        for template in [
+            "{{ fromYaml .doc | toJson }}",
+            "{{ fromYaml .doc }}",
+            "{{ hasKey (fromYaml .doc) \"Error\" }}",
+        ] {
+            cases.push(Case {
+                name: format!("fromYaml 1.1 #{i}: {template}"),
+                template: template.to_owned(),
+                data: json!({ "doc": document }),
+            });
+        }
+    }
+    // A nil key fails in sigs.k8s.io/yaml with Go's %#v of the value in its message: only
+    // whether it fails is compared.
+    cases.push(Case {
+        name: "fromYaml 1.1: a null key".to_owned(),
+        template: "{{ hasKey (fromYaml .doc) \"Error\" }}|{{ len (fromYaml .doc) }}".to_owned(),
+        data: json!({ "doc": "~: 4\n" }),
+    });
+}
+
 fn printing(cases: &mut Vec<Case>) {
     for x in FIELDS.iter().chain(LITERALS.iter()) {
         push(cases, "print", format!("{{{{ {x} }}}}"));
@@ -480,7 +615,8 @@ fn printing(cases: &mut Vec<Case>) {
 fn printf(cases: &mut Vec<Case>) {
     let verbs = [
         "%s", "%d", "%v", "%q", "%x", "%X", "%f", "%t", "%5s", "%-5s|", "%05d", "%.2f", "%8.3f",
-        "%+d", "%e", "%g", "%c", "%.1s", "%6.2v", "%o", "%b", "%%",
+        "%+d", "%e", "%g", "%c", "%.1s", "%6.2v", "%o", "%b", "%%", "%.2q", "%-7.3q|", "%#.2v",
+        "%+.1q", "%#.4q",
     ];
     let args = [
         ".s", ".n", ".f", ".neg", ".t", ".nil", ".list", ".m", ".u", ".big", "42", "-7", "3.25",
@@ -509,6 +645,9 @@ fn printf(cases: &mut Vec<Case>) {
         "{{ printf \"% x\" .s }}",
         "{{ printf \"%q\" .ctl }}",
         "{{ printf \"%q\" .quoted }}",
+        "{{ printf \"%+v %#v\" (list 1) \"x\" }}",
+        "{{ printf \"%#g|%#.3g|%#e|%#.0f|%#v|%#x\" 3.0 100000.0 2.0 5.0 1.5 1.0 }}",
+        "{{ printf \"%+q|%+.2q|%q\" 233 \"é\" 128512 }}",
     ] {
         push(cases, "printf", t);
     }
@@ -989,6 +1128,8 @@ fn sprig_others(cases: &mut Vec<Case>) {
         "{{ omit .m \"a\" \"c\" }}",
         "{{ merge (dict \"a\" 1) (dict \"a\" 2 \"b\" 3) }}",
         "{{ mergeOverwrite (dict \"a\" 1) (dict \"a\" 2 \"b\" 3) }}",
+        "{{ merge (dict \"a\" 1) (dict \"a\" nil \"b\" nil) }}",
+        "{{ mergeOverwrite (dict \"a\" 1) (dict \"a\" nil \"b\" nil) }}",
         "{{ dig \"x\" \"y\" \"z\" \"none\" .nested }}",
         "{{ dig \"x\" \"q\" \"none\" .nested }}",
         "{{ dig \"x\" .nested }}",
