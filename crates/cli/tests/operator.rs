@@ -1886,3 +1886,229 @@ async fn push_secrets_write_into_openbao_and_aws_and_clean_up_after_themselves()
     assert!(!operator.logs().contains(CANARY), "canary in the logs");
     drop(operator);
 }
+
+/// The Secret's type, labels, annotations, immutability and data.
+async fn secret_of(cluster: &Cluster, namespace: &str, name: &str) -> Option<Secret> {
+    cluster.secrets(namespace).get_opt(name).await.expect("get")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_policies_templates_and_refresh_policies_on_a_real_apiserver() {
+    let Some(corpus) = eso_corpus() else {
+        return;
+    };
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    kube.install_eso_crds(
+        &corpus,
+        &["externalsecrets", "secretstores", "clustersecretstores"],
+    )
+    .await
+    .expect("CRDs");
+    let cluster = Cluster {
+        client: kube.admin_client().await.expect("client"),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    cluster.namespace("apps").await;
+    cluster
+        .fake_store("fake", &[("a", CANARY), ("b", "two")], json!({}))
+        .await;
+    cluster
+        .fake_store("found", &[("gone-1", "g1"), ("gone-2", "g2")], json!({}))
+        .await;
+    cluster
+        .fake_store("moving", &[("m", "v1")], json!({}))
+        .await;
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let operator = Operator::start(&kube, scratch.path());
+    let fake = json!({"name": "fake", "kind": "ClusterSecretStore"});
+
+    // A template shapes type, labels, annotations and data.
+    cluster
+        .external_secret(
+            "apps",
+            "shaped",
+            json!({"secretStoreRef": fake,
+                   "target": {"template": {
+                       "type": "kubernetes.io/basic-auth",
+                       "metadata": {"labels": {"app": "web"}, "annotations": {"note": "shaped"}},
+                       "data": {"username": "user-{{ .b }}", "password": "{{ .a }}"}}},
+                   "data": [{"secretKey": "a", "remoteRef": {"key": "a"}},
+                            {"secretKey": "b", "remoteRef": {"key": "b"}}]}),
+        )
+        .await;
+    cluster
+        .wait_data("apps", "shaped", "username", "user-two")
+        .await;
+    let shaped = secret_of(&cluster, "apps", "shaped").await.expect("shaped");
+    assert_eq!(shaped.type_.as_deref(), Some("kubernetes.io/basic-auth"));
+    let labels = shaped.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(labels.get("app").map(String::as_str), Some("web"));
+    assert_eq!(
+        labels
+            .get("reconcile.external-secrets.io/managed")
+            .map(String::as_str),
+        Some("true")
+    );
+    let annotations = shaped.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(annotations.get("note").map(String::as_str), Some("shaped"));
+    let data = shaped.data.clone().unwrap_or_default();
+    assert_eq!(data.keys().collect::<Vec<_>>(), ["password", "username"]);
+    assert_eq!(data["password"].0, CANARY.as_bytes());
+
+    // immutable: written once, marked immutable; a change that would rewrite it fails.
+    cluster
+        .external_secret(
+            "apps",
+            "frozen",
+            json!({"secretStoreRef": fake, "target": {"immutable": true},
+                   "data": [{"secretKey": "k", "remoteRef": {"key": "b"}}]}),
+        )
+        .await;
+    cluster.wait_data("apps", "frozen", "k", "two").await;
+    let frozen = secret_of(&cluster, "apps", "frozen").await.expect("frozen");
+    assert_eq!(frozen.immutable, Some(true));
+    cluster
+        .external_secrets("apps")
+        .patch(
+            "frozen",
+            &PatchParams::default(),
+            &Patch::Merge(
+                &json!({"spec": {"data": [{"secretKey": "k", "remoteRef": {"key": "a"}}]}}),
+            ),
+        )
+        .await
+        .expect("change frozen");
+    cluster
+        .wait_ready("apps", "frozen", "False", "SecretSyncedError")
+        .await;
+    let (_, _, message) = cluster.ready("apps", "frozen").await.expect("status");
+    assert_eq!(message, "could not update secret, target is immutable");
+    assert_eq!(
+        secret_of(&cluster, "apps", "frozen")
+            .await
+            .expect("kept")
+            .metadata
+            .resource_version,
+        frozen.metadata.resource_version,
+        "an immutable Secret is left as it was"
+    );
+
+    // deletionPolicy when the sources are gone: Delete removes the Secret, Retain keeps it
+    // whole, Merge keeps it without the keys that came from the store.
+    for (name, policy) in [
+        ("deleting", "Delete"),
+        ("retaining", "Retain"),
+        ("merging", "Merge"),
+    ] {
+        cluster
+            .external_secret(
+                "apps",
+                name,
+                json!({"secretStoreRef": {"name": "found", "kind": "ClusterSecretStore"},
+                       "refreshInterval": "1s",
+                       "target": {"deletionPolicy": policy},
+                       "dataFrom": [{"find": {"name": {"regexp": "^gone-"}}}]}),
+            )
+            .await;
+        cluster.wait_data("apps", name, "gone-1", "g1").await;
+    }
+    cluster
+        .fake_store("found", &[("other", "x")], json!({}))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while secret_of(&cluster, "apps", "deleting").await.is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "deletionPolicy Delete kept the Secret"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    cluster
+        .wait_ready("apps", "deleting", "True", "SecretDeleted")
+        .await;
+    cluster
+        .wait_ready("apps", "merging", "True", "SecretSynced")
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let merged = secret_of(&cluster, "apps", "merging")
+            .await
+            .expect("Merge keeps the Secret");
+        if merged.data.unwrap_or_default().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Merge kept the store's keys");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let retained = cluster
+        .secret_data("apps", "retaining")
+        .await
+        .expect("Retain keeps it");
+    assert_eq!(retained.get("gone-1").map(String::as_str), Some("g1"));
+    let (_, _, message) = cluster.ready("apps", "retaining").await.expect("status");
+    assert_eq!(message, "secret retained due to DeletionPolicy=Retain");
+
+    // refreshPolicy: Periodic picks a store change up by itself; CreatedOnce never does;
+    // OnChange does when the ExternalSecret changes.
+    let moving = json!({"name": "moving", "kind": "ClusterSecretStore"});
+    for (name, policy) in [
+        ("periodic", "Periodic"),
+        ("created-once", "CreatedOnce"),
+        ("on-change", "OnChange"),
+    ] {
+        cluster
+            .external_secret(
+                "apps",
+                name,
+                json!({"secretStoreRef": moving, "refreshInterval": "1s", "refreshPolicy": policy,
+                       "data": [{"secretKey": "m", "remoteRef": {"key": "m"}}]}),
+            )
+            .await;
+        cluster.wait_data("apps", name, "m", "v1").await;
+    }
+    cluster
+        .fake_store("moving", &[("m", "v2")], json!({}))
+        .await;
+    cluster.wait_data("apps", "periodic", "m", "v2").await;
+    // Periodic has refreshed since the change; give the others two more intervals.
+    let refreshed = cluster
+        .external_secrets("apps")
+        .get("periodic")
+        .await
+        .expect("periodic")
+        .data["status"]["refreshTime"]
+        .clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = cluster
+            .external_secrets("apps")
+            .get("periodic")
+            .await
+            .expect("periodic")
+            .data["status"]["refreshTime"]
+            .clone();
+        if now != refreshed {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Periodic stopped refreshing");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for name in ["created-once", "on-change"] {
+        let data = cluster.secret_data("apps", name).await.expect("secret");
+        assert_eq!(data["m"], "v1", "{name} refreshed without a change");
+    }
+    cluster.force_sync("apps", "on-change", "1").await;
+    cluster.wait_data("apps", "on-change", "m", "v2").await;
+    cluster.force_sync("apps", "created-once", "1").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let data = cluster
+        .secret_data("apps", "created-once")
+        .await
+        .expect("secret");
+    assert_eq!(data["m"], "v1", "CreatedOnce rewrote an existing Secret");
+
+    assert!(!operator.logs().contains(CANARY), "canary in the logs");
+    drop(operator);
+    drop(kube);
+}
