@@ -310,6 +310,9 @@ async fn sources_of(
         return Err(());
     };
     match (&source.name, &source.selector) {
+        // The name goes into the request path as it is: only a Kubernetes name, so it cannot
+        // address another namespace's Secret.
+        (Some(name), _) if keyward_api::ResourceName::parse(name).is_err() => Err(()),
         (Some(name), _) => match api.get(name).await {
             Ok(secret) => Ok(vec![secret]),
             Err(error) => {

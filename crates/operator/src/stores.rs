@@ -250,7 +250,9 @@ impl StoreLookup for ClusterStores {
     }
 
     async fn config_map(&self, namespace: &str, name: &str) -> Option<BTreeMap<String, String>> {
-        // Read when a template needs one, as ESO does: ConfigMaps are not cached.
+        // Read when a template needs one, as ESO does: ConfigMaps are not cached. The name
+        // comes from the manifest and goes into the request path as it is.
+        keyward_api::ResourceName::parse(name).ok()?;
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
         api.get_opt(name).await.ok().flatten()?.data
     }

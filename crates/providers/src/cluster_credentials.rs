@@ -60,6 +60,23 @@ fn api_error(error: &kube::Error, what: &str) -> ProviderError {
     ProviderError::new(kind, "credentials", None, format!("{what}: {reason}"))
 }
 
+/// A namespace and object name from a manifest, checked as Kubernetes checks them before
+/// they go into a request path: kube-rs puts names into URLs as they are, so `a/../b` would
+/// otherwise address another object, or another namespace's.
+fn checked_names(namespace: &str, name: &str, what: &str) -> Result<(), ProviderError> {
+    let invalid = |part: &str, error: keyward_api::NameError| {
+        ProviderError::new(
+            ProviderErrorKind::Misconfigured,
+            "credentials",
+            None,
+            format!("the {what} reference's {part} {error}"),
+        )
+    };
+    keyward_api::NamespaceName::parse(namespace).map_err(|e| invalid("namespace", e))?;
+    keyward_api::ResourceName::parse(name).map_err(|e| invalid("name", e))?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl Credentials for ClusterCredentials {
     async fn secret_key(
@@ -69,6 +86,7 @@ impl Credentials for ClusterCredentials {
     ) -> Result<SecretValue, ProviderError> {
         let namespace = selector.namespace.as_deref().unwrap_or(namespace);
         let key = selector.key.as_deref().unwrap_or("");
+        checked_names(namespace, &selector.name, "Secret")?;
         let what = format!("Secret {namespace}/{}", selector.name);
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
         let secret = secrets
@@ -96,6 +114,7 @@ impl Credentials for ClusterCredentials {
         audiences: &[String],
     ) -> Result<SecretValue, ProviderError> {
         let namespace = account.namespace.as_deref().unwrap_or(namespace);
+        checked_names(namespace, &account.name, "ServiceAccount")?;
         let what = format!(
             "token request for ServiceAccount {namespace}/{}",
             account.name
@@ -133,6 +152,7 @@ impl Credentials for ClusterCredentials {
         namespace: &str,
     ) -> Result<BTreeMap<String, String>, ProviderError> {
         let namespace = account.namespace.as_deref().unwrap_or(namespace);
+        checked_names(namespace, &account.name, "ServiceAccount")?;
         let what = format!("ServiceAccount {namespace}/{}", account.name);
         let accounts: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
         let found = accounts
@@ -140,5 +160,69 @@ impl Credentials for ClusterCredentials {
             .await
             .map_err(|e| api_error(&e, &what))?;
         Ok(found.metadata.annotations.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client for an address where nothing listens: any request fails as unreachable, so a
+    /// misconfiguration error proves the name was refused before a request was made.
+    fn nowhere() -> ClusterCredentials {
+        let url = "http://127.0.0.1:9".parse().expect("url");
+        let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
+        ClusterCredentials::new(client)
+    }
+
+    #[tokio::test]
+    async fn names_that_would_walk_the_request_path_are_refused_before_a_request() {
+        let credentials = nowhere();
+        for (namespace, name) in [
+            ("apps", "db/../../kube-system/secrets/admin"),
+            ("apps", "../x"),
+            ("kube-system/secrets", "x"),
+            ("apps", ""),
+        ] {
+            let selector = SecretKeySelector {
+                name: name.to_owned(),
+                key: Some("k".to_owned()),
+                namespace: Some(namespace.to_owned()),
+            };
+            let error = credentials
+                .secret_key(&selector, "apps")
+                .await
+                .expect_err("refused");
+            assert_eq!(
+                error.kind,
+                ProviderErrorKind::Misconfigured,
+                "{name}: {error}"
+            );
+            let account = ServiceAccountSelector {
+                name: name.to_owned(),
+                namespace: Some(namespace.to_owned()),
+                audiences: Vec::new(),
+            };
+            let error = credentials
+                .service_account_token(&account, "apps", &[])
+                .await
+                .expect_err("refused");
+            assert_eq!(
+                error.kind,
+                ProviderErrorKind::Misconfigured,
+                "{name}: {error}"
+            );
+        }
+        // A valid name does go out (and fails here only because nothing listens).
+        let valid = SecretKeySelector {
+            name: "db".to_owned(),
+            key: Some("k".to_owned()),
+            namespace: None,
+        };
+        let error = credentials
+            .secret_key(&valid, "apps")
+            .await
+            .expect_err("no server");
+        assert_ne!(error.kind, ProviderErrorKind::Misconfigured, "{error}");
     }
 }
