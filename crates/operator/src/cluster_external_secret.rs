@@ -165,22 +165,13 @@ pub fn error_policy(
     Action::requeue(Duration::from_secs(5))
 }
 
-/// `spec.refreshTime`, or ESO's hour; a duration that does not parse counts as absent (the
-/// CRD types it as a duration, so only keyward's own CRDs let one through).
+/// `spec.refreshTime`, or ESO's hour.
 fn refresh_of(spec: &ClusterExternalSecretSpec) -> Duration {
-    spec.refresh_time
-        .as_deref()
-        .and_then(|text| keyward_api::parse_go_duration(text).ok())
-        .unwrap_or(DEFAULT_REFRESH)
+    resources::duration_or(spec.refresh_time.as_deref(), DEFAULT_REFRESH)
 }
 
-/// The status as the object carries it; unreadable parts count as empty.
 fn previous_status(object: &DynamicObject) -> ClusterExternalSecretStatus {
-    object
-        .data
-        .get("status")
-        .and_then(|status| serde_json::from_value(status.clone()).ok())
-        .unwrap_or_default()
+    resources::status_of(object)
 }
 
 /// The namespaces a spec targets, among those that exist: named ones, and those any

@@ -203,19 +203,13 @@ pub fn error_policy(
     Action::requeue(Duration::from_secs(5))
 }
 
+/// `spec.refreshInterval`, or ESO's hour.
 fn refresh_of(spec: &PushSecretSpec) -> Duration {
-    spec.refresh_interval
-        .as_deref()
-        .and_then(|text| keyward_api::parse_go_duration(text).ok())
-        .unwrap_or(DEFAULT_REFRESH)
+    resources::duration_or(spec.refresh_interval.as_deref(), DEFAULT_REFRESH)
 }
 
 fn previous_status(object: &DynamicObject) -> PushSecretStatus {
-    object
-        .data
-        .get("status")
-        .and_then(|status| serde_json::from_value(status.clone()).ok())
-        .unwrap_or_default()
+    resources::status_of(object)
 }
 
 fn resource_version(ps: &PushSecret) -> String {

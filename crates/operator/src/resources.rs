@@ -53,3 +53,20 @@ pub fn typed<T: serde::de::DeserializeOwned>(object: &DynamicObject) -> Result<T
     let value = serde_json::to_value(object).map_err(|e| e.to_string())?;
     keyward_api::load::from_value(value)
 }
+
+/// The status an object carries, typed; a missing or unreadable status counts as empty (the
+/// next status write replaces it).
+pub fn status_of<T: serde::de::DeserializeOwned + Default>(object: &DynamicObject) -> T {
+    object
+        .data
+        .get("status")
+        .and_then(|status| serde_json::from_value(status.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// A Go duration from a spec field, or `default` when it is absent or does not parse (ESO's
+/// CRDs type these fields, so only keyward's own CRDs let a bad one through).
+pub fn duration_or(text: Option<&str>, default: std::time::Duration) -> std::time::Duration {
+    text.and_then(|text| keyward_api::parse_go_duration(text).ok())
+        .unwrap_or(default)
+}
