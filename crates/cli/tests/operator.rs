@@ -254,6 +254,15 @@ impl Cluster {
     }
 }
 
+/// A control plane with ESO's CRDs for `plurals` installed, as a cluster switching from ESO
+/// has them; `None` (the test returns) where ESO's corpus is not available.
+async fn kube_with_eso_crds(plurals: &[&str]) -> Option<Kubernetes> {
+    let corpus = eso_corpus()?;
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    kube.install_eso_crds(&corpus, plurals).await.expect("CRDs");
+    Some(kube)
+}
+
 /// ESO's data hash of `data` (SHA3-224 over Go's `%+v` of `map[string][]byte`).
 fn eso_hash(data: &BTreeMap<String, ByteString>) -> String {
     keyward_operator::eso::data_hash(data.iter().map(|(k, v)| (k, v.0.as_slice())))
@@ -261,21 +270,16 @@ fn eso_hash(data: &BTreeMap<String, ByteString>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_syncs_external_secrets_as_eso_does_on_a_real_apiserver() {
-    let Some(corpus) = eso_corpus() else {
+    let Some(kube) = kube_with_eso_crds(&[
+        "externalsecrets",
+        "clusterexternalsecrets",
+        "secretstores",
+        "clustersecretstores",
+    ])
+    .await
+    else {
         return;
     };
-    let kube = Kubernetes::start().await.expect("kube-apiserver");
-    kube.install_eso_crds(
-        &corpus,
-        &[
-            "externalsecrets",
-            "clusterexternalsecrets",
-            "secretstores",
-            "clustersecretstores",
-        ],
-    )
-    .await
-    .expect("CRDs");
     let scratch = tempfile::tempdir().expect("tempdir");
     let cluster = Cluster {
         client: kube.admin_client().await.expect("client"),
@@ -667,21 +671,16 @@ async fn lease_holder(client: &kube::Client) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_leader_election_one_replica_works_and_a_standby_takes_over() {
-    let Some(corpus) = eso_corpus() else {
+    let Some(kube) = kube_with_eso_crds(&[
+        "externalsecrets",
+        "clusterexternalsecrets",
+        "secretstores",
+        "clustersecretstores",
+    ])
+    .await
+    else {
         return;
     };
-    let kube = Kubernetes::start().await.expect("kube-apiserver");
-    kube.install_eso_crds(
-        &corpus,
-        &[
-            "externalsecrets",
-            "clusterexternalsecrets",
-            "secretstores",
-            "clustersecretstores",
-        ],
-    )
-    .await
-    .expect("CRDs");
     let scratch = tempfile::tempdir().expect("tempdir");
     let cluster = Cluster {
         client: kube.admin_client().await.expect("client"),
@@ -1027,21 +1026,16 @@ async fn wait_gone(api: &Api<DynamicObject>, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_external_secrets_fan_out_across_namespaces_as_eso_does() {
-    let Some(corpus) = eso_corpus() else {
+    let Some(kube) = kube_with_eso_crds(&[
+        "externalsecrets",
+        "clusterexternalsecrets",
+        "secretstores",
+        "clustersecretstores",
+    ])
+    .await
+    else {
         return;
     };
-    let kube = Kubernetes::start().await.expect("kube-apiserver");
-    kube.install_eso_crds(
-        &corpus,
-        &[
-            "externalsecrets",
-            "clusterexternalsecrets",
-            "secretstores",
-            "clustersecretstores",
-        ],
-    )
-    .await
-    .expect("CRDs");
     let client = kube.admin_client().await.expect("client");
     let cluster = Cluster {
         client: client.clone(),
@@ -1336,16 +1330,11 @@ fn assert_whole(secrets: &BTreeMap<String, Secret>, values: &BTreeMap<String, St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkill_in_the_middle_of_a_thousand_external_secrets_loses_and_blanks_nothing() {
     const COUNT: usize = 1000;
-    let Some(corpus) = eso_corpus() else {
+    let Some(kube) =
+        kube_with_eso_crds(&["externalsecrets", "secretstores", "clustersecretstores"]).await
+    else {
         return;
     };
-    let kube = Kubernetes::start().await.expect("kube-apiserver");
-    kube.install_eso_crds(
-        &corpus,
-        &["externalsecrets", "secretstores", "clustersecretstores"],
-    )
-    .await
-    .expect("CRDs");
     let cluster = Cluster {
         client: kube.admin_client().await.expect("client"),
         es: resource("ExternalSecret", "externalsecrets"),
@@ -1451,21 +1440,16 @@ async fn a_sigkill_in_the_middle_of_a_thousand_external_secrets_loses_and_blanks
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_garbage_collector_removes_what_owners_take_with_them() {
-    let Some(corpus) = eso_corpus() else {
+    let Some(kube) = kube_with_eso_crds(&[
+        "externalsecrets",
+        "clusterexternalsecrets",
+        "secretstores",
+        "clustersecretstores",
+    ])
+    .await
+    else {
         return;
     };
-    let kube = Kubernetes::start().await.expect("kube-apiserver");
-    kube.install_eso_crds(
-        &corpus,
-        &[
-            "externalsecrets",
-            "clusterexternalsecrets",
-            "secretstores",
-            "clustersecretstores",
-        ],
-    )
-    .await
-    .expect("CRDs");
     let _collector = kube
         .start_garbage_collector()
         .await
@@ -1599,21 +1583,16 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_secrets_write_into_openbao_and_aws_and_clean_up_after_themselves() {
-    let Some(corpus) = eso_corpus() else {
+    let Some(kube) = kube_with_eso_crds(&[
+        "externalsecrets",
+        "pushsecrets",
+        "secretstores",
+        "clustersecretstores",
+    ])
+    .await
+    else {
         return;
     };
-    let kube = Kubernetes::start().await.expect("kube-apiserver");
-    kube.install_eso_crds(
-        &corpus,
-        &[
-            "externalsecrets",
-            "pushsecrets",
-            "secretstores",
-            "clustersecretstores",
-        ],
-    )
-    .await
-    .expect("CRDs");
     let bao = OpenBao::start().await.expect("openbao");
     let moto = Moto::start().await.expect("moto");
     let aws = aws_sdk_secretsmanager::Client::new(&moto.admin_config().await);
@@ -1894,16 +1873,11 @@ async fn secret_of(cluster: &Cluster, namespace: &str, name: &str) -> Option<Sec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn target_policies_templates_and_refresh_policies_on_a_real_apiserver() {
-    let Some(corpus) = eso_corpus() else {
+    let Some(kube) =
+        kube_with_eso_crds(&["externalsecrets", "secretstores", "clustersecretstores"]).await
+    else {
         return;
     };
-    let kube = Kubernetes::start().await.expect("kube-apiserver");
-    kube.install_eso_crds(
-        &corpus,
-        &["externalsecrets", "secretstores", "clustersecretstores"],
-    )
-    .await
-    .expect("CRDs");
     let cluster = Cluster {
         client: kube.admin_client().await.expect("client"),
         es: resource("ExternalSecret", "externalsecrets"),
