@@ -17,7 +17,8 @@ use crate::common::StoreRef;
     kind = "ExternalSecret",
     namespaced,
     shortname = "es",
-    status = "ExternalSecretStatus"
+    status = "ExternalSecretStatus",
+    doc = "ExternalSecret: which values to fetch from which store, and the Secret to write them to."
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalSecretSpec {

@@ -2,6 +2,9 @@
 //! Secrets Operator (ESO) spells them, so existing manifests work unchanged.
 //!
 //! - [`ExternalSecret`] (`v1`): what to fetch from which store and how to shape the target.
+//! - [`ClusterExternalSecret`] (`v1`): one ExternalSecret spec for every namespace a selector
+//!   picks.
+//! - [`PushSecret`] (`v1alpha1`): a Secret's keys written to stores.
 //! - [`SecretStore`] and [`ClusterSecretStore`] (`v1`): where values live and how to log in.
 //!   The provider block is kept as raw JSON ([`ProviderSpec`]): each provider in
 //!   keyward-providers owns and validates its own configuration, so this crate never grows a
@@ -27,19 +30,31 @@
 //! assert_eq!(es.spec.data[0].remote_ref.property.as_deref(), Some("password"));
 //! ```
 
+mod cluster_external_secret;
 mod common;
 mod duration;
 mod external_secret;
 pub mod load;
 mod names;
+mod push_secret;
 mod secret_store;
 
+pub use cluster_external_secret::{
+    ClusterExternalSecret, ClusterExternalSecretCondition, ClusterExternalSecretNamespaceFailure,
+    ClusterExternalSecretSpec, ClusterExternalSecretStatus, ExternalSecretMetadata,
+};
 pub use common::{SecretKeySelector, ServiceAccountSelector, StoreKind, StoreRef};
 pub use duration::parse_go_duration;
 pub use external_secret::*;
 pub use load::Document;
 pub use names::{
     LABEL_PATTERN, NameError, NamespaceName, ResourceName, SUBDOMAIN_PATTERN, check_secret_key,
+};
+pub use push_secret::{
+    PUSH_SECRET_VERSION, PushSecret, PushSecretConversionStrategy, PushSecretData,
+    PushSecretDeletionPolicy, PushSecretMatch, PushSecretRemoteRef, PushSecretSecret,
+    PushSecretSelector, PushSecretSpec, PushSecretStatus, PushSecretStoreRef,
+    PushSecretUpdatePolicy,
 };
 pub use secret_store::{
     ClusterSecretStore, ClusterSecretStoreCondition, ProviderSpec, SecretStore, SecretStoreSpec,

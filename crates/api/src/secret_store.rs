@@ -12,8 +12,30 @@ use serde::{Deserialize, Serialize};
 
 /// The provider block: exactly one key, the provider's name (`vault`, `aws`, `azurekv`,
 /// `fake`, …), whose value that provider parses.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProviderSpec(pub BTreeMap<String, serde_json::Value>);
+
+/// In a CRD the provider block is an object of exactly one field whose content the API server
+/// keeps as sent (`x-kubernetes-preserve-unknown-fields`): each provider validates its own.
+impl JsonSchema for ProviderSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ProviderSpec".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "description": "Which provider, configured how: exactly one field, the provider's name.",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "x-kubernetes-preserve-unknown-fields": true,
+        })
+    }
+}
 
 impl ProviderSpec {
     /// The single provider named, or a message saying why there is not exactly one.
@@ -38,7 +60,8 @@ impl ProviderSpec {
     version = "v1",
     kind = "SecretStore",
     namespaced,
-    shortname = "ss"
+    shortname = "ss",
+    doc = "SecretStore: a store the ExternalSecrets of its own namespace read from."
 )]
 #[serde(rename_all = "camelCase")]
 pub struct SecretStoreSpec {
@@ -91,7 +114,8 @@ pub struct ClusterSecretStoreCondition {
     group = "external-secrets.io",
     version = "v1",
     kind = "ClusterSecretStore",
-    shortname = "css"
+    shortname = "css",
+    doc = "ClusterSecretStore: a store ExternalSecrets of the namespaces its conditions allow read from."
 )]
 pub struct ClusterSecretStoreSpec {
     /// The same fields as a SecretStore's spec.

@@ -2,8 +2,9 @@
 //!
 //! Every `external-secrets.io/v1` ExternalSecret snippet in the compatibility corpus
 //! (../shared/eso-compat) whose store is one keyward serves runs here: the store it names is
-//! created for the peer (OpenBao for `vault`, moto for `aws`, ESO's `fake` provider), the keys,
-//! properties and tags it reads are seeded there first, and `keyward sync` must project it.
+//! created for the peer (OpenBao for `vault`, moto for `aws`, lowkey-vault for `azurekv`, ESO's
+//! `fake` provider), the keys, properties and tags it reads are seeded there first, and
+//! `keyward sync` must project it.
 //! Provider-agnostic snippets (templates, rewrites, find) run on OpenBao; a snippet that names
 //! no store gets the peer's store as its `secretStoreRef`. The test prints which snippets ran
 //! where, and which did not and why; a snippet expected to fail must fail for the stated reason.
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use keyward_api::{Document, ExternalSecret, StoreKind, load};
-use keyward_test_support::{Moto, OpenBao};
+use keyward_test_support::{LowkeyClients, LowkeyVault, Moto, OpenBao, or_skip_unavailable};
 
 /// Where a snippet runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,6 +22,7 @@ enum Peer {
     OpenBao,
     MotoSecretsManager,
     MotoParameterStore,
+    LowkeyVault,
     Fake,
 }
 
@@ -35,6 +37,13 @@ const NEEDS_KEY_MATERIAL: [&str; 7] = [
     "pkcs12-template-v2-external-secret.yaml",
     "rsadecrypt-template-v2-external-secret.yaml",
 ];
+
+/// Azure Key Vault secrets the snippets read as a certificate's backing secret (its base64
+/// PKCS#12): seeded by creating the certificate.
+const AZURE_CERTIFICATE_BACKED: [&str; 1] = ["tls-client-credentials"];
+
+/// The managed identity the azurekv stores use; its token requests carry it.
+const AZURE_IDENTITY: &str = "keyward-eso-snippets";
 
 /// Snippets that must fail, and the words their error must contain.
 const EXPECTED_FAILURES: [(&str, &str); 5] = [
@@ -72,6 +81,9 @@ fn peer_for(file: &str, store: &str) -> Option<Peer> {
     let store = store.to_ascii_lowercase();
     if file.starts_with("fake-") || store == "fake" {
         return Some(Peer::Fake);
+    }
+    if file.starts_with("azkv-") {
+        return Some(Peer::LowkeyVault);
     }
     if store.contains("parameter") {
         return Some(Peer::MotoParameterStore);
@@ -331,6 +343,8 @@ fn set_path(node: &mut serde_json::Value, path: &str, value: String) {
 struct Peers {
     bao: Option<OpenBao>,
     moto: Option<Moto>,
+    /// `Some(None)`: lowkey-vault is unavailable here (outside CI only).
+    lowkey: Option<Option<&'static LowkeyVault>>,
     http: reqwest::Client,
 }
 
@@ -347,6 +361,59 @@ impl Peers {
             self.moto = Some(Moto::start().await.expect("moto"));
         }
         self.moto.as_ref().expect("started")
+    }
+
+    /// lowkey-vault, or `None` when it is unavailable outside CI (reported once).
+    async fn lowkey(&mut self) -> Option<&'static LowkeyVault> {
+        if self.lowkey.is_none() {
+            self.lowkey = Some(or_skip_unavailable(LowkeyVault::shared().await));
+        }
+        self.lowkey.flatten()
+    }
+
+    /// Seeds what an azurekv snippet reads: `cert/` and `key/` objects, secrets holding a
+    /// JSON object with every property read, and the tags read with `metadataPolicy: Fetch`.
+    async fn seed_lowkey(&mut self, reads: &Reads) {
+        let vault = self.lowkey().await.expect("lowkey-vault is available");
+        let kv = LowkeyClients::new(vault).expect("SDK clients");
+        let mut keys: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for (key, properties) in &reads.keys {
+            keys.entry(key)
+                .or_default()
+                .extend(properties.iter().cloned());
+        }
+        for key in reads.tags.keys() {
+            keys.entry(key).or_default();
+        }
+        for (key, properties) in keys {
+            if let Some(name) = key.strip_prefix("cert/") {
+                kv.create_certificate(name).await.expect("seed certificate");
+                continue;
+            }
+            if let Some(name) = key.strip_prefix("key/") {
+                kv.create_rsa_key(name).await.expect("seed key");
+                continue;
+            }
+            let name = key.strip_prefix("secret/").unwrap_or(key);
+            if AZURE_CERTIFICATE_BACKED.contains(&name) {
+                kv.create_certificate(name).await.expect("seed certificate");
+                continue;
+            }
+            let tags: Vec<(String, String)> = reads
+                .tags
+                .get(key)
+                .into_iter()
+                .flatten()
+                .filter(|t| !t.is_empty())
+                .map(|t| (t.clone(), format!("seed-tag-{t}")))
+                .collect();
+            let tags: Vec<(&str, &str)> =
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let value = seeded_object(key, &properties).to_string();
+            kv.put_secret(name, &value, &tags, None)
+                .await
+                .expect("seed secret");
+        }
     }
 
     async fn seed_bao(&mut self, key: &str, object: &serde_json::Value) {
@@ -462,6 +529,14 @@ fn store_manifest(
             } else {
                 "SecretsManager"
             }
+        ),
+        Peer::LowkeyVault => format!(
+            "azurekv: {{authType: ManagedIdentity, identityId: {AZURE_IDENTITY}, vaultUrl: '{}'}}",
+            peers
+                .lowkey
+                .flatten()
+                .expect("lowkey-vault is available")
+                .vault_url()
         ),
         Peer::Fake => {
             let data: Vec<String> = reads
@@ -582,6 +657,7 @@ async fn run_snippet(snippet: &Snippet, peers: &mut Peers) -> Result<usize, Stri
             }
             write_aws_keys(dir, &credential_namespaces);
         }
+        Peer::LowkeyVault => peers.seed_lowkey(&all_reads).await,
         Peer::Fake => {}
     }
     for (kind, name, namespace) in &stores {
@@ -617,6 +693,13 @@ async fn run_snippet(snippet: &Snippet, peers: &mut Peers) -> Result<usize, Stri
     if let Some(moto) = &peers.moto {
         command.env("AWS_ENDPOINT_URL", moto.endpoint());
     }
+    if let (Peer::LowkeyVault, Some(Some(vault))) = (snippet.peer, peers.lowkey) {
+        // As a host would: trust the vault's CA, find the managed identity endpoint.
+        std::fs::write(dir.join("lowkey-ca.pem"), vault.ca_pem()).expect("CA file");
+        command
+            .env("SSL_CERT_FILE", dir.join("lowkey-ca.pem"))
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", vault.token_authority());
+    }
     let output = command.output().expect("run keyward");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let report: serde_json::Value = serde_json::from_str(&stdout).map_err(|_| {
@@ -647,11 +730,20 @@ async fn eso_snippets_run_through_keyward_sync_against_real_peers() {
     let mut peers = Peers {
         bao: None,
         moto: None,
+        lowkey: None,
         http: reqwest::Client::new(),
     };
     let mut ran = Vec::new();
     let mut problems = Vec::new();
+    let mut not_run = not_run;
     for snippet in &runnable {
+        if snippet.peer == Peer::LowkeyVault && peers.lowkey().await.is_none() {
+            not_run.push((
+                snippet.file.clone(),
+                "lowkey-vault is unavailable on this machine (a failure under CI)".into(),
+            ));
+            continue;
+        }
         let expected = EXPECTED_FAILURES
             .iter()
             .find(|(file, _)| *file == snippet.file);
@@ -692,6 +784,7 @@ async fn eso_snippets_run_through_keyward_sync_against_real_peers() {
     assert!(
         peers_used.contains(&Peer::OpenBao)
             && peers_used.contains(&Peer::MotoSecretsManager)
+            && peers_used.contains(&Peer::LowkeyVault)
             && peers_used.contains(&Peer::Fake),
         "{peers_used:?}"
     );

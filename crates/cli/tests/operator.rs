@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use keyward_test_support::{Kubernetes, eso_corpus, free_port};
+use keyward_test_support::{Kubernetes, Moto, OpenBao, eso_corpus, free_port};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
@@ -37,6 +37,16 @@ impl Operator {
 
     /// Runs with the user of `kubeconfig`.
     fn start_as(kubeconfig: &std::path::Path, dir: &std::path::Path, extra: &[&str]) -> Self {
+        Self::start_env(kubeconfig, dir, extra, &[])
+    }
+
+    /// Runs with the user of `kubeconfig` and extra environment variables.
+    fn start_env(
+        kubeconfig: &std::path::Path,
+        dir: &std::path::Path,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Self {
         let log = dir.join(format!("operator-{}.log", free_port().expect("port")));
         let metrics = free_port().expect("port");
         let child = Command::new(env!("CARGO_BIN_EXE_keyward"))
@@ -51,6 +61,7 @@ impl Operator {
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()
@@ -256,7 +267,12 @@ async fn the_operator_syncs_external_secrets_as_eso_does_on_a_real_apiserver() {
     let kube = Kubernetes::start().await.expect("kube-apiserver");
     kube.install_eso_crds(
         &corpus,
-        &["externalsecrets", "secretstores", "clustersecretstores"],
+        &[
+            "externalsecrets",
+            "clusterexternalsecrets",
+            "secretstores",
+            "clustersecretstores",
+        ],
     )
     .await
     .expect("CRDs");
@@ -657,7 +673,12 @@ async fn with_leader_election_one_replica_works_and_a_standby_takes_over() {
     let kube = Kubernetes::start().await.expect("kube-apiserver");
     kube.install_eso_crds(
         &corpus,
-        &["externalsecrets", "secretstores", "clustersecretstores"],
+        &[
+            "externalsecrets",
+            "clusterexternalsecrets",
+            "secretstores",
+            "clustersecretstores",
+        ],
     )
     .await
     .expect("CRDs");
@@ -784,4 +805,1084 @@ async fn apply_deploy_manifests(client: &kube::Client) -> String {
         .expect("status")
         .token
         .expect("a token")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keywards_own_crds_accept_esos_snippets_and_serve_the_operator() {
+    let Some(corpus) = eso_corpus() else {
+        return;
+    };
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    let client = kube.admin_client().await.expect("client");
+    let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["operator", "crds"])
+        .output()
+        .expect("keyward operator crds");
+    assert!(output.status.success());
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    for document in serde_yaml_ng::Deserializer::from_str(&text) {
+        let crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition =
+            serde::Deserialize::deserialize(document).expect("a CRD");
+        let name = crd.metadata.name.clone().expect("name");
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .unwrap_or_else(|e| panic!("the API server refuses keyward's CRD {name}: {e}"));
+        let established = kube::runtime::conditions::is_crd_established();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            kube::runtime::wait::await_condition(crds.clone(), &name, established),
+        )
+        .await
+        .expect("established in time")
+        .expect("established");
+    }
+
+    // Every ExternalSecret, SecretStore and ClusterSecretStore of ESO's documentation that
+    // keyward loads is accepted by the API server under keyward's CRDs.
+    let mut created = 0;
+    let mut refused = Vec::new();
+    let mut namespaces = std::collections::BTreeSet::new();
+    let mut paths: Vec<_> = std::fs::read_dir(corpus.join("docs/snippets"))
+        .expect("snippets")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    paths.sort();
+    for path in paths {
+        let file = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_owned();
+        let Ok(raw) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let text: String = raw
+            .lines()
+            .filter(|line| !matches!(line.trim(), "{% raw %}" | "{% endraw %}"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        if keyward_api::load::from_str(&text, &file).is_err() {
+            continue; // refused by keyward itself, by name (crates/api/tests/eso_corpus.rs)
+        }
+        for document in serde_yaml_ng::Deserializer::from_str(&text) {
+            let Ok(value) = <serde_json::Value as serde::Deserialize>::deserialize(document) else {
+                continue;
+            };
+            let kind = value["kind"].as_str().unwrap_or("").to_owned();
+            let plural = match (value["apiVersion"].as_str(), kind.as_str()) {
+                (Some("external-secrets.io/v1"), "ExternalSecret") => "externalsecrets",
+                (Some("external-secrets.io/v1"), "SecretStore") => "secretstores",
+                (Some("external-secrets.io/v1"), "ClusterSecretStore") => "clustersecretstores",
+                (Some("external-secrets.io/v1"), "ClusterExternalSecret") => {
+                    "clusterexternalsecrets"
+                }
+                (Some("external-secrets.io/v1alpha1"), "PushSecret") => "pushsecrets",
+                _ => continue,
+            };
+            let version = if kind == "PushSecret" {
+                "v1alpha1"
+            } else {
+                "v1"
+            };
+            let resource = ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("external-secrets.io", version, &kind),
+                plural,
+            );
+            let mut object = object(&resource, value);
+            let api: Api<DynamicObject> = if kind.starts_with("Cluster") {
+                Api::all_with(client.clone(), &resource)
+            } else {
+                let namespace = object
+                    .metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into());
+                if namespaces.insert(namespace.clone()) && namespace != "default" {
+                    let ns = Namespace {
+                        metadata: ObjectMeta {
+                            name: Some(namespace.clone()),
+                            ..ObjectMeta::default()
+                        },
+                        ..Namespace::default()
+                    };
+                    let _ = Api::<Namespace>::all(client.clone())
+                        .create(&PostParams::default(), &ns)
+                        .await;
+                }
+                Api::namespaced_with(client.clone(), &namespace, &resource)
+            };
+            // Snippets reuse names; each one is its own object here.
+            let name = format!(
+                "s{created}-{}",
+                object.metadata.name.clone().unwrap_or_default()
+            );
+            object.metadata.name = Some(name.chars().take(63).collect());
+            match api.create(&PostParams::default(), &object).await {
+                Ok(_) => created += 1,
+                Err(error) => refused.push(format!("{file} ({kind}): {error}")),
+            }
+        }
+    }
+    // The two "full" examples list several providers in one store to show them all; ESO's own
+    // CRDs refuse them the same way (`maxProperties: 1`).
+    refused.retain(|refusal| {
+        let known = refusal.starts_with("full-cluster-secret-store.yaml")
+            || refusal.starts_with("full-secret-store.yaml");
+        !(known && refusal.contains("spec.provider: Too many"))
+    });
+    assert!(
+        refused.is_empty(),
+        "{} refused:\n{}",
+        refused.len(),
+        refused.join("\n")
+    );
+    assert!(created > 150, "only {created} snippet objects were created");
+    eprintln!("{created} snippet objects accepted under keyward's CRDs");
+
+    // The operator serves them.
+    let cluster = Cluster {
+        client: client.clone(),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    cluster.namespace("apps").await;
+    cluster.fake_store("fake", &[("k", "v")], json!({})).await;
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let operator = Operator::start(&kube, scratch.path());
+    cluster
+        .external_secret(
+            "apps",
+            "own-crds",
+            json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                   "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}),
+        )
+        .await;
+    cluster
+        .wait_ready("apps", "own-crds", "True", "SecretSynced")
+        .await;
+    cluster.wait_data("apps", "own-crds", "k", "v").await;
+    drop(operator);
+    drop(kube);
+}
+
+/// The Ready condition, provisioned and failed namespaces of a ClusterExternalSecret.
+async fn ces_status(client: &kube::Client, name: &str) -> (String, Vec<String>, Vec<String>) {
+    let api: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &resource("ClusterExternalSecret", "clusterexternalsecrets"),
+    );
+    let Ok(ces) = api.get(name).await else {
+        return Default::default();
+    };
+    let strings = |pointer: &str, field: Option<&str>| -> Vec<String> {
+        ces.data
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| match field {
+                Some(field) => entry[field].as_str().map(str::to_owned),
+                None => entry.as_str().map(str::to_owned),
+            })
+            .collect()
+    };
+    let ready = ces
+        .data
+        .pointer("/status/conditions/0/status")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    (
+        ready,
+        strings("/status/provisionedNamespaces", None),
+        strings("/status/failedNamespaces", Some("namespace")),
+    )
+}
+
+async fn wait_ces(client: &kube::Client, name: &str, want: (&str, &[&str], &[&str])) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = ces_status(client, name).await;
+        if got.0 == want.0 && got.1 == want.1 && got.2 == want.2 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ClusterExternalSecret {name}: waited for {want:?}, have {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn wait_gone(api: &Api<DynamicObject>, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while api.get_opt(name).await.expect("get").is_some() {
+        assert!(Instant::now() < deadline, "{name} was not deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_external_secrets_fan_out_across_namespaces_as_eso_does() {
+    let Some(corpus) = eso_corpus() else {
+        return;
+    };
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    kube.install_eso_crds(
+        &corpus,
+        &[
+            "externalsecrets",
+            "clusterexternalsecrets",
+            "secretstores",
+            "clustersecretstores",
+        ],
+    )
+    .await
+    .expect("CRDs");
+    let client = kube.admin_client().await.expect("client");
+    let cluster = Cluster {
+        client: client.clone(),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let label = |name: &str, labels: serde_json::Value| {
+        let namespaces = namespaces.clone();
+        let name = name.to_owned();
+        async move {
+            namespaces
+                .patch(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&json!({"metadata": {"labels": labels}})),
+                )
+                .await
+                .expect("label namespace");
+        }
+    };
+    for namespace in ["team-a", "team-b", "team-c", "other"] {
+        cluster.namespace(namespace).await;
+    }
+    label("team-a", json!({"tier": "app"})).await;
+    label("team-b", json!({"tier": "app"})).await;
+    cluster
+        .fake_store("fake", &[("db", CANARY)], json!({}))
+        .await;
+    // team-b already has an ExternalSecret of that name, written by someone else.
+    cluster
+        .external_secret(
+            "team-b",
+            "shared-db",
+            json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                   "data": [{"secretKey": "mine", "remoteRef": {"key": "db"}}]}),
+        )
+        .await;
+
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let operator = Operator::start(&kube, scratch.path());
+    let ces_resource = resource("ClusterExternalSecret", "clusterexternalsecrets");
+    let ces_api: Api<DynamicObject> = Api::all_with(client.clone(), &ces_resource);
+    let es_spec = json!({
+        "secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+        "refreshInterval": "1h",
+        "target": {"name": "db-credentials"},
+        "data": [{"secretKey": "password", "remoteRef": {"key": "db"}}],
+    });
+    let ces = object(
+        &ces_resource,
+        json!({"metadata": {"name": "shared"}, "spec": {
+            "externalSecretName": "shared-db",
+            "externalSecretMetadata": {"labels": {"owner": "platform"}, "annotations": {"note": "fan-out"}},
+            "namespaceSelectors": [{"matchLabels": {"tier": "app"}}],
+            "namespaces": ["other"],
+            "refreshTime": "1h",
+            "externalSecretSpec": es_spec,
+        }}),
+    );
+    ces_api
+        .create(&PostParams::default(), &ces)
+        .await
+        .expect("ClusterExternalSecret");
+
+    // Provisioned where selected and free; the foreign ExternalSecret is left alone and its
+    // namespace reported with ESO's reason.
+    wait_ces(
+        &client,
+        "shared",
+        ("False", &["other", "team-a"], &["team-b"]),
+    )
+    .await;
+    let shared = ces_api.get("shared").await.expect("ces");
+    assert_eq!(
+        shared.data.pointer("/status/failedNamespaces/0/reason"),
+        Some(&json!("external secret already exists in namespace"))
+    );
+    assert_eq!(
+        shared.data.pointer("/status/conditions/0/message"),
+        Some(&json!("one or more namespaces failed"))
+    );
+    let foreign = cluster
+        .external_secrets("team-b")
+        .get("shared-db")
+        .await
+        .expect("foreign");
+    assert!(foreign.metadata.owner_references.is_none());
+    assert_eq!(foreign.data["spec"]["data"][0]["secretKey"], "mine");
+    for namespace in ["team-a", "other"] {
+        cluster
+            .wait_data(namespace, "db-credentials", "password", CANARY)
+            .await;
+    }
+    let child = cluster
+        .external_secrets("team-a")
+        .get("shared-db")
+        .await
+        .expect("child");
+    let owner = &child.metadata.owner_references.clone().expect("owner")[0];
+    assert_eq!(
+        (
+            owner.kind.as_str(),
+            owner.name.as_str(),
+            owner.controller,
+            owner.block_owner_deletion
+        ),
+        ("ClusterExternalSecret", "shared", Some(true), Some(true))
+    );
+    assert_eq!(owner.uid, shared.metadata.uid.clone().expect("uid"));
+    assert_eq!(
+        child.metadata.labels,
+        Some([("owner".to_owned(), "platform".to_owned())].into())
+    );
+    assert_eq!(
+        child.data["spec"],
+        shared.data["spec"]["externalSecretSpec"]
+    );
+    let child_version = child.metadata.resource_version.clone();
+
+    // A child deleted by hand comes back at once (not at the next refresh, an hour away).
+    cluster
+        .external_secrets("team-a")
+        .delete("shared-db", &DeleteParams::default())
+        .await
+        .expect("delete child");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let back = cluster
+            .external_secrets("team-a")
+            .get_opt("shared-db")
+            .await;
+        if let Ok(Some(back)) = back
+            && back.metadata.resource_version != child_version
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the deleted child was not restored"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A child edited by hand is put back.
+    cluster
+        .external_secrets("other")
+        .patch(
+            "shared-db",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {"owner": "me"}}, "spec": {"target": {"name": "elsewhere"}}})),
+        )
+        .await
+        .expect("edit child");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let child = cluster
+            .external_secrets("other")
+            .get("shared-db")
+            .await
+            .expect("child");
+        if child.data["spec"]["target"]["name"] == "db-credentials"
+            && child.metadata.labels == Some([("owner".to_owned(), "platform".to_owned())].into())
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edited child was not put back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Namespaces that start matching get it; those that stop lose it.
+    label("team-c", json!({"tier": "app"})).await;
+    label("team-a", json!({"tier": null})).await;
+    wait_ces(
+        &client,
+        "shared",
+        ("False", &["other", "team-c"], &["team-b"]),
+    )
+    .await;
+    wait_gone(&cluster.external_secrets("team-a"), "shared-db").await;
+    cluster
+        .wait_data("team-c", "db-credentials", "password", CANARY)
+        .await;
+
+    // The foreign one moves out of the way: the next look (forced by a spec change) provisions
+    // team-b and the condition turns true.
+    cluster
+        .external_secrets("team-b")
+        .delete("shared-db", &DeleteParams::default())
+        .await
+        .expect("delete foreign");
+    ces_api
+        .patch(
+            "shared",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"externalSecretName": "renamed-db"}})),
+        )
+        .await
+        .expect("rename");
+    // A rename deletes the old children and creates the new ones.
+    wait_ces(
+        &client,
+        "shared",
+        ("True", &["other", "team-b", "team-c"], &[]),
+    )
+    .await;
+    for namespace in ["other", "team-c"] {
+        wait_gone(&cluster.external_secrets(namespace), "shared-db").await;
+    }
+    for namespace in ["other", "team-b", "team-c"] {
+        cluster
+            .external_secrets(namespace)
+            .get("renamed-db")
+            .await
+            .expect("renamed child");
+    }
+    let renamed = ces_api.get("shared").await.expect("ces");
+    assert_eq!(
+        renamed.data.pointer("/status/externalSecretName"),
+        Some(&json!("renamed-db"))
+    );
+
+    // No value in its status or the operator's logs.
+    let status = serde_json::to_string(&renamed.data["status"]).expect("json");
+    assert!(!status.contains(CANARY));
+    assert!(!operator.logs().contains(CANARY), "canary in the logs");
+    drop(operator);
+    drop(kube);
+}
+
+/// Creates `count` ExternalSecrets in `namespace`, `in_flight` at a time.
+async fn create_many(cluster: &Cluster, namespace: &str, count: usize, spec: &serde_json::Value) {
+    use futures::StreamExt;
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let es = object(
+                &cluster.es,
+                json!({"metadata": {"name": format!("es-{i:04}"), "namespace": namespace}, "spec": spec}),
+            );
+            let api = cluster.external_secrets(namespace);
+            async move {
+                api.create(&PostParams::default(), &es)
+                    .await
+                    .expect("ExternalSecret");
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// The managed Secrets of `namespace`, by name.
+async fn managed_secrets(cluster: &Cluster, namespace: &str) -> BTreeMap<String, Secret> {
+    let list = cluster
+        .secrets(namespace)
+        .list(
+            &kube::api::ListParams::default().labels("reconcile.external-secrets.io/managed=true"),
+        )
+        .await
+        .expect("list Secrets");
+    list.items
+        .into_iter()
+        .map(|secret| (secret.metadata.name.clone().unwrap_or_default(), secret))
+        .collect()
+}
+
+/// Every Secret is whole: exactly the three keys with the store's values, and a data hash
+/// that matches them.
+fn assert_whole(secrets: &BTreeMap<String, Secret>, values: &BTreeMap<String, String>) {
+    for (name, secret) in secrets {
+        let data = secret.data.clone().unwrap_or_default();
+        let got: BTreeMap<String, String> = data
+            .iter()
+            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
+            .collect();
+        assert_eq!(&got, values, "{name} is not whole");
+        let hash = secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("reconcile.external-secrets.io/data-hash"));
+        assert_eq!(
+            hash,
+            Some(&eso_hash(&data)),
+            "{name}: hash and data disagree"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_in_the_middle_of_a_thousand_external_secrets_loses_and_blanks_nothing() {
+    const COUNT: usize = 1000;
+    let Some(corpus) = eso_corpus() else {
+        return;
+    };
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    kube.install_eso_crds(
+        &corpus,
+        &["externalsecrets", "secretstores", "clustersecretstores"],
+    )
+    .await
+    .expect("CRDs");
+    let cluster = Cluster {
+        client: kube.admin_client().await.expect("client"),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    cluster.namespace("bulk").await;
+    cluster
+        .fake_store(
+            "fake",
+            &[
+                ("user", "app"),
+                ("password", CANARY),
+                ("host", "db.internal"),
+            ],
+            json!({}),
+        )
+        .await;
+    let spec = json!({
+        "secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+        "refreshInterval": "1h",
+        "data": [{"secretKey": "user", "remoteRef": {"key": "user"}},
+                 {"secretKey": "password", "remoteRef": {"key": "password"}},
+                 {"secretKey": "host", "remoteRef": {"key": "host"}}],
+    });
+    create_many(&cluster, "bulk", COUNT, &spec).await;
+    let values: BTreeMap<String, String> = [
+        ("user", "app"),
+        ("password", CANARY),
+        ("host", "db.internal"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+
+    // Killed once some, not all, Secrets are written.
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let operator = Operator::start(&kube, scratch.path());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let written = loop {
+        let count = managed_secrets(&cluster, "bulk").await.len();
+        if count >= 50 {
+            break count;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the operator wrote {count} Secrets in 2 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    operator.kill();
+    let after_kill = managed_secrets(&cluster, "bulk").await;
+    assert!(
+        after_kill.len() < COUNT,
+        "all {COUNT} were written before the kill ({written} seen): the kill proves nothing"
+    );
+    assert_whole(&after_kill, &values);
+    eprintln!(
+        "killed with {} of {COUNT} Secrets written, all whole",
+        after_kill.len()
+    );
+
+    // The restart finishes the work; what was written before is not rewritten.
+    let operator = Operator::start(&kube, scratch.path());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let all = loop {
+        let secrets = managed_secrets(&cluster, "bulk").await;
+        if secrets.len() == COUNT {
+            break secrets;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {COUNT} Secrets after the restart",
+            secrets.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_whole(&all, &values);
+    for (name, before) in &after_kill {
+        assert_eq!(
+            all[name].metadata.resource_version, before.metadata.resource_version,
+            "{name} was rewritten after the restart although it was whole"
+        );
+    }
+    let es_api = cluster.external_secrets("bulk");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let list = es_api.list(&Default::default()).await.expect("list");
+        let ready = list
+            .items
+            .iter()
+            .filter(|es| es.data.pointer("/status/conditions/0/status") == Some(&json!("True")))
+            .count();
+        if ready == COUNT {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{ready} of {COUNT} Ready");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(!operator.logs().contains(CANARY), "canary in the logs");
+    drop(operator);
+    drop(kube);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_garbage_collector_removes_what_owners_take_with_them() {
+    let Some(corpus) = eso_corpus() else {
+        return;
+    };
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    kube.install_eso_crds(
+        &corpus,
+        &[
+            "externalsecrets",
+            "clusterexternalsecrets",
+            "secretstores",
+            "clustersecretstores",
+        ],
+    )
+    .await
+    .expect("CRDs");
+    let _collector = kube
+        .start_garbage_collector()
+        .await
+        .expect("kube-controller-manager");
+    let client = kube.admin_client().await.expect("client");
+    let cluster = Cluster {
+        client: client.clone(),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    for namespace in ["gc-a", "gc-b"] {
+        cluster.namespace(namespace).await;
+    }
+    cluster
+        .fake_store("fake", &[("k", CANARY)], json!({}))
+        .await;
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let operator = Operator::start(&kube, scratch.path());
+    let data = json!([{"secretKey": "k", "remoteRef": {"key": "k"}}]);
+    for (name, policy) in [("owned", "Owner"), ("orphaned", "Orphan")] {
+        cluster
+            .external_secret(
+                "gc-a",
+                name,
+                json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                       "target": {"creationPolicy": policy}, "data": data}),
+            )
+            .await;
+        cluster.wait_data("gc-a", name, "k", CANARY).await;
+    }
+    let ces_resource = resource("ClusterExternalSecret", "clusterexternalsecrets");
+    let ces_api: Api<DynamicObject> = Api::all_with(client.clone(), &ces_resource);
+    let ces = object(
+        &ces_resource,
+        json!({"metadata": {"name": "fan"}, "spec": {
+            "namespaces": ["gc-a", "gc-b"],
+            "externalSecretSpec": {"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                                   "target": {"name": "fanned"}, "data": data},
+        }}),
+    );
+    ces_api
+        .create(&PostParams::default(), &ces)
+        .await
+        .expect("ClusterExternalSecret");
+    for namespace in ["gc-a", "gc-b"] {
+        cluster.wait_data(namespace, "fanned", "k", CANARY).await;
+    }
+
+    // An ExternalSecret's deletion takes its Owner Secret along, not its Orphan one.
+    for name in ["owned", "orphaned"] {
+        cluster
+            .external_secrets("gc-a")
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
+    }
+    let secrets = cluster.secrets("gc-a");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while secrets.get_opt("owned").await.expect("get").is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the owned Secret was not collected"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(secrets.get_opt("orphaned").await.expect("get").is_some());
+
+    // A ClusterExternalSecret's deletion takes its ExternalSecrets and their Secrets along.
+    ces_api
+        .delete("fan", &DeleteParams::default())
+        .await
+        .expect("delete ClusterExternalSecret");
+    for namespace in ["gc-a", "gc-b"] {
+        wait_gone(&cluster.external_secrets(namespace), "fan").await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while cluster
+            .secrets(namespace)
+            .get_opt("fanned")
+            .await
+            .expect("get")
+            .is_some()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{namespace}/fanned was not collected"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    drop(operator);
+    drop(kube);
+}
+
+/// The entry OpenBao holds at `secret/<path>` (KV v2), or `None`.
+async fn bao_entry(bao: &OpenBao, path: &str) -> Option<serde_json::Value> {
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/secret/data/{path}", bao.address()))
+        .header("X-Vault-Token", bao.root_token())
+        .send()
+        .await
+        .expect("read openbao");
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return None;
+    }
+    let body: serde_json::Value = response.json().await.expect("json");
+    Some(body["data"]["data"].clone())
+}
+
+/// The string AWS Secrets Manager (moto) holds under `name`, or `None`.
+async fn aws_secret(client: &aws_sdk_secretsmanager::Client, name: &str) -> Option<String> {
+    client
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .ok()?
+        .secret_string
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(Instant::now() < deadline, "waited a minute for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_secrets_write_into_openbao_and_aws_and_clean_up_after_themselves() {
+    let Some(corpus) = eso_corpus() else {
+        return;
+    };
+    let kube = Kubernetes::start().await.expect("kube-apiserver");
+    kube.install_eso_crds(
+        &corpus,
+        &[
+            "externalsecrets",
+            "pushsecrets",
+            "secretstores",
+            "clustersecretstores",
+        ],
+    )
+    .await
+    .expect("CRDs");
+    let bao = OpenBao::start().await.expect("openbao");
+    let moto = Moto::start().await.expect("moto");
+    let aws = aws_sdk_secretsmanager::Client::new(&moto.admin_config().await);
+    let client = kube.admin_client().await.expect("client");
+    let cluster = Cluster {
+        client: client.clone(),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    cluster.namespace("apps").await;
+    let secret = |name: &str, data: &[(&str, &str)]| Secret {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        string_data: Some(
+            data.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ),
+        ..Secret::default()
+    };
+    for s in [
+        secret("bao-token", &[("token", bao.root_token())]),
+        secret("aws-keys", &[("id", "testing"), ("secret", "testing")]),
+        secret("app-creds", &[("user", "app"), ("password", CANARY)]),
+    ] {
+        cluster
+            .secrets("apps")
+            .create(&PostParams::default(), &s)
+            .await
+            .expect("Secret");
+    }
+    let ss = resource("SecretStore", "secretstores");
+    let stores: Api<DynamicObject> = Api::namespaced_with(client.clone(), "apps", &ss);
+    for (name, provider) in [
+        (
+            "bao",
+            json!({"vault": {"server": bao.address(), "path": "secret", "version": "v2",
+                              "auth": {"tokenSecretRef": {"name": "bao-token", "key": "token"}}}}),
+        ),
+        (
+            "aws",
+            json!({"aws": {"service": "SecretsManager", "region": keyward_test_support::MOTO_REGION,
+                            "auth": {"secretRef": {
+                                "accessKeyIDSecretRef": {"name": "aws-keys", "key": "id"},
+                                "secretAccessKeySecretRef": {"name": "aws-keys", "key": "secret"}}}}}),
+        ),
+    ] {
+        let store = object(
+            &ss,
+            json!({"metadata": {"name": name, "namespace": "apps"}, "spec": {"provider": provider}}),
+        );
+        stores
+            .create(&PostParams::default(), &store)
+            .await
+            .expect("SecretStore");
+    }
+    // A key the store already has, for IfNotExists.
+    aws.create_secret()
+        .name("apps/existing")
+        .secret_string("original")
+        .send()
+        .await
+        .expect("seed moto");
+
+    let ps_resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("external-secrets.io", "v1alpha1", "PushSecret"),
+        "pushsecrets",
+    );
+    let push_secrets: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), "apps", &ps_resource);
+    let create = |name: &str, spec: serde_json::Value| {
+        let push_secrets = push_secrets.clone();
+        let ps = object(
+            &ps_resource,
+            json!({"metadata": {"name": name, "namespace": "apps"}, "spec": spec}),
+        );
+        async move {
+            push_secrets
+                .create(&PostParams::default(), &ps)
+                .await
+                .expect("PushSecret");
+        }
+    };
+    let ready = |name: &'static str| {
+        let push_secrets = push_secrets.clone();
+        async move {
+            let ps = push_secrets.get(name).await.ok()?;
+            let condition = ps.data.pointer("/status/conditions/0")?.clone();
+            Some((
+                condition["status"].as_str()?.to_owned(),
+                condition["reason"].as_str()?.to_owned(),
+                condition["message"].as_str()?.to_owned(),
+                ps,
+            ))
+        }
+    };
+
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let operator = Operator::start_env(
+        kube.kubeconfig_path(),
+        scratch.path(),
+        &[],
+        &[("AWS_ENDPOINT_URL", moto.endpoint())],
+    );
+    let selector = json!({"secret": {"name": "app-creds"}});
+    create(
+        "to-bao",
+        json!({"secretStoreRefs": [{"name": "bao", "kind": "SecretStore"}],
+               "selector": selector, "deletionPolicy": "Delete",
+               "data": [{"match": {"secretKey": "password", "remoteRef": {"remoteKey": "apps/pushed", "property": "password"}}},
+                        {"match": {"secretKey": "user", "remoteRef": {"remoteKey": "apps/pushed", "property": "user"}}}]}),
+    )
+    .await;
+    create(
+        "to-aws",
+        json!({"secretStoreRefs": [{"name": "aws"}], "selector": selector,
+               "deletionPolicy": "Delete",
+               "data": [{"match": {"remoteRef": {"remoteKey": "apps/whole"}}}]}),
+    )
+    .await;
+    create(
+        "keep",
+        json!({"secretStoreRefs": [{"name": "aws"}], "selector": selector,
+               "updatePolicy": "IfNotExists",
+               "data": [{"match": {"secretKey": "password", "remoteRef": {"remoteKey": "apps/existing"}}}]}),
+    )
+    .await;
+    create(
+        "broken",
+        json!({"secretStoreRefs": [{"name": "aws"}], "selector": selector,
+               "data": [{"match": {"secretKey": "absent", "remoteRef": {"remoteKey": "apps/never"}}}]}),
+    )
+    .await;
+
+    // OpenBao: both properties in one entry; the status names them as ESO does.
+    wait_until("to-bao synced", || async {
+        ready("to-bao")
+            .await
+            .is_some_and(|(s, r, _, _)| s == "True" && r == "Synced")
+    })
+    .await;
+    assert_eq!(
+        bao_entry(&bao, "apps/pushed").await,
+        Some(json!({"password": CANARY, "user": "app"}))
+    );
+    let (_, _, message, to_bao) = ready("to-bao").await.expect("status");
+    assert_eq!(message, "PushSecret synced successfully");
+    let synced = to_bao.data["status"]["syncedPushSecrets"]["SecretStore/bao"]
+        .as_object()
+        .expect("synced map")
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(synced, ["apps/pushed/password", "apps/pushed/user"]);
+    assert_eq!(
+        to_bao.metadata.finalizers,
+        Some(vec!["pushsecret.externalsecrets.io/finalizer".to_owned()])
+    );
+
+    // AWS: the whole Secret as a JSON object of strings.
+    wait_until("to-aws synced", || async {
+        ready("to-aws")
+            .await
+            .is_some_and(|(s, _, _, _)| s == "True")
+    })
+    .await;
+    let whole: serde_json::Value =
+        serde_json::from_str(&aws_secret(&aws, "apps/whole").await.expect("pushed")).expect("json");
+    assert_eq!(whole, json!({"password": CANARY, "user": "app"}));
+
+    // IfNotExists leaves what the store has.
+    wait_until("keep synced", || async {
+        ready("keep").await.is_some_and(|(s, _, _, _)| s == "True")
+    })
+    .await;
+    assert_eq!(
+        aws_secret(&aws, "apps/existing").await.as_deref(),
+        Some("original")
+    );
+    let (_, _, message, _) = ready("keep").await.expect("status");
+    assert_eq!(
+        message,
+        "PushSecret synced successfully. Existing secrets in providers unchanged."
+    );
+
+    // A missing key fails that PushSecret alone, in ESO's words, and writes nothing.
+    wait_until("broken errored", || async {
+        ready("broken")
+            .await
+            .is_some_and(|(s, r, _, _)| s == "False" && r == "Errored")
+    })
+    .await;
+    let (_, _, message, _) = ready("broken").await.expect("status");
+    assert_eq!(
+        message,
+        "set secret failed: secret key absent does not exist"
+    );
+    assert_eq!(aws_secret(&aws, "apps/never").await, None);
+
+    // An entry dropped from data is deleted from the store (deletionPolicy: Delete): here one
+    // property of the entry.
+    push_secrets
+        .patch(
+            "to-bao",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"data": [
+                {"match": {"secretKey": "password", "remoteRef": {"remoteKey": "apps/pushed", "property": "password"}}}]}})),
+        )
+        .await
+        .expect("drop an entry");
+    wait_until("the dropped property deleted", || async {
+        bao_entry(&bao, "apps/pushed").await == Some(json!({"password": CANARY}))
+    })
+    .await;
+
+    // Deleting a PushSecret with deletionPolicy: Delete deletes what it pushed first.
+    for name in ["to-aws", "to-bao"] {
+        push_secrets
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete PushSecret");
+    }
+    wait_until("PushSecrets gone", || async {
+        push_secrets
+            .get_opt("to-aws")
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+            && push_secrets
+                .get_opt("to-bao")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+    })
+    .await;
+    assert_eq!(aws_secret(&aws, "apps/whole").await, None);
+    assert_eq!(bao_entry(&bao, "apps/pushed").await, None);
+    // The PushSecret without Delete leaves its key.
+    push_secrets
+        .delete("keep", &DeleteParams::default())
+        .await
+        .expect("delete keep");
+    assert_eq!(
+        aws_secret(&aws, "apps/existing").await.as_deref(),
+        Some("original")
+    );
+
+    // No value in statuses, events or the operator's trace logs.
+    let remaining = push_secrets.list(&Default::default()).await.expect("list");
+    let statuses = serde_json::to_string(&remaining.items).expect("json");
+    assert!(!statuses.contains(CANARY), "canary in a PushSecret");
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), "apps");
+    let events = serde_json::to_string(
+        &events
+            .list(&Default::default())
+            .await
+            .expect("events")
+            .items,
+    )
+    .expect("json");
+    assert!(
+        events.contains("Errored"),
+        "no Warning event for the broken PushSecret"
+    );
+    assert!(!events.contains(CANARY), "canary in an event");
+    assert!(!operator.logs().contains(CANARY), "canary in the logs");
+    drop(operator);
 }

@@ -4,8 +4,9 @@
 //! It owns the cluster half only: watching, scheduling, writing Secrets and status. Every
 //! rule of what a Secret should hold lives in `keyward-sync`, which the host mode shares:
 //! this crate adds a [`Sink`](keyward_sync::Sink) for Secrets ([`secret_sink`]), a store
-//! lookup over reflectors ([`stores`]) and the controller loop ([`external_secret`]), built
-//! from kube-runtime's parts: watcher → reflector → controller.
+//! lookup over reflectors ([`stores`]) and the controller loops ([`external_secret`],
+//! [`cluster_external_secret`], [`push_secret`], [`store_status`]), built from kube-runtime's
+//! parts: watcher → reflector → controller.
 //!
 //! What it writes is what ESO writes (labels, the data-hash annotation, owner references,
 //! field manager, conditions, events, metric names: [`eso`], [`status`], [`metrics`]), so a
@@ -20,10 +21,13 @@
 //! # }
 //! ```
 
+pub mod cluster_external_secret;
+pub mod crds;
 pub mod eso;
 pub mod external_secret;
 pub mod leader;
 pub mod metrics;
+pub mod push_secret;
 mod resources;
 pub mod secret_sink;
 pub mod status;
@@ -34,7 +38,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use keyward_core::{FingerprintKey, SecretValue};
 use keyward_providers::{CallCounters, ClusterCredentials};
@@ -213,19 +217,19 @@ async fn reconcile_all(
         resources::cluster_secret_store(),
     );
     let (namespaces, namespace_writer) = reflector::store::<PartialObjectMeta<Namespace>>();
-    if namespace.is_none() {
-        let stream = watcher(
+    // The namespace events drive the ClusterExternalSecret controller, which keeps this
+    // stream polled; a namespaced install reads no Namespace objects (ClusterSecretStore
+    // conditions by label selector then do not match; by name and regex they do) and runs
+    // no ClusterExternalSecret controller.
+    let namespace_events = namespace.is_none().then(|| {
+        watcher(
             Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
             watcher::Config::default(),
         )
         .default_backoff()
-        .reflect(namespace_writer);
-        tokio::spawn(stream.for_each(|_| futures::future::ready(())));
-    } else {
-        // A namespaced install reads no Namespace objects: ClusterSecretStore conditions by
-        // label selector then do not match (by name and regex they do).
-        drop(namespace_writer);
-    }
+        .reflect(namespace_writer)
+        .touched_objects()
+    });
     for (what, reader) in [
         ("SecretStore", &secret_stores),
         ("ClusterSecretStore", &cluster_stores),
@@ -248,13 +252,24 @@ async fn reconcile_all(
         StoreReaders {
             secret_stores,
             cluster_stores,
-            namespaces,
+            namespaces: namespaces.clone(),
         },
         client.clone(),
         Arc::new(ClusterCredentials::new(client.clone())),
         Arc::clone(&counters),
         &config.controller_class,
     ));
+    let push_context = Arc::new(push_secret::PushContext {
+        client: client.clone(),
+        stores: Arc::clone(&stores),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: config.reporter.clone(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+        ),
+    });
     let context = Arc::new(Context {
         client: client.clone(),
         stores,
@@ -279,6 +294,7 @@ async fn reconcile_all(
     )
     .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency));
     let external_secrets = controller.store();
+    let children = external_secrets.clone();
     let controller = controller
         .watches_stream(secret_events, move |secret| {
             external_secret::external_secrets_of(&secret, &external_secrets)
@@ -329,12 +345,86 @@ async fn reconcile_all(
         resources::cluster_secret_store(),
         Api::all_with(client.clone(), &resources::cluster_secret_store()),
     );
+    let cluster_external_secrets = match namespace_events {
+        Some(events) => {
+            cluster_external_secret_controller(&client, events, namespaces, children).left_future()
+        }
+        None => futures::future::ready(()).right_future(),
+    };
+    let push_secrets = Controller::new_with(
+        scoped_dynamic(&client, namespace, &resources::push_secret()),
+        watcher::Config::default(),
+        resources::push_secret(),
+    )
+    .shutdown_on_signal()
+    .run(
+        push_secret::reconcile,
+        push_secret::error_policy,
+        push_context,
+    )
+    .for_each(log_errors);
     futures::join!(
         external_secrets,
         secret_store_controller,
-        cluster_store_controller
+        cluster_store_controller,
+        push_secrets,
+        cluster_external_secrets
     );
     Ok(())
+}
+
+/// The ClusterExternalSecret controller: triggered by its own objects, by changes of the
+/// ExternalSecrets it controls (a deleted or edited child is put back at once, as ESO's
+/// `Owns`) and by namespace events.
+fn cluster_external_secret_controller(
+    client: &kube::Client,
+    namespace_events: impl futures::Stream<Item = Result<PartialObjectMeta<Namespace>, watcher::Error>>
+    + Send
+    + 'static,
+    namespaces: reflector::Store<PartialObjectMeta<Namespace>>,
+    children: reflector::Store<DynamicObject>,
+) -> impl std::future::Future<Output = ()> {
+    let resource = resources::cluster_external_secret();
+    let context = Arc::new(cluster_external_secret::ClusterContext {
+        client: client.clone(),
+        external_secrets: children,
+        namespaces,
+    });
+    let controller = Controller::new_with(
+        Api::<DynamicObject>::all_with(client.clone(), &resource),
+        watcher::Config::default(),
+        resource,
+    );
+    let cluster_external_secrets = controller.store();
+    // Only metadata: the owner reference is all a child event needs to say.
+    let child_events = watcher(
+        Api::<PartialObjectMeta<DynamicObject>>::all_with(
+            client.clone(),
+            &resources::external_secret(),
+        ),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    controller
+        .watches_stream_with(
+            child_events,
+            |child| cluster_external_secret::controller_of(&child),
+            resources::external_secret(),
+        )
+        .watches_stream(namespace_events, move |namespace| {
+            cluster_external_secret::cluster_external_secrets_of(
+                &namespace,
+                &cluster_external_secrets,
+            )
+        })
+        .shutdown_on_signal()
+        .run(
+            cluster_external_secret::reconcile,
+            cluster_external_secret::error_policy,
+            context,
+        )
+        .for_each(log_errors)
 }
 
 /// A controller's stream reports each reconcile; failures were already handled (status,

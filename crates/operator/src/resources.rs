@@ -1,4 +1,4 @@
-//! The `external-secrets.io/v1` kinds as the API server serves them.
+//! The `external-secrets.io` kinds as the API server serves them (`v1`; PushSecret `v1alpha1`).
 //!
 //! The operator watches them as [`DynamicObject`]s and types each object when it uses it: a
 //! field keyward does not know (ESO adds some in every release) or an object that fails to
@@ -9,15 +9,33 @@ use kube::api::DynamicObject;
 use kube::core::{ApiResource, GroupVersionKind};
 
 fn resource(kind: &str, plural: &str) -> ApiResource {
+    versioned(keyward_api::VERSION, kind, plural)
+}
+
+fn versioned(version: &str, kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk(keyward_api::GROUP, keyward_api::VERSION, kind),
+        &GroupVersionKind::gvk(keyward_api::GROUP, version, kind),
         plural,
+    )
+}
+
+/// `PushSecret`, served as `v1alpha1` as ESO serves it.
+pub fn push_secret() -> ApiResource {
+    versioned(
+        keyward_api::PUSH_SECRET_VERSION,
+        "PushSecret",
+        "pushsecrets",
     )
 }
 
 /// `ExternalSecret`.
 pub fn external_secret() -> ApiResource {
     resource("ExternalSecret", "externalsecrets")
+}
+
+/// `ClusterExternalSecret`.
+pub fn cluster_external_secret() -> ApiResource {
+    resource("ClusterExternalSecret", "clusterexternalsecrets")
 }
 
 /// `SecretStore`.

@@ -119,6 +119,33 @@ impl ClusterStores {
         controller.is_empty() || controller == self.controller_class
     }
 
+    /// The names of the stores of `kind` whose labels `selector` matches: SecretStores of
+    /// `namespace` only, or ClusterSecretStores.
+    pub fn labelled(
+        &self,
+        kind: StoreKind,
+        namespace: &str,
+        selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    ) -> Vec<String> {
+        let (reader, namespaced) = match kind {
+            StoreKind::SecretStore => (&self.secret_stores, true),
+            StoreKind::ClusterSecretStore => (&self.cluster_stores, false),
+        };
+        let no_labels = BTreeMap::new();
+        let mut names: Vec<String> = reader
+            .state()
+            .iter()
+            .filter(|store| !namespaced || store.metadata.namespace.as_deref() == Some(namespace))
+            .filter(|store| {
+                let labels = store.metadata.labels.as_ref().unwrap_or(&no_labels);
+                keyward_sync::stores::selects(selector, labels)
+            })
+            .filter_map(|store| store.metadata.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
     fn namespace_labels(&self, namespace: &str) -> Option<BTreeMap<String, String>> {
         self.namespaces
             .get(&ObjectRef::new(namespace))

@@ -137,6 +137,33 @@ mod tests {
         );
     }
 
+    /// ESO's fake provider hands back what the store holds: a property through gjson, an
+    /// extract through `json.RawMessage`. `null` is empty, `1.50` keeps its digits under
+    /// extract, a nested object keeps its spacing (ESO v0.16.2 wrote exactly these).
+    #[tokio::test]
+    async fn non_string_values_are_written_as_esos_fake_provider_writes_them() {
+        let stored = "{\"none\": null, \"price\": 1.50, \"db\": {\"port\": 5432,  \"tls\": true}}";
+        let config: FakeConfig = serde_json::from_value(serde_json::json!({
+            "data": [{"key": "/values", "value": stored}]
+        }))
+        .expect("config");
+        let fake = FakeProvider::new(StoreId("SecretStore/ns/fake".into()), config);
+        let fetched = fake.fetch("/values", None).await.expect("entry");
+        let property = |p: &str| {
+            let value = crate::value::select(&fetched, Some(p), "s", "/values").expect(p);
+            value.expose_str().expect("utf-8").to_owned()
+        };
+        assert_eq!(property("none"), "");
+        assert_eq!(property("price"), "1.5");
+        assert_eq!(property("db"), "{\"port\": 5432,  \"tls\": true}");
+        assert_eq!(property("db.port"), "5432");
+        let extracted = crate::value::extract(&fetched, "s", "/values").expect("object");
+        let get = |k: &str| extracted[k].expose_str().expect("utf-8").to_owned();
+        assert_eq!(get("none"), "");
+        assert_eq!(get("price"), "1.50");
+        assert_eq!(get("db"), "{\"port\": 5432,  \"tls\": true}");
+    }
+
     #[tokio::test]
     async fn find_matches_names() {
         let fake = provider();

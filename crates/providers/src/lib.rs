@@ -27,6 +27,7 @@ pub mod fake;
 pub mod kubernetes;
 pub mod local;
 mod provider;
+mod raw_json;
 pub mod registry;
 pub mod value;
 pub mod vault;

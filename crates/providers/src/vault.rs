@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+use crate::raw_json::{Kind, RawJson};
 use crate::{Credentials, Fetched, Provider, ProviderError, ProviderErrorKind, StoreId};
 
 /// Renew a login this long before its lease ends.
@@ -333,13 +334,24 @@ impl VaultProvider {
         query: &[(&str, String)],
         key: &str,
     ) -> Result<Value, ProviderError> {
+        let text = self.get_text(path, query, key).await?;
+        self.parse(text, Some(key))
+    }
+
+    /// A GET's body as Vault sent it (`None` for 204), so values keep their stored text.
+    async fn get_text(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        key: &str,
+    ) -> Result<Option<String>, ProviderError> {
         let token = self.token().await?;
         let request = self
             .http
             .get(format!("{}/v1/{path}", self.server()))
             .query(query)
             .header("X-Vault-Token", token.expose_bytes());
-        self.send(request, Some(key)).await
+        self.send_text(request, Some(key)).await
     }
 
     /// Sends a request and maps Vault's statuses to error kinds.
@@ -348,6 +360,30 @@ impl VaultProvider {
         request: reqwest::RequestBuilder,
         key: Option<&str>,
     ) -> Result<Value, ProviderError> {
+        let text = self.send_text(request, key).await?;
+        self.parse(text, key)
+    }
+
+    fn parse(&self, text: Option<String>, key: Option<&str>) -> Result<Value, ProviderError> {
+        match text {
+            None => Ok(Value::Null),
+            Some(text) => serde_json::from_str(&text).map_err(|_| {
+                self.error(
+                    ProviderErrorKind::InvalidData,
+                    key,
+                    "the response is not JSON",
+                )
+            }),
+        }
+    }
+
+    /// Sends a request; a success's body as text (`None` for 204), else the error its status
+    /// means.
+    async fn send_text(
+        &self,
+        request: reqwest::RequestBuilder,
+        key: Option<&str>,
+    ) -> Result<Option<String>, ProviderError> {
         let request = match &self.config.namespace {
             Some(namespace) => request.header("X-Vault-Namespace", namespace),
             None => request,
@@ -362,14 +398,14 @@ impl VaultProvider {
         let status = response.status();
         let retry_after = retry_after(response.headers());
         if status == reqwest::StatusCode::NO_CONTENT {
-            return Ok(Value::Null);
+            return Ok(None);
         }
         if status.is_success() {
-            return response.json().await.map_err(|_| {
+            return response.text().await.map(Some).map_err(|e| {
                 self.error(
-                    ProviderErrorKind::InvalidData,
+                    ProviderErrorKind::Unreachable,
                     key,
-                    "the response is not JSON",
+                    format!("{}: {}", self.server(), without_url(&e)),
                 )
             });
         }
@@ -517,11 +553,29 @@ impl Provider for VaultProvider {
             Some(version) => vec![("version", version.to_owned())],
             None => Vec::new(),
         };
-        let body = self.get(&self.data_path(key), &query, key).await?;
-        let pointer = if self.v2 { "/data/data" } else { "/data" };
-        match body.pointer(pointer) {
-            Some(data @ Value::Object(_)) => {
-                Ok(Fetched::Document(SecretValue::from(data.to_string())))
+        let body = self
+            .get_text(&self.data_path(key), &query, key)
+            .await?
+            .unwrap_or_default();
+        let json = RawJson::parse(&body).ok_or_else(|| {
+            self.error(
+                ProviderErrorKind::InvalidData,
+                Some(key),
+                "the response is not JSON",
+            )
+        })?;
+        // The entry's own text, not a re-encoding: ESO reads its values from Vault's JSON as
+        // stored (numbers keep their digits).
+        let data = json.member("data").and_then(|data| {
+            if self.v2 {
+                data.member("data")
+            } else {
+                Some(data)
+            }
+        });
+        match data {
+            Some(data) if data.kind() == Kind::Object => {
+                Ok(Fetched::Document(SecretValue::from(data.text())))
             }
             // A deleted or destroyed v2 version has `data: null`.
             _ => Err(self.error(

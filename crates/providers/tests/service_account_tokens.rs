@@ -8,7 +8,8 @@
 //!   annotation and the token is exchanged at STS (moto);
 //! - Azure `WorkloadIdentity` with `serviceAccountRef`: client and tenant ids from the
 //!   annotations, the token's audience `api://AzureADTokenExchange`. Entra ID has no real peer:
-//!   this part runs against keyward's Key Vault test double, which records the token's claims.
+//!   keyward's test double plays the token endpoint (and records the token's claims), while
+//!   lowkey-vault serves the vault.
 //!
 //! Also: Secrets read by selector, and a missing Secret, key or service account named in
 //! the error.
@@ -24,7 +25,10 @@ use keyward_providers::azurekv::{AzureKvConfig, AzureKvProvider, AzureOptions};
 use keyward_providers::{
     ClusterCredentials, Credentials, Provider, ProviderErrorKind, StoreId, registry, value,
 };
-use keyward_test_support::{DOUBLE_TENANT, KeyVaultDouble, Kubernetes, MOTO_REGION, Moto, OpenBao};
+use keyward_test_support::{
+    DOUBLE_TENANT, KeyVaultDouble, Kubernetes, LowkeyClients, LowkeyVault, MOTO_REGION, Moto,
+    OpenBao, or_skip_unavailable,
+};
 use kube::api::{Api, ObjectMeta, PostParams};
 use serde_json::{Value, json};
 
@@ -307,11 +311,17 @@ async fn aws_irsa_with_a_requested_token() {
 
 #[tokio::test]
 async fn azure_workload_identity_with_a_requested_token_keyward_double() {
-    eprintln!(
-        "NOTE: Entra ID and Key Vault are keyward's test double here (no real peer exists); the service account token is real"
-    );
+    // Entra ID is keyward's test double (no real peer exists); the service account token is
+    // real (kube-apiserver), and so is the vault (lowkey-vault).
+    let Some(vault) = or_skip_unavailable(LowkeyVault::shared().await) else {
+        return;
+    };
+    LowkeyClients::new(vault)
+        .expect("SDK clients")
+        .put_secret("wi-db", "via-workload-identity", &[], None)
+        .await
+        .expect("seed");
     let kv = KeyVaultDouble::start().await.expect("double");
-    kv.put("db", "via-workload-identity", &[], true);
     let (_cluster, client) = cluster_with(&[(
         "wi",
         &[
@@ -321,7 +331,7 @@ async fn azure_workload_identity_with_a_requested_token_keyward_double() {
     )])
     .await;
     let config: AzureKvConfig = serde_json::from_value(json!({
-        "vaultUrl": kv.vault_url(), "authType": "WorkloadIdentity",
+        "vaultUrl": vault.vault_url(), "authType": "WorkloadIdentity",
         "serviceAccountRef": { "name": "wi" }
     }))
     .expect("config");
@@ -333,13 +343,13 @@ async fn azure_workload_identity_with_a_requested_token_keyward_double() {
         AzureOptions {
             authority_host: Some(kv.authority_host().to_owned()),
             imds_endpoint: None,
-            extra_ca_pem: Some(kv.ca_pem().to_owned()),
+            extra_ca_pem: Some(format!("{}{}", kv.ca_pem(), vault.ca_pem())),
             federated_token_file: None,
         },
     )
     .expect("valid");
-    let fetched = provider.fetch("db", None).await.expect("read");
-    let value = value::select(&fetched, None, "s", "db").expect("value");
+    let fetched = provider.fetch("wi-db", None).await.expect("read");
+    let value = value::select(&fetched, None, "s", "wi-db").expect("value");
     assert_eq!(value.expose_str().expect("utf-8"), "via-workload-identity");
     let presented = kv.federated_claims();
     assert_eq!(presented.len(), 1, "one token exchange");

@@ -159,6 +159,48 @@ async fn reads_versions_properties_and_metadata_from_kv_v2() {
     }
 }
 
+/// ESO's Vault provider reads a top-level key from Vault's JSON decoded with `UseNumber` (a
+/// number keeps the text OpenBao sends, `null` is empty), a path with gjson, and extracts
+/// through float64. OpenBao itself stores numbers as float64 (`1.50` comes back `1.5`,
+/// `0.00000015` as `1.5e-7`); keyward reads the entry's own text and applies ESO's rules to
+/// it.
+#[tokio::test]
+async fn non_string_values_are_read_as_esos_vault_provider_reads_them() {
+    let bao = Bao::start().await;
+    let response = bao
+        .http
+        .post(format!("{}/v1/secret/data/apps/numbers", bao.server.address()))
+        .header("X-Vault-Token", bao.server.root_token())
+        .body(r#"{"data": {"price": 1.50, "small": 0.00000015, "none": null, "deep": {"p": 2.50, "q": 1e21}}}"#)
+        .send()
+        .await
+        .expect("seed");
+    assert!(response.status().is_success(), "{}", response.status());
+    let provider = build(
+        &token_store(bao.server.address(), json!({})),
+        credentials_with_token(bao.server.root_token()),
+    );
+    let fetched = provider.fetch("apps/numbers", None).await.expect("read");
+    let property = |p: &str| text(&value::select(&fetched, Some(p), "s", "k").expect(p));
+    assert_eq!(property("price"), "1.5");
+    assert_eq!(
+        property("small"),
+        "1.5e-7",
+        "a top-level key as OpenBao sent it"
+    );
+    assert_eq!(property("none"), "");
+    assert_eq!(property("deep"), r#"{"p":2.5,"q":1e+21}"#);
+    assert_eq!(
+        property("deep.q"),
+        "1000000000000000000000",
+        "gjson's float text"
+    );
+    let extracted = value::extract(&fetched, "s", "k").expect("extract");
+    assert_eq!(text(&extracted["small"]), "0.00000015", "through float64");
+    assert_eq!(text(&extracted["none"]), "");
+    assert_eq!(text(&extracted["deep"]), r#"{"p":2.5,"q":1e+21}"#);
+}
+
 #[tokio::test]
 async fn find_by_path_name_and_tags() {
     let bao = Bao::start().await;

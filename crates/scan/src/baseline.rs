@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ScanError;
 use crate::finding::Finding;
+use crate::input;
 
 /// Accepted fingerprints.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,10 +30,18 @@ impl Baseline {
 
     /// Reads a baseline file.
     pub fn read(path: &Path) -> Result<Baseline, ScanError> {
-        let text = std::fs::read_to_string(path)
+        // `.keyward.toml` may name any path here: a regular file within the cap, or an error.
+        let bytes = input::read_capped(path, input::BASELINE_LIMIT)
             .map_err(|e| ScanError::Baseline(path.to_path_buf(), e.to_string()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| ScanError::Baseline(path.to_path_buf(), e.to_string()))
+        // serde's messages can quote the file's strings: only the place is reported.
+        serde_json::from_slice(&bytes).map_err(|e| {
+            let message = format!(
+                "not a keyward baseline (JSON error at line {}, column {})",
+                e.line(),
+                e.column()
+            );
+            ScanError::Baseline(path.to_path_buf(), message)
+        })
     }
 
     /// Writes the baseline file (atomically: temporary file, then rename).

@@ -31,6 +31,7 @@ use crate::detect::Rule;
 use crate::error::ScanError;
 use crate::finding::Severity;
 use crate::glob::Glob;
+use crate::input;
 
 /// The file name keyward looks for at the scanned root.
 pub const FILE_NAME: &str = ".keyward.toml";
@@ -98,11 +99,16 @@ impl Config {
     /// Reads `.keyward.toml` in `root`; a missing file is the default configuration.
     pub fn load(root: &Path) -> Result<Config, ScanError> {
         let path = root.join(FILE_NAME);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Config::parse(&text).map_err(|message| ScanError::Config(path, message)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(error) => Err(ScanError::Config(path, error.to_string())),
-        }
+        // A committed symbolic link can point this read anywhere (`/dev/zero`, a FIFO): only
+        // a regular file within the configuration cap is read.
+        let bytes = match input::read_capped(&path, input::CONFIG_LIMIT) {
+            Ok(bytes) => bytes,
+            Err(error) if error.is_not_found() => return Ok(Config::default()),
+            Err(error) => return Err(ScanError::Config(path, error.to_string())),
+        };
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ScanError::Config(path.clone(), "is not UTF-8 text".to_owned()))?;
+        Config::parse(&text).map_err(|message| ScanError::Config(path, message))
     }
 
     /// Parses the text of a `.keyward.toml`.

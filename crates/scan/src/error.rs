@@ -21,12 +21,25 @@ pub enum ScanError {
     /// The baseline file cannot be written.
     #[error("cannot write baseline {0}")]
     WriteBaseline(PathBuf, #[source] std::io::Error),
+    /// The history cache cannot be read or is not one.
+    #[error("cannot use scan cache {0}: {1}")]
+    Cache(PathBuf, String),
     /// The history cache cannot be written.
     #[error("cannot write scan cache {0}")]
     WriteCache(PathBuf, #[source] std::io::Error),
     /// The fingerprint key file cannot be read.
     #[error("cannot read fingerprint key {0}")]
     ReadKey(PathBuf, #[source] std::io::Error),
+    /// The fingerprint key file is refused: others can read it, or it is no regular file
+    /// within the size cap.
+    #[error("fingerprint key {0} {1}")]
+    KeyRefused(PathBuf, String),
+    /// A fingerprint key named by `.keyward.toml` does not exist (keyward creates keys only
+    /// where the user, not the scanned repository, chose).
+    #[error(
+        "fingerprint key {0} named by .keyward.toml does not exist; create it (32 random bytes, mode 0600) or pass --key-file"
+    )]
+    ConfiguredKeyMissing(PathBuf),
     /// The fingerprint key file is too short to be a key.
     #[error("fingerprint key {0} is shorter than 16 bytes")]
     KeyTooShort(PathBuf),
@@ -47,6 +60,9 @@ pub enum ScanError {
         /// The library's message (object ids and paths, never content).
         message: String,
     },
+    /// A git object is larger than the history reader inflates.
+    #[error("a git object of {0} bytes is larger than the history scan reads")]
+    ObjectTooLarge(u64),
     /// `--since` names nothing.
     #[error("--since {0}: no such revision")]
     UnknownRevision(String),
@@ -68,15 +84,18 @@ impl Classify for ScanError {
             ScanError::BadRule(..)
             | ScanError::Config(..)
             | ScanError::Baseline(..)
+            | ScanError::Cache(..)
+            | ScanError::KeyRefused(..)
             | ScanError::KeyTooShort(_) => ErrorKind::InvalidConfig,
-            ScanError::ReadPath(..) | ScanError::ReadKey(..) | ScanError::NotARepository(_) => {
-                ErrorKind::MissingDependency
-            }
+            ScanError::ReadPath(..)
+            | ScanError::ReadKey(..)
+            | ScanError::ConfiguredKeyMissing(_)
+            | ScanError::NotARepository(_) => ErrorKind::MissingDependency,
             ScanError::UnknownRevision(_) => ErrorKind::Usage,
             ScanError::WriteBaseline(..) | ScanError::WriteCache(..) | ScanError::CreateKey(..) => {
                 ErrorKind::Write
             }
-            ScanError::Git { .. } => ErrorKind::Internal,
+            ScanError::Git { .. } | ScanError::ObjectTooLarge(_) => ErrorKind::Internal,
         }
     }
 }

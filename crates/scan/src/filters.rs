@@ -110,7 +110,8 @@ fn longest_run(text: &str) -> usize {
     longest
 }
 
-/// A value that points somewhere else: `$VAR`, `%VAR%`, `@Microsoft.KeyVault(…)`, `{…}`.
+/// A value that points somewhere else: `$VAR`, `%VAR%`, `@Microsoft.KeyVault(…)`, `{…}`, or
+/// a secret reference that a tool resolves at deploy time (see [`holds_secret_reference`]).
 pub fn is_reference(value: &str) -> bool {
     let v = value.trim();
     v.starts_with('$')
@@ -121,6 +122,74 @@ pub fn is_reference(value: &str) -> bool {
         || v.starts_with('*')
         || v.starts_with("!!")
         || v.contains("$(")
+        || holds_secret_reference(v)
+}
+
+/// Prefixes a secret reference starts with, in the syntaxes of the tools that resolve them:
+/// 1Password (`op://vault/item/field`, for `op inject` and `op run`), Bank-Vaults
+/// (`vault:secret/data/app#key`), Berglas (`berglas://bucket/object`, `sm://project/secret`),
+/// LiteLLM (`os.environ/API_KEY`).
+const REFERENCE_PREFIXES: &[&str] = &["op://", "vault:", "berglas://", "sm://", "os.environ/"];
+
+/// Fragments that mark a secret reference wherever they occur: argocd-vault-plugin
+/// (`<path:kv/data/app#key>`), AWS Secrets Manager and Parameter Store ARNs, GCP Secret
+/// Manager resource names. vals (`ref+vault://…`, `ref+awssecrets://…`) is matched apart.
+const REFERENCE_FRAGMENTS: &[&str] =
+    &["op://", "<path:", "arn:aws:secretsmanager:", "arn:aws:ssm:"];
+
+/// Whether `value` is, or (in a block of text such as a config file in a Secret) holds, a
+/// reference to a secret kept elsewhere. A 1Password reference like `op://kubernetes/db/password`
+/// is what `op inject` replaces; the value in Git is only the address.
+pub fn holds_secret_reference(value: &str) -> bool {
+    let v = value.trim_start();
+    REFERENCE_PREFIXES
+        .iter()
+        .any(|prefix| v.starts_with(prefix) && v.len() > prefix.len())
+        || REFERENCE_FRAGMENTS.iter().any(|f| v.contains(f))
+        || holds_vals_reference(v)
+        || is_gcp_secret_name(v)
+}
+
+/// vals: `ref+BACKEND://PATH`, BACKEND lowercase letters and digits.
+fn holds_vals_reference(value: &str) -> bool {
+    value.match_indices("ref+").any(|(at, _)| {
+        let rest = &value[at + 4..];
+        let scheme = rest.find("://").map_or("", |end| &rest[..end]);
+        !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    })
+}
+
+/// `projects/PROJECT/secrets/NAME[/versions/V]`: a GCP Secret Manager resource name.
+fn is_gcp_secret_name(value: &str) -> bool {
+    let parts: Vec<&str> = value.trim().split('/').collect();
+    matches!(parts.as_slice(), ["projects", p, "secrets", s, ..] if !p.is_empty() && !s.is_empty())
+}
+
+/// Whether `text` is only public PEM material (certificates, public keys, CRLs, requests):
+/// a CA bundle in a Secret is not a secret value.
+pub fn is_public_pem(text: &str) -> bool {
+    const PUBLIC: &[&str] = &[
+        "CERTIFICATE",
+        "TRUSTED CERTIFICATE",
+        "PUBLIC KEY",
+        "RSA PUBLIC KEY",
+        "X509 CRL",
+        "CERTIFICATE REQUEST",
+        "NEW CERTIFICATE REQUEST",
+    ];
+    let mut labels = text
+        .match_indices("-----BEGIN ")
+        .map(|(at, _)| {
+            let rest = &text[at + "-----BEGIN ".len()..];
+            rest.find("-----").map_or(rest, |end| &rest[..end])
+        })
+        .peekable();
+    text.trim_start().starts_with("-----BEGIN ")
+        && labels.peek().is_some()
+        && labels.all(|label| PUBLIC.contains(&label))
 }
 
 /// Gates for a password inside a URL or connection string.
@@ -177,12 +246,14 @@ pub fn generic_ok(key: &str, value: &str) -> bool {
     if BENIGN_KEY_PARTS.iter().any(|part| key.contains(part)) {
         return false;
     }
-    let v = value.trim_end_matches(['"', '\'', ')', ']']);
+    // `KEY: "NAME: \"{{ … }}\""`: the value stops at the escaped quote, leaving `NAME:`.
+    let v = value.trim_end_matches(['"', '\'', ')', ']', ':']);
     if v.len() < 8 || is_placeholder(v) || is_reference(v) || v.starts_with([':', '=']) {
         return false;
     }
     let has_digit_or_symbol = v.chars().any(|c| !c.is_ascii_alphabetic());
     let disqualified = looks_like_code(v)
+        || v.parse::<f64>().is_ok()
         || looks_like_path(v)
         || is_uuid(v)
         || is_git_sha(v)
@@ -206,22 +277,79 @@ fn looks_like_code(v: &str) -> bool {
 
 /// `db-credentials`, `STANDARD_RIGHTS_READ`: words of one case joined by `-` or `_`, a name;
 /// `private-key:14`: a name and a line or port number.
+/// `kube-system/basic-auth`: a namespaced name, as annotations such as cert-manager's
+/// `inject-ca-from-secret` hold them.
 fn is_slug(v: &str) -> bool {
-    match v.rsplit_once(':') {
-        Some((head, tail)) if !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit()) => {
-            is_name(head)
-        }
-        _ => is_name(v),
+    let name = match v.rsplit_once(':') {
+        Some((head, tail)) if !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit()) => head,
+        _ => v,
+    };
+    match name.split_once('/') {
+        Some((namespace, name)) => is_name(namespace) && is_name(name),
+        None => is_name(name),
     }
 }
 
 fn is_name(t: &str) -> bool {
     let joined = |case: fn(&char) -> bool| t.chars().all(|c| case(&c) || c == '-' || c == '_');
-    joined(char::is_ascii_lowercase) || joined(char::is_ascii_uppercase)
+    joined(char::is_ascii_lowercase) || joined(char::is_ascii_uppercase) || is_resource_name(t)
+}
+
+/// `oauth2-proxy-dex`, `home-assistant.json`, `runner-secret-v2`: the name of a Secret, or of
+/// a key in one, as fields like `existingSecret` and an ExternalSecret's `secretKey` hold
+/// them. Lowercase words joined by `-`, `.` or `_`, a few digits among them (a random string
+/// has one character in four or more a digit).
+fn is_resource_name(t: &str) -> bool {
+    let separator = |c: char| matches!(c, '-' | '.' | '_');
+    let digits = t.chars().filter(char::is_ascii_digit).count();
+    t.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && t.contains(separator)
+        && t.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || separator(c))
+        && digits * 5 <= t.len()
+        && t.split(separator)
+            .all(|word| !word.is_empty() && word.len() <= 24)
 }
 
 fn looks_like_path(v: &str) -> bool {
-    v.starts_with('/') || v.starts_with("./") || v.starts_with("~/") || v.contains("://")
+    v.starts_with('/')
+        || v.starts_with("./")
+        || v.starts_with("~/")
+        || v.contains("://")
+        || is_file_name(v)
+}
+
+/// Extensions of the files a Secret's keys are named after (`kms-vault-984a38134bbc.json`, a
+/// service account key file): a value ending in one names a file.
+const FILE_EXTENSIONS: &[&str] = &[
+    "json",
+    "yaml",
+    "yml",
+    "toml",
+    "ini",
+    "conf",
+    "cfg",
+    "env",
+    "txt",
+    "pem",
+    "crt",
+    "cer",
+    "key",
+    "p12",
+    "pfx",
+    "jks",
+    "properties",
+    "xml",
+];
+
+fn is_file_name(v: &str) -> bool {
+    v.rsplit_once('.').is_some_and(|(stem, extension)| {
+        FILE_EXTENSIONS.contains(&extension)
+            && !stem.is_empty()
+            && stem
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    })
 }
 
 /// `8-4-4-4-12` hexadecimal.
@@ -314,8 +442,53 @@ mod tests {
         assert!(!generic_ok("privatekey.go", "private-key:14"));
         assert!(!generic_ok("password", "os.environ["));
         assert!(!generic_ok("password", ":expose_str"));
+        assert!(!generic_ok("existingSecret", "oauth2-proxy-dex"));
+        assert!(!generic_ok("secretKey", "home-assistant.json"));
+        assert!(!generic_ok("password", "op://vault/item/password"));
+        assert!(generic_ok("password", "x8f2k-q9m3z-7hw4p"));
+        assert!(!generic_ok("credentialsKey", "1password-credentials.json"));
+        assert!(!generic_ok("secretKey", "kms-vault-984a38134bbc.json"));
+        assert!(!generic_ok(
+            "inject-ca-from-secret",
+            "cert-manager/cert-manager-webhook-tls"
+        ));
+        assert!(!generic_ok("SECRET_KEYS", "ADMIN_PASSWORD:"));
+        assert!(!generic_ok("apiKey", "os.environ/OPENCODE_API_KEY"));
+        assert!(!generic_ok("input_cost_per_token", "1.25e-07"));
+        assert!(generic_ok("password", &format!("{SAMPLE}.json!")));
         assert!(!generic_ok("token", "ghp_{an:36}"));
         assert!(generic_ok("db_password", &format!("{SAMPLE}!")));
+    }
+
+    #[test]
+    fn secret_reference_syntaxes_are_references() {
+        for value in [
+            "op://kubernetes/cloudflare/CLOUDFLARE_API_TOKEN",
+            "ref+vault://secret/data/app#/password",
+            "ref+awssecrets://prod/db?region=eu-west-1#/password",
+            "<path:kv/data/app#password>",
+            "vault:secret/data/app#password",
+            "berglas://bucket/app-password",
+            "sm://project/app-password",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf",
+            "projects/demo/secrets/db-password/versions/latest",
+            "auth:\n  secret: op://vault/item/field\n",
+        ] {
+            assert!(is_reference(value), "{value}");
+        }
+        for value in [SAMPLE, "https://op.example/x", "vault:", "preference+x"] {
+            assert!(!holds_secret_reference(value), "{value}");
+        }
+    }
+
+    #[test]
+    fn only_public_pem_material_is_public() {
+        let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert!(is_public_pem(cert));
+        assert!(is_public_pem(&format!("{cert}{cert}")));
+        let key = "-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n";
+        assert!(!is_public_pem(&format!("{cert}{key}")));
+        assert!(!is_public_pem(SAMPLE));
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! Keyed fingerprints (`kw1:` + HMAC-SHA256): how ignores and baselines name a secret without
 //! publishing it or an unkeyed hash of it (design invariant 2).
 //!
-//! The key comes, first found wins, from `KEYWARD_SCAN_KEY_FILE`, `fingerprint_key_file` in
-//! `.keyward.toml`, or a per-repository file `<git dir>/keyward/fingerprint.key` that keyward
-//! creates (32 random bytes, mode 0600). Share the key file with CI to share a baseline.
+//! The key comes, first found wins, from `--key-file`, `KEYWARD_SCAN_KEY_FILE`,
+//! `fingerprint_key_file` in `.keyward.toml` (which must exist: a scanned repository does not
+//! get to create files), or a per-repository file `<git dir>/keyward/fingerprint.key` that
+//! keyward creates (32 random bytes, mode 0600, published once even when runs race). A key
+//! file others can read or write is refused. Share the key file with CI to share a baseline.
 //! Outside a repository, without a configured key, the key is random per run.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
@@ -13,6 +16,7 @@ use keyward_core::SecretValue;
 use sha2::Sha256;
 
 use crate::error::ScanError;
+use crate::input::{self, InputError};
 
 /// Version prefix of every fingerprint this module produces.
 pub const PREFIX: &str = "kw1:";
@@ -35,17 +39,45 @@ impl FingerprintKey {
     }
 
     /// Reads the key file at `path`, creating it with 32 random bytes if it does not exist.
+    ///
+    /// Two first runs at once end with one key that both use: the new key is written whole
+    /// to a temporary file and published by a hard link, which fails if a key is there
+    /// already; every run then reads the key that was published first.
     pub fn load_or_create(path: &Path) -> Result<Self, ScanError> {
-        match std::fs::read(path) {
-            Ok(bytes) if bytes.len() >= 16 => return Ok(Self::from_bytes(&bytes)),
-            Ok(_) => return Err(ScanError::KeyTooShort(path.to_path_buf())),
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                return Err(ScanError::ReadKey(path.to_path_buf(), error));
-            }
-            Err(_) => {}
+        match Self::load(path) {
+            Err(ScanError::ReadKey(_, error)) if error.kind() == std::io::ErrorKind::NotFound => {}
+            loaded => return loaded,
         }
         let bytes = random_bytes().map_err(|e| ScanError::CreateKey(path.to_path_buf(), e))?;
-        write_private(path, &bytes).map_err(|e| ScanError::CreateKey(path.to_path_buf(), e))?;
+        publish_new(path, &bytes).map_err(|e| ScanError::CreateKey(path.to_path_buf(), e))?;
+        Self::load(path)
+    }
+
+    /// Reads the key file at `path`, which must exist, be a regular file of 16 bytes to 64
+    /// KiB, and be readable by its owner only (a key others can read lets them test guesses
+    /// against every fingerprint).
+    pub fn load(path: &Path) -> Result<Self, ScanError> {
+        let refused = |reason: String| ScanError::KeyRefused(path.to_path_buf(), reason);
+        let opened = match input::open_regular(path, true) {
+            Ok(opened) => opened,
+            Err(InputError::Io(error)) => {
+                return Err(ScanError::ReadKey(path.to_path_buf(), error));
+            }
+            Err(error) => return Err(refused(error.to_string())),
+        };
+        let mode = opened.meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(refused(format!(
+                "can be read or written by others (mode {mode:04o}); run chmod 600 on it"
+            )));
+        }
+        let bytes = input::read_opened(opened, input::KEY_LIMIT).map_err(|e| match e {
+            InputError::Io(error) => ScanError::ReadKey(path.to_path_buf(), error),
+            other => refused(other.to_string()),
+        })?;
+        if bytes.len() < 16 {
+            return Err(ScanError::KeyTooShort(path.to_path_buf()));
+        }
         Ok(Self::from_bytes(&bytes))
     }
 
@@ -83,20 +115,39 @@ fn random_bytes() -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Writes `bytes` atomically to `path` with owner-only permissions.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Publishes `bytes` as the key at `path` unless a key is there already (then it is left as
+/// it is): written whole to a temporary file (0600, in a 0700 directory when keyward creates
+/// the directory), then hard-linked into place, which never replaces a file.
+fn publish_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let temp = dir.join(format!(".fingerprint.key.{}", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&temp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temp, path)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    // Unique per process and call: concurrent runs, threads included, never share it.
+    let temp = dir.join(format!(
+        ".fingerprint.key.{}.{}",
+        std::process::id(),
+        hex::encode(&random_bytes()?[..8])
+    ));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::hard_link(&temp, path));
+    let _ = std::fs::remove_file(&temp);
+    match written {
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+        // The new name must survive a crash like the content did.
+        Ok(()) => std::fs::File::open(dir).and_then(|d| d.sync_all()),
+    }
 }
 
 #[cfg(test)]
@@ -122,11 +173,7 @@ mod tests {
         let first = FingerprintKey::load_or_create(&path).expect("create");
         let second = FingerprintKey::load_or_create(&path).expect("reuse");
         assert_eq!(first.fingerprint("r", b"v"), second.fingerprint("r", b"v"));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

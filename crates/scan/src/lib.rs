@@ -36,7 +36,9 @@ mod filters;
 mod finding;
 mod fingerprint;
 mod glob;
+mod input;
 mod parallel;
+mod pieces;
 pub mod policy;
 mod report;
 mod scanner;
@@ -55,7 +57,7 @@ pub use finding::{Finding, Location, Preview, Severity};
 pub use fingerprint::{FingerprintKey, PREFIX as FINGERPRINT_PREFIX};
 pub use report::{Report, render_json, render_sarif, render_text};
 pub use scanner::{ALLOW_MARKER, Lines, MAX_DEPTH, Scanner};
-pub use source::Mode;
+pub use source::{Mode, Skipped};
 
 /// Environment variable naming a fingerprint key file; it wins over `.keyward.toml`.
 pub const KEY_FILE_ENV: &str = "KEYWARD_SCAN_KEY_FILE";
@@ -89,7 +91,7 @@ pub fn run_with_progress(
     let baseline = resolve_baseline(options, &config, &root.dir)?;
     let scanner = Scanner::new(config, key)?;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (all, stats) =
+    let (all, skipped, stats) =
         parallel::scan_source(&scanner, &options.path, &options.mode, workers, progress)?;
     let history = matches!(options.mode, Mode::History { .. });
     let mut seen = HashSet::new();
@@ -97,13 +99,15 @@ pub fn run_with_progress(
         .into_iter()
         .filter(|f| !history || seen.insert((f.fingerprint.clone(), f.location.path.clone())))
         .collect();
-    Ok(suppress(
+    let mut report = suppress(
         scanner.config(),
         baseline.as_ref(),
         findings,
         options,
         stats,
-    ))
+    );
+    report.skipped = skipped;
+    Ok(report)
 }
 
 fn suppress(
@@ -148,6 +152,7 @@ fn suppress(
             .filter(|i| !used.contains(*i))
             .cloned()
             .collect(),
+        skipped: Vec::new(),
         stats,
     }
 }
@@ -157,24 +162,29 @@ fn resolve_key(
     config: &Config,
     root: &source::Root,
 ) -> Result<FingerprintKey, ScanError> {
-    let configured = options
+    let chosen = options
         .key_file
         .clone()
-        .or_else(|| std::env::var_os(KEY_FILE_ENV).map(PathBuf::from))
-        .or_else(|| {
-            config
-                .fingerprint_key_file
-                .as_ref()
-                .map(|p| root.dir.join(p))
+        .or_else(|| std::env::var_os(KEY_FILE_ENV).map(PathBuf::from));
+    if let Some(path) = chosen {
+        return FingerprintKey::load_or_create(&path);
+    }
+    if let Some(path) = &config.fingerprint_key_file {
+        // The scanned repository chose this path: keyward reads a key there but never creates
+        // files (or directories) where a repository says.
+        let path = root.dir.join(path);
+        return FingerprintKey::load(&path).map_err(|error| match error {
+            ScanError::ReadKey(path, e) if e.kind() == std::io::ErrorKind::NotFound => {
+                ScanError::ConfiguredKeyMissing(path)
+            }
+            other => other,
         });
-    match (configured, &root.git_dir) {
-        (Some(path), _) => FingerprintKey::load_or_create(&path),
-        (None, Some(git_dir)) => {
-            FingerprintKey::load_or_create(&fingerprint::repo_key_path(git_dir))
-        }
+    }
+    match &root.git_dir {
+        Some(git_dir) => FingerprintKey::load_or_create(&fingerprint::repo_key_path(git_dir)),
         // Outside a repository there is nowhere private to keep a key: fingerprints then hold
         // for this run only (pass --key-file to make them stable).
-        (None, None) => FingerprintKey::ephemeral(),
+        None => FingerprintKey::ephemeral(),
     }
 }
 

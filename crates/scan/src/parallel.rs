@@ -19,8 +19,9 @@ use gix::ObjectId;
 use crate::error::ScanError;
 use crate::finding::Finding;
 use crate::scanner::{Lines, Scanner};
+use crate::source::history::{self, Blob};
 use crate::source::packs::{Packs, Reader};
-use crate::source::{self, BlobRef, Item, Mode, Stats};
+use crate::source::{self, BlobRef, Entry, Mode, Skipped, Stats};
 
 /// Items in flight between the walker and the workers (bounds memory: only blob ids queue
 /// for history, file contents for the other sources).
@@ -31,9 +32,11 @@ const QUEUE: usize = 256;
 /// number of paths in history.
 const MAX_HELD: usize = 1 << 20;
 
-/// What a worker scans: content the walker read, or a blob it reads itself.
+/// What a worker scans: content the walker read, a large file it streams, or a blob it
+/// reads itself.
 enum Content {
     Bytes(Vec<u8>),
+    File(std::fs::File),
     Blob(ObjectId),
 }
 
@@ -46,8 +49,23 @@ struct Owned {
     blob: Option<String>,
 }
 
-/// What one worker produced.
-type Part = Result<(Vec<(usize, Finding)>, Stats), ScanError>;
+/// What one worker produced: findings and skips with their place in walk order.
+struct Part {
+    found: Vec<(usize, Finding)>,
+    skipped: Vec<(usize, Skipped)>,
+    stats: Stats,
+}
+
+/// Findings in walk order, what was not scanned, and the counts.
+pub type Scanned = (Vec<Finding>, Vec<Skipped>, Stats);
+
+/// The history repository for every thread, its pack files, and whether it is a partial
+/// clone.
+struct Shared {
+    repo: gix::ThreadSafeRepository,
+    packs: Packs,
+    partial: bool,
+}
 
 /// Walks `mode` over `path`, scans every item on `workers` threads and returns the findings
 /// in walk order with their commit and blob set.
@@ -57,13 +75,19 @@ pub fn scan_source(
     mode: &Mode,
     workers: usize,
     progress: &mut dyn FnMut(usize, u64),
-) -> Result<(Vec<Finding>, Stats), ScanError> {
+) -> Result<Scanned, ScanError> {
     // History: the repository for every thread and its pack files, opened once.
     let shared = match mode {
         Mode::History { .. } => {
             let repo = source::open_shared(path)?;
-            let packs = Packs::open(&repo.to_thread_local())?;
-            Some((repo, packs))
+            let local = repo.to_thread_local();
+            let packs = Packs::open(&local)?;
+            let partial = history::is_partial_clone(&local);
+            Some(Shared {
+                repo,
+                packs,
+                partial,
+            })
         }
         _ => None,
     };
@@ -80,44 +104,70 @@ pub fn scan_source(
             .map(|receiver| {
                 let (shared, bytes) = (shared.as_ref(), &bytes);
                 scope.spawn(move || {
-                    let repo = shared.map(|(repo, packs)| (repo.to_thread_local(), packs));
-                    let reader = repo.as_ref().map(|(repo, packs)| Reader::new(packs, repo));
+                    let repo = shared.map(|shared| (shared.repo.to_thread_local(), shared));
+                    let reader = repo.as_ref().map(|(repo, shared)| History {
+                        reader: Reader::new(&shared.packs, repo),
+                        partial: shared.partial,
+                    });
                     work(scanner, reader, &receiver, bytes)
                 })
             })
             .collect();
         let sender = Router(senders);
+        let mut skipped = Vec::new();
         let walked = match &shared {
-            Some((repo, packs)) => walk_history(
-                &repo.to_thread_local(),
-                packs,
+            Some(shared) => walk_history(
+                &shared.repo.to_thread_local(),
+                &shared.packs,
                 mode,
                 sender,
                 &bytes,
                 progress,
             ),
-            None => walk(path, mode, sender, progress),
+            None => walk(path, mode, sender, &mut skipped, progress),
         };
         let mut found: Vec<(usize, Finding)> = Vec::new();
         let mut counted = Stats::default();
+        let mut failed = None;
         for handle in handles {
             // A worker only panics on a bug; report it as an internal failure.
-            let (part, stats) = handle.join().map_err(|_| {
-                ScanError::git("scanning on a worker thread", "a worker panicked")
-            })??;
-            found.extend(part);
-            counted.items += stats.items;
-            counted.bytes += stats.bytes;
-            counted.missing += stats.missing;
+            let part = handle
+                .join()
+                .map_err(|_| ScanError::git("scanning on a worker thread", "a worker panicked"))?;
+            match part {
+                Ok(part) => {
+                    found.extend(part.found);
+                    skipped.extend(part.skipped);
+                    counted.items += part.stats.items;
+                    counted.bytes += part.stats.bytes;
+                    counted.missing += part.stats.missing;
+                }
+                Err(error) => failed = failed.or(Some(error)),
+            }
         }
+        // The walker's error comes first: a worker may only have stopped because of it.
         let mut stats = walked?;
+        if let Some(error) = failed {
+            return Err(error);
+        }
         if shared.is_some() {
             (stats.items, stats.bytes, stats.missing) =
                 (counted.items, counted.bytes, counted.missing);
         }
         found.sort_by_key(|(seq, _)| *seq);
-        Ok((found.into_iter().map(|(_, f)| f).collect(), stats))
+        skipped.sort_by_key(|(seq, _)| *seq);
+        Ok((
+            found.into_iter().map(|(_, f)| f).collect(),
+            skipped.into_iter().map(|(_, s)| s).collect(),
+            stats,
+        ))
     })
+}
+
+/// A worker's history reader and whether lacking a blob is expected.
+struct History<'a> {
+    reader: Reader<'a>,
+    partial: bool,
 }
 
 /// One queue per worker; an item goes to the worker its path hashes to.
@@ -138,20 +188,37 @@ fn walk(
     path: &std::path::Path,
     mode: &Mode,
     sender: Router,
+    skipped: &mut Vec<(usize, Skipped)>,
     progress: &mut dyn FnMut(usize, u64),
 ) -> Result<Stats, ScanError> {
     let (mut seq, mut bytes) = (0usize, 0u64);
-    source::walk(path, mode, &mut |item: Item<'_>| {
+    source::walk(path, mode, &mut |entry: Entry<'_>| {
         seq += 1;
-        bytes += item.bytes.len() as u64;
+        let owned = match entry {
+            Entry::Item(item) => {
+                bytes += item.bytes.len() as u64;
+                Owned {
+                    seq,
+                    path: item.path.to_owned(),
+                    content: Content::Bytes(item.bytes.to_vec()),
+                    commit: item.commit.map(str::to_owned),
+                    blob: item.blob.map(str::to_owned),
+                }
+            }
+            Entry::Large { path, file, len } => {
+                bytes += len;
+                Owned {
+                    seq,
+                    path: path.to_owned(),
+                    content: Content::File(file),
+                    commit: None,
+                    blob: None,
+                }
+            }
+            Entry::Skipped(skip) => return skipped.push((seq, skip)),
+        };
         progress(seq, bytes);
-        sender.send(Owned {
-            seq,
-            path: item.path.to_owned(),
-            content: Content::Bytes(item.bytes.to_vec()),
-            commit: item.commit.map(str::to_owned),
-            blob: item.blob.map(str::to_owned),
-        });
+        sender.send(owned);
     })
 }
 
@@ -179,12 +246,15 @@ fn walk_history(
 
 fn work(
     scanner: &Scanner,
-    mut reader: Option<Reader<'_>>,
+    mut reading: Option<History<'_>>,
     receiver: &Receiver<Owned>,
     bytes: &AtomicU64,
-) -> Part {
-    let mut found = Vec::new();
-    let mut stats = Stats::default();
+) -> Result<Part, ScanError> {
+    let mut part = Part {
+        found: Vec::new(),
+        skipped: Vec::new(),
+        stats: Stats::default(),
+    };
     let mut versions = Versions::default();
     while let Ok(item) = receiver.recv() {
         let Owned {
@@ -194,24 +264,55 @@ fn work(
             commit,
             blob,
         } = item;
-        let read;
-        let (data, blob, history): (&[u8], _, _) = match (&content, reader.as_mut()) {
-            (Content::Bytes(data), _) => (data, blob, false),
-            (Content::Blob(id), Some(reader)) => {
-                // A partial clone lacks some blobs (its promisor remote has them): they are
-                // counted and reported, not a reason to give up on the rest of history.
-                let Some(data) = reader.read(*id)? else {
-                    stats.missing += 1;
-                    continue;
-                };
+        let (read, blob_data);
+        let (data, blob, versioned): (&[u8], _, _) = match (content, reading.as_mut()) {
+            (Content::Bytes(data), _) => {
                 read = data;
-                (read.as_slice(), Some(id.to_string()), true)
+                (read.as_slice(), blob, false)
+            }
+            (Content::File(mut file), _) => {
+                // Counted by the walker, which knew the length.
+                match scanner.scan_reader(&path, &mut file) {
+                    Ok(findings) => part.found.extend(findings.into_iter().map(|f| (seq, f))),
+                    Err(error) => part.skipped.push((
+                        seq,
+                        Skipped {
+                            path,
+                            commit: None,
+                            reason: format!("read failed part way: {error}"),
+                        },
+                    )),
+                }
+                continue;
+            }
+            (Content::Blob(id), Some(reading)) => {
+                let at = BlobRef {
+                    path: &path,
+                    id,
+                    commit: commit.as_deref().unwrap_or_default(),
+                };
+                match history::read_blob(&mut reading.reader, at, reading.partial)? {
+                    Blob::Data(data) => {
+                        blob_data = data;
+                        (blob_data.as_slice(), Some(id.to_string()), true)
+                    }
+                    // A partial clone lacks some blobs (its promisor remote has them): they
+                    // are counted and reported, not a reason to give up on the rest.
+                    Blob::Missing => {
+                        part.stats.missing += 1;
+                        continue;
+                    }
+                    Blob::Skipped(skipped) => {
+                        part.skipped.push((seq, skipped));
+                        continue;
+                    }
+                }
             }
             (Content::Blob(_), None) => continue,
         };
-        stats.count(data);
+        part.stats.count(data);
         bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-        let findings = if history {
+        let findings = if versioned {
             let (findings, lines) = scanner.scan_version(&path, data, versions.get(&path));
             versions.set(path.clone(), lines);
             findings
@@ -221,10 +322,10 @@ fn work(
         for mut finding in findings {
             finding.location.commit.clone_from(&commit);
             finding.location.blob.clone_from(&blob);
-            found.push((seq, finding));
+            part.found.push((seq, finding));
         }
     }
-    Ok((found, stats))
+    Ok(part)
 }
 
 /// The lines of the version of each path a worker scanned last, within [`MAX_HELD`].

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::io::Read;
 
 use crate::config::Config;
 use crate::decode::decode_runs;
@@ -12,6 +13,7 @@ use crate::detect::{Detectors, Rule, builtin_rules};
 use crate::error::ScanError;
 use crate::finding::{Finding, Location, Preview, Severity};
 use crate::fingerprint::FingerprintKey;
+use crate::pieces::{MAX_TEXT, Pieces};
 use crate::policy::{self, PolicyHit};
 
 /// How many times wrapped values are unwrapped (base64 inside base64 is depth 2).
@@ -19,9 +21,6 @@ pub const MAX_DEPTH: usize = 2;
 
 /// Bytes inspected for a NUL to call a file binary.
 const BINARY_PROBE: usize = 8000;
-
-/// Largest text scanned; bigger blobs are generated artefacts, not configuration.
-const MAX_TEXT: usize = 16 * 1024 * 1024;
 
 /// The comment marker that allows a finding on its line or the line below.
 pub const ALLOW_MARKER: &str = "keyward:allow";
@@ -91,9 +90,64 @@ impl Scanner {
         bytes: &[u8],
         previous: Option<&Lines>,
     ) -> (Vec<Finding>, Option<Lines>) {
-        if self.config.path_allowed(path) || is_binary(bytes) || bytes.len() > MAX_TEXT {
+        if self.config.path_allowed(path) || is_binary(bytes) {
             return (Vec::new(), None);
         }
+        if bytes.len() > MAX_TEXT {
+            let mut reader = bytes;
+            // Reading from memory cannot fail.
+            let findings = self.scan_pieces(path, &mut reader).unwrap_or_default();
+            return (findings, None);
+        }
+        self.scan_text(path, bytes, previous)
+    }
+
+    /// Scans content of any size from `reader` in overlapping pieces of bounded size (see
+    /// [`crate::pieces`]); findings carry their line in the whole content.
+    pub fn scan_reader(&self, path: &str, reader: &mut dyn Read) -> std::io::Result<Vec<Finding>> {
+        if self.config.path_allowed(path) {
+            return Ok(Vec::new());
+        }
+        self.scan_pieces(path, reader)
+    }
+
+    fn scan_pieces(&self, path: &str, reader: &mut dyn Read) -> std::io::Result<Vec<Finding>> {
+        let mut pieces = Pieces::new(reader);
+        let mut findings = Vec::new();
+        let mut seen = HashSet::new();
+        while let Some(piece) = pieces.next_piece()? {
+            if !piece.continued && is_binary(piece.bytes) {
+                return Ok(Vec::new());
+            }
+            for mut finding in self.scan_text(path, piece.bytes, None).0 {
+                // A continued piece's first line was scanned by the piece before, which also
+                // saw the line above it (a `keyward:allow` comment).
+                if piece.continued && finding.location.line == 1 {
+                    continue;
+                }
+                finding.location.line += piece.first_line - 1;
+                // The overlap is scanned twice; a policy breach without a value (an env file)
+                // is one per file.
+                let line = finding
+                    .preview
+                    .as_ref()
+                    .map_or(0, |_| finding.location.line);
+                if seen.insert((finding.rule.clone(), finding.fingerprint.clone(), line)) {
+                    findings.push(finding);
+                }
+            }
+        }
+        findings.sort_by(|a, b| (a.location.line, &a.rule).cmp(&(b.location.line, &b.rule)));
+        Ok(findings)
+    }
+
+    /// [`scan_version`](Self::scan_version) of a text of at most [`MAX_TEXT`] bytes.
+    fn scan_text(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        previous: Option<&Lines>,
+    ) -> (Vec<Finding>, Option<Lines>) {
         // Strict validation has an ASCII fast path the lossy one lacks; almost every blob is
         // valid UTF-8.
         let text = std::str::from_utf8(bytes).map_or_else(

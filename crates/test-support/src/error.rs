@@ -44,6 +44,14 @@ pub enum HarnessError {
         #[source]
         source: std::io::Error,
     },
+    /// A call the harness made to a running peer (to seed or inspect it) failed.
+    #[error("a call to {peer} failed: {message}")]
+    Call {
+        /// The peer's name.
+        peer: &'static str,
+        /// What went wrong.
+        message: String,
+    },
     /// The peer started but did not become ready in time, or exited.
     #[error("{peer} was not ready after {waited:?} ({status}); last lines of its log:\n{log_tail}")]
     NotReady {
@@ -59,6 +67,13 @@ pub enum HarnessError {
 }
 
 impl HarnessError {
+    pub(crate) fn call(peer: &'static str, message: impl std::fmt::Display) -> Self {
+        HarnessError::Call {
+            peer,
+            message: message.to_string(),
+        }
+    }
+
     pub(crate) fn prepare(peer: &'static str, message: impl std::fmt::Display) -> Self {
         HarnessError::Prepare {
             peer,

@@ -1,11 +1,18 @@
 //! [`KeyVaultDouble`]: a keyward-written stand-in for the Azure Key Vault data plane and the
 //! Entra ID (AAD) token endpoint. **It is a test double, not a real peer.**
 //!
-//! It exists because lowkey-vault, the real Key Vault implementation keyward's tests prefer,
-//! cannot be obtained on machines whose registries do not serve its jar (the installer records
-//! why under the peer cache's `unavailable/` folder). DESIGN.md allows a double only where no
-//! real peer exists, and tests that use it say so in their names (`…_keyward_double`) and
-//! output. Wherever lowkey-vault is present, the tests run against it instead.
+//! Key Vault behaviour is tested against lowkey-vault ([`crate::LowkeyVault`]), the real
+//! peer. DESIGN.md allows a double only where no real peer exists, and this one stays for
+//! exactly what lowkey-vault cannot play:
+//!
+//! - Entra ID: lowkey-vault accepts any bearer token and has no OAuth2 client-credentials
+//!   endpoint, so client secret, client certificate (signed assertion) and workload identity
+//!   (federated assertion) token requests, and Entra ID's refusals, need this token endpoint;
+//! - throttling: 429 with `Retry-After` on demand;
+//! - a disabled secret's 403 (lowkey-vault answers 404).
+//!
+//! Tests that use it say so in their names (`…_keyward_double`) and comments, and the
+//! benchmark runs against both so the difference is visible.
 //!
 //! What it implements, shaped after Key Vault's documented REST API (7.x):
 //!

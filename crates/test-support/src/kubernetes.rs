@@ -217,6 +217,45 @@ impl Kubernetes {
         self.dir.path()
     }
 
+    /// Starts kube-controller-manager against this API server with only its garbage
+    /// collector, which deletes objects whose owners are gone. Start it after the CRDs whose
+    /// objects it should collect are installed: it discovers resources when it starts (and
+    /// again every 30 s). Dropping the returned process stops it.
+    pub async fn start_garbage_collector(&self) -> Result<PeerProcess, HarnessError> {
+        let binary = peer_path(Peer::KubeControllerManager)?;
+        let kubeconfig = self.kubeconfig_path.display().to_string();
+        let args = [
+            format!("--kubeconfig={kubeconfig}"),
+            "--controllers=garbagecollector".to_owned(),
+            "--leader-elect=false".to_owned(),
+            // Nothing to serve: no health port, so no delegated authentication either.
+            "--secure-port=0".to_owned(),
+            "--use-service-account-credentials=false".to_owned(),
+            "--v=1".to_owned(),
+        ];
+        let log = self.dir.path().join("kube-controller-manager.log");
+        let mut process = PeerProcess::spawn(
+            "kube-controller-manager",
+            &binary,
+            &args,
+            self.dir.path(),
+            &[],
+            &log,
+        )?;
+        // Ready once the collector has synced its first view of the resources.
+        until_ready(&mut process, APISERVER_READY, || {
+            let log = log.clone();
+            async move {
+                std::fs::read_to_string(&log).is_ok_and(|text| {
+                    text.contains("synced garbage collector")
+                        || text.contains("Garbage collector: all resource monitors have synced")
+                })
+            }
+        })
+        .await?;
+        Ok(process)
+    }
+
     /// The apiserver and etcd processes (for log tails in failing tests).
     pub fn processes(&self) -> [&PeerProcess; 2] {
         [&self.apiserver, &self.etcd]

@@ -14,6 +14,7 @@
 //!
 //! A peer that cannot be obtained here is reported as [`HarnessError::PeerMissing`] or
 //! [`HarnessError::PeerUnavailable`] with the reason; the harness never substitutes a fake.
+//! Under CI every peer is required ([`require_all_peers`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), keyward_test_support::HarnessError> {
@@ -29,6 +30,7 @@ mod error;
 mod keyvault_double;
 mod kubernetes;
 mod lowkey;
+mod lowkey_clients;
 mod moto;
 mod openbao;
 mod paths;
@@ -42,10 +44,11 @@ pub use corpus::eso_corpus;
 pub use error::HarnessError;
 pub use keyvault_double::{Counts as KeyVaultCounts, DOUBLE_TENANT, KeyVaultDouble};
 pub use kubernetes::Kubernetes;
-pub use lowkey::LowkeyVault;
+pub use lowkey::{LowkeyRequest, LowkeyVault};
+pub use lowkey_clients::LowkeyClients;
 pub use moto::{MOTO_REGION, Moto};
 pub use openbao::OpenBao;
-pub use paths::{Peer, peer_path, peers_dir, require_all_peers};
+pub use paths::{Peer, or_skip_unavailable, peer_path, peers_dir, require_all_peers};
 pub use process::PeerProcess;
 pub use tools::Tools;
 pub use wait::free_port;

@@ -20,10 +20,23 @@ pub(crate) struct ServingPki {
 }
 
 impl ServingPki {
-    /// A new CA and a server certificate with common name `server_name`.
+    /// A new CA and a server certificate with common name `server_name` (ECDSA P-256 keys).
     pub fn generate(peer: &'static str, server_name: &str) -> Result<Self, HarnessError> {
+        Self::generate_with(peer, server_name, &rcgen::PKCS_ECDSA_P256_SHA256)
+    }
+
+    /// The same with RSA keys, for servers whose cipher suites are RSA only.
+    pub fn generate_rsa(peer: &'static str, server_name: &str) -> Result<Self, HarnessError> {
+        Self::generate_with(peer, server_name, &rcgen::PKCS_RSA_SHA256)
+    }
+
+    fn generate_with(
+        peer: &'static str,
+        server_name: &str,
+        algorithm: &'static rcgen::SignatureAlgorithm,
+    ) -> Result<Self, HarnessError> {
         let fail = |e: rcgen::Error| HarnessError::prepare(peer, format!("certificates: {e}"));
-        let ca_key = KeyPair::generate().map_err(fail)?;
+        let ca_key = KeyPair::generate_for(algorithm).map_err(fail)?;
         let mut ca_params = CertificateParams::new(Vec::new()).map_err(fail)?;
         ca_params
             .distinguished_name
@@ -33,7 +46,7 @@ impl ServingPki {
         let ca_cert = ca_params.self_signed(&ca_key).map_err(fail)?;
         let issuer = Issuer::new(ca_params, ca_key);
 
-        let key = KeyPair::generate().map_err(fail)?;
+        let key = KeyPair::generate_for(algorithm).map_err(fail)?;
         let mut params = CertificateParams::new(vec!["localhost".to_owned()]).map_err(fail)?;
         params
             .subject_alt_names

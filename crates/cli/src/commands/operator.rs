@@ -40,6 +40,11 @@ enum OperatorCommand {
     /// Run the controllers until SIGTERM or SIGINT.
     #[command(after_help = EXAMPLES)]
     Run(RunArgs),
+
+    /// Print keyward's CustomResourceDefinitions (external-secrets.io/v1), for clusters
+    /// without ESO's.
+    #[command(after_help = "Examples:\n  keyward operator crds | kubectl apply -f -")]
+    Crds,
 }
 
 #[derive(Debug, Args)]
@@ -101,7 +106,10 @@ fn pod_namespace() -> String {
 
 /// Runs `keyward operator …`.
 pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
-    let OperatorCommand::Run(args) = args.command;
+    let args = match args.command {
+        OperatorCommand::Run(args) => args,
+        OperatorCommand::Crds => return print_crds(),
+    };
     let metrics_address = match args.metrics_address.as_str() {
         "" => None,
         text => Some(text.parse::<SocketAddr>().map_err(|_| {
@@ -156,5 +164,19 @@ pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
                 Failure::new(kind, error)
             })
     })?;
+    Ok(Done::Exit(keyward_core::ExitCode::Success))
+}
+
+fn print_crds() -> Result<Done, Failure> {
+    use std::io::Write;
+    let yaml = keyward_operator::crds::crds_yaml()
+        .context("rendering the CRDs")
+        .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(yaml.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("writing to stdout")
+        .map_err(|e| Failure::new(ErrorKind::Write, e))?;
     Ok(Done::Exit(keyward_core::ExitCode::Success))
 }

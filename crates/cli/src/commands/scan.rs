@@ -42,8 +42,15 @@ Ignoring:
   a comment 'keyward:allow RULE' on the line or the line above;
   .keyward.toml [scan]: allow_paths, ignore (fingerprints), disable, severity, rules, baseline.
 
-Exit codes: 0 clean, 1 findings, 2 usage, 11 invalid configuration,
-12 path or repository missing, 30 internal or write failure.";
+Not scanned, always reported as warnings: a FIFO, device or symbolic link where a tracked
+file should be, a file that cannot be read, a history blob over 256 MiB, blobs a partial
+clone lacks, the history before a shallow clone's boundary. --strict makes them exit 1. Files of any size are scanned (large ones streamed);
+binary files (a NUL byte in the first 8000) are not scanned.
+
+Exit codes: 0 clean, 1 findings (or, with --strict, content not scanned), 2 usage,
+11 invalid configuration (also a key file others can read, a baseline or configuration that
+is not a regular file or over its size cap), 12 path, repository or configured key missing,
+30 internal or write failure, or a repository that cannot be read (lost or truncated packs).";
 
 /// Report format of `keyward scan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -96,10 +103,17 @@ pub struct ScanArgs {
     #[arg(long, value_name = "RULE", conflicts_with_all = ["staged", "history", "write_baseline"])]
     pub explain: Option<String>,
 
-    /// Fingerprint key file (default: $KEYWARD_SCAN_KEY_FILE, .keyward.toml, or
-    /// <git dir>/keyward/fingerprint.key, created on first use).
+    /// Fingerprint key file, readable by its owner only (default: $KEYWARD_SCAN_KEY_FILE,
+    /// .keyward.toml's, or <git dir>/keyward/fingerprint.key, created on first use).
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+
+    /// Exit 1 when any content could not be scanned (a FIFO or link where a tracked file
+    /// should be, an unreadable file, a blob too large or missing from a partial clone, the
+    /// history before a shallow clone's boundary), even without findings. Each such item is
+    /// always reported as a warning.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Runs `keyward scan`.
@@ -135,12 +149,22 @@ pub fn run(args: &ScanArgs, output: &Output) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure::new(e.kind(), e))?;
         return Ok(ExitCode::Success);
     }
-    print(&render(&report, args.format, output))?;
-    Ok(if report.has_findings() {
-        ExitCode::Findings
-    } else {
-        ExitCode::Success
-    })
+    let format = format_of(args.format, output);
+    if format != ScanFormat::Text {
+        // Text reports carry their warnings; JSON and SARIF carry them as data, and a person
+        // watching the run sees them here.
+        for warning in report.warnings() {
+            eprintln!("{warning}");
+        }
+    }
+    print(&render(&report, format, output))?;
+    Ok(
+        if report.has_findings() || (args.strict && report.is_incomplete()) {
+            ExitCode::Findings
+        } else {
+            ExitCode::Success
+        },
+    )
 }
 
 /// `keyward scan --explain RULE`: the rule's documentation, or a usage error naming the ids.
@@ -194,11 +218,14 @@ impl Progress {
     }
 }
 
-fn render(report: &Report, format: Option<ScanFormat>, output: &Output) -> String {
-    let format = format.unwrap_or(match output.format {
+fn format_of(format: Option<ScanFormat>, output: &Output) -> ScanFormat {
+    format.unwrap_or(match output.format {
         OutputFormat::Json => ScanFormat::Json,
         OutputFormat::Text => ScanFormat::Text,
-    });
+    })
+}
+
+fn render(report: &Report, format: ScanFormat, output: &Output) -> String {
     match format {
         ScanFormat::Text => {
             // --color decides for stderr; stdout additionally has to be a terminal.

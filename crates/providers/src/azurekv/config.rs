@@ -11,6 +11,7 @@ use crate::{Credentials, ProviderError, ProviderErrorKind, StoreId};
 pub const WORKLOAD_IDENTITY_AUDIENCE: &str = "api://AzureADTokenExchange";
 const CLIENT_ID_ANNOTATION: &str = "azure.workload.identity/client-id";
 const TENANT_ID_ANNOTATION: &str = "azure.workload.identity/tenant-id";
+const IMDS_PATH: &str = "/metadata/identity/oauth2/token";
 const IMDS: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 
 /// `spec.provider.azurekv`.
@@ -73,12 +74,19 @@ pub struct AzureOptions {
 }
 
 impl AzureOptions {
-    /// `AZURE_AUTHORITY_HOST`, as the Azure SDKs read it.
+    /// What the Azure SDKs read from the environment: `AZURE_AUTHORITY_HOST` (Entra ID), and
+    /// `AZURE_POD_IDENTITY_AUTHORITY_HOST` (the host serving the managed identity endpoint
+    /// `/metadata/identity/oauth2/token` instead of 169.254.169.254).
     pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         Self {
-            authority_host: std::env::var("AZURE_AUTHORITY_HOST")
-                .ok()
-                .filter(|v| !v.is_empty()),
+            authority_host: var("AZURE_AUTHORITY_HOST"),
+            imds_endpoint: var("AZURE_POD_IDENTITY_AUTHORITY_HOST")
+                .map(|host| format!("{}{IMDS_PATH}", host.trim().trim_end_matches('/'))),
             ..Self::default()
         }
     }
@@ -337,4 +345,29 @@ async fn workload_identity(
         client_id: client_id.filter(|c| !c.is_empty()).ok_or_else(|| misconfigured("WorkloadIdentity: no client id (authSecretRef.clientId, the azure.workload.identity/client-id annotation or AZURE_CLIENT_ID)"))?,
         assertion,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_moves_the_authority_and_the_identity_endpoint() {
+        let options = AzureOptions::from_lookup(|name| match name {
+            "AZURE_AUTHORITY_HOST" => Some("https://login.example".to_owned()),
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST" => Some("http://127.0.0.1:8080/".to_owned()),
+            _ => None,
+        });
+        assert_eq!(
+            options.authority_host.as_deref(),
+            Some("https://login.example")
+        );
+        assert_eq!(
+            options.imds_endpoint.as_deref(),
+            Some("http://127.0.0.1:8080/metadata/identity/oauth2/token")
+        );
+        let unset = AzureOptions::from_lookup(|_| Some(" ".to_owned()));
+        assert_eq!(unset.authority_host, None);
+        assert_eq!(unset.imds_endpoint, None);
+    }
 }

@@ -18,7 +18,9 @@
 //!   all tags.
 //! - **push / delete** only touch secrets tagged `managed-by=keyward` (or ESO's
 //!   `managed-by=external-secrets`, so a migrated cluster keeps working); new secrets are
-//!   tagged `managed-by=keyward`.
+//!   tagged `managed-by=keyward`. Delete is Key Vault's soft delete; pushing to a name whose
+//!   managed secret is soft-deleted recovers it first (Key Vault refuses the name until the
+//!   purge), while a soft-deleted secret keyward does not manage is refused.
 //!
 //! Retries are switched off in the SDK: [`crate::Disciplined`] owns them (and honours
 //! `Retry-After`). Errors carry the HTTP status and Key Vault's error code, never a body that
@@ -85,6 +87,29 @@ struct Clients {
     secrets: SecretClient,
     keys: KeyClient,
     certificates: CertificateClient,
+}
+
+/// How long a push waits, poll by poll, for a recovered soft-deleted secret to read again
+/// (Key Vault documents recovery as asynchronous; about 30 s in all).
+const RECOVERY_POLL: [std::time::Duration; 8] = {
+    use std::time::Duration;
+    [
+        Duration::from_millis(100),
+        Duration::from_millis(250),
+        Duration::from_millis(500),
+        Duration::from_secs(1),
+        Duration::from_secs(2),
+        Duration::from_secs(4),
+        Duration::from_secs(8),
+        Duration::from_secs(15),
+    ]
+};
+
+/// The outcome of one attempt to write a secret.
+enum Written {
+    Done,
+    /// Key Vault refused a new secret with 409 (the error): the name may be soft-deleted.
+    SoftDeleted(ProviderError),
 }
 
 /// Which kind of Key Vault object a `remoteRef.key` names.
@@ -255,9 +280,9 @@ impl AzureKvProvider {
     fn http_client(&self) -> Result<reqwest::Client, ProviderError> {
         let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
         if let Some(pem) = &self.options.extra_ca_pem {
-            let ca = reqwest::Certificate::from_pem(pem.as_bytes())
-                .map_err(|e| self.misconfigured(&format!("CA certificate: {e}")))?;
-            builder = builder.tls_certs_only([ca]);
+            let cas = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| self.misconfigured(&format!("CA certificates: {e}")))?;
+            builder = builder.tls_certs_only(cas);
         }
         builder
             .build()
@@ -361,13 +386,99 @@ impl AzureKvProvider {
         }
     }
 
+    /// One attempt to write `value` to the secret `name`, keeping the tags of the secret it
+    /// replaces. A new name that Key Vault refuses with 409 is reported as
+    /// [`Written::SoftDeleted`]: a deleted secret of that name still waits for its purge.
+    async fn write(
+        &self,
+        key: &str,
+        name: &str,
+        value: &SecretValue,
+        metadata: Option<&serde_json::Value>,
+    ) -> Result<Written, ProviderError> {
+        let mut tags: HashMap<String, String> = HashMap::new();
+        let existing = self.existing(key, name).await?;
+        if let Some(existing) = existing.as_ref() {
+            self.refuse_unmanaged(key, existing.tags.as_ref(), "overwrite it")?;
+            if existing.value.as_deref().map(str::as_bytes) == Some(value.expose_bytes()) {
+                return Ok(Written::Done);
+            }
+            tags = existing.tags.clone().unwrap_or_default();
+        }
+        tags.extend(metadata_tags(metadata));
+        tags.entry(MANAGED_BY_KEYWARD.0.to_owned())
+            .or_insert_with(|| MANAGED_BY_KEYWARD.1.to_owned());
+        let text = value.expose_str().map_err(|_| {
+            ProviderError::new(
+                ProviderErrorKind::InvalidData,
+                &self.store.0,
+                Some(key),
+                "Key Vault secrets hold text; the value is not UTF-8",
+            )
+        })?;
+        let parameters = SetSecretParameters {
+            value: Some(text.to_owned()),
+            tags: Some(tags),
+            ..SetSecretParameters::default()
+        };
+        let body = parameters
+            .try_into()
+            .map_err(|e: azure_core::Error| self.error(key, &e))?;
+        match self.client().await?.set_secret(name, body, None).await {
+            Ok(_) => Ok(Written::Done),
+            Err(error) if existing.is_none() && http_status(&error) == Some(409) => {
+                Ok(Written::SoftDeleted(self.error(key, &error)))
+            }
+            Err(error) => Err(self.error(key, &error)),
+        }
+    }
+
+    /// Recovers the soft-deleted secret `name` when keyward (or ESO) manages it, and waits
+    /// until it reads again: Key Vault recovers asynchronously. `conflict` is the refused
+    /// write, returned when no deleted secret explains it (a deletion still in progress).
+    async fn recover_managed(
+        &self,
+        key: &str,
+        name: &str,
+        conflict: ProviderError,
+    ) -> Result<(), ProviderError> {
+        let client = self.client().await?;
+        let deleted = match client.get_deleted_secret(name, None).await {
+            Ok(response) => response.into_model().map_err(|e| self.error(key, &e))?,
+            Err(error) if http_status(&error) == Some(404) => return Err(conflict),
+            Err(error) => return Err(self.error(key, &error)),
+        };
+        self.refuse_unmanaged(
+            key,
+            deleted.tags.as_ref(),
+            "recover it (it is soft-deleted in Key Vault; recover or purge it there)",
+        )?;
+        client
+            .recover_deleted_secret(name, None)
+            .await
+            .map_err(|e| self.error(key, &e))?;
+        tracing::debug!(store = %self.store, key, "recovered a soft-deleted Azure Key Vault secret");
+        for wait in RECOVERY_POLL {
+            if self.existing(key, name).await?.is_some() {
+                return Ok(());
+            }
+            tokio::time::sleep(wait).await;
+        }
+        Err(ProviderError::new(
+            ProviderErrorKind::Unreachable,
+            &self.store.0,
+            Some(key),
+            "Key Vault accepted the recovery of the soft-deleted secret, but it did not become readable in time",
+        ))
+    }
+
     fn refuse_unmanaged(
         &self,
         key: &str,
-        secret: &Secret,
+        tags: Option<&HashMap<String, String>>,
         what: &str,
     ) -> Result<(), ProviderError> {
-        if is_managed(secret.tags.as_ref()) {
+        if is_managed(tags) {
             return Ok(());
         }
         Err(ProviderError::new(
@@ -439,6 +550,14 @@ fn classify(store: &str, key: &str, error: &azure_core::Error) -> ProviderError 
             key,
             format!("unexpected Key Vault response: {}", error.kind()),
         ),
+    }
+}
+
+/// The HTTP status of a Key Vault answer the SDK turned into an error.
+fn http_status(error: &azure_core::Error) -> Option<u16> {
+    match error.kind() {
+        azure_core::error::ErrorKind::HttpResponse { status, .. } => Some(u16::from(*status)),
+        _ => None,
     }
 }
 
@@ -567,39 +686,16 @@ impl Provider for AzureKvProvider {
         metadata: Option<&serde_json::Value>,
     ) -> Result<(), ProviderError> {
         let name = self.secret_name(key, "pushing")?;
-        let mut tags: HashMap<String, String> = HashMap::new();
-        if let Some(existing) = self.existing(key, name).await? {
-            self.refuse_unmanaged(key, &existing, "overwrite it")?;
-            if existing.value.as_deref().map(str::as_bytes) == Some(value.expose_bytes()) {
-                return Ok(());
+        match self.write(key, name, value, metadata).await? {
+            Written::Done => Ok(()),
+            Written::SoftDeleted(conflict) => {
+                self.recover_managed(key, name, conflict).await?;
+                match self.write(key, name, value, metadata).await? {
+                    Written::Done => Ok(()),
+                    Written::SoftDeleted(conflict) => Err(conflict),
+                }
             }
-            tags = existing.tags.unwrap_or_default();
         }
-        tags.extend(metadata_tags(metadata));
-        tags.entry(MANAGED_BY_KEYWARD.0.to_owned())
-            .or_insert_with(|| MANAGED_BY_KEYWARD.1.to_owned());
-        let text = value.expose_str().map_err(|_| {
-            ProviderError::new(
-                ProviderErrorKind::InvalidData,
-                &self.store.0,
-                Some(key),
-                "Key Vault secrets hold text; the value is not UTF-8",
-            )
-        })?;
-        let parameters = SetSecretParameters {
-            value: Some(text.to_owned()),
-            tags: Some(tags),
-            ..SetSecretParameters::default()
-        };
-        let body = parameters
-            .try_into()
-            .map_err(|e: azure_core::Error| self.error(key, &e))?;
-        self.client()
-            .await?
-            .set_secret(name, body, None)
-            .await
-            .map_err(|e| self.error(key, &e))?;
-        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
@@ -607,7 +703,7 @@ impl Provider for AzureKvProvider {
         let Some(existing) = self.existing(key, name).await? else {
             return Ok(());
         };
-        self.refuse_unmanaged(key, &existing, "delete it")?;
+        self.refuse_unmanaged(key, existing.tags.as_ref(), "delete it")?;
         self.client()
             .await?
             .delete_secret(name, None)

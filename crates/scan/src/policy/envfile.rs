@@ -1,6 +1,8 @@
 //! The env-file policy: `.env`, `.env.*`, `*.env`, `.envrc` and `*.tfvars` committed in
-//! plaintext. Example files (`*.example`, `*.sample`, `*.template`, `*.dist`) pass unless a
-//! credential-named key holds a real value.
+//! plaintext. Example files (`.env.example`, `.env.sample`, `.env.template`, `.env.dist`,
+//! `*.sample.env`, `*.example.env`, …) document variables: empty values, placeholders
+//! (`USER:PASSWORD` in a URL, `BLAH`) and references pass; a credential-named key holding a
+//! value shaped like a real credential is still reported.
 
 use super::{ENV_FILE, PolicyHit, is_real_value};
 
@@ -59,6 +61,10 @@ pub fn parse_assignment(line: &str) -> Option<(&str, String)> {
 }
 
 fn unquote(value: &str) -> String {
+    // `KEY= # comment`: a value that starts with `#` is a comment, the value is empty.
+    if value.starts_with('#') {
+        return String::new();
+    }
     for quote in ['"', '\''] {
         if let Some(inner) = value.strip_prefix(quote)
             && let Some(end) = inner.find(quote)
@@ -83,8 +89,11 @@ pub fn check(name: &str, text: &str) -> Vec<PolicyHit> {
             continue;
         }
         first_assignment.get_or_insert(index + 1);
-        let credential = is_credential_key(key)
-            || (!names_only && crate::filters::entropy(&value) >= 3.5 && value.len() >= 16);
+        let credential = if names_only {
+            is_credential_key(key) && looks_like_credential(&value)
+        } else {
+            is_credential_key(key) || (crate::filters::entropy(&value) >= 3.5 && value.len() >= 16)
+        };
         if credential {
             hits.push(PolicyHit::new(ENV_FILE, index + 1, Some(&value)));
         }
@@ -93,6 +102,24 @@ pub fn check(name: &str, text: &str) -> Vec<PolicyHit> {
         Some(line) if hits.is_empty() && !names_only => vec![PolicyHit::new(ENV_FILE, line, None)],
         _ => hits,
     }
+}
+
+/// Whether a value in an example file is shaped like a real credential rather than a
+/// documentation value: a URL counts by its password (`postgres://USER:PASSWORD@…` does not),
+/// anything else by the generic detector's gates (8 characters or more, mixed classes, not a
+/// word or name) and its entropy.
+fn looks_like_credential(value: &str) -> bool {
+    use crate::filters::{entropy, generic_ok, password_ok};
+    if let Some((_, rest)) = value.split_once("://") {
+        let userinfo = rest.split(['/', '?', '#']).next().unwrap_or("");
+        return match userinfo.rsplit_once('@') {
+            Some((user, _)) => user
+                .split_once(':')
+                .is_some_and(|(_, password)| password.len() >= 4 && password_ok(password)),
+            None => false,
+        };
+    }
+    generic_ok("", value) && entropy(value) >= 3.0
 }
 
 #[cfg(test)]
@@ -133,5 +160,22 @@ mod tests {
         assert!(check(".env.example", text).is_empty());
         let real = format!("DB_PASSWORD={SAMPLE}\n");
         assert_eq!(check(".env.example", &real).len(), 1);
+    }
+
+    #[test]
+    fn example_files_document_with_placeholders_urls_and_comments() {
+        let text = "AZURE_CLIENT_SECRET=\nAZURE_TENANT_ID= # from the portal\n\
+                    DATABASE_URL=postgres://USER:PASSWORD@localhost:5432/app\n\
+                    TEST_SECRET=\"BLAH\"\nAPI_TOKEN=op://dev/api/token\n";
+        for name in [
+            ".env.example",
+            ".cluster-secrets.sample.env",
+            "app.example.env",
+            ".env.dist",
+        ] {
+            assert!(check(name, text).is_empty(), "{name}");
+        }
+        let url = format!("DATABASE_URL=postgres://app:{SAMPLE}@db.internal:5432/app\n");
+        assert_eq!(check(".env.sample", &url).len(), 1);
     }
 }

@@ -1,6 +1,8 @@
 //! The Kubernetes `Secret` policy over YAML (multi-document, Helm and kustomize output) and
 //! JSON (single objects and `List`s). ExternalSecret, SealedSecret and SOPS-encrypted manifests
-//! are other kinds or carry `sops` metadata, so they pass.
+//! are other kinds or carry `sops` metadata, so they pass. Values that are secret references
+//! (`op://…` for `op inject`, `ref+…://` for vals, `<path:…>` for argocd-vault-plugin, `${VAR}`
+//! substitutions, Helm and ESO templates) and public certificates are not secret values.
 
 use serde_json::Value;
 
@@ -88,14 +90,17 @@ fn plain_value(raw: &Value, encoded: bool) -> Option<String> {
     if !is_real_value(&text) {
         return None;
     }
-    if !encoded {
-        return Some(text);
-    }
-    match crate::decode::base64_text(text.trim()) {
-        Some(decoded) if is_real_value(&decoded) => Some(decoded),
-        Some(_) => None,
-        None => Some(text),
-    }
+    let plain = if encoded {
+        match crate::decode::base64_text(text.trim()) {
+            Some(decoded) if is_real_value(&decoded) => decoded,
+            Some(_) => return None,
+            None => text,
+        }
+    } else {
+        text
+    };
+    // A CA bundle or certificate is public: the Secret's private keys are reported.
+    (!crate::filters::is_public_pem(&plain)).then_some(plain)
 }
 
 #[cfg(test)]

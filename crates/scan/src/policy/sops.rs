@@ -11,14 +11,17 @@ const VAULT_HEADER: &str = "$ANSIBLE_VAULT;";
 
 /// Whether `text` carries SOPS metadata (dotenv `sops_*` keys, or a YAML/JSON `sops` map).
 pub fn is_sops(text: &str) -> bool {
-    // Every marker below contains `sops`: one substring search spares a line walk.
+    // Every marker below contains `sops`: one substring search spares a line walk. A JSON
+    // key `"sops"` alone is also a package name (a Homebrew or npm lock file): SOPS metadata
+    // carries its encrypted MAC beside it.
+    let json_metadata = || text.contains("\"mac\"") && text.contains("ENC[");
     text.contains("sops")
         && text.lines().any(|line| {
             let t = line.trim_start();
             t.starts_with("sops_version=")
                 || t.starts_with("sops_mac=")
                 || line.starts_with("sops:")
-                || t.starts_with("\"sops\":")
+                || (t.starts_with("\"sops\":") && json_metadata())
         })
 }
 
@@ -215,6 +218,14 @@ mod tests {
         let hits = check_sops(&text);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].line, 2);
+    }
+
+    #[test]
+    fn a_lock_file_naming_the_sops_package_is_no_sops_file() {
+        let lock = "{\n  \"entries\": {\n    \"brew\": {\n      \"sops\": {\n        \"version\": \"3.9.1\"\n      }\n    }\n  }\n}\n";
+        assert!(!is_sops(lock));
+        let sops = "{\n  \"a\": \"ENC[AES256_GCM,data:x]\",\n  \"sops\": {\n    \"mac\": \"ENC[AES256_GCM,data:y]\"\n  }\n}\n";
+        assert!(is_sops(sops));
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod text;
 use serde::Serialize;
 
 use crate::finding::Finding;
-use crate::source::Stats;
+use crate::source::{Skipped, Stats};
 
 pub use sarif::render_sarif;
 pub use text::render_text;
@@ -23,6 +23,8 @@ pub struct Report {
     pub suppressed: usize,
     /// `ignore` fingerprints of `.keyward.toml` that matched nothing.
     pub unused_ignores: Vec<String>,
+    /// Content that was not scanned, and why.
+    pub skipped: Vec<Skipped>,
     /// What the source went through.
     pub stats: Stats,
 }
@@ -31,6 +33,43 @@ impl Report {
     /// Whether anything was found.
     pub fn has_findings(&self) -> bool {
         !self.findings.is_empty()
+    }
+
+    /// Whether some content was not scanned (skipped, or missing from a partial clone):
+    /// a clean report then does not prove the content clean.
+    pub fn is_incomplete(&self) -> bool {
+        !self.skipped.is_empty() || self.stats.missing > 0 || self.stats.shallow > 0
+    }
+
+    /// One warning line per piece of content not scanned (no content, only places).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .skipped
+            .iter()
+            .map(|skip| match &skip.commit {
+                Some(commit) => format!(
+                    "warning: not scanned: {} (commit {}): {}",
+                    skip.path,
+                    commit.get(..12).unwrap_or(commit),
+                    skip.reason
+                ),
+                None => format!("warning: not scanned: {}: {}", skip.path, skip.reason),
+            })
+            .collect();
+        if self.stats.missing > 0 {
+            lines.push(format!(
+                "warning: {} blob(s) missing from the object store (a partial clone?) were not scanned",
+                self.stats.missing
+            ));
+        }
+        if self.stats.shallow > 0 {
+            lines.push(
+                "warning: a shallow clone: the history before its boundary commits is not in the \
+                 repository and was not scanned (git fetch --unshallow to scan all of it)"
+                    .to_owned(),
+            );
+        }
+        lines
     }
 }
 

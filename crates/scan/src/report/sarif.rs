@@ -1,5 +1,6 @@
 //! SARIF 2.1.0, as GitHub code scanning accepts it: one run, the rules that fired, one result
-//! per finding with a location and the keyed fingerprint under `partialFingerprints`.
+//! per finding with a location and the keyed fingerprint under `partialFingerprints`, and a
+//! warning notification for each file or blob not scanned.
 
 use std::collections::BTreeMap;
 
@@ -34,10 +35,47 @@ pub fn render_sarif(report: &Report) -> String {
                 "semanticVersion": env!("CARGO_PKG_VERSION"),
                 "rules": driver_rules,
             }},
+            "invocations": [{
+                "executionSuccessful": true,
+                "toolExecutionNotifications": notifications(report),
+            }],
             "results": results,
         }],
     });
     serde_json::to_string_pretty(&log).unwrap_or_default()
+}
+
+/// One warning notification per piece of content the scan did not look at.
+fn notifications(report: &Report) -> Vec<Value> {
+    let mut notes: Vec<Value> = report
+        .skipped
+        .iter()
+        .map(|skip| {
+            json!({
+                "level": "warning",
+                "message": { "text": format!("not scanned: {}", skip.reason) },
+                "locations": [{ "physicalLocation": {
+                    "artifactLocation": { "uri": skip.path },
+                }}],
+            })
+        })
+        .collect();
+    if report.stats.shallow > 0 {
+        notes.push(json!({
+            "level": "warning",
+            "message": { "text": "a shallow clone: the history before its boundary commits was not scanned" },
+        }));
+    }
+    if report.stats.missing > 0 {
+        notes.push(json!({
+            "level": "warning",
+            "message": { "text": format!(
+                "{} blob(s) missing from the object store (a partial clone?) were not scanned",
+                report.stats.missing
+            ) },
+        }));
+    }
+    notes
 }
 
 fn level(severity: Severity) -> &'static str {

@@ -35,16 +35,12 @@ pub fn render_text(report: &Report, color: bool) -> String {
             "warning: ignore {unused} in .keyward.toml matched nothing"
         );
     }
-    if report.stats.missing > 0 {
-        let _ = writeln!(
-            out,
-            "warning: {} blob(s) missing from the object store (a partial clone?) were not scanned",
-            report.stats.missing
-        );
+    for warning in report.warnings() {
+        let _ = writeln!(out, "{warning}");
     }
     let _ = writeln!(
         out,
-        "{} finding(s) in {} {} ({} suppressed{})",
+        "{} finding(s) in {} {} ({} suppressed{}{})",
         report.findings.len(),
         report.stats.items,
         if report.source == "history" {
@@ -57,6 +53,10 @@ pub fn render_text(report: &Report, color: bool) -> String {
             format!(", {} commits", report.stats.commits)
         } else {
             String::new()
+        },
+        match report.skipped.len() + report.stats.missing {
+            0 => String::new(),
+            n => format!(", {n} not scanned"),
         }
     );
     out

@@ -8,24 +8,22 @@ use gix::ObjectId;
 
 use super::tree::IdSet;
 use crate::error::ScanError;
+use crate::input;
 
 const HEADER: &str = "# keyward scan cache v1: scanned object ids";
 
 /// Adds the ids of the cache file at `path` (if it exists) to the seen sets.
 pub fn read(path: &Path, trees: &mut IdSet, blobs: &mut IdSet) -> Result<(), ScanError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => return Err(ScanError::ReadPath(path.to_path_buf(), error)),
+    let bytes = match input::read_capped(path, input::CACHE_LIMIT) {
+        Ok(bytes) => bytes,
+        Err(error) if error.is_not_found() => return Ok(()),
+        Err(error) => return Err(ScanError::Cache(path.to_path_buf(), error.to_string())),
     };
+    let not_a_cache = || ScanError::Cache(path.to_path_buf(), "not a keyward scan cache".into());
+    let text = std::str::from_utf8(&bytes).map_err(|_| not_a_cache())?;
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (kind, hex) = line.split_once(' ').unwrap_or(("", line));
-        let Ok(id) = ObjectId::from_hex(hex.as_bytes()) else {
-            return Err(ScanError::Config(
-                path.to_path_buf(),
-                "not a keyward scan cache".into(),
-            ));
-        };
+        let id = ObjectId::from_hex(hex.as_bytes()).map_err(|_| not_a_cache())?;
         if kind == "t" {
             trees.insert(id);
         } else {

@@ -3,7 +3,7 @@
 //! visitor one at a time, so memory stays flat whatever the repository's size.
 
 mod cache;
-mod history;
+pub(crate) mod history;
 pub mod packs;
 mod tree;
 mod worktree;
@@ -43,6 +43,37 @@ pub struct Item<'a> {
     pub blob: Option<&'a str>,
 }
 
+/// What a source hands its visitor.
+#[derive(Debug)]
+pub enum Entry<'a> {
+    /// Content, read whole.
+    Item(Item<'a>),
+    /// A regular file larger than one scanned text: its reader streams it in pieces.
+    Large {
+        /// Path relative to the scanned root, `/`-separated.
+        path: &'a str,
+        /// The opened file.
+        file: std::fs::File,
+        /// Its length when opened.
+        len: u64,
+    },
+    /// Content that could not be scanned.
+    Skipped(Skipped),
+}
+
+/// Content a scan did not look at, and why: reported as a warning, and a failure under
+/// `--strict`, so a scan never reads as clean when it did not look.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    /// Path relative to the repository (or the scanned directory), `/`-separated.
+    pub path: String,
+    /// The commit that introduced the blob (history only), hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Why (a size, a file type, an operating system error; never content).
+    pub reason: String,
+}
+
 /// A blob of history not read yet: where and when it was first introduced.
 #[derive(Clone, Copy, Debug)]
 pub struct BlobRef<'a> {
@@ -66,6 +97,10 @@ pub struct Stats {
     /// History blobs not in the object store (a partial clone's filtered-out blobs): skipped.
     #[serde(skip_serializing_if = "is_zero")]
     pub missing: usize,
+    /// Boundary commits of a shallow clone reached by the walk: the history before them is
+    /// not in the repository and was not scanned.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub shallow: usize,
 }
 
 fn is_zero(count: &usize) -> bool {
@@ -141,8 +176,12 @@ pub fn history_blobs(
     history::new_blobs(repo, packs, &limits, visit)
 }
 
-/// Runs the source `mode` over `path`, calling `visit` for every item.
-pub fn walk(path: &Path, mode: &Mode, visit: &mut dyn FnMut(Item<'_>)) -> Result<Stats, ScanError> {
+/// Runs the source `mode` over `path`, calling `visit` for every entry.
+pub fn walk(
+    path: &Path,
+    mode: &Mode,
+    visit: &mut dyn FnMut(Entry<'_>),
+) -> Result<Stats, ScanError> {
     let repo = gix::discover(if path.is_dir() {
         path
     } else {

@@ -29,6 +29,11 @@ use crate::error::ScanError;
 /// of the cache, see [`Reader::resolve`]); keeping it too, 64 MiB took 10.8 s and 636 MiB.
 const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Largest object the reader inflates: a blob over it is reported as skipped (a tree or
+/// commit over it fails the scan), and a corrupt or hostile size field cannot make the
+/// reader allocate more.
+pub const MAX_OBJECT: u64 = 256 * 1024 * 1024;
+
 /// Longer chains than this are a corrupt (cyclic) pack: git's own limit is 4095.
 const MAX_CHAIN: usize = 10_000;
 
@@ -138,6 +143,17 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        let header = self
+            .repo
+            .try_find_header(id)
+            .map_err(|e| ScanError::git("reading an object header", e))?;
+        match header {
+            None => return Ok(None),
+            Some(header) if header.size() > MAX_OBJECT => {
+                return Err(ScanError::ObjectTooLarge(header.size()));
+            }
+            Some(_) => {}
+        }
         let object = self
             .repo
             .try_find_object(id)
@@ -224,6 +240,9 @@ impl<'a> Reader<'a> {
         entry: &gix_pack::data::Entry,
         out: &mut Vec<u8>,
     ) -> Result<(), ScanError> {
+        if entry.decompressed_size > MAX_OBJECT {
+            return Err(ScanError::ObjectTooLarge(entry.decompressed_size));
+        }
         let size = usize::try_from(entry.decompressed_size)
             .map_err(|_| ScanError::git("reading a pack", "an entry too large for memory"))?;
         out.clear();
@@ -257,6 +276,9 @@ fn apply_delta(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, ScanError> {
     let result_size = read_size(&mut rest).ok_or_else(|| corrupt("no result size"))?;
     if base_size != base.len() as u64 {
         return Err(corrupt("the base has another size"));
+    }
+    if result_size > MAX_OBJECT {
+        return Err(ScanError::ObjectTooLarge(result_size));
     }
     let result_size = usize::try_from(result_size).map_err(|_| corrupt("result too large"))?;
     let mut out = Vec::with_capacity(result_size);

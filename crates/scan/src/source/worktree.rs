@@ -5,14 +5,16 @@ use std::path::Path;
 
 use gix::ObjectId;
 
-use super::{Item, Stats, tree};
+use super::{Entry, Item, Skipped, Stats, tree};
 use crate::error::ScanError;
+use crate::input::{self, InputError};
+use crate::pieces::MAX_TEXT;
 
 /// Files tracked by git under `path`, read from disk.
 pub fn tracked(
     repo: &gix::Repository,
     path: &Path,
-    visit: &mut dyn FnMut(Item<'_>),
+    visit: &mut dyn FnMut(Entry<'_>),
 ) -> Result<Stats, ScanError> {
     let Some(workdir) = repo.workdir() else {
         return Err(ScanError::NotARepository(path.to_path_buf()));
@@ -36,19 +38,51 @@ pub fn tracked(
         if !Path::new(&rel).starts_with(prefix) {
             continue;
         }
-        // A tracked file deleted in the working tree has nothing left to scan.
-        let Ok(bytes) = std::fs::read(workdir.join(&rel)) else {
-            continue;
-        };
-        stats.count(&bytes);
-        visit(Item {
-            path: &rel,
-            bytes: &bytes,
-            commit: None,
-            blob: None,
-        });
+        read_file(&workdir.join(&rel), &rel, &mut stats, visit);
     }
     Ok(stats)
+}
+
+/// Reads the working-tree file `file` (shown as `rel`) for `visit`: whole, or opened for
+/// streaming when large. A symbolic link, FIFO or device where a file should be, or a file
+/// that cannot be read, is reported as skipped, never followed or waited on; a file deleted
+/// since it was listed has nothing left to scan.
+fn read_file(file: &Path, rel: &str, stats: &mut Stats, visit: &mut dyn FnMut(Entry<'_>)) {
+    let skip = |reason: String| {
+        Entry::Skipped(Skipped {
+            path: rel.to_owned(),
+            commit: None,
+            reason,
+        })
+    };
+    let opened = match input::open_regular(file, false) {
+        Ok(opened) => opened,
+        Err(error) if error.is_not_found() => return,
+        Err(error) => return visit(skip(error.to_string())),
+    };
+    let len = opened.meta.len();
+    if len > MAX_TEXT as u64 {
+        stats.items += 1;
+        stats.bytes += len;
+        return visit(Entry::Large {
+            path: rel,
+            file: opened.file,
+            len,
+        });
+    }
+    match input::read_opened(opened, MAX_TEXT as u64) {
+        Ok(bytes) => {
+            stats.count(&bytes);
+            visit(Entry::Item(Item {
+                path: rel,
+                bytes: &bytes,
+                commit: None,
+                blob: None,
+            }));
+        }
+        Err(InputError::TooLarge(_)) => visit(skip("grew while it was read".to_owned())),
+        Err(error) => visit(skip(error.to_string())),
+    }
 }
 
 fn is_file(mode: gix::index::entry::Mode) -> bool {
@@ -56,26 +90,32 @@ fn is_file(mode: gix::index::entry::Mode) -> bool {
 }
 
 /// Every regular file under `root` (outside a repository), skipping `.git` directories.
-pub fn directory(root: &Path, visit: &mut dyn FnMut(Item<'_>)) -> Result<Stats, ScanError> {
+pub fn directory(root: &Path, visit: &mut dyn FnMut(Entry<'_>)) -> Result<Stats, ScanError> {
     let mut stats = Stats::default();
     let meta = std::fs::symlink_metadata(root).map_err(|e| ScanError::ReadPath(root.into(), e))?;
     if meta.is_file() {
-        let bytes = std::fs::read(root).map_err(|e| ScanError::ReadPath(root.into(), e))?;
         let name = root
             .file_name()
             .map_or(String::new(), |n| n.to_string_lossy().into_owned());
-        stats.count(&bytes);
-        visit(Item {
-            path: &name,
-            bytes: &bytes,
-            commit: None,
-            blob: None,
-        });
+        read_file(root, &name, &mut stats, visit);
         return Ok(stats);
     }
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| ScanError::ReadPath(dir.clone(), e))?;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if dir == root => return Err(ScanError::ReadPath(dir, error)),
+            // A directory below that cannot be listed is reported, not fatal.
+            Err(error) => {
+                let rel = dir.strip_prefix(root).unwrap_or(&dir);
+                visit(Entry::Skipped(Skipped {
+                    path: rel.to_string_lossy().replace('\\', "/"),
+                    commit: None,
+                    reason: format!("directory cannot be listed: {error}"),
+                }));
+                continue;
+            }
+        };
         let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
         entries.sort_by_key(|entry| entry.file_name());
         for entry in entries {
@@ -86,18 +126,9 @@ pub fn directory(root: &Path, visit: &mut dyn FnMut(Item<'_>)) -> Result<Stats, 
             if kind.is_dir() && entry.file_name() != ".git" {
                 stack.push(path);
             } else if kind.is_file() {
-                let Ok(bytes) = std::fs::read(&path) else {
-                    continue;
-                };
                 let rel = path.strip_prefix(root).unwrap_or(&path);
                 let rel = rel.to_string_lossy().replace('\\', "/");
-                stats.count(&bytes);
-                visit(Item {
-                    path: &rel,
-                    bytes: &bytes,
-                    commit: None,
-                    blob: None,
-                });
+                read_file(&path, &rel, &mut stats, visit);
             }
         }
     }
@@ -105,7 +136,10 @@ pub fn directory(root: &Path, visit: &mut dyn FnMut(Item<'_>)) -> Result<Stats, 
 }
 
 /// Index entries whose content differs from `HEAD` (new or modified staged files).
-pub fn staged(repo: &gix::Repository, visit: &mut dyn FnMut(Item<'_>)) -> Result<Stats, ScanError> {
+pub fn staged(
+    repo: &gix::Repository,
+    visit: &mut dyn FnMut(Entry<'_>),
+) -> Result<Stats, ScanError> {
     let head = head_blobs(repo)?;
     let index = repo
         .open_index()
@@ -124,12 +158,12 @@ pub fn staged(repo: &gix::Repository, visit: &mut dyn FnMut(Item<'_>)) -> Result
             .map_err(|e| ScanError::git("reading a staged blob", e))?;
         let blob = entry.id.to_string();
         stats.count(&object.data);
-        visit(Item {
+        visit(Entry::Item(Item {
             path: &rel,
             bytes: &object.data,
             commit: None,
             blob: Some(&blob),
-        });
+        }));
     }
     Ok(stats)
 }
