@@ -67,7 +67,9 @@ async fn run(args: &[String]) -> Result<()> {
         "wait" => wait(&client().await?, &options).await,
         "refresh" => refresh(&client().await?, &options).await,
         "secrets" => secrets(&client().await?, &options).await,
-        _ => Err("usage: bare_client crds|seed|wait|refresh|secrets [OPTIONS] (see the source)".into()),
+        _ => Err(
+            "usage: bare_client crds|seed|wait|refresh|secrets [OPTIONS] (see the source)".into(),
+        ),
     }
 }
 
@@ -196,7 +198,11 @@ fn namespace_of(index: u64, namespaces: u64) -> String {
 /// The 3 store keys ExternalSecret `index` reads: spread so that every key is shared.
 fn keys_of(index: u64, keys: u64) -> [u64; 3] {
     let keys = keys.max(1);
-    [index % keys, (index * 7 + 3) % keys, (index * 13 + 5) % keys]
+    [
+        index % keys,
+        (index * 7 + 3) % keys,
+        (index * 13 + 5) % keys,
+    ]
 }
 
 async fn seed(client: &kube::Client, options: &Options) -> Result<()> {
@@ -391,7 +397,11 @@ async fn refresh(client: &kube::Client, options: &Options) -> Result<()> {
         async move {
             let namespace = es.namespace().unwrap_or_default();
             Api::<DynamicObject>::namespaced_with(client, &namespace, &resource)
-                .patch(&es.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+                .patch(
+                    &es.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
                 .await?;
             Ok(())
         }
@@ -415,7 +425,12 @@ async fn secrets(client: &kube::Client, options: &Options) -> Result<()> {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|entry| Some((entry["key"].as_str()?.to_owned(), entry["value"].as_str()?.to_owned())))
+        .filter_map(|entry| {
+            Some((
+                entry["key"].as_str()?.to_owned(),
+                entry["value"].as_str()?.to_owned(),
+            ))
+        })
         .collect();
     let resource = external_secrets();
     let list = Api::<DynamicObject>::all_with(client.clone(), &resource)
@@ -455,7 +470,11 @@ async fn secrets(client: &kube::Client, options: &Options) -> Result<()> {
                                     "message": "secret synced", "lastTransitionTime": now}],
                 }});
                 Api::<DynamicObject>::namespaced_with(client, &namespace, &resource)
-                    .patch_status(&es.name_any(), &PatchParams::default(), &Patch::Merge(&status))
+                    .patch_status(
+                        &es.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(&status),
+                    )
                     .await?;
                 let event = Event {
                     type_: EventType::Normal,
@@ -464,9 +483,7 @@ async fn secrets(client: &kube::Client, options: &Options) -> Result<()> {
                     action: "Sync".into(),
                     secondary: None,
                 };
-                recorder
-                    .publish(&event, &es.object_ref(&resource))
-                    .await?;
+                recorder.publish(&event, &es.object_ref(&resource)).await?;
             }
             Ok(())
         }
@@ -474,7 +491,11 @@ async fn secrets(client: &kube::Client, options: &Options) -> Result<()> {
     .await?;
     eprintln!(
         "bare_client: {count} Secrets{} in {:.2} s",
-        if with_status { " with status and event" } else { "" },
+        if with_status {
+            " with status and event"
+        } else {
+            ""
+        },
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -494,9 +515,14 @@ fn secret_for(es: &DynamicObject, values: &HashMap<String, String>) -> Result<Se
         .flatten()
     {
         let key = entry["remoteRef"]["key"].as_str().ok_or("remoteRef.key")?;
-        let value = values.get(key).ok_or_else(|| format!("no {key} in the store"))?;
+        let value = values
+            .get(key)
+            .ok_or_else(|| format!("no {key} in the store"))?;
         let secret_key = entry["secretKey"].as_str().ok_or("secretKey")?;
-        data.insert(secret_key.to_owned(), ByteString(value.clone().into_bytes()));
+        data.insert(
+            secret_key.to_owned(),
+            ByteString(value.clone().into_bytes()),
+        );
     }
     let hash = eso::data_hash(data.iter().map(|(k, v)| (k, v.0.as_slice())));
     let target = es
