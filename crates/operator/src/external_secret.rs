@@ -28,6 +28,7 @@ use kube::runtime::reflector::{ObjectRef, Store as Reader};
 use kube::{Resource, ResourceExt};
 
 use crate::metrics::Metrics;
+use crate::recent::Recent;
 use crate::secret_sink::{SecretAction, SecretSink, Writer};
 use crate::stores::ClusterStores;
 use crate::{resources, status};
@@ -40,6 +41,11 @@ pub struct Context {
     pub stores: Arc<ClusterStores>,
     /// Managed Secrets (label `reconcile.external-secrets.io/managed=true`).
     pub secrets: Reader<Secret>,
+    /// Secrets this operator wrote that the Secret watch has not delivered yet.
+    pub written_secrets: Arc<Recent<Secret>>,
+    /// ExternalSecrets as their last status patch returned them, until the watch delivers
+    /// them: the reconcile a write triggers must not take a stale cache for "never synced".
+    pub written_statuses: Recent<DynamicObject>,
     /// The key of the fingerprints the engine computes.
     pub fingerprint_key: FingerprintKey,
     /// Events.
@@ -76,6 +82,10 @@ pub async fn reconcile(
     let start = time::OffsetDateTime::now_utc();
     let namespace = object.namespace().unwrap_or_default();
     let name = object.name_any();
+    let object = ctx
+        .written_statuses
+        .freshest(&namespace, &name, Some(Arc::clone(&object)))
+        .unwrap_or(object);
     if object.metadata.deletion_timestamp.is_some() {
         ctx.metrics.forget(&namespace, &name);
         return Ok(Action::await_change());
@@ -100,7 +110,8 @@ pub async fn reconcile(
         .name
         .as_ref()
         .map_or_else(|| name.clone(), ToString::to_string);
-    let existing = ctx.secrets.get(&ObjectRef::new(&target).within(&namespace));
+    let cached = ctx.secrets.get(&ObjectRef::new(&target).within(&namespace));
+    let existing = ctx.written_secrets.freshest(&namespace, &target, cached);
     if !status::should_refresh(&es, start) && status::secret_valid(existing.as_deref()) {
         ctx.metrics
             .reconciled(&namespace, &name, started.elapsed(), None, false);
@@ -110,6 +121,7 @@ pub async fn reconcile(
     let sink = SecretSink::new(
         ctx.client.clone(),
         ctx.secrets.clone(),
+        Arc::clone(&ctx.written_secrets),
         Writer {
             name: name.clone(),
             namespace: namespace.clone(),
@@ -209,13 +221,15 @@ async fn finish(
             &resources::external_secret(),
         );
         let patch = serde_json::json!({ "status": next });
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        let patched = api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map_err(|source| ReconcileError::StatusWrite {
                 namespace,
                 name,
                 source,
             })?;
+        ctx.written_statuses.wrote(patched);
     }
     if let Err(error) = outcome {
         let note = format!("{}: {}", error.field, error.message);

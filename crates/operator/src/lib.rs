@@ -28,6 +28,7 @@ pub mod external_secret;
 pub mod leader;
 pub mod metrics;
 pub mod push_secret;
+pub mod recent;
 mod resources;
 pub mod secret_sink;
 pub mod status;
@@ -241,6 +242,7 @@ async fn reconcile_all(
     }
 
     let (secrets, secret_writer) = reflector::store::<Secret>();
+    let written_secrets = Arc::new(recent::Recent::<Secret>::default());
     let managed = watcher::Config::default().labels(&format!("{}=true", eso::MANAGED_LABEL));
     let secret_events = watcher(scoped::<Secret>(&client, namespace), managed)
         .default_backoff()
@@ -274,6 +276,8 @@ async fn reconcile_all(
         client: client.clone(),
         stores,
         secrets: secrets.clone(),
+        written_secrets: Arc::clone(&written_secrets),
+        written_statuses: recent::Recent::default(),
         fingerprint_key: ephemeral_fingerprint_key()?,
         recorder: Recorder::new(
             client.clone(),
@@ -297,6 +301,7 @@ async fn reconcile_all(
     let children = external_secrets.clone();
     let controller = controller
         .watches_stream(secret_events, move |secret| {
+            written_secrets.observed(&secret);
             external_secret::external_secrets_of(&secret, &external_secrets)
         })
         .shutdown_on_signal();

@@ -22,7 +22,7 @@
 //! create finds it already there.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -35,6 +35,7 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store as Reader};
 
 use crate::eso;
+use crate::recent::Recent;
 
 /// What the sink did, for the ExternalSecret's events and `status.binding`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,16 +65,24 @@ pub struct Writer {
 pub struct SecretSink {
     client: kube::Client,
     secrets: Reader<Secret>,
+    written: Arc<Recent<Secret>>,
     writer: Writer,
     action: Mutex<Option<SecretAction>>,
 }
 
 impl SecretSink {
-    /// A sink for `writer`'s target, reading managed Secrets from `secrets`.
-    pub fn new(client: kube::Client, secrets: Reader<Secret>, writer: Writer) -> Self {
+    /// A sink for `writer`'s target, reading managed Secrets from `secrets`, or from
+    /// `written` while the watch has not delivered this operator's own last write.
+    pub fn new(
+        client: kube::Client,
+        secrets: Reader<Secret>,
+        written: Arc<Recent<Secret>>,
+        writer: Writer,
+    ) -> Self {
         Self {
             client,
             secrets,
+            written,
             writer,
             action: Mutex::new(None),
         }
@@ -102,7 +111,8 @@ impl SecretSink {
     /// reflector does not have it (a Secret not managed yet).
     async fn existing(&self, name: &str, read_through: bool) -> Result<Option<Secret>, SinkError> {
         let key = ObjectRef::new(name).within(&self.writer.namespace);
-        if let Some(secret) = self.secrets.get(&key) {
+        let cached = self.secrets.get(&key);
+        if let Some(secret) = self.written.freshest(&self.writer.namespace, name, cached) {
             return Ok(Some(Secret::clone(&secret)));
         }
         if !read_through {
@@ -126,7 +136,10 @@ impl SecretSink {
             None => {
                 let secret = self.build(None, &desired)?;
                 match self.api().create(&params, &secret).await {
-                    Ok(_) => return Ok(SecretAction::Created),
+                    Ok(created) => {
+                        self.remember(created);
+                        return Ok(SecretAction::Created);
+                    }
                     // There, but not managed yet (not in the reflector): update it.
                     Err(kube::Error::Api(status)) if status.code == 409 => {
                         self.existing(&name, true).await?.ok_or_else(|| {
@@ -150,11 +163,20 @@ impl SecretSink {
                 "could not update secret, target is immutable",
             ));
         }
-        self.api()
+        let updated = self
+            .api()
             .replace(&name, &params, &secret)
             .await
             .map_err(|e| api_error("updating", &name, &e))?;
+        self.remember(updated);
         Ok(SecretAction::Updated)
+    }
+
+    /// Keeps a Secret the API server returned from a write until the watch delivers it, so
+    /// that the reconcile it triggers does not write it again.
+    fn remember(&self, mut secret: Secret) {
+        crate::slim(&mut secret);
+        self.written.wrote(secret);
     }
 
     /// The Secret this ExternalSecret wants, laid over `existing` as ESO lays it.
@@ -287,6 +309,7 @@ impl Sink for SecretSink {
             Applying::Write { .. } => self.write(desired).await?,
             Applying::Delete => {
                 let name = desired.target.to_string();
+                self.written.forget(&self.writer.namespace, &name);
                 match self.api().delete(&name, &DeleteParams::default()).await {
                     Ok(_) => SecretAction::Deleted,
                     Err(kube::Error::Api(status)) if status.code == 404 => SecretAction::Deleted,
