@@ -13,7 +13,8 @@
 //!   and field. Names that become paths ([`ResourceName`], [`NamespaceName`]) are checked
 //!   there, once, as Kubernetes checks them.
 //!
-//! Types only: no I/O beyond parsing text, no calls to stores or clusters.
+//! Types only: no I/O beyond reading manifest files ([`load::read_manifests`]) and parsing
+//! text, no calls to stores or clusters.
 //!
 //! ```
 //! let yaml = "apiVersion: external-secrets.io/v1
@@ -58,6 +59,7 @@ pub use push_secret::{
 };
 pub use secret_store::{
     ClusterSecretStore, ClusterSecretStoreCondition, ProviderSpec, SecretStore, SecretStoreSpec,
+    selects,
 };
 
 /// The API group.

@@ -6,7 +6,9 @@
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use serde::Deserialize;
 
-use crate::{ClusterSecretStore, ExternalSecret, NamespaceName, ResourceName, SecretStore};
+use crate::{
+    ClusterSecretStore, ExternalSecret, NamespaceName, PushSecret, ResourceName, SecretStore,
+};
 
 /// One manifest document keyward knows what to do with, or a note of what it skipped.
 #[derive(Clone, Debug)]
@@ -18,16 +20,21 @@ pub enum Document {
     SecretStore(Box<SecretStore>),
     /// An `external-secrets.io/v1` ClusterSecretStore.
     ClusterSecretStore(Box<ClusterSecretStore>),
+    /// An `external-secrets.io/v1alpha1` PushSecret.
+    PushSecret(Box<PushSecret>),
     /// A core `v1` Secret (store credentials given as manifests).
     Secret(Box<Secret>),
     /// A core `v1` ConfigMap (templates for `templateFrom.configMap`).
     ConfigMap(Box<ConfigMap>),
-    /// Any other kind: reported, not used.
+    /// Any other kind: not typed here; kept as JSON for readers that look into workloads
+    /// (`keyward check`).
     Other {
         /// Its apiVersion.
         api_version: String,
         /// Its kind.
         kind: String,
+        /// The whole object.
+        object: Box<serde_json::Value>,
     },
 }
 
@@ -114,6 +121,9 @@ fn typed(value: serde_json::Value, api_version: &str, kind: &str) -> Result<Docu
         ("external-secrets.io/v1", "ClusterSecretStore") => {
             parse(value).map(|d| Document::ClusterSecretStore(Box::new(d)))
         }
+        ("external-secrets.io/v1alpha1", "PushSecret") => {
+            parse(value).map(|d| Document::PushSecret(Box::new(d)))
+        }
         ("v1", "Secret") => parse(value).map(|d| Document::Secret(Box::new(d))),
         ("v1", "ConfigMap") => parse(value).map(|d| Document::ConfigMap(Box::new(d))),
         (_, "ExternalSecret" | "SecretStore" | "ClusterSecretStore") if eso => Err(format!(
@@ -122,6 +132,7 @@ fn typed(value: serde_json::Value, api_version: &str, kind: &str) -> Result<Docu
         _ => Ok(Document::Other {
             api_version: api_version.to_owned(),
             kind: kind.to_owned(),
+            object: Box::new(value),
         }),
     }
 }
@@ -135,6 +146,7 @@ fn check_names(document: Document) -> Result<Document, String> {
         Document::ClusterSecretStore(store) => Some(&store.metadata),
         Document::Secret(secret) => Some(&secret.metadata),
         Document::ConfigMap(config_map) => Some(&config_map.metadata),
+        Document::PushSecret(push) => Some(&push.metadata),
         Document::Other { .. } => None,
     };
     if let Some(metadata) = metadata {
@@ -149,6 +161,84 @@ fn check_names(document: Document) -> Result<Document, String> {
         }
     }
     Ok(document)
+}
+
+/// The largest manifest file read: far above any real one (the apiserver stores objects of at
+/// most 1.5 MiB), far below what would hurt.
+pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+
+/// The manifest files under `paths` (files as given; directories searched for `*.yaml` and
+/// `*.yml`, in sorted order) with their text, or why a path could not be read: with
+/// [`manifest_files`] and [`read_manifest`], the one place this crate touches the file system.
+pub fn read_manifests(paths: &[std::path::PathBuf]) -> Vec<(String, Result<String, String>)> {
+    manifest_files(paths)
+        .into_iter()
+        .map(|file| match file {
+            Ok(file) => (file.display().to_string(), read_manifest(&file)),
+            Err(missing) => (missing, Err("no such file or directory".into())),
+        })
+        .collect()
+}
+
+/// The manifest files under `paths`: files as given, directories searched for `*.yaml` and
+/// `*.yml` (sorted). A path that does not exist is `Err(path)`. Links to directories are not
+/// followed (a link loop would never end); links to files are, and [`read_manifest`] reads
+/// only regular files.
+pub fn manifest_files(paths: &[std::path::PathBuf]) -> Vec<Result<std::path::PathBuf, String>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            collect_yaml(path, &mut found);
+            found.sort();
+            files.extend(found.into_iter().map(Ok));
+        } else if path.exists() {
+            files.push(Ok(path.clone()));
+        } else {
+            files.push(Err(path.display().to_string()));
+        }
+    }
+    files
+}
+
+fn collect_yaml(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            collect_yaml(&path, found);
+        } else if !path.is_dir() && path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            found.push(path);
+        }
+    }
+}
+
+/// A manifest file's text. Only regular files are read (a FIFO would hang the reader, a
+/// device never end), at most [`MAX_MANIFEST_BYTES`].
+pub fn read_manifest(file: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(file).map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file; refused".into());
+    }
+    let opened = std::fs::File::open(file).map_err(|e| format!("cannot read: {e}"))?;
+    let mut bytes = Vec::new();
+    opened
+        .take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(format!(
+            "larger than {} MiB; refused",
+            MAX_MANIFEST_BYTES >> 20
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text; a manifest is YAML".into())
 }
 
 /// How deeply flow collections (`[`, `{`) may nest. The YAML parser takes time superlinear in

@@ -81,6 +81,51 @@ pub struct SecretStoreSpec {
     pub conditions: Vec<ClusterSecretStoreCondition>,
 }
 
+impl SecretStoreSpec {
+    /// Whether a ClusterSecretStore's `spec.conditions` let `namespace` (with `labels`, when
+    /// known) use it: no conditions allow every namespace; otherwise one condition must match
+    /// by name, by regular expression (unanchored, as ESO's `regexp.MatchString`) or by label
+    /// selector.
+    pub fn allows_namespace(
+        &self,
+        namespace: &str,
+        labels: Option<&BTreeMap<String, String>>,
+    ) -> bool {
+        self.conditions.is_empty()
+            || self.conditions.iter().any(|condition| {
+                condition.namespaces.iter().any(|n| n == namespace)
+                    || condition.namespace_regexes.iter().any(|pattern| {
+                        regex::Regex::new(pattern).is_ok_and(|re| re.is_match(namespace))
+                    })
+                    || match (&condition.namespace_selector, labels) {
+                        (Some(selector), Some(labels)) => selects(selector, labels),
+                        _ => false,
+                    }
+            })
+    }
+}
+
+/// Whether a Kubernetes label selector picks an object with `labels`.
+pub fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    let by_label = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(key, value)| labels.get(key) == Some(value));
+    let by_expression = selector.match_expressions.iter().flatten().all(|rule| {
+        let values = rule.values.as_deref().unwrap_or_default();
+        let value = labels.get(&rule.key);
+        match rule.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    });
+    by_label && by_expression
+}
+
 /// `spec.retrySettings`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

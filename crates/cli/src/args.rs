@@ -28,6 +28,7 @@ Examples:
   keyward bundle exec -- ./bootstrap.sh    # the values, for this one command
   keyward --version
   keyward scan --history --format sarif > keyward.sarif
+  keyward check --offline deploy/ --junit check.xml   # the CI gate for pull requests
   keyward completions bash > /etc/bash_completion.d/keyward
   keyward man --out-dir /usr/local/share/man/man1
 
@@ -117,6 +118,13 @@ pub enum Command {
         after_long_help = crate::commands::scan::AFTER_LONG_HELP
     )]
     Scan(crate::commands::scan::ScanArgs),
+
+    /// Check manifests before they are applied: stores, templates, the keys workloads read.
+    #[command(
+        long_about = crate::commands::check::LONG_ABOUT,
+        after_long_help = crate::commands::check::AFTER_LONG_HELP
+    )]
+    Check(crate::commands::check::CheckArgs),
 
     /// Print a shell completion script.
     #[command(after_help = "Examples:\n  \

@@ -195,7 +195,7 @@ pub fn target_namespaces(
             spec.namespaces.iter().any(|n| n.as_str() == name)
                 || selectors
                     .iter()
-                    .any(|selector| keyward_sync::stores::selects(selector, labels))
+                    .any(|selector| keyward_api::selects(selector, labels))
         })
         .map(|namespace| namespace.name_any())
         .collect()

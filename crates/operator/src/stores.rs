@@ -16,7 +16,7 @@ use keyward_providers::{
     CallCounters, Credentials, Provider, ProviderError, ProviderErrorKind, StoreId,
 };
 use keyward_sync::StoreLookup;
-use keyward_sync::stores::{Store, denied, namespace_allowed};
+use keyward_sync::stores::{Store, denied};
 use kube::api::{Api, DynamicObject, PartialObjectMeta};
 use kube::runtime::reflector::{ObjectRef, Store as Reader};
 
@@ -138,7 +138,7 @@ impl ClusterStores {
             .filter(|store| !namespaced || store.metadata.namespace.as_deref() == Some(namespace))
             .filter(|store| {
                 let labels = store.metadata.labels.as_ref().unwrap_or(&no_labels);
-                keyward_sync::stores::selects(selector, labels)
+                keyward_api::selects(selector, labels)
             })
             .filter_map(|store| store.metadata.name.clone())
             .collect();
@@ -191,7 +191,7 @@ impl ClusterStores {
             return Err(misconfigured("can not reference unmanaged store".into()));
         }
         if store.kind == StoreKind::ClusterSecretStore
-            && !namespace_allowed(&spec, namespace, self.namespace_labels(namespace).as_ref())
+            && !spec.allows_namespace(namespace, self.namespace_labels(namespace).as_ref())
         {
             return Err(denied(&id, namespace));
         }

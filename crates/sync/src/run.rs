@@ -472,7 +472,7 @@ fn load_paths(paths: &[PathBuf], namespace: &NamespaceName, errors: &mut Vec<Row
     let mut loaded = Loaded::default();
     for file in manifest_files(paths, errors) {
         let origin = file.display().to_string();
-        let text = match read_manifest(&file) {
+        let text = match load::read_manifest(&file) {
             Ok(text) => text,
             Err(reason) => {
                 errors.push(failed_row(&origin, reason));
@@ -497,33 +497,6 @@ fn load_paths(paths: &[PathBuf], namespace: &NamespaceName, errors: &mut Vec<Row
         }
     }
     loaded
-}
-
-/// The largest manifest file read: far above any real one (the apiserver stores objects of at
-/// most 1.5 MiB), far below what would hurt.
-pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
-
-/// A manifest file's text. Only regular files are read (a FIFO would hang the run, a device
-/// never end), at most [`MAX_MANIFEST_BYTES`].
-fn read_manifest(file: &Path) -> Result<String, String> {
-    use std::io::Read;
-    let meta = std::fs::metadata(file).map_err(|e| format!("cannot read: {e}"))?;
-    if !meta.is_file() {
-        return Err("not a regular file; refused".into());
-    }
-    let opened = std::fs::File::open(file).map_err(|e| format!("cannot read: {e}"))?;
-    let mut bytes = Vec::new();
-    opened
-        .take(MAX_MANIFEST_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-        return Err(format!(
-            "larger than {} MiB; refused",
-            MAX_MANIFEST_BYTES >> 20
-        ));
-    }
-    String::from_utf8(bytes).map_err(|_| "not UTF-8 text; a manifest is YAML".into())
 }
 
 fn add(loaded: &mut Loaded, document: Document, origin: &str, default_namespace: &NamespaceName) {
@@ -565,7 +538,12 @@ fn add(loaded: &mut Loaded, document: Document, origin: &str, default_namespace:
                 .config_maps
                 .insert((namespace, name), config_map.data.unwrap_or_default());
         }
-        Document::Other { api_version, kind } => loaded
+        Document::PushSecret(_) => loaded.skipped.push(format!(
+            "PushSecret (external-secrets.io/v1alpha1) in {origin}"
+        )),
+        Document::Other {
+            api_version, kind, ..
+        } => loaded
             .skipped
             .push(format!("{kind} ({api_version}) in {origin}")),
         _ => {}
@@ -588,41 +566,13 @@ pub fn manifest_stamp(paths: &[PathBuf]) -> Vec<(PathBuf, Option<std::time::Syst
 
 fn manifest_files(paths: &[PathBuf], errors: &mut Vec<Row>) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let mut found = Vec::new();
-            collect_yaml(path, &mut found);
-            found.sort();
-            files.extend(found);
-        } else if path.exists() {
-            files.push(path.clone());
-        } else {
-            errors.push(failed_row(
-                &path.display().to_string(),
-                "no such file or directory".into(),
-            ));
+    for file in load::manifest_files(paths) {
+        match file {
+            Ok(file) => files.push(file),
+            Err(missing) => errors.push(failed_row(&missing, "no such file or directory".into())),
         }
     }
     files
-}
-
-/// `*.yaml` and `*.yml` files under `dir`. Links to directories are not followed (a link
-/// loop would never end); links to files are, and `read_manifest` reads only regular files.
-fn collect_yaml(dir: &Path, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            collect_yaml(&path, found);
-        } else if !path.is_dir() && path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            found.push(path);
-        }
-    }
 }
 
 /// The fingerprint key in `state_dir/fingerprint.key`, created (32 random bytes, 0600) on

@@ -297,7 +297,7 @@ fn check_conditions(
     namespace: &str,
     id: &StoreId,
 ) -> Result<(), ProviderError> {
-    if namespace_allowed(spec, namespace, None) {
+    if spec.allows_namespace(namespace, None) {
         Ok(())
     } else {
         Err(denied(id, namespace))
@@ -316,52 +316,6 @@ pub fn denied(id: &StoreId, namespace: &str) -> ProviderError {
             "using cluster store \"{name}\" is not allowed from namespace \"{namespace}\": denied by spec.condition"
         ),
     )
-}
-
-/// Whether a ClusterSecretStore's `spec.conditions` let `namespace` (with `labels`, when
-/// known) use it: no conditions allow every namespace; otherwise one condition must match by
-/// name, by regular expression (unanchored, as ESO's `regexp.MatchString`) or by label
-/// selector.
-pub fn namespace_allowed(
-    spec: &SecretStoreSpec,
-    namespace: &str,
-    labels: Option<&BTreeMap<String, String>>,
-) -> bool {
-    spec.conditions.is_empty()
-        || spec.conditions.iter().any(|condition| {
-            condition.namespaces.iter().any(|n| n == namespace)
-                || condition.namespace_regexes.iter().any(|pattern| {
-                    regex::Regex::new(pattern).is_ok_and(|re| re.is_match(namespace))
-                })
-                || match (&condition.namespace_selector, labels) {
-                    (Some(selector), Some(labels)) => selects(selector, labels),
-                    _ => false,
-                }
-        })
-}
-
-/// A Kubernetes label selector over a set of labels.
-pub fn selects(
-    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
-    labels: &BTreeMap<String, String>,
-) -> bool {
-    let by_label = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(key, value)| labels.get(key) == Some(value));
-    let by_expression = selector.match_expressions.iter().flatten().all(|rule| {
-        let values = rule.values.as_deref().unwrap_or_default();
-        let value = labels.get(&rule.key);
-        match rule.operator.as_str() {
-            "In" => value.is_some_and(|v| values.contains(v)),
-            "NotIn" => value.is_none_or(|v| !values.contains(v)),
-            "Exists" => value.is_some(),
-            "DoesNotExist" => value.is_none(),
-            _ => false,
-        }
-    });
-    by_label && by_expression
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns parsed arguments into library calls.
 
 pub mod bundle;
+pub mod check;
 mod docs;
 pub mod operator;
 pub mod scan;
@@ -36,6 +37,7 @@ pub fn run(command: Command, output: &Output) -> Result<Done, Failure> {
     match command {
         Command::Bundle(args) => bundle::run(args, output),
         Command::Scan(args) => scan::run(&args, output).map(Done::Exit),
+        Command::Check(args) => check::run(&args, output).map(Done::Exit),
         Command::Sync(args) => sync::run(args, output),
         Command::Operator(args) => operator::run(args),
         Command::Template(TemplateCommand::Render(args)) => {
