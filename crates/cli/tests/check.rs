@@ -118,7 +118,7 @@ fn a_consistent_tree_is_healthy_and_says_what_it_cannot_tell() {
     );
     assert!(
         out.ends_with(
-            "checked 1 ExternalSecret, 1 PushSecret, 2 workloads: 0 invalid, 0 unhealthy, 1 warning\n"
+            "checked 1 ExternalSecret, 1 PushSecret, 2 stores, 2 workloads: 0 invalid, 0 unhealthy, 1 warning\n"
         ),
         "{out}"
     );
@@ -239,7 +239,7 @@ fn json_and_junit_carry_the_same_findings() {
 
     let xml = scratch.read("check.xml");
     assert!(
-        xml.contains("<testsuites name=\"keyward check\" tests=\"4\" failures=\"1\">"),
+        xml.contains("<testsuites name=\"keyward check\" tests=\"6\" failures=\"1\">"),
         "{xml}"
     );
     assert!(
@@ -302,4 +302,55 @@ fn no_value_in_any_output_even_at_trace_level() {
 fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[test]
+fn a_store_written_from_memory_is_named_to_the_field_with_the_eso_form() {
+    let scratch = healthy();
+    // The shape of the platform how-to: ids and secret as valueFrom maps, beside tenantId.
+    scratch.write(
+        "deploy/stores.yaml",
+        "\
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: {name: vault}
+spec:
+  provider:
+    azurekv:
+      vaultUrl: https://kv.vault.azure.net
+      tenantId: {valueFrom: {secretKeyRef: {name: azure, key: tenant}}}
+      clientId: {valueFrom: {secretKeyRef: {name: azure, key: client-id}}}
+      clientSecret: {valueFrom: {secretKeyRef: {name: azure, key: client-secret}}}
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: local, namespace: apps}
+spec:
+  provider:
+    fake: {data: [{key: a, value: b}]}
+",
+    );
+    let output = scratch.keyward(&["check", "--offline", "deploy"]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(11), "{out}");
+    assert!(
+        out.contains("INVALID  ClusterSecretStore vault (deploy/stores.yaml document 1): spec.provider.azurekv.tenantId: got a map, expected a string; tenantId is the directory id as a string; a client id and secret go in authSecretRef.clientId and authSecretRef.clientSecret"),
+        "{out}"
+    );
+
+    // tenantId fixed, the ids still beside it: the apiserver would drop them silently.
+    scratch.write(
+        "deploy/stores.yaml",
+        &scratch.read("deploy/stores.yaml").replace(
+            "tenantId: {valueFrom: {secretKeyRef: {name: azure, key: tenant}}}",
+            "tenantId: 9f2c-tenant",
+        ),
+    );
+    let output = scratch.keyward(&["check", "--offline", "deploy"]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("warn     ClusterSecretStore vault (deploy/stores.yaml document 1): spec.provider.azurekv.clientId: keyward does not read this field; ESO reads these as authSecretRef.clientId"),
+        "{out}"
+    );
 }

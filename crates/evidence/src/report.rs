@@ -39,12 +39,21 @@ pub fn summary(report: &Report) -> String {
     let workloads = report
         .checked
         .iter()
-        .filter(|c| !matches!(c.kind.as_str(), "ExternalSecret" | "PushSecret" | "file"))
+        .filter(|c| {
+            !matches!(
+                c.kind.as_str(),
+                "ExternalSecret" | "PushSecret" | "SecretStore" | "ClusterSecretStore" | "file"
+            )
+        })
         .count();
     format!(
-        "checked {}, {}, {}: {} invalid, {} unhealthy, {}",
+        "checked {}, {}, {}, {}: {} invalid, {} unhealthy, {}",
         plural(report.objects("ExternalSecret"), "ExternalSecret"),
         plural(report.objects("PushSecret"), "PushSecret"),
+        plural(
+            report.objects("SecretStore") + report.objects("ClusterSecretStore"),
+            "store"
+        ),
         plural(workloads, "workload"),
         report.count(Severity::Invalid),
         report.count(Severity::Unhealthy),
@@ -212,7 +221,7 @@ mod tests {
         assert_eq!(
             text,
             "FAIL     Deployment apps/web<1> (web.yaml document 1): container app env X reads key \"x\" & more\n\
-             checked 1 ExternalSecret, 0 PushSecrets, 1 workload: 0 invalid, 1 unhealthy, 0 warnings\n"
+             checked 1 ExternalSecret, 0 PushSecrets, 0 stores, 1 workload: 0 invalid, 1 unhealthy, 0 warnings\n"
         );
     }
 

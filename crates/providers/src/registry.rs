@@ -34,15 +34,10 @@ pub fn build(
         confine_to_namespace(config, &format!("spec.provider.{name}"), namespace)
             .map_err(misconfigured)?;
     }
-    let parse_error = |e: serde_json::Error| {
-        misconfigured(format!(
-            "spec.provider.{name}: {}",
-            first_line(&e.to_string())
-        ))
-    };
+    let parse_error = misconfigured;
     match name {
         "aws" => {
-            let config: AwsConfig = serde_json::from_value(config.clone()).map_err(parse_error)?;
+            let config: AwsConfig = typed(name, config).map_err(parse_error)?;
             if config.service == "ParameterStore" {
                 return Ok(Box::new(ParameterStoreProvider::new(
                     store,
@@ -59,8 +54,7 @@ pub fn build(
             )?))
         }
         "azurekv" => {
-            let config: AzureKvConfig =
-                serde_json::from_value(config.clone()).map_err(parse_error)?;
+            let config: AzureKvConfig = typed(name, config).map_err(parse_error)?;
             Ok(Box::new(AzureKvProvider::new(
                 store,
                 config,
@@ -70,12 +64,11 @@ pub fn build(
             )?))
         }
         "fake" => {
-            let config: FakeConfig = serde_json::from_value(config.clone()).map_err(parse_error)?;
+            let config: FakeConfig = typed(name, config).map_err(parse_error)?;
             Ok(Box::new(FakeProvider::new(store, config)))
         }
         "kubernetes" => {
-            let config: KubernetesConfig =
-                serde_json::from_value(config.clone()).map_err(parse_error)?;
+            let config: KubernetesConfig = typed(name, config).map_err(parse_error)?;
             Ok(Box::new(KubernetesProvider::new(
                 store,
                 config,
@@ -84,8 +77,7 @@ pub fn build(
             )?))
         }
         "local" => {
-            let config: LocalConfig =
-                serde_json::from_value(config.clone()).map_err(parse_error)?;
+            let config: LocalConfig = typed(name, config).map_err(parse_error)?;
             Ok(Box::new(LocalProvider::new(
                 store,
                 config,
@@ -94,8 +86,7 @@ pub fn build(
             )?))
         }
         "vault" => {
-            let config: VaultConfig =
-                serde_json::from_value(config.clone()).map_err(parse_error)?;
+            let config: VaultConfig = typed(name, config).map_err(parse_error)?;
             Ok(Box::new(VaultProvider::new(
                 store,
                 config,
@@ -110,8 +101,98 @@ pub fn build(
     }
 }
 
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or(text).to_owned()
+/// `spec.provider.NAME` typed as provider `name` reads it. The error names the exact field
+/// (`spec.provider.azurekv.tenantId: got a map, expected a string`), never quotes a value,
+/// and where a common mistake is known, says what ESO expects instead.
+fn typed<T: serde::de::DeserializeOwned>(
+    name: &str,
+    config: &serde_json::Value,
+) -> Result<T, String> {
+    keyward_api::load::from_value(config.clone()).map_err(|reason| {
+        // `from_value` says `PATH: WHAT`, or just `WHAT` for the block itself.
+        let (path, what) = match reason.split_once(": ") {
+            Some((path, what)) if !path.contains(' ') => (path, what),
+            _ => ("", reason.as_str()),
+        };
+        let field = if path.is_empty() {
+            format!("spec.provider.{name}")
+        } else {
+            format!("spec.provider.{name}.{path}")
+        };
+        match hint(name, path) {
+            Some(hint) => format!("{field}: {what}; {hint}"),
+            None => format!("{field}: {what}"),
+        }
+    })
+}
+
+/// What ESO expects where manifests written from memory commonly put something else.
+fn hint(provider: &str, field: &str) -> Option<&'static str> {
+    let hint = match (provider, field) {
+        ("azurekv", "tenantId") => {
+            "tenantId is the directory id as a string; a client id and secret go in authSecretRef.clientId and authSecretRef.clientSecret, each {name, key} of a Secret"
+        }
+        ("azurekv", "clientId" | "clientSecret" | "clientCertificate") => {
+            "ESO reads these as authSecretRef.clientId, authSecretRef.clientSecret and authSecretRef.clientCertificate, each {name, key} of a Secret"
+        }
+        ("vault", "token" | "tokenSecretRef") => {
+            "ESO reads a token as auth.tokenSecretRef, {name, key} of a Secret"
+        }
+        (
+            "aws",
+            "accessKeyID" | "secretAccessKey" | "accessKeyIDSecretRef" | "secretAccessKeySecretRef",
+        ) => {
+            "ESO reads keys as auth.secretRef.accessKeyIDSecretRef and auth.secretRef.secretAccessKeySecretRef, each {name, key} of a Secret"
+        }
+        _ => return None,
+    };
+    Some(hint)
+}
+
+/// What [`build`] would refuse in a store's `spec.provider`, found without building a client
+/// or calling anyone, and else the fields of it that keyward does not read (each with a hint
+/// when it is a known mistake).
+///
+/// A field keyward does not read is either one ESO's schema lacks too (the apiserver drops it
+/// silently) or an ESO feature keyward does not implement; both deserve a warning.
+pub fn check_config(
+    spec: &ProviderSpec,
+    namespaced: bool,
+    namespace: &str,
+) -> Result<Vec<String>, String> {
+    let (name, config) = spec.single()?;
+    if namespaced {
+        confine_to_namespace(config, &format!("spec.provider.{name}"), namespace)?;
+    }
+    match name {
+        "aws" => unread::<AwsConfig>(name, config),
+        "azurekv" => unread::<AzureKvConfig>(name, config),
+        "fake" => unread::<FakeConfig>(name, config),
+        "kubernetes" => unread::<KubernetesConfig>(name, config),
+        "local" => unread::<LocalConfig>(name, config),
+        "vault" => unread::<VaultConfig>(name, config),
+        other => Err(format!(
+            "provider '{other}' is not supported by keyward (supported: {})",
+            PROVIDERS.join(", ")
+        )),
+    }
+}
+
+fn unread<T: serde::de::DeserializeOwned>(
+    name: &str,
+    config: &serde_json::Value,
+) -> Result<Vec<String>, String> {
+    typed::<T>(name, config)?;
+    let mut unread = Vec::new();
+    // The block typed once already; this pass only records the paths serde skipped.
+    let _ = serde_ignored::deserialize::<_, _, T>(config.clone(), |path| {
+        let path = path.to_string();
+        unread.push(match hint(name, &path) {
+            Some(hint) => format!("spec.provider.{name}.{path}: {hint}"),
+            None => format!("spec.provider.{name}.{path}"),
+        });
+    });
+    Ok(unread)
 }
 
 /// ESO's rule that keeps a namespaced store inside its namespace: in a `SecretStore`, a
@@ -157,6 +238,56 @@ mod tests {
 
     fn spec(name: &str, config: serde_json::Value) -> ProviderSpec {
         ProviderSpec(BTreeMap::from([(name.to_owned(), config)]))
+    }
+
+    #[test]
+    fn errors_name_the_exact_field_and_teach_the_eso_form() {
+        // The shape a how-to written from memory gives: ids as valueFrom maps.
+        let how_to = spec(
+            "azurekv",
+            serde_json::json!({
+                "vaultUrl": "https://kv.vault.azure.net",
+                "tenantId": {"valueFrom": {"secretKeyRef": {"name": "azure", "key": "tenant"}}},
+                "clientId": {"valueFrom": {"secretKeyRef": {"name": "azure", "key": "id"}}},
+            }),
+        );
+        let error = check_config(&how_to, false, "ns").expect_err("tenantId is a string");
+        assert!(
+            error.starts_with("spec.provider.azurekv.tenantId: got a map, expected a string; "),
+            "{error}"
+        );
+        assert!(error.contains("authSecretRef.clientId"), "{error}");
+        let built = build(
+            StoreId("ClusterSecretStore/azure".into()),
+            &how_to,
+            "ns",
+            Arc::new(StaticCredentials::new()),
+        )
+        .map(|_| ())
+        .expect_err("same error");
+        assert!(
+            built
+                .to_string()
+                .contains("spec.provider.azurekv.tenantId: got a map"),
+            "{built}"
+        );
+
+        let fixed_tenant = spec(
+            "azurekv",
+            serde_json::json!({
+                "vaultUrl": "https://kv.vault.azure.net", "tenantId": "t",
+                "clientId": {"name": "azure", "key": "id"}, "retries": 3,
+            }),
+        );
+        let unread = check_config(&fixed_tenant, false, "ns").expect("loads");
+        assert_eq!(unread.len(), 2, "{unread:?}");
+        assert!(
+            unread[0].starts_with(
+                "spec.provider.azurekv.clientId: ESO reads these as authSecretRef.clientId"
+            ),
+            "{unread:?}"
+        );
+        assert_eq!(unread[1], "spec.provider.azurekv.retries");
     }
 
     #[test]

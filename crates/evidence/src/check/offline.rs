@@ -113,7 +113,7 @@ struct Manifests {
     push_secrets: Vec<Placed<PushSecret>>,
     workloads: Vec<Placed<Workload>>,
     stores: Vec<Placed<SecretStore>>,
-    cluster_stores: Vec<ClusterSecretStore>,
+    cluster_stores: Vec<Placed<ClusterSecretStore>>,
     /// `(namespace, name)` → key names of Secret manifests.
     secrets: BTreeMap<(String, String), BTreeSet<String>>,
     /// `(namespace, name)` → the ConfigMap's data (template texts).
@@ -175,7 +175,11 @@ impl Manifests {
                 namespace: namespace_of(&store.metadata.namespace),
                 object: *store,
             }),
-            Document::ClusterSecretStore(store) => self.cluster_stores.push(*store),
+            Document::ClusterSecretStore(store) => self.cluster_stores.push(Placed {
+                origin: at,
+                namespace: String::new(),
+                object: *store,
+            }),
             Document::Secret(secret) => {
                 let place = (
                     namespace_of(&secret.metadata.namespace),
@@ -252,6 +256,20 @@ impl Manifests {
 
     fn check(&self, options: &OfflineOptions, report: &mut Report) {
         let producers = self.producers();
+        for store in &self.stores {
+            let findings = provider_findings(&store.object.spec, Some(&store.namespace));
+            let name = name_of(&store.object.metadata);
+            report
+                .checked
+                .push(checked("SecretStore", store, name, findings));
+        }
+        for store in &self.cluster_stores {
+            let findings = provider_findings(&store.object.spec.store, None);
+            let name = name_of(&store.object.metadata);
+            report
+                .checked
+                .push(checked("ClusterSecretStore", store, name, findings));
+        }
         for es in &self.external_secrets {
             let mut findings = Vec::new();
             self.check_external_secret(es, options, &producers, &mut findings);
@@ -491,8 +509,8 @@ impl Manifests {
             StoreKind::ClusterSecretStore => self
                 .cluster_stores
                 .iter()
-                .find(|s| name_of(&s.metadata) == store.name)
-                .map(|s| Some(&s.spec.store)),
+                .find(|s| name_of(&s.object.metadata) == store.name)
+                .map(|s| Some(&s.object.spec.store)),
         };
         match spec {
             Some(Some(cluster)) => self.condition_finding(field, &store.name, cluster, namespace),
@@ -567,7 +585,7 @@ impl Manifests {
             StoreKind::ClusterSecretStore => self
                 .cluster_stores
                 .iter()
-                .any(|s| keyward_api::selects(selector, &labels_of(&s.metadata))),
+                .any(|s| keyward_api::selects(selector, &labels_of(&s.object.metadata))),
         }
     }
 
@@ -632,6 +650,45 @@ impl Manifests {
                 ));
             }
         }
+    }
+}
+
+/// A store's `spec.provider` as keyward's providers read it: what they would refuse
+/// (invalid), and fields they do not read (warnings; a known mistake comes with the ESO form).
+/// `namespace` is a SecretStore's own, which its credential references must not leave.
+fn provider_findings(spec: &SecretStoreSpec, namespace: Option<&str>) -> Vec<Finding> {
+    use keyward_providers::registry::PROVIDERS;
+    if let Ok((name, _)) = spec.provider.single()
+        && !PROVIDERS.contains(&name)
+    {
+        // A valid ESO store, but one keyward cannot serve: its ExternalSecrets would fail.
+        return vec![finding(
+            Severity::Unhealthy,
+            "provider",
+            format!(
+                "spec.provider.{name}: provider '{name}' is not served by keyward (it serves {})",
+                PROVIDERS.join(", ")
+            ),
+        )];
+    }
+    match keyward_providers::registry::check_config(
+        &spec.provider,
+        namespace.is_some(),
+        namespace.unwrap_or_default(),
+    ) {
+        Err(reason) => vec![finding(Severity::Invalid, "provider", reason)],
+        Ok(unread) => unread
+            .into_iter()
+            .map(|field| {
+                let message = match field.split_once(": ") {
+                    Some((field, hint)) => format!("{field}: keyward does not read this field; {hint}"),
+                    None => format!(
+                        "{field}: keyward does not read this field (if ESO's schema lacks it too, the apiserver drops it silently)"
+                    ),
+                };
+                finding(Severity::Warning, "provider", message)
+            })
+            .collect(),
     }
 }
 
