@@ -14,7 +14,12 @@ pub fn text(report: &Report, verbose: bool) -> String {
     for checked in &report.checked {
         if checked.findings.is_empty() {
             if verbose {
-                let _ = writeln!(out, "ok       {} ({})", checked.subject(), checked.origin);
+                let _ = writeln!(
+                    out,
+                    "ok       {} ({})",
+                    printable(&checked.subject()),
+                    printable(&checked.origin)
+                );
             }
             continue;
         }
@@ -23,15 +28,33 @@ pub fn text(report: &Report, verbose: bool) -> String {
                 out,
                 "{:<8} {} ({}): {}",
                 finding.severity.label(),
-                checked.subject(),
-                checked.origin,
-                finding.message
+                printable(&checked.subject()),
+                printable(&checked.origin),
+                printable(&finding.message)
             );
         }
     }
     out.push_str(&summary(report));
     out.push('\n');
     out
+}
+
+/// Names from manifests (a workload's, a key a pod reads) are not checked as Kubernetes names
+/// before they are reported: control characters are shown escaped, so that a manifest cannot
+/// move the cursor or recolour the terminal of whoever reads the report.
+fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `checked 3 ExternalSecrets, 1 PushSecret, 2 workloads: 1 invalid, 1 unhealthy, 0 warnings`.
@@ -223,6 +246,15 @@ mod tests {
             "FAIL     Deployment apps/web<1> (web.yaml document 1): container app env X reads key \"x\" & more\n\
              checked 1 ExternalSecret, 0 PushSecrets, 0 stores, 1 workload: 0 invalid, 1 unhealthy, 0 warnings\n"
         );
+    }
+
+    #[test]
+    fn control_characters_from_manifests_are_shown_escaped() {
+        let mut report = report();
+        report.checked[1].name = "web\u{1b}[2J".into();
+        let text = text(&report, false);
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+        assert!(text.contains("web\\u{1b}[2J"), "{text:?}");
     }
 
     #[test]

@@ -642,12 +642,20 @@ impl Manifests {
             }
         }
         for (at, text) in texts {
-            if let Err(error) = keyward_template::Template::parse(&at, text) {
-                findings.push(finding(
+            // A parser bug on a hostile template is this object's finding, not a dead process.
+            let parsed = std::panic::catch_unwind(|| keyward_template::Template::parse(&at, text));
+            match parsed {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => findings.push(finding(
                     Severity::Invalid,
                     "template",
                     format!("{at}: {error}"),
-                ));
+                )),
+                Err(_) => findings.push(finding(
+                    Severity::Invalid,
+                    "template",
+                    format!("{at}: the template parser failed on this template (a keyward bug; please report it)"),
+                )),
             }
         }
     }
