@@ -54,7 +54,35 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Consecutive failures per ExternalSecret, for the backoff.
     pub failures: Mutex<HashMap<(String, String), u32>>,
+    /// How many timed refreshes may run at once: fewer than the workers, so that new and
+    /// changed ExternalSecrets (and Secrets to repair) always find a free worker.
+    pub refresh_slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// The refresh slots for `concurrency` workers: three quarters of them, at least one.
+pub fn refresh_slots(concurrency: u16) -> Arc<tokio::sync::Semaphore> {
+    let workers = usize::from(concurrency.max(1));
+    Arc::new(tokio::sync::Semaphore::new((workers - workers / 4).max(1)))
+}
+
+/// A slot for a timed refresh, or how long to wait before trying again when every slot is
+/// busy (the worker is freed meanwhile). Anything else (a new or changed ExternalSecret, a
+/// Secret to repair) needs no slot: it goes ahead of the refreshes.
+pub fn refresh_slot(
+    slots: &Arc<tokio::sync::Semaphore>,
+    timed_refresh: bool,
+) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Duration> {
+    if !timed_refresh {
+        return Ok(None);
+    }
+    Arc::clone(slots)
+        .try_acquire_owned()
+        .map(Some)
+        .map_err(|_| keyward_sync::refresh::jittered(REFRESH_BUSY_WAIT))
+}
+
+/// How long a timed refresh waits for a slot before it asks again.
+const REFRESH_BUSY_WAIT: Duration = Duration::from_secs(2);
 
 /// Why a reconcile could not finish (the status write failed); the controller retries it.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +146,12 @@ pub async fn reconcile(
         return Ok(status::remaining(&es, start).map_or_else(Action::await_change, Action::requeue));
     }
 
+    let timed_refresh =
+        status::is_timed_refresh(&es, start) && status::secret_valid(existing.as_deref());
+    let _slot = match refresh_slot(&ctx.refresh_slots, timed_refresh) {
+        Ok(slot) => slot,
+        Err(wait) => return Ok(Action::requeue(wait)),
+    };
     let sink = SecretSink::new(
         ctx.client.clone(),
         ctx.secrets.clone(),
@@ -337,4 +371,30 @@ pub fn external_secrets_of(
         })
         .map(|es| ObjectRef::from_obj_with(es.as_ref(), resource.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timed_refreshes_leave_a_quarter_of_the_workers_to_new_external_secrets() {
+        let slots = refresh_slots(16);
+        let held: Vec<_> = (0..12)
+            .map(|_| refresh_slot(&slots, true).expect("a free slot"))
+            .collect();
+        assert!(held.iter().all(Option::is_some));
+        let wait = refresh_slot(&slots, true).expect_err("all twelve busy");
+        assert!((1_800..=2_200).contains(&wait.as_millis()), "{wait:?}");
+        assert!(
+            refresh_slot(&slots, false)
+                .expect("new ones need no slot")
+                .is_none(),
+            "a new or changed ExternalSecret goes ahead"
+        );
+        drop(held);
+        assert!(refresh_slot(&slots, true).expect("freed").is_some());
+        assert_eq!(refresh_slots(1).available_permits(), 1);
+        assert_eq!(refresh_slots(0).available_permits(), 1);
+    }
 }

@@ -302,6 +302,7 @@ async fn reconcile_all(
         ),
         metrics,
         failures: Default::default(),
+        refresh_slots: external_secret::refresh_slots(config.concurrency),
     });
 
     let resource = resources::external_secret();

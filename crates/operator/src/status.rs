@@ -169,6 +169,21 @@ pub fn should_refresh(es: &ExternalSecret, now: OffsetDateTime) -> bool {
     }
 }
 
+/// Whether `es` is due only because its refresh interval passed: synced before, unchanged
+/// since (same spec, labels and annotations, so no `force-sync` either). Such refreshes give
+/// way to new and changed ExternalSecrets.
+pub fn is_timed_refresh(es: &ExternalSecret, now: OffsetDateTime) -> bool {
+    let synced = es
+        .status
+        .as_ref()
+        .and_then(|s| s.synced_resource_version.as_deref())
+        .unwrap_or_default();
+    !synced.is_empty()
+        && refresh_time(es).is_some()
+        && synced == resource_version(es)
+        && should_refresh(es, now)
+}
+
 /// How long until a Periodic ExternalSecret that is not due yet is due: the interval minus
 /// the time since its last refresh. `None`: not on a timer.
 pub fn remaining(es: &ExternalSecret, now: OffsetDateTime) -> Option<Duration> {
@@ -225,6 +240,25 @@ mod tests {
             ..Default::default()
         });
         es
+    }
+
+    #[test]
+    fn only_an_unchanged_synced_external_secret_past_its_interval_is_a_timed_refresh() {
+        let now = OffsetDateTime::now_utc();
+        let later = now + time::Duration::hours(2);
+        assert!(
+            !is_timed_refresh(&es(None, "1h"), later),
+            "never synced: new"
+        );
+        let fresh = synced(es(None, "1h"), now);
+        assert!(!is_timed_refresh(&fresh, now), "not due");
+        assert!(is_timed_refresh(&fresh, later), "due by the clock");
+        let mut forced = fresh.clone();
+        forced.metadata.annotations = Some([("force-sync".into(), "1".into())].into());
+        assert!(!is_timed_refresh(&forced, later), "force-sync: a change");
+        let mut edited = fresh;
+        edited.metadata.generation = Some(2);
+        assert!(!is_timed_refresh(&edited, later), "a new spec: a change");
     }
 
     #[test]
