@@ -126,6 +126,10 @@ pub enum Command {
     )]
     Check(crate::commands::check::CheckArgs),
 
+    /// The tamper-evident audit log: its public key, and its verification.
+    #[command(subcommand, after_long_help = crate::commands::audit::AFTER_LONG_HELP)]
+    Audit(crate::commands::audit::AuditCommand),
+
     /// Print a shell completion script.
     #[command(after_help = "Examples:\n  \
         keyward completions bash > ~/.local/share/bash-completion/completions/keyward\n  \

@@ -1,5 +1,6 @@
 //! One module per subcommand; each turns parsed arguments into library calls.
 
+pub mod audit;
 pub mod bundle;
 pub mod check;
 mod docs;
@@ -38,6 +39,7 @@ pub fn run(command: Command, output: &Output) -> Result<Done, Failure> {
         Command::Bundle(args) => bundle::run(args, output),
         Command::Scan(args) => scan::run(&args, output).map(Done::Exit),
         Command::Check(args) => check::run(&args, output).map(Done::Exit),
+        Command::Audit(command) => audit::run(&command, output).map(Done::Exit),
         Command::Sync(args) => sync::run(args, output),
         Command::Operator(args) => operator::run(args),
         Command::Template(TemplateCommand::Render(args)) => {

@@ -128,6 +128,12 @@ pub struct SyncArgs {
     /// Where keyward keeps its fingerprint key (readers of --out must not read it).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+
+    /// Append every target written, deleted or failed (with its fingerprint; never a value)
+    /// to this audit log, hash-chained and signed with the state directory's audit.key
+    /// (see `keyward audit`).
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<PathBuf>,
 }
 
 /// Runs `keyward sync`.
@@ -144,6 +150,13 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
     let fingerprint_key = run::fingerprint_key(&state_dir)
         .with_context(|| format!("preparing the fingerprint key in {}", state_dir.display()))
         .map_err(|e| Failure::new(ErrorKind::Write, e))?;
+    let audit = match &args.audit_log {
+        Some(path) => Some(super::audit::SyncAudit {
+            path: path.clone(),
+            key: super::audit::signing_key(Some(&state_dir))?,
+        }),
+        None => None,
+    };
     let options = RunOptions {
         paths: args.paths,
         out: args.out,
@@ -174,13 +187,24 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
             hook,
             debounce: args.debounce,
         };
+        let on_event = |event: Event<'_>| {
+            print_event(&event, output);
+            if let (Event::Round(outcomes), Some(audit)) = (&event, &audit)
+                && let Err(failure) = audit.record(outcomes.iter().map(|o| &o.row))
+            {
+                eprintln!("keyward: error: {}", failure.message());
+            }
+        };
         runtime
-            .block_on(watch::watch(options, |event| print_event(&event, output)))
+            .block_on(watch::watch(options, on_event))
             .map_err(out_failure)?;
         return Ok(Done::Exit(keyward_core::ExitCode::Success));
     }
     let report = runtime.block_on(run::run(options)).map_err(out_failure)?;
     print_report(&report, output)?;
+    if let Some(audit) = &audit {
+        audit.record(report.rows.iter())?;
+    }
     let changed: Vec<String> = report
         .rows
         .iter()
@@ -317,7 +341,7 @@ fn open_bundle(
     super::bundle::open_credentials(path, password)
 }
 
-fn default_state_dir() -> PathBuf {
+pub fn default_state_dir() -> PathBuf {
     let env_dir = |name: &str| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())

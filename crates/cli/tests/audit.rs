@@ -1,0 +1,187 @@
+//! `keyward sync --audit-log` and `keyward audit`: what a sync changed goes into a
+//! hash-chained, signed log that `keyward audit verify` checks with the public key alone;
+//! every kind of tampering is caught; the log, the outputs and the logs at trace level never
+//! hold the value.
+
+mod util;
+
+use util::{Scratch, stderr, stdout};
+
+const CANARY: &str = "CANARY-audit-c41e";
+
+fn manifests(value: &str) -> String {
+    format!(
+        "\
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {{name: fake, namespace: apps}}
+spec:
+  provider:
+    fake: {{data: [{{key: db, value: {value}}}]}}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: db, namespace: apps}}
+spec:
+  secretStoreRef: {{name: fake}}
+  data:
+  - secretKey: password
+    remoteRef: {{key: db}}
+"
+    )
+}
+
+fn sync(scratch: &Scratch) -> std::process::Output {
+    scratch.keyward(&[
+        "sync",
+        "-f",
+        "deploy",
+        "--out",
+        "out",
+        "--state-dir",
+        "state",
+        "--audit-log",
+        "audit.log",
+        "--log-level",
+        "trace",
+    ])
+}
+
+#[test]
+fn a_sync_leaves_a_verifiable_log_without_the_value() {
+    let scratch = Scratch::new();
+    scratch.write("deploy/db.yaml", &manifests(CANARY));
+    let first = sync(&scratch);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let unchanged = sync(&scratch);
+    assert_eq!(unchanged.status.code(), Some(0), "{}", stderr(&unchanged));
+    scratch.write("deploy/db.yaml", &manifests(&format!("{CANARY}-rotated")));
+    let rotated = sync(&scratch);
+    assert_eq!(rotated.status.code(), Some(0), "{}", stderr(&rotated));
+
+    let log = scratch.read("audit.log");
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or(""))
+        .collect();
+    // The unchanged run wrote nothing; each changing run an entry and its checkpoint.
+    assert_eq!(
+        kinds,
+        [
+            "projection.written",
+            "checkpoint",
+            "projection.written",
+            "checkpoint"
+        ]
+    );
+    assert_eq!(events[0]["subject"], "apps/db");
+    assert!(
+        events[0]["detail"]["fingerprint"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("kw1:"))
+    );
+    assert_ne!(
+        events[0]["detail"]["fingerprint"],
+        events[2]["detail"]["fingerprint"]
+    );
+    let anchor_logged = stderr(&rotated);
+    assert!(
+        anchor_logged.contains("audit checkpoint"),
+        "{anchor_logged}"
+    );
+
+    let key = scratch.keyward(&["audit", "key", "--state-dir", "state"]);
+    assert_eq!(key.status.code(), Some(0), "{}", stderr(&key));
+    let public = stdout(&key).trim().to_owned();
+    assert!(public.starts_with("ed25519:"), "{public}");
+    let verified = scratch.keyward(&["audit", "verify", "audit.log", "--key", &public]);
+    assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
+    assert_eq!(
+        stdout(&verified),
+        "audit.log: intact: 4 entries, 2 signed checkpoints (the last: entry 4); 0 entries after it are unsigned\n"
+    );
+
+    for output in [&first, &unchanged, &rotated, &key, &verified] {
+        let everything = format!("{}{}", stdout(output), stderr(output));
+        assert!(!everything.contains(CANARY), "{everything}");
+    }
+    assert!(!log.contains(CANARY), "{log}");
+}
+
+#[test]
+fn tampering_and_truncation_are_caught() {
+    let scratch = Scratch::new();
+    scratch.write("deploy/db.yaml", &manifests("v1"));
+    assert_eq!(sync(&scratch).status.code(), Some(0));
+    scratch.write("deploy/db.yaml", &manifests("v2"));
+    let second = sync(&scratch);
+    assert_eq!(second.status.code(), Some(0));
+    let public = stdout(&scratch.keyward(&["audit", "key", "--state-dir", "state"]))
+        .trim()
+        .to_owned();
+    let log = scratch.read("audit.log");
+    let verify = |text: &str, anchor: Option<&str>| {
+        scratch.write("copy.log", text);
+        let mut args = vec!["audit", "verify", "copy.log", "--key", public.as_str()];
+        if let Some(anchor) = anchor {
+            args.extend(["--anchor", anchor]);
+        }
+        let output = scratch.keyward(&args);
+        (output.status.code(), stdout(&output))
+    };
+
+    let edited = log.replacen("apps/db", "apps/other", 1);
+    let (code, out) = verify(&edited, None);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.starts_with("copy.log: line 2: does not follow the line before it"),
+        "{out}"
+    );
+
+    let lines: Vec<&str> = log.lines().collect();
+    let dropped: String = [lines[0], lines[1], lines[3]]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (code, out) = verify(&dropped, None);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("line 3: holds entry 4"), "{out}");
+
+    // Back to the first checkpoint: a valid log, unless the last anchor is kept elsewhere.
+    let anchor = format!("4:{}", keyward_sha256(lines[3]));
+    let truncated: String = lines[..2].iter().map(|l| format!("{l}\n")).collect();
+    assert_eq!(verify(&truncated, None).0, Some(0));
+    let (code, out) = verify(&truncated, Some(&anchor));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("it was truncated"), "{out}");
+    assert_eq!(verify(&log, Some(&anchor)).0, Some(0));
+
+    let wrong = scratch.keyward(&["audit", "verify", "audit.log", "--key", "ed25519:AAAA"]);
+    assert_eq!(wrong.status.code(), Some(11), "{}", stderr(&wrong));
+    let missing = scratch.keyward(&["audit", "verify", "nope.log", "--key", &public]);
+    assert_eq!(missing.status.code(), Some(12), "{}", stderr(&missing));
+}
+
+/// The anchor of a line, as the writer logs it (`sha256:HEX` of the line's bytes).
+fn keyward_sha256(line: &str) -> String {
+    let output = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(line.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("sha256sum");
+    let text = String::from_utf8_lossy(&output.stdout);
+    format!("sha256:{}", text.split_whitespace().next().unwrap_or(""))
+}
