@@ -185,3 +185,89 @@ fn keyward_sha256(line: &str) -> String {
     let text = String::from_utf8_lossy(&output.stdout);
     format!("sha256:{}", text.split_whitespace().next().unwrap_or(""))
 }
+
+#[test]
+fn bundle_exec_records_the_handover_and_refuses_to_run_unrecorded() {
+    let scratch = Scratch::new();
+    scratch.write("pw", "correct horse\n");
+    let with_password = |args: &[&str], stdin: Option<&str>| {
+        let mut command = util::command_in(scratch.path(), args);
+        command.env("KEYWARD_VAULT_PASSWORD_FILE", scratch.join("pw"));
+        match stdin {
+            None => command.output().expect("run keyward"),
+            Some(text) => {
+                use std::io::Write;
+                command.stdin(std::process::Stdio::piped());
+                command.stdout(std::process::Stdio::piped());
+                command.stderr(std::process::Stdio::piped());
+                let mut child = command.spawn().expect("spawn keyward");
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(text.as_bytes())
+                    .expect("write stdin");
+                child.wait_with_output().expect("wait")
+            }
+        }
+    };
+    assert_eq!(
+        with_password(&["bundle", "new"], None).status.code(),
+        Some(0)
+    );
+    let set = with_password(&["bundle", "set", "DB_PASSWORD"], Some(CANARY));
+    assert_eq!(set.status.code(), Some(0), "{}", stderr(&set));
+
+    let exec = with_password(
+        &[
+            "bundle",
+            "exec",
+            "--audit-log",
+            "audit.log",
+            "--state-dir",
+            "state",
+            "--",
+            "sh",
+            "-c",
+            "test -n \"$DB_PASSWORD\"",
+        ],
+        None,
+    );
+    assert_eq!(exec.status.code(), Some(0), "{}", stderr(&exec));
+    let log = scratch.read("audit.log");
+    let entry: serde_json::Value =
+        serde_json::from_str(log.lines().next().expect("an entry")).expect("JSON");
+    assert_eq!(entry["event"], "bundle.exec");
+    assert_eq!(entry["subject"], "control/secrets.vault.env");
+    assert_eq!(entry["detail"]["keys"], serde_json::json!(["DB_PASSWORD"]));
+    assert_eq!(entry["detail"]["command"], "sh");
+    assert!(!log.contains(CANARY) && !log.contains("test -n"), "{log}");
+    let public = stdout(&scratch.keyward(&["audit", "key", "--state-dir", "state"]))
+        .trim()
+        .to_owned();
+    let verified = scratch.keyward(&["audit", "verify", "audit.log", "--key", &public]);
+    assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
+
+    // A log that cannot be written: the command does not run.
+    std::fs::create_dir(scratch.join("blocked.log")).expect("a directory where the log goes");
+    let refused = with_password(
+        &[
+            "bundle",
+            "exec",
+            "--audit-log",
+            "blocked.log",
+            "--state-dir",
+            "state",
+            "--",
+            "touch",
+            "ran",
+        ],
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(30), "{}", stderr(&refused));
+    assert!(
+        !scratch.join("ran").exists(),
+        "the command ran without its audit entry"
+    );
+    assert!(!stderr(&refused).contains(CANARY));
+}

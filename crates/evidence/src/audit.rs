@@ -584,6 +584,27 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_writers_keep_one_chain() {
+        let (_dir, key, path, _) = log_with(1);
+        std::thread::scope(|scope| {
+            for writer in 0..8 {
+                let (key, path) = (&key, &path);
+                scope.spawn(move || {
+                    for round in 0..5 {
+                        let records = [record(&format!("w{writer}/r{round}"))];
+                        append(path, key, &records, "h", "a").expect("append");
+                    }
+                });
+            }
+        });
+        let text = std::fs::read(&path).expect("read");
+        let verified = verify(&text, &key.verifying_key(), None);
+        assert_eq!(verified.problems, Vec::<String>::new());
+        // The first batch (an entry and its checkpoint), then 40 more of the same.
+        assert_eq!((verified.entries, verified.checkpoints), (82, 41));
+    }
+
+    #[test]
     fn a_torn_log_is_not_appended_to_and_keys_stay_private() {
         let (dir, key, path, _) = log_with(2);
         let mut text = std::fs::read(&path).expect("read");

@@ -142,6 +142,34 @@ pub fn signing_key(state_dir: Option<&Path>) -> Result<ed25519_dalek::SigningKey
         .map_err(|e| Failure::new(ErrorKind::Write, e))
 }
 
+/// Appends `records` to `log`, signed with the key in `state_dir` (or the default state
+/// directory), and logs the closing checkpoint's anchor at info level.
+pub fn append_records(
+    log: &Path,
+    state_dir: Option<&Path>,
+    records: &[Record],
+) -> Result<(), Failure> {
+    let key = signing_key(state_dir)?;
+    append_with(log, &key, records)
+}
+
+fn append_with(
+    log: &Path,
+    key: &ed25519_dalek::SigningKey,
+    records: &[Record],
+) -> Result<(), Failure> {
+    let appended = audit::append(log, key, records, &host(), &actor())
+        .context("writing the audit log")
+        .map_err(|e| Failure::new(ErrorKind::Write, e))?;
+    tracing::info!(
+        log = %log.display(),
+        entries = appended.written,
+        anchor = %appended.anchor,
+        "audit checkpoint"
+    );
+    Ok(())
+}
+
 /// Appends what a sync changed to the audit log: one entry per target written, deleted or
 /// failed (target, key count, fingerprint or reason; never a value), then a checkpoint whose
 /// anchor is logged at info level for a log shipper to keep.
@@ -162,16 +190,7 @@ impl SyncAudit {
         if records.is_empty() {
             return Ok(());
         }
-        let appended = audit::append(&self.path, &self.key, &records, &host(), &actor())
-            .context("writing the audit log")
-            .map_err(|e| Failure::new(ErrorKind::Write, e))?;
-        tracing::info!(
-            log = %self.path.display(),
-            entries = appended.written,
-            anchor = %appended.anchor,
-            "audit checkpoint"
-        );
-        Ok(())
+        append_with(&self.path, &self.key, &records)
     }
 }
 

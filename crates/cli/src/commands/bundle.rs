@@ -270,6 +270,8 @@ enum BundleCommand {
         /// Do not pass keyward's own environment on, only the values.
         #[arg(long)]
         pristine: bool,
+        #[command(flatten)]
+        audit: ExecAudit,
         /// The command and its arguments, after --.
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<OsString>,
@@ -284,10 +286,58 @@ enum BundleCommand {
         /// A regular 0600 file instead of a FIFO.
         #[arg(long)]
         no_fifo: bool,
+        #[command(flatten)]
+        audit: ExecAudit,
         /// The command and its arguments, after --; {} becomes the path.
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
+}
+
+/// Where `bundle exec` and `exec-file` record that they handed values to a command.
+#[derive(Debug, Args)]
+pub struct ExecAudit {
+    /// Record the handover (the bundle, the key names, the command's name; never values or
+    /// arguments) in this audit log before the command runs; if it cannot be written, the
+    /// command does not run (see `keyward audit`).
+    #[arg(long, value_name = "FILE", env = "KEYWARD_AUDIT_LOG")]
+    audit_log: Option<PathBuf>,
+    /// The state directory holding the audit signing key.
+    #[arg(long, value_name = "DIR", requires = "audit_log")]
+    state_dir: Option<PathBuf>,
+}
+
+impl ExecAudit {
+    /// Appends the handover of `keys` from `bundle` to `command`.
+    fn record<'a>(
+        &self,
+        bundle: &Path,
+        keys: impl Iterator<Item = &'a String>,
+        command: &[OsString],
+    ) -> Result<(), Failure> {
+        let Some(log) = &self.audit_log else {
+            return Ok(());
+        };
+        let program = command
+            .first()
+            .map(|c| {
+                Path::new(c)
+                    .file_name()
+                    .unwrap_or(c)
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .unwrap_or_default();
+        let mut detail = serde_json::Map::new();
+        detail.insert("keys".into(), keys.cloned().collect::<Vec<_>>().into());
+        detail.insert("command".into(), program.into());
+        let record = keyward_evidence::audit::Record {
+            event: "bundle.exec".into(),
+            subject: bundle.display().to_string(),
+            detail,
+        };
+        super::audit::append_records(log, self.state_dir.as_deref(), &[record])
+    }
 }
 
 /// Runs `keyward bundle …`.
@@ -348,9 +398,14 @@ pub fn run(args: BundleArgs, output: &Output) -> Result<Done, Failure> {
         BundleCommand::Exec {
             only,
             pristine,
+            audit,
             command,
-        } => exec_env(&context, &only, pristine, &command),
-        BundleCommand::ExecFile { no_fifo, command } => exec_file(&context, !no_fifo, &command),
+        } => exec_env(&context, &only, pristine, &audit, &command),
+        BundleCommand::ExecFile {
+            no_fifo,
+            audit,
+            command,
+        } => exec_file(&context, !no_fifo, &audit, &command),
     }
 }
 
@@ -840,16 +895,24 @@ fn exec_env(
     context: &Context_,
     only: &[String],
     pristine: bool,
+    audit: &ExecAudit,
     command: &[OsString],
 ) -> Result<Done, Failure> {
     let bundle = context.open()?;
     let values = select(&bundle, only)?;
+    audit.record(bundle.path(), values.keys(), command)?;
     let error = exec::exec_env(&values, pristine, command);
     Err(exec_failure(error))
 }
 
-fn exec_file(context: &Context_, use_fifo: bool, command: &[OsString]) -> Result<Done, Failure> {
+fn exec_file(
+    context: &Context_,
+    use_fifo: bool,
+    audit: &ExecAudit,
+    command: &[OsString],
+) -> Result<Done, Failure> {
     let bundle = context.open()?;
+    audit.record(bundle.path(), bundle.values().keys(), command)?;
     let plaintext = env::render(bundle.values());
     drop(bundle);
     let code = exec::exec_file(&plaintext, use_fifo, command).map_err(exec_failure)?;

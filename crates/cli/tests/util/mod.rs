@@ -51,14 +51,27 @@ impl Scratch {
 
 /// Runs the built `keyward ARGS` in `dir`, with no environment that could change its output.
 pub fn keyward_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keyward"))
+    command_in(dir, args).output().expect("run keyward")
+}
+
+/// The built `keyward ARGS` in `dir`, with no environment that could change its output and
+/// `dir` as HOME, ready for more settings.
+pub fn command_in(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    command
         .current_dir(dir)
+        .env("HOME", dir)
+        .env_remove("XDG_STATE_HOME")
         .env_remove("KEYWARD_LOG_LEVEL")
         .env_remove("KEYWARD_LOG_FORMAT")
+        .env_remove("KEYWARD_AUDIT_LOG")
+        .env_remove("KEYWARD_VAULT_PASSWORD_FILE")
+        .env_remove("ANSIBLE_VAULT_PASSWORD_FILE")
+        .env_remove("KEYWARD_VAULT_PASSWORD_COMMAND")
         .env("NO_COLOR", "1")
         .args(args)
-        .output()
-        .expect("run keyward")
+        .stdin(std::process::Stdio::null());
+    command
 }
 
 /// What keyward printed on stdout.
