@@ -364,7 +364,18 @@ async fn the_operator_syncs_external_secrets_as_eso_does_on_a_real_apiserver() {
         .await
         .expect("ESO's Secret");
 
-    let operator = Operator::start(&kube, scratch.path());
+    let audit_log = scratch.path().join("audit.log");
+    let state_dir = scratch.path().join("state");
+    let operator = Operator::start_with(
+        &kube,
+        scratch.path(),
+        &[
+            "--audit-log",
+            audit_log.to_str().expect("path"),
+            "--state-dir",
+            state_dir.to_str().expect("path"),
+        ],
+    );
     cluster
         .wait_ready("apps", "adopted", "True", "SecretSynced")
         .await;
@@ -646,11 +657,50 @@ async fn the_operator_syncs_external_secrets_as_eso_does_on_a_real_apiserver() {
         "{metrics}"
     );
     let logs = operator.logs();
+    // The audit log (written every 5 s): the Secrets created, none for the adopted one (no
+    // write), intact under the operator's key.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let audit = loop {
+        let text = std::fs::read_to_string(&audit_log).unwrap_or_default();
+        if text.contains("\"projection.created\"") && text.contains("\"checkpoint\"") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no audit entries: {text}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(!audit.contains("\"subject\":\"apps/adopted\""), "{audit}");
+    let keyward = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(args)
+            .output()
+            .expect("run keyward")
+    };
+    let public = keyward(&[
+        "audit",
+        "key",
+        "--state-dir",
+        state_dir.to_str().expect("path"),
+    ]);
+    let public = String::from_utf8_lossy(&public.stdout).trim().to_owned();
+    let verified = keyward(&[
+        "audit",
+        "verify",
+        audit_log.to_str().expect("path"),
+        "--key",
+        &public,
+    ]);
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
     for (what, text) in [
         ("events", &events),
         ("statuses", &statuses),
         ("logs", &logs),
         ("metrics", &metrics),
+        ("the audit log", &audit),
     ] {
         assert!(!text.contains(CANARY), "the canary leaked into {what}");
     }

@@ -54,6 +54,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Consecutive failures per ExternalSecret, for the backoff.
     pub failures: Mutex<HashMap<(String, String), u32>>,
+    /// Told of every Secret created, updated or deleted (the audit log).
+    pub on_projection: Option<crate::ProjectionObserver>,
     /// How many timed refreshes may run at once: fewer than the workers, so that new and
     /// changed ExternalSecrets (and Secrets to repair) always find a free worker.
     pub refresh_slots: Arc<tokio::sync::Semaphore>,
@@ -181,9 +183,47 @@ pub async fn reconcile(
         failed,
     );
     if let Some(action) = sink.action() {
+        observe(&ctx, &namespace, &name, &target, action, &outcome);
         publish(&ctx, &object, success_event(action)).await;
     }
     Ok(next_action(&ctx, &es, &namespace, &name, &outcome))
+}
+
+/// Tells the audit observer of a Secret written or removed.
+fn observe(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    target: &str,
+    action: SecretAction,
+    outcome: &Result<Projected, SyncError>,
+) {
+    let Some(observer) = &ctx.on_projection else {
+        return;
+    };
+    let action = match action {
+        SecretAction::Created => "created",
+        SecretAction::Updated => "updated",
+        SecretAction::Deleted => "deleted",
+        SecretAction::Unchanged => return,
+    };
+    let (keys, fingerprint) = match outcome {
+        Ok(Projected {
+            projection:
+                keyward_sync::Projection::Written {
+                    keys, fingerprint, ..
+                },
+            ..
+        }) => (*keys, Some(fingerprint.clone())),
+        _ => (0, None),
+    };
+    (observer.0)(crate::ProjectionRecord {
+        external_secret: format!("{namespace}/{name}"),
+        target: format!("{namespace}/{target}"),
+        action,
+        keys,
+        fingerprint,
+    });
 }
 
 /// What happens after a reconcile: the next refresh, a backoff after a failure, or nothing

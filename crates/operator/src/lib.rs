@@ -67,6 +67,34 @@ pub struct OperatorConfig {
     pub reporter: String,
     /// Compete for a Lease and reconcile only while leading; `None`: always reconcile.
     pub leader_election: Option<leader::LeaderConfig>,
+    /// Told of every Secret the operator creates, updates or deletes (for the audit log).
+    pub on_projection: Option<ProjectionObserver>,
+}
+
+/// A Secret the operator created, updated or deleted: names, a key count and a fingerprint
+/// (keyed per operator process), never a value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectionRecord {
+    /// `namespace/name` of the ExternalSecret.
+    pub external_secret: String,
+    /// `namespace/name` of the Secret.
+    pub target: String,
+    /// `created`, `updated` or `deleted`.
+    pub action: &'static str,
+    /// Keys the Secret holds (0 when deleted).
+    pub keys: usize,
+    /// The keyed fingerprint of what it holds.
+    pub fingerprint: Option<String>,
+}
+
+/// Receives [`ProjectionRecord`]s; called on the reconcile's task, so it must not block.
+#[derive(Clone)]
+pub struct ProjectionObserver(pub Arc<dyn Fn(ProjectionRecord) + Send + Sync>);
+
+impl std::fmt::Debug for ProjectionObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProjectionObserver")
+    }
 }
 
 impl Default for OperatorConfig {
@@ -78,6 +106,7 @@ impl Default for OperatorConfig {
             metrics_address: None,
             reporter: "keyward".into(),
             leader_election: None,
+            on_projection: None,
         }
     }
 }
@@ -303,6 +332,7 @@ async fn reconcile_all(
         metrics,
         failures: Default::default(),
         refresh_slots: external_secret::refresh_slots(config.concurrency),
+        on_projection: config.on_projection.clone(),
     });
 
     let resource = resources::external_secret();

@@ -150,10 +150,11 @@ pub fn append_records(
     records: &[Record],
 ) -> Result<(), Failure> {
     let key = signing_key(state_dir)?;
-    append_with(log, &key, records)
+    append_signed(log, &key, records)
 }
 
-fn append_with(
+/// Appends `records` to `log` with `key`, logging the closing checkpoint's anchor.
+pub fn append_signed(
     log: &Path,
     key: &ed25519_dalek::SigningKey,
     records: &[Record],
@@ -190,7 +191,7 @@ impl SyncAudit {
         if records.is_empty() {
             return Ok(());
         }
-        append_with(&self.path, &self.key, &records)
+        append_signed(&self.path, &self.key, &records)
     }
 }
 

@@ -1,6 +1,7 @@
 //! `keyward operator`: the cluster half, ExternalSecrets pulled into Kubernetes Secrets.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -85,6 +86,16 @@ struct RunArgs {
     /// How long a Lease holds without renewal (a standby takes over within it).
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
     leader_election_lease_duration: std::time::Duration,
+
+    /// Append every Secret created, updated or deleted (names, key count, fingerprint; never a
+    /// value) to this audit log, in batches each closed by a signed checkpoint (a file on a
+    /// volume; see `keyward audit`).
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<PathBuf>,
+
+    /// The directory holding the audit signing key (audit.key, created on first use).
+    #[arg(long, value_name = "DIR", requires = "audit_log")]
+    state_dir: Option<PathBuf>,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -136,7 +147,26 @@ pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
         leader.retry_period = args.leader_election_lease_duration * 2 / 15;
         leader
     });
+    let (on_projection, audited) = match &args.audit_log {
+        Some(log) => {
+            let writer = AuditWriter {
+                log: log.clone(),
+                key: super::audit::signing_key(args.state_dir.as_deref())?,
+                pending: Default::default(),
+            };
+            let writer = std::sync::Arc::new(writer);
+            let observer = {
+                let writer = std::sync::Arc::clone(&writer);
+                keyward_operator::ProjectionObserver(std::sync::Arc::new(move |record| {
+                    writer.push(&record);
+                }))
+            };
+            (Some(observer), Some(writer))
+        }
+        None => (None, None),
+    };
     let config = keyward_operator::OperatorConfig {
+        on_projection,
         leader_election,
         namespace: args.namespace,
         controller_class: args.controller_class,
@@ -154,17 +184,76 @@ pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
             .await
             .context("connecting to the cluster (KUBECONFIG, ~/.kube/config or in-cluster)")
             .map_err(|e| Failure::new(ErrorKind::Store, e))?;
-        keyward_operator::run(client, config)
-            .await
-            .map_err(|error| {
-                let kind = match error {
-                    keyward_operator::OperatorError::Metrics { .. } => ErrorKind::Write,
-                    _ => ErrorKind::Store,
-                };
-                Failure::new(kind, error)
-            })
+        if let Some(writer) = &audited {
+            tokio::spawn(std::sync::Arc::clone(writer).flush_every(AUDIT_FLUSH));
+        }
+        let result = keyward_operator::run(client, config).await;
+        if let Some(writer) = &audited {
+            writer.flush();
+        }
+        result.map_err(|error| {
+            let kind = match error {
+                keyward_operator::OperatorError::Metrics { .. } => ErrorKind::Write,
+                _ => ErrorKind::Store,
+            };
+            Failure::new(kind, error)
+        })
     })?;
     Ok(Done::Exit(keyward_core::ExitCode::Success))
+}
+
+/// How often the operator's audit entries are written (each batch closed by a checkpoint).
+const AUDIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Collects the operator's projection records and appends them to the audit log in batches:
+/// one fsync and one signature per batch, not per Secret.
+struct AuditWriter {
+    log: PathBuf,
+    key: ed25519_dalek::SigningKey,
+    pending: std::sync::Mutex<Vec<keyward_evidence::audit::Record>>,
+}
+
+impl AuditWriter {
+    fn push(&self, record: &keyward_operator::ProjectionRecord) {
+        let mut detail = serde_json::Map::new();
+        detail.insert("target".into(), record.target.clone().into());
+        detail.insert("keys".into(), record.keys.into());
+        if let Some(fingerprint) = &record.fingerprint {
+            detail.insert("fingerprint".into(), fingerprint.clone().into());
+        }
+        let entry = keyward_evidence::audit::Record {
+            event: format!("projection.{}", record.action),
+            subject: record.external_secret.clone(),
+            detail,
+        };
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.push(entry);
+        }
+    }
+
+    /// Writes what is pending; a failure is logged and the records are kept for the next try.
+    fn flush(&self) {
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        if pending.is_empty() {
+            return;
+        }
+        match super::audit::append_signed(&self.log, &self.key, &pending) {
+            Ok(()) => pending.clear(),
+            Err(failure) => tracing::error!("{}", failure.message()),
+        }
+    }
+
+    async fn flush_every(self: std::sync::Arc<Self>, period: std::time::Duration) {
+        let mut ticks = tokio::time::interval(period);
+        loop {
+            ticks.tick().await;
+            let writer = std::sync::Arc::clone(&self);
+            // The append takes a file lock and fsyncs: not on an async worker.
+            let _ = tokio::task::spawn_blocking(move || writer.flush()).await;
+        }
+    }
 }
 
 fn print_crds() -> Result<Done, Failure> {
