@@ -96,6 +96,21 @@ spec:
   - match: {secretKey: url, remoteRef: {remoteKey: db-url}}
 ";
 
+/// `keyward check --offline deploy EXTRA…`: its exit code and stdout.
+fn check(scratch: &Scratch, extra: &[&str]) -> (Option<i32>, String) {
+    let mut args = vec!["check", "--offline", "deploy"];
+    args.extend_from_slice(extra);
+    let output = scratch.keyward(&args);
+    (output.status.code(), stdout(&output))
+}
+
+/// Asserts the exit code and that the report holds `line`.
+fn assert_reports(result: &(Option<i32>, String), code: i32, line: &str) {
+    let (status, out) = result;
+    assert_eq!(*status, Some(code), "{out}");
+    assert!(out.contains(line), "expected {line:?} in:\n{out}");
+}
+
 /// A tree that passes: the Secret `db-tls` is produced by nothing here (a warning).
 fn healthy() -> Scratch {
     let scratch = Scratch::new();
@@ -131,52 +146,50 @@ fn a_key_the_external_secret_no_longer_produces_fails_the_workload_that_reads_it
     let scratch = healthy();
     // The pull request renames the key; the Deployment still reads `password`.
     scratch.write("deploy/apps/db.yaml", &external_secret("db-password"));
-    let output = scratch.keyward(&["check", "--offline", "deploy"]);
-    let out = stdout(&output);
-    assert_eq!(output.status.code(), Some(1), "{out}");
-    assert!(
-        out.contains(
-            "FAIL     Deployment apps/web (deploy/apps/web.yaml document 1): container app env DB_PASSWORD reads key password of Secret apps/db, which ExternalSecret apps/db does not produce (it produces: db-password, url)"
-        ),
-        "{out}"
+    let result = check(&scratch, &[]);
+    assert_reports(
+        &result,
+        1,
+        "FAIL     Deployment apps/web (deploy/apps/web.yaml document 1): container app env DB_PASSWORD reads key password of Secret apps/db, which ExternalSecret apps/db does not produce (it produces: db-password, url)",
     );
-    assert!(!out.contains("DB_URL"), "url is still produced: {out}");
+    assert!(
+        !result.1.contains("DB_URL"),
+        "url is still produced: {}",
+        result.1
+    );
 }
 
 #[test]
 fn stores_must_be_declared_or_known_and_must_serve_the_namespace() {
     let scratch = healthy();
     scratch.write("deploy/stores.yaml", "");
-    let output = scratch.keyward(&["check", "--offline", "deploy"]);
-    let out = stdout(&output);
-    assert_eq!(output.status.code(), Some(1), "{out}");
-    assert!(
-        out.contains("FAIL     ExternalSecret apps/db (deploy/apps/db.yaml document 1): spec.secretStoreRef: ClusterSecretStore vault is not declared in these manifests (if it lives elsewhere, say --known-store ClusterSecretStore/vault)"),
-        "{out}"
+    let result = check(&scratch, &[]);
+    assert_reports(
+        &result,
+        1,
+        "FAIL     ExternalSecret apps/db (deploy/apps/db.yaml document 1): spec.secretStoreRef: ClusterSecretStore vault is not declared in these manifests (if it lives elsewhere, say --known-store ClusterSecretStore/vault)",
     );
-    assert!(out.contains("PushSecret apps/db-copy"), "{out}");
-    let known = scratch.keyward(&[
-        "check",
-        "--offline",
-        "deploy",
-        "--known-store",
-        "ClusterSecretStore/vault",
-        "--known-store",
-        "SecretStore/apps/local",
-    ]);
-    assert_eq!(known.status.code(), Some(0), "{}", stdout(&known));
+    assert_reports(&result, 1, "PushSecret apps/db-copy");
+    let known = check(
+        &scratch,
+        &[
+            "--known-store",
+            "ClusterSecretStore/vault",
+            "--known-store",
+            "SecretStore/apps/local",
+        ],
+    );
+    assert_eq!(known.0, Some(0), "{}", known.1);
 
     let scratch = healthy();
     scratch.write(
         "deploy/stores.yaml",
         &STORES.replace("namespaces: [apps]", "namespaces: [billing]"),
     );
-    let output = scratch.keyward(&["check", "--offline", "deploy"]);
-    let out = stdout(&output);
-    assert_eq!(output.status.code(), Some(1), "{out}");
-    assert!(
-        out.contains("ClusterSecretStore vault does not serve namespace apps (its spec.conditions keep it out)"),
-        "{out}"
+    assert_reports(
+        &check(&scratch, &[]),
+        1,
+        "ClusterSecretStore vault does not serve namespace apps (its spec.conditions keep it out)",
     );
 }
 
@@ -187,12 +200,10 @@ fn templates_and_schemas_that_do_not_load_are_invalid_manifests() {
         "deploy/apps/db.yaml",
         &external_secret("password").replace("| urlquery }}", "| urlquery }"),
     );
-    let output = scratch.keyward(&["check", "--offline", "deploy"]);
-    let out = stdout(&output);
-    assert_eq!(output.status.code(), Some(11), "{out}");
-    assert!(
-        out.contains("INVALID  ExternalSecret apps/db (deploy/apps/db.yaml document 1): spec.target.template.data.url: "),
-        "{out}"
+    assert_reports(
+        &check(&scratch, &[]),
+        11,
+        "INVALID  ExternalSecret apps/db (deploy/apps/db.yaml document 1): spec.target.template.data.url: ",
     );
 
     let scratch = healthy();
@@ -200,12 +211,10 @@ fn templates_and_schemas_that_do_not_load_are_invalid_manifests() {
         "deploy/apps/broken.yaml",
         "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: broken, namespace: apps}\nspec:\n  data:\n  - secretKey: k\n    remoteRef: {key: [not, a, string]}\n",
     );
-    let output = scratch.keyward(&["check", "--offline", "deploy"]);
-    let out = stdout(&output);
-    assert_eq!(output.status.code(), Some(11), "{out}");
-    assert!(
-        out.contains("INVALID  ExternalSecret broken (deploy/apps/broken.yaml document 1): spec.data[0].remoteRef.key: got a sequence, expected a string"),
-        "{out}"
+    assert_reports(
+        &check(&scratch, &[]),
+        11,
+        "INVALID  ExternalSecret broken (deploy/apps/broken.yaml document 1): spec.data[0].remoteRef.key: got a sequence, expected a string",
     );
 }
 
@@ -330,12 +339,10 @@ spec:
     fake: {data: [{key: a, value: b}]}
 ",
     );
-    let output = scratch.keyward(&["check", "--offline", "deploy"]);
-    let out = stdout(&output);
-    assert_eq!(output.status.code(), Some(11), "{out}");
-    assert!(
-        out.contains("INVALID  ClusterSecretStore vault (deploy/stores.yaml document 1): spec.provider.azurekv.tenantId: got a map, expected a string; tenantId is the directory id as a string; a client id and secret go in authSecretRef.clientId and authSecretRef.clientSecret"),
-        "{out}"
+    assert_reports(
+        &check(&scratch, &[]),
+        11,
+        "INVALID  ClusterSecretStore vault (deploy/stores.yaml document 1): spec.provider.azurekv.tenantId: got a map, expected a string; tenantId is the directory id as a string; a client id and secret go in authSecretRef.clientId and authSecretRef.clientSecret",
     );
 
     // tenantId fixed, the ids still beside it: the apiserver would drop them silently.
@@ -346,11 +353,9 @@ spec:
             "tenantId: 9f2c-tenant",
         ),
     );
-    let output = scratch.keyward(&["check", "--offline", "deploy"]);
-    let out = stdout(&output);
-    assert_eq!(output.status.code(), Some(0), "{out}");
-    assert!(
-        out.contains("warn     ClusterSecretStore vault (deploy/stores.yaml document 1): spec.provider.azurekv.clientId: keyward does not read this field; ESO reads these as authSecretRef.clientId"),
-        "{out}"
+    assert_reports(
+        &check(&scratch, &[]),
+        0,
+        "warn     ClusterSecretStore vault (deploy/stores.yaml document 1): spec.provider.azurekv.clientId: keyward does not read this field; ESO reads these as authSecretRef.clientId",
     );
 }
