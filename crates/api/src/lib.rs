@@ -9,6 +9,7 @@
 //!   The provider block is kept as raw JSON ([`ProviderSpec`]): each provider in
 //!   keyward-providers owns and validates its own configuration, so this crate never grows a
 //!   field per provider.
+//! - [`convert`]: `v1beta1` manifests rewritten to `v1`, comments and key order kept.
 //! - [`load`]: multi-document YAML into typed objects, with errors that name file, document
 //!   and field. Names that become paths ([`ResourceName`], [`NamespaceName`]) are checked
 //!   there, once, as Kubernetes checks them.
@@ -33,6 +34,7 @@
 
 mod cluster_external_secret;
 mod common;
+pub mod convert;
 mod duration;
 mod external_secret;
 pub mod load;

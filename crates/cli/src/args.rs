@@ -126,6 +126,10 @@ pub enum Command {
     )]
     Check(crate::commands::check::CheckArgs),
 
+    /// Rewrite external-secrets.io/v1beta1 manifests to v1, keeping comments and key order.
+    #[command(after_long_help = crate::commands::convert::AFTER_LONG_HELP)]
+    Convert(crate::commands::convert::ConvertArgs),
+
     /// The tamper-evident audit log: its public key, and its verification.
     #[command(subcommand, after_long_help = crate::commands::audit::AFTER_LONG_HELP)]
     Audit(crate::commands::audit::AuditCommand),
