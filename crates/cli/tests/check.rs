@@ -262,7 +262,7 @@ fn json_and_junit_carry_the_same_findings() {
 }
 
 #[test]
-fn without_offline_the_command_says_what_it_can_do() {
+fn manifests_without_offline_are_a_usage_error_naming_the_flag() {
     let scratch = healthy();
     let output = scratch.keyward(&["check", "deploy"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));

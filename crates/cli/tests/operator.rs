@@ -2136,3 +2136,124 @@ async fn target_policies_templates_and_refresh_policies_on_a_real_apiserver() {
     drop(operator);
     drop(kube);
 }
+
+/// `keyward check` against the cluster: ExternalSecrets Ready and fresh, stores Ready, and the
+/// keys workloads read present in the Secrets the operator wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyward_check_reads_the_health_of_the_cluster() {
+    let Some(kube) =
+        kube_with_eso_crds(&["externalsecrets", "secretstores", "clustersecretstores"]).await
+    else {
+        return;
+    };
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster {
+        client: kube.admin_client().await.expect("client"),
+        es: resource("ExternalSecret", "externalsecrets"),
+        css: resource("ClusterSecretStore", "clustersecretstores"),
+    };
+    cluster.namespace("apps").await;
+    cluster
+        .fake_store("fake", &[("db", CANARY)], json!({}))
+        .await;
+    cluster
+        .external_secret(
+            "apps",
+            "db",
+            json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                   "data": [{"secretKey": "password", "remoteRef": {"key": "db"}}]}),
+        )
+        .await;
+    cluster
+        .external_secret(
+            "apps",
+            "orphan",
+            json!({"secretStoreRef": {"name": "gone", "kind": "ClusterSecretStore"},
+                   "data": [{"secretKey": "password", "remoteRef": {"key": "db"}}]}),
+        )
+        .await;
+    let deployment: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": "apps"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "app", "image": "web:1", "env": [
+                {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+                {"name": "DB_USER", "valueFrom": {"secretKeyRef": {"name": "db", "key": "user"}}}
+            ]}]}
+        }}
+    }))
+    .expect("deployment");
+    Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(cluster.client.clone(), "apps")
+        .create(&PostParams::default(), &deployment)
+        .await
+        .expect("create deployment");
+    let operator = Operator::start(&kube, scratch.path());
+    cluster
+        .wait_ready("apps", "db", "True", "SecretSynced")
+        .await;
+    cluster
+        .wait_ready("apps", "orphan", "False", "SecretSyncedError")
+        .await;
+
+    let check = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["check", "--log-level", "trace"])
+            .args(extra)
+            .env("KUBECONFIG", kube.kubeconfig_path())
+            .output()
+            .expect("run keyward check");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        );
+        assert!(
+            !stdout.contains(CANARY) && !stderr.contains(CANARY),
+            "the canary leaked: {stdout}{stderr}"
+        );
+        (output.status.code(), stdout)
+    };
+    let (code, out) = check(&[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(
+            "FAIL     ExternalSecret apps/orphan (cluster): not Ready: SecretSyncedError: "
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL     Deployment apps/web (cluster): container app env DB_USER reads key user of Secret apps/db, which does not hold it (it holds: password)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("ExternalSecret apps/db "),
+        "db is healthy: {out}"
+    );
+    assert!(!out.contains("DB_PASSWORD"), "password is there: {out}");
+    assert!(
+        out.contains("checked 2 ExternalSecrets, 0 PushSecrets, 1 store, 1 workload: 0 invalid, 2 unhealthy, 0 warnings"),
+        "{out}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let (code, out) = check(&["--max-age", "2s", "--output", "json"]);
+    assert_eq!(code, Some(1), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("JSON report");
+    let stale = json["checked"]
+        .as_array()
+        .expect("checked")
+        .iter()
+        .find(|c| c["name"] == "db" && c["kind"] == "ExternalSecret")
+        .expect("db");
+    assert_eq!(stale["findings"][0]["rule"], "age", "{stale}");
+
+    let unreachable = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .arg("check")
+        .env("KUBECONFIG", scratch.path().join("missing-kubeconfig"))
+        .env("HOME", scratch.path())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .expect("run keyward check");
+    assert_eq!(unreachable.status.code(), Some(20));
+    drop(operator);
+    drop(kube);
+}

@@ -7,12 +7,14 @@
 //! Secret produced elsewhere, keys known only at sync time). [`Report::outcome`] maps them onto
 //! the documented exit codes.
 
+mod cluster;
 mod offline;
 mod produces;
 mod workloads;
 
 use serde::Serialize;
 
+pub use cluster::{ClusterOptions, check_cluster};
 pub use offline::{KnownStore, OfflineOptions, check_offline};
 
 /// How bad a finding is.
@@ -43,7 +45,8 @@ impl Severity {
 pub struct Finding {
     /// How bad it is.
     pub severity: Severity,
-    /// Which rule found it: `schema`, `store`, `template`, `regexp`, `target`, `secret`, `key`.
+    /// Which rule found it: `schema`, `provider`, `store`, `template`, `regexp`, `target`,
+    /// `secret`, `key`; against a cluster also `ready` and `age`.
     pub rule: &'static str,
     /// What is wrong and what to do, in one line. Names only, never a value.
     pub message: String,

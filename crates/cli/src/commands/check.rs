@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use anyhow::{Context, anyhow};
 use clap::Args;
 use keyward_core::{ErrorKind, ExitCode};
-use keyward_evidence::check::{KnownStore, OfflineOptions, Outcome, check_offline};
+use keyward_evidence::check::{
+    ClusterOptions, KnownStore, OfflineOptions, Outcome, check_cluster, check_offline,
+};
 use keyward_evidence::report;
 
 use crate::failure::Failure;
@@ -27,6 +29,11 @@ or imagePullSecrets must find it produced by an ExternalSecret (or a Secret mani
 namespace, with every key it reads: the commonest outage is a workload asking for a key its
 ExternalSecret no longer produces.
 
+Without --offline, the cluster of KUBECONFIG (or the pod's) is checked: every ExternalSecret
+Ready (and refreshed within --max-age) with its Secret present, every SecretStore and
+ClusterSecretStore Ready, and every Deployment, StatefulSet, DaemonSet, Job and CronJob finding
+the Secrets and keys it reads in the cluster.
+
 Findings name objects, fields and keys, never a value. Warnings say what the manifests cannot
 tell (a Secret produced elsewhere, keys that only the store knows, as with dataFrom); --strict
 makes them fail.";
@@ -38,30 +45,39 @@ Examples:
   keyward check --offline deploy/ --known-store ClusterSecretStore/vault
   keyward check --offline deploy/ --junit check.xml     # for the CI system's test view
   keyward check --offline deploy/ --output json | jq '.checked[] | select(.findings != [])'
+  keyward check                                   # the cluster: Ready, Secrets, workloads' keys
+  keyward check -n payments --max-age 2h --junit health.xml
 
 Exit codes: 0 healthy (warnings allowed unless --strict), 1 unhealthy, 2 usage,
-11 invalid manifests (schema, template or regular expression), 30 the JUnit file could not be
-written.";
+11 invalid manifests (schema, template or regular expression), 20 the cluster cannot be read,
+30 the JUnit file could not be written.";
 
 /// Options of `keyward check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Manifest files, or directories searched for *.yaml and *.yml.
-    #[arg(required = true, value_name = "PATHS")]
+    /// With --offline: manifest files, or directories searched for *.yaml and *.yml.
+    #[arg(value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
 
-    /// Check the manifests alone: no cluster, no store (for pull requests).
+    /// Check the manifests alone: no cluster, no store (for pull requests). Without it, the
+    /// cluster of KUBECONFIG (or the pod's) is checked.
     #[arg(long)]
     pub offline: bool,
+
+    /// Against a cluster: an ExternalSecret refreshed longer ago than this (a Go duration,
+    /// e.g. 2h) is unhealthy.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "offline")]
+    pub max_age: Option<std::time::Duration>,
 
     /// A store that exists outside these manifests: ClusterSecretStore/NAME,
     /// SecretStore/NAMESPACE/NAME or SecretStore/NAME (in every namespace). Repeatable.
     #[arg(long, value_name = "KIND/NAME", value_parser = parse_known_store)]
     pub known_store: Vec<KnownStore>,
 
-    /// Namespace of objects whose manifest names none.
-    #[arg(long, short = 'n', default_value = "default")]
-    pub namespace: String,
+    /// With --offline: the namespace of objects whose manifest names none (default
+    /// `default`). Against a cluster: check this namespace only (default: all).
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
 
     /// Also write the report as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
@@ -76,27 +92,68 @@ pub struct CheckArgs {
     pub verbose: bool,
 }
 
+/// The cluster check on a runtime of its own; a cluster that cannot be read is exit 20.
+fn check_cluster_blocking(
+    options: &ClusterOptions,
+) -> Result<keyward_evidence::check::Report, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
+    runtime.block_on(async {
+        let client = kube::Client::try_default()
+            .await
+            .context("connecting to the cluster (KUBECONFIG, ~/.kube/config or in-cluster)")
+            .map_err(|e| Failure::new(ErrorKind::Store, e))?;
+        check_cluster(client, options)
+            .await
+            .context("reading the cluster")
+            .map_err(|e| Failure::new(ErrorKind::Store, e))
+    })
+}
+
 fn parse_known_store(text: &str) -> Result<KnownStore, String> {
     text.parse()
 }
 
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    keyward_api::parse_go_duration(text)
+}
+
 /// Runs `keyward check`.
 pub fn run(args: &CheckArgs, output: &Output) -> Result<ExitCode, Failure> {
-    if !args.offline {
-        return Err(Failure::new(
-            ErrorKind::Usage,
-            anyhow!(
-                "keyward check checks manifests with --offline; checks against a cluster or the stores are not available yet"
-            ),
-        ));
+    if let Some(namespace) = &args.namespace {
+        keyward_api::NamespaceName::parse(namespace)
+            .map_err(|e| Failure::new(ErrorKind::Usage, anyhow!("--namespace: {e}")))?;
     }
-    keyward_api::NamespaceName::parse(&args.namespace)
-        .map_err(|e| Failure::new(ErrorKind::Usage, anyhow!("--namespace: {e}")))?;
-    let options = OfflineOptions {
-        default_namespace: args.namespace.clone(),
-        known_stores: args.known_store.clone(),
+    let report = if args.offline {
+        if args.paths.is_empty() {
+            return Err(Failure::new(
+                ErrorKind::Usage,
+                anyhow!("--offline checks manifests: name files or directories"),
+            ));
+        }
+        let options = OfflineOptions {
+            default_namespace: args.namespace.clone().unwrap_or_else(|| "default".into()),
+            known_stores: args.known_store.clone(),
+        };
+        check_offline(&args.paths, &options)
+    } else {
+        if !args.paths.is_empty() || !args.known_store.is_empty() {
+            return Err(Failure::new(
+                ErrorKind::Usage,
+                anyhow!(
+                    "manifests and --known-store are for --offline; without it the cluster is checked"
+                ),
+            ));
+        }
+        let options = ClusterOptions {
+            namespace: args.namespace.clone(),
+            max_age: args.max_age,
+        };
+        check_cluster_blocking(&options)?
     };
-    let report = check_offline(&args.paths, &options);
     if let Some(path) = &args.junit {
         keyward_bundle::write_atomic(path, report::junit(&report, args.strict).as_bytes())
             .with_context(|| format!("writing {}", path.display()))
