@@ -1,6 +1,10 @@
 //! `keyward bundle` end to end: against the real ansible-vault and sops, bad input that must
 //! fail cleanly and leave the file byte-identical, and a canary that no output may contain.
 
+mod util;
+
+use util::stderr;
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -94,10 +98,6 @@ fn ok(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn ansible_vault(tools: &Tools, scratch: &Scratch) -> Command {

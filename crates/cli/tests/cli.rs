@@ -1,6 +1,10 @@
 //! The binary's contract: version, help, usage errors on one line with exit 2, failures with
 //! the documented exit code, JSON errors, colour control, completions and man pages.
 
+mod util;
+
+use util::{stderr, stdout};
+
 use std::process::{Command, Output};
 
 fn keyward(args: &[&str]) -> Output {
@@ -11,14 +15,6 @@ fn keyward(args: &[&str]) -> Output {
         .env_remove("KEYWARD_LOG_FORMAT")
         .output()
         .expect("run keyward")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]

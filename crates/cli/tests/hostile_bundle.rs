@@ -5,6 +5,10 @@
 //!
 //! The ansible-vault format is checked against the real ansible-vault (ansible-core).
 
+mod util;
+
+use util::stderr;
+
 use std::ffi::OsStr;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -93,10 +97,6 @@ fn ok(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Asserts the exit code and that stderr is one line.

@@ -3,6 +3,10 @@
 //! One clear line and the documented exit code; `--strict` fails a scan that could not look
 //! everywhere; racing first runs share one key; no value in any output.
 
+mod util;
+
+use util::stderr;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -61,10 +65,6 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .expect("run git");
     assert!(output.status.success(), "git {args:?}");
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn all_output(output: &Output) -> String {

@@ -2,6 +2,10 @@
 //! that are not what they claim. Each test is a finding of the hardening review (issue 12)
 //! and failed before its fix. The next review starts here.
 
+mod util;
+
+use util::everything as text;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -66,14 +70,6 @@ impl Scratch {
         found.sort();
         found
     }
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn report(output: &Output) -> serde_json::Value {

@@ -2,6 +2,10 @@
 //! input (exit 11) named by path, and templates that would build more than a Secret can hold
 //! fail with the field they are in, within the process (no abort), without showing data.
 
+mod util;
+
+use util::stderr;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -26,10 +30,6 @@ fn render(dir: &Path) -> Output {
         dir,
         &["template", "render", "-f", "es.yaml", "--data", "data.json"],
     )
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]

@@ -1,6 +1,10 @@
 //! `keyward sync` end to end: ESO semantics on the fake provider, a real OpenBao with its
 //! token in the bundle, failures that leave the projection untouched, and a canary.
 
+mod util;
+
+use util::{stderr, stdout};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -62,14 +66,6 @@ impl Scratch {
     fn read(&self, relative: &str) -> String {
         std::fs::read_to_string(self.path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
     }
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// The run succeeded; otherwise fail with everything it printed.

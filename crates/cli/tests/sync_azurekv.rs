@@ -4,6 +4,10 @@
 //! vault's test CA through `SSL_CERT_FILE`, as a host would. The vault is seeded through the
 //! official SDK.
 
+mod util;
+
+use util::everything as text;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -52,14 +56,6 @@ impl Run {
     fn read(&self, relative: &str) -> String {
         std::fs::read_to_string(self.path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
     }
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// A managed identity store; `identity` tells one test's token requests apart on the

@@ -83,3 +83,8 @@ pub fn stdout(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// Everything keyward printed: stdout, then stderr.
+pub fn everything(output: &Output) -> String {
+    format!("{}{}", stdout(output), stderr(output))
+}
