@@ -109,6 +109,72 @@ pub fn documents(text: &str, origin: &str) -> Vec<Result<(usize, Document), Load
     documents
 }
 
+/// The fields of each `external-secrets.io` document that keyward's types (ESO's schema,
+/// field for field) do not have, by the document's 1-based position (counted as
+/// [`documents`] counts): the apiserver drops fields its schema lacks without a word, so a
+/// misspelt or misplaced field silently does nothing; a field of a newer ESO is one keyward
+/// does not act on. Provider blocks are left to the providers (keyward-providers'
+/// `registry::check_config`).
+pub fn unknown_fields(text: &str) -> Vec<(usize, Vec<String>)> {
+    if check_nesting(text).is_err() {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    for (position, deserializer) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let Ok(Strict(value)) = Strict::deserialize(deserializer) else {
+            break;
+        };
+        let (api_version, kind) = (field(&value, "apiVersion"), field(&value, "kind"));
+        let unknown = match (api_version.as_str(), kind.as_str()) {
+            ("external-secrets.io/v1", "ExternalSecret") => ignored::<ExternalSecret>(value),
+            ("external-secrets.io/v1", "SecretStore") => ignored::<SecretStore>(value),
+            ("external-secrets.io/v1", "ClusterSecretStore") => {
+                ignored::<ClusterSecretStore>(value)
+            }
+            ("external-secrets.io/v1alpha1", "PushSecret") => ignored::<PushSecret>(value),
+            _ => Vec::new(),
+        };
+        if !unknown.is_empty() {
+            found.push((position + 1, unknown));
+        }
+    }
+    found
+}
+
+/// The paths serde skips when it types `value` as `T`, but `apiVersion`, `kind` and
+/// `status`.
+fn ignored<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Vec<String> {
+    let mut paths = Vec::new();
+    let _ = serde_ignored::deserialize::<_, _, T>(value, |path| {
+        let path = bracket_indexes(&path.to_string());
+        // apiVersion and kind come from the type; status is the controller's, not the author's.
+        if path != "apiVersion"
+            && path != "kind"
+            && path != "status"
+            && !path.starts_with("status.")
+        {
+            paths.push(path);
+        }
+    });
+    paths
+}
+
+/// `spec.data.0.remoteRef` as the other errors spell it: `spec.data[0].remoteRef`.
+fn bracket_indexes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 2);
+    for segment in path.split('.') {
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+    out
+}
+
 fn typed(value: serde_json::Value, api_version: &str, kind: &str) -> Result<Document, String> {
     let eso = api_version.starts_with("external-secrets.io/");
     match (api_version, kind) {
@@ -461,6 +527,37 @@ spec:
             "{message}"
         );
         assert!(!message.contains("hunter2-canary"), "{message}");
+    }
+
+    #[test]
+    fn fields_the_schema_lacks_are_named_by_document_and_path() {
+        let text = "apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: db}
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {name: vault, kind: ClusterSecretStore}
+  data:
+  - secretKey: password
+    remoteRef: {key: db, propery: password}
+  targets: {name: db}
+---
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: {name: vault}
+spec:
+  provider: {vault: {anything: goes}}
+";
+        assert_eq!(
+            unknown_fields(text),
+            [(
+                1,
+                vec![
+                    "spec.data[0].remoteRef.propery".to_owned(),
+                    "spec.targets".to_owned()
+                ]
+            )]
+        );
     }
 
     #[test]

@@ -359,3 +359,20 @@ spec:
         "warn     ClusterSecretStore vault (deploy/stores.yaml document 1): spec.provider.azurekv.clientId: keyward does not read this field; ESO reads these as authSecretRef.clientId",
     );
 }
+
+#[test]
+fn misspelt_fields_the_apiserver_would_drop_are_named() {
+    let scratch = healthy();
+    scratch.write(
+        "deploy/apps/db.yaml",
+        &external_secret("password").replace(
+            "remoteRef: {key: apps/db, property: password}",
+            "remoteRef: {key: apps/db, propery: password}",
+        ),
+    );
+    assert_reports(
+        &check(&scratch, &[]),
+        0,
+        "warn     ExternalSecret apps/db (deploy/apps/db.yaml document 1): spec.data[0].remoteRef.propery: not a field keyward knows for this kind",
+    );
+}

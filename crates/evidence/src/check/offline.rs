@@ -120,6 +120,8 @@ struct Manifests {
     config_maps: BTreeMap<(String, String), BTreeMap<String, String>>,
     /// Namespace manifests' labels, for ClusterSecretStore conditions by selector.
     namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    /// `FILE document N` → fields its schema lacks (the apiserver would drop them).
+    unknown_fields: BTreeMap<String, Vec<String>>,
 }
 
 impl Manifests {
@@ -135,6 +137,11 @@ impl Manifests {
                     continue;
                 }
             };
+            for (index, fields) in load::unknown_fields(&text) {
+                manifests
+                    .unknown_fields
+                    .insert(format!("{origin} document {index}"), fields);
+            }
             for document in load::documents(&text, &origin) {
                 match document {
                     Ok((index, document)) => {
@@ -261,19 +268,20 @@ impl Manifests {
             let name = name_of(&store.object.metadata);
             report
                 .checked
-                .push(checked("SecretStore", store, name, findings));
+                .push(checked(self, "SecretStore", store, name, findings));
         }
         for store in &self.cluster_stores {
             let findings = provider_findings(&store.object.spec.store, None);
             let name = name_of(&store.object.metadata);
             report
                 .checked
-                .push(checked("ClusterSecretStore", store, name, findings));
+                .push(checked(self, "ClusterSecretStore", store, name, findings));
         }
         for es in &self.external_secrets {
             let mut findings = Vec::new();
             self.check_external_secret(es, options, &producers, &mut findings);
             report.checked.push(checked(
+                self,
                 "ExternalSecret",
                 es,
                 name_of(&es.object.metadata),
@@ -284,6 +292,7 @@ impl Manifests {
             let mut findings = Vec::new();
             self.check_push_secret(push, options, &producers, &mut findings);
             report.checked.push(checked(
+                self,
                 "PushSecret",
                 push,
                 name_of(&push.object.metadata),
@@ -819,7 +828,28 @@ fn finding(severity: Severity, rule: &'static str, message: String) -> Finding {
     }
 }
 
-fn checked<T>(kind: &str, placed: &Placed<T>, name: String, findings: Vec<Finding>) -> Checked {
+/// Warnings for the fields of the document at `origin` that its schema lacks.
+fn unknown_field_findings(manifests: &Manifests, origin: &str) -> Vec<Finding> {
+    let fields = manifests.unknown_fields.get(origin).into_iter().flatten();
+    fields
+        .map(|field| {
+            finding(
+                Severity::Warning,
+                "schema",
+                format!("{field}: not a field keyward knows for this kind: if ESO's schema lacks it too, the apiserver drops it silently (misspelt or misplaced?); if a newer ESO has it, keyward does not act on it"),
+            )
+        })
+        .collect()
+}
+
+fn checked<T>(
+    manifests: &Manifests,
+    kind: &str,
+    placed: &Placed<T>,
+    name: String,
+    mut findings: Vec<Finding>,
+) -> Checked {
+    findings.extend(unknown_field_findings(manifests, &placed.origin));
     Checked {
         kind: kind.to_owned(),
         namespace: placed.namespace.clone(),
