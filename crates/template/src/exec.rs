@@ -8,12 +8,12 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::funcs::{FuncMap, Function, Param};
 use crate::gofmt;
 use crate::gostring::GoString;
 use crate::limits;
 use crate::methods::{self, Method};
 use crate::parse::{Arg, ArgKind, Branch, Command, List, Node, Number, Pipe};
+use crate::registry::{FuncMap, Function, Param};
 use crate::value::Value;
 
 /// Go's template recursion limit (`maxExecDepth`). The executor runs on a thread with a 1 GiB

@@ -63,6 +63,7 @@ mod lex;
 mod limits;
 mod methods;
 mod parse;
+mod registry;
 mod semver;
 mod sprig;
 mod value;
@@ -77,8 +78,8 @@ pub use semver::Version as SemverVersion;
 pub use value::{GoStruct, IntType, TypedInt, Value};
 
 use error::line_column;
-use funcs::FuncMap;
 use parse::List;
+use registry::FuncMap;
 
 /// The stack of the thread a template is parsed and executed on. Go grows a goroutine's
 /// stack up to 1 GiB, so templates nest and recurse far deeper than a default 2 MiB thread

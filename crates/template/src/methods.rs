@@ -9,8 +9,8 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use crate::funcs::{FuncResult, Param};
 use crate::gotime::{self, GoTime, Zone};
+use crate::registry::{FuncResult, Param};
 use crate::semver::Version;
 use crate::value::{IntType, TypedInt, Value};
 

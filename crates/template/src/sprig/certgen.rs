@@ -34,7 +34,7 @@ use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::time::{Time, Validity};
 use x509_cert::{Certificate, TbsCertificate, Version};
 
-use crate::funcs::{FuncMap, FuncResult, Param, int_at, text_at};
+use crate::registry::{FuncMap, FuncResult, Param, int_at, text_at};
 use crate::sprig::keys::{Curve, PrivateKey, parse_pkcs8, parse_sec1};
 use crate::sprig::pem::{Block, decode, encode};
 use crate::value::{GoStruct, Value};

@@ -13,7 +13,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::funcs::{FuncMap, FuncResult, Param, text_at};
+use crate::registry::{FuncMap, FuncResult, Param, text_at};
 use crate::sprig::pem::{Block, decode, encode};
 use crate::value::Value;
 

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::{is_empty, strval, to_int64};
-use crate::funcs::{FuncMap, FuncResult, Param, int_at, text_at};
 use crate::gostring::GoString;
+use crate::registry::{FuncMap, FuncResult, Param, int_at, text_at};
 use crate::value::Value;
 
 use Param::{Any, Int, Map, Str};

@@ -11,7 +11,7 @@ use base64::Engine;
 
 use hmac::Mac;
 
-use crate::funcs::{FuncMap, FuncResult, Param, bytes_at, int_at, text_at};
+use crate::registry::{FuncMap, FuncResult, Param, bytes_at, int_at, text_at};
 use crate::value::Value;
 
 use Param::{Int, Str};

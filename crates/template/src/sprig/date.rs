@@ -3,8 +3,8 @@
 //! argument rules: `date` and friends read a `time.Time` or Unix seconds as `int`/`int64`
 //! and use the current time for anything else; an unknown zone name means UTC.
 
-use crate::funcs::{FuncMap, FuncResult, Param, text_at};
 use crate::gotime::{self, GoTime, Zone};
+use crate::registry::{FuncMap, FuncResult, Param, text_at};
 use crate::value::Value;
 
 use crate::gotime::{format_duration, parse_duration};

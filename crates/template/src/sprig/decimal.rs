@@ -4,7 +4,7 @@
 //! result is parsed back into a float.
 
 use super::to_float64;
-use crate::funcs::{FuncMap, Param};
+use crate::registry::{FuncMap, Param};
 use crate::value::Value;
 
 /// `mantissa × 10^exponent`.

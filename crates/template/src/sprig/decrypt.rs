@@ -5,7 +5,7 @@
 
 use rsa::Oaep;
 
-use crate::funcs::{FuncMap, FuncResult, Param, bytes_at, text_at};
+use crate::registry::{FuncMap, FuncResult, Param, bytes_at, text_at};
 use crate::sprig::keys::{PrivateKey, parse_private_key};
 use crate::sprig::pem::decode;
 use crate::value::Value;

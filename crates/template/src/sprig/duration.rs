@@ -2,8 +2,8 @@
 //! Go's `time.Duration.String` and `time.ParseDuration`. Like Sprig, `duration` reads only a
 //! string or an `int64` (a template's integer literal is an `int` and counts as zero).
 
-use crate::funcs::{FuncMap, Param};
 use crate::gotime::{format_duration, parse_duration};
+use crate::registry::{FuncMap, Param};
 use crate::value::Value;
 
 const SECOND: u64 = 1_000_000_000;

@@ -5,9 +5,9 @@
 use base64::Engine;
 use sha1::Digest;
 
-use crate::funcs::{FuncMap, FuncResult, Param, bytes_at, string, text_at};
 use crate::gofmt;
 use crate::gostring;
+use crate::registry::{FuncMap, FuncResult, Param, bytes_at, string, text_at};
 use crate::value::Value;
 
 use Param::{Any, Str};

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value as Json};
 
-use crate::funcs::{FuncMap, FuncResult, Param, text_at};
+use crate::registry::{FuncMap, FuncResult, Param, text_at};
 use crate::sprig::keys::{Curve, PrivateKey, PublicKey};
 use crate::sprig::pem::{Block, encode};
 use crate::value::Value;

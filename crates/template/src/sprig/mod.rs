@@ -26,10 +26,10 @@ mod strings;
 mod url;
 mod yaml;
 
-use crate::funcs::{FuncMap, FuncResult, Param, bytes_at, int_at, string, text_at};
 use crate::gofmt;
 use crate::gostring::GoString;
 use crate::limits;
+use crate::registry::{FuncMap, FuncResult, Param, bytes_at, int_at, string, text_at};
 use crate::value::{IntType, Value};
 
 use Param::{Any, Bool, Int, Str};

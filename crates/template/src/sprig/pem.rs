@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 
-use crate::funcs::{FuncMap, FuncResult, Param, text_at};
+use crate::registry::{FuncMap, FuncResult, Param, text_at};
 use crate::sprig::encoding::go_base64_decode;
 use crate::value::Value;
 

@@ -19,7 +19,7 @@ use p12_keystore::{
 };
 use sha1::Digest;
 
-use crate::funcs::{FuncMap, FuncResult, Param, bytes_at, text_at};
+use crate::registry::{FuncMap, FuncResult, Param, bytes_at, text_at};
 use crate::sprig::certs::{Cert, chain_pem, ordered_chain};
 use crate::sprig::keys::{parse_pkcs8, parse_private_key};
 use crate::sprig::pem::{Block, decode, encode};

@@ -4,8 +4,8 @@
 
 use base64::Engine;
 
-use crate::funcs::{FuncMap, FuncResult, Param, int_at, text_at};
 use crate::limits;
+use crate::registry::{FuncMap, FuncResult, Param, int_at, text_at};
 use crate::value::Value;
 
 use Param::{Int, Str};

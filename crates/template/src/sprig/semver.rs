@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use regex::Regex;
 
-use crate::funcs::{FuncMap, Param, text_at};
+use crate::registry::{FuncMap, Param, text_at};
 use crate::value::Value;
 
 pub(crate) use crate::semver::Version;

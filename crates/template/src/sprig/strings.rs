@@ -11,10 +11,10 @@ use regex::bytes::Regex;
 
 use super::case::is_upper;
 use super::strval;
-use crate::funcs::{FuncMap, FuncResult, Param, bytes_at, int_at, string, text_at};
 use crate::gofmt;
 use crate::gostring::{self, GoString, decode_last_rune, decode_rune};
 use crate::limits;
+use crate::registry::{FuncMap, FuncResult, Param, bytes_at, int_at, string, text_at};
 use crate::value::Value;
 
 use Param::{Any, Int, Str};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::funcs::{FuncMap, Param, text_at};
+use crate::registry::{FuncMap, Param, text_at};
 use crate::value::Value;
 
 pub(crate) fn register(map: &mut FuncMap) {

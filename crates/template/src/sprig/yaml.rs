@@ -7,8 +7,8 @@
 
 use std::cmp::Ordering;
 
-use crate::funcs::{FuncMap, Param, bytes_at};
 use crate::gofmt;
+use crate::registry::{FuncMap, Param, bytes_at};
 use crate::sprig::encoding::to_json;
 use crate::sprig::fromyaml;
 use crate::value::Value;
