@@ -6,7 +6,6 @@
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 
-use crate::args::GlobalArgs;
 use crate::output::Output;
 
 /// `--log-level`.
@@ -49,12 +48,12 @@ pub enum LogFormat {
 }
 
 /// Installs the global tracing subscriber.
-pub fn init(global: &GlobalArgs, output: &Output) -> anyhow::Result<()> {
+pub fn init(log_level: LogLevel, log_format: LogFormat, output: &Output) -> anyhow::Result<()> {
     // keyward's own crates (targets keyward, keyward_*: directives match by prefix) log at the
     // chosen level; the libraries under them (HTTP clients,
     // TLS) only at warn, because their debug output can include request bodies.
-    let level = global.log_level.directive();
-    let filter = match global.log_level {
+    let level = log_level.directive();
+    let filter = match log_level {
         LogLevel::Off | LogLevel::Error | LogLevel::Warn => EnvFilter::new(level),
         _ => EnvFilter::new(format!("warn,keyward={level}")),
     };
@@ -62,7 +61,7 @@ pub fn init(global: &GlobalArgs, output: &Output) -> anyhow::Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(true);
-    let installed = match global.log_format {
+    let installed = match log_format {
         LogFormat::Text => builder.with_ansi(output.color_stderr).try_init(),
         LogFormat::Json => builder.json().with_ansi(false).try_init(),
     };

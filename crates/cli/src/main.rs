@@ -9,6 +9,7 @@ mod commands;
 mod failure;
 mod logging;
 mod output;
+mod state;
 
 use std::process::ExitCode;
 
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
         Err(error) => return failure::report_clap_error(error),
     };
     let output = Output::new(cli.global.output, cli.global.color);
-    if let Err(error) = logging::init(&cli.global, &output) {
+    if let Err(error) = logging::init(cli.global.log_level, cli.global.log_format, &output) {
         return failure::report(&Failure::from(error), &output);
     }
     match commands::run(cli.command, &output) {

@@ -136,7 +136,7 @@ fn read_log(path: &Path) -> Result<Vec<u8>, Failure> {
 
 /// The signing key in `state_dir` (or the default state directory), created on first use.
 pub fn signing_key(state_dir: Option<&Path>) -> Result<ed25519_dalek::SigningKey, Failure> {
-    let dir = state_dir.map_or_else(super::sync::default_state_dir, Path::to_path_buf);
+    let dir = state_dir.map_or_else(crate::state::default_state_dir, Path::to_path_buf);
     audit::signing_key(&dir.join("audit.key"))
         .context("preparing the audit signing key")
         .map_err(|e| Failure::new(ErrorKind::Write, e))

@@ -146,7 +146,10 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
         },
         ..HostCredentials::default()
     };
-    let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(crate::state::default_state_dir);
     let fingerprint_key = run::fingerprint_key(&state_dir)
         .with_context(|| format!("preparing the fingerprint key in {}", state_dir.display()))
         .map_err(|e| Failure::new(ErrorKind::Write, e))?;
@@ -339,18 +342,6 @@ fn open_bundle(
     password: &super::bundle::PasswordArgs,
 ) -> Result<keyward_bundle::env::EnvMap, Failure> {
     super::bundle::open_credentials(path, password)
-}
-
-pub fn default_state_dir() -> PathBuf {
-    let env_dir = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env_dir("XDG_STATE_HOME")
-        .or_else(|| env_dir("HOME").map(|home| home.join(".local").join("state")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("keyward")
 }
 
 fn print_report(report: &Report, output: &Output) -> Result<(), Failure> {
