@@ -62,7 +62,7 @@ impl Operator {
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .envs(envs.iter().copied())
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(log.with_extension("out")).expect("stdout"))
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()
             .expect("start keyward operator");
@@ -75,6 +75,10 @@ impl Operator {
 
     fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(self.log.with_extension("out")).unwrap_or_default()
     }
 
     async fn metrics(&self) -> String {
@@ -374,6 +378,7 @@ async fn the_operator_syncs_external_secrets_as_eso_does_on_a_real_apiserver() {
             audit_log.to_str().expect("path"),
             "--state-dir",
             state_dir.to_str().expect("path"),
+            "--audit-stdout",
         ],
     );
     cluster
@@ -669,6 +674,17 @@ async fn the_operator_syncs_external_secrets_as_eso_does_on_a_real_apiserver() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     assert!(!audit.contains("\"subject\":\"apps/adopted\""), "{audit}");
+    // The same entries, one JSON line each, on stdout for log shippers.
+    let shipped = operator.stdout();
+    let first: serde_json::Value = serde_json::from_str(shipped.lines().next().unwrap_or(""))
+        .unwrap_or_else(|_| panic!("a JSON line on stdout: {shipped}"));
+    assert!(
+        first["event"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("projection.")),
+        "{first}"
+    );
+    assert!(!shipped.contains(CANARY), "{shipped}");
     let keyward = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_keyward"))
             .args(args)

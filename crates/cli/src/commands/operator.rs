@@ -96,6 +96,11 @@ struct RunArgs {
     /// The directory holding the audit signing key (audit.key, created on first use).
     #[arg(long, value_name = "DIR", requires = "audit_log")]
     state_dir: Option<PathBuf>,
+
+    /// Also print each audit entry as one JSON line on stdout, for log shippers (the entries
+    /// of --audit-log without its chain and signatures; alone, without a file, too).
+    #[arg(long)]
+    audit_stdout: bool,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -147,23 +152,28 @@ pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
         leader.retry_period = args.leader_election_lease_duration * 2 / 15;
         leader
     });
-    let (on_projection, audited) = match &args.audit_log {
-        Some(log) => {
-            let writer = AuditWriter {
-                log: log.clone(),
-                key: super::audit::signing_key(args.state_dir.as_deref())?,
-                pending: Default::default(),
-            };
-            let writer = std::sync::Arc::new(writer);
-            let observer = {
-                let writer = std::sync::Arc::clone(&writer);
-                keyward_operator::ProjectionObserver(std::sync::Arc::new(move |record| {
-                    writer.push(&record);
-                }))
-            };
-            (Some(observer), Some(writer))
-        }
-        None => (None, None),
+    let (on_projection, audited) = if args.audit_log.is_some() || args.audit_stdout {
+        let log = match &args.audit_log {
+            Some(log) => Some((
+                log.clone(),
+                super::audit::signing_key(args.state_dir.as_deref())?,
+            )),
+            None => None,
+        };
+        let writer = std::sync::Arc::new(AuditWriter {
+            log,
+            stdout: args.audit_stdout,
+            pending: Default::default(),
+        });
+        let observer = {
+            let writer = std::sync::Arc::clone(&writer);
+            keyward_operator::ProjectionObserver(std::sync::Arc::new(move |record| {
+                writer.push(&record);
+            }))
+        };
+        (Some(observer), Some(writer))
+    } else {
+        (None, None)
     };
     let config = keyward_operator::OperatorConfig {
         on_projection,
@@ -208,8 +218,10 @@ const AUDIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 /// Collects the operator's projection records and appends them to the audit log in batches:
 /// one fsync and one signature per batch, not per Secret.
 struct AuditWriter {
-    log: PathBuf,
-    key: ed25519_dalek::SigningKey,
+    /// The log and its signing key, with --audit-log.
+    log: Option<(PathBuf, ed25519_dalek::SigningKey)>,
+    /// --audit-stdout.
+    stdout: bool,
     pending: std::sync::Mutex<Vec<keyward_evidence::audit::Record>>,
 }
 
@@ -226,6 +238,18 @@ impl AuditWriter {
             subject: record.external_secret.clone(),
             detail,
         };
+        if self.stdout {
+            let time = time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            println!(
+                "{}",
+                serde_json::json!({"time": time, "event": entry.event, "subject": entry.subject, "detail": entry.detail})
+            );
+        }
+        if self.log.is_none() {
+            return;
+        }
         if let Ok(mut pending) = self.pending.lock() {
             pending.push(entry);
         }
@@ -239,7 +263,10 @@ impl AuditWriter {
         if pending.is_empty() {
             return;
         }
-        match super::audit::append_signed(&self.log, &self.key, &pending) {
+        let Some((log, key)) = &self.log else {
+            return;
+        };
+        match super::audit::append_signed(log, key, &pending) {
             Ok(()) => pending.clear(),
             Err(failure) => tracing::error!("{}", failure.message()),
         }
