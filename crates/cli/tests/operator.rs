@@ -133,6 +133,20 @@ struct Cluster {
 }
 
 impl Cluster {
+    /// The admin's view of `kube`'s cluster.
+    async fn of(kube: &Kubernetes) -> Self {
+        Self::with(kube.admin_client().await.expect("client"))
+    }
+
+    /// The cluster as `client` sees it.
+    fn with(client: kube::Client) -> Self {
+        Self {
+            client,
+            es: resource("ExternalSecret", "externalsecrets"),
+            css: resource("ClusterSecretStore", "clustersecretstores"),
+        }
+    }
+
     fn external_secrets(&self, namespace: &str) -> Api<DynamicObject> {
         Api::namespaced_with(self.client.clone(), namespace, &self.es)
     }
@@ -285,11 +299,7 @@ async fn the_operator_syncs_external_secrets_as_eso_does_on_a_real_apiserver() {
         return;
     };
     let scratch = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster {
-        client: kube.admin_client().await.expect("client"),
-        es: resource("ExternalSecret", "externalsecrets"),
-        css: resource("ClusterSecretStore", "clustersecretstores"),
-    };
+    let cluster = Cluster::of(&kube).await;
     for namespace in ["apps", "other"] {
         cluster.namespace(namespace).await;
     }
@@ -748,11 +758,7 @@ async fn with_leader_election_one_replica_works_and_a_standby_takes_over() {
         return;
     };
     let scratch = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster {
-        client: kube.admin_client().await.expect("client"),
-        es: resource("ExternalSecret", "externalsecrets"),
-        css: resource("ClusterSecretStore", "clustersecretstores"),
-    };
+    let cluster = Cluster::of(&kube).await;
     cluster.namespace("apps").await;
     cluster.fake_store("fake", &[("k", "v")], json!({})).await;
 
@@ -1008,11 +1014,7 @@ async fn keywards_own_crds_accept_esos_snippets_and_serve_the_operator() {
     eprintln!("{created} snippet objects accepted under keyward's CRDs");
 
     // The operator serves them.
-    let cluster = Cluster {
-        client: client.clone(),
-        es: resource("ExternalSecret", "externalsecrets"),
-        css: resource("ClusterSecretStore", "clustersecretstores"),
-    };
+    let cluster = Cluster::with(client.clone());
     cluster.namespace("apps").await;
     cluster.fake_store("fake", &[("k", "v")], json!({})).await;
     let scratch = tempfile::tempdir().expect("tempdir");
@@ -1103,11 +1105,7 @@ async fn cluster_external_secrets_fan_out_across_namespaces_as_eso_does() {
         return;
     };
     let client = kube.admin_client().await.expect("client");
-    let cluster = Cluster {
-        client: client.clone(),
-        es: resource("ExternalSecret", "externalsecrets"),
-        css: resource("ClusterSecretStore", "clustersecretstores"),
-    };
+    let cluster = Cluster::with(client.clone());
     let namespaces = Api::<Namespace>::all(client.clone());
     let label = |name: &str, labels: serde_json::Value| {
         let namespaces = namespaces.clone();
@@ -1401,11 +1399,7 @@ async fn a_sigkill_in_the_middle_of_a_thousand_external_secrets_loses_and_blanks
     else {
         return;
     };
-    let cluster = Cluster {
-        client: kube.admin_client().await.expect("client"),
-        es: resource("ExternalSecret", "externalsecrets"),
-        css: resource("ClusterSecretStore", "clustersecretstores"),
-    };
+    let cluster = Cluster::of(&kube).await;
     cluster.namespace("bulk").await;
     cluster
         .fake_store(
@@ -1521,11 +1515,7 @@ async fn the_garbage_collector_removes_what_owners_take_with_them() {
         .await
         .expect("kube-controller-manager");
     let client = kube.admin_client().await.expect("client");
-    let cluster = Cluster {
-        client: client.clone(),
-        es: resource("ExternalSecret", "externalsecrets"),
-        css: resource("ClusterSecretStore", "clustersecretstores"),
-    };
+    let cluster = Cluster::with(client.clone());
     for namespace in ["gc-a", "gc-b"] {
         cluster.namespace(namespace).await;
     }
@@ -1663,11 +1653,7 @@ async fn push_secrets_write_into_openbao_and_aws_and_clean_up_after_themselves()
     let moto = Moto::start().await.expect("moto");
     let aws = aws_sdk_secretsmanager::Client::new(&moto.admin_config().await);
     let client = kube.admin_client().await.expect("client");
-    let cluster = Cluster {
-        client: client.clone(),
-        es: resource("ExternalSecret", "externalsecrets"),
-        css: resource("ClusterSecretStore", "clustersecretstores"),
-    };
+    let cluster = Cluster::with(client.clone());
     cluster.namespace("apps").await;
     let secret = |name: &str, data: &[(&str, &str)]| Secret {
         metadata: ObjectMeta {
@@ -1944,11 +1930,7 @@ async fn target_policies_templates_and_refresh_policies_on_a_real_apiserver() {
     else {
         return;
     };
-    let cluster = Cluster {
-        client: kube.admin_client().await.expect("client"),
-        es: resource("ExternalSecret", "externalsecrets"),
-        css: resource("ClusterSecretStore", "clustersecretstores"),
-    };
+    let cluster = Cluster::of(&kube).await;
     cluster.namespace("apps").await;
     cluster
         .fake_store("fake", &[("a", CANARY), ("b", "two")], json!({}))
@@ -2163,11 +2145,7 @@ async fn keyward_check_reads_the_health_of_the_cluster() {
         return;
     };
     let scratch = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster {
-        client: kube.admin_client().await.expect("client"),
-        es: resource("ExternalSecret", "externalsecrets"),
-        css: resource("ClusterSecretStore", "clustersecretstores"),
-    };
+    let cluster = Cluster::of(&kube).await;
     cluster.namespace("apps").await;
     cluster
         .fake_store("fake", &[("db", CANARY)], json!({}))

@@ -96,16 +96,8 @@ pub struct CheckArgs {
 fn check_cluster_blocking(
     options: &ClusterOptions,
 ) -> Result<keyward_evidence::check::Report, Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-        .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
-    runtime.block_on(async {
-        let client = kube::Client::try_default()
-            .await
-            .context("connecting to the cluster (KUBECONFIG, ~/.kube/config or in-cluster)")
-            .map_err(|e| Failure::new(ErrorKind::Store, e))?;
+    super::runtime()?.block_on(async {
+        let client = super::cluster_client().await?;
         check_cluster(client, options)
             .await
             .context("reading the cluster")

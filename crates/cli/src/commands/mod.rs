@@ -34,6 +34,30 @@ impl From<Done> for std::process::ExitCode {
     }
 }
 
+/// The multi-threaded runtime a command runs its cluster and store calls on.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::new(
+                keyward_core::ErrorKind::Internal,
+                anyhow::Error::new(e).context("starting the async runtime"),
+            )
+        })
+}
+
+/// A client for the cluster of KUBECONFIG, ~/.kube/config or the pod; exit 20 without one.
+pub(crate) async fn cluster_client() -> Result<kube::Client, Failure> {
+    kube::Client::try_default().await.map_err(|e| {
+        Failure::new(
+            keyward_core::ErrorKind::Store,
+            anyhow::Error::new(e)
+                .context("connecting to the cluster (KUBECONFIG, ~/.kube/config or in-cluster)"),
+        )
+    })
+}
+
 /// Runs a parsed subcommand and returns how a run that did not fail ends.
 pub fn run(command: Command, output: &Output) -> Result<Done, Failure> {
     match command {

@@ -184,16 +184,8 @@ pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
         metrics_address,
         ..Default::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-        .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
-    runtime.block_on(async {
-        let client = kube::Client::try_default()
-            .await
-            .context("connecting to the cluster (KUBECONFIG, ~/.kube/config or in-cluster)")
-            .map_err(|e| Failure::new(ErrorKind::Store, e))?;
+    super::runtime()?.block_on(async {
+        let client = super::cluster_client().await?;
         if let Some(writer) = &audited {
             tokio::spawn(std::sync::Arc::clone(writer).flush_every(AUDIT_FLUSH));
         }

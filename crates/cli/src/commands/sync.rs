@@ -179,11 +179,7 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
         (None, Some(signal), Some(pidfile)) => Some(ChangeHook::Signal { signal, pidfile }),
         _ => None,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-        .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
+    let runtime = super::runtime()?;
     if args.watch {
         let options = WatchOptions {
             run: options,
