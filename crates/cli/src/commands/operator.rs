@@ -204,6 +204,9 @@ pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
     Ok(Done::Exit(keyward_core::ExitCode::Success))
 }
 
+/// How many audit entries wait for an unwritable log before new ones are dropped (logged).
+const AUDIT_PENDING_MAX: usize = 100_000;
+
 /// How often the operator's audit entries are written (each batch closed by a checkpoint).
 const AUDIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -243,6 +246,15 @@ impl AuditWriter {
             return;
         }
         if let Ok(mut pending) = self.pending.lock() {
+            if pending.len() >= AUDIT_PENDING_MAX {
+                // The log has been unwritable for a long while (each failure is logged): keep
+                // memory bounded, and say what is lost.
+                tracing::error!(
+                    "the audit log is unwritable; {} entries kept, this one dropped",
+                    pending.len()
+                );
+                return;
+            }
             pending.push(entry);
         }
     }
