@@ -13,6 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use keyward_scan::synth::expand;
+use keyward_test_support::git;
 
 fn keyward_command(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
@@ -44,27 +45,6 @@ fn wait_guarded(mut child: Child) -> Output {
 
 fn keyward(dir: &Path, args: &[&str]) -> Output {
     wait_guarded(keyward_command(dir, args).spawn().expect("run keyward"))
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "kw")
-        .env("GIT_AUTHOR_EMAIL", "kw@kw.test")
-        .env("GIT_COMMITTER_NAME", "kw")
-        .env("GIT_COMMITTER_EMAIL", "kw@kw.test")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 fn all_output(output: &Output) -> String {

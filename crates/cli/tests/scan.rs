@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 
 use base64::Engine;
 use keyward_scan::synth::expand;
+use keyward_test_support::git;
 
 fn keyward(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_keyward"))
@@ -17,26 +18,6 @@ fn keyward(dir: &Path, args: &[&str]) -> Output {
         .env_remove("KEYWARD_SCAN_KEY_FILE")
         .output()
         .expect("run keyward")
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "kw")
-        .env("GIT_AUTHOR_EMAIL", "kw@kw.test")
-        .env("GIT_COMMITTER_NAME", "kw")
-        .env("GIT_COMMITTER_EMAIL", "kw@kw.test")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .status()
-        .expect("run git");
-    assert!(status.success(), "git {args:?}");
 }
 
 /// Planted values, generated at run time.

@@ -3,36 +3,11 @@
 //! attribution to the introducing commit; `--since`; staged changes.
 
 use std::path::Path;
-use std::process::Command;
 
 use base64::Engine;
 use keyward_scan::synth::expand;
 use keyward_scan::{Finding, Mode, ScanOptions, run};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "kw")
-        .env("GIT_AUTHOR_EMAIL", "kw@kw.test")
-        .env("GIT_COMMITTER_NAME", "kw")
-        .env("GIT_COMMITTER_EMAIL", "kw@kw.test")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("run git");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
+use keyward_test_support::git;
 
 fn write(dir: &Path, path: &str, text: &str) {
     let file = dir.join(path);

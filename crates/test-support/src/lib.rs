@@ -27,6 +27,7 @@
 
 mod corpus;
 mod error;
+mod git;
 mod keyvault_double;
 mod kubernetes;
 mod lowkey;
@@ -42,6 +43,7 @@ mod wait;
 
 pub use corpus::eso_corpus;
 pub use error::HarnessError;
+pub use git::git;
 pub use keyvault_double::{Counts as KeyVaultCounts, DOUBLE_TENANT, KeyVaultDouble};
 pub use kubernetes::Kubernetes;
 pub use lowkey::{LowkeyRequest, LowkeyVault};
