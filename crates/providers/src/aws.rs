@@ -22,7 +22,7 @@ use keyward_core::SecretValue;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-use crate::{Credentials, Fetched, Provider, ProviderError, ProviderErrorKind, StoreId};
+use crate::{Credentials, Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId};
 
 /// `spec.provider.aws`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -572,6 +572,49 @@ impl Provider for AwsProvider {
             })
             .collect();
         Ok(Fetched::Map(tags))
+    }
+
+    /// DescribeSecret: the versions and their stages, no value read. Without a version, the
+    /// one staged AWSCURRENT; a version is `uuid/ID` or a stage, as in `fetch`.
+    async fn describe(&self, key: &str, version: Option<&str>) -> Result<KeyInfo, ProviderError> {
+        let client = self.client().await?;
+        let output = client
+            .describe_secret()
+            .secret_id(self.full_key(key))
+            .send()
+            .await
+            .map_err(|e| self.classify(&e, Some(key)))?;
+        let stages = output.version_ids_to_stages();
+        let wanted = version.filter(|v| !v.is_empty()).unwrap_or("AWSCURRENT");
+        let found = match wanted.strip_prefix("uuid/") {
+            Some(id) => stages.and_then(|s| s.get_key_value(id)).map(|(id, _)| id),
+            None => stages.and_then(|s| {
+                s.iter()
+                    .find(|(_, names)| names.iter().any(|name| name == wanted))
+                    .map(|(id, _)| id)
+            }),
+        };
+        let Some(id) = found else {
+            return Err(self.error(
+                ProviderErrorKind::NotFound,
+                Some(key),
+                &format!("no version {wanted}"),
+            ));
+        };
+        // DescribeSecret dates the secret's last change, not each version: for the current
+        // version that is when it was made (or its metadata last changed).
+        let created = (wanted == "AWSCURRENT")
+            .then(|| output.last_changed_date())
+            .flatten()
+            .and_then(|date| {
+                date.fmt(aws_sdk_secretsmanager::primitives::DateTimeFormat::DateTime)
+                    .ok()
+            });
+        Ok(KeyInfo {
+            version: Some(format!("uuid/{id}")),
+            created,
+            read_value: false,
+        })
     }
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {

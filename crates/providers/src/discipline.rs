@@ -266,6 +266,15 @@ impl<P: Provider> Provider for Disciplined<P> {
         .await
     }
 
+    async fn describe(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<crate::KeyInfo, ProviderError> {
+        self.call("DescribeSecret", || self.inner.describe(key, version))
+            .await
+    }
+
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
         self.call("ListSecrets", || self.inner.list(find)).await
     }

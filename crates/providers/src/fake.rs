@@ -11,7 +11,7 @@ use keyward_api::ExternalSecretFind;
 use keyward_core::SecretValue;
 use serde::Deserialize;
 
-use crate::{Fetched, Provider, ProviderError, ProviderErrorKind, StoreId};
+use crate::{Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId};
 
 /// `spec.provider.fake`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -86,6 +86,27 @@ impl Provider for FakeProvider {
                     "no such key and version",
                 )
             })
+    }
+
+    /// The fake store is in memory: the entry's version, no value handed out.
+    async fn describe(&self, key: &str, version: Option<&str>) -> Result<KeyInfo, ProviderError> {
+        let version = version.unwrap_or("");
+        if !self
+            .entries
+            .contains_key(&(key.to_owned(), version.to_owned()))
+        {
+            return Err(ProviderError::new(
+                ProviderErrorKind::NotFound,
+                &self.store.0,
+                Some(key),
+                "no such key and version",
+            ));
+        }
+        Ok(KeyInfo {
+            version: (!version.is_empty()).then(|| version.to_owned()),
+            created: None,
+            read_value: false,
+        })
     }
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
@@ -177,5 +198,16 @@ mod tests {
             fake.list(&find).await.expect("list"),
             ["/foo/bar", "/foo/baz"]
         );
+    }
+
+    #[tokio::test]
+    async fn describe_names_the_version_without_the_value() {
+        let provider = provider();
+        let pinned = provider.describe("/foo/bar", Some("v2")).await.expect("v2");
+        assert_eq!(pinned.version.as_deref(), Some("v2"));
+        assert!(!pinned.read_value);
+        assert!(provider.describe("/foo/baz", None).await.is_ok());
+        let missing = provider.describe("/foo/bar", Some("v9")).await;
+        assert_eq!(missing.expect_err("v9").kind, ProviderErrorKind::NotFound);
     }
 }

@@ -19,7 +19,7 @@ use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 
-use crate::{Credentials, Fetched, Provider, ProviderError, ProviderErrorKind, StoreId};
+use crate::{Credentials, Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId};
 
 /// `spec.provider.kubernetes`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -382,6 +382,30 @@ impl Provider for KubernetesProvider {
             "annotations": secret.metadata.annotations.unwrap_or_default(),
         });
         Ok(Fetched::Document(SecretValue::from(document.to_string())))
+    }
+
+    /// The Secret's metadata alone (its resourceVersion and creation time); its data is
+    /// not transferred.
+    async fn describe(&self, key: &str, version: Option<&str>) -> Result<KeyInfo, ProviderError> {
+        if version.is_some_and(|v| !v.is_empty()) {
+            return Err(self.error(
+                ProviderErrorKind::Unsupported,
+                Some(key),
+                "Kubernetes Secrets have no versions",
+            ));
+        }
+        let meta = self
+            .api()
+            .await?
+            .get_metadata(key)
+            .await
+            .map_err(|e| self.classify(e, Some(key)))?
+            .metadata;
+        Ok(KeyInfo {
+            version: meta.resource_version,
+            created: meta.creation_timestamp.map(|t| t.0.to_string()),
+            read_value: false,
+        })
     }
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {

@@ -31,6 +31,21 @@ pub enum Fetched {
     Document(SecretValue),
 }
 
+/// What a store says about one key without handing over its value: which version is current
+/// (or whether the pinned one exists) and when it was made. `keyward check --stores-only`,
+/// `check --verify` and `keyward evidence` read this.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The store's id of the version described (the current one, or the one asked for), where
+    /// the store numbers or names versions.
+    pub version: Option<String>,
+    /// When that version was created (RFC 3339, as the store reports it), where it says.
+    pub created: Option<String>,
+    /// Whether the value itself had to be read to learn this: the store (or keyward's
+    /// provider for it) has no metadata-only read. The value is dropped unread.
+    pub read_value: bool,
+}
+
 /// One store. Implementations make exactly one store call per method call; caching,
 /// coalescing, rate limits and retries belong to [`crate::Disciplined`].
 #[async_trait::async_trait]
@@ -47,6 +62,17 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// Reads the metadata (tags, custom metadata) of `key`, for `metadataPolicy: Fetch`.
     async fn fetch_metadata(&self, key: &str) -> Result<Fetched, ProviderError> {
         Err(unsupported(self.store(), key, "metadataPolicy: Fetch"))
+    }
+
+    /// Whether `key` (at `version`, or the current one) exists, and its version id and creation
+    /// time, from a metadata read where the store has one. A missing key or version is a
+    /// [`crate::ProviderErrorKind::NotFound`] error. The default reads the value and drops it.
+    async fn describe(&self, key: &str, version: Option<&str>) -> Result<KeyInfo, ProviderError> {
+        self.fetch(key, version).await.map(|_| KeyInfo {
+            version: version.filter(|v| !v.is_empty()).map(str::to_owned),
+            created: None,
+            read_value: true,
+        })
     }
 
     /// The keys matching `find` (name regexp, path, tags), without their values.
@@ -100,6 +126,10 @@ impl Provider for Box<dyn Provider> {
 
     async fn fetch_metadata(&self, key: &str) -> Result<Fetched, ProviderError> {
         self.as_ref().fetch_metadata(key).await
+    }
+
+    async fn describe(&self, key: &str, version: Option<&str>) -> Result<KeyInfo, ProviderError> {
+        self.as_ref().describe(key, version).await
     }
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {

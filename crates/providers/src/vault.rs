@@ -20,7 +20,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::raw_json::{Kind, RawJson};
-use crate::{Credentials, Fetched, Provider, ProviderError, ProviderErrorKind, StoreId};
+use crate::{Credentials, Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId};
 
 /// Renew a login this long before its lease ends.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
@@ -608,6 +608,63 @@ impl Provider for VaultProvider {
                 .map(|(k, v)| (k.clone(), value_text(v)))
                 .collect(),
         ))
+    }
+
+    /// KV v2: the metadata endpoint (current version, each version's creation and deletion),
+    /// no value read. KV v1 keeps no versions: the value is read and dropped.
+    async fn describe(&self, key: &str, version: Option<&str>) -> Result<KeyInfo, ProviderError> {
+        if !self.v2 {
+            return self.fetch(key, version).await.map(|_| KeyInfo {
+                read_value: true,
+                ..KeyInfo::default()
+            });
+        }
+        let (mount, rest) = self.mount_and_rest(key);
+        let body = self
+            .get(&format!("{mount}/metadata/{rest}"), &[], key)
+            .await?;
+        let wanted = match version.filter(|v| !v.is_empty()) {
+            Some(version) => version.to_owned(),
+            None => match body
+                .pointer("/data/current_version")
+                .and_then(Value::as_u64)
+            {
+                Some(current) if current > 0 => current.to_string(),
+                _ => {
+                    return Err(self.error(
+                        ProviderErrorKind::NotFound,
+                        Some(key),
+                        "the secret has no current version",
+                    ));
+                }
+            },
+        };
+        let entry = body
+            .pointer("/data/versions")
+            .and_then(|versions| versions.get(&wanted))
+            .filter(|entry| {
+                let deleted = entry
+                    .get("deletion_time")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| !t.is_empty());
+                let destroyed = entry.get("destroyed").and_then(Value::as_bool) == Some(true);
+                !deleted && !destroyed
+            })
+            .ok_or_else(|| {
+                self.error(
+                    ProviderErrorKind::NotFound,
+                    Some(key),
+                    &format!("version {wanted} does not exist or is deleted"),
+                )
+            })?;
+        Ok(KeyInfo {
+            created: entry
+                .get("created_time")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            version: Some(wanted),
+            read_value: false,
+        })
     }
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {

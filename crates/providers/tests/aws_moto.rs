@@ -87,6 +87,31 @@ async fn values_versions_properties_and_tags() {
     };
     assert_eq!(text(&tags["team"]), "payments");
 
+    // DescribeSecret: versions and stages, no value.
+    let described = provider.describe("apps/db", None).await.expect("describe");
+    assert_eq!(described.version.as_deref(), Some(by_id.as_str()));
+    assert!(
+        !described.read_value && described.created.is_some(),
+        "{described:?}"
+    );
+    let previous = provider
+        .describe("apps/db", Some("AWSPREVIOUS"))
+        .await
+        .expect("stage");
+    assert_ne!(previous.version, described.version);
+    assert!(provider.describe("apps/db", Some(&by_id)).await.is_ok());
+    for (key, version) in [
+        ("apps/db", Some("uuid/00000000-0000-0000-0000-000000000000")),
+        ("apps/db", Some("NOSTAGE")),
+        ("apps/nope", None),
+    ] {
+        let error = provider.describe(key, version).await.expect_err("missing");
+        assert_eq!(
+            error.kind,
+            ProviderErrorKind::NotFound,
+            "{key} {version:?}: {error}"
+        );
+    }
     let missing = provider
         .fetch("apps/nope", None)
         .await

@@ -121,6 +121,24 @@ async fn reads_versions_properties_tags_and_metadata_from_lowkey_vault() {
     assert_eq!(attributes["contentType"], "application/json");
     assert!(attributes["created"].as_i64().is_some(), "{attributes}");
 
+    // Versions listed without values: the newest enabled one is current.
+    let described = provider.describe("rv-db", None).await.expect("describe");
+    assert!(!described.read_value);
+    assert!(described.version.is_some() && described.version.as_deref() != Some(first.as_str()));
+    assert!(described.created.is_some(), "{described:?}");
+    let pinned = provider
+        .describe("rv-db", Some(&first))
+        .await
+        .expect("first");
+    assert_eq!(pinned.version.as_deref(), Some(first.as_str()));
+    for (key, version) in [
+        ("rv-db", Some("00000000000000000000000000000000")),
+        ("rv-missing", None),
+    ] {
+        let error = provider.describe(key, version).await.expect_err("missing");
+        assert_eq!(error.kind, ProviderErrorKind::NotFound, "{key}: {error}");
+    }
+
     let missing = provider
         .fetch("rv-missing", None)
         .await

@@ -123,6 +123,14 @@ async fn reads_secrets_metadata_and_finds_them() {
         ["db-credentials"]
     );
 
+    let described = provider
+        .describe("db-credentials", None)
+        .await
+        .expect("describe");
+    assert!(described.version.is_some() && described.created.is_some());
+    assert!(!described.read_value);
+    let missing = provider.describe("nope", None).await.expect_err("missing");
+    assert_eq!(missing.kind, ProviderErrorKind::NotFound);
     let missing = provider.fetch("nope", None).await.expect_err("missing");
     assert_eq!(missing.kind, ProviderErrorKind::NotFound);
 }

@@ -141,6 +141,24 @@ async fn reads_versions_properties_and_metadata_from_kv_v2() {
     };
     assert_eq!(text(&metadata["team"]), "payments");
 
+    // A metadata read: the current version and when it was made, no value.
+    let described = provider.describe("apps/db", None).await.expect("describe");
+    assert_eq!(described.version.as_deref(), Some("2"));
+    assert!(!described.read_value);
+    assert!(
+        described
+            .created
+            .as_deref()
+            .is_some_and(|t| t.starts_with("20")),
+        "{described:?}"
+    );
+    let pinned = provider.describe("apps/db", Some("1")).await.expect("v1");
+    assert_eq!(pinned.version.as_deref(), Some("1"));
+    for (key, version) in [("apps/db", Some("9")), ("apps/nope", None)] {
+        let error = provider.describe(key, version).await.expect_err("missing");
+        assert_eq!(error.kind, ProviderErrorKind::NotFound, "{error}");
+    }
+
     let missing = provider
         .fetch("apps/nope", None)
         .await
