@@ -16,6 +16,69 @@ use crate::SecretValue;
 /// The prefix of the current fingerprint format.
 pub const FINGERPRINT_PREFIX: &str = "kw1:";
 
+/// The annotation on a Secret the operator writes that holds its [`Fingerprints`] (an
+/// annotation, never a label: labels are indexed and selectable, and have no room for it).
+pub const FINGERPRINTS_ANNOTATION: &str = "keyward.io/fingerprints";
+
+/// The fingerprints of one projection: of the whole target and of each key.
+///
+/// Written as `*=kw1:…,KEY=kw1:…,…` (keys in order). Secret keys are made of letters,
+/// digits, `-`, `_` and `.`, so `*`, `=` and `,` cannot be part of one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fingerprints {
+    /// The fingerprint of the whole map ([`FingerprintKey::map`]).
+    pub target: String,
+    /// Each key's fingerprint ([`FingerprintKey::value`]).
+    pub keys: BTreeMap<String, String>,
+}
+
+impl Fingerprints {
+    /// The fingerprints of `values` under `key`.
+    pub fn of(key: &FingerprintKey, values: &BTreeMap<String, SecretValue>) -> Self {
+        Self {
+            target: key.map(values),
+            keys: values
+                .iter()
+                .map(|(name, value)| (name.clone(), key.value(value)))
+                .collect(),
+        }
+    }
+
+    /// The annotation text.
+    pub fn encode(&self) -> String {
+        let mut out = format!("*={}", self.target);
+        for (name, print) in &self.keys {
+            out.push(',');
+            out.push_str(name);
+            out.push('=');
+            out.push_str(print);
+        }
+        out
+    }
+
+    /// Reads an annotation's text; `None` when it is not in this format.
+    pub fn decode(text: &str) -> Option<Self> {
+        let mut entries = text.split(',');
+        let target = entries.next()?.strip_prefix("*=")?;
+        let valid = |print: &str| print.starts_with(FINGERPRINT_PREFIX) && print.len() == 36;
+        if !valid(target) {
+            return None;
+        }
+        let mut keys = BTreeMap::new();
+        for entry in entries {
+            let (name, print) = entry.split_once('=')?;
+            if name.is_empty() || name == "*" || !valid(print) {
+                return None;
+            }
+            keys.insert(name.to_owned(), print.to_owned());
+        }
+        Some(Self {
+            target: target.to_owned(),
+            keys,
+        })
+    }
+}
+
 /// A fingerprint key: 32 random bytes kept where projections' readers cannot reach them.
 #[derive(Clone)]
 pub struct FingerprintKey(SecretValue);
@@ -92,6 +155,35 @@ mod tests {
         );
         assert_ne!(print, key(1).value(&SecretValue::from("hunter3")));
         assert!(FingerprintKey::new(SecretValue::from("short")).is_none());
+    }
+
+    #[test]
+    fn annotations_round_trip_and_refuse_other_text() {
+        let values = BTreeMap::from([
+            ("password".to_owned(), SecretValue::from("hunter2")),
+            ("user".to_owned(), SecretValue::from("app")),
+        ]);
+        let prints = Fingerprints::of(&key(3), &values);
+        let text = prints.encode();
+        assert!(
+            text.starts_with("*=kw1:") && text.contains(",password=kw1:"),
+            "{text}"
+        );
+        assert_eq!(Fingerprints::decode(&text), Some(prints));
+        assert_eq!(
+            Fingerprints::decode(&Fingerprints::of(&key(3), &BTreeMap::new()).encode())
+                .map(|p| p.keys.len()),
+            Some(0)
+        );
+        for bad in [
+            "",
+            "kw1:00",
+            "*=md5:1",
+            "*=kw1:0,a=b",
+            "*=kw1:0123456789abcdef0123456789abcdef,=x",
+        ] {
+            assert_eq!(Fingerprints::decode(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -32,5 +32,5 @@ mod secret;
 
 pub use error::{Classify, ErrorKind};
 pub use exit::ExitCode;
-pub use fingerprint::{FINGERPRINT_PREFIX, FingerprintKey};
+pub use fingerprint::{FINGERPRINT_PREFIX, FINGERPRINTS_ANNOTATION, FingerprintKey, Fingerprints};
 pub use secret::{REDACTED, SecretValue};

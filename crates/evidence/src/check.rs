@@ -8,23 +8,32 @@
 //! the documented exit codes.
 
 mod cluster;
+mod cluster_verify;
+mod host;
 mod offline;
 mod produces;
+pub mod stores;
+pub mod verify;
 mod workloads;
 
 use serde::Serialize;
 
 pub use cluster::{ClusterOptions, check_cluster};
+pub use host::{HostCheck, check_host};
 pub use offline::{KnownStore, OfflineOptions, check_offline};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// What was checked and found right (`--verify`, `--stores-only` say it per key).
+    Info,
     /// keyward cannot prove it either way from the manifests.
     Warning,
     /// The manifests apply and then break.
     Unhealthy,
+    /// A store could not be reached (or refused keyward), so nothing could be proved.
+    Unreachable,
     /// A manifest that does not load or would be refused.
     Invalid,
 }
@@ -33,8 +42,10 @@ impl Severity {
     /// The word the text report starts a finding's line with.
     pub fn label(self) -> &'static str {
         match self {
+            Severity::Info => "ok",
             Severity::Warning => "warn",
             Severity::Unhealthy => "FAIL",
+            Severity::Unreachable => "DOWN",
             Severity::Invalid => "INVALID",
         }
     }
@@ -46,7 +57,8 @@ pub struct Finding {
     /// How bad it is.
     pub severity: Severity,
     /// Which rule found it: `schema`, `provider`, `store`, `template`, `regexp`, `target`,
-    /// `secret`, `key`; against a cluster also `ready` and `age`.
+    /// `secret`, `key`; against a cluster also `ready` and `age`; against stores
+    /// `store-key` and `verify`.
     pub rule: &'static str,
     /// What is wrong and what to do, in one line. Names only, never a value.
     pub message: String,
@@ -78,9 +90,13 @@ impl Checked {
         }
     }
 
-    /// The worst finding's severity, if any.
+    /// The worst finding's severity, if any worse than [`Severity::Info`].
     pub fn worst(&self) -> Option<Severity> {
-        self.findings.iter().map(|f| f.severity).max()
+        self.findings
+            .iter()
+            .map(|f| f.severity)
+            .filter(|s| *s > Severity::Info)
+            .max()
     }
 }
 
@@ -98,6 +114,8 @@ pub enum Outcome {
     Healthy,
     /// Something would break (exit 1).
     Unhealthy,
+    /// A store could not be read (exit 20).
+    Unreachable,
     /// A manifest does not load or would be refused (exit 11).
     Invalid,
 }
@@ -108,6 +126,7 @@ impl Report {
     pub fn outcome(&self, strict: bool) -> Outcome {
         match self.checked.iter().filter_map(Checked::worst).max() {
             Some(Severity::Invalid) => Outcome::Invalid,
+            Some(Severity::Unreachable) => Outcome::Unreachable,
             Some(Severity::Unhealthy) => Outcome::Unhealthy,
             Some(Severity::Warning) if strict => Outcome::Unhealthy,
             _ => Outcome::Healthy,

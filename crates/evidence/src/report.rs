@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 
 use crate::check::{Checked, Report, Severity};
 
-/// The text report: one line per finding, then a summary. `verbose` adds a line for each
-/// object that passed.
+/// The text report: one line per finding (`ok` lines are what `--verify` and
+/// `--stores-only` proved), then a summary. `verbose` adds a line for each object that passed
+/// without findings.
 pub fn text(report: &Report, verbose: bool) -> String {
     let mut out = String::new();
     for checked in &report.checked {
@@ -97,6 +98,7 @@ pub fn json(report: &Report, strict: bool) -> serde_json::Value {
     let outcome = match report.outcome(strict) {
         crate::check::Outcome::Healthy => "healthy",
         crate::check::Outcome::Unhealthy => "unhealthy",
+        crate::check::Outcome::Unreachable => "unreachable",
         crate::check::Outcome::Invalid => "invalid",
     };
     serde_json::json!({
@@ -104,6 +106,7 @@ pub fn json(report: &Report, strict: bool) -> serde_json::Value {
         "summary": {
             "invalid": report.count(Severity::Invalid),
             "unhealthy": report.count(Severity::Unhealthy),
+            "unreachable": report.count(Severity::Unreachable),
             "warnings": report.count(Severity::Warning),
         },
         "checked": report.checked,

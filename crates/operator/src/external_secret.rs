@@ -163,6 +163,7 @@ pub async fn reconcile(
             namespace: namespace.clone(),
             uid: es.metadata.uid.clone().unwrap_or_default(),
         },
+        ctx.fingerprint_key.clone(),
     );
     let reconciling =
         keyward_sync::reconcile(&es, ctx.stores.as_ref(), &sink, &ctx.fingerprint_key);

@@ -25,6 +25,7 @@ pub mod cluster_external_secret;
 pub mod crds;
 pub mod eso;
 pub mod external_secret;
+pub mod fingerprint_key;
 pub mod leader;
 pub mod metrics;
 pub mod push_secret;
@@ -69,10 +70,13 @@ pub struct OperatorConfig {
     pub leader_election: Option<leader::LeaderConfig>,
     /// Told of every Secret the operator creates, updates or deletes (for the audit log).
     pub on_projection: Option<ProjectionObserver>,
+    /// The Secret holding the fingerprint key (created on first start); `None`: a key of
+    /// this process alone, so fingerprints cannot be verified after it stops.
+    pub fingerprint_key_secret: Option<fingerprint_key::KeySecret>,
 }
 
 /// A Secret the operator created, updated or deleted: names, a key count and a fingerprint
-/// (keyed per operator process), never a value.
+/// (under the operator's fingerprint key), never a value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProjectionRecord {
     /// `namespace/name` of the ExternalSecret.
@@ -107,6 +111,7 @@ impl Default for OperatorConfig {
             reporter: "keyward".into(),
             leader_election: None,
             on_projection: None,
+            fingerprint_key_secret: None,
         }
     }
 }
@@ -321,7 +326,10 @@ async fn reconcile_all(
         secrets: secrets.clone(),
         written_secrets: Arc::clone(&written_secrets),
         written_statuses: recent::Recent::default(),
-        fingerprint_key: ephemeral_fingerprint_key()?,
+        fingerprint_key: match &config.fingerprint_key_secret {
+            Some(secret) => fingerprint_key::load_or_create(&client, secret).await?,
+            None => ephemeral_fingerprint_key()?,
+        },
         recorder: Recorder::new(
             client.clone(),
             Reporter {
@@ -495,8 +503,8 @@ fn log_errors<T, E: std::fmt::Display>(result: Result<T, E>) -> futures::future:
     futures::future::ready(())
 }
 
-/// Fingerprints in the operator's reports are keyed per process until the evidence work
-/// gives them a key of their own in the cluster.
+/// A key for this process alone (no `fingerprint_key_secret`): fingerprints made with it
+/// cannot be verified once the process stops.
 fn ephemeral_fingerprint_key() -> Result<FingerprintKey, OperatorError> {
     let mut bytes = vec![0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| OperatorError::FingerprintKey(e.to_string()))?;

@@ -11,6 +11,10 @@
 //!   them.)
 //! - Every Secret gets ESO's managed label and data-hash annotation; `Owner` adds the
 //!   `created-by` label and a controller owner reference, other policies remove both.
+//! - Every Secret written also gets keyward's keyed fingerprints
+//!   ([`keyward_core::FINGERPRINTS_ANNOTATION`]), which `keyward check --verify` compares
+//!   with the store. They alone never cause a write: a Secret ESO wrote is adopted as it is,
+//!   and gets them with its next change.
 //! - Labels and annotations this manager wrote earlier and no longer wants are removed;
 //!   everyone else's are kept.
 //! - A Secret that already holds exactly this is not written: a Secret ESO wrote is adopted
@@ -28,7 +32,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use keyward_api::CreationPolicy;
-use keyward_core::SecretValue;
+use keyward_core::{FINGERPRINTS_ANNOTATION, FingerprintKey, Fingerprints, SecretValue};
 use keyward_sync::engine::Desired;
 use keyward_sync::{Applied, Applying, Sink, SinkError};
 use kube::api::{Api, DeleteParams, PostParams};
@@ -67,6 +71,7 @@ pub struct SecretSink {
     secrets: Reader<Secret>,
     written: Arc<Recent<Secret>>,
     writer: Writer,
+    fingerprint_key: FingerprintKey,
     action: Mutex<Option<SecretAction>>,
 }
 
@@ -78,12 +83,14 @@ impl SecretSink {
         secrets: Reader<Secret>,
         written: Arc<Recent<Secret>>,
         writer: Writer,
+        fingerprint_key: FingerprintKey,
     ) -> Self {
         Self {
             client,
             secrets,
             written,
             writer,
+            fingerprint_key,
             action: Mutex::new(None),
         }
     }
@@ -218,6 +225,10 @@ impl SecretSink {
         annotations.insert(
             eso::DATA_HASH_ANNOTATION.into(),
             eso::data_hash(data.iter().map(|(k, v)| (k, v.0.as_slice()))),
+        );
+        annotations.insert(
+            FINGERPRINTS_ANNOTATION.into(),
+            Fingerprints::of(&self.fingerprint_key, &desired.data).encode(),
         );
 
         metadata.labels = Some(labels);
@@ -356,10 +367,16 @@ pub fn owned(secret: &Secret, manager: &str, section: &str) -> BTreeSet<String> 
     keys
 }
 
-/// Whether `wanted` would change nothing in `existing`.
+/// Whether `wanted` would change nothing in `existing` that matters: keyward's fingerprints
+/// are left out, so that a Secret written by ESO (or under another fingerprint key) is not
+/// rewritten for them alone.
 fn same_content(existing: &Secret, wanted: &Secret) -> bool {
     let labels = |s: &Secret| s.metadata.labels.clone().unwrap_or_default();
-    let annotations = |s: &Secret| s.metadata.annotations.clone().unwrap_or_default();
+    let annotations = |s: &Secret| {
+        let mut annotations = s.metadata.annotations.clone().unwrap_or_default();
+        annotations.remove(FINGERPRINTS_ANNOTATION);
+        annotations
+    };
     let owners = |s: &Secret| s.metadata.owner_references.clone().unwrap_or_default();
     labels(existing) == labels(wanted)
         && annotations(existing) == annotations(wanted)

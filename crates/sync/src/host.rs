@@ -161,7 +161,8 @@ pub fn current(
     read_target(&target_path(out, desired, layout), layout)
 }
 
-fn read_target(
+/// What the target at `path` holds, as [`current`] reads it.
+pub fn read_target(
     path: &Path,
     layout: Layout,
 ) -> std::io::Result<Option<BTreeMap<String, SecretValue>>> {

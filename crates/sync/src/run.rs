@@ -216,6 +216,39 @@ impl Session {
         host::target_path_of(&sink.out, &target.namespace, &target.target, sink.layout).exists()
     }
 
+    /// The stores of the manifests, for checks that read them without syncing.
+    pub fn stores(&self) -> &StoreSet {
+        &self.stores
+    }
+
+    /// `FILE document N` of ExternalSecret `index`.
+    pub fn origin(&self, index: usize) -> &str {
+        self.origins.get(index).map_or("", String::as_str)
+    }
+
+    /// The key of the fingerprints of this session's targets.
+    pub fn fingerprint_key(&self) -> &FingerprintKey {
+        &self.writer.fingerprint_key
+    }
+
+    /// What the target of ExternalSecret `index` holds now and when it last changed; `None`
+    /// when it is not projected (or the ExternalSecret names no valid target).
+    pub fn projected(
+        &self,
+        index: usize,
+    ) -> std::io::Result<Option<(BTreeMap<String, SecretValue>, Option<std::time::SystemTime>)>>
+    {
+        let Some(es) = self.external_secrets.get(index) else {
+            return Ok(None);
+        };
+        let Ok(target) = engine::target_of(es, self.stores.default_namespace()) else {
+            return Ok(None);
+        };
+        let sink = &self.writer.sink;
+        let path = host::target_path_of(&sink.out, &target.namespace, &target.target, sink.layout);
+        Ok(host::read_target(&path, sink.layout)?.map(|data| (data, host::changed_at(&path))))
+    }
+
     /// Store calls made so far, in Prometheus text format.
     pub fn calls(&self) -> String {
         self.stores.counters().render_prometheus()
@@ -580,7 +613,7 @@ fn manifest_files(paths: &[PathBuf], errors: &mut Vec<Row>) -> Vec<PathBuf> {
 /// group or others may read is refused. Two first runs at once end with one key: each writes
 /// a candidate and hard-links it into place, which fails for all but the first.
 pub fn fingerprint_key(state_dir: &Path) -> std::io::Result<FingerprintKey> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let path = state_dir.join("fingerprint.key");
     if std::fs::symlink_metadata(&path).is_err() {
         std::fs::DirBuilder::new()
@@ -601,7 +634,37 @@ pub fn fingerprint_key(state_dir: &Path) -> std::io::Result<FingerprintKey> {
             Err(error) => return Err(error),
         }
     }
-    let meta = std::fs::symlink_metadata(&path)?;
+    read_fingerprint_key(&path)
+}
+
+/// The fingerprint key in `state_dir/fingerprint.key`, which a `keyward sync` with this state
+/// directory made; never created here (a new key could verify nothing).
+pub fn existing_fingerprint_key(state_dir: &Path) -> std::io::Result<FingerprintKey> {
+    let path = state_dir.join("fingerprint.key");
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "{} does not exist: pass the --state-dir of the keyward sync that wrote the targets",
+                path.display()
+            ),
+        ));
+    }
+    read_fingerprint_key(&path)
+}
+
+/// A key for one run that fingerprints nothing kept (`keyward check --stores-only`).
+pub fn throwaway_fingerprint_key() -> std::io::Result<FingerprintKey> {
+    let mut bytes = vec![0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    FingerprintKey::new(SecretValue::new(bytes))
+        .ok_or_else(|| std::io::Error::other("a 32-byte key is long enough"))
+}
+
+/// Reads a key file, refusing links, other files and keys that group or others may read.
+fn read_fingerprint_key(path: &Path) -> std::io::Result<FingerprintKey> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path)?;
     if !meta.is_file() {
         return Err(std::io::Error::other(format!(
             "{} is not a regular file",
@@ -614,7 +677,7 @@ pub fn fingerprint_key(state_dir: &Path) -> std::io::Result<FingerprintKey> {
             path.display()
         )));
     }
-    let bytes = SecretValue::new(std::fs::read(&path)?);
+    let bytes = SecretValue::new(std::fs::read(path)?);
     FingerprintKey::new(bytes)
         .ok_or_else(|| std::io::Error::other(format!("{} is too short", path.display())))
 }

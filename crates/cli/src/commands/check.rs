@@ -9,7 +9,8 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 use keyward_core::{ErrorKind, ExitCode};
 use keyward_evidence::check::{
-    ClusterOptions, KnownStore, OfflineOptions, Outcome, check_cluster, check_offline,
+    ClusterOptions, HostCheck, KnownStore, OfflineOptions, Outcome, check_cluster, check_host,
+    check_offline,
 };
 use keyward_evidence::report;
 
@@ -90,6 +91,41 @@ pub struct CheckArgs {
     /// List the objects that passed as well.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+
+    /// Check the stores the manifests PATHS declare (with the credentials `keyward sync`
+    /// would use): every key they reference exists, and every pinned version; metadata reads
+    /// where the store has them, values never printed. For bootstrap and disaster recovery.
+    #[arg(long, conflicts_with_all = ["offline", "verify"])]
+    pub stores_only: bool,
+
+    /// Prove that projections hold what the stores hold, per key, by keyed fingerprints:
+    /// with --out, the targets `keyward sync` wrote from PATHS; without it, the Secrets of
+    /// the cluster (the operator's fingerprint annotation, under the key in
+    /// --fingerprint-key-secret). Says "matches the store", "stale" or "differs".
+    #[arg(long, conflicts_with = "offline")]
+    pub verify: bool,
+
+    /// With --verify: the --out that `keyward sync` wrote the targets of PATHS to.
+    #[arg(long, value_name = "DIR", requires = "verify")]
+    pub out: Option<PathBuf>,
+
+    /// With --verify --out: the --format the targets were written in.
+    #[arg(long, value_enum, default_value_t = super::sync::TargetFormat::Dir, requires = "out")]
+    pub format: super::sync::TargetFormat,
+
+    /// With --verify --out: the state directory of the `keyward sync` that wrote them (its
+    /// fingerprint key).
+    #[arg(long, value_name = "DIR", requires = "out")]
+    pub state_dir: Option<PathBuf>,
+
+    /// With --verify against a cluster: the Secret holding the operator's fingerprint key
+    /// (default: default/keyward-fingerprint-key; the operator's --fingerprint-key-secret).
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = super::operator::parse_key_secret)]
+    pub fingerprint_key_secret: Option<keyward_operator::fingerprint_key::KeySecret>,
+
+    /// With --stores-only or --verify --out: where the stores' credentials come from.
+    #[command(flatten)]
+    pub credentials: super::sync::StoreCredentialArgs,
 }
 
 /// The cluster check on a runtime of its own; a cluster that cannot be read is exit 20.
@@ -119,7 +155,9 @@ pub fn run(args: &CheckArgs, output: &Output) -> Result<ExitCode, Failure> {
         keyward_api::NamespaceName::parse(namespace)
             .map_err(|e| Failure::new(ErrorKind::Usage, anyhow!("--namespace: {e}")))?;
     }
-    let report = if args.offline {
+    let report = if args.stores_only || (args.verify && args.out.is_some()) {
+        check_host_blocking(args)?
+    } else if args.offline {
         if args.paths.is_empty() {
             return Err(Failure::new(
                 ErrorKind::Usage,
@@ -143,6 +181,14 @@ pub fn run(args: &CheckArgs, output: &Output) -> Result<ExitCode, Failure> {
         let options = ClusterOptions {
             namespace: args.namespace.clone(),
             max_age: args.max_age,
+            verify: args.verify.then(|| {
+                args.fingerprint_key_secret.clone().unwrap_or_else(|| {
+                    keyward_operator::fingerprint_key::KeySecret {
+                        namespace: "default".into(),
+                        name: keyward_operator::fingerprint_key::DEFAULT_NAME.into(),
+                    }
+                })
+            }),
         };
         check_cluster_blocking(&options)?
     };
@@ -165,5 +211,53 @@ pub fn run(args: &CheckArgs, output: &Output) -> Result<ExitCode, Failure> {
         Outcome::Healthy => ExitCode::Success,
         Outcome::Unhealthy => ExitCode::Findings,
         Outcome::Invalid => ExitCode::InvalidConfig,
+        Outcome::Unreachable => ExitCode::Store,
+    })
+}
+
+/// `--stores-only` and `--verify --out` over host manifests, with the stores and credentials
+/// `keyward sync` would use.
+fn check_host_blocking(args: &CheckArgs) -> Result<keyward_evidence::check::Report, Failure> {
+    if args.paths.is_empty() {
+        return Err(Failure::new(
+            ErrorKind::Usage,
+            anyhow!("--stores-only and --verify --out read manifests: name files or directories"),
+        ));
+    }
+    let namespace =
+        keyward_api::NamespaceName::parse(args.namespace.as_deref().unwrap_or("default"))
+            .map_err(|e| Failure::new(ErrorKind::Usage, anyhow!("--namespace: {e}")))?;
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(crate::state::default_state_dir);
+    let fingerprint_key = if args.verify {
+        keyward_sync::run::existing_fingerprint_key(&state_dir)
+            .with_context(|| format!("reading the fingerprint key in {}", state_dir.display()))
+            .map_err(|e| Failure::new(ErrorKind::Usage, e))?
+    } else {
+        // --stores-only fingerprints nothing: a key of this run alone.
+        keyward_sync::run::throwaway_fingerprint_key()
+            .context("making a fingerprint key")
+            .map_err(|e| Failure::new(ErrorKind::Write, e))?
+    };
+    let options = keyward_sync::run::RunOptions {
+        paths: args.paths.clone(),
+        out: args.out.clone().unwrap_or_default(),
+        layout: super::sync::layout_of(args.format),
+        namespace,
+        credentials: args.credentials.host_credentials()?,
+        allow_plaintext_secrets: args.credentials.allow_plaintext_secrets,
+        fingerprint_key,
+        wait_for_lock: false,
+    };
+    let check = if args.stores_only {
+        HostCheck::StoresOnly
+    } else {
+        HostCheck::Verify
+    };
+    super::runtime()?.block_on(async {
+        let session = keyward_sync::run::Session::load(options);
+        Ok(check_host(&session, check).await)
     })
 }

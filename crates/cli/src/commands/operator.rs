@@ -97,6 +97,12 @@ struct RunArgs {
     #[arg(long, value_name = "DIR", requires = "audit_log")]
     state_dir: Option<PathBuf>,
 
+    /// The Secret holding the key of the fingerprints written on every Secret (created on
+    /// first start; default: keyward-fingerprint-key in this pod's namespace). Only the
+    /// operator and auditors (`keyward check --verify`) should be able to read it.
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_key_secret)]
+    fingerprint_key_secret: Option<keyward_operator::fingerprint_key::KeySecret>,
+
     /// Also print each audit entry as one JSON line on stdout, for log shippers (the entries
     /// of --audit-log without its chain and signatures; alone, without a file, too).
     #[arg(long)]
@@ -109,6 +115,29 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         return Err("must be at least 2s".into());
     }
     Ok(duration)
+}
+
+/// `NAMESPACE/NAME`, both valid Kubernetes names.
+pub fn parse_key_secret(
+    text: &str,
+) -> Result<keyward_operator::fingerprint_key::KeySecret, String> {
+    let (namespace, name) = text
+        .split_once('/')
+        .ok_or_else(|| format!("'{text}' is not NAMESPACE/NAME"))?;
+    keyward_api::NamespaceName::parse(namespace).map_err(|e| e.to_string())?;
+    keyward_api::ResourceName::parse(name).map_err(|e| e.to_string())?;
+    Ok(keyward_operator::fingerprint_key::KeySecret {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+    })
+}
+
+/// The default fingerprint key Secret: keyward-fingerprint-key in this pod's namespace.
+pub fn default_key_secret() -> keyward_operator::fingerprint_key::KeySecret {
+    keyward_operator::fingerprint_key::KeySecret {
+        namespace: pod_namespace(),
+        name: keyward_operator::fingerprint_key::DEFAULT_NAME.into(),
+    }
 }
 
 /// The namespace of the pod this runs in, as the service account mount says.
@@ -182,6 +211,10 @@ pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
         controller_class: args.controller_class,
         concurrency: args.concurrency.max(1),
         metrics_address,
+        fingerprint_key_secret: Some(
+            args.fingerprint_key_secret
+                .unwrap_or_else(default_key_secret),
+        ),
         ..Default::default()
     };
     super::runtime()?.block_on(async {

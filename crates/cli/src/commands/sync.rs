@@ -47,7 +47,7 @@ one --out at once: a second waits for the first, or exits 30 with --no-wait.";
 
 /// How targets are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum TargetFormat {
+pub enum TargetFormat {
     /// A directory per target, one file per key.
     Dir,
     /// A KEY="value" env file per target.
@@ -109,21 +109,9 @@ pub struct SyncArgs {
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     debounce: std::time::Duration,
 
-    /// Store credentials as files: DIR/<namespace>/<secret>/<key>.
-    #[arg(long, value_name = "DIR")]
-    credentials_dir: Option<PathBuf>,
-
-    /// A keyward bundle holding store credentials (see --help for the key names).
-    #[arg(long, value_name = "FILE")]
-    bundle: Option<PathBuf>,
-
-    /// The --bundle's vault password: the same flags as `keyward bundle`.
+    /// Where store credentials come from.
     #[command(flatten)]
-    password: super::bundle::PasswordArgs,
-
-    /// Accept plaintext v1/Secret manifests as store credentials (with a warning).
-    #[arg(long)]
-    allow_plaintext_secrets: bool,
+    credentials: StoreCredentialArgs,
 
     /// Where keyward keeps its fingerprint key (readers of --out must not read it).
     #[arg(long, value_name = "DIR")]
@@ -136,16 +124,54 @@ pub struct SyncArgs {
     audit_log: Option<PathBuf>,
 }
 
+/// Where the stores of host manifests find their credentials: `keyward sync`'s flags, shared
+/// with the checks that read the same stores (`keyward check --stores-only`, `--verify`).
+#[derive(Debug, Args)]
+pub struct StoreCredentialArgs {
+    /// Store credentials as files: DIR/<namespace>/<secret>/<key>.
+    #[arg(long, value_name = "DIR")]
+    pub credentials_dir: Option<PathBuf>,
+
+    /// A keyward bundle holding store credentials (see `keyward sync --help` for the key
+    /// names).
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+
+    /// The --bundle's vault password: the same flags as `keyward bundle`.
+    #[command(flatten)]
+    pub password: super::bundle::PasswordArgs,
+
+    /// Accept plaintext v1/Secret manifests as store credentials (with a warning).
+    #[arg(long)]
+    pub allow_plaintext_secrets: bool,
+}
+
+impl StoreCredentialArgs {
+    /// The credentials, the bundle opened (a wrong password is a failure here).
+    pub fn host_credentials(&self) -> Result<HostCredentials, Failure> {
+        Ok(HostCredentials {
+            dir: self.credentials_dir.clone(),
+            bundle: match &self.bundle {
+                Some(path) => open_bundle(path, &self.password)?,
+                None => Default::default(),
+            },
+            ..HostCredentials::default()
+        })
+    }
+}
+
+/// How `--format` names a target layout.
+pub fn layout_of(format: TargetFormat) -> Layout {
+    match format {
+        TargetFormat::Dir => Layout::Dir,
+        TargetFormat::Env => Layout::Env,
+        TargetFormat::Json => Layout::Json,
+    }
+}
+
 /// Runs `keyward sync`.
 pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
-    let credentials = HostCredentials {
-        dir: args.credentials_dir.clone(),
-        bundle: match &args.bundle {
-            Some(path) => open_bundle(path, &args.password)?,
-            None => Default::default(),
-        },
-        ..HostCredentials::default()
-    };
+    let credentials = args.credentials.host_credentials()?;
     let state_dir = args
         .state_dir
         .clone()
@@ -163,14 +189,10 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
     let options = RunOptions {
         paths: args.paths,
         out: args.out,
-        layout: match args.format {
-            TargetFormat::Dir => Layout::Dir,
-            TargetFormat::Env => Layout::Env,
-            TargetFormat::Json => Layout::Json,
-        },
+        layout: layout_of(args.format),
         namespace: args.namespace,
         credentials,
-        allow_plaintext_secrets: args.allow_plaintext_secrets,
+        allow_plaintext_secrets: args.credentials.allow_plaintext_secrets,
         fingerprint_key,
         wait_for_lock: !args.no_wait,
     };

@@ -15,6 +15,7 @@ use keyward_api::{ExternalSecretCondition, ExternalSecretStatus};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
 
+use super::cluster_verify::ClusterVerifier;
 use super::workloads::{self, SecretUse};
 use super::{Checked, Finding, Report, Severity};
 
@@ -25,6 +26,9 @@ pub struct ClusterOptions {
     pub namespace: Option<String>,
     /// An ExternalSecret refreshed longer ago than this is unhealthy.
     pub max_age: Option<Duration>,
+    /// `--verify`: compare each Secret with its stores, under the fingerprint key in this
+    /// Secret.
+    pub verify: Option<keyward_operator::fingerprint_key::KeySecret>,
 }
 
 /// Checks what `client`'s cluster holds. An error is a failed API call (the cluster cannot be
@@ -36,6 +40,25 @@ pub async fn check_cluster(
     let mut report = Report::default();
     let mut secrets = SecretKeys::new(client.clone());
     let scope = options.namespace.as_deref();
+    let stores = list(&client, scope, &resource("SecretStore", "secretstores")).await?;
+    let cluster_stores = list(
+        &client,
+        None,
+        &resource("ClusterSecretStore", "clustersecretstores"),
+    )
+    .await?;
+    let verifier = match &options.verify {
+        Some(key_secret) => {
+            match ClusterVerifier::new(&client, key_secret, &stores, &cluster_stores).await {
+                Ok(verifier) => Some(verifier),
+                Err(checked) => {
+                    report.checked.push(checked);
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     for es in list(
         &client,
         scope,
@@ -43,21 +66,23 @@ pub async fn check_cluster(
     )
     .await?
     {
-        let findings = external_secret_findings(&es, options, &mut secrets).await?;
+        let mut findings = external_secret_findings(&es, options, &mut secrets).await?;
+        if let Some(verifier) = &verifier {
+            findings.extend(verifier.findings(&es).await?);
+        }
         report
             .checked
             .push(checked_object("ExternalSecret", &es, findings));
     }
-    for (kind, plural, namespaced) in [
-        ("SecretStore", "secretstores", true),
-        ("ClusterSecretStore", "clustersecretstores", false),
+    for (kind, objects) in [
+        ("SecretStore", &stores),
+        ("ClusterSecretStore", &cluster_stores),
     ] {
-        let scope = if namespaced { scope } else { None };
-        for store in list(&client, scope, &resource(kind, plural)).await? {
-            let findings = ready_finding(&status_of(&store).conditions, kind)
+        for store in objects {
+            let findings = ready_finding(&status_of(store).conditions, kind)
                 .into_iter()
                 .collect();
-            report.checked.push(checked_object(kind, &store, findings));
+            report.checked.push(checked_object(kind, store, findings));
         }
     }
     for (kind, namespace, name, pod) in workloads_of(&client, scope).await? {

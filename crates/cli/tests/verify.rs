@@ -1,0 +1,293 @@
+//! `keyward check --stores-only` and `keyward check --verify --out` on a host, against the
+//! real stores: OpenBao (KV v2, metadata reads) and moto (DescribeSecret). Keys and versions
+//! are found without reading values; a projection is proved to match its store, told stale
+//! when the store has a newer version, and told different when it was tampered with. The
+//! planted value appears in no output.
+
+mod util;
+
+use std::time::Duration;
+
+use keyward_test_support::{MOTO_REGION, Moto, OpenBao};
+use util::{Scratch, command_in, everything, stdout};
+
+const CANARY: &str = "kw-canary-verify-91e2";
+
+async fn put_bao(bao: &OpenBao, path: &str, data: serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/secret/data/{path}", bao.address()))
+        .header("X-Vault-Token", bao.root_token())
+        .json(&serde_json::json!({ "data": data }))
+        .send()
+        .await
+        .expect("seed OpenBao");
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+fn stores(bao_address: &str) -> String {
+    format!(
+        r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {{name: vault, namespace: apps}}
+spec:
+  provider:
+    vault:
+      server: {bao_address}
+      path: secret
+      version: v2
+      auth: {{tokenSecretRef: {{name: vault-token, key: token}}}}
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {{name: aws, namespace: apps}}
+spec:
+  provider:
+    aws:
+      service: SecretsManager
+      region: {MOTO_REGION}
+      auth: {{secretRef: {{accessKeyIDSecretRef: {{name: aws, key: id}}, secretAccessKeySecretRef: {{name: aws, key: secret}}}}}}
+"#
+    )
+}
+
+const EXTERNAL_SECRETS: &str = r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: db, namespace: apps}
+spec:
+  secretStoreRef: {name: vault}
+  data:
+    - {secretKey: password, remoteRef: {key: apps/db, property: password}}
+    - {secretKey: first-password, remoteRef: {key: apps/db, property: password, version: "1"}}
+  dataFrom:
+    - extract: {key: apps/db}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: api, namespace: apps}
+spec:
+  secretStoreRef: {name: aws}
+  data:
+    - {secretKey: token, remoteRef: {key: apps/api}}
+"#;
+
+fn check(scratch: &Scratch, moto: &Moto, args: &[&str]) -> std::process::Output {
+    let output = command_in(scratch.path(), &["--log-level", "trace", "check"])
+        .args(args)
+        .args(["--credentials-dir", "creds"])
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .output()
+        .expect("run keyward check");
+    assert!(
+        !everything(&output).contains(CANARY),
+        "the canary leaked: {}",
+        everything(&output)
+    );
+    output
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_only_and_verify_prove_keys_and_projections_on_openbao_and_moto() {
+    let bao = OpenBao::start().await.expect("openbao");
+    let moto = Moto::start().await.expect("moto");
+    put_bao(
+        &bao,
+        "apps/db",
+        serde_json::json!({"password": "first", "user": "app"}),
+    )
+    .await;
+    put_bao(
+        &bao,
+        "apps/db",
+        serde_json::json!({"password": CANARY, "user": "app"}),
+    )
+    .await;
+    aws_sdk_secretsmanager::Client::new(&moto.admin_config().await)
+        .create_secret()
+        .name("apps/api")
+        .secret_string(CANARY)
+        .send()
+        .await
+        .expect("seed moto");
+
+    let scratch = Scratch::new();
+    scratch.write("creds/apps/vault-token/token", bao.root_token());
+    scratch.write("creds/apps/aws/id", "testing");
+    scratch.write("creds/apps/aws/secret", "testing");
+    for file in ["vault-token/token", "aws/id", "aws/secret"] {
+        let path = scratch.join(&format!("creds/apps/{file}"));
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("chmod 600");
+    }
+    scratch.write("m/stores.yaml", &stores(bao.address()));
+    scratch.write("m/es.yaml", EXTERNAL_SECRETS);
+
+    // Every key and pinned version exists, read from metadata alone.
+    let found = check(&scratch, &moto, &["--stores-only", "m"]);
+    let text = stdout(&found);
+    assert_eq!(found.status.code(), Some(0), "{}", everything(&found));
+    assert!(
+        text.contains("ok       ExternalSecret apps/db (")
+            && text.contains(
+                "spec.data[0]: apps/db exists in SecretStore/apps/vault, version 2, created 20"
+            ),
+        "{text}"
+    );
+    assert!(
+        text.contains("spec.data[1]: apps/db exists in SecretStore/apps/vault, version 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("spec.data[0]: apps/api exists in SecretStore/apps/aws, version uuid/"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("was read and dropped"),
+        "metadata reads only: {text}"
+    );
+
+    // A missing key and a missing version fail (exit 1), naming them; JSON says the same.
+    scratch.write(
+        "m/missing.yaml",
+        r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: gone, namespace: apps}
+spec:
+  secretStoreRef: {name: vault}
+  data:
+    - {secretKey: a, remoteRef: {key: apps/nope}}
+    - {secretKey: b, remoteRef: {key: apps/db, version: "9"}}
+"#,
+    );
+    let missing = check(&scratch, &moto, &["--output", "json", "--stores-only", "m"]);
+    assert_eq!(missing.status.code(), Some(1), "{}", everything(&missing));
+    let report: serde_json::Value = serde_json::from_slice(&missing.stdout).expect("JSON");
+    assert_eq!(report["outcome"], "unhealthy");
+    let gone = report["checked"]
+        .as_array()
+        .expect("checked")
+        .iter()
+        .find(|c| c["name"] == "gone")
+        .expect("gone");
+    let messages: Vec<&str> = gone["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert!(messages[0].contains("apps/nope"), "{messages:?}");
+    assert!(
+        messages[1].contains("version 9 does not exist"),
+        "{messages:?}"
+    );
+    std::fs::remove_file(scratch.join("m/missing.yaml")).expect("remove");
+
+    // A store that cannot be reached is exit 20.
+    scratch.write("m2/stores.yaml", &stores("http://127.0.0.1:9"));
+    scratch.write("m2/es.yaml", EXTERNAL_SECRETS);
+    let down = check(&scratch, &moto, &["--stores-only", "m2"]);
+    assert_eq!(down.status.code(), Some(20), "{}", everything(&down));
+    assert!(
+        stdout(&down).contains("DOWN     ExternalSecret apps/db"),
+        "{}",
+        stdout(&down)
+    );
+
+    // Sync, then prove the targets match their stores, key by key.
+    let synced = command_in(
+        scratch.path(),
+        &[
+            "sync",
+            "-f",
+            "m",
+            "--out",
+            "out",
+            "--state-dir",
+            "state",
+            "--credentials-dir",
+            "creds",
+        ],
+    )
+    .env("AWS_ENDPOINT_URL", moto.endpoint())
+    .output()
+    .expect("sync");
+    assert!(synced.status.success(), "{}", everything(&synced));
+    let verify = ["--verify", "m", "--out", "out", "--state-dir", "state"];
+    let proved = check(&scratch, &moto, &verify);
+    assert_eq!(proved.status.code(), Some(0), "{}", everything(&proved));
+    let text = stdout(&proved);
+    for key in ["password", "first-password", "user"] {
+        assert!(
+            text.contains(&format!(
+                "ok       ExternalSecret apps/db (m/es.yaml document 1): key {key} matches the store (fingerprints from the files under --out)"
+            )),
+            "{key}: {text}"
+        );
+    }
+    assert!(
+        text.contains(
+            "ExternalSecret apps/api (m/es.yaml document 2): key token matches the store"
+        ),
+        "{text}"
+    );
+
+    // The store moves on: the projection is stale until the next sync.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    put_bao(
+        &bao,
+        "apps/db",
+        serde_json::json!({"password": "rotated", "user": "app"}),
+    )
+    .await;
+    let stale = check(&scratch, &moto, &verify);
+    assert_eq!(stale.status.code(), Some(1), "{}", everything(&stale));
+    assert!(
+        stdout(&stale).contains("key password is stale: the store has a newer version since 20"),
+        "{}",
+        stdout(&stale)
+    );
+    assert!(
+        stdout(&stale).contains("key user matches the store"),
+        "{}",
+        stdout(&stale)
+    );
+
+    // Someone edits a projected file: it differs, and the store has nothing newer.
+    let resynced = command_in(
+        scratch.path(),
+        &[
+            "sync",
+            "-f",
+            "m",
+            "--out",
+            "out",
+            "--state-dir",
+            "state",
+            "--credentials-dir",
+            "creds",
+        ],
+    )
+    .env("AWS_ENDPOINT_URL", moto.endpoint())
+    .output()
+    .expect("sync");
+    assert!(resynced.status.success(), "{}", everything(&resynced));
+    std::fs::write(scratch.join("out/apps/db/user"), "intruder").expect("tamper");
+    let differs = check(&scratch, &moto, &verify);
+    assert_eq!(differs.status.code(), Some(1), "{}", everything(&differs));
+    assert!(
+        stdout(&differs).contains("key user differs from the store, which has nothing newer"),
+        "{}",
+        stdout(&differs)
+    );
+
+    // Without the state directory of the sync there is no key to verify with.
+    let keyless = check(
+        &scratch,
+        &moto,
+        &["--verify", "m", "--out", "out", "--state-dir", "elsewhere"],
+    );
+    assert_eq!(keyless.status.code(), Some(2), "{}", everything(&keyless));
+    assert!(everything(&keyless).contains("elsewhere/fingerprint.key does not exist"));
+}
