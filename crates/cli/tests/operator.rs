@@ -2228,6 +2228,57 @@ async fn keyward_check_reads_the_health_of_the_cluster() {
         "{out}"
     );
 
+    // --verify: the Secret holds what the store holds, proved by the operator's fingerprints
+    // under the key it keeps in default/keyward-fingerprint-key.
+    let (code, out) = check(&["--verify", "-n", "apps"]);
+    assert!(
+        out.contains("ok       ExternalSecret apps/db (cluster): key password matches the store (fingerprints from the Secret's annotation)"),
+        "{out}"
+    );
+    assert_eq!(code, Some(1), "orphan's store is gone: {out}");
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), "apps");
+    let annotation = secrets
+        .get("db")
+        .await
+        .expect("Secret db")
+        .metadata
+        .annotations
+        .and_then(|a| a.get(keyward_core::FINGERPRINTS_ANNOTATION).cloned())
+        .expect("fingerprint annotation");
+    assert!(
+        annotation.starts_with("*=kw1:") && annotation.contains(",password=kw1:"),
+        "{annotation}"
+    );
+    let key_secret = Api::<Secret>::namespaced(cluster.client.clone(), "default")
+        .get("keyward-fingerprint-key")
+        .await
+        .expect("the operator's fingerprint key Secret");
+    assert_eq!(key_secret.immutable, Some(true));
+    // A recorded fingerprint that is not the store's: differs (the operator leaves the
+    // annotation alone, it never writes for fingerprints only).
+    let forged = annotation.replacen(",password=kw1:", ",password=kw1:0", 1);
+    let forged = forged[..forged.len() - 1].to_owned();
+    secrets
+        .patch(
+            "db",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {keyward_core::FINGERPRINTS_ANNOTATION: forged}}})),
+        )
+        .await
+        .expect("forge the annotation");
+    let (code, out) = check(&["--verify", "-n", "apps"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL     ExternalSecret apps/db (cluster): key password differs from the store, which has nothing newer"),
+        "{out}"
+    );
+    let (code, out) = check(&["--verify", "--fingerprint-key-secret", "default/nope"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL     Secret default/nope (cluster): nothing can be verified: fingerprint key: the Secret default/nope does not exist"),
+        "{out}"
+    );
+
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     let (code, out) = check(&["--max-age", "2s", "--output", "json"]);
     assert_eq!(code, Some(1), "{out}");

@@ -53,6 +53,24 @@ impl Run {
             .expect("run keyward")
     }
 
+    /// `keyward check ARGS` with the environment of `sync`.
+    fn check(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["--log-level", "trace", "check"])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("SSL_CERT_FILE", self.path("ca.pem"))
+            .env(
+                "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+                self.vault.token_authority(),
+            )
+            .env_remove("AZURE_AUTHORITY_HOST")
+            .output()
+            .expect("run keyward check")
+    }
+
     fn read(&self, relative: &str) -> String {
         std::fs::read_to_string(self.path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
     }
@@ -223,4 +241,86 @@ async fn a_missing_key_fails_with_exit_20_and_keeps_the_projection() {
         before
     );
     assert!(Path::new(&run.path("state")).exists());
+}
+
+/// `keyward check --stores-only` finds keys and versions in lowkey-vault by listing versions
+/// (no value read); `--verify` proves the synced target matches, then tells it stale once the
+/// vault holds a newer version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_stores_only_and_verify_against_lowkey_vault() {
+    let Some(vault) = or_skip_unavailable(LowkeyVault::shared().await) else {
+        return;
+    };
+    let kv = LowkeyClients::new(vault).expect("SDK clients");
+    let first = kv
+        .put_secret("verify-db", "first", &[], None)
+        .await
+        .expect("seed");
+    kv.put_secret("verify-db", CANARY, &[], None)
+        .await
+        .expect("seed");
+    let run = Run::new(vault);
+    run.write("m/store.yaml", &store(vault, "keyward-check-verify"));
+    run.write(
+        "m/es.yaml",
+        &format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: verified, namespace: apps}}
+spec:
+  secretStoreRef: {{name: azure-store}}
+  data:
+    - {{secretKey: password, remoteRef: {{key: verify-db}}}}
+    - {{secretKey: first, remoteRef: {{key: verify-db, version: {first}}}}}
+"#
+        ),
+    );
+    let found = run.check(&["--stores-only", "m"]);
+    let found_text = text(&found);
+    assert_eq!(found.status.code(), Some(0), "{found_text}");
+    assert!(
+        found_text
+            .contains("spec.data[0]: verify-db exists in SecretStore/apps/azure-store, version ")
+            && found_text.contains(&format!(
+                "spec.data[1]: verify-db exists in SecretStore/apps/azure-store, version {first}"
+            )),
+        "{found_text}"
+    );
+    assert!(!found_text.contains("read and dropped"), "{found_text}");
+
+    let synced = run.sync(&[]);
+    assert!(synced.status.success(), "{}", text(&synced));
+    let verify = ["--verify", "m", "--out", "out", "--state-dir", "state"];
+    let proved = run.check(&verify);
+    assert_eq!(proved.status.code(), Some(0), "{}", text(&proved));
+    assert!(
+        text(&proved).contains("key password matches the store"),
+        "{}",
+        text(&proved)
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    kv.put_secret("verify-db", "rotated", &[], None)
+        .await
+        .expect("rotate");
+    let stale = run.check(&verify);
+    assert_eq!(stale.status.code(), Some(1), "{}", text(&stale));
+    assert!(
+        text(&stale).contains("key password is stale: the store has a newer version since "),
+        "{}",
+        text(&stale)
+    );
+    assert!(
+        text(&stale).contains("key first matches the store"),
+        "{}",
+        text(&stale)
+    );
+    for output in [&found, &proved, &stale] {
+        assert!(
+            !text(output).contains(CANARY),
+            "canary leaked: {}",
+            text(output)
+        );
+    }
 }

@@ -66,7 +66,12 @@ pub fn summary(report: &Report) -> String {
         .filter(|c| {
             !matches!(
                 c.kind.as_str(),
-                "ExternalSecret" | "PushSecret" | "SecretStore" | "ClusterSecretStore" | "file"
+                "ExternalSecret"
+                    | "PushSecret"
+                    | "SecretStore"
+                    | "ClusterSecretStore"
+                    | "Secret"
+                    | "file"
             )
         })
         .count();

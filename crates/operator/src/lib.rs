@@ -137,7 +137,7 @@ pub enum OperatorError {
     #[error("waiting for the {0} cache: the watch stopped")]
     CacheNeverReady(&'static str),
     /// A fingerprint key could not be made.
-    #[error("making the fingerprint key: {0}")]
+    #[error("fingerprint key: {0}")]
     FingerprintKey(String),
     /// This replica lost the leader Lease: it stops, and is restarted as a standby.
     #[error("lost the leader Lease {0}; stopping so that only one replica reconciles")]

@@ -598,7 +598,7 @@ impl Provider for AwsProvider {
             return Err(self.error(
                 ProviderErrorKind::NotFound,
                 Some(key),
-                &format!("no version {wanted}"),
+                format!("no version {wanted}"),
             ));
         };
         // DescribeSecret dates the secret's last change, not each version: for the current

@@ -654,7 +654,7 @@ impl Provider for VaultProvider {
                 self.error(
                     ProviderErrorKind::NotFound,
                     Some(key),
-                    &format!("version {wanted} does not exist or is deleted"),
+                    format!("version {wanted} does not exist or is deleted"),
                 )
             })?;
         Ok(KeyInfo {

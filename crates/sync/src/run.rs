@@ -130,6 +130,14 @@ pub struct Outcome {
     pub exit: ExitCode,
 }
 
+/// What a target on this host holds (for checks that compare it with its stores).
+pub struct Projected {
+    /// Its keys and values.
+    pub data: BTreeMap<String, SecretValue>,
+    /// When it last changed.
+    pub changed_at: Option<std::time::SystemTime>,
+}
+
 /// Loaded manifests and their stores, kept between refreshes so `--watch` reuses each
 /// store's client (and its cached token) and its call discipline.
 pub struct Session {
@@ -233,11 +241,7 @@ impl Session {
 
     /// What the target of ExternalSecret `index` holds now and when it last changed; `None`
     /// when it is not projected (or the ExternalSecret names no valid target).
-    pub fn projected(
-        &self,
-        index: usize,
-    ) -> std::io::Result<Option<(BTreeMap<String, SecretValue>, Option<std::time::SystemTime>)>>
-    {
+    pub fn projected(&self, index: usize) -> std::io::Result<Option<Projected>> {
         let Some(es) = self.external_secrets.get(index) else {
             return Ok(None);
         };
@@ -246,7 +250,10 @@ impl Session {
         };
         let sink = &self.writer.sink;
         let path = host::target_path_of(&sink.out, &target.namespace, &target.target, sink.layout);
-        Ok(host::read_target(&path, sink.layout)?.map(|data| (data, host::changed_at(&path))))
+        Ok(host::read_target(&path, sink.layout)?.map(|data| Projected {
+            changed_at: host::changed_at(&path),
+            data,
+        }))
     }
 
     /// Store calls made so far, in Prometheus text format.

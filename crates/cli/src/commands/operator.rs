@@ -40,7 +40,7 @@ pub struct OperatorArgs {
 enum OperatorCommand {
     /// Run the controllers until SIGTERM or SIGINT.
     #[command(after_help = EXAMPLES)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 
     /// Print keyward's CustomResourceDefinitions (external-secrets.io/v1), for clusters
     /// without ESO's.
@@ -152,7 +152,7 @@ fn pod_namespace() -> String {
 /// Runs `keyward operator …`.
 pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
     let args = match args.command {
-        OperatorCommand::Run(args) => args,
+        OperatorCommand::Run(args) => *args,
         OperatorCommand::Crds => return print_crds(),
     };
     let metrics_address = match args.metrics_address.as_str() {

@@ -61,9 +61,9 @@ async fn verify_one(session: &Session, index: usize) -> Vec<Finding> {
         return Vec::new();
     };
     let projection = match session.projected(index) {
-        Ok(Some((data, changed))) => Projection {
-            fingerprints: Some(Fingerprints::of(session.fingerprint_key(), &data)),
-            refreshed: changed.map(OffsetDateTime::from),
+        Ok(Some(projected)) => Projection {
+            fingerprints: Some(Fingerprints::of(session.fingerprint_key(), &projected.data)),
+            refreshed: projected.changed_at.map(OffsetDateTime::from),
             read_from: "files under --out",
         },
         Ok(None) => Projection::default(),
