@@ -250,10 +250,12 @@ impl Session {
         };
         let sink = &self.writer.sink;
         let path = host::target_path_of(&sink.out, &target.namespace, &target.target, sink.layout);
-        Ok(host::read_target(&path, sink.layout)?.map(|data| Projected {
-            changed_at: host::changed_at(&path),
-            data,
-        }))
+        Ok(
+            host::read_target(&path, sink.layout)?.map(|data| Projected {
+                changed_at: host::changed_at(&path),
+                data,
+            }),
+        )
     }
 
     /// Store calls made so far, in Prometheus text format.
