@@ -68,25 +68,35 @@ fn a_sync_leaves_a_verifiable_log_without_the_value() {
         .iter()
         .map(|e| e["event"].as_str().unwrap_or(""))
         .collect();
-    // The unchanged run wrote nothing; each changing run an entry and its checkpoint.
+    // Every run read the store (recorded: store, call, key); the unchanged one wrote
+    // nothing, each changing run a projection entry; each run closes with a checkpoint.
     assert_eq!(
         kinds,
         [
+            "store.read",
             "projection.written",
             "checkpoint",
+            "store.read",
+            "checkpoint",
+            "store.read",
             "projection.written",
             "checkpoint"
         ]
     );
-    assert_eq!(events[0]["subject"], "apps/db");
+    assert_eq!(events[0]["subject"], "SecretStore/apps/fake");
+    assert_eq!(
+        events[0]["detail"],
+        serde_json::json!({"call": "GetSecret", "key": "db", "ok": true})
+    );
+    assert_eq!(events[1]["subject"], "apps/db");
     assert!(
-        events[0]["detail"]["fingerprint"]
+        events[1]["detail"]["fingerprint"]
             .as_str()
             .is_some_and(|f| f.starts_with("kw1:"))
     );
     assert_ne!(
-        events[0]["detail"]["fingerprint"],
-        events[2]["detail"]["fingerprint"]
+        events[1]["detail"]["fingerprint"],
+        events[6]["detail"]["fingerprint"]
     );
     let anchor_logged = stderr(&rotated);
     assert!(
@@ -102,7 +112,7 @@ fn a_sync_leaves_a_verifiable_log_without_the_value() {
     assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
     assert_eq!(
         stdout(&verified),
-        "audit.log: intact: 4 entries, 2 signed checkpoints (the last: entry 4); 0 entries after it are unsigned\n"
+        "audit.log: intact: 8 entries, 3 signed checkpoints (the last: entry 8); 0 entries after it are unsigned\n"
     );
 
     for output in [&first, &unchanged, &rotated, &key, &verified] {
@@ -138,22 +148,24 @@ fn tampering_and_truncation_are_caught() {
     let (code, out) = verify(&edited, None);
     assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.starts_with("copy.log: line 2: does not follow the line before it"),
+        out.starts_with("copy.log: line 3: does not follow the line before it"),
         "{out}"
     );
 
     let lines: Vec<&str> = log.lines().collect();
-    let dropped: String = [lines[0], lines[1], lines[3]]
+    // Each run: its store read, the projection written, a checkpoint.
+    assert_eq!(lines.len(), 6, "{log}");
+    let dropped: String = [lines[0], lines[1], lines[2], lines[4]]
         .iter()
         .map(|l| format!("{l}\n"))
         .collect();
     let (code, out) = verify(&dropped, None);
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("line 3: holds entry 4"), "{out}");
+    assert!(out.contains("line 4: holds entry 5"), "{out}");
 
     // Back to the first checkpoint: a valid log, unless the last anchor is kept elsewhere.
-    let anchor = format!("4:{}", keyward_sha256(lines[3]));
-    let truncated: String = lines[..2].iter().map(|l| format!("{l}\n")).collect();
+    let anchor = format!("6:{}", keyward_sha256(lines[5]));
+    let truncated: String = lines[..3].iter().map(|l| format!("{l}\n")).collect();
     assert_eq!(verify(&truncated, None).0, Some(0));
     let (code, out) = verify(&truncated, Some(&anchor));
     assert_eq!(code, Some(1), "{out}");

@@ -56,9 +56,55 @@ impl Default for DisciplineConfig {
 #[derive(Debug, Default)]
 pub struct CallCounters {
     counts: Mutex<BTreeMap<(String, String, String), u64>>,
+    /// The store reads made since the last [`CallCounters::take_reads`], when recording.
+    reads: Option<Mutex<Vec<StoreRead>>>,
+}
+
+/// One call that read a store, for the audit log: which store, key and version, and whether
+/// it succeeded. Never a value. Cached and coalesced reads are not store calls and are not
+/// recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreRead {
+    /// `SecretStore/ns/name` or `ClusterSecretStore/name`.
+    pub store: String,
+    /// The call: `GetSecret`, `GetSecretMetadata`, `DescribeSecret`, `ListSecrets`.
+    pub call: &'static str,
+    /// The key read (empty for a list).
+    pub key: String,
+    /// The version asked for, if any.
+    pub version: Option<String>,
+    /// Whether the store answered with what was asked.
+    pub ok: bool,
 }
 
 impl CallCounters {
+    /// Counters that also keep every store read until taken (`keyward sync --audit-log`).
+    pub fn recording_reads() -> Self {
+        Self {
+            reads: Some(Mutex::new(Vec::new())),
+            ..Self::default()
+        }
+    }
+
+    /// The store reads recorded since the last call (none unless recording).
+    pub fn take_reads(&self) -> Vec<StoreRead> {
+        self.reads
+            .as_ref()
+            .and_then(|reads| {
+                reads
+                    .lock()
+                    .ok()
+                    .map(|mut reads| std::mem::take(&mut *reads))
+            })
+            .unwrap_or_default()
+    }
+
+    fn record_read(&self, read: impl FnOnce() -> StoreRead) {
+        if let Some(Ok(mut reads)) = self.reads.as_ref().map(Mutex::lock) {
+            reads.push(read());
+        }
+    }
+
     fn record(&self, provider: &str, call: &str, success: bool) {
         let status = if success { "success" } else { "error" };
         if let Ok(mut counts) = self.counts.lock() {
@@ -138,6 +184,30 @@ impl<P: Provider> Disciplined<P> {
     }
 
     /// Shares one call per (operation, key, version) within the freshness window.
+    /// A store call ([`Self::call`]) that reads, recorded for the audit log when the counters
+    /// record reads.
+    async fn read<T, F, Fut>(
+        &self,
+        name: &'static str,
+        key: &str,
+        version: Option<&str>,
+        attempt: F,
+    ) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
+        let result = self.call(name, attempt).await;
+        self.counters.record_read(|| StoreRead {
+            store: self.inner.store().to_string(),
+            call: name,
+            key: key.to_owned(),
+            version: version.map(str::to_owned),
+            ok: result.is_ok(),
+        });
+        result
+    }
+
     async fn coalesced<F, Fut>(
         &self,
         cache_key: CacheKey,
@@ -253,7 +323,7 @@ impl<P: Provider> Provider for Disciplined<P> {
     async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError> {
         let cache_key = ("GetSecret", key.to_owned(), version.map(str::to_owned));
         self.coalesced(cache_key, || {
-            self.call("GetSecret", || self.inner.fetch(key, version))
+            self.read("GetSecret", key, version, || self.inner.fetch(key, version))
         })
         .await
     }
@@ -261,7 +331,9 @@ impl<P: Provider> Provider for Disciplined<P> {
     async fn fetch_metadata(&self, key: &str) -> Result<Fetched, ProviderError> {
         let cache_key = ("GetSecretMetadata", key.to_owned(), None);
         self.coalesced(cache_key, || {
-            self.call("GetSecretMetadata", || self.inner.fetch_metadata(key))
+            self.read("GetSecretMetadata", key, None, || {
+                self.inner.fetch_metadata(key)
+            })
         })
         .await
     }
@@ -271,12 +343,15 @@ impl<P: Provider> Provider for Disciplined<P> {
         key: &str,
         version: Option<&str>,
     ) -> Result<crate::KeyInfo, ProviderError> {
-        self.call("DescribeSecret", || self.inner.describe(key, version))
-            .await
+        self.read("DescribeSecret", key, version, || {
+            self.inner.describe(key, version)
+        })
+        .await
     }
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
-        self.call("ListSecrets", || self.inner.list(find)).await
+        self.read("ListSecrets", "", None, || self.inner.list(find))
+            .await
     }
 
     async fn push(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use keyward_api::{Document, ExternalSecret, NamespaceName, load};
 use keyward_core::{ExitCode, FingerprintKey, SecretValue};
+pub use keyward_providers::StoreRead;
 
 use crate::credentials::HostCredentials;
 use crate::host::{self, Layout};
@@ -35,6 +36,8 @@ pub struct RunOptions {
     /// Whether to wait for another run writing the same `out` ([`host::OutLock`]) rather
     /// than fail at once.
     pub wait_for_lock: bool,
+    /// Keep every store read for the audit log ([`Session::take_reads`], [`Report::reads`]).
+    pub record_reads: bool,
 }
 
 /// The outcome of one ExternalSecret.
@@ -81,6 +84,8 @@ pub struct Report {
     pub calls: String,
     /// 0 all synced, 20 a store failed, 11 a manifest is invalid.
     pub exit: ExitCode,
+    /// The store reads made, when [`RunOptions::record_reads`].
+    pub reads: Vec<StoreRead>,
 }
 
 /// Runs one sync of every ExternalSecret (`keyward sync --once`), holding the lock of `out`
@@ -100,6 +105,7 @@ pub async fn run(options: RunOptions) -> std::io::Result<Report> {
         warnings: session.warnings.clone(),
         calls: session.calls(),
         exit,
+        reads: session.take_reads(),
     })
 }
 
@@ -185,6 +191,11 @@ impl Session {
             Arc::new(options.credentials),
         )
         .with_config_maps(loaded.config_maps);
+        let stores = if options.record_reads {
+            stores.recording_reads()
+        } else {
+            stores
+        };
         Self {
             writer: Arc::new(Writer {
                 duplicates: duplicate_targets(&loaded.external_secrets, &options.namespace),
@@ -256,6 +267,11 @@ impl Session {
                 data,
             }),
         )
+    }
+
+    /// The store reads made since the last call, when [`RunOptions::record_reads`].
+    pub fn take_reads(&self) -> Vec<StoreRead> {
+        self.stores.counters().take_reads()
     }
 
     /// Store calls made so far, in Prometheus text format.

@@ -175,6 +175,13 @@ impl StoreSet {
         self
     }
 
+    /// Keep every store read (store, key, version; never a value) until
+    /// [`CallCounters::take_reads`] takes it: for the audit log. Before any store is used.
+    pub fn recording_reads(mut self) -> Self {
+        self.counters = Arc::new(CallCounters::recording_reads());
+        self
+    }
+
     /// Store calls made so far, by provider, call and status.
     pub fn counters(&self) -> &CallCounters {
         &self.counters

@@ -56,8 +56,9 @@ pub enum ChangeHook {
 pub enum Event<'a> {
     /// Manifests were (re)loaded: load problems and warnings.
     Loaded(&'a Session),
-    /// A refresh round finished.
-    Round(&'a [Outcome]),
+    /// A refresh round finished: its outcomes, and the store reads it made (when the run
+    /// records them).
+    Round(&'a [Outcome], &'a [keyward_providers::StoreRead]),
     /// The hook ran: `Ok(description)` or `Err(reason)`.
     Hook(Result<String, String>),
     /// SIGTERM or SIGINT: the loop stops after this.
@@ -122,13 +123,13 @@ pub async fn watch(
                 Ok(signal) => {
                     report(Event::Stopping(signal));
                     if let Ok(outcomes) = tokio::time::timeout(STOP_GRACE, round).await {
-                        report(Event::Round(&outcomes));
+                        report(Event::Round(&outcomes, &session.take_reads()));
                     }
                     break;
                 }
             };
             drop(lock);
-            report(Event::Round(&outcomes));
+            report(Event::Round(&outcomes, &session.take_reads()));
             for outcome in &outcomes {
                 reschedule(&mut slots, &session, outcome);
                 if matches!(outcome.row.status, Status::Synced | Status::Deleted) {
@@ -317,6 +318,7 @@ mod tests {
             credentials: crate::credentials::HostCredentials::default(),
             allow_plaintext_secrets: false,
             wait_for_lock: true,
+            record_reads: false,
             fingerprint_key: keyward_core::FingerprintKey::new(keyward_core::SecretValue::from(
                 "0123456789abcdef0123456789abcdef",
             ))

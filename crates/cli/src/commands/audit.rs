@@ -182,16 +182,38 @@ pub struct SyncAudit {
 }
 
 impl SyncAudit {
-    /// Records `rows`; nothing when none changed anything.
+    /// Records the store `reads` of a round, then its `rows`; nothing when there was no read
+    /// and nothing changed.
     pub fn record<'a>(
         &self,
+        reads: &[keyward_sync::run::StoreRead],
         rows: impl Iterator<Item = &'a keyward_sync::run::Row>,
     ) -> Result<(), Failure> {
-        let records: Vec<Record> = rows.filter_map(record_of).collect();
+        let records: Vec<Record> = reads
+            .iter()
+            .map(read_record)
+            .chain(rows.filter_map(record_of))
+            .collect();
         if records.is_empty() {
             return Ok(());
         }
         append_signed(&self.path, &self.key, &records)
+    }
+}
+
+/// A store read: the store, the call, the key and version, whether it worked; never a value.
+fn read_record(read: &keyward_sync::run::StoreRead) -> Record {
+    let mut detail = serde_json::Map::new();
+    detail.insert("call".into(), read.call.into());
+    detail.insert("key".into(), read.key.clone().into());
+    if let Some(version) = &read.version {
+        detail.insert("version".into(), version.clone().into());
+    }
+    detail.insert("ok".into(), read.ok.into());
+    Record {
+        event: "store.read".into(),
+        subject: read.store.clone(),
+        detail,
     }
 }
 

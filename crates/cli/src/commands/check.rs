@@ -250,6 +250,7 @@ fn check_host_blocking(args: &CheckArgs) -> Result<keyward_evidence::check::Repo
         allow_plaintext_secrets: args.credentials.allow_plaintext_secrets,
         fingerprint_key,
         wait_for_lock: false,
+        record_reads: false,
     };
     let check = if args.stores_only {
         HostCheck::StoresOnly

@@ -195,6 +195,7 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
         allow_plaintext_secrets: args.credentials.allow_plaintext_secrets,
         fingerprint_key,
         wait_for_lock: !args.no_wait,
+        record_reads: audit.is_some(),
     };
     let hook = match (args.on_change, args.signal, args.pidfile) {
         (Some(command), _, _) => Some(ChangeHook::Command(command)),
@@ -210,8 +211,8 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
         };
         let on_event = |event: Event<'_>| {
             print_event(&event, output);
-            if let (Event::Round(outcomes), Some(audit)) = (&event, &audit)
-                && let Err(failure) = audit.record(outcomes.iter().map(|o| &o.row))
+            if let (Event::Round(outcomes, reads), Some(audit)) = (&event, &audit)
+                && let Err(failure) = audit.record(reads, outcomes.iter().map(|o| &o.row))
             {
                 eprintln!("keyward: error: {}", failure.message());
             }
@@ -224,7 +225,7 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
     let report = runtime.block_on(run::run(options)).map_err(out_failure)?;
     print_report(&report, output)?;
     if let Some(audit) = &audit {
-        audit.record(report.rows.iter())?;
+        audit.record(&report.reads, report.rows.iter())?;
     }
     let changed: Vec<String> = report
         .rows
@@ -293,7 +294,7 @@ fn print_event(event: &Event<'_>, output: &Output) {
                 }
             }
         }
-        Event::Round(outcomes) => {
+        Event::Round(outcomes, _) => {
             if json {
                 let rows: Vec<_> = outcomes.iter().map(|o| row_json(&o.row)).collect();
                 println!(
