@@ -126,6 +126,14 @@ pub enum Command {
     )]
     Check(crate::commands::check::CheckArgs),
 
+    /// Gather a dated evidence folder (JSON and HTML): inventory, health, rotation age,
+    /// per-key verification, audit excerpt; never a value.
+    #[command(
+        long_about = crate::commands::evidence::LONG_ABOUT,
+        after_long_help = crate::commands::evidence::AFTER_LONG_HELP
+    )]
+    Evidence(crate::commands::evidence::EvidenceArgs),
+
     /// Rewrite external-secrets.io/v1beta1 manifests to v1, keeping comments and key order.
     #[command(after_long_help = crate::commands::convert::AFTER_LONG_HELP)]
     Convert(crate::commands::convert::ConvertArgs),

@@ -368,6 +368,26 @@ pub struct Verified {
     pub problems: Vec<String>,
 }
 
+impl Verified {
+    /// Whether nothing breaks the log.
+    pub fn intact(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// `FILE: intact: N entries, C signed checkpoints (the last: entry L); U entries after it
+    /// are unsigned` (`TAMPERED` when a problem was found).
+    pub fn summary(&self, file: &str) -> String {
+        let state = if self.intact() { "intact" } else { "TAMPERED" };
+        let last = self
+            .last_checkpoint
+            .map_or_else(|| "none".to_owned(), |n| format!("entry {n}"));
+        format!(
+            "{file}: {state}: {} entries, {} signed checkpoints (the last: {last}); {} entries after it are unsigned",
+            self.entries, self.checkpoints, self.unsigned
+        )
+    }
+}
+
 /// Checks the log in `text` against `key`, and that it still holds `anchor` (`SEQ:HASH`)
 /// when one is given.
 pub fn verify(text: &[u8], key: &VerifyingKey, anchor: Option<&str>) -> Verified {

@@ -14,11 +14,11 @@ mod offline;
 mod produces;
 pub mod stores;
 pub mod verify;
-mod workloads;
+pub(crate) mod workloads;
 
 use serde::Serialize;
 
-pub use cluster::{ClusterOptions, check_cluster};
+pub use cluster::{ClusterOptions, Gathered, check_cluster, gather_cluster};
 pub use host::{HostCheck, check_host};
 pub use offline::{KnownStore, OfflineOptions, check_offline};
 

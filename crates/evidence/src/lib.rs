@@ -1,16 +1,21 @@
 //! keyward-evidence: what keyward can prove about secrets without showing one.
 //!
-//! Today this is [`check`], the gate a pull request passes through: `keyward check --offline`
-//! reads manifests (ExternalSecrets, PushSecrets, stores, workloads) and finds what would break
-//! once they are applied: a store nobody declared, a template that does not parse, a workload
-//! asking for a key its ExternalSecret no longer produces. [`report`] renders the result as
-//! text, JSON or JUnit XML. [`audit`] keeps the tamper-evident audit log: hash-chained JSON
-//! lines with ed25519-signed checkpoints, and the check that finds any edit.
+//! - [`check`]: the gate. `keyward check --offline` reads manifests (ExternalSecrets,
+//!   PushSecrets, stores, workloads) and finds what would break once they are applied; against
+//!   a cluster it reads health; `--stores-only` finds every referenced key in its store from
+//!   metadata; `--verify` proves, per key, that a projection holds what its store holds, by
+//!   keyed fingerprints. [`report`] renders the result as text, JSON or JUnit XML.
+//! - [`audit`]: the tamper-evident audit log: hash-chained JSON lines with ed25519-signed
+//!   checkpoints, and the check that finds any edit.
+//! - [`dossier`] and [`html`]: `keyward evidence`, a dated folder (JSON and one self-contained
+//!   HTML page) of inventory, health, rotation age, verification and an audit excerpt.
 //!
-//! This crate reads manifests only: never a store, never a cluster, never a value. What a
-//! finding says is built from names (objects, keys, fields), which are not secret; a plaintext
-//! `Secret` manifest contributes its key names and nothing else.
+//! Values pass through this crate only where a store is read to be compared (`--verify`), in
+//! memory, as `SecretValue`s dropped after fingerprinting. Everything reported is built from
+//! names (objects, keys, fields), store metadata, fingerprints and verdicts.
 
 pub mod audit;
 pub mod check;
+pub mod dossier;
+pub mod html;
 pub mod report;

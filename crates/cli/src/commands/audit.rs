@@ -87,18 +87,7 @@ fn verify(args: &VerifyArgs, output: &Output) -> Result<ExitCode, Failure> {
             for problem in &verified.problems {
                 println!("{path}: {problem}");
             }
-            let state = if verified.problems.is_empty() {
-                "intact"
-            } else {
-                "TAMPERED"
-            };
-            let last = verified
-                .last_checkpoint
-                .map_or_else(|| "none".to_owned(), |n| format!("entry {n}"));
-            println!(
-                "{path}: {state}: {} entries, {} signed checkpoints (the last: {last}); {} entries after it are unsigned",
-                verified.entries, verified.checkpoints, verified.unsigned
-            );
+            println!("{}", verified.summary(&path.to_string()));
         }
     }
     Ok(if verified.problems.is_empty() {

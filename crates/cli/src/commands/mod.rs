@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod bundle;
 pub mod check;
+pub mod evidence;
 pub mod convert;
 mod docs;
 pub mod operator;
@@ -64,6 +65,7 @@ pub fn run(command: Command, output: &Output) -> Result<Done, Failure> {
         Command::Bundle(args) => bundle::run(args, output),
         Command::Scan(args) => scan::run(&args, output).map(Done::Exit),
         Command::Check(args) => check::run(&args, output).map(Done::Exit),
+        Command::Evidence(args) => evidence::run(&args, output).map(Done::Exit),
         Command::Audit(command) => audit::run(&command, output).map(Done::Exit),
         Command::Convert(args) => convert::run(&args).map(Done::Exit),
         Command::Sync(args) => sync::run(args, output),

@@ -15,7 +15,9 @@ use keyward_api::{ExternalSecretCondition, ExternalSecretStatus};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
 
-use super::cluster_verify::ClusterVerifier;
+use super::cluster_verify::{self, ClusterVerifier};
+use super::verify::Projection;
+use crate::dossier::{Consumer, SecretEvidence, StoreEvidence, Verified, pod_consumers};
 use super::workloads::{self, SecretUse};
 use super::{Checked, Finding, Report, Severity};
 
@@ -324,4 +326,113 @@ fn unhealthy(rule: &'static str, message: String) -> Finding {
         rule,
         message,
     }
+}
+
+/// What `keyward evidence` gathers from a cluster: each ExternalSecret's health and
+/// verification (under the fingerprint key in `key_secret`), the stores and their health, and
+/// every workload's Secret reads.
+pub async fn gather_cluster(
+    client: kube::Client,
+    options: &ClusterOptions,
+    key_secret: &keyward_operator::fingerprint_key::KeySecret,
+) -> Result<Gathered, kube::Error> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut secrets = SecretKeys::new(client.clone());
+    let scope = options.namespace.as_deref();
+    let stores = list(&client, scope, &resource("SecretStore", "secretstores")).await?;
+    let cluster_stores = list(
+        &client,
+        None,
+        &resource("ClusterSecretStore", "clustersecretstores"),
+    )
+    .await?;
+    let verifier = ClusterVerifier::new(&client, key_secret, &stores, &cluster_stores).await;
+    let mut gathered = Gathered::default();
+    for es in list(
+        &client,
+        scope,
+        &resource("ExternalSecret", "externalsecrets"),
+    )
+    .await?
+    {
+        let findings = external_secret_findings(&es, options, &mut secrets).await?;
+        let verified = match &verifier {
+            Ok(verifier) => verifier.verified(&es).await?,
+            Err(checked) => Some(Verified {
+                result: Err(checked.findings.first().cloned().unwrap_or_else(|| {
+                    unhealthy("verify", "the fingerprint key cannot be read".into())
+                })),
+                projection: Projection::default(),
+            }),
+        };
+        let verified = verified.unwrap_or_else(|| Verified {
+            result: Err(Finding {
+                severity: Severity::Info,
+                rule: "verify",
+                message: "creationPolicy: None projects nothing to verify".into(),
+            }),
+            projection: Projection::default(),
+        });
+        let typed = cluster_verify::typed::<keyward_api::ExternalSecret>(std::slice::from_ref(&es));
+        let target = typed
+            .first()
+            .map(cluster_verify::target_name)
+            .unwrap_or_default();
+        let mut evidence = SecretEvidence::new(
+            (
+                es.metadata.namespace.clone().unwrap_or_default(),
+                es.metadata.name.clone().unwrap_or_default(),
+                "cluster".into(),
+                target,
+            ),
+            findings,
+            verified,
+            now,
+        );
+        if evidence.refreshed.is_none() {
+            evidence.refreshed = status_of(&es).refresh_time;
+        }
+        gathered.external_secrets.push(evidence);
+    }
+    for (kind, objects) in [
+        ("SecretStore", &stores),
+        ("ClusterSecretStore", &cluster_stores),
+    ] {
+        for store in objects {
+            let provider = store
+                .data
+                .pointer("/spec/provider")
+                .and_then(serde_json::Value::as_object)
+                .and_then(|p| p.keys().next().cloned())
+                .unwrap_or_default();
+            gathered.stores.push(StoreEvidence {
+                kind: kind.into(),
+                namespace: store.metadata.namespace.clone().unwrap_or_default(),
+                name: store.metadata.name.clone().unwrap_or_default(),
+                provider,
+                findings: ready_finding(&status_of(store).conditions, kind)
+                    .into_iter()
+                    .collect(),
+            });
+        }
+    }
+    for (kind, namespace, name, pod) in workloads_of(&client, scope).await? {
+        if let Some(pod) = pod {
+            gathered
+                .consumers
+                .extend(pod_consumers(kind, &namespace, &name, &pod));
+        }
+    }
+    Ok(gathered)
+}
+
+/// What [`gather_cluster`] found.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    /// Each ExternalSecret.
+    pub external_secrets: Vec<SecretEvidence>,
+    /// Each store.
+    pub stores: Vec<StoreEvidence>,
+    /// Each workload's Secret reads.
+    pub consumers: Vec<Consumer>,
 }

@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::verify::{self, Projection};
+use crate::dossier::Verified;
 use super::{Checked, Finding, Severity};
 
 /// What `--verify` needs from the cluster: the key, and the stores.
@@ -67,39 +68,44 @@ impl ClusterVerifier {
 
     /// The verification findings for one ExternalSecret.
     pub async fn findings(&self, object: &DynamicObject) -> Result<Vec<Finding>, kube::Error> {
+        Ok(match self.verified(object).await? {
+            None => Vec::new(),
+            Some(Verified {
+                result: Ok(verification),
+                projection,
+            }) => verify::findings(&verification, &projection),
+            Some(Verified {
+                result: Err(finding),
+                ..
+            }) => vec![finding],
+        })
+    }
+
+    /// One ExternalSecret's verification; `None` for `creationPolicy: None` (it projects
+    /// nothing of its own).
+    pub async fn verified(&self, object: &DynamicObject) -> Result<Option<Verified>, kube::Error> {
         let Some(es) = typed::<ExternalSecret>(std::slice::from_ref(object)).pop() else {
-            return Ok(vec![Finding {
-                severity: Severity::Invalid,
-                rule: "verify",
-                message: "the ExternalSecret does not load against the v1 schema".into(),
-            }]);
+            return Ok(Some(Verified {
+                result: Err(Finding {
+                    severity: Severity::Invalid,
+                    rule: "verify",
+                    message: "the ExternalSecret does not load against the v1 schema".into(),
+                }),
+                projection: Projection::default(),
+            }));
         };
-        if es
-            .spec
-            .target
-            .creation_policy
-            .as_ref()
-            .is_some_and(|p| matches!(p, keyward_api::CreationPolicy::None))
-        {
-            return Ok(Vec::new());
+        if matches!(
+            es.spec.target.creation_policy,
+            Some(keyward_api::CreationPolicy::None)
+        ) {
+            return Ok(None);
         }
         let namespace = es.metadata.namespace.clone().unwrap_or_default();
-        let target = es
-            .spec
-            .target
-            .name
-            .as_ref()
-            .map(ToString::to_string)
-            .or_else(|| es.metadata.name.clone())
-            .unwrap_or_default();
+        let target = target_name(&es);
         let projection = self.projection(object, &namespace, &target).await?;
         let stores = self.with_config_maps(&es, &namespace).await?;
-        Ok(
-            match verify::verify(&es, &stores, &self.key, &projection).await {
-                Ok(verification) => verify::findings(&verification, &projection),
-                Err(finding) => vec![finding],
-            },
-        )
+        let result = verify::verify(&es, &stores, &self.key, &projection).await;
+        Ok(Some(Verified { result, projection }))
     }
 
     async fn projection(
@@ -204,9 +210,20 @@ impl keyward_sync::StoreLookup for StoreView<'_> {
     }
 }
 
+/// The Secret an ExternalSecret projects to.
+pub fn target_name(es: &ExternalSecret) -> String {
+    es.spec
+        .target
+        .name
+        .as_ref()
+        .map(ToString::to_string)
+        .or_else(|| es.metadata.name.clone())
+        .unwrap_or_default()
+}
+
 /// The objects that load as `T` (an object that does not is left out; the check reports
 /// such ExternalSecrets itself).
-fn typed<T: serde::de::DeserializeOwned>(objects: &[DynamicObject]) -> Vec<T> {
+pub fn typed<T: serde::de::DeserializeOwned>(objects: &[DynamicObject]) -> Vec<T> {
     objects
         .iter()
         .filter_map(|object| serde_json::to_value(object).ok())
