@@ -208,6 +208,8 @@ spec:
             "state",
             "--credentials-dir",
             "creds",
+            "--audit-log",
+            "audit.log",
         ],
     )
     .env("AWS_ENDPOINT_URL", moto.endpoint())
@@ -267,6 +269,8 @@ spec:
             "state",
             "--credentials-dir",
             "creds",
+            "--audit-log",
+            "audit.log",
         ],
     )
     .env("AWS_ENDPOINT_URL", moto.endpoint())
@@ -282,6 +286,8 @@ spec:
         stdout(&differs)
     );
 
+    evidence_folder_renders_in_chromium(&scratch, &moto);
+
     // Without the state directory of the sync there is no key to verify with.
     let keyless = check(
         &scratch,
@@ -290,4 +296,134 @@ spec:
     );
     assert_eq!(keyless.status.code(), Some(2), "{}", everything(&keyless));
     assert!(everything(&keyless).contains("elsewhere/fingerprint.key does not exist"));
+}
+
+/// `keyward evidence` over the same manifests and targets (one tampered): the JSON says what
+/// holds, and the HTML page, rendered by Chromium's headless shell, shows it, with no value
+/// anywhere in the folder.
+fn evidence_folder_renders_in_chromium(scratch: &Scratch, moto: &Moto) {
+    let key = command_in(scratch.path(), &["audit", "key", "--state-dir", "state"])
+        .output()
+        .expect("audit key");
+    let public = stdout(&key).trim().to_owned();
+    let run = command_in(
+        scratch.path(),
+        &[
+            "--output",
+            "json",
+            "evidence",
+            "--out",
+            "evidence",
+            "-f",
+            "m",
+            "--sync-out",
+            "out",
+            "--state-dir",
+            "state",
+            "--credentials-dir",
+            "creds",
+            "--audit-log",
+            "audit.log",
+            "--audit-key",
+            &public,
+        ],
+    )
+    .env("AWS_ENDPOINT_URL", moto.endpoint())
+    .output()
+    .expect("keyward evidence");
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "db was tampered with: {}",
+        everything(&run)
+    );
+    let told: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON");
+    let folder = std::path::PathBuf::from(told["folder"].as_str().expect("folder"));
+    let folder = scratch.join(&folder.display().to_string());
+    let evidence: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("evidence.json")).expect("json"))
+            .expect("evidence.json");
+    assert_eq!(evidence["summary"]["externalSecrets"], 2, "{evidence:#}");
+    assert_eq!(evidence["summary"]["healthy"], 1, "{evidence:#}");
+    assert_eq!(evidence["summary"]["keysFailing"], 1, "{evidence:#}");
+    let db = &evidence["externalSecrets"][0];
+    assert_eq!(db["name"], "db");
+    let user = db["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["key"] == "user")
+        .expect("user");
+    assert_eq!(user["verdict"], "differs");
+    assert!(db["sources"][0]["ageDays"].as_f64().is_some(), "{db:#}");
+    assert_eq!(evidence["audit"]["status"], "intact", "{evidence:#}");
+    assert!(evidence["stores"].as_array().is_some_and(|s| s.len() == 2));
+    for file in ["evidence.json", "index.html"] {
+        let text = std::fs::read_to_string(folder.join(file)).expect("read");
+        assert!(!text.contains(CANARY), "{file} holds the value");
+        assert!(!text.contains("rotated"), "{file} holds a value");
+    }
+
+    let Some(chromium) = keyward_test_support::or_skip_unavailable(
+        keyward_test_support::peer_path(keyward_test_support::Peer::Chromium),
+    ) else {
+        return;
+    };
+    let page = format!("file://{}", folder.join("index.html").display());
+    let profile = scratch.join("chromium-profile");
+    let chromium_run = |extra: &[String]| {
+        std::process::Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(extra)
+            .arg(&page)
+            .output()
+            .expect("run chromium")
+    };
+    let dom = chromium_run(&["--dump-dom".to_owned()]);
+    assert!(dom.status.success(), "{}", everything(&dom));
+    let dom = stdout(&dom);
+    assert!(
+        dom.contains("<tr data-name=\"apps/db\" data-healthy=\"false\">"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<tr data-name=\"apps/api\" data-healthy=\"true\">"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<code>user</code> <span class=\"bad\" data-verdict=\"bad\">differs</span>"),
+        "{dom}"
+    );
+    assert!(dom.contains("<b id=\"count-healthy\">1/2</b>"), "{dom}");
+    assert_eq!(
+        dom.matches("<rect class=\"bar\"").count(),
+        4,
+        "one bar per dated source: {dom}"
+    );
+    assert!(dom.contains("id=\"health-chart\""), "{dom}");
+    assert!(
+        dom.contains("<p id=\"audit-status\" class=\"ok\">"),
+        "{dom}"
+    );
+    let shot = scratch.join("evidence.png");
+    let screenshot = chromium_run(&[
+        format!("--screenshot={}", shot.display()),
+        "--window-size=1280,1600".to_owned(),
+    ]);
+    assert!(screenshot.status.success(), "{}", everything(&screenshot));
+    let png = std::fs::read(&shot).expect("screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
 }

@@ -307,7 +307,10 @@ pub fn audit_evidence(
             } else {
                 "TAMPERED"
             };
-            (status.to_owned(), verified.summary(&path.display().to_string()))
+            (
+                status.to_owned(),
+                verified.summary(&path.display().to_string()),
+            )
         }
         None => (
             "unverified".to_owned(),
@@ -353,7 +356,10 @@ pub fn write(dir: &Path, evidence: &Evidence) -> std::io::Result<PathBuf> {
     std::fs::create_dir(&folder)?;
     let json = serde_json::to_vec_pretty(evidence).map_err(std::io::Error::other)?;
     write_new(&folder.join("evidence.json"), &json)?;
-    write_new(&folder.join("index.html"), crate::html::page(evidence).as_bytes())?;
+    write_new(
+        &folder.join("index.html"),
+        crate::html::page(evidence).as_bytes(),
+    )?;
     Ok(folder)
 }
 
@@ -511,6 +517,9 @@ mod tests {
     fn run_ids_sort_by_time() {
         let now = OffsetDateTime::parse("2026-12-03T20:53:07Z", &Rfc3339).expect("time");
         let id = run_id(now);
-        assert!(id.starts_with("20261203T205307Z-") && id.len() == 21, "{id}");
+        assert!(
+            id.starts_with("20261203T205307Z-") && id.len() == 21,
+            "{id}"
+        );
     }
 }

@@ -39,7 +39,7 @@ pub fn page(evidence: &Evidence) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1f24;max-width:72rem}\
 h1{margin:0 0 .3rem}h2{margin-top:2rem;border-bottom:1px solid #d0d7de;padding-bottom:.2rem}\
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem .5rem;\
-border-bottom:1px solid #eaeef2;vertical-align:top}th{background:#f6f8fa}\
+border-bottom:1px solid #eaeef2;vertical-align:top;overflow-wrap:anywhere}th{background:#f6f8fa}\
 .tiles{display:flex;gap:1rem;flex-wrap:wrap}.tile{border:1px solid #d0d7de;border-radius:6px;\
 padding:.6rem 1rem;min-width:9rem}.tile b{display:block;font-size:1.6rem}\
 .ok{color:#1a7f37}.bad{color:#cf222e}.warn{color:#9a6700}code{font-size:.85rem}\
@@ -50,13 +50,13 @@ fn summary(out: &mut String, evidence: &Evidence) {
     let oldest = s
         .oldest_source_days
         .map_or_else(|| "unknown".to_owned(), |d| format!("{d:.1} days"));
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<section id=\"summary\" class=\"tiles\">\
          <div class=\"tile\"><b id=\"count-healthy\">{}/{}</b>ExternalSecrets healthy and verified</div>\
          <div class=\"tile\"><b id=\"count-matching\" class=\"ok\">{}</b>keys match their store</div>\
          <div class=\"tile\"><b id=\"count-failing\" class=\"{}\">{}</b>keys stale or different</div>\
-         <div class=\"tile\"><b id=\"oldest\">{}</b>oldest source version</div></section>\n",
+         <div class=\"tile\"><b id=\"oldest\">{}</b>oldest source version</div></section>",
         s.healthy,
         s.external_secrets,
         s.keys_matching,
@@ -82,7 +82,11 @@ fn secrets_table(out: &mut String, evidence: &Evidence) {
                 reasons.join("<br>")
             )
         };
-        let keys: Vec<String> = es.keys.iter().map(|k| verdict_cell(&k.key, &k.verdict)).collect();
+        let keys: Vec<String> = es
+            .keys
+            .iter()
+            .map(|k| verdict_cell(&k.key, &k.verdict))
+            .collect();
         let sources: Vec<String> = es
             .sources
             .iter()
@@ -109,7 +113,11 @@ fn secrets_table(out: &mut String, evidence: &Evidence) {
             target = esc(&es.target),
             keys = keys.join("<br>"),
             sources = sources.join("<br>"),
-            refreshed = es.refreshed.as_deref().map(esc).unwrap_or_else(|| "never".into()),
+            refreshed = es
+                .refreshed
+                .as_deref()
+                .map(esc)
+                .unwrap_or_else(|| "never".into()),
         );
     }
     out.push_str("</tbody></table>\n");
@@ -137,8 +145,12 @@ fn rotation_chart(out: &mut String, secrets: &[SecretEvidence]) {
         .iter()
         .flat_map(|es| {
             es.sources.iter().filter_map(move |s| {
-                s.age_days
-                    .map(|d| (format!("{}/{} ← {}", es.namespace, es.name, s.source.key), d))
+                s.age_days.map(|d| {
+                    (
+                        format!("{}/{} ← {}", es.namespace, es.name, s.source.key),
+                        d,
+                    )
+                })
             })
         })
         .collect();
@@ -198,7 +210,9 @@ fn health_chart(out: &mut String, evidence: &Evidence) {
     for (index, day) in days.iter().enumerate() {
         bar_pair(out, index * column + 10, day, tallest);
     }
-    out.push_str("</svg>\n<p><span class=\"ok\">■</span> written <span class=\"bad\">■</span> failed</p>\n");
+    out.push_str(
+        "</svg>\n<p><span class=\"ok\">■</span> written <span class=\"bad\">■</span> failed</p>\n",
+    );
 }
 
 fn bar_pair(out: &mut String, x: usize, day: &DayActivity, tallest: f64) {
@@ -229,7 +243,10 @@ fn consumers_table(out: &mut String, evidence: &Evidence) {
             esc(&c.namespace),
             esc(&c.name),
             esc(&c.secret),
-            c.key.as_deref().map(esc).unwrap_or_else(|| "(all keys)".into()),
+            c.key
+                .as_deref()
+                .map(esc)
+                .unwrap_or_else(|| "(all keys)".into()),
             esc(&c.place)
         );
     }
@@ -269,7 +286,11 @@ fn audit_section(out: &mut String, evidence: &Evidence) {
         out.push_str("<p>No audit log given.</p>\n");
         return;
     };
-    let class = if audit.status == "intact" { "ok" } else { "bad" };
+    let class = if audit.status == "intact" {
+        "ok"
+    } else {
+        "bad"
+    };
     let _ = writeln!(
         out,
         "<p id=\"audit-status\" class=\"{class}\">{}</p>\n<table id=\"audit\"><thead><tr>\

@@ -28,6 +28,8 @@ pub enum Peer {
     Age,
     /// `age-keygen` (Debian).
     AgeKeygen,
+    /// `chromium-headless-shell` (Debian), which renders the evidence page.
+    Chromium,
     /// lowkey-vault's runnable jar.
     LowkeyVaultJar,
     /// A Java 25 runtime for lowkey-vault.
@@ -51,6 +53,7 @@ impl Peer {
             Peer::Sops => "KEYWARD_PEER_SOPS",
             Peer::Age => "KEYWARD_PEER_AGE",
             Peer::AgeKeygen => "KEYWARD_PEER_AGE_KEYGEN",
+            Peer::Chromium => "KEYWARD_PEER_CHROMIUM",
             Peer::LowkeyVaultJar => "KEYWARD_PEER_LOWKEY_VAULT_JAR",
             Peer::Java25 => "KEYWARD_PEER_JAVA25",
             Peer::GoTemplate => "KEYWARD_PEER_GOTEMPLATE",
@@ -70,6 +73,7 @@ impl Peer {
             Peer::Sops => "sops",
             Peer::Age => "age",
             Peer::AgeKeygen => "age-keygen",
+            Peer::Chromium => "chromium-headless-shell",
             Peer::LowkeyVaultJar => "lowkey-vault",
             Peer::Java25 => "java 25",
             Peer::GoTemplate => "gotemplate",
@@ -84,6 +88,7 @@ impl Peer {
             Peer::Bao | Peer::MotoServer | Peer::AnsibleVault => "python",
             Peer::Sops => "sops",
             Peer::Age | Peer::AgeKeygen => "age",
+            Peer::Chromium => "chromium",
             Peer::LowkeyVaultJar | Peer::Java25 => "lowkey_vault",
             Peer::GoTemplate => "go_template",
             Peer::EsoTemplate => "eso_template",

@@ -54,7 +54,12 @@ pub struct EvidenceArgs {
     pub paths: Vec<PathBuf>,
 
     /// With -f: the --out that `keyward sync` wrote the targets to.
-    #[arg(long, value_name = "DIR", requires = "paths", default_value = "secrets")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "paths",
+        default_value = "secrets"
+    )]
     pub sync_out: PathBuf,
 
     /// With -f: the --format the targets were written in.
@@ -129,12 +134,13 @@ fn audit_evidence(args: &EvidenceArgs) -> Result<Option<dossier::AuditEvidence>,
     let Some(path) = &args.audit_log else {
         return Ok(None);
     };
-    let key = match &args.audit_key {
-        Some(text) => Some(keyward_evidence::audit::parse_public_key(text).map_err(|reason| {
-            Failure::new(ErrorKind::Usage, anyhow!("--audit-key: {reason}"))
-        })?),
-        None => None,
-    };
+    let key =
+        match &args.audit_key {
+            Some(text) => Some(keyward_evidence::audit::parse_public_key(text).map_err(
+                |reason| Failure::new(ErrorKind::Usage, anyhow!("--audit-key: {reason}")),
+            )?),
+            None => None,
+        };
     dossier::audit_evidence(path, key.as_ref())
         .with_context(|| format!("reading the audit log {}", path.display()))
         .map(Some)

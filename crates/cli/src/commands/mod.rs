@@ -3,9 +3,9 @@
 pub mod audit;
 pub mod bundle;
 pub mod check;
-pub mod evidence;
 pub mod convert;
 mod docs;
+pub mod evidence;
 pub mod operator;
 pub mod scan;
 pub mod sync;

@@ -17,9 +17,9 @@ use kube::core::{ApiResource, GroupVersionKind};
 
 use super::cluster_verify::{self, ClusterVerifier};
 use super::verify::Projection;
-use crate::dossier::{Consumer, SecretEvidence, StoreEvidence, Verified, pod_consumers};
 use super::workloads::{self, SecretUse};
 use super::{Checked, Finding, Report, Severity};
+use crate::dossier::{Consumer, SecretEvidence, StoreEvidence, Verified, pod_consumers};
 
 /// What the cluster check is told.
 #[derive(Clone, Debug, Default)]

@@ -21,8 +21,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::verify::{self, Projection};
-use crate::dossier::Verified;
 use super::{Checked, Finding, Severity};
+use crate::dossier::Verified;
 
 /// What `--verify` needs from the cluster: the key, and the stores.
 pub struct ClusterVerifier {
