@@ -2272,6 +2272,49 @@ async fn keyward_check_reads_the_health_of_the_cluster() {
         out.contains("FAIL     ExternalSecret apps/db (cluster): key password differs from the store, which has nothing newer"),
         "{out}"
     );
+    // keyward evidence over the cluster: db's forged fingerprint shows as failing, the
+    // Deployment's reads are in the inventory, and the folder holds no value.
+    let evidence = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["--output", "json", "evidence", "--out"])
+        .arg(scratch.path().join("evidence"))
+        .args(["-n", "apps"])
+        .env("KUBECONFIG", kube.kubeconfig_path())
+        .output()
+        .expect("run keyward evidence");
+    assert_eq!(
+        evidence.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&evidence.stderr)
+    );
+    let told: serde_json::Value = serde_json::from_slice(&evidence.stdout).expect("JSON");
+    let folder = std::path::PathBuf::from(told["folder"].as_str().expect("folder"));
+    let written = std::fs::read_to_string(folder.join("evidence.json")).expect("evidence.json");
+    assert!(
+        !written.contains(CANARY),
+        "the canary leaked into the evidence"
+    );
+    let page = std::fs::read_to_string(folder.join("index.html")).expect("index.html");
+    assert!(!page.contains(CANARY), "the canary leaked into the page");
+    let written: serde_json::Value = serde_json::from_str(&written).expect("JSON");
+    assert_eq!(written["scope"], "the cluster, namespace apps");
+    let db = written["externalSecrets"]
+        .as_array()
+        .expect("externalSecrets")
+        .iter()
+        .find(|es| es["name"] == "db")
+        .expect("db");
+    assert_eq!(db["keys"][0]["key"], "password");
+    assert_eq!(db["keys"][0]["verdict"], "differs", "{db:#}");
+    assert_eq!(db["verifiedFrom"], "Secret's annotation");
+    assert!(
+        written["consumers"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["name"] == "web" && c["key"] == "user")),
+        "{written:#}"
+    );
+    assert_eq!(written["stores"][0]["name"], "fake");
+
     let (code, out) = check(&["--verify", "--fingerprint-key-secret", "default/nope"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
