@@ -35,6 +35,15 @@ Ready (and refreshed within --max-age) with its Secret present, every SecretStor
 ClusterSecretStore Ready, and every Deployment, StatefulSet, DaemonSet, Job and CronJob finding
 the Secrets and keys it reads in the cluster.
 
+With --stores-only, the stores the manifests under PATHS declare are read (with the
+credentials `keyward sync` would use): every key they reference must exist, at its pinned
+version, learned from metadata reads where the store has them. With --verify, each projection
+is proved per key to hold what its store holds, by keyed fingerprints recomputed from the
+store side: the targets `keyward sync` wrote to --out from PATHS, or, without --out, the
+cluster's Secrets (the operator's keyward.io/fingerprints annotation, under the key in
+--fingerprint-key-secret). Each key is \"matches the store\", \"stale\" (the store has a newer
+version since the last refresh) or \"differs\".
+
 Findings name objects, fields and keys, never a value. Warnings say what the manifests cannot
 tell (a Secret produced elsewhere, keys that only the store knows, as with dataFrom); --strict
 makes them fail.";
@@ -48,15 +57,19 @@ Examples:
   keyward check --offline deploy/ --output json | jq '.checked[] | select(.findings != [])'
   keyward check                                   # the cluster: Ready, Secrets, workloads' keys
   keyward check -n payments --max-age 2h --junit health.xml
+  keyward check --stores-only deploy/ --credentials-dir /etc/keyward/creds   # bootstrap, DR
+  keyward check --verify deploy/ --out /run/secrets --state-dir /var/lib/keyward
+  keyward check --verify --fingerprint-key-secret keyward/keyward-fingerprint-key
 
 Exit codes: 0 healthy (warnings allowed unless --strict), 1 unhealthy, 2 usage,
-11 invalid manifests (schema, template or regular expression), 20 the cluster cannot be read,
-30 the JUnit file could not be written.";
+11 invalid manifests (schema, template or regular expression), 20 the cluster or a store
+cannot be read, 30 the JUnit file could not be written.";
 
 /// Options of `keyward check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// With --offline: manifest files, or directories searched for *.yaml and *.yml.
+    /// With --offline, --stores-only or --verify --out: manifest files, or directories
+    /// searched for *.yaml and *.yml.
     #[arg(value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
 
@@ -174,7 +187,7 @@ pub fn run(args: &CheckArgs, output: &Output) -> Result<ExitCode, Failure> {
             return Err(Failure::new(
                 ErrorKind::Usage,
                 anyhow!(
-                    "manifests and --known-store are for --offline; without it the cluster is checked"
+                    "manifests are for --offline, --stores-only or --verify --out, --known-store for --offline; without them the cluster is checked"
                 ),
             ));
         }
