@@ -256,6 +256,8 @@ async fn check_stores_only_and_verify_against_lowkey_vault() {
         .put_secret("verify-db", "first", &[], None)
         .await
         .expect("seed");
+    // A second apart: Key Vault dates versions to the second, and the newest is found by date.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     kv.put_secret("verify-db", CANARY, &[], None)
         .await
         .expect("seed");

@@ -22,7 +22,9 @@ use keyward_core::SecretValue;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-use crate::{Credentials, Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId};
+use crate::{
+    Credentials, Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId, Versioned,
+};
 
 /// `spec.provider.aws`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -528,6 +530,17 @@ impl Provider for AwsProvider {
     }
 
     async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError> {
+        self.fetch_versioned(key, version)
+            .await
+            .map(|versioned| versioned.fetched)
+    }
+
+    /// GetSecretValue names the version it read (`uuid/ID`, as a `remoteRef.version`).
+    async fn fetch_versioned(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Versioned, ProviderError> {
         let client = self.client().await?;
         let mut request = client.get_secret_value().secret_id(self.full_key(key));
         if let Some(version) = version.filter(|v| !v.is_empty()) {
@@ -540,11 +553,18 @@ impl Provider for AwsProvider {
             .send()
             .await
             .map_err(|e| self.classify(&e, Some(key)))?;
+        let read_version = output.version_id().map(|id| format!("uuid/{id}"));
+        let versioned = |fetched| Versioned {
+            fetched,
+            version: read_version.clone(),
+        };
         if let Some(text) = output.secret_string() {
-            return Ok(Fetched::Value(SecretValue::from(text)));
+            return Ok(versioned(Fetched::Value(SecretValue::from(text))));
         }
         if let Some(binary) = output.secret_binary() {
-            return Ok(Fetched::Value(SecretValue::from(binary.as_ref())));
+            return Ok(versioned(Fetched::Value(SecretValue::from(
+                binary.as_ref(),
+            ))));
         }
         Err(self.error(
             ProviderErrorKind::NotFound,

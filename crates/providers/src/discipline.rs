@@ -20,7 +20,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use keyward_api::ExternalSecretFind;
 use tokio::sync::OnceCell;
 
-use crate::{Fetched, Provider, ProviderError, StoreId};
+use crate::{Fetched, Provider, ProviderError, StoreId, Versioned};
 
 /// Tunables of the discipline.
 #[derive(Clone, Debug)]
@@ -149,7 +149,7 @@ type CacheKey = (&'static str, String, Option<String>);
 #[derive(Debug)]
 struct Entry {
     created: Instant,
-    result: OnceCell<Result<Fetched, ProviderError>>,
+    result: OnceCell<Result<Versioned, ProviderError>>,
 }
 
 /// Below this many entries the read cache is never swept.
@@ -212,10 +212,10 @@ impl<P: Provider> Disciplined<P> {
         &self,
         cache_key: CacheKey,
         call: F,
-    ) -> Result<Fetched, ProviderError>
+    ) -> Result<Versioned, ProviderError>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<Fetched, ProviderError>>,
+        Fut: std::future::Future<Output = Result<Versioned, ProviderError>>,
     {
         let entry = self.entry(&cache_key);
         let result = entry.result.get_or_init(call).await.clone();
@@ -321,9 +321,21 @@ impl<P: Provider> Provider for Disciplined<P> {
     }
 
     async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError> {
+        self.fetch_versioned(key, version)
+            .await
+            .map(|versioned| versioned.fetched)
+    }
+
+    async fn fetch_versioned(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Versioned, ProviderError> {
         let cache_key = ("GetSecret", key.to_owned(), version.map(str::to_owned));
         self.coalesced(cache_key, || {
-            self.read("GetSecret", key, version, || self.inner.fetch(key, version))
+            self.read("GetSecret", key, version, || {
+                self.inner.fetch_versioned(key, version)
+            })
         })
         .await
     }
@@ -331,11 +343,18 @@ impl<P: Provider> Provider for Disciplined<P> {
     async fn fetch_metadata(&self, key: &str) -> Result<Fetched, ProviderError> {
         let cache_key = ("GetSecretMetadata", key.to_owned(), None);
         self.coalesced(cache_key, || {
-            self.read("GetSecretMetadata", key, None, || {
-                self.inner.fetch_metadata(key)
+            self.read("GetSecretMetadata", key, None, || async {
+                self.inner
+                    .fetch_metadata(key)
+                    .await
+                    .map(|fetched| Versioned {
+                        fetched,
+                        version: None,
+                    })
             })
         })
         .await
+        .map(|versioned| versioned.fetched)
     }
 
     async fn describe(

@@ -11,7 +11,7 @@ use keyward_api::ExternalSecretFind;
 use keyward_core::SecretValue;
 use serde::Deserialize;
 
-use crate::{Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId};
+use crate::{Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId, Versioned};
 
 /// `spec.provider.fake`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -86,6 +86,17 @@ impl Provider for FakeProvider {
                     "no such key and version",
                 )
             })
+    }
+
+    async fn fetch_versioned(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Versioned, ProviderError> {
+        self.fetch(key, version).await.map(|fetched| Versioned {
+            fetched,
+            version: version.filter(|v| !v.is_empty()).map(str::to_owned),
+        })
     }
 
     /// The fake store is in memory: the entry's version, no value handed out.

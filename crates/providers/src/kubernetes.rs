@@ -19,7 +19,9 @@ use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 
-use crate::{Credentials, Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId};
+use crate::{
+    Credentials, Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId, Versioned,
+};
 
 /// `spec.provider.kubernetes`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -345,6 +347,17 @@ impl Provider for KubernetesProvider {
     }
 
     async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError> {
+        self.fetch_versioned(key, version)
+            .await
+            .map(|versioned| versioned.fetched)
+    }
+
+    /// A Secret's version is its resourceVersion.
+    async fn fetch_versioned(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Versioned, ProviderError> {
         if version.is_some_and(|v| !v.is_empty()) {
             return Err(self.error(
                 ProviderErrorKind::Unsupported,
@@ -367,7 +380,10 @@ impl Provider for KubernetesProvider {
         for (k, v) in secret.string_data.unwrap_or_default() {
             map.insert(k, SecretValue::from(v));
         }
-        Ok(Fetched::Map(map))
+        Ok(Versioned {
+            fetched: Fetched::Map(map),
+            version: secret.metadata.resource_version,
+        })
     }
 
     async fn fetch_metadata(&self, key: &str) -> Result<Fetched, ProviderError> {

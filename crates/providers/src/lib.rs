@@ -36,4 +36,4 @@ pub use cluster_credentials::{ClusterCredentials, TOKEN_EXPIRATION_SECONDS};
 pub use credentials::{Credentials, StaticCredentials};
 pub use discipline::{CallCounters, DisciplineConfig, Disciplined, StoreRead};
 pub use error::{ProviderError, ProviderErrorKind};
-pub use provider::{Fetched, KeyInfo, Provider, StoreId};
+pub use provider::{Fetched, KeyInfo, Provider, StoreId, Versioned};

@@ -31,6 +31,17 @@ pub enum Fetched {
     Document(SecretValue),
 }
 
+/// A fetch and the store's id of the version it read, where the store has version ids (a
+/// Vault KV v2 version number, an AWS version id, a Key Vault version, a Secret's
+/// resourceVersion).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned {
+    /// What was read.
+    pub fetched: Fetched,
+    /// The version read, if the store names it.
+    pub version: Option<String>,
+}
+
 /// What a store says about one key without handing over its value: which version is current
 /// (or whether the pinned one exists) and when it was made. `keyward check --stores-only`,
 /// `check --verify` and `keyward evidence` read this.
@@ -58,6 +69,19 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
 
     /// Reads `key` (at `version`, or the current one).
     async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError>;
+
+    /// Reads `key` as [`Self::fetch`] does, with the id of the version read, from the same
+    /// store call. The default names no version.
+    async fn fetch_versioned(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Versioned, ProviderError> {
+        self.fetch(key, version).await.map(|fetched| Versioned {
+            fetched,
+            version: None,
+        })
+    }
 
     /// Reads the metadata (tags, custom metadata) of `key`, for `metadataPolicy: Fetch`.
     async fn fetch_metadata(&self, key: &str) -> Result<Fetched, ProviderError> {
@@ -122,6 +146,14 @@ impl Provider for Box<dyn Provider> {
 
     async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError> {
         self.as_ref().fetch(key, version).await
+    }
+
+    async fn fetch_versioned(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Versioned, ProviderError> {
+        self.as_ref().fetch_versioned(key, version).await
     }
 
     async fn fetch_metadata(&self, key: &str) -> Result<Fetched, ProviderError> {

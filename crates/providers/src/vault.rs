@@ -20,7 +20,9 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::raw_json::{Kind, RawJson};
-use crate::{Credentials, Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId};
+use crate::{
+    Credentials, Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId, Versioned,
+};
 
 /// Renew a login this long before its lease ends.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
@@ -549,6 +551,17 @@ impl Provider for VaultProvider {
     }
 
     async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError> {
+        self.fetch_versioned(key, version)
+            .await
+            .map(|versioned| versioned.fetched)
+    }
+
+    /// KV v2 answers with the version it read (`data.metadata.version`); KV v1 has none.
+    async fn fetch_versioned(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Versioned, ProviderError> {
         let query: Vec<(&str, String)> = match version.filter(|_| self.v2) {
             Some(version) => vec![("version", version.to_owned())],
             None => Vec::new(),
@@ -573,10 +586,17 @@ impl Provider for VaultProvider {
                 Some(data)
             }
         });
+        let read_version = self
+            .v2
+            .then(|| json.member("data")?.member("metadata")?.member("version"))
+            .flatten()
+            .filter(|v| v.kind() == Kind::Number)
+            .map(|v| v.text().to_owned());
         match data {
-            Some(data) if data.kind() == Kind::Object => {
-                Ok(Fetched::Document(SecretValue::from(data.text())))
-            }
+            Some(data) if data.kind() == Kind::Object => Ok(Versioned {
+                fetched: Fetched::Document(SecretValue::from(data.text())),
+                version: read_version,
+            }),
             // A deleted or destroyed v2 version has `data: null`.
             _ => Err(self.error(
                 ProviderErrorKind::NotFound,

@@ -94,6 +94,14 @@ async fn values_versions_properties_and_tags() {
         !described.read_value && described.created.is_some(),
         "{described:?}"
     );
+    let read = provider
+        .fetch_versioned("apps/db", None)
+        .await
+        .expect("read");
+    assert_eq!(
+        read.version, described.version,
+        "the version the read returned"
+    );
     let previous = provider
         .describe("apps/db", Some("AWSPREVIOUS"))
         .await

@@ -128,6 +128,11 @@ async fn reads_secrets_metadata_and_finds_them() {
         .await
         .expect("describe");
     assert!(described.version.is_some() && described.created.is_some());
+    let read = provider
+        .fetch_versioned("db-credentials", None)
+        .await
+        .expect("read");
+    assert_eq!(read.version, described.version, "resourceVersion");
     assert!(!described.read_value);
     let missing = provider.describe("nope", None).await.expect_err("missing");
     assert_eq!(missing.kind, ProviderErrorKind::NotFound);

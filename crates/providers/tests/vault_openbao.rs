@@ -152,6 +152,15 @@ async fn reads_versions_properties_and_metadata_from_kv_v2() {
             .is_some_and(|t| t.starts_with("20")),
         "{described:?}"
     );
+    let read = provider
+        .fetch_versioned("apps/db", None)
+        .await
+        .expect("read");
+    assert_eq!(
+        read.version.as_deref(),
+        Some("2"),
+        "the version the read returned"
+    );
     let pinned = provider.describe("apps/db", Some("1")).await.expect("v1");
     assert_eq!(pinned.version.as_deref(), Some("1"));
     for (key, version) in [("apps/db", Some("9")), ("apps/nope", None)] {

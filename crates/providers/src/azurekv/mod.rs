@@ -51,7 +51,9 @@ use tokio::sync::OnceCell;
 pub use config::{AzureKvConfig, AzureOptions, AzureSecretRef};
 
 use self::auth::KvCredential;
-use crate::{Credentials, Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId};
+use crate::{
+    Credentials, Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId, Versioned,
+};
 
 /// The tag keyward puts on secrets it creates.
 pub const MANAGED_BY_KEYWARD: (&str, &str) = ("managed-by", "keyward");
@@ -628,19 +630,42 @@ impl Provider for AzureKvProvider {
     }
 
     async fn fetch(&self, key: &str, version: Option<&str>) -> Result<Fetched, ProviderError> {
+        self.fetch_versioned(key, version)
+            .await
+            .map(|versioned| versioned.fetched)
+    }
+
+    /// A secret names its version in its id; certificates and keys are read without one.
+    async fn fetch_versioned(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Versioned, ProviderError> {
         let object = parse_key(key);
         if !matches!(object, Object::Secret(_)) {
             let version = version.filter(|v| !v.is_empty());
             return self
                 .primed(|| self.fetch_object(key, &object, version))
-                .await;
+                .await
+                .map(|fetched| Versioned {
+                    fetched,
+                    version: None,
+                });
         }
         let name = self.secret_name(key, "reading")?;
         let secret = self.get(key, name, version).await?;
         tracing::trace!(store = %self.store, key, "read an Azure Key Vault secret");
+        let read_version = secret
+            .id
+            .as_deref()
+            .and_then(version_from_id)
+            .map(str::to_owned);
         secret
             .value
-            .map(|v| Fetched::Value(SecretValue::from(v)))
+            .map(|v| Versioned {
+                fetched: Fetched::Value(SecretValue::from(v)),
+                version: read_version,
+            })
             .ok_or_else(|| {
                 ProviderError::new(
                     ProviderErrorKind::InvalidData,
@@ -691,6 +716,9 @@ impl Provider for AzureKvProvider {
             .await?;
         let wanted = version.filter(|v| !v.is_empty());
         let mut best: Option<(String, Option<azure_core::time::OffsetDateTime>)> = None;
+        // Key Vault dates versions to the second: two made in one second cannot be told apart
+        // from the list, and then the current one is asked for (its value read and dropped).
+        let mut tied = false;
         while let Some(item) = pager.try_next().await.map_err(|e| self.error(key, &e))? {
             let attributes = item.attributes.as_ref();
             let Some(id) = item.id.as_deref().and_then(version_from_id) else {
@@ -700,11 +728,34 @@ impl Provider for AzureKvProvider {
             let enabled = attributes.and_then(|a| a.enabled) != Some(false);
             let pick = match wanted {
                 Some(wanted) => id == wanted,
-                None => enabled && best.as_ref().is_none_or(|(_, at)| created > *at),
+                None if !enabled => false,
+                None => {
+                    let newest = best.as_ref().map(|(_, at)| *at);
+                    tied = match newest {
+                        Some(at) if created == at => true,
+                        Some(at) if created < at => tied,
+                        _ => false,
+                    };
+                    newest.is_none_or(|at| created > at)
+                }
             };
             if pick {
                 best = Some((id.to_owned(), created));
             }
+        }
+        if tied {
+            let current = self.get(key, name, None).await?;
+            let id = current
+                .id
+                .as_deref()
+                .and_then(version_from_id)
+                .map(str::to_owned);
+            let created = current.attributes.as_ref().and_then(|a| a.created);
+            return Ok(KeyInfo {
+                version: id,
+                created: created.map(|t| azure_core::time::to_rfc3339(&t)),
+                read_value: true,
+            });
         }
         let Some((id, created)) = best else {
             return Err(ProviderError::new(
