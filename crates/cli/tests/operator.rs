@@ -1896,6 +1896,78 @@ async fn push_secrets_write_into_openbao_and_aws_and_clean_up_after_themselves()
         Some("original")
     );
 
+    // An ExternalSecret from OpenBao: its Secret records the store version it was made from,
+    // and `keyward check --verify` tells a newer version in the store from a tampered Secret.
+    let put = |data: serde_json::Value| {
+        let url = format!("{}/v1/secret/data/apps/source", bao.address());
+        let token = bao.root_token().to_owned();
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .header("X-Vault-Token", token)
+                .json(&json!({ "data": data }))
+                .send()
+                .await
+                .expect("seed OpenBao");
+            assert!(response.status().is_success());
+        }
+    };
+    put(json!({"password": CANARY})).await;
+    let es = resource("ExternalSecret", "externalsecrets");
+    Api::<DynamicObject>::namespaced_with(client.clone(), "apps", &es)
+        .create(
+            &PostParams::default(),
+            &object(
+                &es,
+                json!({"metadata": {"name": "from-bao", "namespace": "apps"},
+                       "spec": {"refreshInterval": "1h", "secretStoreRef": {"name": "bao"},
+                                "data": [{"secretKey": "password", "remoteRef": {"key": "apps/source", "property": "password"}}]}}),
+            ),
+        )
+        .await
+        .expect("ExternalSecret");
+    wait_until("from-bao projected", || async {
+        secret_of(&cluster, "apps", "from-bao").await.is_some()
+    })
+    .await;
+    let projected = secret_of(&cluster, "apps", "from-bao")
+        .await
+        .expect("Secret");
+    let annotations = projected.metadata.annotations.unwrap_or_default();
+    assert_eq!(
+        annotations
+            .get(keyward_core::SOURCE_VERSIONS_ANNOTATION)
+            .map(String::as_str),
+        Some(r#"{"SecretStore/apps/bao":{"apps/source":"1"}}"#)
+    );
+    let verify = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["check", "--verify", "-n", "apps"])
+            .env("KUBECONFIG", kube.kubeconfig_path())
+            .output()
+            .expect("keyward check");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!text.contains(CANARY), "the canary leaked: {text}");
+        (output.status.code(), text)
+    };
+    let (code, out) = verify();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("ok       ExternalSecret apps/from-bao (cluster): key password matches the store (fingerprints from the Secret's annotation)"),
+        "{out}"
+    );
+    put(json!({"password": "rotated"})).await;
+    let (code, out) = verify();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL     ExternalSecret apps/from-bao (cluster): key password is stale: the store has a newer version (2; the projection holds 1) since "),
+        "{out}"
+    );
+
     // No value in statuses, events or the operator's trace logs.
     let remaining = push_secrets.list(&Default::default()).await.expect("list");
     let statuses = serde_json::to_string(&remaining.items).expect("json");

@@ -357,6 +357,18 @@ fn evidence_folder_renders_in_chromium(scratch: &Scratch, moto: &Moto) {
     assert_eq!(user["verdict"], "differs");
     assert!(db["sources"][0]["ageDays"].as_f64().is_some(), "{db:#}");
     assert_eq!(evidence["audit"]["status"], "intact", "{evidence:#}");
+    // The last sync recorded which store versions it projected (pinned ones left out).
+    let written = evidence["audit"]["excerpt"]
+        .as_array()
+        .expect("excerpt")
+        .iter()
+        .rfind(|e| e["event"] == "projection.written" && e["subject"] == "apps/db")
+        .expect("db written");
+    assert_eq!(
+        written["detail"]["sourceVersions"],
+        serde_json::json!({"SecretStore/apps/vault": {"apps/db": "3"}}),
+        "{written:#}"
+    );
     assert!(evidence["stores"].as_array().is_some_and(|s| s.len() == 2));
     for file in ["evidence.json", "index.html"] {
         let text = std::fs::read_to_string(folder.join(file)).expect("read");

@@ -20,6 +20,10 @@ pub const FINGERPRINT_PREFIX: &str = "kw1:";
 /// annotation, never a label: labels are indexed and selectable, and have no room for it).
 pub const FINGERPRINTS_ANNOTATION: &str = "keyward.io/fingerprints";
 
+/// The annotation on a Secret the operator writes that names the store version of each value
+/// it was made from: a JSON object of store id to key to version id.
+pub const SOURCE_VERSIONS_ANNOTATION: &str = "keyward.io/source-versions";
+
 /// The fingerprints of one projection: of the whole target and of each key.
 ///
 /// Written as `*=kw1:…,KEY=kw1:…,…` (keys in order). Secret keys are made of letters,

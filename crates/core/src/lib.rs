@@ -32,5 +32,8 @@ mod secret;
 
 pub use error::{Classify, ErrorKind};
 pub use exit::ExitCode;
-pub use fingerprint::{FINGERPRINT_PREFIX, FINGERPRINTS_ANNOTATION, FingerprintKey, Fingerprints};
+pub use fingerprint::{
+    FINGERPRINT_PREFIX, FINGERPRINTS_ANNOTATION, FingerprintKey, Fingerprints,
+    SOURCE_VERSIONS_ANNOTATION,
+};
 pub use secret::{REDACTED, SecretValue};

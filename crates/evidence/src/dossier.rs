@@ -97,6 +97,8 @@ pub struct SourceAge {
     pub source: Source,
     /// Days since the store made that version, where the store dates it.
     pub age_days: Option<f64>,
+    /// The version the projection was made from, where it records it.
+    pub projected_version: Option<String>,
 }
 
 /// One store.
@@ -196,6 +198,11 @@ impl SecretEvidence {
                 (Vec::new(), Vec::new())
             }
         };
+        let recorded = verified
+            .projection
+            .source_versions
+            .clone()
+            .unwrap_or_default();
         let healthy = findings.iter().all(|f| f.severity <= Severity::Info)
             && !keys.is_empty()
             && keys.iter().all(|k| k.verdict == Verdict::Matches);
@@ -220,6 +227,10 @@ impl SecretEvidence {
                 .into_iter()
                 .map(|source| SourceAge {
                     age_days: age_days(source.created.as_deref(), now),
+                    projected_version: recorded
+                        .get(&source.store)
+                        .and_then(|keys| keys.get(&source.key))
+                        .cloned(),
                     source,
                 })
                 .collect(),
@@ -399,6 +410,7 @@ pub async fn gather_host(
                 )),
                 refreshed: projected.changed_at.map(OffsetDateTime::from),
                 read_from: "files under --out",
+                source_versions: None,
             },
             _ => Projection::default(),
         };

@@ -127,7 +127,20 @@ fn verdict_cell(key: &str, verdict: &Verdict) -> String {
     let (class, text) = match verdict {
         Verdict::Matches => ("ok", "matches the store".to_owned()),
         Verdict::Differs => ("bad", "differs".to_owned()),
-        Verdict::Stale { since } => ("warn", format!("stale since {since}")),
+        Verdict::Stale {
+            since,
+            store_version,
+            projected_version,
+        } => {
+            let mut text = "stale".to_owned();
+            if let (Some(current), Some(held)) = (store_version, projected_version) {
+                text.push_str(&format!(": store at {current}, projection from {held}"));
+            }
+            if let Some(since) = since {
+                text.push_str(&format!(" (since {since})"));
+            }
+            ("warn", text)
+        }
         Verdict::Missing => ("bad", "missing".to_owned()),
         Verdict::Unexpected => ("bad", "not from the store".to_owned()),
     };

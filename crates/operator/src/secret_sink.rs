@@ -13,7 +13,8 @@
 //!   `created-by` label and a controller owner reference, other policies remove both.
 //! - Every Secret written also gets keyward's keyed fingerprints
 //!   ([`keyward_core::FINGERPRINTS_ANNOTATION`]), which `keyward check --verify` compares
-//!   with the store. They alone never cause a write: a Secret ESO wrote is adopted as it is,
+//!   with the store, and the store version of each value it was made from
+//!   ([`keyward_core::SOURCE_VERSIONS_ANNOTATION`]). They alone never cause a write: a Secret ESO wrote is adopted as it is,
 //!   and gets them with its next change.
 //! - Labels and annotations this manager wrote earlier and no longer wants are removed;
 //!   everyone else's are kept.
@@ -32,7 +33,9 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use keyward_api::CreationPolicy;
-use keyward_core::{FINGERPRINTS_ANNOTATION, FingerprintKey, Fingerprints, SecretValue};
+use keyward_core::{
+    FINGERPRINTS_ANNOTATION, FingerprintKey, Fingerprints, SOURCE_VERSIONS_ANNOTATION, SecretValue,
+};
 use keyward_sync::engine::Desired;
 use keyward_sync::{Applied, Applying, Sink, SinkError};
 use kube::api::{Api, DeleteParams, PostParams};
@@ -230,6 +233,11 @@ impl SecretSink {
             FINGERPRINTS_ANNOTATION.into(),
             Fingerprints::of(&self.fingerprint_key, &desired.data).encode(),
         );
+        if desired.source_versions.is_empty() {
+            annotations.remove(SOURCE_VERSIONS_ANNOTATION);
+        } else if let Ok(text) = serde_json::to_string(&desired.source_versions) {
+            annotations.insert(SOURCE_VERSIONS_ANNOTATION.into(), text);
+        }
 
         metadata.labels = Some(labels);
         metadata.annotations = Some(annotations);
@@ -375,6 +383,7 @@ fn same_content(existing: &Secret, wanted: &Secret) -> bool {
     let annotations = |s: &Secret| {
         let mut annotations = s.metadata.annotations.clone().unwrap_or_default();
         annotations.remove(FINGERPRINTS_ANNOTATION);
+        annotations.remove(SOURCE_VERSIONS_ANNOTATION);
         annotations
     };
     let owners = |s: &Secret| s.metadata.owner_references.clone().unwrap_or_default();

@@ -58,6 +58,23 @@ pub struct Desired {
     pub immutable: bool,
     /// The keys and values; every key is a valid Secret key.
     pub data: BTreeMap<String, SecretValue>,
+    /// The version id of each current value read (pinned versions left out: they never
+    /// move), where the store names one: store id, then key, then version (`check --verify`
+    /// tells which version a projection holds).
+    pub source_versions: SourceVersions,
+}
+
+/// Versions read, by store id and key.
+pub type SourceVersions = BTreeMap<String, BTreeMap<String, String>>;
+
+/// Notes the version a read returned.
+fn note_version(versions: &mut SourceVersions, store: &str, key: &str, version: Option<String>) {
+    if let Some(version) = version {
+        versions
+            .entry(store.to_owned())
+            .or_default()
+            .insert(key.to_owned(), version);
+    }
 }
 
 impl Desired {
@@ -137,13 +154,14 @@ pub async fn resolve(es: &ExternalSecret, stores: &dyn StoreLookup) -> Result<De
     check_unsupported(es).map_err(|(field, message)| fail(field, message))?;
 
     let mut data = BTreeMap::new();
+    let mut versions = SourceVersions::new();
     for (index, entry) in es.spec.data_from.iter().enumerate() {
         let field = format!("spec.dataFrom[{index}]");
         let store = store_for(entry.source_ref.as_ref(), es, &field, &id)?;
         let provider = stores
             .provider(&store, namespace_text)
             .map_err(|e| SyncError::from_store(&id, &field, e))?;
-        let values = data_from(entry, provider.as_ref(), &field, &id).await?;
+        let values = data_from(entry, provider.as_ref(), &field, &id, &mut versions).await?;
         data.extend(values);
     }
     for (index, entry) in es.spec.data.iter().enumerate() {
@@ -154,7 +172,14 @@ pub async fn resolve(es: &ExternalSecret, stores: &dyn StoreLookup) -> Result<De
         let provider = stores
             .provider(&store, namespace_text)
             .map_err(|e| SyncError::from_store(&id, &field, e))?;
-        let value = read(provider.as_ref(), &entry.remote_ref, &field, &id).await?;
+        let value = read(
+            provider.as_ref(),
+            &entry.remote_ref,
+            &field,
+            &id,
+            &mut versions,
+        )
+        .await?;
         data.insert(entry.secret_key.clone(), value);
     }
     let mut type_ = None;
@@ -188,6 +213,7 @@ pub async fn resolve(es: &ExternalSecret, stores: &dyn StoreLookup) -> Result<De
             .deletion_policy
             .unwrap_or(DeletionPolicy::Retain),
         immutable: es.spec.target.immutable,
+        source_versions: versions,
         data,
     })
 }
@@ -313,17 +339,12 @@ async fn read(
     reference: &RemoteRef,
     field: &str,
     id: &str,
+    versions: &mut SourceVersions,
 ) -> Result<SecretValue, SyncError> {
     let store = provider.store().to_string();
-    let fetched = match reference.metadata_policy {
-        Some(MetadataPolicy::Fetch) => provider.fetch_metadata(&reference.key).await,
-        _ => {
-            provider
-                .fetch(&reference.key, reference.version.as_deref())
-                .await
-        }
-    }
-    .map_err(|e| SyncError::from_store(id, field, e))?;
+    let fetched = fetch(provider, reference, versions)
+        .await
+        .map_err(|e| SyncError::from_store(id, field, e))?;
     let value = value::select(
         &fetched,
         reference.property.as_deref(),
@@ -344,24 +365,42 @@ async fn read(
     Ok(value)
 }
 
+/// Reads `reference` (its metadata with `metadataPolicy: Fetch`), noting the version read.
+async fn fetch(
+    provider: &dyn Provider,
+    reference: &RemoteRef,
+    versions: &mut SourceVersions,
+) -> Result<keyward_providers::Fetched, keyward_providers::ProviderError> {
+    if let Some(MetadataPolicy::Fetch) = reference.metadata_policy {
+        return provider.fetch_metadata(&reference.key).await;
+    }
+    let pinned = reference.version.as_deref().filter(|v| !v.is_empty());
+    let read = provider.fetch_versioned(&reference.key, pinned).await?;
+    // A pinned version never moves: only reads of the current version are worth recording.
+    if pinned.is_none() {
+        note_version(
+            versions,
+            &provider.store().to_string(),
+            &reference.key,
+            read.version,
+        );
+    }
+    Ok(read.fetched)
+}
+
 async fn data_from(
     entry: &ExternalSecretDataFromRemoteRef,
     provider: &dyn Provider,
     field: &str,
     id: &str,
+    versions: &mut SourceVersions,
 ) -> Result<BTreeMap<String, SecretValue>, SyncError> {
     let store = provider.store().to_string();
     let (values, conversion, decoding, nulls) = match (&entry.extract, &entry.find) {
         (Some(extract), None) => {
-            let fetched = match extract.metadata_policy {
-                Some(MetadataPolicy::Fetch) => provider.fetch_metadata(&extract.key).await,
-                _ => {
-                    provider
-                        .fetch(&extract.key, extract.version.as_deref())
-                        .await
-                }
-            }
-            .map_err(|e| SyncError::from_store(id, field, e))?;
+            let fetched = fetch(provider, extract, versions)
+                .await
+                .map_err(|e| SyncError::from_store(id, field, e))?;
             let fetched = match extract.property.as_deref().filter(|p| !p.is_empty()) {
                 Some(property) => keyward_providers::Fetched::Value(
                     value::select(&fetched, Some(property), &store, &extract.key)
@@ -385,11 +424,12 @@ async fn data_from(
                 .map_err(|e| SyncError::from_store(id, field, e))?;
             let mut values = BTreeMap::new();
             for key in keys {
-                let fetched = provider
-                    .fetch(&key, None)
+                let read = provider
+                    .fetch_versioned(&key, None)
                     .await
                     .map_err(|e| SyncError::from_store(id, field, e))?;
-                let value = value::select(&fetched, None, &store, &key)
+                note_version(versions, &store, &key, read.version);
+                let value = value::select(&read.fetched, None, &store, &key)
                     .map_err(|e| SyncError::from_store(id, field, e))?;
                 values.insert(key, value);
             }

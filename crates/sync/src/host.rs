@@ -637,6 +637,7 @@ mod tests {
             deletion_policy: keyward_api::DeletionPolicy::Retain,
             immutable: false,
             external_secret: "apps/db".into(),
+            source_versions: Default::default(),
             namespace: NamespaceName::parse("apps").expect("valid"),
             target: ResourceName::parse("db").expect("valid"),
             type_: None,

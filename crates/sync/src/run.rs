@@ -71,6 +71,8 @@ pub struct Row {
     pub fingerprint: Option<String>,
     /// When the target's content last changed (its projection's modification time).
     pub changed_at: Option<std::time::SystemTime>,
+    /// The version id of each source value read (store, key, version), where stores name one.
+    pub source_versions: engine::SourceVersions,
 }
 
 /// The whole run.
@@ -435,6 +437,7 @@ fn failed(error: &SyncError) -> (Row, ExitCode) {
 /// The report row of a projected target.
 fn row_of(name: &str, projected: sink::Projected) -> Row {
     let location = projected.location;
+    let source_versions = projected.source_versions;
     let (status, keys, fingerprint) = match projected.projection {
         Projection::Written {
             changed,
@@ -461,6 +464,7 @@ fn row_of(name: &str, projected: sink::Projected) -> Row {
         status,
         fingerprint,
         changed_at,
+        source_versions,
     }
 }
 
@@ -472,6 +476,7 @@ fn failed_row(name: &str, message: String) -> Row {
         status: Status::Failed(message),
         fingerprint: None,
         changed_at: None,
+        source_versions: Default::default(),
     }
 }
 

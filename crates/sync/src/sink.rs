@@ -113,6 +113,8 @@ pub struct Projected {
     pub location: String,
     /// What happened.
     pub projection: Projection,
+    /// The version id of each source value read (store, key, version).
+    pub source_versions: crate::engine::SourceVersions,
 }
 
 /// Projects a resolved target: reads what it holds, plans, and has the sink carry out the
@@ -126,6 +128,7 @@ pub async fn project(
     let name = desired.external_secret.clone();
     let fail = |error: SinkError| SyncError::target(&name, error);
     let current = sink.current(&desired).await.map_err(fail)?;
+    let source_versions = desired.source_versions.clone();
     let data = std::mem::take(&mut desired.data);
     let projection = match plan::plan(desired.policies(), data, current) {
         Plan::Write {
@@ -163,6 +166,7 @@ pub async fn project(
     Ok(Projected {
         location,
         projection,
+        source_versions,
     })
 }
 

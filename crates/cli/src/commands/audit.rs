@@ -216,6 +216,11 @@ fn record_of(row: &keyward_sync::run::Row) -> Option<Record> {
             if let Some(fingerprint) = &row.fingerprint {
                 detail.insert("fingerprint".into(), fingerprint.clone().into());
             }
+            if !row.source_versions.is_empty()
+                && let Ok(sources) = serde_json::to_value(&row.source_versions)
+            {
+                detail.insert("sourceVersions".into(), sources);
+            }
             "projection.written"
         }
         Status::Deleted => "projection.deleted",

@@ -476,6 +476,7 @@ fn row_json(row: &run::Row) -> serde_json::Value {
         "message": message,
         "changedAt": changed_at,
         "fingerprint": row.fingerprint,
+        "sourceVersions": row.source_versions,
     })
 }
 

@@ -123,6 +123,12 @@ impl ClusterVerifier {
         let Some(secret) = api.get_opt(target).await? else {
             return Ok(Projection::default());
         };
+        let source_versions = secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(keyward_core::SOURCE_VERSIONS_ANNOTATION))
+            .and_then(|text| serde_json::from_str(text).ok());
         let annotated = secret
             .metadata
             .annotations
@@ -134,6 +140,7 @@ impl ClusterVerifier {
                 fingerprints: Some(fingerprints),
                 refreshed,
                 read_from: "Secret's annotation",
+                source_versions,
             },
             None => {
                 let data: BTreeMap<String, SecretValue> = secret
@@ -146,6 +153,7 @@ impl ClusterVerifier {
                     fingerprints: Some(Fingerprints::of(&self.key, &data)),
                     refreshed,
                     read_from: "Secret's data (it has no fingerprint annotation yet)",
+                    source_versions,
                 }
             }
         })

@@ -65,6 +65,7 @@ async fn verify_one(session: &Session, index: usize) -> Vec<Finding> {
             fingerprints: Some(Fingerprints::of(session.fingerprint_key(), &projected.data)),
             refreshed: projected.changed_at.map(OffsetDateTime::from),
             read_from: "files under --out",
+            source_versions: None,
         },
         Ok(None) => Projection::default(),
         Err(error) => {

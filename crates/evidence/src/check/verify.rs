@@ -30,6 +30,9 @@ pub struct Projection {
     pub refreshed: Option<OffsetDateTime>,
     /// Where the fingerprints came from, for the report (`annotation`, `files`, `Secret data`).
     pub read_from: &'static str,
+    /// The store version of each value it was made from, where it records them (the
+    /// operator's `keyward.io/source-versions` annotation).
+    pub source_versions: Option<keyward_sync::engine::SourceVersions>,
 }
 
 /// One key's verdict.
@@ -40,11 +43,15 @@ pub enum Verdict {
     Matches,
     /// The projection holds something else, and the store has nothing newer than it.
     Differs,
-    /// The store made a newer version of a source (at `since`) after the projection's last
-    /// refresh: the projection will follow at its next refresh.
+    /// The store made a newer version of a source after the projection was made from an
+    /// older one: the projection follows at its next refresh.
     Stale {
-        /// When the newer version was made (RFC 3339).
-        since: String,
+        /// When the newer version was made (RFC 3339), where the store dates it.
+        since: Option<String>,
+        /// The store's current version, where the projection records which one it holds.
+        store_version: Option<String>,
+        /// The version the projection was made from, where it records it.
+        projected_version: Option<String>,
     },
     /// The store side produces the key; the projection does not hold it.
     Missing,
@@ -124,16 +131,38 @@ pub async fn verify(
         });
     }
     let (_, sources) = stores::check_sources(es, stores).await;
-    if differing && let Some(since) = newer_source(&sources, projection.refreshed) {
+    let newer = match &projection.source_versions {
+        Some(recorded) => moved_source(&sources, recorded),
+        None => newer_source(&sources, projection.refreshed).map(|since| Verdict::Stale {
+            since: Some(since),
+            store_version: None,
+            projected_version: None,
+        }),
+    };
+    if differing && let Some(stale) = newer {
         for entry in &mut keys {
             if entry.verdict == Verdict::Differs {
-                entry.verdict = Verdict::Stale {
-                    since: since.clone(),
-                };
+                entry.verdict = stale.clone();
             }
         }
     }
     Ok(Verification { keys, sources })
+}
+
+/// A source whose store version is not the one the projection records, if any.
+fn moved_source(
+    sources: &[Source],
+    recorded: &keyward_sync::engine::SourceVersions,
+) -> Option<Verdict> {
+    sources.iter().find_map(|source| {
+        let held = recorded.get(&source.store)?.get(&source.key)?;
+        let current = source.version.as_ref()?;
+        (held != current).then(|| Verdict::Stale {
+            since: source.created.clone(),
+            store_version: Some(current.clone()),
+            projected_version: Some(held.clone()),
+        })
+    })
 }
 
 /// The creation time of the newest source made after `refreshed`, if any.
@@ -175,11 +204,13 @@ pub fn findings(verification: &Verification, projection: &Projection) -> Vec<Fin
                     Severity::Unhealthy,
                     format!("key {key} differs from the store, which has nothing newer"),
                 ),
-                Verdict::Stale { since } => (
+                Verdict::Stale {
+                    since,
+                    store_version,
+                    projected_version,
+                } => (
                     Severity::Unhealthy,
-                    format!(
-                        "key {key} is stale: the store has a newer version since {since}; it follows at the next refresh"
-                    ),
+                    stale_message(key, since, store_version, projected_version),
                 ),
                 Verdict::Missing => (
                     Severity::Unhealthy,
@@ -187,7 +218,9 @@ pub fn findings(verification: &Verification, projection: &Projection) -> Vec<Fin
                 ),
                 Verdict::Unexpected => (
                     Severity::Unhealthy,
-                    format!("key {key} is in the projection but the store side does not produce it"),
+                    format!(
+                        "key {key} is in the projection but the store side does not produce it"
+                    ),
                 ),
             };
             Finding {
@@ -197,6 +230,23 @@ pub fn findings(verification: &Verification, projection: &Projection) -> Vec<Fin
             }
         })
         .collect()
+}
+
+fn stale_message(
+    key: &str,
+    since: &Option<String>,
+    store_version: &Option<String>,
+    projected_version: &Option<String>,
+) -> String {
+    let mut message = format!("key {key} is stale: the store has a newer version");
+    if let (Some(current), Some(held)) = (store_version, projected_version) {
+        message.push_str(&format!(" ({current}; the projection holds {held})"));
+    }
+    if let Some(since) = since {
+        message.push_str(&format!(" since {since}"));
+    }
+    message.push_str("; it follows at the next refresh");
+    message
 }
 
 #[cfg(test)]
@@ -211,6 +261,37 @@ mod tests {
             version: None,
             created: Some(created.into()),
         }
+    }
+
+    #[test]
+    fn a_recorded_version_the_store_moved_past_makes_it_stale() {
+        let mut current = source("2026-01-03T10:00:00Z");
+        current.version = Some("4".into());
+        let recorded = [(
+            "ClusterSecretStore/s".to_owned(),
+            [("k".to_owned(), "3".to_owned())].into(),
+        )]
+        .into();
+        let stale = moved_source(std::slice::from_ref(&current), &recorded).expect("stale");
+        assert_eq!(
+            findings(
+                &Verification {
+                    keys: vec![KeyVerdict {
+                        key: "password".into(),
+                        verdict: stale,
+                    }],
+                    sources: Vec::new(),
+                },
+                &Projection {
+                    fingerprints: Some(Fingerprints::default()),
+                    ..Projection::default()
+                },
+            )[0]
+            .message,
+            "key password is stale: the store has a newer version (4; the projection holds 3) since 2026-01-03T10:00:00Z; it follows at the next refresh"
+        );
+        current.version = Some("3".into());
+        assert_eq!(moved_source(&[current], &recorded), None);
     }
 
     #[test]
