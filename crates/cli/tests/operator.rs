@@ -684,15 +684,33 @@ async fn the_operator_syncs_external_secrets_as_eso_does_on_a_real_apiserver() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     assert!(!audit.contains("\"subject\":\"apps/adopted\""), "{audit}");
+    // Every store call that read is there too: store, call and key, never a value.
+    let read: serde_json::Value = audit
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|entry| entry["event"] == "store.read")
+        .unwrap_or_else(|| panic!("no store.read entry: {audit}"));
+    assert!(
+        read["subject"]
+            .as_str()
+            .is_some_and(|s| s.contains("Store"))
+            && read["detail"]["call"] == "GetSecret",
+        "{read}"
+    );
     // The same entries, one JSON line each, on stdout for log shippers.
     let shipped = operator.stdout();
-    let first: serde_json::Value = serde_json::from_str(shipped.lines().next().unwrap_or(""))
-        .unwrap_or_else(|_| panic!("a JSON line on stdout: {shipped}"));
+    let events_shipped: Vec<String> = shipped
+        .lines()
+        .map(|line| {
+            let entry: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|_| panic!("a JSON line on stdout: {line}"));
+            entry["event"].as_str().unwrap_or("").to_owned()
+        })
+        .collect();
     assert!(
-        first["event"]
-            .as_str()
-            .is_some_and(|e| e.starts_with("projection.")),
-        "{first}"
+        events_shipped.iter().any(|e| e.starts_with("projection."))
+            && events_shipped.iter().any(|e| e == "store.read"),
+        "{shipped}"
     );
     assert!(!shipped.contains(CANARY), "{shipped}");
     let keyward = |args: &[&str]| {

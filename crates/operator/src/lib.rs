@@ -73,6 +73,63 @@ pub struct OperatorConfig {
     /// The Secret holding the fingerprint key (created on first start); `None`: a key of
     /// this process alone, so fingerprints cannot be verified after it stops.
     pub fingerprint_key_secret: Option<fingerprint_key::KeySecret>,
+    /// Told of every store call that read (store, key, version, outcome; never a value),
+    /// about once a second (the audit log). `None`: reads are not kept.
+    pub on_store_reads: Option<StoreReadObserver>,
+}
+
+/// Receives the store reads made since its last call; called from a task of its own.
+#[derive(Clone)]
+pub struct StoreReadObserver(pub Arc<dyn Fn(Vec<keyward_providers::StoreRead>) + Send + Sync>);
+
+impl std::fmt::Debug for StoreReadObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreReadObserver")
+    }
+}
+
+/// How often recorded store reads are handed to [`OperatorConfig::on_store_reads`].
+const STORE_READS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Hands the recorded store reads to `observer` every [`STORE_READS_EVERY`], and once more
+/// when dropped (the operator stopping), so that none made before the stop is lost.
+struct StoreReadDrain {
+    counters: Arc<CallCounters>,
+    observer: StoreReadObserver,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StoreReadDrain {
+    fn start(counters: &Arc<CallCounters>, observer: StoreReadObserver) -> Self {
+        let task = {
+            let (counters, observer) = (Arc::clone(counters), observer.clone());
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(STORE_READS_EVERY);
+                loop {
+                    ticks.tick().await;
+                    let reads = counters.take_reads();
+                    if !reads.is_empty() {
+                        (observer.0)(reads);
+                    }
+                }
+            })
+        };
+        Self {
+            counters: Arc::clone(counters),
+            observer,
+            task,
+        }
+    }
+}
+
+impl Drop for StoreReadDrain {
+    fn drop(&mut self) {
+        self.task.abort();
+        let reads = self.counters.take_reads();
+        if !reads.is_empty() {
+            (self.observer.0)(reads);
+        }
+    }
 }
 
 /// A Secret the operator created, updated or deleted: names, a key count and a fingerprint
@@ -112,6 +169,7 @@ impl Default for OperatorConfig {
             leader_election: None,
             on_projection: None,
             fingerprint_key_secret: None,
+            on_store_reads: None,
         }
     }
 }
@@ -210,7 +268,14 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// Runs the operator until SIGTERM or SIGINT (or, with leader election, until this replica
 /// loses the Lease).
 pub async fn run(client: kube::Client, config: OperatorConfig) -> Result<(), OperatorError> {
-    let counters = Arc::new(CallCounters::default());
+    let counters = Arc::new(match config.on_store_reads {
+        Some(_) => CallCounters::recording_reads(),
+        None => CallCounters::default(),
+    });
+    let _drain = config
+        .on_store_reads
+        .clone()
+        .map(|observer| StoreReadDrain::start(&counters, observer));
     let metrics = Arc::new(Metrics::new(Arc::clone(&counters)));
     let ready = Arc::new(AtomicBool::new(false));
     if let Some(address) = config.metrics_address {

@@ -191,7 +191,7 @@ impl SyncAudit {
 }
 
 /// A store read: the store, the call, the key and version, whether it worked; never a value.
-fn read_record(read: &keyward_sync::run::StoreRead) -> Record {
+pub fn read_record(read: &keyward_sync::run::StoreRead) -> Record {
     let mut detail = serde_json::Map::new();
     detail.insert("call".into(), read.call.into());
     detail.insert("key".into(), read.key.clone().into());

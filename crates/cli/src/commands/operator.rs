@@ -197,15 +197,24 @@ pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
         let observer = {
             let writer = std::sync::Arc::clone(&writer);
             keyward_operator::ProjectionObserver(std::sync::Arc::new(move |record| {
-                writer.push(&record);
+                writer.push(projection_record(&record));
             }))
         };
         (Some(observer), Some(writer))
     } else {
         (None, None)
     };
+    let on_store_reads = audited.as_ref().map(|writer| {
+        let writer = std::sync::Arc::clone(writer);
+        keyward_operator::StoreReadObserver(std::sync::Arc::new(move |reads| {
+            for read in &reads {
+                writer.push(super::audit::read_record(read));
+            }
+        }))
+    });
     let config = keyward_operator::OperatorConfig {
         on_projection,
+        on_store_reads,
         leader_election,
         namespace: args.namespace,
         controller_class: args.controller_class,
@@ -253,19 +262,25 @@ struct AuditWriter {
     pending: std::sync::Mutex<Vec<keyward_evidence::audit::Record>>,
 }
 
+/// The audit entry of a Secret the operator created, updated or deleted.
+fn projection_record(
+    record: &keyward_operator::ProjectionRecord,
+) -> keyward_evidence::audit::Record {
+    let mut detail = serde_json::Map::new();
+    detail.insert("target".into(), record.target.clone().into());
+    detail.insert("keys".into(), record.keys.into());
+    if let Some(fingerprint) = &record.fingerprint {
+        detail.insert("fingerprint".into(), fingerprint.clone().into());
+    }
+    keyward_evidence::audit::Record {
+        event: format!("projection.{}", record.action),
+        subject: record.external_secret.clone(),
+        detail,
+    }
+}
+
 impl AuditWriter {
-    fn push(&self, record: &keyward_operator::ProjectionRecord) {
-        let mut detail = serde_json::Map::new();
-        detail.insert("target".into(), record.target.clone().into());
-        detail.insert("keys".into(), record.keys.into());
-        if let Some(fingerprint) = &record.fingerprint {
-            detail.insert("fingerprint".into(), fingerprint.clone().into());
-        }
-        let entry = keyward_evidence::audit::Record {
-            event: format!("projection.{}", record.action),
-            subject: record.external_secret.clone(),
-            detail,
-        };
+    fn push(&self, entry: keyward_evidence::audit::Record) {
         if self.stdout {
             let time = time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
