@@ -12,12 +12,19 @@
 //!   [`Credentials`] trait, so the operator can read Kubernetes Secrets and host mode the
 //!   bundle, with the same providers.
 //! - [`registry::build`] is the one explicit list of providers.
+//! - Features: `aws` (Secrets Manager and Parameter Store), `azure` (Key Vault) and `vault`
+//!   (Vault, OpenBao) are on by default; without one, its provider is not built and a store
+//!   that names it is refused with the feature to turn on. `fake`, `kubernetes` and `local`
+//!   are always there.
 //!
 //! Errors name the store and the key, never a value; an error never becomes an empty value.
 //! This crate knows nothing of targets, templates or sinks.
 
+#[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "aws")]
 pub mod aws_ssm;
+#[cfg(feature = "azure")]
 pub mod azurekv;
 mod cluster_credentials;
 mod credentials;
@@ -30,6 +37,7 @@ mod provider;
 mod raw_json;
 pub mod registry;
 pub mod value;
+#[cfg(feature = "vault")]
 pub mod vault;
 
 pub use cluster_credentials::{ClusterCredentials, TOKEN_EXPIRATION_SECONDS};

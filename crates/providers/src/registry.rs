@@ -4,17 +4,43 @@ use std::sync::Arc;
 
 use keyward_api::ProviderSpec;
 
+#[cfg(feature = "aws")]
 use crate::aws::{AwsConfig, AwsProvider};
+#[cfg(feature = "aws")]
 use crate::aws_ssm::ParameterStoreProvider;
+#[cfg(feature = "azure")]
 use crate::azurekv::{AzureKvConfig, AzureKvProvider, AzureOptions};
 use crate::fake::{FakeConfig, FakeProvider};
 use crate::kubernetes::{KubernetesConfig, KubernetesProvider};
 use crate::local::{LocalConfig, LocalProvider};
+#[cfg(feature = "vault")]
 use crate::vault::{VaultConfig, VaultProvider};
 use crate::{Credentials, Provider, ProviderError, ProviderErrorKind, StoreId};
 
 /// The providers keyward implements, by their `spec.provider` key.
 pub const PROVIDERS: [&str; 6] = ["aws", "azurekv", "fake", "kubernetes", "local", "vault"];
+
+/// The cargo feature that builds provider `name`, when this build left it out.
+pub fn left_out(name: &str) -> Option<&'static str> {
+    match name {
+        "aws" if !cfg!(feature = "aws") => Some("aws"),
+        "azurekv" if !cfg!(feature = "azure") => Some("azure"),
+        "vault" if !cfg!(feature = "vault") => Some("vault"),
+        _ => None,
+    }
+}
+
+fn unsupported(name: &str) -> String {
+    match left_out(name) {
+        Some(feature) => format!(
+            "provider '{name}' was left out of this keyward build (cargo feature `{feature}`)"
+        ),
+        None => format!(
+            "provider '{name}' is not supported by keyward (supported: {})",
+            PROVIDERS.join(", ")
+        ),
+    }
+}
 
 /// Validates `spec` and builds its provider. No store call is made: bad configuration
 /// (unknown provider, missing fields, unsupported auth) is reported here.
@@ -36,6 +62,7 @@ pub fn build(
     }
     let parse_error = misconfigured;
     match name {
+        #[cfg(feature = "aws")]
         "aws" => {
             let config: AwsConfig = typed(name, config).map_err(parse_error)?;
             if config.service == "ParameterStore" {
@@ -53,6 +80,7 @@ pub fn build(
                 credentials,
             )?))
         }
+        #[cfg(feature = "azure")]
         "azurekv" => {
             let config: AzureKvConfig = typed(name, config).map_err(parse_error)?;
             Ok(Box::new(AzureKvProvider::new(
@@ -85,6 +113,7 @@ pub fn build(
                 credentials,
             )?))
         }
+        #[cfg(feature = "vault")]
         "vault" => {
             let config: VaultConfig = typed(name, config).map_err(parse_error)?;
             Ok(Box::new(VaultProvider::new(
@@ -94,10 +123,7 @@ pub fn build(
                 credentials,
             )?))
         }
-        other => Err(misconfigured(format!(
-            "provider '{other}' is not supported by keyward (supported: {})",
-            PROVIDERS.join(", ")
-        ))),
+        other => Err(misconfigured(unsupported(other))),
     }
 }
 
@@ -165,16 +191,16 @@ pub fn check_config(
         confine_to_namespace(config, &format!("spec.provider.{name}"), namespace)?;
     }
     match name {
+        #[cfg(feature = "aws")]
         "aws" => unread::<AwsConfig>(name, config),
+        #[cfg(feature = "azure")]
         "azurekv" => unread::<AzureKvConfig>(name, config),
         "fake" => unread::<FakeConfig>(name, config),
         "kubernetes" => unread::<KubernetesConfig>(name, config),
         "local" => unread::<LocalConfig>(name, config),
+        #[cfg(feature = "vault")]
         "vault" => unread::<VaultConfig>(name, config),
-        other => Err(format!(
-            "provider '{other}' is not supported by keyward (supported: {})",
-            PROVIDERS.join(", ")
-        )),
+        other => Err(unsupported(other)),
     }
 }
 
@@ -241,6 +267,27 @@ mod tests {
     }
 
     #[test]
+    fn a_provider_left_out_of_the_build_is_refused_naming_its_feature() {
+        for (name, feature, built) in [
+            ("aws", "aws", cfg!(feature = "aws")),
+            ("azurekv", "azure", cfg!(feature = "azure")),
+            ("vault", "vault", cfg!(feature = "vault")),
+        ] {
+            assert_eq!(left_out(name), (!built).then_some(feature));
+            if !built {
+                let error = check_config(&spec(name, serde_json::json!({})), false, "ns")
+                    .expect_err("left out");
+                assert!(
+                    error.contains(&format!("cargo feature `{feature}`")),
+                    "{error}"
+                );
+            }
+        }
+        assert_eq!(left_out("fake"), None);
+    }
+
+    #[test]
+    #[cfg(feature = "azure")]
     fn errors_name_the_exact_field_and_teach_the_eso_form() {
         // The shape a how-to written from memory gives: ids as valueFrom maps.
         let how_to = spec(
@@ -308,6 +355,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "vault")]
     fn a_secret_store_stays_in_its_namespace() {
         let vault = |namespace: &str| {
             spec(
