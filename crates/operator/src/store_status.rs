@@ -74,7 +74,6 @@ pub async fn reconcile(
     }
     let namespace = object.namespace();
     let name = object.name_any();
-    let kind = ctx.resource.kind.clone();
     let spec: Result<SecretStoreSpec, String> = match object.data.get("spec") {
         Some(spec) => keyward_api::load::from_value(spec.clone()),
         None => Ok(SecretStoreSpec::default()),
@@ -86,8 +85,8 @@ pub async fn reconcile(
         }
     }
     let id = match &namespace {
-        Some(namespace) => StoreId(format!("{kind}/{namespace}/{name}")),
-        None => StoreId(format!("{kind}/{name}")),
+        Some(namespace) => StoreId::namespaced(namespace, &name),
+        None => StoreId::cluster(&name),
     };
     let validated = spec.and_then(|spec| {
         let provider = spec

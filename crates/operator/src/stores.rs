@@ -158,17 +158,11 @@ impl ClusterStores {
         namespace: &str,
     ) -> Result<Arc<dyn Provider>, ProviderError> {
         let (kind_name, id) = match store.kind {
-            StoreKind::SecretStore => (
-                "SecretStore",
-                StoreId(format!("SecretStore/{namespace}/{}", store.name)),
-            ),
-            StoreKind::ClusterSecretStore => (
-                "ClusterSecretStore",
-                StoreId(format!("ClusterSecretStore/{}", store.name)),
-            ),
+            StoreKind::SecretStore => ("SecretStore", StoreId::namespaced(namespace, &store.name)),
+            StoreKind::ClusterSecretStore => ("ClusterSecretStore", StoreId::cluster(&store.name)),
         };
         let misconfigured = |message: String| {
-            ProviderError::new(ProviderErrorKind::Misconfigured, &id.0, None, message)
+            ProviderError::new(ProviderErrorKind::Misconfigured, id.as_str(), None, message)
         };
         let store_namespace = match store.kind {
             StoreKind::SecretStore => namespace.to_owned(),

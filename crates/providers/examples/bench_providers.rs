@@ -47,7 +47,7 @@ impl Server {
 
     /// A provider for this server; `identity` tells one run's token requests apart.
     fn provider(&self, identity: &str) -> AzureKvProvider {
-        let store = StoreId("SecretStore/bench/akv".into());
+        let store = StoreId::namespaced("bench", "akv");
         match self {
             Server::Lowkey(vault) => {
                 let config: AzureKvConfig = serde_json::from_value(serde_json::json!({

@@ -114,7 +114,12 @@ impl AwsProvider {
         credentials: Arc<dyn Credentials>,
     ) -> Result<Self, ProviderError> {
         let misconfigured = |message: &str| {
-            ProviderError::new(ProviderErrorKind::Misconfigured, &store.0, None, message)
+            ProviderError::new(
+                ProviderErrorKind::Misconfigured,
+                store.as_str(),
+                None,
+                message,
+            )
         };
         match config.service.as_str() {
             "SecretsManager" | "ParameterStore" => {}
@@ -163,7 +168,7 @@ impl AwsProvider {
         key: Option<&str>,
         message: impl Into<String>,
     ) -> ProviderError {
-        ProviderError::new(kind, &self.store.0, key, message)
+        ProviderError::new(kind, self.store.as_str(), key, message)
     }
 
     async fn client(&self) -> Result<&aws_sdk_secretsmanager::Client, ProviderError> {
@@ -639,7 +644,7 @@ impl Provider for AwsProvider {
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
         let client = self.client().await?;
-        let matcher = crate::value::name_matcher(find, &self.store().0)?;
+        let matcher = crate::value::name_matcher(find, self.store().as_str())?;
         let prefix = self.full_key(find.path.as_deref().unwrap_or(""));
         let mut names = Vec::new();
         let mut pages = client

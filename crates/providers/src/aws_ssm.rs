@@ -42,7 +42,7 @@ impl ParameterStoreProvider {
         if config.service != "ParameterStore" {
             return Err(ProviderError::new(
                 ProviderErrorKind::Misconfigured,
-                &store.0,
+                store.as_str(),
                 None,
                 "spec.provider.aws.service must be ParameterStore for this provider",
             ));
@@ -189,7 +189,7 @@ impl Provider for ParameterStoreProvider {
     }
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
-        let matcher = crate::value::name_matcher(find, &self.store().0)?;
+        let matcher = crate::value::name_matcher(find, self.store().as_str())?;
         let filters = Self::tag_filters(find)?;
         let client = self.client().await?;
         let mut names = Vec::new();

@@ -415,7 +415,7 @@ mod tests {
     impl Counting {
         fn new(failures_before_success: u32, failure: ProviderErrorKind) -> Self {
             Self {
-                store: StoreId("SecretStore/test/counting".into()),
+                store: StoreId::namespaced("test", "counting"),
                 calls: AtomicU32::new(0),
                 failures_before_success,
                 failure,

@@ -81,7 +81,7 @@ impl Provider for FakeProvider {
             .ok_or_else(|| {
                 ProviderError::new(
                     ProviderErrorKind::NotFound,
-                    &self.store.0,
+                    self.store.as_str(),
                     Some(key),
                     "no such key and version",
                 )
@@ -108,7 +108,7 @@ impl Provider for FakeProvider {
         {
             return Err(ProviderError::new(
                 ProviderErrorKind::NotFound,
-                &self.store.0,
+                self.store.as_str(),
                 Some(key),
                 "no such key and version",
             ));
@@ -121,7 +121,7 @@ impl Provider for FakeProvider {
     }
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
-        let matcher = crate::value::name_matcher(find, &self.store().0)?;
+        let matcher = crate::value::name_matcher(find, self.store().as_str())?;
         let mut keys: Vec<String> = self
             .entries
             .keys()
@@ -149,7 +149,7 @@ mod tests {
             ]
         }))
         .expect("config");
-        FakeProvider::new(StoreId("SecretStore/ns/fake".into()), config)
+        FakeProvider::new(StoreId::namespaced("ns", "fake"), config)
     }
 
     #[tokio::test]
@@ -179,7 +179,7 @@ mod tests {
             "data": [{"key": "/values", "value": stored}]
         }))
         .expect("config");
-        let fake = FakeProvider::new(StoreId("SecretStore/ns/fake".into()), config);
+        let fake = FakeProvider::new(StoreId::namespaced("ns", "fake"), config);
         let fetched = fake.fetch("/values", None).await.expect("entry");
         let property = |p: &str| {
             let value = crate::value::select(&fetched, Some(p), "s", "/values").expect(p);

@@ -108,7 +108,12 @@ impl KubernetesProvider {
         credentials: Arc<dyn Credentials>,
     ) -> Result<Self, ProviderError> {
         let misconfigured = |message: &str| {
-            ProviderError::new(ProviderErrorKind::Misconfigured, &store.0, None, message)
+            ProviderError::new(
+                ProviderErrorKind::Misconfigured,
+                store.as_str(),
+                None,
+                message,
+            )
         };
         if let Some(auth) = &config.auth {
             let methods = [
@@ -142,7 +147,7 @@ impl KubernetesProvider {
         key: Option<&str>,
         message: impl Into<String>,
     ) -> ProviderError {
-        ProviderError::new(kind, &self.store.0, key, message)
+        ProviderError::new(kind, self.store.as_str(), key, message)
     }
 
     fn remote_namespace(&self) -> &str {
@@ -425,7 +430,7 @@ impl Provider for KubernetesProvider {
     }
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
-        let matcher = crate::value::name_matcher(find, &self.store().0)?;
+        let matcher = crate::value::name_matcher(find, self.store().as_str())?;
         let selector: Vec<String> = find.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let params = ListParams::default().labels(&selector.join(","));
         let list = self

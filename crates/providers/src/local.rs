@@ -102,7 +102,7 @@ impl LocalProvider {
         if config.file.as_os_str().is_empty() {
             return Err(ProviderError::new(
                 ProviderErrorKind::Misconfigured,
-                &store.0,
+                store.as_str(),
                 None,
                 "spec.provider.local.file is required",
             ));
@@ -122,7 +122,7 @@ impl LocalProvider {
         key: Option<&str>,
         message: impl Into<String>,
     ) -> ProviderError {
-        ProviderError::new(kind, &self.store.0, key, message)
+        ProviderError::new(kind, self.store.as_str(), key, message)
     }
 
     /// The file's values, shared; opened again only when the file changed. File reads, key
@@ -264,7 +264,7 @@ impl Provider for LocalProvider {
                 "the local store has no tags",
             ));
         }
-        let matcher = crate::value::name_matcher(find, &self.store().0)?;
+        let matcher = crate::value::name_matcher(find, self.store().as_str())?;
         let prefix = find.path.clone().unwrap_or_default();
         let values = self.values().await?;
         Ok(values
@@ -320,7 +320,7 @@ mod tests {
             ..LocalConfig::default()
         };
         let provider = LocalProvider::new(
-            StoreId("SecretStore/apps/local".into()),
+            StoreId::namespaced("apps", "local"),
             config,
             "apps",
             Arc::new(credentials),
@@ -353,7 +353,7 @@ mod tests {
             ..LocalConfig::default()
         };
         let provider = LocalProvider::new(
-            StoreId("s".into()),
+            StoreId::cluster("s"),
             config,
             "apps",
             Arc::new(StaticCredentials::new()),
@@ -384,7 +384,7 @@ mod hostile {
             }),
             ..LocalConfig::default()
         };
-        LocalProvider::new(StoreId("s".into()), config, "apps", Arc::new(credentials))
+        LocalProvider::new(StoreId::cluster("s"), config, "apps", Arc::new(credentials))
             .expect("valid")
     }
 
@@ -436,7 +436,7 @@ mod hostile {
             ..LocalConfig::default()
         };
         LocalProvider::new(
-            StoreId("s".into()),
+            StoreId::cluster("s"),
             config,
             "apps",
             Arc::new(StaticCredentials::new()),

@@ -2,19 +2,92 @@
 
 use std::collections::BTreeMap;
 
-use keyward_api::ExternalSecretFind;
+use keyward_api::{ExternalSecretFind, StoreKind};
 use keyward_core::SecretValue;
 
 use crate::ProviderError;
 
-/// Identifies a store for caches, limits and messages: `SecretStore/ns/name` or
-/// `ClusterSecretStore/name`.
+/// Identifies a store for caches, limits and messages: its kind, its namespace (a
+/// `SecretStore`'s) and its name, shown as `SecretStore/ns/name` or `ClusterSecretStore/name`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StoreId(pub String);
+pub struct StoreId {
+    kind: StoreKind,
+    namespace: Option<String>,
+    name: String,
+    /// The text form, made once: every error and metric label names the store.
+    text: String,
+}
+
+impl StoreId {
+    /// The SecretStore `namespace/name`.
+    pub fn namespaced(namespace: &str, name: &str) -> Self {
+        Self {
+            kind: StoreKind::SecretStore,
+            namespace: Some(namespace.to_owned()),
+            name: name.to_owned(),
+            text: format!("SecretStore/{namespace}/{name}"),
+        }
+    }
+
+    /// The ClusterSecretStore `name`.
+    pub fn cluster(name: &str) -> Self {
+        Self {
+            kind: StoreKind::ClusterSecretStore,
+            namespace: None,
+            name: name.to_owned(),
+            text: format!("ClusterSecretStore/{name}"),
+        }
+    }
+
+    /// A store of `kind`: namespaced when it is a SecretStore.
+    pub fn of(kind: StoreKind, namespace: &str, name: &str) -> Self {
+        match kind {
+            StoreKind::SecretStore => Self::namespaced(namespace, name),
+            StoreKind::ClusterSecretStore => Self::cluster(name),
+        }
+    }
+
+    /// `SecretStore` or `ClusterSecretStore`.
+    pub fn kind(&self) -> StoreKind {
+        self.kind
+    }
+
+    /// A SecretStore's namespace; `None` for a ClusterSecretStore.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `SecretStore/ns/name` or `ClusterSecretStore/name`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::str::FromStr for StoreId {
+    type Err = String;
+
+    /// Reads `SecretStore/ns/name` or `ClusterSecretStore/name`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.split('/').collect::<Vec<_>>().as_slice() {
+            ["SecretStore", namespace, name] if !namespace.is_empty() && !name.is_empty() => {
+                Ok(Self::namespaced(namespace, name))
+            }
+            ["ClusterSecretStore", name] if !name.is_empty() => Ok(Self::cluster(name)),
+            _ => Err(format!(
+                "'{text}' is not SecretStore/NAMESPACE/NAME or ClusterSecretStore/NAME"
+            )),
+        }
+    }
+}
 
 impl std::fmt::Display for StoreId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
@@ -127,7 +200,7 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
 fn unsupported(store: &StoreId, key: &str, what: &str) -> ProviderError {
     ProviderError::new(
         crate::ProviderErrorKind::Unsupported,
-        &store.0,
+        store.as_str(),
         (!key.is_empty()).then_some(key),
         format!("{what} is not supported by this provider"),
     )
@@ -179,5 +252,32 @@ impl Provider for Box<dyn Provider> {
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
         self.as_ref().delete(key).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_ids_read_and_show_as_kind_namespace_name() {
+        let namespaced: StoreId = "SecretStore/apps/vault".parse().expect("namespaced");
+        assert_eq!(namespaced, StoreId::namespaced("apps", "vault"));
+        assert_eq!(
+            (namespaced.kind(), namespaced.namespace(), namespaced.name()),
+            (StoreKind::SecretStore, Some("apps"), "vault")
+        );
+        let cluster: StoreId = "ClusterSecretStore/vault".parse().expect("cluster");
+        assert_eq!(cluster.to_string(), "ClusterSecretStore/vault");
+        assert_eq!(cluster.namespace(), None);
+        for bad in [
+            "",
+            "vault",
+            "SecretStore/vault",
+            "ClusterSecretStore/a/b",
+            "Secret/a/b",
+        ] {
+            assert!(bad.parse::<StoreId>().is_err(), "{bad}");
+        }
     }
 }

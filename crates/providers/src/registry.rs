@@ -53,10 +53,15 @@ pub fn build(
     credentials: Arc<dyn Credentials>,
 ) -> Result<Box<dyn Provider>, ProviderError> {
     let misconfigured = |message: String| {
-        ProviderError::new(ProviderErrorKind::Misconfigured, &store.0, None, message)
+        ProviderError::new(
+            ProviderErrorKind::Misconfigured,
+            store.as_str(),
+            None,
+            message,
+        )
     };
     let (name, config) = spec.single().map_err(misconfigured)?;
-    if store.0.starts_with("SecretStore/") {
+    if store.kind() == keyward_api::StoreKind::SecretStore {
         confine_to_namespace(config, &format!("spec.provider.{name}"), namespace)
             .map_err(misconfigured)?;
     }
@@ -305,7 +310,7 @@ mod tests {
         );
         assert!(error.contains("authSecretRef.clientId"), "{error}");
         let built = build(
-            StoreId("ClusterSecretStore/azure".into()),
+            StoreId::cluster("azure"),
             &how_to,
             "ns",
             Arc::new(StaticCredentials::new()),
@@ -340,7 +345,7 @@ mod tests {
     #[test]
     fn unknown_providers_are_named() {
         let error = build(
-            StoreId("SecretStore/ns/op".into()),
+            StoreId::namespaced("ns", "op"),
             &spec("onepassword", serde_json::json!({})),
             "ns",
             Arc::new(StaticCredentials::new()),
@@ -368,7 +373,7 @@ mod tests {
         };
         let build_in = |store: &str, spec: &ProviderSpec| {
             build(
-                StoreId(store.into()),
+                store.parse::<StoreId>().expect("a store id"),
                 spec,
                 "team-a",
                 Arc::new(StaticCredentials::new()),
@@ -391,7 +396,7 @@ mod tests {
     #[test]
     fn known_providers_build() {
         let provider = build(
-            StoreId("SecretStore/ns/fake".into()),
+            StoreId::namespaced("ns", "fake"),
             &spec(
                 "fake",
                 serde_json::json!({"data": [{"key": "a", "value": "b"}]}),

@@ -160,7 +160,12 @@ impl VaultProvider {
         credentials: Arc<dyn Credentials>,
     ) -> Result<Self, ProviderError> {
         let misconfigured = |message: String| {
-            ProviderError::new(ProviderErrorKind::Misconfigured, &store.0, None, message)
+            ProviderError::new(
+                ProviderErrorKind::Misconfigured,
+                store.as_str(),
+                None,
+                message,
+            )
         };
         if config.server.is_empty() {
             return Err(misconfigured(
@@ -246,7 +251,7 @@ impl VaultProvider {
         key: Option<&str>,
         message: impl Into<String>,
     ) -> ProviderError {
-        ProviderError::new(kind, &self.store.0, key, message)
+        ProviderError::new(kind, self.store.as_str(), key, message)
     }
 
     /// A valid token: the cached one, or a fresh login.
@@ -695,7 +700,7 @@ impl Provider for VaultProvider {
                 "dataFrom.find needs KV v2",
             ));
         }
-        let matcher = crate::value::name_matcher(find, &self.store().0)?;
+        let matcher = crate::value::name_matcher(find, self.store().as_str())?;
         let (mount, prefix) = match self.config.path.as_deref().filter(|p| !p.is_empty()) {
             Some(mount) => (mount.to_owned(), find.path.clone().unwrap_or_default()),
             None => {
@@ -783,7 +788,12 @@ impl Provider for VaultProvider {
 
 fn http_client(config: &VaultConfig, store: &StoreId) -> Result<reqwest::Client, ProviderError> {
     let misconfigured = |message: String| {
-        ProviderError::new(ProviderErrorKind::Misconfigured, &store.0, None, message)
+        ProviderError::new(
+            ProviderErrorKind::Misconfigured,
+            store.as_str(),
+            None,
+            message,
+        )
     };
     let mut builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -857,7 +867,7 @@ mod tests {
             ..VaultConfig::default()
         };
         VaultProvider::new(
-            StoreId("s".into()),
+            StoreId::cluster("s"),
             config,
             "ns",
             Arc::new(StaticCredentials::new()),
@@ -880,7 +890,7 @@ mod tests {
 
     #[test]
     fn validation_names_what_is_wrong() {
-        let store = StoreId("SecretStore/ns/v".into());
+        let store = StoreId::namespaced("ns", "v");
         let credentials: Arc<dyn Credentials> = Arc::new(StaticCredentials::new());
         let parse = |json: Value| serde_json::from_value::<VaultConfig>(json).expect("shape");
         let cases = [

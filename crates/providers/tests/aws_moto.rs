@@ -21,7 +21,7 @@ fn provider(moto: &Moto) -> AwsProvider {
     let config: AwsConfig =
         serde_json::from_value(common::aws_config_json("SecretsManager")).expect("config");
     AwsProvider::new(
-        StoreId("SecretStore/apps/aws".into()),
+        StoreId::namespaced("apps", "aws"),
         config,
         "apps",
         common::aws_key_credentials(),

@@ -26,7 +26,7 @@ fn provider(moto: &Moto, extra: serde_json::Value) -> ParameterStoreProvider {
     }
     let config: AwsConfig = serde_json::from_value(config).expect("config");
     ParameterStoreProvider::new(
-        StoreId("SecretStore/apps/ssm".into()),
+        StoreId::namespaced("apps", "ssm"),
         config,
         "apps",
         common::aws_key_credentials(),
@@ -198,7 +198,7 @@ fn the_registry_builds_parameter_store_stores() {
         serde_json::json!({"service": "ParameterStore", "region": "eu-west-1"}),
     )]));
     let provider = keyward_providers::registry::build(
-        StoreId("SecretStore/apps/ssm".into()),
+        StoreId::namespaced("apps", "ssm"),
         &spec,
         "apps",
         Arc::new(StaticCredentials::new()),
@@ -224,7 +224,7 @@ async fn web_identity_irsa_exchanges_a_token_at_sts() {
     }))
     .expect("config");
     let provider = ParameterStoreProvider::new(
-        StoreId("SecretStore/apps/ssm".into()),
+        StoreId::namespaced("apps", "ssm"),
         config,
         "apps",
         Arc::new(StaticCredentials::new()),

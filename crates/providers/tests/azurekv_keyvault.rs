@@ -53,7 +53,7 @@ fn managed_identity(vault: &LowkeyVault, identity: &str) -> AzureKvProvider {
         ..AzureOptions::default()
     };
     AzureKvProvider::new(
-        StoreId(STORE.into()),
+        STORE.parse::<StoreId>().expect("a store id"),
         config,
         "apps",
         Arc::new(StaticCredentials::new()),
@@ -475,7 +475,7 @@ impl EntraAndVault {
         auth["vaultUrl"] = self.vault.vault_url().into();
         let config: AzureKvConfig = serde_json::from_value(auth).expect("config");
         AzureKvProvider::new(
-            StoreId(STORE.into()),
+            STORE.parse::<StoreId>().expect("a store id"),
             config,
             "apps",
             Arc::new(credentials),
@@ -663,7 +663,7 @@ fn double_provider(kv: &KeyVaultDouble) -> AzureKvProvider {
         federated_token_file: None,
     };
     AzureKvProvider::new(
-        StoreId(STORE.into()),
+        STORE.parse::<StoreId>().expect("a store id"),
         config,
         "apps",
         Arc::new(credentials),
@@ -823,7 +823,7 @@ async fn canary_value_never_reaches_logs_or_errors_on_lowkey_vault() {
 fn bad_configuration_is_reported_before_any_call() {
     let build = |config: serde_json::Value| {
         keyward_providers::registry::build(
-            StoreId(STORE.into()),
+            STORE.parse::<StoreId>().expect("a store id"),
             &keyward_api::ProviderSpec(BTreeMap::from([("azurekv".to_owned(), config)])),
             "apps",
             Arc::new(StaticCredentials::new()),

@@ -58,7 +58,7 @@ fn provider(cluster: &Kubernetes, token: &str) -> KubernetesProvider {
     }))
     .expect("config");
     KubernetesProvider::new(
-        StoreId("SecretStore/apps/remote".into()),
+        StoreId::namespaced("apps", "remote"),
         config,
         "apps",
         Arc::new(credentials),
@@ -157,7 +157,7 @@ fn service_account_provider(
     }))
     .expect("config");
     KubernetesProvider::new(
-        StoreId("SecretStore/apps/remote".into()),
+        StoreId::namespaced("apps", "remote"),
         config,
         "apps",
         Arc::new(ClusterCredentials::new(admin)),

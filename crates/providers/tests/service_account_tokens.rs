@@ -205,7 +205,7 @@ async fn vault_kubernetes_auth_with_a_requested_or_stored_token() {
             }),
         )]));
         registry::build(
-            StoreId("SecretStore/apps/vault".into()),
+            StoreId::namespaced("apps", "vault"),
             &spec,
             NAMESPACE,
             Arc::new(credentials.clone()),
@@ -278,7 +278,7 @@ async fn aws_irsa_with_a_requested_token() {
         }))
         .expect("config");
         AwsProvider::new(
-            StoreId("SecretStore/apps/aws".into()),
+            StoreId::namespaced("apps", "aws"),
             config,
             NAMESPACE,
             Arc::new(ClusterCredentials::new(client.clone())),
@@ -336,7 +336,7 @@ async fn azure_workload_identity_with_a_requested_token_keyward_double() {
     }))
     .expect("config");
     let provider = AzureKvProvider::new(
-        StoreId("SecretStore/apps/akv".into()),
+        StoreId::namespaced("apps", "akv"),
         config,
         NAMESPACE,
         Arc::new(ClusterCredentials::new(client)),

@@ -79,7 +79,7 @@ fn token_store(address: &str, extra: Value) -> ProviderSpec {
 
 fn build(spec: &ProviderSpec, credentials: Arc<StaticCredentials>) -> Box<dyn Provider> {
     registry::build(
-        StoreId("SecretStore/apps/vault".into()),
+        StoreId::namespaced("apps", "vault"),
         spec,
         "apps",
         credentials,
@@ -422,7 +422,7 @@ async fn throttling_and_dropped_connections_are_retried_and_counted() {
     let (proxy, connections) = chaos_proxy(bao.server.address().to_owned(), 1, 1).await;
     let counters = Arc::new(CallCounters::default());
     let inner = keyward_providers::vault::VaultProvider::new(
-        StoreId("SecretStore/apps/vault".into()),
+        StoreId::namespaced("apps", "vault"),
         serde_json::from_value(json!({
             "server": proxy, "path": "secret",
             "auth": { "tokenSecretRef": { "name": "vault-token", "key": "token" } }
@@ -460,13 +460,8 @@ async fn bad_store_configuration_fails_before_any_call() {
         "vault".to_owned(),
         json!({ "server": "http://127.0.0.1:9", "auth": { "userPass": { "path": "userpass" } } }),
     )]));
-    let error = registry::build(
-        StoreId("SecretStore/apps/v".into()),
-        &spec,
-        "apps",
-        credentials,
-    )
-    .expect_err("refused");
+    let error = registry::build(StoreId::namespaced("apps", "v"), &spec, "apps", credentials)
+        .expect_err("refused");
     assert_eq!(error.kind, ProviderErrorKind::Misconfigured);
     assert!(
         error.to_string().contains("auth.userPass is not supported"),

@@ -195,7 +195,7 @@ impl StoreSet {
     ) -> Result<Arc<dyn Provider>, ProviderError> {
         let (entry, id, credential_namespace) = match store.kind {
             StoreKind::SecretStore => {
-                let id = StoreId(format!("SecretStore/{namespace}/{}", store.name));
+                let id = StoreId::namespaced(namespace, &store.name);
                 let entry = self
                     .namespaced
                     .get(&(namespace.to_owned(), store.name.clone()))
@@ -203,7 +203,7 @@ impl StoreSet {
                 (entry, id, namespace.to_owned())
             }
             StoreKind::ClusterSecretStore => {
-                let id = StoreId(format!("ClusterSecretStore/{}", store.name));
+                let id = StoreId::cluster(&store.name);
                 let entry = self.cluster.get(&store.name).ok_or_else(|| missing(&id))?;
                 check_conditions(&entry.spec, namespace, &id)?;
                 (entry, id, namespace.to_owned())
@@ -214,7 +214,7 @@ impl StoreSet {
         let mut built = self.built.lock().map_err(|_| {
             ProviderError::new(
                 ProviderErrorKind::Misconfigured,
-                &id.0,
+                id.as_str(),
                 None,
                 "store table poisoned",
             )
@@ -249,7 +249,7 @@ impl Store {
         let discipline = self
             .discipline(provider_name.as_deref().unwrap_or(""))
             .map_err(|message| {
-                ProviderError::new(ProviderErrorKind::Misconfigured, &id.0, None, message)
+                ProviderError::new(ProviderErrorKind::Misconfigured, id.as_str(), None, message)
             })?;
         let provider = registry::build(id, &self.spec.provider, credential_namespace, credentials)?;
         Ok(Arc::new(Disciplined::new(provider, discipline, counters)))
@@ -291,7 +291,7 @@ fn refs_without_namespace<'a>(
 fn missing(id: &StoreId) -> ProviderError {
     ProviderError::new(
         ProviderErrorKind::Misconfigured,
-        &id.0,
+        id.as_str(),
         None,
         "no such store in the given manifests",
     )
@@ -314,10 +314,10 @@ fn check_conditions(
 /// The error of a namespace that a ClusterSecretStore's `spec.conditions` do not allow, in
 /// ESO's words.
 pub fn denied(id: &StoreId, namespace: &str) -> ProviderError {
-    let name = id.0.rsplit('/').next().unwrap_or(&id.0);
+    let name = id.name();
     ProviderError::new(
         ProviderErrorKind::PermissionDenied,
-        &id.0,
+        id.as_str(),
         None,
         format!(
             "using cluster store \"{name}\" is not allowed from namespace \"{namespace}\": denied by spec.condition"

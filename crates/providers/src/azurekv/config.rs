@@ -134,7 +134,7 @@ impl AzureKvConfig {
         let fail = |message: &str| {
             Err(ProviderError::new(
                 ProviderErrorKind::Misconfigured,
-                &store.0,
+                store.as_str(),
                 None,
                 message,
             ))
@@ -169,7 +169,7 @@ impl AzureKvConfig {
         let fail = |message: &str| {
             Err(ProviderError::new(
                 ProviderErrorKind::Misconfigured,
-                &store.0,
+                store.as_str(),
                 None,
                 message,
             ))
@@ -235,7 +235,7 @@ async fn text(
         .map_err(|_| {
             ProviderError::new(
                 ProviderErrorKind::Misconfigured,
-                &store.0,
+                store.as_str(),
                 None,
                 format!(
                     "credential {}[{}] is not UTF-8",
@@ -255,7 +255,7 @@ async fn service_principal(
     let missing = || {
         ProviderError::new(
             ProviderErrorKind::Misconfigured,
-            &store.0,
+            store.as_str(),
             None,
             "spec.provider.azurekv.authSecretRef needs clientId and clientSecret or clientCertificate",
         )
@@ -274,7 +274,7 @@ async fn service_principal(
         let certificate = ClientCertificate::from_pem(pem.expose_bytes()).map_err(|e| {
             ProviderError::new(
                 ProviderErrorKind::Misconfigured,
-                &store.0,
+                store.as_str(),
                 None,
                 format!(
                     "spec.provider.azurekv.authSecretRef.clientCertificate ({}[{}]): {e}",
@@ -306,7 +306,7 @@ async fn workload_identity(
     credentials: &dyn Credentials,
 ) -> Result<Grant, ProviderError> {
     let misconfigured =
-        |m: &str| ProviderError::new(ProviderErrorKind::Misconfigured, &store.0, None, m);
+        |m: &str| ProviderError::new(ProviderErrorKind::Misconfigured, store.as_str(), None, m);
     let from_ref = |pick: fn(&AzureSecretRef) -> Option<&SecretKeySelector>| {
         config.auth_secret_ref.as_ref().and_then(pick).cloned()
     };

@@ -240,7 +240,7 @@ impl AzureKvProvider {
         let invalid = |what: &str| {
             ProviderError::new(
                 ProviderErrorKind::InvalidData,
-                &self.store.0,
+                self.store.as_str(),
                 Some(key),
                 format!("Key Vault's {what} answer lacks its value"),
             )
@@ -294,7 +294,7 @@ impl AzureKvProvider {
     fn misconfigured(&self, message: &str) -> ProviderError {
         ProviderError::new(
             ProviderErrorKind::Misconfigured,
-            &self.store.0,
+            self.store.as_str(),
             None,
             message,
         )
@@ -304,14 +304,14 @@ impl AzureKvProvider {
         match parse_key(key) {
             Object::Secret("") => Err(ProviderError::new(
                 ProviderErrorKind::Misconfigured,
-                &self.store.0,
+                self.store.as_str(),
                 Some(key),
                 "the secret name is empty",
             )),
             Object::Secret(name) => Ok(name),
             Object::Certificate(_) | Object::Key(_) => Err(ProviderError::new(
                 ProviderErrorKind::Unsupported,
-                &self.store.0,
+                self.store.as_str(),
                 Some(key),
                 format!(
                     "{what} of cert/ and key/ objects is not served by keyward yet; use secret/"
@@ -355,7 +355,7 @@ impl AzureKvProvider {
 
     /// Maps an SDK error onto a provider error naming store and key, never a value.
     fn error(&self, key: &str, error: &azure_core::Error) -> ProviderError {
-        classify(&self.store.0, key, error)
+        classify(self.store.as_str(), key, error)
     }
 
     async fn get(
@@ -413,7 +413,7 @@ impl AzureKvProvider {
         let text = value.expose_str().map_err(|_| {
             ProviderError::new(
                 ProviderErrorKind::InvalidData,
-                &self.store.0,
+                self.store.as_str(),
                 Some(key),
                 "Key Vault secrets hold text; the value is not UTF-8",
             )
@@ -468,7 +468,7 @@ impl AzureKvProvider {
         }
         Err(ProviderError::new(
             ProviderErrorKind::Unreachable,
-            &self.store.0,
+            self.store.as_str(),
             Some(key),
             "Key Vault accepted the recovery of the soft-deleted secret, but it did not become readable in time",
         ))
@@ -485,7 +485,7 @@ impl AzureKvProvider {
         }
         Err(ProviderError::new(
             ProviderErrorKind::PermissionDenied,
-            &self.store.0,
+            self.store.as_str(),
             Some(key),
             format!(
                 "refusing to {what}: the secret is not tagged managed-by=keyward (or managed-by=external-secrets)"
@@ -669,7 +669,7 @@ impl Provider for AzureKvProvider {
             .ok_or_else(|| {
                 ProviderError::new(
                     ProviderErrorKind::InvalidData,
-                    &self.store.0,
+                    self.store.as_str(),
                     Some(key),
                     "Key Vault returned a secret without a value",
                 )
@@ -760,7 +760,7 @@ impl Provider for AzureKvProvider {
         let Some((id, created)) = best else {
             return Err(ProviderError::new(
                 ProviderErrorKind::NotFound,
-                &self.store.0,
+                self.store.as_str(),
                 Some(key),
                 match wanted {
                     Some(_) => "no such version of the secret",
@@ -776,7 +776,7 @@ impl Provider for AzureKvProvider {
     }
 
     async fn list(&self, find: &ExternalSecretFind) -> Result<Vec<String>, ProviderError> {
-        let matcher = crate::value::name_matcher(find, &self.store.0)?;
+        let matcher = crate::value::name_matcher(find, self.store.as_str())?;
         let client = self.client().await?;
         let mut pager = client
             .list_secret_properties(None)
