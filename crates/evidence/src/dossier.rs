@@ -4,8 +4,9 @@
 //! An [`Evidence`] is the inventory (ExternalSecrets, stores, targets, and which workloads read
 //! which Secret and key), the health of each ExternalSecret, the age of each source version in
 //! its store (rotation age), the per-key fingerprint verification, and an excerpt of the audit
-//! log with its verification. [`write`] lays it out as `DIR/<run id>/evidence.json` and
-//! `DIR/<run id>/index.html` (one self-contained page, [`crate::html`]).
+//! log with its verification. [`crate::folder::write`] lays it out as
+//! `DIR/<run id>/evidence.json` and `DIR/<run id>/index.html` (one self-contained page,
+//! [`crate::html`]).
 //!
 //! What goes in comes from names, store metadata, fingerprints and verdicts; the gatherers
 //! ([`gather_host`], [`crate::check::gather_cluster`]) never keep a value.
@@ -357,31 +358,6 @@ pub fn audit_evidence(
         excerpt: entries.into_iter().skip(skip).collect(),
         activity: days.into_values().collect(),
     })
-}
-
-/// Writes `evidence` as `dir/<run id>/evidence.json` and `index.html`; the run's folder.
-pub fn write(dir: &Path, evidence: &Evidence) -> std::io::Result<PathBuf> {
-    let folder = dir.join(&evidence.run_id);
-    std::fs::create_dir_all(dir)?;
-    // A new folder per run: an existing one is never written into.
-    std::fs::create_dir(&folder)?;
-    let json = serde_json::to_vec_pretty(evidence).map_err(std::io::Error::other)?;
-    write_new(&folder.join("evidence.json"), &json)?;
-    write_new(
-        &folder.join("index.html"),
-        crate::html::page(evidence).as_bytes(),
-    )?;
-    Ok(folder)
-}
-
-fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// The evidence of a host run: the ExternalSecrets of `session`, their targets under its

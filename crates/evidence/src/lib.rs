@@ -7,7 +7,7 @@
 //!   keyed fingerprints. [`report`] renders the result as text, JSON or JUnit XML.
 //! - [`audit`]: the tamper-evident audit log: hash-chained JSON lines with ed25519-signed
 //!   checkpoints, and the check that finds any edit.
-//! - [`dossier`] and [`html`]: `keyward evidence`, a dated folder (JSON and one self-contained
+//! - [`dossier`], [`html`] and [`folder`]: `keyward evidence`, a dated folder (JSON and one self-contained
 //!   HTML page) of inventory, health, rotation age, verification and an audit excerpt.
 //!
 //! Values pass through this crate only where a store is read to be compared (`--verify`), in
@@ -17,5 +17,6 @@
 pub mod audit;
 pub mod check;
 pub mod dossier;
+pub mod folder;
 pub mod html;
 pub mod report;

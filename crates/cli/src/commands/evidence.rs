@@ -105,7 +105,7 @@ pub fn run(args: &EvidenceArgs, output: &Output) -> Result<ExitCode, Failure> {
     } else {
         gather_from_host(args, audit)?
     };
-    let folder = dossier::write(&args.out, &evidence)
+    let folder = keyward_evidence::folder::write(&args.out, &evidence)
         .with_context(|| format!("writing the evidence under {}", args.out.display()))
         .map_err(|e| Failure::new(ErrorKind::Write, e))?;
     let summary = &evidence.summary;
