@@ -144,7 +144,7 @@ impl SecretSink {
         let existing = match existing {
             Some(existing) => existing,
             None => {
-                let secret = self.build(None, &desired)?;
+                let secret = Wiped(self.build(None, &desired)?);
                 match self.api().create(&params, &secret).await {
                     Ok(created) => {
                         self.remember(created);
@@ -162,7 +162,8 @@ impl SecretSink {
                 }
             }
         };
-        let secret = self.build(Some(&existing), &desired)?;
+        let existing = Wiped(existing);
+        let secret = Wiped(self.build(Some(&existing), &desired)?);
         if same_content(&existing, &secret) {
             return Ok(SecretAction::Unchanged);
         }
@@ -373,6 +374,35 @@ pub fn owned(secret: &Secret, manager: &str, section: &str) -> BTreeSet<String> 
         }
     }
     keys
+}
+
+/// A Secret built or copied by the sink, its values wiped when it is dropped (kube-rs' types
+/// do not wipe; what the reflector and the API client keep is theirs).
+struct Wiped(Secret);
+
+impl std::ops::Deref for Wiped {
+    type Target = Secret;
+
+    fn deref(&self) -> &Secret {
+        &self.0
+    }
+}
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for value in self.0.data.iter_mut().flat_map(|data| data.values_mut()) {
+            value.0.zeroize();
+        }
+        for value in self
+            .0
+            .string_data
+            .iter_mut()
+            .flat_map(|data| data.values_mut())
+        {
+            value.zeroize();
+        }
+    }
 }
 
 /// Whether `wanted` would change nothing in `existing` that matters: keyward's fingerprints

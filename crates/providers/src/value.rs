@@ -25,7 +25,6 @@
 use std::collections::BTreeMap;
 
 use keyward_core::SecretValue;
-use serde_json::Value;
 
 use crate::raw_json::{Kind, RawJson};
 use crate::{Fetched, ProviderError, ProviderErrorKind};
@@ -40,13 +39,16 @@ pub fn select(
     let property = property.filter(|p| !p.is_empty());
     match (fetched, property) {
         (Fetched::Value(value), None) => Ok(value.clone()),
-        (Fetched::Map(map), None) => Ok(SecretValue::from(map_to_json(map).to_string())),
+        (Fetched::Map(map), None) => Ok(map_json(map)),
         (Fetched::Map(map), Some(property)) if map.contains_key(property) => {
             Ok(map[property].clone())
         }
         (Fetched::Map(map), Some(property)) => {
-            let json = map_to_json(map).to_string();
-            walk(parse_json(&json, store, key)?, property, store, key)
+            let json = map_json(map);
+            let text = json
+                .expose_str()
+                .map_err(|_| invalid(store, key, "the map is not UTF-8"))?;
+            walk(parse_json(text, store, key)?, property, store, key)
         }
         (Fetched::Value(value), Some(property)) => {
             walk(parse_value(value, store, key)?, property, store, key)
@@ -235,17 +237,34 @@ fn not_json(store: &str, key: &str) -> ProviderError {
     )
 }
 
-fn map_to_json(map: &BTreeMap<String, SecretValue>) -> Value {
-    Value::Object(
-        map.iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    Value::String(String::from_utf8_lossy(v.expose_bytes()).into_owned()),
-                )
-            })
-            .collect(),
-    )
+/// A map as ESO marshals one to JSON (values as strings, keys in order), written straight
+/// into a [`SecretValue`] from borrowed views of the values: no intermediate JSON value holds
+/// a copy. (A value that is not UTF-8 is read lossily, as ESO's `string(bytes)` marshals it;
+/// that lossy copy is wiped too.)
+fn map_json(map: &BTreeMap<String, SecretValue>) -> SecretValue {
+    let lossy: BTreeMap<&str, zeroize::Zeroizing<String>> = map
+        .iter()
+        .filter(|(_, v)| std::str::from_utf8(v.expose_bytes()).is_err())
+        .map(|(k, v)| {
+            let text = String::from_utf8_lossy(v.expose_bytes()).into_owned();
+            (k.as_str(), zeroize::Zeroizing::new(text))
+        })
+        .collect();
+    let strings: BTreeMap<&str, &str> = map
+        .iter()
+        .map(|(k, v)| {
+            let text = std::str::from_utf8(v.expose_bytes())
+                .ok()
+                .or_else(|| lossy.get(k.as_str()).map(|t| t.as_str()))
+                .unwrap_or_default();
+            (k.as_str(), text)
+        })
+        .collect();
+    let room: usize = map.iter().map(|(k, v)| k.len() + 2 * v.len() + 6).sum();
+    let mut out = Vec::with_capacity(room + 2);
+    // Serializing strings into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, &strings);
+    SecretValue::new(out)
 }
 
 fn invalid(store: &str, key: &str, message: &str) -> ProviderError {

@@ -19,6 +19,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+use zeroize::{Zeroize, Zeroizing};
+
 use crate::raw_json::{Kind, RawJson};
 use crate::{
     Credentials, Fetched, KeyInfo, Provider, ProviderError, ProviderErrorKind, StoreId, Versioned,
@@ -312,7 +314,10 @@ impl VaultProvider {
             return Err(self.error(ProviderErrorKind::Misconfigured, None, "no auth method"));
         };
         let url = format!("{}/v1/auth/{mount}/login", self.server());
-        let response = self.send(self.http.post(url).json(&body), None).await?;
+        let sent = self.send(self.http.post(url).json(&body), None).await;
+        let mut body = body;
+        wipe_json(&mut body);
+        let mut response = sent?;
         let token = response
             .pointer("/auth/client_token")
             .and_then(Value::as_str)
@@ -328,7 +333,9 @@ impl VaultProvider {
             .and_then(Value::as_u64)
             .filter(|&seconds| seconds > 0)
             .map(Duration::from_secs);
-        Ok((SecretValue::from(token), lease))
+        let token = SecretValue::from(token);
+        wipe_json(&mut response);
+        Ok((token, lease))
     }
 
     fn server(&self) -> &str {
@@ -351,7 +358,7 @@ impl VaultProvider {
         path: &str,
         query: &[(&str, String)],
         key: &str,
-    ) -> Result<Option<String>, ProviderError> {
+    ) -> Result<Option<Zeroizing<String>>, ProviderError> {
         let token = self.token().await?;
         let request = self
             .http
@@ -371,7 +378,11 @@ impl VaultProvider {
         self.parse(text, key)
     }
 
-    fn parse(&self, text: Option<String>, key: Option<&str>) -> Result<Value, ProviderError> {
+    fn parse(
+        &self,
+        text: Option<Zeroizing<String>>,
+        key: Option<&str>,
+    ) -> Result<Value, ProviderError> {
         match text {
             None => Ok(Value::Null),
             Some(text) => serde_json::from_str(&text).map_err(|_| {
@@ -390,7 +401,7 @@ impl VaultProvider {
         &self,
         request: reqwest::RequestBuilder,
         key: Option<&str>,
-    ) -> Result<Option<String>, ProviderError> {
+    ) -> Result<Option<Zeroizing<String>>, ProviderError> {
         let request = match &self.config.namespace {
             Some(namespace) => request.header("X-Vault-Namespace", namespace),
             None => request,
@@ -408,13 +419,18 @@ impl VaultProvider {
             return Ok(None);
         }
         if status.is_success() {
-            return response.text().await.map(Some).map_err(|e| {
-                self.error(
-                    ProviderErrorKind::Unreachable,
-                    key,
-                    format!("{}: {}", self.server(), without_url(&e)),
-                )
-            });
+            // Bodies hold values and tokens: wiped when dropped.
+            return response
+                .text()
+                .await
+                .map(|t| Some(Zeroizing::new(t)))
+                .map_err(|e| {
+                    self.error(
+                        ProviderErrorKind::Unreachable,
+                        key,
+                        format!("{}: {}", self.server(), without_url(&e)),
+                    )
+                });
         }
         let kind = match status.as_u16() {
             404 => ProviderErrorKind::NotFound,
@@ -812,6 +828,17 @@ fn http_client(config: &VaultConfig, store: &StoreId) -> Result<reqwest::Client,
 }
 
 /// A KV value as ESO serves it: strings as they are, anything else as JSON.
+/// Wipes every string in a JSON value (a login body or answer holds credentials), before it is
+/// dropped.
+fn wipe_json(value: &mut Value) {
+    match value {
+        Value::String(text) => text.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe_json),
+        Value::Object(map) => map.values_mut().for_each(wipe_json),
+        _ => {}
+    }
+}
+
 fn value_text(value: &Value) -> SecretValue {
     match value {
         Value::String(text) => SecretValue::from(text.as_str()),

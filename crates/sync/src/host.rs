@@ -477,7 +477,9 @@ fn env_bytes(data: &BTreeMap<String, SecretValue>) -> std::io::Result<zeroize::Z
 fn json_bytes(
     data: &BTreeMap<String, SecretValue>,
 ) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
-    let mut object = serde_json::Map::new();
+    // Borrowed views of the values, serialized straight into a buffer sized for them, which is
+    // wiped when dropped: no intermediate JSON value holds a copy.
+    let mut object: BTreeMap<&str, &str> = BTreeMap::new();
     for (key, value) in data {
         let text = value.expose_str().map_err(|_| {
             std::io::Error::new(
@@ -485,12 +487,13 @@ fn json_bytes(
                 format!("the value of '{key}' is not UTF-8; use --format dir"),
             )
         })?;
-        object.insert(key.clone(), serde_json::Value::String(text.to_owned()));
+        object.insert(key, text);
     }
-    let mut bytes = serde_json::to_vec_pretty(&serde_json::Value::Object(object))
-        .map_err(std::io::Error::other)?;
+    let room: usize = data.iter().map(|(k, v)| k.len() + 2 * v.len() + 8).sum();
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(room + 4));
+    serde_json::to_writer_pretty(&mut *bytes, &object).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
-    Ok(zeroize::Zeroizing::new(bytes))
+    Ok(bytes)
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<Written> {
