@@ -140,7 +140,23 @@ fn looks_like(line: &str) -> Option<&'static str> {
 /// Writes `map` as `KEY="value"` lines, sorted by key (a `BTreeMap` iterates sorted).
 /// The returned buffer zeroizes when dropped.
 pub fn render(map: &EnvMap) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(map.len() * 32));
+    // Sized exactly, so the buffer never grows: growing would free a block holding values
+    // without wiping it.
+    let escaped = |value: &SecretValue| -> usize {
+        value
+            .expose_bytes()
+            .iter()
+            .map(|byte| match byte {
+                b'\\' | b'"' | b'\r' | b'\n' => 2,
+                _ => 1,
+            })
+            .sum()
+    };
+    let room: usize = map
+        .iter()
+        .map(|(key, value)| key.len() + 4 + escaped(value))
+        .sum();
+    let mut out = Zeroizing::new(Vec::with_capacity(room));
     for (key, value) in map {
         out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(b"=\"");

@@ -3,9 +3,7 @@
 //! every kind of tampering is caught; the log, the outputs and the logs at trace level never
 //! hold the value.
 
-mod util;
-
-use util::{Scratch, stderr, stdout};
+use crate::util::{Scratch, stderr, stdout};
 
 const CANARY: &str = "CANARY-audit-c41e";
 
@@ -200,28 +198,10 @@ fn keyward_sha256(line: &str) -> String {
 
 #[test]
 fn bundle_exec_records_the_handover_and_refuses_to_run_unrecorded() {
-    let scratch = Scratch::new();
-    scratch.write("pw", "correct horse\n");
-    let with_password = |args: &[&str], stdin: Option<&str>| {
-        let mut command = util::command_in(scratch.path(), args);
-        command.env("KEYWARD_VAULT_PASSWORD_FILE", scratch.join("pw"));
-        match stdin {
-            None => command.output().expect("run keyward"),
-            Some(text) => {
-                use std::io::Write;
-                command.stdin(std::process::Stdio::piped());
-                command.stdout(std::process::Stdio::piped());
-                command.stderr(std::process::Stdio::piped());
-                let mut child = command.spawn().expect("spawn keyward");
-                child
-                    .stdin
-                    .take()
-                    .expect("stdin")
-                    .write_all(text.as_bytes())
-                    .expect("write stdin");
-                child.wait_with_output().expect("wait")
-            }
-        }
+    let scratch = Scratch::with_password("correct horse");
+    let with_password = |args: &[&str], stdin: Option<&str>| match stdin {
+        None => scratch.keyward(args),
+        Some(text) => scratch.keyward_with_stdin(args, text.as_bytes()),
     };
     assert_eq!(
         with_password(&["bundle", "new"], None).status.code(),

@@ -1,9 +1,7 @@
 //! `keyward bundle` end to end: against the real ansible-vault and sops, bad input that must
 //! fail cleanly and leave the file byte-identical, and a canary that no output may contain.
 
-mod util;
-
-use util::stderr;
+use crate::util::{Scratch, ansible_vault, ok, stderr};
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -13,107 +11,24 @@ use std::process::{Command, Output, Stdio};
 use keyward_test_support::Tools;
 
 const CANARY: &str = "kw-canary-9f2c7d1e-never-print-me";
+const PASSWORD: &str = "correct horse";
 
-/// A scratch directory with a password file and a bundle path.
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new() -> Self {
-        let scratch = Self {
-            dir: tempfile::tempdir().expect("tempdir"),
-        };
-        std::fs::write(scratch.path("pw"), "correct horse\n").expect("password");
-        scratch
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn bundle(&self) -> PathBuf {
-        self.path("control/secrets.vault.env")
-    }
-
-    /// keyward with the scratch dir as cwd and HOME, the password file in the environment.
-    fn keyward(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
-        command
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env("KEYWARD_VAULT_PASSWORD_FILE", self.path("pw"))
-            .env_remove("ANSIBLE_VAULT_PASSWORD_FILE")
-            .env_remove("KEYWARD_VAULT_PASSWORD_COMMAND")
-            .env_remove("KEYWARD_BUNDLE")
-            .env_remove("NO_COLOR")
-            .env_remove("SOPS_AGE_KEY")
-            .env_remove("SOPS_AGE_KEY_FILE");
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.keyward(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run keyward")
-    }
-
-    fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut child = self
-            .keyward(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn keyward");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin)
-            .expect("stdin");
-        child.wait_with_output().expect("wait")
-    }
-
-    /// A bundle holding the canary and two ordinary values.
-    fn seeded(&self) {
-        ok(&self.run(&["bundle", "new"]));
-        ok(&self.run_with_stdin(
-            &["bundle", "set", "CANARY_VALUE"],
-            format!("{CANARY}\n").as_bytes(),
-        ));
-        ok(&self.run_with_stdin(&["bundle", "set", "DB_USER"], b"app"));
-        ok(&self.run_with_stdin(&["bundle", "set", "MULTI"], b"line one\nline \"two\"\n\n"));
-    }
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "keyward failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn ansible_vault(tools: &Tools, scratch: &Scratch) -> Command {
-    let mut command = Command::new(&tools.ansible_vault);
-    command
-        .current_dir(scratch.dir.path())
-        .env("HOME", scratch.dir.path())
-        .env_remove("ANSIBLE_VAULT_PASSWORD_FILE");
-    command
+/// A bundle holding the canary and two ordinary values.
+fn seeded(scratch: &Scratch) {
+    ok(&scratch.keyward(&["bundle", "new"]));
+    ok(&scratch.keyward_with_stdin(
+        &["bundle", "set", "CANARY_VALUE"],
+        format!("{CANARY}\n").as_bytes(),
+    ));
+    ok(&scratch.keyward_with_stdin(&["bundle", "set", "DB_USER"], b"app"));
+    ok(&scratch.keyward_with_stdin(&["bundle", "set", "MULTI"], b"line one\nline \"two\"\n\n"));
 }
 
 #[test]
 fn values_round_trip_with_ansible_vault() {
     let tools = Tools::find().expect("tools");
-    let scratch = Scratch::new();
-    scratch.seeded();
+    let scratch = Scratch::with_password(PASSWORD);
+    seeded(&scratch);
     let mode = std::fs::metadata(scratch.bundle())
         .expect("meta")
         .permissions()
@@ -138,13 +53,13 @@ fn values_round_trip_with_ansible_vault() {
     );
 
     // ansible-vault writes a 1.2 file with a vault-id; keyward reads it with the same id.
-    std::fs::write(scratch.path("plain.env"), "FROM_ANSIBLE='single quoted'\n").expect("plain");
+    std::fs::write(scratch.join("plain.env"), "FROM_ANSIBLE='single quoted'\n").expect("plain");
     let encrypted = ansible_vault(&tools, &scratch)
         .args(["encrypt", "--vault-id", "ops@pw", "plain.env"])
         .output()
         .expect("ansible-vault");
     assert!(encrypted.status.success(), "{}", stderr(&encrypted));
-    let got = scratch.run(&[
+    let got = scratch.keyward(&[
         "bundle",
         "-f",
         "plain.env",
@@ -158,9 +73,9 @@ fn values_round_trip_with_ansible_vault() {
 
 #[test]
 fn exec_hands_values_to_the_child_only() {
-    let scratch = Scratch::new();
-    scratch.seeded();
-    let all = scratch.run(&[
+    let scratch = Scratch::with_password(PASSWORD);
+    seeded(&scratch);
+    let all = scratch.keyward(&[
         "bundle",
         "exec",
         "--",
@@ -171,9 +86,9 @@ fn exec_hands_values_to_the_child_only() {
     assert_eq!(all.status.code(), Some(5));
     assert_eq!(
         String::from_utf8_lossy(&all.stdout),
-        format!("app|{}", scratch.dir.path().display())
+        format!("app|{}", scratch.path().display())
     );
-    let only = scratch.run(&[
+    let only = scratch.keyward(&[
         "bundle",
         "exec",
         "--only",
@@ -185,16 +100,16 @@ fn exec_hands_values_to_the_child_only() {
         "printf '%s|%s|%s' \"$DB_USER\" \"${CANARY_VALUE:-none}\" \"${HOME:-nohome}\"",
     ]);
     assert_eq!(ok(&only), "app|none|nohome");
-    let missing = scratch.run(&["bundle", "exec", "--", "/no/such/program"]);
+    let missing = scratch.keyward(&["bundle", "exec", "--", "/no/such/program"]);
     assert_eq!(missing.status.code(), Some(127));
-    let unknown = scratch.run(&["bundle", "exec", "--only", "NOPE", "--", "true"]);
+    let unknown = scratch.keyward(&["bundle", "exec", "--only", "NOPE", "--", "true"]);
     assert_eq!(unknown.status.code(), Some(11));
 }
 
 #[test]
 fn exec_file_gives_a_path_that_is_gone_afterwards() {
-    let scratch = Scratch::new();
-    scratch.seeded();
+    let scratch = Scratch::with_password(PASSWORD);
+    seeded(&scratch);
     for extra in [&[][..], &["--no-fifo"][..]] {
         let mut args = vec!["bundle", "exec-file"];
         args.extend_from_slice(extra);
@@ -206,7 +121,7 @@ fn exec_file_gives_a_path_that_is_gone_afterwards() {
             "sh",
             "{}",
         ]);
-        let output = scratch.run(&args);
+        let output = scratch.keyward(&args);
         assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
         assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "3");
         let path = stderr(&output);
@@ -216,15 +131,15 @@ fn exec_file_gives_a_path_that_is_gone_afterwards() {
 
 #[test]
 fn exec_file_forwards_sigterm_and_cleans_up() {
-    let scratch = Scratch::new();
-    scratch.seeded();
-    let marker = scratch.path("got-term");
+    let scratch = Scratch::with_password(PASSWORD);
+    seeded(&scratch);
+    let marker = scratch.join("got-term");
     let script = format!(
         "trap 'echo term > {}; exit 9' TERM; echo \"$1\"; while :; do sleep 0.05; done",
         marker.display()
     );
     let mut child = scratch
-        .keyward(&[
+        .command(&[
             "bundle",
             "exec-file",
             "--no-fifo",
@@ -261,11 +176,11 @@ fn exec_file_forwards_sigterm_and_cleans_up() {
 
 #[test]
 fn edit_saves_changes_only_when_valid() {
-    let scratch = Scratch::new();
-    scratch.seeded();
+    let scratch = Scratch::with_password(PASSWORD);
+    seeded(&scratch);
     let before = std::fs::read(scratch.bundle()).expect("read");
     let unchanged = scratch
-        .keyward(&["bundle", "edit"])
+        .command(&["bundle", "edit"])
         .env("EDITOR", "true")
         .output()
         .expect("run");
@@ -273,7 +188,7 @@ fn edit_saves_changes_only_when_valid() {
     assert_eq!(std::fs::read(scratch.bundle()).expect("read"), before);
 
     let invalid = scratch
-        .keyward(&["bundle", "edit"])
+        .command(&["bundle", "edit"])
         .env("EDITOR", "sh -c 'echo \"9BAD=x\" >> \"$0\"'")
         .output()
         .expect("run");
@@ -282,23 +197,23 @@ fn edit_saves_changes_only_when_valid() {
     assert_eq!(std::fs::read(scratch.bundle()).expect("read"), before);
 
     let added = scratch
-        .keyward(&["bundle", "edit"])
+        .command(&["bundle", "edit"])
         .env("VISUAL", "sh -c 'echo \"NEW_KEY=fresh\" >> \"$0\"'")
         .output()
         .expect("run");
     assert!(ok(&added).contains("4 keys"));
-    assert_eq!(ok(&scratch.run(&["bundle", "get", "NEW_KEY"])), "fresh");
+    assert_eq!(ok(&scratch.keyward(&["bundle", "get", "NEW_KEY"])), "fresh");
 }
 
 #[test]
 fn rekey_switches_password_and_keeps_the_mode() {
     let tools = Tools::find().expect("tools");
-    let scratch = Scratch::new();
-    scratch.seeded();
+    let scratch = Scratch::with_password(PASSWORD);
+    seeded(&scratch);
     std::fs::set_permissions(scratch.bundle(), std::fs::Permissions::from_mode(0o640))
         .expect("chmod");
-    std::fs::write(scratch.path("new-pw"), "new password\n").expect("write");
-    ok(&scratch.run(&["bundle", "rekey", "--new-vault-id", "prod@new-pw"]));
+    std::fs::write(scratch.join("new-pw"), "new password\n").expect("write");
+    ok(&scratch.keyward(&["bundle", "rekey", "--new-vault-id", "prod@new-pw"]));
     let header = std::fs::read_to_string(scratch.bundle()).expect("read");
     assert!(
         header.starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"),
@@ -309,7 +224,7 @@ fn rekey_switches_password_and_keeps_the_mode() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o640);
-    let old = scratch.run(&["bundle", "verify"]);
+    let old = scratch.keyward(&["bundle", "verify"]);
     assert_eq!(old.status.code(), Some(21));
     let viewed = ansible_vault(&tools, &scratch)
         .args([
@@ -326,10 +241,10 @@ fn rekey_switches_password_and_keeps_the_mode() {
 #[test]
 fn encrypt_and_decrypt_files_in_place_and_to_out() {
     let tools = Tools::find().expect("tools");
-    let scratch = Scratch::new();
-    std::fs::write(scratch.path("notes.txt"), "any bytes, not env\n").expect("write");
-    ok(&scratch.run(&["bundle", "encrypt", "notes.txt"]));
-    let sealed = std::fs::read_to_string(scratch.path("notes.txt")).expect("read");
+    let scratch = Scratch::with_password(PASSWORD);
+    std::fs::write(scratch.join("notes.txt"), "any bytes, not env\n").expect("write");
+    ok(&scratch.keyward(&["bundle", "encrypt", "notes.txt"]));
+    let sealed = std::fs::read_to_string(scratch.join("notes.txt")).expect("read");
     assert!(sealed.starts_with("$ANSIBLE_VAULT;1.1;AES256\n"));
     let viewed = ansible_vault(&tools, &scratch)
         .args(["view", "--vault-password-file", "pw", "notes.txt"])
@@ -339,25 +254,25 @@ fn encrypt_and_decrypt_files_in_place_and_to_out() {
         String::from_utf8_lossy(&viewed.stdout),
         "any bytes, not env\n"
     );
-    let again = scratch.run(&["bundle", "encrypt", "notes.txt"]);
+    let again = scratch.keyward(&["bundle", "encrypt", "notes.txt"]);
     assert_eq!(
         again.status.code(),
         Some(2),
         "encrypting twice must be refused"
     );
-    ok(&scratch.run(&["bundle", "decrypt", "notes.txt", "--out", "plain.txt"]));
+    ok(&scratch.keyward(&["bundle", "decrypt", "notes.txt", "--out", "plain.txt"]));
     assert_eq!(
-        std::fs::read_to_string(scratch.path("plain.txt")).expect("read"),
+        std::fs::read_to_string(scratch.join("plain.txt")).expect("read"),
         "any bytes, not env\n"
     );
-    let mode = std::fs::metadata(scratch.path("plain.txt"))
+    let mode = std::fs::metadata(scratch.join("plain.txt"))
         .expect("meta")
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
-    ok(&scratch.run(&["bundle", "decrypt", "notes.txt"]));
+    ok(&scratch.keyward(&["bundle", "decrypt", "notes.txt"]));
     assert_eq!(
-        std::fs::read_to_string(scratch.path("notes.txt")).expect("read"),
+        std::fs::read_to_string(scratch.join("notes.txt")).expect("read"),
         "any bytes, not env\n"
     );
 }
@@ -365,8 +280,8 @@ fn encrypt_and_decrypt_files_in_place_and_to_out() {
 #[test]
 fn sops_bundles_work_through_the_same_commands() {
     let tools = Tools::find().expect("tools");
-    let scratch = Scratch::new();
-    let key = scratch.path("age.key");
+    let scratch = Scratch::with_password(PASSWORD);
+    let key = scratch.join("age.key");
     let keygen = Command::new(&tools.age_keygen)
         .arg("-o")
         .arg(&key)
@@ -380,7 +295,7 @@ fn sops_bundles_work_through_the_same_commands() {
         .expect("recipient");
     let with_key = |args: &[&str], stdin: &[u8]| {
         let mut child = scratch
-            .keyward(args)
+            .command(args)
             .env("SOPS_AGE_KEY_FILE", &key)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -435,21 +350,21 @@ fn sops_bundles_work_through_the_same_commands() {
             "dotenv",
             "ci.env",
         ])
-        .current_dir(scratch.dir.path())
+        .current_dir(scratch.path())
         .env("SOPS_AGE_KEY_FILE", &key)
         .env("SOPS_DISABLE_VERSION_CHECK", "1")
         .output()
         .expect("sops");
     assert_eq!(String::from_utf8_lossy(&decrypted.stdout), "TOKEN=tok-42\n");
-    let no_key = scratch.run(&["bundle", "-f", "ci.env", "keys"]);
+    let no_key = scratch.keyward(&["bundle", "-f", "ci.env", "keys"]);
     assert_eq!(no_key.status.code(), Some(21), "{}", stderr(&no_key));
 }
 
 /// Each bad input: exit code, one line on stderr naming the file, the file byte-identical.
 #[test]
 fn bad_input_fails_cleanly_and_changes_nothing() {
-    let scratch = Scratch::new();
-    scratch.seeded();
+    let scratch = Scratch::with_password(PASSWORD);
+    seeded(&scratch);
     let good = std::fs::read(scratch.bundle()).expect("read");
     let text = String::from_utf8(good.clone()).expect("ascii");
     let body_line = |n: usize| text.lines().nth(n).expect("line").to_owned();
@@ -483,7 +398,7 @@ fn bad_input_fails_cleanly_and_changes_nothing() {
         std::fs::write(scratch.bundle(), &content).expect("write");
         let mut args = vec!["bundle", "set", "X"];
         args.extend(extra);
-        let output = scratch.run_with_stdin(&args, b"new value");
+        let output = scratch.keyward_with_stdin(&args, b"new value");
         assert_eq!(
             output.status.code(),
             Some(code),
@@ -499,8 +414,8 @@ fn bad_input_fails_cleanly_and_changes_nothing() {
     }
     std::fs::write(scratch.bundle(), &good).expect("restore");
 
-    std::fs::write(scratch.path("wrong"), "wrong password\n").expect("write");
-    std::fs::write(scratch.path("empty"), "\n").expect("write");
+    std::fs::write(scratch.join("wrong"), "wrong password\n").expect("write");
+    std::fs::write(scratch.join("empty"), "\n").expect("write");
     let password_cases: Vec<(&str, Vec<&str>, i32)> = vec![
         ("wrong password", vec!["--vault-password-file", "wrong"], 21),
         ("empty password", vec!["--vault-password-file", "empty"], 21),
@@ -524,7 +439,7 @@ fn bad_input_fails_cleanly_and_changes_nothing() {
     for (name, flags, code) in password_cases {
         let mut args = vec!["bundle", "set", "X"];
         args.extend(flags);
-        let output = scratch.run_with_stdin(&args, b"new value");
+        let output = scratch.keyward_with_stdin(&args, b"new value");
         assert_eq!(
             output.status.code(),
             Some(code),
@@ -557,7 +472,7 @@ fn bad_input_fails_cleanly_and_changes_nothing() {
         )
         .expect("encrypt");
         std::fs::write(scratch.bundle(), &sealed).expect("write");
-        let output = scratch.run(&["bundle", "verify"]);
+        let output = scratch.keyward(&["bundle", "verify"]);
         assert_eq!(
             output.status.code(),
             Some(21),
@@ -568,7 +483,7 @@ fn bad_input_fails_cleanly_and_changes_nothing() {
         assert_eq!(std::fs::read(scratch.bundle()).expect("read"), sealed);
     }
 
-    let missing = scratch.run(&["bundle", "-f", "nope.env", "keys"]);
+    let missing = scratch.keyward(&["bundle", "-f", "nope.env", "keys"]);
     assert_eq!(missing.status.code(), Some(12));
     assert_one_line_naming_the_file("missing", &missing);
 }
@@ -593,18 +508,18 @@ fn assert_one_line_naming_the_file(name: &str, output: &Output) {
 /// `decrypt --out -`, exec's child) keeps the canary out of stdout, stderr and trace logs.
 #[test]
 fn canary_appears_in_no_output() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::with_password(PASSWORD);
     let trace = ["--log-level", "trace"];
     let mut outputs: Vec<(String, Output)> = Vec::new();
     let mut record = |label: &str, output: Output| outputs.push((label.to_owned(), output));
 
     record(
         "new",
-        scratch.run(&[&trace[..], &["bundle", "new"]].concat()),
+        scratch.keyward(&[&trace[..], &["bundle", "new"]].concat()),
     );
     record(
         "set stdin",
-        scratch.run_with_stdin(
+        scratch.keyward_with_stdin(
             &[&trace[..], &["bundle", "set", "CANARY_VALUE"]].concat(),
             CANARY.as_bytes(),
         ),
@@ -612,12 +527,12 @@ fn canary_appears_in_no_output() {
     let inline = format!("INLINE={CANARY}");
     record(
         "set inline",
-        scratch.run(&[&trace[..], &["bundle", "set", &inline]].concat()),
+        scratch.keyward(&[&trace[..], &["bundle", "set", &inline]].concat()),
     );
-    std::fs::write(scratch.path("value"), CANARY).expect("write");
+    std::fs::write(scratch.join("value"), CANARY).expect("write");
     record(
         "set file",
-        scratch.run(
+        scratch.keyward(
             &[
                 &trace[..],
                 &["bundle", "set", "FROM_FILE", "--from-file", "value"],
@@ -628,7 +543,7 @@ fn canary_appears_in_no_output() {
     record(
         "set env",
         scratch
-            .keyward(
+            .command(
                 &[
                     &trace[..],
                     &["bundle", "set", "FROM_ENV", "--from-env", "SOURCE"],
@@ -641,42 +556,42 @@ fn canary_appears_in_no_output() {
     );
     record(
         "ensure",
-        scratch.run(&[&trace[..], &["bundle", "ensure", "GENERATED"]].concat()),
+        scratch.keyward(&[&trace[..], &["bundle", "ensure", "GENERATED"]].concat()),
     );
     for format in ["text", "json"] {
         for sub in [&["keys"][..], &["view"][..], &["verify"][..]] {
             let args = [&trace[..], &["--output", format, "bundle"], sub].concat();
-            record(&format!("{sub:?} {format}"), scratch.run(&args));
+            record(&format!("{sub:?} {format}"), scratch.keyward(&args));
         }
     }
     record(
         "unset",
-        scratch.run(&[&trace[..], &["bundle", "unset", "INLINE", "ABSENT"]].concat()),
+        scratch.keyward(&[&trace[..], &["bundle", "unset", "INLINE", "ABSENT"]].concat()),
     );
     record(
         "edit",
         scratch
-            .keyward(&[&trace[..], &["bundle", "edit"]].concat())
+            .command(&[&trace[..], &["bundle", "edit"]].concat())
             .env("EDITOR", "true")
             .output()
             .expect("run"),
     );
     record(
         "exec failing",
-        scratch.run(&[&trace[..], &["bundle", "exec", "--", "/no/such"]].concat()),
+        scratch.keyward(&[&trace[..], &["bundle", "exec", "--", "/no/such"]].concat()),
     );
     record(
         "exec child silent",
-        scratch.run(&[&trace[..], &["bundle", "exec", "--", "true"]].concat()),
+        scratch.keyward(&[&trace[..], &["bundle", "exec", "--", "true"]].concat()),
     );
     record(
         "exec-file",
-        scratch.run(&[&trace[..], &["bundle", "exec-file", "--", "true", "{}"]].concat()),
+        scratch.keyward(&[&trace[..], &["bundle", "exec-file", "--", "true", "{}"]].concat()),
     );
-    std::fs::write(scratch.path("new-pw"), "rotated\n").expect("write");
+    std::fs::write(scratch.join("new-pw"), "rotated\n").expect("write");
     record(
         "rekey",
-        scratch.run(
+        scratch.keyward(
             &[
                 &trace[..],
                 &["bundle", "rekey", "--new-vault-password-file", "new-pw"],
@@ -686,11 +601,11 @@ fn canary_appears_in_no_output() {
     );
     record(
         "wrong password",
-        scratch.run(&[&trace[..], &["bundle", "view"]].concat()),
+        scratch.keyward(&[&trace[..], &["bundle", "view"]].concat()),
     );
     record(
         "view after rekey",
-        scratch.run(
+        scratch.keyward(
             &[
                 &trace[..],
                 &["bundle", "view", "--vault-password-file", "new-pw"],
@@ -698,14 +613,14 @@ fn canary_appears_in_no_output() {
             .concat(),
         ),
     );
-    std::fs::write(scratch.path("plain.env"), format!("P={CANARY}\n")).expect("write");
+    std::fs::write(scratch.join("plain.env"), format!("P={CANARY}\n")).expect("write");
     record(
         "encrypt",
-        scratch.run(&[&trace[..], &["bundle", "encrypt", "plain.env"]].concat()),
+        scratch.keyward(&[&trace[..], &["bundle", "encrypt", "plain.env"]].concat()),
     );
     record(
         "decrypt to file",
-        scratch.run(
+        scratch.keyward(
             &[
                 &trace[..],
                 &["bundle", "decrypt", "plain.env", "--out", "out.env"],
@@ -715,7 +630,7 @@ fn canary_appears_in_no_output() {
     );
     record(
         "get to a terminal is refused elsewhere; get of a missing key",
-        scratch.run(
+        scratch.keyward(
             &[
                 &trace[..],
                 &["bundle", "get", "NOPE", "--vault-password-file", "new-pw"],
@@ -741,7 +656,7 @@ fn canary_appears_in_no_output() {
     );
 
     // The reveal paths do show it: the canary really was there to find.
-    let revealed = scratch.run(&[
+    let revealed = scratch.keyward(&[
         "bundle",
         "view",
         "--reveal",

@@ -3,9 +3,7 @@
 //! the ways pull requests break it; each break gets its exit code and a one-line finding
 //! that names the object, the field or key, and what to do. No value is ever printed.
 
-mod util;
-
-use util::{Scratch, stderr, stdout};
+use crate::util::{Scratch, stderr, stdout};
 
 const CANARY: &str = "CANARY-check-5f1e";
 

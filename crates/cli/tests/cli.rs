@@ -1,20 +1,13 @@
 //! The binary's contract: version, help, usage errors on one line with exit 2, failures with
 //! the documented exit code, JSON errors, colour control, completions and man pages.
 
-mod util;
+use crate::util::{Scratch, stderr, stdout};
 
-use util::{stderr, stdout};
+use std::process::Output;
 
-use std::process::{Command, Output};
-
+/// `keyward ARGS` in a fresh scratch directory.
 fn keyward(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(args)
-        .env_remove("NO_COLOR")
-        .env_remove("KEYWARD_LOG_LEVEL")
-        .env_remove("KEYWARD_LOG_FORMAT")
-        .output()
-        .expect("run keyward")
+    Scratch::new().keyward(args)
 }
 
 #[test]
@@ -112,16 +105,13 @@ fn json_output_makes_errors_json() {
 
 #[test]
 fn colour_follows_the_flag_and_no_color() {
-    let always = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["--color", "always", "man", "--out-dir", "/dev/null/x"])
-        .output()
-        .expect("run");
+    let always = keyward(&["--color", "always", "man", "--out-dir", "/dev/null/x"]);
     assert!(
         stderr(&always).contains("\x1b["),
         "--color always did not colour"
     );
-    let auto = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["man", "--out-dir", "/dev/null/x"])
+    let auto = Scratch::new()
+        .command(&["man", "--out-dir", "/dev/null/x"])
         .env("NO_COLOR", "1")
         .output()
         .expect("run");

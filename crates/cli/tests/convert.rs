@@ -1,9 +1,7 @@
 //! `keyward convert`: v1beta1 manifests become v1 with only their apiVersion line changed;
 //! what does not convert cleanly is refused by name and left byte-identical.
 
-mod util;
-
-use util::{Scratch, stderr, stdout};
+use crate::util::{Scratch, stderr, stdout};
 
 const OLD: &str = "\
 # Owned by the payments team.

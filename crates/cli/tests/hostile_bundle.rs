@@ -5,9 +5,7 @@
 //!
 //! The ansible-vault format is checked against the real ansible-vault (ansible-core).
 
-mod util;
-
-use util::stderr;
+use crate::util::{Scratch, ansible_vault, fails_with, ok, stderr};
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -20,92 +18,6 @@ use keyward_test_support::Tools;
 
 const CANARY: &str = "kw-canary-5e0b1c44-never-print-me";
 const PASSWORD: &str = "correct horse";
-
-/// A scratch directory with a password file, used as cwd and HOME.
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new() -> Self {
-        let scratch = Self {
-            dir: tempfile::tempdir().expect("tempdir"),
-        };
-        std::fs::write(scratch.path("pw"), format!("{PASSWORD}\n")).expect("password");
-        scratch
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// keyward with the scratch dir as cwd and HOME and the password file in the environment.
-    fn keyward<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
-        command
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env("KEYWARD_VAULT_PASSWORD_FILE", self.path("pw"))
-            .env_remove("ANSIBLE_VAULT_PASSWORD_FILE")
-            .env_remove("KEYWARD_VAULT_PASSWORD_COMMAND")
-            .env_remove("KEYWARD_BUNDLE")
-            .env_remove("NO_COLOR")
-            .env_remove("SOPS_AGE_KEY")
-            .env_remove("SOPS_AGE_KEY_FILE")
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Output {
-        self.keyward(args).output().expect("run keyward")
-    }
-
-    fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut child = self
-            .keyward(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn keyward");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin)
-            .expect("stdin");
-        child.wait_with_output().expect("wait")
-    }
-
-    fn ansible_vault(&self, tools: &Tools) -> Command {
-        let mut command = Command::new(&tools.ansible_vault);
-        command
-            .current_dir(self.dir.path())
-            .env("HOME", self.dir.path())
-            .env_remove("ANSIBLE_VAULT_PASSWORD_FILE");
-        command
-    }
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "keyward failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Asserts the exit code and that stderr is one line.
-fn fails_with(output: &Output, code: i32, what: &str) -> String {
-    let text = stderr(output);
-    assert_eq!(output.status.code(), Some(code), "{what}: {text}");
-    assert_eq!(text.lines().count(), 1, "{what}: not one line: {text:?}");
-    text
-}
 
 fn no_canary(output: &Output, what: &str) {
     for (stream, bytes) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
@@ -121,8 +33,8 @@ fn no_canary(output: &Output, what: &str) {
 
 #[test]
 fn a_password_timeout_too_large_for_the_clock_is_a_usage_error() {
-    let scratch = Scratch::new();
-    let output = scratch.run(&[
+    let scratch = Scratch::with_password(PASSWORD);
+    let output = scratch.keyward(&[
         "bundle",
         "--password-timeout",
         "9223372036854775808",
@@ -137,10 +49,10 @@ fn a_password_timeout_too_large_for_the_clock_is_a_usage_error() {
 
 #[test]
 fn a_non_utf8_bundle_path_works_in_text_and_json() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::with_password(PASSWORD);
     let name = OsStr::from_bytes(b"bundle-\xff.env");
     for format in ["text", "json"] {
-        std::fs::remove_file(scratch.dir.path().join(name)).ok();
+        std::fs::remove_file(scratch.path().join(name)).ok();
         let args: Vec<&OsStr> = vec![
             OsStr::new("--output"),
             OsStr::new(format),
@@ -149,7 +61,7 @@ fn a_non_utf8_bundle_path_works_in_text_and_json() {
             name,
             OsStr::new("new"),
         ];
-        let output = scratch.run(&args);
+        let output = scratch.keyward(&args);
         assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
         ok(&output);
         let verify: Vec<&OsStr> = vec![
@@ -160,7 +72,7 @@ fn a_non_utf8_bundle_path_works_in_text_and_json() {
             name,
             OsStr::new("verify"),
         ];
-        let verified = scratch.run(&verify);
+        let verified = scratch.keyward(&verify);
         assert!(ok(&verified).contains("bundle-"), "{format}");
     }
 }
@@ -169,10 +81,10 @@ fn a_non_utf8_bundle_path_works_in_text_and_json() {
 
 #[test]
 fn a_second_assignment_to_set_is_refused_without_quoting_it() {
-    let scratch = Scratch::new();
-    ok(&scratch.run(&["bundle", "new"]));
+    let scratch = Scratch::with_password(PASSWORD);
+    ok(&scratch.keyward(&["bundle", "new"]));
     let second = format!("B={CANARY}");
-    let output = scratch.run(&["bundle", "set", "A=v1", &second]);
+    let output = scratch.keyward(&["bundle", "set", "A=v1", &second]);
     let text = fails_with(&output, 2, "two assignments");
     no_canary(&output, "two assignments");
     assert!(text.contains("2 arguments"), "{text}");
@@ -180,8 +92,8 @@ fn a_second_assignment_to_set_is_refused_without_quoting_it() {
 
 #[test]
 fn a_value_typed_as_the_key_is_never_echoed() {
-    let scratch = Scratch::new();
-    ok(&scratch.run(&["bundle", "new"]));
+    let scratch = Scratch::with_password(PASSWORD);
+    ok(&scratch.keyward(&["bundle", "new"]));
     let commands: Vec<Vec<&str>> = vec![
         vec!["bundle", "set", CANARY],
         vec!["bundle", "ensure", "GOOD", CANARY],
@@ -190,7 +102,7 @@ fn a_value_typed_as_the_key_is_never_echoed() {
         vec!["bundle", "exec", "--only", CANARY, "--", "true"],
     ];
     for args in commands {
-        let output = scratch.run_with_stdin(&args, b"some value");
+        let output = scratch.keyward_with_stdin(&args, b"some value");
         let text = fails_with(&output, 2, &args.join(" "));
         no_canary(&output, &args.join(" "));
         assert!(
@@ -202,7 +114,7 @@ fn a_value_typed_as_the_key_is_never_echoed() {
 
 #[test]
 fn an_invalid_key_token_in_the_plaintext_is_named_by_line_only() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::with_password(PASSWORD);
     let plaintext = format!("GOOD=1\n{CANARY}=x\n");
     let sealed = keyward_bundle::vault::encrypt(
         plaintext.as_bytes(),
@@ -211,13 +123,13 @@ fn an_invalid_key_token_in_the_plaintext_is_named_by_line_only() {
         None,
     )
     .expect("encrypt");
-    std::fs::write(scratch.path("bad.env"), &sealed).expect("write");
+    std::fs::write(scratch.join("bad.env"), &sealed).expect("write");
     for command in ["verify", "keys"] {
-        let output = scratch.run(&["bundle", "-f", "bad.env", command]);
+        let output = scratch.keyward(&["bundle", "-f", "bad.env", command]);
         let text = fails_with(&output, 21, command);
         no_canary(&output, command);
         assert!(text.contains("line 2"), "{text}");
-        let traced = scratch.run(&["--log-level", "trace", "bundle", "-f", "bad.env", command]);
+        let traced = scratch.keyward(&["--log-level", "trace", "bundle", "-f", "bad.env", command]);
         assert_eq!(traced.status.code(), Some(21));
         no_canary(&traced, command);
     }
@@ -225,12 +137,12 @@ fn an_invalid_key_token_in_the_plaintext_is_named_by_line_only() {
 
 #[test]
 fn the_text_of_a_password_command_is_never_echoed() {
-    let scratch = Scratch::new();
-    ok(&scratch.run(&["bundle", "new"]));
+    let scratch = Scratch::with_password(PASSWORD);
+    ok(&scratch.keyward(&["bundle", "new"]));
     let failing = format!("echo {CANARY} >/dev/null; exit 3");
     let empty = format!("true {CANARY}");
     for (line, what) in [(&failing, "failing"), (&empty, "empty")] {
-        let flag = scratch.run(&["bundle", "--vault-password-command", line, "keys"]);
+        let flag = scratch.keyward(&["bundle", "--vault-password-command", line, "keys"]);
         fails_with(&flag, 21, what);
         no_canary(&flag, what);
         assert!(
@@ -240,7 +152,7 @@ fn the_text_of_a_password_command_is_never_echoed() {
         );
         for level in ["error", "trace"] {
             let from_env = scratch
-                .keyward(&["--log-level", level, "bundle", "keys"])
+                .command(&["--log-level", level, "bundle", "keys"])
                 .env_remove("KEYWARD_VAULT_PASSWORD_FILE")
                 .env("KEYWARD_VAULT_PASSWORD_COMMAND", line)
                 .output()
@@ -250,7 +162,7 @@ fn the_text_of_a_password_command_is_never_echoed() {
         }
     }
     let vault_id = format!("{CANARY};x@pw");
-    let output = scratch.run(&["bundle", "--vault-id", &vault_id, "keys"]);
+    let output = scratch.keyward(&["bundle", "--vault-id", &vault_id, "keys"]);
     fails_with(&output, 2, "vault-id");
     no_canary(&output, "vault-id");
 }
@@ -284,11 +196,11 @@ fn wait_unless_hung(child: &mut std::process::Child, what: &str) -> std::process
 
 #[test]
 fn devices_fifos_and_huge_files_are_refused_where_a_file_is_expected() {
-    let scratch = Scratch::new();
-    ok(&scratch.run(&["bundle", "new"]));
-    let fifo = scratch.path("fifo");
+    let scratch = Scratch::with_password(PASSWORD);
+    ok(&scratch.keyward(&["bundle", "new"]));
+    let fifo = scratch.join("fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
-    let huge = scratch.path("huge.env");
+    let huge = scratch.join("huge.env");
     std::fs::File::create(&huge)
         .and_then(|file| file.set_len(33 << 20))
         .expect("sparse file");
@@ -336,7 +248,7 @@ fn devices_fifos_and_huge_files_are_refused_where_a_file_is_expected() {
     ];
     for (args, code, reason) in cases {
         let what = args.join(" ");
-        let output = run_unless_hung(scratch.keyward(&args), &what);
+        let output = run_unless_hung(scratch.command(&args), &what);
         let text = fails_with(&output, code, &what);
         assert!(text.contains(reason), "{what}: {text}");
     }
@@ -344,38 +256,38 @@ fn devices_fifos_and_huge_files_are_refused_where_a_file_is_expected() {
 
 #[test]
 fn an_endless_stdin_value_is_refused_at_the_limit() {
-    let scratch = Scratch::new();
-    ok(&scratch.run(&["bundle", "new"]));
-    let before = std::fs::read(scratch.path("control/secrets.vault.env")).expect("read");
-    let mut command = scratch.keyward(&["bundle", "set", "X"]);
+    let scratch = Scratch::with_password(PASSWORD);
+    ok(&scratch.keyward(&["bundle", "new"]));
+    let before = std::fs::read(scratch.join("control/secrets.vault.env")).expect("read");
+    let mut command = scratch.command(&["bundle", "set", "X"]);
     command.stdin(std::fs::File::open("/dev/zero").expect("/dev/zero"));
     let output = run_unless_hung(command, "set from /dev/zero");
     let text = fails_with(&output, 2, "set from /dev/zero");
     assert!(text.contains("larger than the limit"), "{text}");
     assert_eq!(
-        std::fs::read(scratch.path("control/secrets.vault.env")).expect("read"),
+        std::fs::read(scratch.join("control/secrets.vault.env")).expect("read"),
         before
     );
 }
 
 #[test]
 fn a_fifo_or_device_as_config_or_age_key_file_does_not_hang() {
-    let scratch = Scratch::new();
-    ok(&scratch.run(&["bundle", "new"]));
-    std::fs::create_dir_all(scratch.path("config/keyward")).expect("mkdir");
+    let scratch = Scratch::with_password(PASSWORD);
+    ok(&scratch.keyward(&["bundle", "new"]));
+    std::fs::create_dir_all(scratch.join("config/keyward")).expect("mkdir");
     nix::unistd::mkfifo(
-        &scratch.path("config/keyward/config.toml"),
+        &scratch.join("config/keyward/config.toml"),
         nix::sys::stat::Mode::S_IRWXU,
     )
     .expect("mkfifo");
-    let mut command = scratch.keyward(&["bundle", "keys"]);
+    let mut command = scratch.command(&["bundle", "keys"]);
     command.env_remove("KEYWARD_VAULT_PASSWORD_FILE");
     let output = run_unless_hung(command, "config FIFO");
     let text = fails_with(&output, 21, "config FIFO");
     assert!(text.contains("not a regular file"), "{text}");
 
     let tools = Tools::find().expect("tools");
-    let key = scratch.path("age.key");
+    let key = scratch.join("age.key");
     let keygen = Command::new(&tools.age_keygen)
         .arg("-o")
         .arg(&key)
@@ -387,7 +299,7 @@ fn a_fifo_or_device_as_config_or_age_key_file_does_not_hang() {
         .lines()
         .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
         .expect("recipient");
-    ok(&scratch.run(&[
+    ok(&scratch.keyward(&[
         "bundle",
         "-f",
         "ci.env",
@@ -397,7 +309,7 @@ fn a_fifo_or_device_as_config_or_age_key_file_does_not_hang() {
         "--age",
         &recipient,
     ]));
-    let mut command = scratch.keyward(&["bundle", "-f", "ci.env", "keys"]);
+    let mut command = scratch.command(&["bundle", "-f", "ci.env", "keys"]);
     command.env("SOPS_AGE_KEY_FILE", "/dev/zero");
     let output = run_unless_hung(command, "age key /dev/zero");
     let text = fails_with(&output, 21, "age key /dev/zero");
@@ -409,10 +321,9 @@ fn a_fifo_or_device_as_config_or_age_key_file_does_not_hang() {
 /// An ansible-vault YAML vars file, made by the real ansible-vault.
 fn yaml_vault(tools: &Tools, scratch: &Scratch) -> (PathBuf, String) {
     let plaintext = format!("---\ndb_password: {CANARY}\nusers:\n  - app\n  - admin\n");
-    let path = scratch.path("vars.yml");
+    let path = scratch.join("vars.yml");
     std::fs::write(&path, &plaintext).expect("write");
-    let encrypted = scratch
-        .ansible_vault(tools)
+    let encrypted = ansible_vault(tools, scratch)
         .args(["encrypt", "--vault-password-file", "pw", "vars.yml"])
         .output()
         .expect("ansible-vault");
@@ -421,8 +332,7 @@ fn yaml_vault(tools: &Tools, scratch: &Scratch) -> (PathBuf, String) {
 }
 
 fn ansible_view(tools: &Tools, scratch: &Scratch, password_file: &str, file: &str) -> String {
-    let viewed = scratch
-        .ansible_vault(tools)
+    let viewed = ansible_vault(tools, scratch)
         .args(["view", "--vault-password-file", password_file, file])
         .output()
         .expect("ansible-vault");
@@ -433,7 +343,7 @@ fn ansible_view(tools: &Tools, scratch: &Scratch, password_file: &str, file: &st
 #[test]
 fn a_yaml_vault_file_is_refused_by_every_writer_and_left_unchanged() {
     let tools = Tools::find().expect("tools");
-    let scratch = Scratch::new();
+    let scratch = Scratch::with_password(PASSWORD);
     let (path, plaintext) = yaml_vault(&tools, &scratch);
     let sealed = std::fs::read(&path).expect("read");
     let writers: Vec<Vec<&str>> = vec![
@@ -445,7 +355,7 @@ fn a_yaml_vault_file_is_refused_by_every_writer_and_left_unchanged() {
     for args in writers {
         let what = args.join(" ");
         let output = scratch
-            .keyward(&args)
+            .command(&args)
             .env("EDITOR", "true")
             .stdin(Stdio::null())
             .output()
@@ -459,7 +369,7 @@ fn a_yaml_vault_file_is_refused_by_every_writer_and_left_unchanged() {
             "{what}: file changed"
         );
     }
-    let verify = scratch.run(&["bundle", "-f", "vars.yml", "verify"]);
+    let verify = scratch.keyward(&["bundle", "-f", "vars.yml", "verify"]);
     let text = fails_with(&verify, 21, "verify");
     assert!(text.contains("line 1") && text.contains("YAML"), "{text}");
     no_canary(&verify, "verify");
@@ -469,19 +379,18 @@ fn a_yaml_vault_file_is_refused_by_every_writer_and_left_unchanged() {
 #[test]
 fn rekey_keeps_the_plaintext_bytes_as_ansible_vault_does() {
     let tools = Tools::find().expect("tools");
-    let scratch = Scratch::new();
-    std::fs::write(scratch.path("new-pw"), "rotated\n").expect("write");
+    let scratch = Scratch::with_password(PASSWORD);
+    std::fs::write(scratch.join("new-pw"), "rotated\n").expect("write");
     let (_, yaml) = yaml_vault(&tools, &scratch);
     let env = "# bootstrap credentials\nZED=\"last\"\n\nALPHA=first # not sorted\nexport B=2\n";
-    std::fs::write(scratch.path("ordered.env"), env).expect("write");
-    let encrypted = scratch
-        .ansible_vault(&tools)
+    std::fs::write(scratch.join("ordered.env"), env).expect("write");
+    let encrypted = ansible_vault(&tools, &scratch)
         .args(["encrypt", "--vault-password-file", "pw", "ordered.env"])
         .output()
         .expect("ansible-vault");
     assert!(encrypted.status.success(), "{}", stderr(&encrypted));
     for (file, plaintext) in [("vars.yml", yaml.as_str()), ("ordered.env", env)] {
-        ok(&scratch.run(&[
+        ok(&scratch.keyward(&[
             "bundle",
             "-f",
             file,
@@ -499,13 +408,13 @@ fn rekey_keeps_the_plaintext_bytes_as_ansible_vault_does() {
 
 #[test]
 fn an_edit_that_adds_a_line_the_reader_would_skip_is_not_saved() {
-    let scratch = Scratch::new();
-    ok(&scratch.run(&["bundle", "new"]));
-    ok(&scratch.run_with_stdin(&["bundle", "set", "A"], b"1"));
-    let bundle = scratch.path("control/secrets.vault.env");
+    let scratch = Scratch::with_password(PASSWORD);
+    ok(&scratch.keyward(&["bundle", "new"]));
+    ok(&scratch.keyward_with_stdin(&["bundle", "set", "A"], b"1"));
+    let bundle = scratch.join("control/secrets.vault.env");
     let before = std::fs::read(&bundle).expect("read");
     let output = scratch
-        .keyward(&["bundle", "edit"])
+        .command(&["bundle", "edit"])
         .env("EDITOR", "sh -c 'echo \"db_password: x\" >> \"$0\"'")
         .output()
         .expect("run");
@@ -526,15 +435,15 @@ fn is_symlink(path: &Path) -> bool {
 #[test]
 fn writes_go_through_a_symlinked_bundle_to_its_target() {
     let tools = Tools::find().expect("tools");
-    let scratch = Scratch::new();
-    std::fs::create_dir(scratch.path("real")).expect("mkdir");
-    let real = scratch.path("real/secrets.env");
-    let link = scratch.path("link.env");
+    let scratch = Scratch::with_password(PASSWORD);
+    std::fs::create_dir(scratch.join("real")).expect("mkdir");
+    let real = scratch.join("real/secrets.env");
+    let link = scratch.join("link.env");
     std::os::unix::fs::symlink("real/secrets.env", &link).expect("symlink");
     std::fs::write(&real, format!("TOKEN={CANARY}\n")).expect("write");
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).expect("chmod");
 
-    ok(&scratch.run(&["bundle", "encrypt", "link.env"]));
+    ok(&scratch.keyward(&["bundle", "encrypt", "link.env"]));
     assert!(is_symlink(&link), "encrypt replaced the link");
     let sealed = std::fs::read_to_string(&real).expect("read");
     assert!(
@@ -546,15 +455,15 @@ fn writes_go_through_a_symlinked_bundle_to_its_target() {
         0o640
     );
 
-    ok(&scratch.run_with_stdin(&["bundle", "-f", "link.env", "set", "ADDED"], b"a"));
+    ok(&scratch.keyward_with_stdin(&["bundle", "-f", "link.env", "set", "ADDED"], b"a"));
     assert!(is_symlink(&link), "set replaced the link");
     assert_eq!(
         ansible_view(&tools, &scratch, "pw", "real/secrets.env"),
         format!("ADDED=\"a\"\nTOKEN=\"{CANARY}\"\n")
     );
 
-    std::fs::write(scratch.path("new-pw"), "rotated\n").expect("write");
-    ok(&scratch.run(&[
+    std::fs::write(scratch.join("new-pw"), "rotated\n").expect("write");
+    ok(&scratch.keyward(&[
         "bundle",
         "-f",
         "link.env",
@@ -568,7 +477,7 @@ fn writes_go_through_a_symlinked_bundle_to_its_target() {
         format!("ADDED=\"a\"\nTOKEN=\"{CANARY}\"\n")
     );
 
-    ok(&scratch.run(&[
+    ok(&scratch.keyward(&[
         "bundle",
         "decrypt",
         "link.env",
@@ -585,26 +494,26 @@ fn writes_go_through_a_symlinked_bundle_to_its_target() {
 
 #[test]
 fn a_new_bundle_never_goes_through_a_dangling_symlink() {
-    let scratch = Scratch::new();
-    std::os::unix::fs::symlink("elsewhere/secrets.env", scratch.path("dangling.env"))
+    let scratch = Scratch::with_password(PASSWORD);
+    std::os::unix::fs::symlink("elsewhere/secrets.env", scratch.join("dangling.env"))
         .expect("symlink");
-    let output = scratch.run(&["bundle", "-f", "dangling.env", "new"]);
+    let output = scratch.keyward(&["bundle", "-f", "dangling.env", "new"]);
     fails_with(&output, 2, "new on a dangling link");
-    assert!(is_symlink(&scratch.path("dangling.env")));
-    assert!(!scratch.path("elsewhere").exists());
+    assert!(is_symlink(&scratch.join("dangling.env")));
+    assert!(!scratch.join("elsewhere").exists());
 }
 
 // ---- issue 12, item 4: concurrent writers -----------------------------------------------------
 
 #[test]
 fn twenty_concurrent_sets_keep_twenty_keys() {
-    let scratch = Scratch::new();
-    ok(&scratch.run(&["bundle", "new"]));
+    let scratch = Scratch::with_password(PASSWORD);
+    ok(&scratch.keyward(&["bundle", "new"]));
     let children: Vec<(String, std::process::Child)> = (0..20)
         .map(|index| {
             let key = format!("KEY_{index:02}");
             let mut child = scratch
-                .keyward(&["bundle", "set", &key])
+                .command(&["bundle", "set", &key])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -623,11 +532,11 @@ fn twenty_concurrent_sets_keep_twenty_keys() {
         let output = child.wait_with_output().expect("wait");
         assert!(ok(&output).starts_with(&format!("added {key}")), "{key}");
     }
-    let keys = ok(&scratch.run(&["bundle", "keys"]));
+    let keys = ok(&scratch.keyward(&["bundle", "keys"]));
     let expected: Vec<String> = (0..20).map(|index| format!("KEY_{index:02}")).collect();
     assert_eq!(keys.lines().collect::<Vec<_>>(), expected);
     for index in [0, 19] {
-        let value = ok(&scratch.run(&["bundle", "get", &format!("KEY_{index:02}")]));
+        let value = ok(&scratch.keyward(&["bundle", "get", &format!("KEY_{index:02}")]));
         assert_eq!(value, format!("value {index}"));
     }
 }
@@ -637,30 +546,29 @@ fn twenty_concurrent_sets_keep_twenty_keys() {
 #[test]
 fn decrypted_plaintext_ends_0600_over_an_existing_readable_file() {
     let tools = Tools::find().expect("tools");
-    let scratch = Scratch::new();
-    std::fs::write(scratch.path("notes.txt"), format!("{CANARY}\n")).expect("write");
-    let encrypted = scratch
-        .ansible_vault(&tools)
+    let scratch = Scratch::with_password(PASSWORD);
+    std::fs::write(scratch.join("notes.txt"), format!("{CANARY}\n")).expect("write");
+    let encrypted = ansible_vault(&tools, &scratch)
         .args(["encrypt", "--vault-password-file", "pw", "notes.txt"])
         .output()
         .expect("ansible-vault");
     assert!(encrypted.status.success(), "{}", stderr(&encrypted));
     let mode = |name: &str| {
-        std::fs::metadata(scratch.path(name))
+        std::fs::metadata(scratch.join(name))
             .expect("meta")
             .permissions()
             .mode()
             & 0o777
     };
-    std::fs::write(scratch.path("existing.txt"), "old\n").expect("write");
+    std::fs::write(scratch.join("existing.txt"), "old\n").expect("write");
     std::fs::set_permissions(
-        scratch.path("existing.txt"),
+        scratch.join("existing.txt"),
         std::fs::Permissions::from_mode(0o644),
     )
     .expect("chmod");
-    ok(&scratch.run(&["bundle", "decrypt", "notes.txt", "--out", "existing.txt"]));
+    ok(&scratch.keyward(&["bundle", "decrypt", "notes.txt", "--out", "existing.txt"]));
     assert_eq!(
-        std::fs::read_to_string(scratch.path("existing.txt")).expect("read"),
+        std::fs::read_to_string(scratch.join("existing.txt")).expect("read"),
         format!("{CANARY}\n")
     );
     assert_eq!(
@@ -670,11 +578,11 @@ fn decrypted_plaintext_ends_0600_over_an_existing_readable_file() {
     );
 
     std::fs::set_permissions(
-        scratch.path("notes.txt"),
+        scratch.join("notes.txt"),
         std::fs::Permissions::from_mode(0o644),
     )
     .expect("chmod");
-    ok(&scratch.run(&["bundle", "decrypt", "notes.txt"]));
+    ok(&scratch.keyward(&["bundle", "decrypt", "notes.txt"]));
     assert_eq!(mode("notes.txt"), 0o600, "in place over a 0644 vault file");
 }
 
@@ -751,27 +659,27 @@ fn lingering_editor(scratch: &Scratch, ignore_term: bool) -> String {
     let trap = if ignore_term { "trap \"\" TERM; " } else { "" };
     format!(
         "sh -c '{trap}echo $$ > {pid}; echo \"$0\" > {path}; while :; do sleep 0.05; done'",
-        pid = scratch.path("editor.pid").display(),
-        path = scratch.path("plaintext.path").display(),
+        pid = scratch.join("editor.pid").display(),
+        path = scratch.join("plaintext.path").display(),
     )
 }
 
 #[test]
 fn plaintext_of_a_killed_edit_is_removed_by_the_next_run() {
-    let scratch = Scratch::new();
-    ok(&scratch.run(&["bundle", "new"]));
-    ok(&scratch.run_with_stdin(&["bundle", "set", "TOKEN"], CANARY.as_bytes()));
+    let scratch = Scratch::with_password(PASSWORD);
+    ok(&scratch.keyward(&["bundle", "new"]));
+    ok(&scratch.keyward_with_stdin(&["bundle", "set", "TOKEN"], CANARY.as_bytes()));
     let mut keyward = scratch
-        .keyward(&["bundle", "edit"])
+        .command(&["bundle", "edit"])
         .env("EDITOR", lingering_editor(&scratch, false))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let editor = read_pid(&scratch.path("editor.pid"));
-    wait_for_file(&scratch.path("plaintext.path"));
+    let editor = read_pid(&scratch.join("editor.pid"));
+    wait_for_file(&scratch.join("plaintext.path"));
     let plaintext = PathBuf::from(
-        std::fs::read_to_string(scratch.path("plaintext.path"))
+        std::fs::read_to_string(scratch.join("plaintext.path"))
             .expect("path")
             .trim(),
     );
@@ -785,7 +693,7 @@ fn plaintext_of_a_killed_edit_is_removed_by_the_next_run() {
         nix::sys::signal::Signal::SIGKILL,
     );
     assert_ends(editor, "editor");
-    ok(&scratch.run(&["bundle", "keys"]));
+    ok(&scratch.keyward(&["bundle", "keys"]));
     assert!(
         !plaintext.parent().expect("dir").exists(),
         "stale plaintext directory survived the next run"
@@ -794,16 +702,16 @@ fn plaintext_of_a_killed_edit_is_removed_by_the_next_run() {
 
 #[test]
 fn plaintext_of_a_killed_exec_file_is_removed_by_the_next_run() {
-    let scratch = Scratch::new();
-    ok(&scratch.run(&["bundle", "new"]));
-    ok(&scratch.run_with_stdin(&["bundle", "set", "TOKEN"], CANARY.as_bytes()));
+    let scratch = Scratch::with_password(PASSWORD);
+    ok(&scratch.keyward(&["bundle", "new"]));
+    ok(&scratch.keyward_with_stdin(&["bundle", "set", "TOKEN"], CANARY.as_bytes()));
     let child_script = format!(
         "echo $$ > {pid}; echo \"$1\" > {path}; while :; do sleep 0.05; done",
-        pid = scratch.path("child.pid").display(),
-        path = scratch.path("plaintext.path").display(),
+        pid = scratch.join("child.pid").display(),
+        path = scratch.join("plaintext.path").display(),
     );
     let mut keyward = scratch
-        .keyward(&[
+        .command(&[
             "bundle",
             "exec-file",
             "--no-fifo",
@@ -818,10 +726,10 @@ fn plaintext_of_a_killed_exec_file_is_removed_by_the_next_run() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let child = read_pid(&scratch.path("child.pid"));
-    wait_for_file(&scratch.path("plaintext.path"));
+    let child = read_pid(&scratch.join("child.pid"));
+    wait_for_file(&scratch.join("plaintext.path"));
     let plaintext = PathBuf::from(
-        std::fs::read_to_string(scratch.path("plaintext.path"))
+        std::fs::read_to_string(scratch.join("plaintext.path"))
             .expect("path")
             .trim(),
     );
@@ -839,7 +747,7 @@ fn plaintext_of_a_killed_exec_file_is_removed_by_the_next_run() {
         nix::sys::signal::Signal::SIGKILL,
     );
     assert_ends(child, "exec-file child");
-    ok(&scratch.run(&["bundle", "keys"]));
+    ok(&scratch.keyward(&["bundle", "keys"]));
     assert!(
         !plaintext.parent().expect("dir").exists(),
         "stale plaintext directory survived the next run"
@@ -849,23 +757,23 @@ fn plaintext_of_a_killed_exec_file_is_removed_by_the_next_run() {
 #[test]
 fn sigterm_stops_the_editor_and_removes_the_plaintext() {
     for ignore_term in [false, true] {
-        let scratch = Scratch::new();
-        ok(&scratch.run(&["bundle", "new"]));
-        let before = std::fs::read(scratch.path("control/secrets.vault.env")).expect("read");
+        let scratch = Scratch::with_password(PASSWORD);
+        ok(&scratch.keyward(&["bundle", "new"]));
+        let before = std::fs::read(scratch.join("control/secrets.vault.env")).expect("read");
         // Output goes to files: an editor left running would hold pipes open for good.
-        let stderr_file = scratch.path("keyward.stderr");
+        let stderr_file = scratch.join("keyward.stderr");
         let mut keyward = scratch
-            .keyward(&["bundle", "edit"])
+            .command(&["bundle", "edit"])
             .env("EDITOR", lingering_editor(&scratch, ignore_term))
-            .stdout(std::fs::File::create(scratch.path("keyward.stdout")).expect("stdout"))
+            .stdout(std::fs::File::create(scratch.join("keyward.stdout")).expect("stdout"))
             .stderr(std::fs::File::create(&stderr_file).expect("stderr"))
             .spawn()
             .expect("spawn");
-        let editor = read_pid(&scratch.path("editor.pid"));
+        let editor = read_pid(&scratch.join("editor.pid"));
         let _editor_guard = KillOnDrop(editor);
-        wait_for_file(&scratch.path("plaintext.path"));
+        wait_for_file(&scratch.join("plaintext.path"));
         let plaintext = PathBuf::from(
-            std::fs::read_to_string(scratch.path("plaintext.path"))
+            std::fs::read_to_string(scratch.join("plaintext.path"))
                 .expect("path")
                 .trim(),
         );
@@ -877,7 +785,7 @@ fn sigterm_stops_the_editor_and_removes_the_plaintext() {
         assert_ends(editor, "editor after SIGTERM");
         assert!(!plaintext.exists(), "plaintext left behind");
         assert_eq!(
-            std::fs::read(scratch.path("control/secrets.vault.env")).expect("read"),
+            std::fs::read(scratch.join("control/secrets.vault.env")).expect("read"),
             before
         );
     }
@@ -887,15 +795,15 @@ fn sigterm_stops_the_editor_and_removes_the_plaintext() {
 
 #[test]
 fn the_password_timeout_covers_a_background_child_holding_stdout() {
-    let scratch = Scratch::new();
-    ok(&scratch.run(&["bundle", "new"]));
-    let background = scratch.path("background.pid");
+    let scratch = Scratch::with_password(PASSWORD);
+    ok(&scratch.keyward(&["bundle", "new"]));
+    let background = scratch.join("background.pid");
     let command = format!(
         "sleep 20 & echo $! > {}; echo '{PASSWORD}'",
         background.display()
     );
     let output = run_unless_hung(
-        scratch.keyward(&[
+        scratch.command(&[
             "bundle",
             "--vault-password-command",
             &command,
@@ -914,7 +822,7 @@ fn the_password_timeout_covers_a_background_child_holding_stdout() {
 
 #[test]
 fn sync_opens_its_bundle_with_the_bundle_password_flags() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::with_password(PASSWORD);
     let seal = |plaintext: &str, password: &str| {
         keyward_bundle::vault::encrypt(
             plaintext.as_bytes(),
@@ -925,22 +833,22 @@ fn sync_opens_its_bundle_with_the_bundle_password_flags() {
         .expect("encrypt")
     };
     std::fs::write(
-        scratch.path("store.vault.env"),
+        scratch.join("store.vault.env"),
         seal("db=\"from-store\"\n", "store pw"),
     )
     .expect("store");
     std::fs::write(
-        scratch.path("bundle.vault.env"),
+        scratch.join("bundle.vault.env"),
         seal(
             &format!("STORE_PASSWORD__PASSWORD=\"store pw\"\nUNRELATED=\"{CANARY}\"\n"),
             "bundle pw",
         ),
     )
     .expect("bundle");
-    std::fs::write(scratch.path("bundle-pw"), "bundle pw\n").expect("pw");
-    std::fs::create_dir(scratch.path("m")).expect("mkdir");
+    std::fs::write(scratch.join("bundle-pw"), "bundle pw\n").expect("pw");
+    std::fs::create_dir(scratch.join("m")).expect("mkdir");
     std::fs::write(
-        scratch.path("m/all.yaml"),
+        scratch.join("m/all.yaml"),
         format!(
             r#"
 apiVersion: external-secrets.io/v1
@@ -960,7 +868,7 @@ spec:
   data:
     - {{secretKey: DB, remoteRef: {{key: db}}}}
 "#,
-            scratch.path("store.vault.env").display()
+            scratch.join("store.vault.env").display()
         ),
     )
     .expect("manifest");
@@ -980,7 +888,7 @@ spec:
         ];
         args.extend_from_slice(extra);
         scratch
-            .keyward(&args)
+            .command(&args)
             .env_remove("KEYWARD_VAULT_PASSWORD_FILE")
             .output()
             .expect("sync")
@@ -991,7 +899,7 @@ spec:
     ok(&with_flag);
     no_canary(&with_flag, "sync");
     assert_eq!(
-        std::fs::read_to_string(scratch.path("out/apps/db.env")).expect("target"),
+        std::fs::read_to_string(scratch.join("out/apps/db.env")).expect("target"),
         "DB=\"from-store\"\n"
     );
     let by_command = sync(&["--vault-password-command", "cat bundle-pw"]);

@@ -3,56 +3,17 @@
 //! One clear line and the documented exit code; `--strict` fails a scan that could not look
 //! everywhere; racing first runs share one key; no value in any output.
 
-mod util;
-
-use util::stderr;
+use crate::util::{command_in, everything, stderr, wait_guarded};
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output};
 
 use keyward_scan::synth::expand;
 use keyward_test_support::git;
 
-fn keyward_command(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .env_remove("KEYWARD_LOG_LEVEL")
-        .env_remove("KEYWARD_LOG_FORMAT")
-        .env_remove("KEYWARD_SCAN_KEY_FILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-/// Waits for `child`; one that blocks (on a FIFO) is killed and fails the test instead of
-/// hanging it. The bound is a hang guard, not a timing assertion.
-fn wait_guarded(mut child: Child) -> Output {
-    let started = Instant::now();
-    while child.try_wait().expect("poll").is_none() {
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("keyward blocked instead of refusing");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("output")
-}
-
 fn keyward(dir: &Path, args: &[&str]) -> Output {
-    wait_guarded(keyward_command(dir, args).spawn().expect("run keyward"))
-}
-
-fn all_output(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    wait_guarded(command_in(dir, args).spawn().expect("run keyward"))
 }
 
 /// A clean repository (no finding) with one commit.
@@ -82,7 +43,7 @@ fn content_not_scanned_is_a_warning_and_fails_under_strict() {
     std::fs::remove_file(d.join("notes.txt")).expect("rm");
     mkfifo(&d.join("notes.txt"));
     let lenient = keyward(d, &["scan"]);
-    assert_eq!(lenient.status.code(), Some(0), "{}", all_output(&lenient));
+    assert_eq!(lenient.status.code(), Some(0), "{}", everything(&lenient));
     let text = String::from_utf8_lossy(&lenient.stdout);
     assert!(
         text.contains("warning: not scanned: notes.txt: is a FIFO, not a regular file"),
@@ -90,7 +51,7 @@ fn content_not_scanned_is_a_warning_and_fails_under_strict() {
     );
     assert!(text.contains("1 not scanned"), "{text}");
     let strict = keyward(d, &["scan", "--strict"]);
-    assert_eq!(strict.status.code(), Some(1), "{}", all_output(&strict));
+    assert_eq!(strict.status.code(), Some(1), "{}", everything(&strict));
     let json = keyward(d, &["scan", "--strict", "--format", "json"]);
     assert_eq!(json.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
@@ -121,7 +82,7 @@ fn a_repository_whose_packs_are_lost_exits_30() {
         }
     }
     let output = keyward(d, &["scan", "--history"]);
-    assert_eq!(output.status.code(), Some(30), "{}", all_output(&output));
+    assert_eq!(output.status.code(), Some(30), "{}", everything(&output));
     let err = stderr(&output);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(!String::from_utf8_lossy(&output.stdout).contains("finding"));
@@ -139,7 +100,7 @@ fn hostile_configuration_exits_11_with_one_line_naming_the_file() {
     )
     .expect("write");
     let output = keyward(d, &["scan"]);
-    assert_eq!(output.status.code(), Some(11), "{}", all_output(&output));
+    assert_eq!(output.status.code(), Some(11), "{}", everything(&output));
     let err = stderr(&output);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
@@ -156,7 +117,7 @@ fn hostile_configuration_exits_11_with_one_line_naming_the_file() {
     )
     .expect("write");
     let output = keyward(d, &["scan"]);
-    assert_eq!(output.status.code(), Some(11), "{}", all_output(&output));
+    assert_eq!(output.status.code(), Some(11), "{}", everything(&output));
     let err = stderr(&output);
     assert!(
         err.contains("shared.key") && err.contains("chmod 600"),
@@ -177,7 +138,7 @@ fn concurrent_first_runs_report_one_fingerprint() {
     git(d, &["commit", "-q", "-m", "token"]);
     let children: Vec<Child> = (0..8)
         .map(|_| {
-            keyward_command(d, &["scan", "--format", "json"])
+            command_in(d, &["scan", "--format", "json"])
                 .spawn()
                 .expect("spawn")
         })
@@ -185,8 +146,8 @@ fn concurrent_first_runs_report_one_fingerprint() {
     let mut fingerprints = std::collections::BTreeSet::new();
     for child in children {
         let output = wait_guarded(child);
-        assert_eq!(output.status.code(), Some(1), "{}", all_output(&output));
-        assert!(!all_output(&output).contains(&token[..8]), "a value leaked");
+        assert_eq!(output.status.code(), Some(1), "{}", everything(&output));
+        assert!(!everything(&output).contains(&token[..8]), "a value leaked");
         let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
         fingerprints.insert(report["findings"][0]["fingerprint"].to_string());
     }
@@ -215,9 +176,9 @@ fn a_secret_in_a_large_file_is_found_and_never_shown() {
             output.status.code(),
             Some(1),
             "{args:?}: {}",
-            all_output(&output)
+            everything(&output)
         );
-        let all = all_output(&output);
+        let all = everything(&output);
         assert!(!all.contains(&token[..8]), "{args:?} leaked a value");
         assert!(all.contains("npm-access-token"), "{args:?}: {all}");
     }

@@ -2,74 +2,25 @@
 //! that are not what they claim. Each test is a finding of the hardening review (issue 12)
 //! and failed before its fix. The next review starts here.
 
-mod util;
-
-use util::everything as text;
+use crate::util::{Scratch, everything as text};
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 const CANARY: &str = "kw-canary-hostile-5c19e4";
 
-struct Scratch {
-    dir: tempfile::TempDir,
+/// `keyward --output json sync -f m --out OUT --state-dir state ARGS` in `scratch`.
+fn sync_command(scratch: &Scratch, out: &str, args: &[&str]) -> Command {
+    let mut command = scratch.command(&["--output", "json", "sync", "-f", "m", "--out", out]);
+    command.args(["--state-dir", "state"]).args(args);
+    command
 }
 
-impl Scratch {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&path, text).expect("write");
-        path
-    }
-
-    /// `keyward --output json sync -f m --out OUT --state-dir state ARGS`.
-    fn command(&self, out: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
-        command
-            .args(["--output", "json", "sync", "-f", "m", "--out", out])
-            .args(["--state-dir", "state"])
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("HOME", self.dir.path())
-            .env_remove("KEYWARD_VAULT_PASSWORD_FILE")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        command
-    }
-
-    fn sync(&self, out: &str, args: &[&str]) -> Output {
-        self.command(out, args).output().expect("run keyward")
-    }
-
-    /// Every path under the scratch directory, relative, sorted.
-    fn tree(&self) -> Vec<String> {
-        fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
-            for entry in std::fs::read_dir(dir).expect("list").flatten() {
-                let path = entry.path();
-                let relative = path.strip_prefix(root).expect("under root");
-                found.push(relative.display().to_string());
-                if entry.file_type().expect("type").is_dir() {
-                    walk(root, &path, found);
-                }
-            }
-        }
-        let mut found = Vec::new();
-        walk(self.dir.path(), self.dir.path(), &mut found);
-        found.sort();
-        found
-    }
+fn sync(scratch: &Scratch, out: &str, args: &[&str]) -> Output {
+    sync_command(scratch, out, args)
+        .output()
+        .expect("run keyward")
 }
 
 fn report(output: &Output) -> serde_json::Value {
@@ -129,14 +80,14 @@ fn names_that_would_leave_out_are_refused_and_nothing_is_written_outside() {
     ];
     for (index, (namespace, name, target)) in hostile.iter().enumerate() {
         scratch.write(
-            &format!("m/hostile-{index}.yaml"),
+            format!("m/hostile-{index}.yaml"),
             &external_secret(namespace, name, *target),
         );
     }
     scratch.write("m/good.yaml", &external_secret("apps", "good", None));
-    std::fs::create_dir_all(scratch.path("a/b")).expect("mkdir");
+    std::fs::create_dir_all(scratch.join("a/b")).expect("mkdir");
 
-    let output = scratch.sync("a/b/out", &[]);
+    let output = sync(&scratch, "a/b/out", &[]);
     assert_eq!(output.status.code(), Some(11), "{}", text(&output));
     let all = text(&output);
     for field in ["spec.target.name", "metadata.namespace", "metadata.name"] {
@@ -167,12 +118,12 @@ fn aliases_of_one_target_never_count_as_other_targets() {
     scratch.write("m/store.yaml", &store());
     for (index, alias) in ["./t", "t/", "x/../t"].iter().enumerate() {
         scratch.write(
-            &format!("m/alias-{index}.yaml"),
+            format!("m/alias-{index}.yaml"),
             &external_secret("apps", &format!("alias-{index}"), Some(alias)),
         );
     }
     scratch.write("m/owner.yaml", &external_secret("apps", "owner", Some("t")));
-    let output = scratch.sync("out", &[]);
+    let output = sync(&scratch, "out", &[]);
     assert_eq!(output.status.code(), Some(11), "{}", text(&output));
     let report = report(&output);
     assert_eq!(row(&report, "apps/owner")["status"], "synced");
@@ -187,7 +138,7 @@ fn aliases_of_one_target_never_count_as_other_targets() {
             "{alias}"
         );
     }
-    let targets: Vec<_> = std::fs::read_dir(scratch.path("out/apps"))
+    let targets: Vec<_> = std::fs::read_dir(scratch.join("out/apps"))
         .expect("list")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -201,16 +152,16 @@ fn links_under_out_are_refused_not_followed() {
     scratch.write("m/store.yaml", &store());
     scratch.write("m/db.yaml", &external_secret("apps", "db", None));
     scratch.write("m/web.yaml", &external_secret("web", "web", None));
-    std::fs::create_dir_all(scratch.path("elsewhere")).expect("mkdir");
-    std::fs::create_dir_all(scratch.path("victim/keep")).expect("mkdir");
-    std::fs::write(scratch.path("victim/keep/file"), "precious").expect("write");
-    std::fs::create_dir_all(scratch.path("out/web/web")).expect("mkdir");
+    std::fs::create_dir_all(scratch.join("elsewhere")).expect("mkdir");
+    std::fs::create_dir_all(scratch.join("victim/keep")).expect("mkdir");
+    std::fs::write(scratch.join("victim/keep/file"), "precious").expect("write");
+    std::fs::create_dir_all(scratch.join("out/web/web")).expect("mkdir");
     // A namespace directory that is a link, and a `..data` that names a directory outside.
-    std::os::unix::fs::symlink("../elsewhere", scratch.path("out/apps")).expect("link");
-    std::os::unix::fs::symlink("../../../victim/keep", scratch.path("out/web/web/..data"))
+    std::os::unix::fs::symlink("../elsewhere", scratch.join("out/apps")).expect("link");
+    std::os::unix::fs::symlink("../../../victim/keep", scratch.join("out/web/web/..data"))
         .expect("link");
 
-    let output = scratch.sync("out", &[]);
+    let output = sync(&scratch, "out", &[]);
     assert_eq!(output.status.code(), Some(30), "{}", text(&output));
     let report = report(&output);
     for id in ["apps/db", "web/web"] {
@@ -219,14 +170,14 @@ fn links_under_out_are_refused_not_followed() {
     }
     assert!(text(&output).contains("symbolic link"), "{}", text(&output));
     assert_eq!(
-        std::fs::read_dir(scratch.path("elsewhere"))
+        std::fs::read_dir(scratch.join("elsewhere"))
             .expect("list")
             .count(),
         0,
         "nothing written through the link"
     );
     assert_eq!(
-        std::fs::read_to_string(scratch.path("victim/keep/file")).expect("kept"),
+        std::fs::read_to_string(scratch.join("victim/keep/file")).expect("kept"),
         "precious",
         "nothing outside removed"
     );
@@ -237,12 +188,12 @@ fn a_foreign_file_in_a_target_directory_is_refused_and_kept() {
     let scratch = Scratch::new();
     scratch.write("m/store.yaml", &store());
     scratch.write("m/db.yaml", &external_secret("apps", "db", None));
-    let first = scratch.sync("out", &[]);
+    let first = sync(&scratch, "out", &[]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
     // Someone leaves a file where a reader of the directory would take it for a key.
     scratch.write("out/apps/db/POSTGRES_PASSWORD", "stale");
 
-    let output = scratch.sync("out", &[]);
+    let output = sync(&scratch, "out", &[]);
     assert_eq!(output.status.code(), Some(30), "{}", text(&output));
     let row = row(&report(&output), "apps/db").clone();
     assert_eq!(row["status"], "failed", "{row}");
@@ -252,7 +203,7 @@ fn a_foreign_file_in_a_target_directory_is_refused_and_kept() {
         "{message}"
     );
     assert_eq!(
-        std::fs::read_to_string(scratch.path("out/apps/db/POSTGRES_PASSWORD")).expect("kept"),
+        std::fs::read_to_string(scratch.join("out/apps/db/POSTGRES_PASSWORD")).expect("kept"),
         "stale"
     );
 }
@@ -276,7 +227,7 @@ spec:
         out: '{{ printf \"%.65536f\" 1.0 }}{{ .evil }}'
 ",
     );
-    let output = scratch.sync("out", &[]);
+    let output = sync(&scratch, "out", &[]);
     let report = report(&output);
     assert_eq!(row(&report, "apps/good")["status"], "synced");
     // Reported, whatever the outcome: rendered, or failed with the documented code.
@@ -324,7 +275,7 @@ fn two_syncs_into_one_out_never_interleave() {
     many_targets(&scratch, 150);
     for round in 0..3 {
         let children: Vec<_> = (0..2)
-            .map(|_| scratch.command("out", &[]).spawn().expect("spawn"))
+            .map(|_| sync_command(&scratch, "out", &[]).spawn().expect("spawn"))
             .collect();
         for child in children {
             let output = child.wait_with_output().expect("wait");
@@ -332,7 +283,7 @@ fn two_syncs_into_one_out_never_interleave() {
         }
         for index in 0..150 {
             for key in ["k1", "k2"] {
-                let path = scratch.path(&format!("out/apps/t{index}/{key}"));
+                let path = scratch.join(format!("out/apps/t{index}/{key}"));
                 assert!(
                     std::fs::read(&path).is_ok(),
                     "round {round}: {} does not resolve",
@@ -341,7 +292,7 @@ fn two_syncs_into_one_out_never_interleave() {
             }
         }
         // Force the next round to rewrite every target.
-        std::fs::remove_dir_all(scratch.path("out")).expect("clear");
+        std::fs::remove_dir_all(scratch.join("out")).expect("clear");
     }
 }
 
@@ -349,17 +300,17 @@ fn two_syncs_into_one_out_never_interleave() {
 fn no_wait_fails_at_once_while_another_run_holds_out() {
     let scratch = Scratch::new();
     many_targets(&scratch, 1);
-    std::fs::create_dir_all(scratch.path("out")).expect("mkdir");
+    std::fs::create_dir_all(scratch.join("out")).expect("mkdir");
     let mut holder = Command::new("flock")
         .args(["out/.keyward.lock", "sleep", "30"])
-        .current_dir(scratch.path(""))
+        .current_dir(scratch.join(""))
         .spawn()
         .expect("flock");
     // Wait until the holder has the lock.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while Command::new("flock")
         .args(["-n", "out/.keyward.lock", "true"])
-        .current_dir(scratch.path(""))
+        .current_dir(scratch.join(""))
         .status()
         .expect("probe")
         .success()
@@ -370,7 +321,7 @@ fn no_wait_fails_at_once_while_another_run_holds_out() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let output = scratch.sync("out", &["--no-wait"]);
+    let output = sync(&scratch, "out", &["--no-wait"]);
     let _ = holder.kill();
     let _ = holder.wait();
     assert_eq!(output.status.code(), Some(30), "{}", text(&output));
@@ -380,7 +331,7 @@ fn no_wait_fails_at_once_while_another_run_holds_out() {
         "{stderr}"
     );
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
-    assert!(!scratch.path("out/apps").exists(), "nothing written");
+    assert!(!scratch.join("out/apps").exists(), "nothing written");
 }
 
 #[test]
@@ -389,8 +340,7 @@ fn first_runs_at_once_share_one_fingerprint_key() {
     many_targets(&scratch, 1);
     let children: Vec<_> = (0..8)
         .map(|n| {
-            scratch
-                .command(&format!("out{n}"), &[])
+            sync_command(&scratch, &format!("out{n}"), &[])
                 .spawn()
                 .expect("spawn")
         })
@@ -406,7 +356,7 @@ fn first_runs_at_once_share_one_fingerprint_key() {
         1,
         "one key, one fingerprint: {fingerprints:?}"
     );
-    let key_mode = std::fs::metadata(scratch.path("state/fingerprint.key"))
+    let key_mode = std::fs::metadata(scratch.join("state/fingerprint.key"))
         .expect("key")
         .permissions()
         .mode();
@@ -417,13 +367,13 @@ fn first_runs_at_once_share_one_fingerprint_key() {
 fn a_fingerprint_key_others_can_read_is_refused() {
     let scratch = Scratch::new();
     many_targets(&scratch, 1);
-    assert_eq!(scratch.sync("out", &[]).status.code(), Some(0));
+    assert_eq!(sync(&scratch, "out", &[]).status.code(), Some(0));
     std::fs::set_permissions(
-        scratch.path("state/fingerprint.key"),
+        scratch.join("state/fingerprint.key"),
         std::fs::Permissions::from_mode(0o644),
     )
     .expect("chmod");
-    let output = scratch.sync("out", &[]);
+    let output = sync(&scratch, "out", &[]);
     assert_eq!(output.status.code(), Some(30), "{}", text(&output));
     assert!(
         text(&output).contains("readable by group or others"),
@@ -436,15 +386,15 @@ fn a_fingerprint_key_others_can_read_is_refused() {
 fn out_and_namespace_directories_are_tightened_to_0700() {
     let scratch = Scratch::new();
     many_targets(&scratch, 1);
-    std::fs::create_dir_all(scratch.path("out/apps")).expect("mkdir");
+    std::fs::create_dir_all(scratch.join("out/apps")).expect("mkdir");
     for dir in ["out", "out/apps"] {
-        std::fs::set_permissions(scratch.path(dir), std::fs::Permissions::from_mode(0o755))
+        std::fs::set_permissions(scratch.join(dir), std::fs::Permissions::from_mode(0o755))
             .expect("chmod");
     }
-    let output = scratch.sync("out", &[]);
+    let output = sync(&scratch, "out", &[]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     for dir in ["out", "out/apps", "out/apps/t0"] {
-        let mode = std::fs::metadata(scratch.path(dir))
+        let mode = std::fs::metadata(scratch.join(dir))
             .expect("dir")
             .permissions()
             .mode();
@@ -457,11 +407,11 @@ fn a_fifo_among_the_manifests_is_refused_without_hanging() {
     let scratch = Scratch::new();
     many_targets(&scratch, 1);
     let status = Command::new("mkfifo")
-        .arg(scratch.path("m/pipe.yaml"))
+        .arg(scratch.join("m/pipe.yaml"))
         .status()
         .expect("mkfifo");
     assert!(status.success());
-    let mut child = scratch.command("out", &[]).spawn().expect("spawn");
+    let mut child = sync_command(&scratch, "out", &[]).spawn().expect("spawn");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -474,7 +424,7 @@ fn a_fifo_among_the_manifests_is_refused_without_hanging() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(11));
-    let output = scratch.sync("out", &[]);
+    let output = sync(&scratch, "out", &[]);
     assert!(
         text(&output).contains("pipe.yaml") && text(&output).contains("not a regular file"),
         "{}",
@@ -499,7 +449,7 @@ spec:
   data: [{secretKey: k1, remoteRef: {key: b}}]
 ",
     );
-    let output = scratch.sync("out", &[]);
+    let output = sync(&scratch, "out", &[]);
     assert_eq!(output.status.code(), Some(11), "{}", text(&output));
     let all = text(&output);
     assert!(
@@ -544,7 +494,7 @@ spec:
     );
     for (name, store) in [("linked", "vault"), ("climbing", "climbing")] {
         scratch.write(
-            &format!("m/{name}.yaml"),
+            format!("m/{name}.yaml"),
             &format!(
                 "apiVersion: external-secrets.io/v1
 kind: ExternalSecret
@@ -558,11 +508,11 @@ spec:
     }
     let outside = scratch.write("outside/token", CANARY);
     std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    std::fs::create_dir_all(scratch.path("creds/apps/vault-token")).expect("mkdir");
-    std::os::unix::fs::symlink(&outside, scratch.path("creds/apps/vault-token/token"))
+    std::fs::create_dir_all(scratch.join("creds/apps/vault-token")).expect("mkdir");
+    std::os::unix::fs::symlink(&outside, scratch.join("creds/apps/vault-token/token"))
         .expect("link");
 
-    let output = scratch.sync("out", &["--credentials-dir", "creds"]);
+    let output = sync(&scratch, "out", &["--credentials-dir", "creds"]);
     assert_eq!(output.status.code(), Some(11), "{}", text(&output));
     let report = report(&output);
     let linked = row(&report, "apps/linked")["message"].to_string();
@@ -593,7 +543,7 @@ spec:
         - literal: '{{ .evil }}/x: v'
 ",
     );
-    let output = scratch.sync("out", &[]);
+    let output = sync(&scratch, "out", &[]);
     assert_eq!(output.status.code(), Some(11), "{}", text(&output));
     let message = row(&report(&output), "apps/literal")["message"].to_string();
     assert!(message.contains("is not a valid Secret key"), "{message}");

@@ -2,22 +2,12 @@
 //! input (exit 11) named by path, and templates that would build more than a Secret can hold
 //! fail with the field they are in, within the process (no abort), without showing data.
 
-mod util;
-
-use util::stderr;
+use crate::util::{keyward_in as keyward, stderr};
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const CANARY: &str = "CANARY-hostile-7a2c";
-
-fn keyward(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run keyward")
-}
 
 fn manifest(data: &str) -> String {
     format!(

@@ -1,24 +1,14 @@
 //! `keyward scan` through the binary: the canary test (a planted secret never appears in any
 //! output format, only its 4-character prefix), exit codes, SARIF shape and the baseline flow.
 
+use crate::util::keyward_in as keyward;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use base64::Engine;
 use keyward_scan::synth::expand;
 use keyward_test_support::git;
-
-fn keyward(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .env_remove("KEYWARD_LOG_LEVEL")
-        .env_remove("KEYWARD_LOG_FORMAT")
-        .env_remove("KEYWARD_SCAN_KEY_FILE")
-        .output()
-        .expect("run keyward")
-}
 
 /// Planted values, generated at run time.
 struct Canaries {

@@ -1,71 +1,28 @@
 //! `keyward sync` end to end: ESO semantics on the fake provider, a real OpenBao with its
 //! token in the bundle, failures that leave the projection untouched, and a canary.
 
-mod util;
+use crate::util::{Scratch, stderr, stdout, wait_for};
 
-use util::{stderr, stdout};
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use keyward_test_support::OpenBao;
 
 const CANARY: &str = "kw-canary-sync-7e21b9";
 
-struct Scratch {
-    dir: tempfile::TempDir,
+/// `keyward sync ARGS --out out --state-dir state` in `scratch`, the password file `pw` (which
+/// the tests that use a bundle write) in the environment.
+fn sync_command(scratch: &Scratch, args: &[&str]) -> Command {
+    let mut command = scratch.command(&["sync"]);
+    command
+        .args(args)
+        .args(["--out", "out", "--state-dir", "state"])
+        .env("KEYWARD_VAULT_PASSWORD_FILE", scratch.join("pw"));
+    command
 }
 
-impl Scratch {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&path, text).expect("write");
-        path
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
-        command
-            .arg("sync")
-            .args(args)
-            .args(["--out", "out", "--state-dir", "state"])
-            .current_dir(self.dir.path())
-            .env("HOME", self.dir.path())
-            .env("KEYWARD_VAULT_PASSWORD_FILE", self.path("pw"))
-            .env_remove("NO_COLOR");
-        command
-    }
-
-    fn sync(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("run keyward")
-    }
-
-    /// Waits up to 30 s for `condition`.
-    fn wait_for(&self, what: &str, condition: impl Fn() -> bool) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !condition() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-
-    fn read(&self, relative: &str) -> String {
-        std::fs::read_to_string(self.path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
-    }
+fn sync(scratch: &Scratch, args: &[&str]) -> Output {
+    sync_command(scratch, args).output().expect("run keyward")
 }
 
 /// The run succeeded; otherwise fail with everything it printed.
@@ -121,22 +78,22 @@ spec:
       remoteRef: {key: /api/token, decodingStrategy: Base64}
 "#,
     );
-    let output = scratch.sync(&["-f", "m"]);
+    let output = sync(&scratch, &["-f", "m"]);
     assert_success(&output);
     let target = "out/apps/db-credentials";
-    assert_eq!(scratch.read(&format!("{target}/user")), "app");
-    assert_eq!(scratch.read(&format!("{target}/port")), "5432");
+    assert_eq!(scratch.read(format!("{target}/user")), "app");
+    assert_eq!(scratch.read(format!("{target}/port")), "5432");
     assert_eq!(
-        scratch.read(&format!("{target}/password")),
+        scratch.read(format!("{target}/password")),
         "old",
         "data[] overrides dataFrom[]"
     );
-    assert_eq!(scratch.read(&format!("{target}/token")), "token-base64");
+    assert_eq!(scratch.read(format!("{target}/token")), "token-base64");
     assert_eq!(
-        scratch.read(&format!("{target}/api-token")),
+        scratch.read(format!("{target}/api-token")),
         "dG9rZW4tYmFzZTY0"
     );
-    assert_eq!(scratch.read(&format!("{target}/api-other")), "other");
+    assert_eq!(scratch.read(format!("{target}/api-other")), "other");
     let table = stdout(&output);
     assert!(
         table.contains("apps/db") && table.contains("synced") && table.contains("kw1:"),
@@ -144,7 +101,7 @@ spec:
     );
     assert!(!table.contains(CANARY));
 
-    let again = scratch.sync(&["-f", "m"]);
+    let again = sync(&scratch, &["-f", "m"]);
     assert!(stdout(&again).contains("unchanged"), "{}", stdout(&again));
 }
 
@@ -172,7 +129,7 @@ spec:
   data: [{secretKey: user, remoteRef: {key: /db, property: user}}]
 "#,
     );
-    let first = scratch.sync(&["-f", "m"]);
+    let first = sync(&scratch, &["-f", "m"]);
     assert!(first.status.success(), "{}", stdout(&first));
     let before = scratch.read("out/apps/changing/user");
 
@@ -220,7 +177,7 @@ spec:
         "m/old.yaml",
         "apiVersion: external-secrets.io/v1beta1\nkind: ExternalSecret\nmetadata: {name: old}\nspec: {}\n",
     );
-    let second = scratch.sync(&["-f", "m"]);
+    let second = sync(&scratch, &["-f", "m"]);
     let report = stdout(&second);
     assert_eq!(second.status.code(), Some(20), "{report}");
     assert_eq!(
@@ -253,14 +210,17 @@ spec:
             .replace("name: good", "name: good-twin")
             .replace("  data:", "  target: {name: good}\n  data:"),
     );
-    let third = scratch.sync(&[
-        "-f",
-        "m/store.yaml",
-        "-f",
-        "m/good.yaml",
-        "-f",
-        "m/dup.yaml",
-    ]);
+    let third = sync(
+        &scratch,
+        &[
+            "-f",
+            "m/store.yaml",
+            "-f",
+            "m/good.yaml",
+            "-f",
+            "m/dup.yaml",
+        ],
+    );
     assert_eq!(third.status.code(), Some(11), "{}", stdout(&third));
     assert!(
         stdout(&third).contains("is also written by apps/good, apps/good-twin"),
@@ -273,14 +233,14 @@ spec:
 fn plaintext_secret_manifests_need_the_flag() {
     let scratch = Scratch::new();
     scratch.write("m/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: apps}\nstringData: {token: x}\n");
-    let refused = scratch.sync(&["-f", "m"]);
+    let refused = sync(&scratch, &["-f", "m"]);
     assert_eq!(refused.status.code(), Some(11));
     assert!(
         stdout(&refused).contains("--allow-plaintext-secrets"),
         "{}",
         stdout(&refused)
     );
-    let allowed = scratch.sync(&["-f", "m", "--allow-plaintext-secrets"]);
+    let allowed = sync(&scratch, &["-f", "m", "--allow-plaintext-secrets"]);
     assert!(allowed.status.success(), "{}", stdout(&allowed));
     assert!(
         stderr(&allowed).contains("warning: 1 plaintext Secret"),
@@ -303,7 +263,7 @@ async fn openbao_store_with_its_token_in_the_bundle() {
     assert!(response.status().is_success());
 
     let scratch = Scratch::new();
-    std::fs::write(scratch.path("pw"), "bundle password\n").expect("pw");
+    std::fs::write(scratch.join("pw"), "bundle password\n").expect("pw");
     let bundle = keyward_bundle::vault::encrypt(
         format!("VAULT_TOKEN__TOKEN=\"{}\"\n", bao.root_token()).as_bytes(),
         &keyward_core::SecretValue::from("bundle password"),
@@ -311,7 +271,7 @@ async fn openbao_store_with_its_token_in_the_bundle() {
         None,
     )
     .expect("bundle");
-    std::fs::write(scratch.path("bundle.vault.env"), bundle).expect("write");
+    std::fs::write(scratch.join("bundle.vault.env"), bundle).expect("write");
     scratch.write(
         "m/all.yaml",
         &format!(
@@ -340,22 +300,11 @@ spec:
             bao.address()
         ),
     );
-    let trace = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args([
-            "--log-level",
-            "trace",
-            "sync",
-            "-f",
-            "m",
-            "--bundle",
-            "bundle.vault.env",
-            "--format",
-            "env",
-        ])
+    let trace = scratch
+        .command(&["--log-level", "trace", "sync", "-f", "m"])
+        .args(["--bundle", "bundle.vault.env", "--format", "env"])
         .args(["--out", "out", "--state-dir", "state"])
-        .current_dir(scratch.dir.path())
-        .env("HOME", scratch.dir.path())
-        .env("KEYWARD_VAULT_PASSWORD_FILE", scratch.path("pw"))
+        .env("KEYWARD_VAULT_PASSWORD_FILE", scratch.join("pw"))
         .output()
         .expect("run");
     assert_success(&trace);
@@ -364,30 +313,22 @@ spec:
         format!("DB_PASSWORD=\"{CANARY}\"\npassword=\"{CANARY}\"\nuser=\"app\"\n")
     );
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(scratch.path("out/apps/db.env"))
+        &std::fs::metadata(scratch.join("out/apps/db.env"))
             .expect("meta")
             .permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
 
     // Canary: the value is in the file, and in no output, log (trace) or JSON report.
-    let again = scratch.sync(&["-f", "m", "--bundle", "bundle.vault.env", "--format", "env"]);
-    let json = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args([
-            "--output",
-            "json",
-            "sync",
-            "-f",
-            "m",
-            "--bundle",
-            "bundle.vault.env",
-            "--out",
-            "out",
-            "--state-dir",
-            "state",
-        ])
-        .current_dir(scratch.dir.path())
-        .env("KEYWARD_VAULT_PASSWORD_FILE", scratch.path("pw"))
+    let again = sync(
+        &scratch,
+        &["-f", "m", "--bundle", "bundle.vault.env", "--format", "env"],
+    );
+    let json = scratch
+        .command(&["--output", "json", "sync", "-f", "m"])
+        .args(["--bundle", "bundle.vault.env"])
+        .args(["--out", "out", "--state-dir", "state"])
+        .env("KEYWARD_VAULT_PASSWORD_FILE", scratch.join("pw"))
         .output()
         .expect("run");
     for output in [&trace, &again, &json] {
@@ -406,7 +347,7 @@ spec:
             .as_str()
             .is_some_and(|c| c.contains("provider=\"vault\""))
     );
-    assert!(Path::new(&scratch.path("state/fingerprint.key")).exists());
+    assert!(Path::new(&scratch.join("state/fingerprint.key")).exists());
 }
 
 /// A raw PKCS#12 file (binary, as `decodingStrategy: Base64` yields it) reaches the template's
@@ -440,7 +381,7 @@ spec:
     - {secretKey: keystore, remoteRef: {key: /keystore, decodingStrategy: Base64}}
 "#,
     );
-    let output = scratch.sync(&["-f", "m"]);
+    let output = sync(&scratch, &["-f", "m"]);
     assert_success(&output);
     let certificate = scratch.read("out/apps/tls/tls.crt");
     let leaf = read("leaf-rsa.pem");
@@ -472,24 +413,24 @@ spec:
     - {secretKey: password, remoteRef: {key: /db, version: v1, property: password}}
 "#,
     );
-    let output = scratch.sync(&["-f", "m"]);
+    let output = sync(&scratch, &["-f", "m"]);
     assert_success(&output);
     assert_eq!(
         scratch.read("out/apps/registry/.dockerconfigjson"),
         r#"{"auths":{"r.example":{"auth":"YXBwOm9sZA=="}}}"#
     );
     assert!(
-        std::fs::symlink_metadata(scratch.path("out/apps/registry/user")).is_err(),
+        std::fs::symlink_metadata(scratch.join("out/apps/registry/user")).is_err(),
         "Replace drops fetched keys"
     );
 
     scratch.write(
         "m/es.yaml",
-        &std::fs::read_to_string(scratch.path("m/es.yaml"))
+        &std::fs::read_to_string(scratch.join("m/es.yaml"))
             .expect("read")
             .replace("b64enc", "nosuchfn"),
     );
-    let broken = scratch.sync(&["-f", "m"]);
+    let broken = sync(&scratch, &["-f", "m"]);
     assert_eq!(broken.status.code(), Some(11), "{}", stdout(&broken));
     assert!(
         stdout(&broken).contains("spec.target.template.data..dockerconfigjson"),
@@ -534,7 +475,7 @@ spec:
         - merge: {strategy: JSON, into: merged}
 "#,
     );
-    let output = scratch.sync(&["-f", "m", "--log-level", "trace"]);
+    let output = sync(&scratch, &["-f", "m", "--log-level", "trace"]);
     assert_success(&output);
     assert_eq!(scratch.read("out/apps/app/DB_USER"), "app");
     assert_eq!(scratch.read("out/apps/app/DB_PORT"), "5432");
@@ -587,7 +528,7 @@ spec:
         scratch.write("m/es.yaml", &text);
     };
     write("^/api/other$");
-    let first = scratch.sync(&["-f", "m", "--format", "json"]);
+    let first = sync(&scratch, &["-f", "m", "--format", "json"]);
     let table = stdout(&first);
     assert_eq!(first.status.code(), Some(0), "{table}");
     assert!(
@@ -599,19 +540,19 @@ spec:
         table.contains("note: apps/none: creationPolicy None"),
         "{table}"
     );
-    assert!(!scratch.path("out/apps/none.json").exists());
-    assert!(!scratch.path("out/apps/absent.json").exists());
-    assert!(scratch.path("out/apps/gone.json").exists());
+    assert!(!scratch.join("out/apps/none.json").exists());
+    assert!(!scratch.join("out/apps/absent.json").exists());
+    assert!(scratch.join("out/apps/gone.json").exists());
     let kept: serde_json::Value =
         serde_json::from_str(&scratch.read("out/apps/kept.json")).expect("json");
     assert_eq!(kept["_api_other"], "other");
 
     // The sources of `gone` and `retained` disappear: Delete removes, Retain keeps.
     write("^/nothing$");
-    let second = scratch.sync(&["-f", "m", "--format", "json"]);
+    let second = sync(&scratch, &["-f", "m", "--format", "json"]);
     let table = stdout(&second);
-    assert!(!scratch.path("out/apps/gone.json").exists(), "{table}");
-    assert!(scratch.path("out/apps/retained.json").exists(), "{table}");
+    assert!(!scratch.join("out/apps/gone.json").exists(), "{table}");
+    assert!(scratch.join("out/apps/retained.json").exists(), "{table}");
     assert!(table.contains("deleted"), "{table}");
     let kept: serde_json::Value =
         serde_json::from_str(&scratch.read("out/apps/kept.json")).expect("json");
@@ -686,7 +627,7 @@ spec:
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start keyward sync --watch");
-    scratch.wait_for("the store call", || {
+    wait_for("the store call", || {
         contacted.load(std::sync::atomic::Ordering::SeqCst)
     });
     nix::sys::signal::kill(
@@ -743,15 +684,15 @@ fn watch_refreshes_keeps_the_last_good_projection_runs_the_hook_and_stops_on_sig
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start keyward sync --watch");
-    let target = scratch.path("out/apps/watched/key");
+    let target = scratch.join("out/apps/watched/key");
     let value = || std::fs::read_to_string(&target).unwrap_or_default();
-    scratch.wait_for("the first projection", || value() == "first");
-    scratch.wait_for("the hook", || scratch.path("hook.log").exists());
+    wait_for("the first projection", || value() == "first");
+    wait_for("the hook", || scratch.join("hook.log").exists());
 
     scratch.write("m/store.yaml", &single_key_store("second"));
-    scratch.wait_for("the refreshed value", || value() == "second");
-    scratch.wait_for("the second hook", || {
-        std::fs::read_to_string(scratch.path("hook.log")).is_ok_and(|log| {
+    wait_for("the refreshed value", || value() == "second");
+    wait_for("the second hook", || {
+        std::fs::read_to_string(scratch.join("hook.log")).is_ok_and(|log| {
             log.lines()
                 .filter(|l| l.ends_with("out/apps/watched"))
                 .count()
@@ -797,25 +738,34 @@ fn once_signals_the_process_in_the_pidfile_after_a_change() {
     scratch.write("m/es.yaml", WATCHED_ES);
     let mut service = Command::new("sh")
         .args(["-c", "trap 'echo reloaded >> reload.log' HUP; echo $$ > app.pid; while :; do sleep 0.05; done"])
-        .current_dir(scratch.dir.path())
+        .current_dir(scratch.path())
         .spawn()
         .expect("start a service");
-    scratch.wait_for("the pidfile", || scratch.path("app.pid").exists());
+    wait_for("the pidfile", || scratch.join("app.pid").exists());
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let output = scratch.sync(&["-f", "m", "--signal", "HUP", "--pidfile", "app.pid"]);
+    let output = sync(
+        &scratch,
+        &["-f", "m", "--signal", "HUP", "--pidfile", "app.pid"],
+    );
     assert_success(&output);
-    scratch.wait_for("the service's reload", || {
-        scratch.path("reload.log").exists()
+    wait_for("the service's reload", || {
+        scratch.join("reload.log").exists()
     });
 
     // Unchanged: no signal.
-    std::fs::remove_file(scratch.path("reload.log")).expect("rm");
-    let again = scratch.sync(&["-f", "m", "--signal", "HUP", "--pidfile", "app.pid"]);
+    std::fs::remove_file(scratch.join("reload.log")).expect("rm");
+    let again = sync(
+        &scratch,
+        &["-f", "m", "--signal", "HUP", "--pidfile", "app.pid"],
+    );
     assert!(stdout(&again).contains("unchanged"), "{}", stdout(&again));
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(!scratch.path("reload.log").exists(), "no change, no signal");
+    assert!(!scratch.join("reload.log").exists(), "no change, no signal");
 
-    let bad = scratch.sync(&["-f", "m", "--signal", "NOPE", "--pidfile", "app.pid"]);
+    let bad = sync(
+        &scratch,
+        &["-f", "m", "--signal", "NOPE", "--pidfile", "app.pid"],
+    );
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(
         stderr(&bad).contains("'NOPE' is not a signal name"),
@@ -865,7 +815,7 @@ fn kill_9_during_a_sync_leaves_each_target_old_or_new_never_mixed() {
         }
         let _ = child.wait();
         for t in 0..30 {
-            let dir = scratch.path(&format!("out/apps/t{t}"));
+            let dir = scratch.join(format!("out/apps/t{t}"));
             if !dir.join("..data").exists() {
                 continue;
             }
@@ -888,10 +838,10 @@ fn kill_9_during_a_sync_leaves_each_target_old_or_new_never_mixed() {
         "no run was interrupted: the test proved nothing"
     );
     scratch.write("m/store.yaml", &store("final"));
-    let last = scratch.sync(&["-f", "m"]);
+    let last = sync(&scratch, &["-f", "m"]);
     assert_success(&last);
     for t in 0..30 {
-        let dir = scratch.path(&format!("out/apps/t{t}"));
+        let dir = scratch.join(format!("out/apps/t{t}"));
         let versions = std::fs::read_dir(&dir)
             .expect("target dir")
             .filter_map(Result::ok)

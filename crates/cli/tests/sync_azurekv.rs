@@ -4,9 +4,7 @@
 //! vault's test CA through `SSL_CERT_FILE`, as a host would. The vault is seeded through the
 //! official SDK.
 
-mod util;
-
-use util::everything as text;
+use crate::util::{Scratch, everything as text};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,64 +13,59 @@ use keyward_test_support::{LowkeyClients, LowkeyVault, or_skip_unavailable};
 
 const CANARY: &str = "kw-canary-azurekv-5c07d1";
 
+/// A scratch directory trusting lowkey-vault's CA, whose keyward runs get their managed
+/// identity token from lowkey-vault's token endpoint.
 struct Run {
-    dir: tempfile::TempDir,
+    scratch: Scratch,
     vault: &'static LowkeyVault,
 }
 
 impl Run {
     fn new(vault: &'static LowkeyVault) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("ca.pem"), vault.ca_pem()).expect("CA file");
-        Self { dir, vault }
+        let scratch = Scratch::new();
+        scratch.write("ca.pem", vault.ca_pem());
+        Self { scratch, vault }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.scratch.join(name)
     }
 
     fn write(&self, name: &str, text: &str) {
-        let path = self.path(name);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
+        self.scratch.write(name, text);
     }
 
-    fn sync(&self, extra: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_keyward"))
-            .args(extra)
-            .args(["sync", "-f", "m", "--out", "out", "--state-dir", "state"])
-            .current_dir(self.dir.path())
-            .env("HOME", self.dir.path())
+    fn read(&self, relative: &str) -> String {
+        self.scratch.read(relative)
+    }
+
+    /// `keyward ARGS` trusting the CA and with the token authority set.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.scratch.command(args);
+        command
             .env("SSL_CERT_FILE", self.path("ca.pem"))
             .env(
                 "AZURE_POD_IDENTITY_AUTHORITY_HOST",
                 self.vault.token_authority(),
             )
-            .env_remove("AZURE_AUTHORITY_HOST")
+            .env_remove("AZURE_AUTHORITY_HOST");
+        command
+    }
+
+    /// `keyward EXTRA sync -f m --out out --state-dir state`.
+    fn sync(&self, extra: &[&str]) -> Output {
+        self.command(extra)
+            .args(["sync", "-f", "m", "--out", "out", "--state-dir", "state"])
             .output()
             .expect("run keyward")
     }
 
-    /// `keyward check ARGS` with the environment of `sync`.
+    /// `keyward check ARGS` (logging at trace level) with the environment of `sync`.
     fn check(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_keyward"))
-            .args(["--log-level", "trace", "check"])
+        self.command(&["--log-level", "trace", "check"])
             .args(args)
-            .current_dir(self.dir.path())
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .env("SSL_CERT_FILE", self.path("ca.pem"))
-            .env(
-                "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-                self.vault.token_authority(),
-            )
-            .env_remove("AZURE_AUTHORITY_HOST")
             .output()
             .expect("run keyward check")
-    }
-
-    fn read(&self, relative: &str) -> String {
-        std::fs::read_to_string(self.path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
     }
 }
 

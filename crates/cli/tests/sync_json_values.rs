@@ -2,7 +2,7 @@
 //! `property` through gjson, `dataFrom.extract` through `json.RawMessage`. The expected files
 //! are what ESO v0.16.2's fake provider returned for the same store value.
 
-use std::process::Command;
+use crate::util::keyward_in;
 
 const STORE_AND_SECRET: &str = r#"
 apiVersion: external-secrets.io/v1
@@ -44,12 +44,10 @@ fn non_string_json_values_are_written_as_eso_writes_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path().join("m")).expect("mkdir");
     std::fs::write(dir.path().join("m/all.yaml"), STORE_AND_SECRET).expect("write");
-    let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["sync", "-f", "m", "--out", "out", "--state-dir", "state"])
-        .current_dir(dir.path())
-        .env("HOME", dir.path())
-        .output()
-        .expect("run keyward");
+    let output = keyward_in(
+        dir.path(),
+        &["sync", "-f", "m", "--out", "out", "--state-dir", "state"],
+    );
     assert!(
         output.status.success(),
         "{}{}",

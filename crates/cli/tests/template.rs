@@ -1,8 +1,7 @@
 //! `keyward template render`: values stay redacted unless `--reveal`, JSON output, and
 //! template failures exit 11 without showing data.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use crate::util::keyward_in as keyward;
 
 const CANARY: &str = "CANARY-cli-5d1e";
 
@@ -19,15 +18,6 @@ spec:
         plain: '{{ .password }}'
         broken: '{{ .password | add1 | upper }}'
 "#;
-
-fn keyward(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("run keyward")
-}
 
 fn fixture(manifest: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temporary directory");

@@ -4,12 +4,10 @@
 //! when the store has a newer version, and told different when it was tampered with. The
 //! planted value appears in no output.
 
-mod util;
-
 use std::time::Duration;
 
+use crate::util::{Scratch, command_in, everything, stdout};
 use keyward_test_support::{MOTO_REGION, Moto, OpenBao};
-use util::{Scratch, command_in, everything, stdout};
 
 const CANARY: &str = "kw-canary-verify-91e2";
 
@@ -116,7 +114,7 @@ async fn stores_only_and_verify_prove_keys_and_projections_on_openbao_and_moto()
     scratch.write("creds/apps/aws/id", "testing");
     scratch.write("creds/apps/aws/secret", "testing");
     for file in ["vault-token/token", "aws/id", "aws/secret"] {
-        let path = scratch.join(&format!("creds/apps/{file}"));
+        let path = scratch.join(format!("creds/apps/{file}"));
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .expect("chmod 600");
     }
@@ -339,7 +337,7 @@ fn evidence_folder_renders_in_chromium(scratch: &Scratch, moto: &Moto) {
     );
     let told: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON");
     let folder = std::path::PathBuf::from(told["folder"].as_str().expect("folder"));
-    let folder = scratch.join(&folder.display().to_string());
+    let folder = scratch.join(folder.display().to_string());
     let evidence: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(folder.join("evidence.json")).expect("json"))
             .expect("evidence.json");

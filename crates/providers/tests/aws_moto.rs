@@ -2,8 +2,6 @@
 //! ids, tags as metadata, find by path, name and tags, not found, and static keys resolved
 //! through the store credentials.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use aws_sdk_secretsmanager::types::Tag;
@@ -13,25 +11,23 @@ use keyward_providers::aws::{AwsConfig, AwsProvider};
 use keyward_providers::{Fetched, Provider, ProviderErrorKind, StoreId, value};
 use keyward_test_support::Moto;
 
+use crate::util::text;
+
 async fn admin_client(moto: &Moto) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(&moto.admin_config().await)
 }
 
 fn provider(moto: &Moto) -> AwsProvider {
     let config: AwsConfig =
-        serde_json::from_value(common::aws_config_json("SecretsManager")).expect("config");
+        serde_json::from_value(crate::util::aws_config_json("SecretsManager")).expect("config");
     AwsProvider::new(
         StoreId::namespaced("apps", "aws"),
         config,
         "apps",
-        common::aws_key_credentials(),
+        crate::util::aws_key_credentials(),
     )
     .expect("valid")
     .with_endpoint(moto.endpoint())
-}
-
-fn text(value: &SecretValue) -> String {
-    value.expose_str().expect("utf-8").to_owned()
 }
 
 fn tag(key: &str, value: &str) -> Tag {

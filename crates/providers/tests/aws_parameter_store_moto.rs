@@ -2,8 +2,6 @@
 //! metadata, find by name, path and tags (paged), push and delete of managed parameters only,
 //! not found, and an assumed role through moto's STS.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -12,15 +10,17 @@ use keyward_api::{ExternalSecretFind, FindName, ProviderSpec};
 use keyward_core::SecretValue;
 use keyward_providers::aws::AwsConfig;
 use keyward_providers::aws_ssm::ParameterStoreProvider;
-use keyward_providers::{Fetched, Provider, ProviderErrorKind, StaticCredentials, StoreId, value};
+use keyward_providers::{Provider, ProviderErrorKind, StaticCredentials, StoreId};
 use keyward_test_support::Moto;
+
+use crate::util::selected;
 
 async fn admin(moto: &Moto) -> aws_sdk_ssm::Client {
     aws_sdk_ssm::Client::new(&moto.admin_config().await)
 }
 
 fn provider(moto: &Moto, extra: serde_json::Value) -> ParameterStoreProvider {
-    let mut config = common::aws_config_json("ParameterStore");
+    let mut config = crate::util::aws_config_json("ParameterStore");
     if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
         config.extend(extra.clone());
     }
@@ -29,7 +29,7 @@ fn provider(moto: &Moto, extra: serde_json::Value) -> ParameterStoreProvider {
         StoreId::namespaced("apps", "ssm"),
         config,
         "apps",
-        common::aws_key_credentials(),
+        crate::util::aws_key_credentials(),
     )
     .expect("valid")
     .with_endpoint(moto.endpoint())
@@ -45,14 +45,6 @@ async fn put(ssm: &aws_sdk_ssm::Client, name: &str, value: &str, tags: &[(&str, 
         request = request.tags(Tag::builder().key(*k).value(*v).build().expect("tag"));
     }
     request.send().await.expect("put parameter");
-}
-
-fn text(fetched: &Fetched, property: Option<&str>) -> String {
-    value::select(fetched, property, "s", "k")
-        .expect("select")
-        .expose_str()
-        .expect("utf-8")
-        .to_owned()
 }
 
 #[tokio::test]
@@ -81,21 +73,21 @@ async fn values_versions_tags_and_find() {
     let provider = provider(&moto, serde_json::json!({}));
 
     assert_eq!(
-        text(
+        selected(
             &provider.fetch("/apps/db", None).await.expect("current"),
             Some("password")
         ),
         "two"
     );
     assert_eq!(
-        text(
+        selected(
             &provider.fetch("/apps/db", Some("1")).await.expect("v1"),
             Some("password")
         ),
         "one"
     );
     assert_eq!(
-        text(
+        selected(
             &provider.fetch_metadata("/apps/db").await.expect("tags"),
             Some("team")
         ),
@@ -183,7 +175,7 @@ async fn an_assumed_role_reads_through_sts() {
         serde_json::json!({"role": "arn:aws:iam::123456789012:role/keyward-reader"}),
     );
     assert_eq!(
-        text(
+        selected(
             &provider.fetch("/apps/db", None).await.expect("via role"),
             None
         ),
@@ -233,7 +225,7 @@ async fn web_identity_irsa_exchanges_a_token_at_sts() {
     .with_endpoint(moto.endpoint())
     .with_web_identity(token_file, "arn:aws:iam::123456789012:role/keyward-irsa");
     assert_eq!(
-        text(
+        selected(
             &provider.fetch("/apps/db", None).await.expect("via IRSA"),
             None
         ),

@@ -29,6 +29,8 @@ use keyward_test_support::{
     rsa_client_certificate,
 };
 
+use crate::util::selected;
+
 const STORE: &str = "SecretStore/apps/akv";
 
 /// The shared lowkey-vault, or `None` when it is unavailable outside CI (reported).
@@ -60,11 +62,6 @@ fn managed_identity(vault: &LowkeyVault, identity: &str) -> AzureKvProvider {
         options,
     )
     .expect("valid")
-}
-
-fn text(fetched: &Fetched, property: Option<&str>) -> String {
-    let value = value::select(fetched, property, STORE, "k").expect("select");
-    value.expose_str().expect("utf-8").to_owned()
 }
 
 fn fast() -> DisciplineConfig {
@@ -99,24 +96,28 @@ async fn reads_versions_properties_tags_and_metadata_from_lowkey_vault() {
     let provider = managed_identity(vault, "reads");
 
     let current = provider.fetch("rv-db", None).await.expect("current");
-    assert_eq!(text(&current, Some("password")), "two");
-    assert_eq!(text(&current, Some("port")), "5432", "gjson's number text");
+    assert_eq!(selected(&current, Some("password")), "two");
+    assert_eq!(
+        selected(&current, Some("port")),
+        "5432",
+        "gjson's number text"
+    );
     let prefixed = provider
         .fetch("secret/rv-db", None)
         .await
         .expect("prefixed");
-    assert_eq!(text(&prefixed, Some("user")), "app");
+    assert_eq!(selected(&prefixed, Some("user")), "app");
     let old = provider
         .fetch("rv-db", Some(&first))
         .await
         .expect("old version");
-    assert_eq!(text(&old, Some("password")), "one");
+    assert_eq!(selected(&old, Some("password")), "one");
 
     let metadata = provider.fetch_metadata("rv-db").await.expect("metadata");
-    assert_eq!(text(&metadata, Some("team")), "core");
-    assert_eq!(text(&metadata, Some("tier")), "gold");
+    assert_eq!(selected(&metadata, Some("team")), "core");
+    assert_eq!(selected(&metadata, Some("tier")), "gold");
     let attributes: serde_json::Value =
-        serde_json::from_str(&text(&metadata, Some("attributes"))).expect("attributes JSON");
+        serde_json::from_str(&selected(&metadata, Some("attributes"))).expect("attributes JSON");
     assert_eq!(attributes["enabled"], serde_json::json!(true));
     assert_eq!(attributes["contentType"], "application/json");
     assert!(attributes["created"].as_i64().is_some(), "{attributes}");
@@ -179,15 +180,15 @@ async fn certificates_and_keys_are_read_as_eso_reads_them_from_lowkey_vault() {
     };
     assert_eq!(read.expose_bytes(), der.as_slice(), "the certificate's DER");
     let key = provider.fetch("key/ck-sign", None).await.expect("key/");
-    assert_eq!(text(&key, Some("kty")), "RSA");
-    assert_eq!(text(&key, Some("e")), jwk["e"].as_str().expect("e"));
-    assert_eq!(text(&key, Some("n")), jwk["n"].as_str().expect("n"));
+    assert_eq!(selected(&key, Some("kty")), "RSA");
+    assert_eq!(selected(&key, Some("e")), jwk["e"].as_str().expect("e"));
+    assert_eq!(selected(&key, Some("n")), jwk["n"].as_str().expect("n"));
     // The certificate's backing secret is its PKCS#12, base64 (Key Vault's default policy).
     let backing = provider
         .fetch("secret/ck-web", None)
         .await
         .expect("secret/");
-    assert!(!text(&backing, None).is_empty());
+    assert!(!selected(&backing, None).is_empty());
 
     for missing in ["cert/ck-none", "key/ck-none"] {
         let error = provider.fetch(missing, None).await.expect_err(missing);
@@ -545,7 +546,7 @@ async fn entra_id_grants_obtain_tokens_for_lowkey_vault_keyward_double() {
 
     let by_secret = setup.client_secret(setup.entra.client_secret());
     assert_eq!(
-        text(&by_secret.fetch("en-db", None).await.expect("read"), None),
+        selected(&by_secret.fetch("en-db", None).await.expect("read"), None),
         "from-entra"
     );
     by_secret.fetch("en-db", None).await.expect("second read");
@@ -562,7 +563,7 @@ async fn entra_id_grants_obtain_tokens_for_lowkey_vault_keyward_double() {
         .expect("register");
     let by_certificate = setup.client_certificate(&pem);
     assert_eq!(
-        text(
+        selected(
             &by_certificate.fetch("en-db", None).await.expect("read"),
             None
         ),
@@ -590,7 +591,7 @@ async fn entra_id_grants_obtain_tokens_for_lowkey_vault_keyward_double() {
         },
     );
     assert_eq!(
-        text(&workload.fetch("en-db", None).await.expect("read"), None),
+        selected(&workload.fetch("en-db", None).await.expect("read"), None),
         "from-entra"
     );
     assert_eq!(setup.entra.counts().token_requests, 3);

@@ -16,6 +16,8 @@ use keyward_providers::{
     ClusterCredentials, Fetched, Provider, ProviderErrorKind, StaticCredentials, StoreId, value,
 };
 use keyward_test_support::Kubernetes;
+
+use crate::util::text;
 use kube::api::{Api, ObjectMeta, PostParams};
 
 async fn admin(cluster: &Kubernetes) -> kube::Client {
@@ -64,10 +66,6 @@ fn provider(cluster: &Kubernetes, token: &str) -> KubernetesProvider {
         Arc::new(credentials),
     )
     .expect("valid")
-}
-
-fn text(value: &SecretValue) -> String {
-    value.expose_str().expect("utf-8").to_owned()
 }
 
 #[tokio::test]

@@ -13,6 +13,8 @@ use keyward_providers::{
     StaticCredentials, StoreId, registry, value,
 };
 use keyward_test_support::OpenBao;
+
+use crate::util::text;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
@@ -85,10 +87,6 @@ fn build(spec: &ProviderSpec, credentials: Arc<StaticCredentials>) -> Box<dyn Pr
         credentials,
     )
     .expect("valid store")
-}
-
-fn text(value: &SecretValue) -> String {
-    value.expose_str().expect("utf-8").to_owned()
 }
 
 #[tokio::test]

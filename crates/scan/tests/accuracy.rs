@@ -3,7 +3,7 @@
 //! ExternalSecret, SealedSecret, SOPS files, test placeholders, code references).
 //!
 //! Prints precision and recall per category; run with
-//! `cargo test -p keyward-scan --test accuracy -- --nocapture`.
+//! `cargo test -p keyward-scan --test integration accuracy -- --nocapture`.
 //! Every credential-shaped string is generated from a template at run time.
 
 use std::collections::BTreeMap;

@@ -2,11 +2,10 @@
 //! issue 13 item 4): references, Secret names and example files must stay quiet, the real
 //! credentials committed among them must all be found.
 //!
-//! Run with `cargo test -p keyward-scan --test gitops_precision -- --nocapture` for the
+//! Run with `cargo test -p keyward-scan --test integration gitops_precision -- --nocapture` for the
 //! figures; `scripts/bench-scan-precision` compares them with gitleaks and Kingfisher.
 
-#[path = "corpus/gitops.rs"]
-mod gitops;
+use crate::gitops;
 
 use std::collections::BTreeSet;
 

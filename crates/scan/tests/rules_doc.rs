@@ -18,7 +18,7 @@ fn rules_page_matches_the_catalogue() {
     let committed = std::fs::read_to_string(page()).unwrap_or_default();
     assert!(
         committed == expected,
-        "docs/scan/rules.md is stale: run KEYWARD_BLESS=1 cargo test -p keyward-scan --test rules_doc"
+        "docs/scan/rules.md is stale: run KEYWARD_BLESS=1 cargo test -p keyward-scan --test integration rules_doc"
     );
 }
 

@@ -536,14 +536,38 @@ fn read_regular(path: &Path) -> std::io::Result<Option<zeroize::Zeroizing<Vec<u8
                 .read(true)
                 .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
                 .open(path)?;
-            let mut bytes = zeroize::Zeroizing::new(Vec::new());
-            std::io::Read::read_to_end(
-                &mut std::io::Read::take(file, MAX_TARGET_BYTES),
-                &mut bytes,
-            )?;
-            Ok(Some(bytes))
+            let size = file.metadata()?.len();
+            read_wiped(std::io::Read::take(file, MAX_TARGET_BYTES), size).map(Some)
         }
     }
+}
+
+/// All of `reader` into a buffer sized for `size_hint` bytes (the file's size). It grows only
+/// if the file grew meanwhile, and then the old buffer is wiped: `read_to_end` would grow a
+/// plain `Vec` in steps and free each old block, holding part of a value, unwiped.
+fn read_wiped(
+    mut reader: impl std::io::Read,
+    size_hint: u64,
+) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
+    let first = usize::try_from(size_hint.min(MAX_TARGET_BYTES)).unwrap_or(0);
+    // One byte more than expected, so that the read that finds the end needs no growth.
+    let mut bytes = zeroize::Zeroizing::new(vec![0u8; first + 1]);
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            let mut grown = zeroize::Zeroizing::new(vec![0u8; bytes.len().saturating_mul(2)]);
+            grown[..filled].copy_from_slice(&bytes[..filled]);
+            bytes = grown;
+        }
+        match reader.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
 }
 
 /// A Secret holds at most 1 MiB; a target file larger than a few times that is not keyward's.

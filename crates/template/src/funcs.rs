@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+use zeroize::Zeroizing;
+
 use crate::gofmt;
 use crate::gostring;
 use crate::registry::{FuncMap, FuncResult, Param, bytes_at, string};
@@ -36,13 +38,13 @@ fn register_builtins(map: &mut FuncMap) {
         gofmt::sprintf(bytes_at(&a, 0), &a[1..]).map(Value::from)
     });
     map.add("html", &[], Some(Any), |a| {
-        string(html_escape(&escaper_input(a)))
+        string(html_escape(&Zeroizing::new(escaper_input(a))))
     });
     map.add("js", &[], Some(Any), |a| {
-        string(js_escape(&escaper_input(a)))
+        string(js_escape(&Zeroizing::new(escaper_input(a))))
     });
     map.add("urlquery", &[], Some(Any), |a| {
-        string(query_escape(&escaper_input(a)))
+        string(query_escape(&Zeroizing::new(escaper_input(a))))
     });
     map.add("call", &[Reflect], Some(Reflect), |a| match a[0] {
         Value::Nil => Err("call of nil".to_owned()),

@@ -5,6 +5,8 @@
 //! Go: `%s` copies them, `%q` escapes each invalid byte as `\xNN`, widths and precisions
 //! count runes the way Go decodes them.
 
+use zeroize::Zeroizing;
+
 use crate::gostring::{self, GoString, decode_rune};
 use crate::value::{GoStruct, IntType, TypedInt, Value};
 
@@ -311,7 +313,8 @@ fn parse_arg_number(format: &[u8]) -> (Option<usize>, usize, bool) {
 /// An output buffer with a size cap: writes past the cap are dropped and remembered, so a
 /// format with a huge width or a long list fails before it allocates.
 pub(crate) struct Buf {
-    bytes: Vec<u8>,
+    /// A `GoString`, so the output (a value, often) is wiped when it grows and when dropped.
+    bytes: GoString,
     max: usize,
     over: bool,
 }
@@ -319,7 +322,7 @@ pub(crate) struct Buf {
 impl Buf {
     pub(crate) fn new(max: usize) -> Buf {
         Buf {
-            bytes: Vec::new(),
+            bytes: GoString::new(),
             max,
             over: false,
         }
@@ -335,7 +338,7 @@ impl Buf {
 
     pub(crate) fn push_bytes(&mut self, bytes: &[u8]) {
         if self.room_for(bytes.len()) {
-            self.bytes.extend_from_slice(bytes);
+            self.bytes.push_bytes(bytes);
         }
     }
 
@@ -350,13 +353,19 @@ impl Buf {
     /// `count` copies of the ASCII byte `b`.
     pub(crate) fn fill(&mut self, b: u8, count: usize) {
         if self.room_for(count) {
-            self.bytes.resize(self.bytes.len() + count, b);
+            let chunk = [b; 64];
+            let mut left = count;
+            while left > 0 {
+                let now = left.min(chunk.len());
+                self.bytes.push_bytes(&chunk[..now]);
+                left -= now;
+            }
         }
     }
 
     /// The bytes written, or the size-limit error when the cap was hit.
     pub(crate) fn finish(self) -> Result<GoString, String> {
-        let bytes = GoString::from(self.bytes);
+        let bytes = self.bytes;
         if self.over {
             return Err(crate::limits::reserve(usize::MAX)
                 .err()
@@ -724,7 +733,7 @@ impl Spec {
             'v' if self.sharp_v => self.pad(out, quote(self.truncated(s)).as_bytes()),
             'v' | 's' => self.pad(out, self.truncated(s)),
             // Go's `fmtQ` truncates before quoting: `%.2q` of "héllo" is `"hé"`.
-            'q' => self.pad(out, &self.quote_string(self.truncated(s))),
+            'q' => self.pad(out, &Zeroizing::new(self.quote_string(self.truncated(s)))),
             'x' | 'X' => self.print_hex_bytes(out, s, verb == 'X'),
             _ => self.bad_verb(out, value, verb),
         }

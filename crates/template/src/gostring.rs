@@ -16,7 +16,8 @@ use zeroize::Zeroize;
 /// A Go string: bytes, compared and ordered byte by byte as Go compares strings.
 ///
 /// `Debug` shows only the length (the bytes are secret data) and the bytes are zeroed on
-/// drop. Growing a string may leave copies in freed memory; the final bytes are wiped.
+/// drop and when [`GoString::push_bytes`] moves them to a larger buffer
+/// (`crates/template/tests/copies.rs` counts what is freed unwiped).
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GoString(Vec<u8>);
 
@@ -57,9 +58,90 @@ impl GoString {
         std::mem::take(&mut self.0)
     }
 
-    /// Appends bytes.
+    /// Appends bytes. When the buffer must grow, the bytes move to a larger one and the old
+    /// one is wiped before it is freed (a plain `Vec` would leave its old block as it was).
     pub fn push_bytes(&mut self, bytes: &[u8]) {
+        let needed = self.0.len().saturating_add(bytes.len());
+        if needed > self.0.capacity() {
+            let mut grown = Vec::with_capacity(needed.max(self.0.capacity().saturating_mul(2)));
+            grown.extend_from_slice(&self.0);
+            self.0.zeroize();
+            self.0 = grown;
+        }
         self.0.extend_from_slice(bytes);
+    }
+
+    /// Shortens the string to `len` bytes (the bytes cut off stay in the buffer, which is
+    /// wiped whole when dropped).
+    pub fn truncate(&mut self, len: usize) {
+        let kept = len.min(self.0.len());
+        self.0[kept..].zeroize();
+        self.0.truncate(kept);
+    }
+
+    /// `parts` one after the other, in one buffer of exactly their length (no growth, so no
+    /// unwiped copy is left behind).
+    pub fn concat(parts: &[&[u8]]) -> GoString {
+        let mut bytes = Vec::with_capacity(parts.iter().map(|part| part.len()).sum());
+        for part in parts {
+            bytes.extend_from_slice(part);
+        }
+        GoString(bytes)
+    }
+}
+
+/// Text being built that holds values (JSON or YAML output): grows like a `String`, but
+/// wipes the buffer it leaves when it grows and the text when dropped.
+#[derive(Default)]
+pub(crate) struct TextBuf(String);
+
+impl TextBuf {
+    /// Empty text.
+    pub(crate) fn new() -> TextBuf {
+        TextBuf(String::new())
+    }
+
+    /// Appends `text`.
+    pub(crate) fn push_str(&mut self, text: &str) {
+        let needed = self.0.len().saturating_add(text.len());
+        if needed > self.0.capacity() {
+            let mut grown = String::with_capacity(needed.max(self.0.capacity().saturating_mul(2)));
+            grown.push_str(&self.0);
+            self.0.zeroize();
+            self.0 = grown;
+        }
+        self.0.push_str(text);
+    }
+
+    /// Appends `c`.
+    pub(crate) fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+}
+
+impl std::ops::Deref for TextBuf {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TextBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TextBuf([redacted; {} bytes])", self.0.len())
+    }
+}
+
+impl Drop for TextBuf {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl From<TextBuf> for GoString {
+    fn from(mut text: TextBuf) -> Self {
+        GoString(std::mem::take(&mut text.0).into_bytes())
     }
 }
 

@@ -130,6 +130,23 @@ impl Value {
         }
     }
 
+    /// [`Value::from_json`] taking the JSON apart: its strings move into the [`GoString`]s
+    /// (which wipe them) instead of being copied and left behind unwiped.
+    pub fn from_json_owned(json: serde_json::Value) -> Value {
+        match json {
+            serde_json::Value::String(s) => Value::String(GoString::from(s)),
+            serde_json::Value::Array(items) => {
+                Value::List(items.into_iter().map(Value::from_json_owned).collect())
+            }
+            serde_json::Value::Object(map) => Value::Map(
+                map.into_iter()
+                    .map(|(k, v)| (k, Value::from_json_owned(v)))
+                    .collect(),
+            ),
+            scalar => Value::from_json(&scalar),
+        }
+    }
+
     /// A Go `map[string]string`, the type of an ExternalSecret's template data.
     pub fn from_string_map<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
         Value::StringMap(
@@ -247,6 +264,12 @@ impl From<String> for Value {
 impl From<Vec<u8>> for Value {
     fn from(bytes: Vec<u8>) -> Self {
         Value::String(GoString::from(bytes))
+    }
+}
+
+impl From<crate::gostring::TextBuf> for Value {
+    fn from(text: crate::gostring::TextBuf) -> Self {
+        Value::String(GoString::from(text))
     }
 }
 

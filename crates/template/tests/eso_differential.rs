@@ -12,8 +12,6 @@
 //! and `dict` make them) and the functions later ESO versions added.
 
 #[allow(dead_code)] // the gotemplate helpers of the shared corpus module are not used here
-mod corpus;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
@@ -22,8 +20,8 @@ use keyward_template::{Template, Value};
 use keyward_test_support::{Peer, peer_path};
 use serde_json::{Value as Json, json};
 
-use corpus::Case;
-use corpus::binary::BinaryCase;
+use crate::corpus::Case;
+use crate::corpus::binary::BinaryCase;
 
 const MINIMUM_CASES: usize = 500;
 
@@ -185,8 +183,8 @@ fn agree(ours: &Outcome, go: &Outcome) -> bool {
 }
 
 fn corpus_cases() -> Vec<Case> {
-    let mut cases = corpus::generated();
-    match corpus::eso_snippets() {
+    let mut cases = crate::corpus::generated();
+    match crate::corpus::eso_snippets() {
         Ok(snippets) => cases.extend(snippets),
         Err(reason) => {
             assert!(
@@ -256,7 +254,7 @@ fn keyward_renders_every_corpus_case_like_eso() {
 /// `map[string]interface{}` refuse it, and keyward's message is the one Go ends ESO's with.
 #[test]
 fn dot_typing_errors_read_like_eso() {
-    let cases: Vec<Case> = corpus::generated()
+    let cases: Vec<Case> = crate::corpus::generated()
         .into_iter()
         .filter(|c| c.name.starts_with("dot: "))
         .collect();
@@ -295,7 +293,7 @@ fn dot_typing_errors_read_like_eso() {
 
 #[test]
 fn binary_values_pass_through_like_eso() {
-    let (compared, errors, disagreements) = compare_binary(corpus::binary::cases());
+    let (compared, errors, disagreements) = compare_binary(crate::corpus::binary::cases());
     eprintln!(
         "differential (ESO pkg/template/v2, binary values): {compared} cases compared ({errors} of them errors in ESO), {} disagreements",
         disagreements.len()
@@ -307,7 +305,7 @@ fn binary_values_pass_through_like_eso() {
 /// as text (tests/corpus/binary.rs says why).
 #[test]
 fn binary_values_in_map_keys_and_urls_against_their_ratchet() {
-    let (compared, errors, disagreements) = compare_binary(corpus::binary::open_cases());
+    let (compared, errors, disagreements) = compare_binary(crate::corpus::binary::open_cases());
     eprintln!(
         "differential (ESO pkg/template/v2, binary map keys and URLs): {compared} cases compared ({errors} of them errors in ESO), {} disagreements",
         disagreements.len()

@@ -3,8 +3,6 @@
 //! `Ok` or `Err`, never unwind.
 
 #[allow(dead_code)] // this test uses only the standard data of the shared corpus module
-mod corpus;
-
 use std::time::Duration;
 
 use keyward_template::{Budget, Limits, Template, Value};
@@ -114,7 +112,7 @@ const PIECES: &[&str] = &[
 
 #[test]
 fn arbitrary_templates_never_panic() {
-    let data = Value::from_json(&corpus::standard_data());
+    let data = Value::from_json(&crate::corpus::standard_data());
     let mut state: u64 = 0x1234_5678_9ABC_DEF0;
     let mut next = move || {
         state ^= state << 13;

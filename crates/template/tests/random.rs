@@ -2,8 +2,6 @@
 //! (the same corpus on every run), rendered by keyward and by Go, which must agree.
 
 #[allow(dead_code)] // this test uses only the standard data of the shared corpus module
-mod corpus;
-
 use std::process::Command;
 
 use keyward_template::{Template, Value};
@@ -172,7 +170,7 @@ fn template(rng: &mut Rng) -> String {
 #[test]
 fn random_templates_render_like_go() {
     let mut rng = Rng(0x5EED_CAFE_F00D_1234);
-    let data = corpus::standard_data();
+    let data = crate::corpus::standard_data();
     let templates: Vec<String> = (0..CASES).map(|_| template(&mut rng)).collect();
     let (disagreements, binary) = compare_with_go(&templates, &data);
     eprintln!(

@@ -40,6 +40,7 @@ pub use pki::rsa_client_certificate;
 mod process;
 mod tools;
 mod wait;
+pub mod wipe_check;
 
 pub use corpus::eso_corpus;
 pub use error::HarnessError;

@@ -10,7 +10,8 @@ use std::process::{Command, Output};
 
 use keyward_test_support::{LowkeyVault, or_skip_unavailable};
 
-const PROBE: &str = "probe_needs_lowkey_vault";
+/// The probe's full name in the integration test binary, for `--exact`.
+const PROBE: &str = "peer_requirement::probe_needs_lowkey_vault";
 const REASON: &str = "no jar at the test's shared path";
 
 /// Needs lowkey-vault as every lowkey-vault test does. Run only by the tests below, in a child

@@ -6,7 +6,7 @@ use base64::Engine;
 use sha1::Digest;
 
 use crate::gofmt;
-use crate::gostring;
+use crate::gostring::{self, TextBuf};
 use crate::registry::{FuncMap, FuncResult, Param, bytes_at, string, text_at};
 use crate::value::Value;
 
@@ -236,18 +236,18 @@ fn register_json(map: &mut FuncMap) {
 /// U+FFFD, which is what the text holds).
 pub(crate) fn from_json(text: &str) -> FuncResult {
     serde_json::from_str::<serde_json::Value>(text)
-        .map(|json| Value::from_json(&json))
+        .map(Value::from_json_owned)
         .map_err(|_| "the input is not valid JSON".to_owned())
 }
 
 /// `json.Marshal` (with Go's HTML escaping when `escape_html`).
-pub(crate) fn to_json(v: &Value, escape_html: bool) -> Result<String, String> {
-    let mut out = String::new();
+pub(crate) fn to_json(v: &Value, escape_html: bool) -> Result<TextBuf, String> {
+    let mut out = TextBuf::new();
     write_json(&mut out, v, escape_html)?;
     Ok(out)
 }
 
-fn write_json(out: &mut String, v: &Value, escape_html: bool) -> Result<(), String> {
+fn write_json(out: &mut TextBuf, v: &Value, escape_html: bool) -> Result<(), String> {
     match v {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -314,7 +314,7 @@ pub(crate) fn json_number(f: f64) -> Result<String, String> {
 }
 
 /// Go's `encoding/json` string: each byte that is not valid UTF-8 is written `\ufffd`.
-fn write_json_string(out: &mut String, s: &[u8], escape_html: bool) {
+fn write_json_string(out: &mut TextBuf, s: &[u8], escape_html: bool) {
     out.push('"');
     for (_, c, width) in gostring::runes(s) {
         match c {

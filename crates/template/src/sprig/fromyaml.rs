@@ -20,8 +20,9 @@ use std::collections::{BTreeMap, HashMap};
 use yaml_rust2::Event;
 use yaml_rust2::parser::Parser;
 use yaml_rust2::scanner::TScalarStyle;
+use zeroize::{Zeroize, Zeroizing};
 
-use crate::gostring;
+use crate::gostring::GoString;
 use crate::limits;
 use crate::sprig::encoding::go_base64_decode;
 use crate::value::Value;
@@ -94,7 +95,7 @@ fn yaml_error(problem: impl std::fmt::Display) -> Failure {
 
 /// The three stages; `None` for an empty stream.
 fn unmarshal(bytes: &[u8]) -> Result<Option<Value>, Failure> {
-    let text = read(bytes).map_err(yaml_error)?;
+    let text = Zeroizing::new(read(bytes).map_err(yaml_error)?);
     let Some(document) = parse(&text)? else {
         return Ok(None);
     };
@@ -277,6 +278,15 @@ struct Document {
     root: usize,
 }
 
+impl Drop for Node {
+    /// A scalar's text is a value (the reader hands it over as a `String`): wiped.
+    fn drop(&mut self) {
+        if let Node::Scalar { value, .. } = self {
+            value.zeroize();
+        }
+    }
+}
+
 /// The first document's nodes; `None` for a stream without one.
 fn parse(text: &str) -> Result<Option<Document>, Failure> {
     let invalid = || yaml_error("unknown anchor referenced");
@@ -344,7 +354,8 @@ enum Go {
     Int(i64),
     Uint(u64),
     Float(f64),
-    Str(Vec<u8>),
+    /// A `GoString`: a value, wiped when dropped.
+    Str(GoString),
     Seq(Vec<Go>),
     Map(GoMap),
 }
@@ -376,7 +387,7 @@ impl GoMap {
             Go::Uint(u) => Some(KeyIdentity::Uint(*u)),
             // +0 and -0 are the same key in Go.
             Go::Float(f) if !f.is_nan() => Some(KeyIdentity::Float((f + 0.0).to_bits())),
-            Go::Str(s) => Some(KeyIdentity::Str(s.clone())),
+            Go::Str(s) => Some(KeyIdentity::Str(s.as_bytes().to_vec())),
             _ => None,
         };
         match identity.as_ref().and_then(|id| self.index.get(id)) {
@@ -596,11 +607,11 @@ impl<'n> Decoder<'n> {
 /// go-yaml's `d.scalar` into `interface{}`.
 fn scalar(value: &str, tag: &str, implicit: bool) -> Result<Go, Failure> {
     if tag.is_empty() && !implicit {
-        return Ok(Go::Str(value.as_bytes().to_vec()));
+        return Ok(Go::Str(GoString::from(value)));
     }
     if tag == BINARY {
         return go_base64_decode(value.as_bytes())
-            .map(Go::Str)
+            .map(|bytes| Go::Str(GoString::from(bytes)))
             .map_err(|_| yaml_error("!!binary value contains invalid base64 data"));
     }
     resolve(tag, value)
@@ -621,7 +632,7 @@ fn short_tag(tag: &str) -> String {
 /// go-yaml v2's `resolve`: the YAML 1.1 reading of a scalar, checked against its tag.
 fn resolve(tag: &str, value: &str) -> Result<Go, Failure> {
     if !resolvable(tag) {
-        return Ok(Go::Str(value.as_bytes().to_vec()));
+        return Ok(Go::Str(GoString::from(value)));
     }
     let (rtag, out) = resolve_content(tag, value);
     if tag.is_empty() || tag == rtag || tag == STR {
@@ -641,7 +652,7 @@ fn resolve(tag: &str, value: &str) -> Result<Go, Failure> {
 
 /// What a scalar's content reads as, and that type's tag.
 fn resolve_content(tag: &str, value: &str) -> (&'static str, Go) {
-    let string = || (STR, Go::Str(value.as_bytes().to_vec()));
+    let string = || (STR, Go::Str(GoString::from(value)));
     if tag == STR {
         return string();
     }
@@ -664,7 +675,7 @@ fn resolve_content(tag: &str, value: &str) -> (&'static str, Go) {
         b'D' | b'S' => {
             if (tag.is_empty() || tag == TIMESTAMP) && is_timestamp(value) {
                 // Decoded into interface{}, a timestamp stays its text.
-                return (TIMESTAMP, Go::Str(value.as_bytes().to_vec()));
+                return (TIMESTAMP, Go::Str(GoString::from(value)));
             }
             number(value).unwrap_or_else(string)
         }
@@ -692,7 +703,8 @@ fn known_value(value: &str) -> Option<(&'static str, Go)> {
 /// Ints (`strconv.ParseInt(s, 0, 64)` after removing underscores, then unsigned), YAML-style
 /// floats and `0b`/`-0b` binaries, as go-yaml v2 tries them.
 fn number(value: &str) -> Option<(&'static str, Go)> {
-    let plain = value.replace('_', "");
+    // The value's text without underscores: a copy of a value, wiped after.
+    let plain = Zeroizing::new(value.replace('_', ""));
     if let Some(i) = go_parse_int(&plain) {
         return Some((INT, Go::Int(i)));
     }
@@ -828,7 +840,7 @@ fn to_json_value(go: Go) -> Result<Value, Failure> {
         Go::Int(i) => Value::Float(i as f64),
         Go::Uint(u) => Value::Float(u as f64),
         Go::Float(f) => Value::Float(f),
-        Go::Str(s) => Value::from(gostring::to_text(&s).into_owned()),
+        Go::Str(s) => Value::from(s.to_text().into_owned()),
         Go::Seq(items) => Value::List(
             items
                 .into_iter()
@@ -851,7 +863,7 @@ fn to_json_value(go: Go) -> Result<Value, Failure> {
 /// keys it refuses.
 fn json_key(key: &Go) -> Result<String, &'static str> {
     Ok(match key {
-        Go::Str(s) => gostring::to_text(s).into_owned(),
+        Go::Str(s) => s.to_text().into_owned(),
         Go::Int(i) => i.to_string(),
         Go::Float(f) => match format_float32_shortest(*f).as_str() {
             "+Inf" => ".inf".to_owned(),
@@ -887,7 +899,7 @@ fn go_syntax(value: &Go) -> String {
         Go::Float(f) => crate::gofmt::display(&Value::Float(*f))
             .to_text()
             .into_owned(),
-        Go::Str(s) => crate::gofmt::quote(s),
+        Go::Str(s) => crate::gofmt::quote(s.as_bytes()),
         Go::Seq(items) => format!(
             "[]interface {{}}{{{}}}",
             items.iter().map(go_syntax).collect::<Vec<_>>().join(", ")

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use memchr::memmem;
 use regex::bytes::Regex;
+use zeroize::Zeroizing;
 
 use super::case::is_upper;
 use super::strval;
@@ -462,20 +463,18 @@ fn register_search_and_build(map: &mut FuncMap) {
         Ok(Value::Bool(bytes_at(&a, 1).ends_with(bytes_at(&a, 0))))
     });
     map.add("quote", &[], Some(Any), |a| {
-        let parts: Vec<String> = a
-            .iter()
-            .filter(|v| **v != Value::Nil)
-            .map(|v| gofmt::quote(strval(v).as_bytes()))
-            .collect();
-        string(parts.join(" "))
+        let parts = a.iter().filter(|v| **v != Value::Nil).map(|v| {
+            let quoted = Zeroizing::new(gofmt::quote(strval(v).as_bytes()));
+            GoString::from(quoted.as_bytes())
+        });
+        Ok(Value::String(join_wiped(parts, b" ")))
     });
     map.add("squote", &[], Some(Any), |a| {
-        let parts: Vec<Vec<u8>> = a
+        let parts = a
             .iter()
             .filter(|v| **v != Value::Nil)
-            .map(|v| [b"'", gofmt::display(v).as_bytes(), b"'"].concat())
-            .collect();
-        string(parts.join(&b' '))
+            .map(|v| GoString::concat(&[b"'", gofmt::display(v).as_bytes(), b"'"]));
+        Ok(Value::String(join_wiped(parts, b" ")))
     });
     map.add("cat", &[], Some(Any), |a| {
         let parts: Vec<GoString> = a
@@ -489,8 +488,8 @@ fn register_search_and_build(map: &mut FuncMap) {
         string(indent(int_at(&a, 0), bytes_at(&a, 1))?)
     });
     map.add("nindent", &[Int, Str], None, |a| {
-        let indented = indent(int_at(&a, 0), bytes_at(&a, 1))?;
-        string([b"\n".as_slice(), &indented].concat())
+        let indented = Zeroizing::new(indent(int_at(&a, 0), bytes_at(&a, 1))?);
+        Ok(Value::String(GoString::concat(&[b"\n", &indented])))
     });
     map.add("replace", &[Str, Str, Str], None, |a| {
         string(replace_all(
@@ -560,6 +559,20 @@ fn replace_all(s: &[u8], old: &[u8], new: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 /// Sprig's `indent`: `spaces` spaces before every line, within the size cap.
+/// `parts` joined by `separator` in one buffer of exactly their length; each part is wiped
+/// when it is dropped (a `GoString`), and no buffer grows.
+fn join_wiped(parts: impl Iterator<Item = GoString>, separator: &[u8]) -> GoString {
+    let parts: Vec<GoString> = parts.collect();
+    let mut pieces: Vec<&[u8]> = Vec::with_capacity(parts.len().saturating_mul(2));
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            pieces.push(separator);
+        }
+        pieces.push(part.as_bytes());
+    }
+    GoString::concat(&pieces)
+}
+
 fn indent(spaces: i64, v: &[u8]) -> Result<Vec<u8>, String> {
     let spaces = usize::try_from(spaces).unwrap_or(0);
     let lines = v.iter().filter(|b| **b == b'\n').count() + 1;

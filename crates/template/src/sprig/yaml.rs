@@ -7,7 +7,10 @@
 
 use std::cmp::Ordering;
 
+use zeroize::Zeroizing;
+
 use crate::gofmt;
+use crate::gostring::{GoString, TextBuf};
 use crate::registry::{FuncMap, Param, bytes_at};
 use crate::sprig::encoding::to_json;
 use crate::sprig::fromyaml;
@@ -31,7 +34,7 @@ pub(crate) fn register(map: &mut FuncMap) {
 
 /// `yaml.Marshal` from sigs.k8s.io/yaml with the final newline trimmed; `None` where
 /// `json.Marshal` fails (NaN or infinite numbers).
-pub(crate) fn to_yaml(v: &Value) -> Option<String> {
+pub(crate) fn to_yaml(v: &Value) -> Option<GoString> {
     to_json(v, false).ok()?;
     if !readable(v) {
         return None;
@@ -39,8 +42,15 @@ pub(crate) fn to_yaml(v: &Value) -> Option<String> {
     let mut e = Emitter::new();
     e.node(v, -1, Context::Root);
     e.write_indent(-1);
-    let out = e.out;
-    Some(out.strip_suffix('\n').map(str::to_owned).unwrap_or(out))
+    let mut out = GoString::from(e.out);
+    if let Some(last) = out
+        .len()
+        .checked_sub(1)
+        .filter(|&i| out.as_bytes()[i] == b'\n')
+    {
+        out.truncate(last);
+    }
+    Some(out)
 }
 
 /// Whether go-yaml's reader accepts the JSON text of `v`: `encoding/json` escapes control
@@ -82,7 +92,8 @@ enum Style {
 
 /// The parts of go-yaml's emitter state that shape the output.
 struct Emitter {
-    out: String,
+    /// Wiped as it grows and when dropped: it holds the values being written.
+    out: TextBuf,
     column: usize,
     whitespace: bool,
     indention: bool,
@@ -91,7 +102,7 @@ struct Emitter {
 impl Emitter {
     fn new() -> Emitter {
         Emitter {
-            out: String::new(),
+            out: TextBuf::new(),
             column: 0,
             whitespace: true,
             indention: true,
@@ -610,7 +621,9 @@ fn resolves_to_number(s: &str) -> bool {
     if is_timestamp(s) {
         return true;
     }
-    let plain: String = s.chars().filter(|&c| c != '_').collect();
+    // A value's text: built in one buffer of its full size and wiped after.
+    let mut plain = Zeroizing::new(String::with_capacity(s.len()));
+    plain.extend(s.chars().filter(|&c| c != '_'));
     if go_parse_int(&plain) {
         return true;
     }
@@ -634,7 +647,7 @@ fn go_parse_int(s: &str) -> bool {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let lower = body.to_ascii_lowercase();
+    let lower = Zeroizing::new(body.to_ascii_lowercase());
     let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
         (16, d)
     } else if let Some(d) = lower.strip_prefix("0o") {
@@ -665,7 +678,7 @@ fn go_parse_float(s: &str) -> Option<f64> {
     if s.len() - body.len() > 1 {
         return None;
     }
-    let lower = body.to_ascii_lowercase();
+    let lower = Zeroizing::new(body.to_ascii_lowercase());
     if matches!(lower.as_str(), "inf" | "infinity" | "nan") {
         return Some(0.0);
     }
@@ -891,7 +904,8 @@ mod tests {
 
     fn yaml(json: &str) -> String {
         let v = Value::from_json(&serde_json::from_str(json).expect("test JSON"));
-        to_yaml(&v).expect("marshals")
+        let out = to_yaml(&v).expect("marshals");
+        out.as_str().expect("UTF-8").to_owned()
     }
 
     #[test]
