@@ -621,12 +621,14 @@ spec:
     );
     let token = scratch.write("creds/apps/vault-token/token", "root");
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let mut child = scratch
-        .command(&["-f", "m", "--watch", "--credentials-dir", "creds"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start keyward sync --watch");
+    let mut child = sync_command(
+        &scratch,
+        &["-f", "m", "--watch", "--credentials-dir", "creds"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("start keyward sync --watch");
     wait_for("the store call", || {
         contacted.load(std::sync::atomic::Ordering::SeqCst)
     });
@@ -668,8 +670,9 @@ fn watch_refreshes_keeps_the_last_good_projection_runs_the_hook_and_stops_on_sig
     let scratch = Scratch::new();
     scratch.write("m/store.yaml", &single_key_store("first"));
     scratch.write("m/es.yaml", WATCHED_ES);
-    let child = scratch
-        .command(&[
+    let child = sync_command(
+        &scratch,
+        &[
             "-f",
             "m",
             "--watch",
@@ -679,11 +682,12 @@ fn watch_refreshes_keeps_the_last_good_projection_runs_the_hook_and_stops_on_sig
             "100ms",
             "--on-change",
             "echo \"$KEYWARD_CHANGED\" >> hook.log",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start keyward sync --watch");
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("start keyward sync --watch");
     let target = scratch.join("out/apps/watched/key");
     let value = || std::fs::read_to_string(&target).unwrap_or_default();
     wait_for("the first projection", || value() == "first");
@@ -801,8 +805,7 @@ fn kill_9_during_a_sync_leaves_each_target_old_or_new_never_mixed() {
     for round in 0..24u64 {
         let version = if round % 2 == 0 { "old" } else { "new" };
         scratch.write("m/store.yaml", &store(version));
-        let mut child = scratch
-            .command(&["-f", "m"])
+        let mut child = sync_command(&scratch, &["-f", "m"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
