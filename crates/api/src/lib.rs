@@ -9,6 +9,8 @@
 //!   The provider block is kept as raw JSON ([`ProviderSpec`]): each provider in
 //!   keyward-providers owns and validates its own configuration, so this crate never grows a
 //!   field per provider.
+//! - [`generator`] (`generators.external-secrets.io/v1alpha1`): the `Password`, `UUID`,
+//!   `Fake` and `ClusterGenerator` generators an ExternalSecret's `dataFrom` may name.
 //! - [`convert`]: `v1beta1` manifests rewritten to `v1`, comments and key order kept.
 //! - [`load`]: multi-document YAML into typed objects, with errors that name file, document
 //!   and field. Names that become paths ([`ResourceName`], [`NamespaceName`]) are checked
@@ -37,6 +39,7 @@ mod common;
 pub mod convert;
 mod duration;
 mod external_secret;
+pub mod generator;
 pub mod load;
 mod names;
 mod push_secret;
@@ -49,7 +52,7 @@ pub use cluster_external_secret::{
 pub use common::{SecretKeySelector, ServiceAccountSelector, StoreKind, StoreRef};
 pub use duration::parse_go_duration;
 pub use external_secret::*;
-pub use load::Document;
+pub use load::{Document, GeneratorObject};
 pub use names::{
     LABEL_PATTERN, NameError, NamespaceName, ResourceName, SUBDOMAIN_PATTERN, check_secret_key,
 };

@@ -6,6 +6,9 @@
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use serde::Deserialize;
 
+use crate::generator::{
+    ClusterGenerator, Fake, GENERATORS_API_VERSION, GeneratorSpec, Password, UUID,
+};
 use crate::{
     ClusterSecretStore, ExternalSecret, NamespaceName, PushSecret, ResourceName, SecretStore,
 };
@@ -22,6 +25,9 @@ pub enum Document {
     ClusterSecretStore(Box<ClusterSecretStore>),
     /// An `external-secrets.io/v1alpha1` PushSecret.
     PushSecret(Box<PushSecret>),
+    /// A `generators.external-secrets.io/v1alpha1` generator keyward serves: `Password`,
+    /// `UUID`, `Fake` or a `ClusterGenerator`.
+    Generator(Box<GeneratorObject>),
     /// A core `v1` Secret (store credentials given as manifests).
     Secret(Box<Secret>),
     /// A core `v1` ConfigMap (templates for `templateFrom.configMap`).
@@ -36,6 +42,31 @@ pub enum Document {
         /// The whole object.
         object: Box<serde_json::Value>,
     },
+}
+
+/// A generator given as a manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeneratorObject {
+    /// `Password`, `UUID`, `Fake` or `ClusterGenerator`.
+    pub kind: String,
+    /// Its namespace (none for a ClusterGenerator, or when the manifest names none).
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// What it generates from; for a ClusterGenerator that wraps a kind keyward does not
+    /// serve, or lacks the spec of its kind, why it cannot generate (said when it is used).
+    pub spec: Result<GeneratorSpec, String>,
+}
+
+impl GeneratorObject {
+    fn namespaced(kind: &str, meta: kube::core::ObjectMeta, spec: GeneratorSpec) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            namespace: meta.namespace,
+            name: meta.name.unwrap_or_default(),
+            spec: Ok(spec),
+        }
+    }
 }
 
 /// Why a manifest could not be loaded.
@@ -190,6 +221,30 @@ fn typed(value: serde_json::Value, api_version: &str, kind: &str) -> Result<Docu
         ("external-secrets.io/v1alpha1", "PushSecret") => {
             parse(value).map(|d| Document::PushSecret(Box::new(d)))
         }
+        (GENERATORS_API_VERSION, "Password") => parse::<Password>(value).map(|g| {
+            let spec = GeneratorSpec::Password(g.spec);
+            Document::Generator(Box::new(GeneratorObject::namespaced(
+                "Password", g.metadata, spec,
+            )))
+        }),
+        (GENERATORS_API_VERSION, "UUID") => parse::<UUID>(value).map(|g| {
+            let object = GeneratorObject::namespaced("UUID", g.metadata, GeneratorSpec::Uuid);
+            Document::Generator(Box::new(object))
+        }),
+        (GENERATORS_API_VERSION, "Fake") => parse::<Fake>(value).map(|g| {
+            let spec = GeneratorSpec::Fake(g.spec);
+            Document::Generator(Box::new(GeneratorObject::namespaced(
+                "Fake", g.metadata, spec,
+            )))
+        }),
+        (GENERATORS_API_VERSION, "ClusterGenerator") => parse::<ClusterGenerator>(value).map(|g| {
+            Document::Generator(Box::new(GeneratorObject {
+                kind: "ClusterGenerator".to_owned(),
+                namespace: None,
+                name: g.metadata.name.unwrap_or_default(),
+                spec: g.spec.served(),
+            }))
+        }),
         ("v1", "Secret") => parse(value).map(|d| Document::Secret(Box::new(d))),
         ("v1", "ConfigMap") => parse(value).map(|d| Document::ConfigMap(Box::new(d))),
         (_, "ExternalSecret" | "SecretStore" | "ClusterSecretStore") if eso => Err(format!(
@@ -206,6 +261,13 @@ fn typed(value: serde_json::Value, api_version: &str, kind: &str) -> Result<Docu
 /// Kubernetes refuses objects whose names are not DNS-1123 names; keyward does too, at load,
 /// because names become paths (`OUT/<namespace>/<target>`) and labels.
 fn check_names(document: Document) -> Result<Document, String> {
+    if let Document::Generator(generator) = &document {
+        ResourceName::parse(&generator.name).map_err(|e| format!("metadata.name: {e}"))?;
+        if let Some(namespace) = generator.namespace.as_deref() {
+            NamespaceName::parse(namespace).map_err(|e| format!("metadata.namespace: {e}"))?;
+        }
+        return Ok(document);
+    }
     let metadata = match &document {
         Document::ExternalSecret(es) => Some(&es.metadata),
         Document::SecretStore(store) => Some(&store.metadata),
@@ -213,7 +275,7 @@ fn check_names(document: Document) -> Result<Document, String> {
         Document::Secret(secret) => Some(&secret.metadata),
         Document::ConfigMap(config_map) => Some(&config_map.metadata),
         Document::PushSecret(push) => Some(&push.metadata),
-        Document::Other { .. } => None,
+        Document::Generator(_) | Document::Other { .. } => None,
     };
     if let Some(metadata) = metadata {
         match metadata.name.as_deref() {

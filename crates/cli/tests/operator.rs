@@ -2435,3 +2435,138 @@ async fn keyward_check_reads_the_health_of_the_cluster() {
     drop(operator);
     drop(kube);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generators_give_new_values_on_every_refresh_on_a_real_apiserver() {
+    let Some(kube) = kube_with_eso_crds(&[
+        "externalsecrets",
+        "secretstores",
+        "clustersecretstores",
+        "passwords.generators.external-secrets.io",
+        "uuids.generators.external-secrets.io",
+        "clustergenerators.generators.external-secrets.io",
+    ])
+    .await
+    else {
+        return;
+    };
+    let cluster = Cluster::of(&kube).await;
+    cluster.namespace("apps").await;
+    let generator = |kind: &str, plural: &str| {
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("generators.external-secrets.io", "v1alpha1", kind),
+            plural,
+        )
+    };
+    let passwords = generator("Password", "passwords");
+    let password = object(
+        &passwords,
+        json!({"metadata": {"name": "db", "namespace": "apps"},
+               "spec": {"length": 20, "digits": 5, "symbols": 0, "noUpper": true}}),
+    );
+    Api::<DynamicObject>::namespaced_with(cluster.client.clone(), "apps", &passwords)
+        .create(&PostParams::default(), &password)
+        .await
+        .expect("Password");
+    let cluster_generators = generator("ClusterGenerator", "clustergenerators");
+    let shared = object(
+        &cluster_generators,
+        json!({"metadata": {"name": "ids"},
+               "spec": {"kind": "UUID", "generator": {"uuidSpec": {}}}}),
+    );
+    Api::<DynamicObject>::all_with(cluster.client.clone(), &cluster_generators)
+        .create(&PostParams::default(), &shared)
+        .await
+        .expect("ClusterGenerator");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let operator = Operator::start(&kube, scratch.path());
+    let reference = |kind: &str, name: &str| {
+        json!({"generatorRef": {"apiVersion": "generators.external-secrets.io/v1alpha1",
+                                "kind": kind, "name": name}})
+    };
+    cluster
+        .external_secret(
+            "apps",
+            "generated",
+            json!({"refreshInterval": "1h",
+                   "target": {"name": "generated"},
+                   "dataFrom": [{"sourceRef": reference("Password", "db")},
+                                {"sourceRef": reference("ClusterGenerator", "ids"),
+                                 "rewrite": [{"regexp": {"source": "uuid", "target": "id"}}]}]}),
+        )
+        .await;
+    cluster
+        .wait_ready("apps", "generated", "True", "SecretSynced")
+        .await;
+    let first = cluster
+        .secret_data("apps", "generated")
+        .await
+        .expect("the generated Secret");
+    let password = first["password"].clone();
+    assert_eq!(password.len(), 20);
+    assert_eq!(password.chars().filter(char::is_ascii_digit).count(), 5);
+    assert!(
+        password
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    );
+    assert_eq!(first["id"].len(), 36);
+
+    // A refresh (here forced) generates anew, as ESO does.
+    cluster.force_sync("apps", "generated", "1").await;
+    wait_until("a new password", || async {
+        cluster
+            .secret_data("apps", "generated")
+            .await
+            .is_some_and(|data| data.get("password").is_some_and(|p| *p != password))
+    })
+    .await;
+
+    // A generator that does not exist fails the ExternalSecret with ESO's words.
+    cluster
+        .external_secret(
+            "apps",
+            "dangling",
+            json!({"target": {"name": "dangling"},
+                   "dataFrom": [{"sourceRef": reference("Password", "absent")}]}),
+        )
+        .await;
+    cluster
+        .wait_ready("apps", "dangling", "False", "SecretSyncedError")
+        .await;
+    assert!(cluster.secret_data("apps", "dangling").await.is_none());
+    // The reason is in its UpdateFailed event, in ESO's words; no generated value is in an
+    // event or the operator's log.
+    let events: Api<DynamicObject> = Api::namespaced_with(
+        cluster.client.clone(),
+        "apps",
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("events.k8s.io", "v1", "Event"),
+            "events",
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let events_text = loop {
+        let listed = events.list(&Default::default()).await.expect("events");
+        let text = serde_json::to_string(&listed.items).expect("json");
+        if text.contains(r#"Password.generators.external-secrets.io \"absent\" not found"#) {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no UpdateFailed event with the reason: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let logs = operator.logs();
+    for value in [&password, &first["id"]] {
+        assert!(
+            !logs.contains(value.as_str()),
+            "a generated value is in the log"
+        );
+        assert!(
+            !events_text.contains(value.as_str()),
+            "a generated value is in an event"
+        );
+    }
+}

@@ -856,3 +856,140 @@ fn kill_9_during_a_sync_leaves_each_target_old_or_new_never_mixed() {
         );
     }
 }
+
+const GENERATORS: &str = r#"
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: Password
+metadata: {name: db-password, namespace: apps}
+spec: {length: 32, digits: 8, symbols: 3, symbolCharacters: "-_.", noUpper: true}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: UUID
+metadata: {name: id, namespace: apps}
+spec: {}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: ClusterGenerator
+metadata: {name: shared-fake}
+spec:
+  kind: Fake
+  generator:
+    fakeSpec: {data: {region: eu-west-1}}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: generated, namespace: apps}
+spec:
+  target: {name: generated}
+  dataFrom:
+    - sourceRef: {generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: Password, name: db-password}}
+      rewrite: [{regexp: {source: "^password$", target: "DB_PASSWORD"}}]
+    - sourceRef: {generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: UUID, name: id}}
+    - sourceRef: {generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: ClusterGenerator, name: shared-fake}}
+"#;
+
+#[test]
+fn generators_give_new_values_on_every_sync_and_never_show_them() {
+    let scratch = Scratch::new();
+    scratch.write("m/generated.yaml", GENERATORS);
+    let first = sync(&scratch, &["-f", "m", "--log-level", "trace"]);
+    assert_success(&first);
+    let password = scratch.read("out/apps/generated/DB_PASSWORD");
+    assert_eq!(password.len(), 32);
+    assert_eq!(password.chars().filter(char::is_ascii_digit).count(), 8);
+    assert_eq!(password.chars().filter(|c| "-_.".contains(*c)).count(), 3);
+    assert!(!password.chars().any(|c| c.is_ascii_uppercase()));
+    let uuid = scratch.read("out/apps/generated/uuid");
+    assert_eq!(uuid.len(), 36);
+    assert_eq!(&uuid[14..15], "4", "a version 4 UUID: {uuid}");
+    assert_eq!(scratch.read("out/apps/generated/region"), "eu-west-1");
+    for text in [stdout(&first), stderr(&first)] {
+        assert!(!text.contains(&password), "a generated password was shown");
+        assert!(!text.contains(&uuid), "a generated UUID was shown");
+    }
+
+    // Every sync is a refresh: the generators run again, as ESO runs them on every refresh.
+    let second = sync(&scratch, &["-f", "m"]);
+    assert_success(&second);
+    let rotated = scratch.read("out/apps/generated/DB_PASSWORD");
+    assert_ne!(rotated, password);
+    assert_ne!(scratch.read("out/apps/generated/uuid"), uuid);
+
+    // With refreshPolicy CreatedOnce, a run that finds the target leaves it: generated once.
+    scratch.write(
+        "m/generated.yaml",
+        &GENERATORS.replace(
+            "  target: {name: generated}",
+            "  refreshPolicy: CreatedOnce\n  target: {name: generated}",
+        ),
+    );
+    let kept = sync(&scratch, &["-f", "m"]);
+    assert_success(&kept);
+    assert!(stdout(&kept).contains("kept"), "{}", stdout(&kept));
+    assert_eq!(scratch.read("out/apps/generated/DB_PASSWORD"), rotated);
+}
+
+#[test]
+fn generator_references_that_cannot_work_say_why() {
+    let scratch = Scratch::new();
+    let es = |name: &str, entry: &str| {
+        format!(
+            "---\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {{name: {name}, namespace: apps}}\nspec:\n{entry}\n"
+        )
+    };
+    let reference = |kind: &str, name: &str| {
+        format!(
+            "{{apiVersion: generators.external-secrets.io/v1alpha1, kind: {kind}, name: {name}}}"
+        )
+    };
+    let manifests = [
+        es(
+            "missing",
+            &format!("  dataFrom: [{{sourceRef: {{generatorRef: {}}}}}]", reference("Password", "nope")),
+        ),
+        es(
+            "unserved",
+            &format!("  dataFrom: [{{sourceRef: {{generatorRef: {}}}}}]", reference("Webhook", "hook")),
+        ),
+        es(
+            "in-data",
+            &format!(
+                "  data: [{{secretKey: k, remoteRef: {{key: k}}, sourceRef: {{generatorRef: {}}}}}]",
+                reference("UUID", "id")
+            ),
+        ),
+        es(
+            "impossible",
+            &format!("  dataFrom: [{{sourceRef: {{generatorRef: {}}}}}]", reference("Password", "short")),
+        ),
+        "---\napiVersion: generators.external-secrets.io/v1alpha1\nkind: Password\nmetadata: {name: short, namespace: apps}\nspec: {length: 4, digits: 3, symbols: 2}\n".to_owned(),
+    ]
+    .concat();
+    scratch.write("m/bad.yaml", &manifests);
+    let output = sync(&scratch, &["-f", "m", "--output", "json"]);
+    assert_eq!(output.status.code(), Some(11), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let message = |name: &str| -> String {
+        report["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|row| row["externalSecret"] == format!("apps/{name}"))
+            .and_then(|row| row["message"].as_str())
+            .unwrap_or_else(|| panic!("no failure for {name}: {report}"))
+            .to_owned()
+    };
+    assert!(
+        message("missing").contains(
+            "unable to get generator: Password.generators.external-secrets.io \"nope\" not found"
+        ),
+        "{}",
+        message("missing")
+    );
+    assert!(message("unserved").contains("generator kind Webhook is not served"));
+    assert!(message("in-data").contains("spec.data[0].sourceRef.generatorRef"));
+    assert!(
+        message("impossible")
+            .contains("number of digits and symbols must be less than total length")
+    );
+}

@@ -1,9 +1,11 @@
 //! keyward's CustomResourceDefinitions, generated from the Rust types of `keyward-api`, for
 //! clusters without ESO's (`keyward operator crds | kubectl apply -f -`). They serve
 //! `external-secrets.io/v1` under ESO's names, so manifests written for ESO validate against
-//! them (PushSecret under `v1alpha1`, as ESO); a cluster that already has ESO's CRDs keeps them.
+//! them (PushSecret under `v1alpha1`, as ESO, and the generators keyward serves under
+//! `generators.external-secrets.io/v1alpha1`); a cluster that already has ESO's CRDs keeps them.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use keyward_api::generator::{ClusterGenerator, Fake, Password, UUID};
 use keyward_api::{
     ClusterExternalSecret, ClusterSecretStore, ExternalSecret, PushSecret, SecretStore,
 };
@@ -17,6 +19,10 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         SecretStore::crd(),
         ClusterSecretStore::crd(),
         PushSecret::crd(),
+        Password::crd(),
+        UUID::crd(),
+        Fake::crd(),
+        ClusterGenerator::crd(),
     ]
 }
 

@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use keyward_api::{NamespaceName, SecretStoreSpec, StoreKind, StoreRef};
+use keyward_api::generator::{ClusterGenerator, Fake, GeneratorSpec, Password, UUID};
+use keyward_api::{GeneratorRef, NamespaceName, SecretStoreSpec, StoreKind, StoreRef};
 use keyward_providers::{
     CallCounters, Credentials, Provider, ProviderError, ProviderErrorKind, StoreId,
 };
@@ -253,5 +254,47 @@ impl StoreLookup for ClusterStores {
 
     fn credentials(&self) -> &dyn Credentials {
         self.credentials.as_ref()
+    }
+
+    async fn generator(
+        &self,
+        namespace: &str,
+        reference: &GeneratorRef,
+    ) -> Result<GeneratorSpec, String> {
+        // Read when an ExternalSecret is refreshed, as ESO reads them: generators are not
+        // watched, so an edit to one shows at the next refresh.
+        keyward_sync::stores::check_generator_ref(reference)?;
+        keyward_api::ResourceName::parse(&reference.name)
+            .map_err(|e| format!("unable to get generator: name {e}"))?;
+        let unreadable = |error: kube::Error| format!("unable to get generator: {error}");
+        let not_found = || keyward_sync::stores::generator_not_found(reference);
+        let client = self.client.clone();
+        match reference.kind.as_str() {
+            "Password" => Api::<Password>::namespaced(client, namespace)
+                .get_opt(&reference.name)
+                .await
+                .map_err(unreadable)?
+                .map(|g| GeneratorSpec::Password(g.spec))
+                .ok_or_else(not_found),
+            "UUID" => Api::<UUID>::namespaced(client, namespace)
+                .get_opt(&reference.name)
+                .await
+                .map_err(unreadable)?
+                .map(|_| GeneratorSpec::Uuid)
+                .ok_or_else(not_found),
+            "Fake" => Api::<Fake>::namespaced(client, namespace)
+                .get_opt(&reference.name)
+                .await
+                .map_err(unreadable)?
+                .map(|g| GeneratorSpec::Fake(g.spec))
+                .ok_or_else(not_found),
+            _ => Api::<ClusterGenerator>::all(client)
+                .get_opt(&reference.name)
+                .await
+                .map_err(unreadable)?
+                .ok_or_else(not_found)?
+                .spec
+                .served(),
+        }
     }
 }

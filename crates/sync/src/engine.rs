@@ -14,7 +14,8 @@
 //!
 //! - `dataFrom[].rewrite` (regexp, transform, merge): [`crate::rewrite`].
 //!
-//! Not yet served (reported by field, never ignored): generators.
+//! - `dataFrom[].sourceRef.generatorRef`: ESO's `Password`, `UUID`, `Fake` and
+//!   `ClusterGenerator` ([`crate::generate`]), new values on every refresh, then `rewrite`.
 //!
 //! Template sources: `templateFrom.configMap` reads ConfigMaps given as manifests;
 //! `templateFrom.secret` reads where store credentials come from.
@@ -24,8 +25,8 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use keyward_api::{
     ConversionStrategy, CreationPolicy, DecodingStrategy, DeletionPolicy, ExternalSecret,
-    ExternalSecretDataFromRemoteRef, MetadataPolicy, NamespaceName, NullBytePolicy, RemoteRef,
-    ResourceName, SourceRef, StoreRef,
+    ExternalSecretDataFromRemoteRef, GeneratorRef, MetadataPolicy, NamespaceName, NullBytePolicy,
+    RemoteRef, ResourceName, SourceRef, StoreRef,
 };
 use keyward_core::SecretValue;
 use keyward_providers::{Provider, value};
@@ -157,6 +158,14 @@ pub async fn resolve(es: &ExternalSecret, stores: &dyn StoreLookup) -> Result<De
     let mut versions = SourceVersions::new();
     for (index, entry) in es.spec.data_from.iter().enumerate() {
         let field = format!("spec.dataFrom[{index}]");
+        if let Some(reference) = entry
+            .source_ref
+            .as_ref()
+            .and_then(|source| source.generator_ref.as_ref())
+        {
+            data.extend(generated(entry, reference, stores, namespace_text, &field, &id).await?);
+            continue;
+        }
         let store = store_for(entry.source_ref.as_ref(), es, &field, &id)?;
         let provider = stores
             .provider(&store, namespace_text)
@@ -287,19 +296,6 @@ fn check_unsupported(es: &ExternalSecret) -> Result<(), (String, String)> {
         keyward_api::parse_go_duration(interval)
             .map_err(|message| ("spec.refreshInterval".to_owned(), message))?;
     }
-    let later = |what: &str| format!("{what} is not served by keyward sync yet");
-    for (index, entry) in es.spec.data_from.iter().enumerate() {
-        if entry
-            .source_ref
-            .as_ref()
-            .is_some_and(|s| s.generator_ref.is_some())
-        {
-            return Err((
-                format!("spec.dataFrom[{index}].sourceRef.generatorRef"),
-                later("generators"),
-            ));
-        }
-    }
     for (index, entry) in es.spec.data.iter().enumerate() {
         if entry
             .source_ref
@@ -308,7 +304,9 @@ fn check_unsupported(es: &ExternalSecret) -> Result<(), (String, String)> {
         {
             return Err((
                 format!("spec.data[{index}].sourceRef.generatorRef"),
-                later("generators"),
+                "a generator is not served in spec.data (ESO ignores it there and then fails \
+                 to find a store); name it in spec.dataFrom[].sourceRef.generatorRef"
+                    .to_owned(),
             ));
         }
     }
@@ -386,6 +384,42 @@ async fn fetch(
         );
     }
     Ok(read.fetched)
+}
+
+/// The values of a generator entry: generated anew (on every refresh, as ESO does), then
+/// renamed by its `rewrite` steps. No conversion or decoding applies, as in ESO.
+async fn generated(
+    entry: &ExternalSecretDataFromRemoteRef,
+    reference: &GeneratorRef,
+    stores: &dyn StoreLookup,
+    namespace: &str,
+    field: &str,
+    id: &str,
+) -> Result<BTreeMap<String, SecretValue>, SyncError> {
+    let field = format!("{field}.sourceRef.generatorRef");
+    if entry.extract.is_some() || entry.find.is_some() {
+        return Err(SyncError::invalid(
+            id,
+            field,
+            "extract, find, or generatorRef cannot be set at the same time".into(),
+        ));
+    }
+    let spec = stores
+        .generator(namespace, reference)
+        .await
+        .map_err(|message| SyncError::invalid(id, field.clone(), message))?;
+    let values = crate::generate::generate(&spec).map_err(|message| {
+        SyncError::invalid(
+            id,
+            field.clone(),
+            format!("error using generator: {message}"),
+        )
+    })?;
+    if entry.rewrite.is_empty() {
+        Ok(values)
+    } else {
+        rewrite(values, entry, &field, id)
+    }
 }
 
 async fn data_from(

@@ -12,6 +12,7 @@
 pub mod credentials;
 pub mod engine;
 mod error;
+pub mod generate;
 pub mod host;
 pub mod plan;
 pub mod refresh;

@@ -95,10 +95,20 @@ pub struct Report {
 pub async fn run(options: RunOptions) -> std::io::Result<Report> {
     let _lock = lock_out(&options.out, options.wait_for_lock).await?;
     let session = Session::load(options);
-    let all: Vec<usize> = (0..session.external_secrets().len()).collect();
+    // `refreshPolicy: CreatedOnce` writes a target once, as under --watch and in ESO: a run
+    // that finds it leaves it (a generated password is not replaced by the next cron run).
+    let (due, created): (Vec<usize>, Vec<usize>) = (0..session.external_secrets().len())
+        .partition(|&index| !session.created_once_and_exists(index));
     let mut rows = session.load_rows.clone();
     let mut exit = session.load_exit;
-    for outcome in session.sync(&all).await {
+    let mut outcomes = session.sync(&due).await;
+    outcomes.extend(
+        created
+            .into_iter()
+            .filter_map(|index| session.kept_once(index)),
+    );
+    outcomes.sort_by_key(|outcome| outcome.index);
+    for outcome in outcomes {
         exit = worse(exit, outcome.exit);
         rows.push(outcome.row);
     }
@@ -192,7 +202,8 @@ impl Session {
             &options.namespace,
             Arc::new(options.credentials),
         )
-        .with_config_maps(loaded.config_maps);
+        .with_config_maps(loaded.config_maps)
+        .with_generators(loaded.generators);
         let stores = if options.record_reads {
             stores.recording_reads()
         } else {
@@ -235,6 +246,39 @@ impl Session {
         };
         let sink = &self.writer.sink;
         host::target_path_of(&sink.out, &target.namespace, &target.target, sink.layout).exists()
+    }
+
+    /// Whether the ExternalSecret at `index` is `refreshPolicy: CreatedOnce` and its target
+    /// exists: nothing to do for it.
+    pub fn created_once_and_exists(&self, index: usize) -> bool {
+        self.external_secrets.get(index).is_some_and(|es| {
+            es.spec.refresh_policy == Some(keyward_api::RefreshPolicy::CreatedOnce)
+        }) && self.target_exists(index)
+    }
+
+    /// The report of a `CreatedOnce` ExternalSecret whose target exists: kept as it is.
+    fn kept_once(&self, index: usize) -> Option<Outcome> {
+        let es = self.external_secrets.get(index)?;
+        let target = engine::target_of(es, self.stores.default_namespace()).ok()?;
+        let sink = &self.writer.sink;
+        let location =
+            host::target_path_of(&sink.out, &target.namespace, &target.target, sink.layout);
+        Some(Outcome {
+            index,
+            row: Row {
+                external_secret: name_of(es),
+                target: location.display().to_string(),
+                keys: 0,
+                status: Status::Kept(
+                    "refreshPolicy CreatedOnce: the target exists, so it is not written again"
+                        .to_owned(),
+                ),
+                fingerprint: None,
+                changed_at: None,
+                source_versions: Default::default(),
+            },
+            exit: ExitCode::Success,
+        })
     }
 
     /// The stores of the manifests, for checks that read them without syncing.
@@ -528,6 +572,7 @@ struct Loaded {
     cluster_stores: Vec<keyward_api::ClusterSecretStore>,
     secrets: BTreeMap<(String, String, String), SecretValue>,
     config_maps: BTreeMap<(String, String), BTreeMap<String, String>>,
+    generators: Vec<keyward_api::GeneratorObject>,
     skipped: Vec<String>,
 }
 
@@ -601,6 +646,7 @@ fn add(loaded: &mut Loaded, document: Document, origin: &str, default_namespace:
                 .config_maps
                 .insert((namespace, name), config_map.data.unwrap_or_default());
         }
+        Document::Generator(generator) => loaded.generators.push(*generator),
         Document::PushSecret(_) => loaded.skipped.push(format!(
             "PushSecret (external-secrets.io/v1alpha1) in {origin}"
         )),

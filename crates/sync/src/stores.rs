@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
+use keyward_api::generator::{GENERATORS_API_VERSION, GENERATORS_GROUP, GeneratorSpec};
 use keyward_api::{
-    ClusterSecretStore, NamespaceName, SecretStore, SecretStoreSpec, StoreKind, StoreRef,
+    ClusterSecretStore, GeneratorObject, GeneratorRef, NamespaceName, SecretStore, SecretStoreSpec,
+    StoreKind, StoreRef,
 };
 use keyward_providers::{
     CallCounters, Credentials, DisciplineConfig, Disciplined, Provider, ProviderError,
@@ -87,6 +89,44 @@ pub trait StoreLookup: Send + Sync {
 
     /// Where Secrets that stores and templates refer to are read.
     fn credentials(&self) -> &dyn Credentials;
+
+    /// The spec of the generator `reference` names for an ExternalSecret in `namespace`, or
+    /// why there is none (one line, as ESO words it where it has words).
+    async fn generator(
+        &self,
+        namespace: &str,
+        reference: &GeneratorRef,
+    ) -> Result<GeneratorSpec, String> {
+        let _ = (namespace, reference);
+        Err("generators are not read here".to_owned())
+    }
+}
+
+/// The checks ESO makes of a `generatorRef` before it looks the generator up: its group and a
+/// kind keyward serves.
+pub fn check_generator_ref(reference: &GeneratorRef) -> Result<(), String> {
+    let api_version = reference
+        .api_version
+        .as_deref()
+        .unwrap_or(GENERATORS_API_VERSION);
+    let group = api_version.split_once('/').map_or("", |(group, _)| group);
+    if group != GENERATORS_GROUP {
+        return Err(format!(
+            "unable to get generator: generatorRef may only reference the generators group, but got {group}"
+        ));
+    }
+    match reference.kind.as_str() {
+        "Password" | "UUID" | "Fake" | "ClusterGenerator" => Ok(()),
+        other => Err(keyward_api::generator::not_served(other)),
+    }
+}
+
+/// ESO's not-found text for a generator.
+pub fn generator_not_found(reference: &GeneratorRef) -> String {
+    format!(
+        "unable to get generator: {}.{GENERATORS_GROUP} \"{}\" not found",
+        reference.kind, reference.name
+    )
 }
 
 #[async_trait::async_trait]
@@ -112,6 +152,28 @@ impl StoreLookup for StoreSet {
     fn credentials(&self) -> &dyn Credentials {
         self.credentials.as_ref()
     }
+
+    async fn generator(
+        &self,
+        namespace: &str,
+        reference: &GeneratorRef,
+    ) -> Result<GeneratorSpec, String> {
+        check_generator_ref(reference)?;
+        let namespace = if reference.kind == "ClusterGenerator" {
+            ""
+        } else {
+            namespace
+        };
+        let key = (
+            reference.kind.clone(),
+            namespace.to_owned(),
+            reference.name.clone(),
+        );
+        match self.generators.get(&key) {
+            Some(spec) => spec.clone(),
+            None => Err(generator_not_found(reference)),
+        }
+    }
 }
 
 /// Every store given to a run, by kind, namespace and name.
@@ -122,6 +184,8 @@ pub struct StoreSet {
     cluster: BTreeMap<String, Store>,
     credentials: Arc<dyn Credentials>,
     config_maps: BTreeMap<(String, String), BTreeMap<String, String>>,
+    /// Generators by kind, namespace (empty for a ClusterGenerator) and name.
+    generators: BTreeMap<(String, String, String), Result<GeneratorSpec, String>>,
     counters: Arc<CallCounters>,
     built: Mutex<BTreeMap<(StoreKind, String, String), Built>>,
 }
@@ -161,6 +225,7 @@ impl StoreSet {
             cluster,
             credentials,
             config_maps: BTreeMap::new(),
+            generators: BTreeMap::new(),
             counters: Arc::new(CallCounters::default()),
             built: Mutex::new(BTreeMap::new()),
         }
@@ -172,6 +237,21 @@ impl StoreSet {
         config_maps: BTreeMap<(String, String), BTreeMap<String, String>>,
     ) -> Self {
         self.config_maps = config_maps;
+        self
+    }
+
+    /// Generators given as manifests, for `dataFrom[].sourceRef.generatorRef`; a namespaced
+    /// one without a namespace is in the default namespace.
+    pub fn with_generators(mut self, generators: Vec<GeneratorObject>) -> Self {
+        for generator in generators {
+            let namespace = match (&generator.kind[..], generator.namespace) {
+                ("ClusterGenerator", _) => String::new(),
+                (_, Some(namespace)) => namespace,
+                (_, None) => self.default_namespace.to_string(),
+            };
+            self.generators
+                .insert((generator.kind, namespace, generator.name), generator.spec);
+        }
         self
     }
 

@@ -166,7 +166,8 @@ impl Kubernetes {
     }
 
     /// Installs the CRDs of the given `external-secrets.io` kinds (`externalsecrets`,
-    /// `secretstores`, …) from ESO's own CRD files in `corpus` (`config/crds/bases`), as a
+    /// `secretstores`, …; another group's as `passwords.generators.external-secrets.io`)
+    /// from ESO's own CRD files in `corpus` (`config/crds/bases`), as a
     /// cluster running ESO has them, and waits until the API server serves them.
     pub async fn install_eso_crds(
         &self,
@@ -177,10 +178,18 @@ impl Kubernetes {
         use kube::api::{Api, PostParams};
         let fail = |e: String| HarnessError::prepare(PEER, format!("ESO CRDs: {e}"));
         let api: Api<CustomResourceDefinition> = Api::all(self.admin_client().await?);
+        // `plural` alone is in external-secrets.io; `plural.group` names another group
+        // (`passwords.generators.external-secrets.io`).
+        fn split(plural: &str) -> (&str, &str) {
+            plural
+                .split_once('.')
+                .unwrap_or((plural, "external-secrets.io"))
+        }
         for plural in plurals {
+            let (plural, group) = split(plural);
             let path = corpus
                 .join("config/crds/bases")
-                .join(format!("external-secrets.io_{plural}.yaml"));
+                .join(format!("{group}_{plural}.yaml"));
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| fail(format!("{}: {e}", path.display())))?;
             let crd: CustomResourceDefinition = serde_yaml_ng::from_str(&text)
@@ -190,7 +199,8 @@ impl Kubernetes {
                 .map_err(|e| fail(format!("creating {plural}: {e}")))?;
         }
         for plural in plurals {
-            let name = format!("{plural}.external-secrets.io");
+            let (plural, group) = split(plural);
+            let name = format!("{plural}.{group}");
             let established = kube::runtime::conditions::is_crd_established();
             let waiting = kube::runtime::wait::await_condition(api.clone(), &name, established);
             tokio::time::timeout(Duration::from_secs(30), waiting)
