@@ -96,7 +96,7 @@ pub struct PushSecretSelector {
     /// A Secret of the PushSecret's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<PushSecretSecret>,
-    /// A generator (not served by keyward: refused with a condition).
+    /// A generator (`Password`, `UUID`, `Fake`, `ClusterGenerator`): a new value on every push.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "preserved")]
     pub generator_ref: Option<serde_json::Value>,

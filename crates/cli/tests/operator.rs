@@ -1662,6 +1662,7 @@ async fn push_secrets_write_into_openbao_and_aws_and_clean_up_after_themselves()
         "pushsecrets",
         "secretstores",
         "clustersecretstores",
+        "passwords.generators.external-secrets.io",
     ])
     .await
     else {
@@ -1798,6 +1799,53 @@ async fn push_secrets_write_into_openbao_and_aws_and_clean_up_after_themselves()
                "data": [{"match": {"secretKey": "absent", "remoteRef": {"remoteKey": "apps/never"}}}]}),
     )
     .await;
+
+    // A generator as the source: a new password is written to the store on every push (a
+    // rotation at the source, as ESO's PushSecret with a generatorRef does).
+    let passwords = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("generators.external-secrets.io", "v1alpha1", "Password"),
+        "passwords",
+    );
+    Api::<DynamicObject>::namespaced_with(client.clone(), "apps", &passwords)
+        .create(
+            &PostParams::default(),
+            &object(
+                &passwords,
+                json!({"metadata": {"name": "rotating", "namespace": "apps"}, "spec": {"length": 28}}),
+            ),
+        )
+        .await
+        .expect("Password");
+    create(
+        "generated",
+        json!({"secretStoreRefs": [{"name": "bao", "kind": "SecretStore"}],
+               "refreshInterval": "2s",
+               "selector": {"generatorRef": {"apiVersion": "generators.external-secrets.io/v1alpha1",
+                                             "kind": "Password", "name": "rotating"}},
+               "data": [{"match": {"secretKey": "password", "remoteRef": {"remoteKey": "apps/rotated", "property": "password"}}}]}),
+    )
+    .await;
+    let rotated = || async {
+        bao_entry(&bao, "apps/rotated")
+            .await
+            .and_then(|entry| entry["password"].as_str().map(str::to_owned))
+    };
+    wait_until("a generated password in OpenBao", || async {
+        rotated().await.is_some()
+    })
+    .await;
+    let first_password = rotated().await.expect("pushed");
+    assert_eq!(first_password.len(), 28);
+    wait_until("the next push to write a new password", || async {
+        rotated()
+            .await
+            .is_some_and(|password| password != first_password)
+    })
+    .await;
+    assert!(
+        !operator.logs().contains(&first_password),
+        "a generated password is in the operator's log"
+    );
 
     // OpenBao: both properties in one entry; the status names them as ESO does.
     wait_until("to-bao synced", || async {

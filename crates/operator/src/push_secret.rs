@@ -42,6 +42,7 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Resource, ResourceExt};
 use time::OffsetDateTime;
 
+use crate::secret_sink::Wiped;
 use crate::stores::ClusterStores;
 use crate::{eso, resources, status};
 
@@ -297,10 +298,14 @@ async fn sources_of(
     ctx: &PushContext,
     spec: &PushSecretSpec,
     namespace: &str,
-) -> Result<Vec<Secret>, ()> {
+) -> Result<Vec<Wiped>, ()> {
+    if let Some(reference) = &spec.selector.generator_ref {
+        return generated_source(ctx, reference, namespace)
+            .await
+            .map(|secret| vec![Wiped(secret)]);
+    }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let Some(source) = &spec.selector.secret else {
-        // A generator, or nothing: keyward has no generators.
         return Err(());
     };
     match (&source.name, &source.selector) {
@@ -308,7 +313,7 @@ async fn sources_of(
         // address another namespace's Secret.
         (Some(name), _) if keyward_api::ResourceName::parse(name).is_err() => Err(()),
         (Some(name), _) => match api.get(name).await {
-            Ok(secret) => Ok(vec![secret]),
+            Ok(secret) => Ok(vec![Wiped(secret)]),
             Err(error) => {
                 tracing::debug!(%error, "reading the source Secret of a PushSecret");
                 Err(())
@@ -320,10 +325,45 @@ async fn sources_of(
                 .list(&ListParams::default().labels_from(&selector))
                 .await
                 .map_err(|_| ())?;
-            Ok(list.items)
+            Ok(list.items.into_iter().map(Wiped).collect())
         }
         (None, None) => Err(()),
     }
+}
+
+/// The source of a PushSecret whose selector is a generator: generated anew on every push (so
+/// every refresh writes a new version, as ESO rotates), held in memory as ESO's
+/// `___generated-secret` and never stored in the cluster.
+async fn generated_source(
+    ctx: &PushContext,
+    reference: &serde_json::Value,
+    namespace: &str,
+) -> Result<Secret, ()> {
+    let reference: keyward_api::GeneratorRef =
+        serde_json::from_value(reference.clone()).map_err(|_| ())?;
+    let spec = ctx
+        .stores
+        .generator(namespace, &reference)
+        .await
+        .map_err(|message| tracing::debug!(%message, "resolving a PushSecret's generator"))?;
+    let values = keyward_sync::generate::generate(&spec)
+        .map_err(|message| tracing::debug!(%message, "generating a PushSecret's source"))?;
+    let data = values
+        .iter()
+        .map(|(key, value)| {
+            let bytes = k8s_openapi::ByteString(value.expose_bytes().to_vec());
+            (key.clone(), bytes)
+        })
+        .collect();
+    Ok(Secret {
+        metadata: kube::core::ObjectMeta {
+            name: Some("___generated-secret".to_owned()),
+            namespace: Some(namespace.to_owned()),
+            ..Default::default()
+        },
+        data: Some(data),
+        ..Secret::default()
+    })
 }
 
 /// Pushes every `data` entry of one source Secret to every store.

@@ -376,9 +376,10 @@ pub fn owned(secret: &Secret, manager: &str, section: &str) -> BTreeSet<String> 
     keys
 }
 
-/// A Secret built or copied by the sink, its values wiped when it is dropped (kube-rs' types
-/// do not wipe; what the reflector and the API client keep is theirs).
-struct Wiped(Secret);
+/// A Secret built or copied by the sink (or read as a PushSecret's source), its values wiped
+/// when it is dropped (kube-rs' types do not wipe; what the reflector and the API client keep
+/// is theirs).
+pub(crate) struct Wiped(pub(crate) Secret);
 
 impl std::ops::Deref for Wiped {
     type Target = Secret;
