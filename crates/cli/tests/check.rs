@@ -374,3 +374,59 @@ fn misspelt_fields_the_apiserver_would_drop_are_named() {
         "warn     ExternalSecret apps/db (deploy/apps/db.yaml document 1): spec.data[0].remoteRef.propery: not a field keyward knows for this kind",
     );
 }
+
+#[test]
+fn generators_are_checked_where_they_are_named() {
+    let scratch = healthy();
+    let reference = |kind: &str, name: &str| {
+        format!(
+            "{{generatorRef: {{apiVersion: generators.external-secrets.io/v1alpha1, kind: {kind}, name: {name}}}}}"
+        )
+    };
+    let es = |name: &str, spec: &str| {
+        format!(
+            "---\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {{name: {name}, namespace: apps}}\nspec:\n{spec}\n"
+        )
+    };
+    let manifests = [
+        "apiVersion: generators.external-secrets.io/v1alpha1\nkind: Password\nmetadata: {name: fine, namespace: apps}\nspec: {length: 30}\n".to_owned(),
+        "---\napiVersion: generators.external-secrets.io/v1alpha1\nkind: Password\nmetadata: {name: short, namespace: apps}\nspec: {length: 4, digits: 3, symbols: 2}\n".to_owned(),
+        es("generated", &format!("  dataFrom: [{{sourceRef: {}}}]", reference("Password", "fine"))),
+        es("elsewhere", &format!("  dataFrom: [{{sourceRef: {}}}]", reference("UUID", "ids"))),
+        es("impossible", &format!("  dataFrom: [{{sourceRef: {}}}]", reference("Password", "short"))),
+        es(
+            "in-data",
+            &format!(
+                "  secretStoreRef: {{name: vault}}\n  data: [{{secretKey: k, remoteRef: {{key: k}}, sourceRef: {}}}]",
+                reference("UUID", "ids")
+            ),
+        ),
+    ]
+    .concat();
+    scratch.write("deploy/apps/generated.yaml", &manifests);
+    let result = check(&scratch, &[]);
+    assert_reports(
+        &result,
+        11,
+        "spec.dataFrom[0].sourceRef.generatorRef: names UUID apps/ids, which is not in these manifests",
+    );
+    assert_reports(
+        &result,
+        11,
+        "spec.dataFrom[0].sourceRef.generatorRef: error using generator: number of digits and symbols must be less than total length",
+    );
+    assert_reports(
+        &result,
+        11,
+        "spec.data[0].sourceRef.generatorRef: a generator is served only in spec.dataFrom",
+    );
+    assert!(
+        !result
+            .1
+            .lines()
+            .any(|line| line.contains("ExternalSecret apps/generated ")
+                && (line.starts_with("INVALID") || line.starts_with("warn"))),
+        "a generator that is there and can generate is no finding:\n{}",
+        result.1
+    );
+}

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use keyward_api::generator::GeneratorSpec;
 use keyward_api::load::{self, Document, LoadError};
 use keyward_api::{
     ClusterSecretStore, CreationPolicy, ExternalSecret, ExternalSecretTemplate, PushSecret,
@@ -122,6 +123,9 @@ struct Manifests {
     namespaces: BTreeMap<String, BTreeMap<String, String>>,
     /// `FILE document N` → fields its schema lacks (the apiserver would drop them).
     unknown_fields: BTreeMap<String, Vec<String>>,
+    /// Generators (`Password`, `UUID`, `Fake`, `ClusterGenerator`), by kind, namespace (empty
+    /// for a ClusterGenerator) and name.
+    generators: BTreeMap<(String, String, String), Result<GeneratorSpec, String>>,
 }
 
 impl Manifests {
@@ -205,6 +209,15 @@ impl Manifests {
                 );
                 self.config_maps
                     .insert(place, config_map.data.unwrap_or_default());
+            }
+            Document::Generator(generator) => {
+                let namespace = if generator.kind == "ClusterGenerator" {
+                    String::new()
+                } else {
+                    namespace_of(&generator.namespace)
+                };
+                self.generators
+                    .insert((generator.kind, namespace, generator.name), generator.spec);
             }
             Document::Other { kind, object, .. } => {
                 self.add_other(kind, *object, at, options, report)
@@ -385,6 +398,7 @@ impl Manifests {
             self.template_findings(template, "spec.target.template", &es.namespace, findings);
         }
         regexp_findings(&es.object, findings);
+        self.generator_findings(&es.object, &es.namespace, findings);
         let target = (es.namespace.clone(), target_name(&es.object));
         let writers = producers
             .get(&target)
@@ -740,6 +754,89 @@ fn store_refs(es: &ExternalSecret) -> Vec<(String, Option<&StoreRef>)> {
         }
     }
     refs
+}
+
+impl Manifests {
+    /// What is wrong with the generators an ExternalSecret names: a `generatorRef` in
+    /// `data[]`, a kind keyward does not serve, a generator whose spec cannot generate; one
+    /// missing from the manifests is a warning (it may be in the cluster).
+    fn generator_findings(
+        &self,
+        es: &ExternalSecret,
+        namespace: &str,
+        findings: &mut Vec<Finding>,
+    ) {
+        for (index, entry) in es.spec.data.iter().enumerate() {
+            if entry
+                .source_ref
+                .as_ref()
+                .is_some_and(|s| s.generator_ref.is_some())
+            {
+                findings.push(finding(
+                    Severity::Invalid,
+                    "generator",
+                    format!("spec.data[{index}].sourceRef.generatorRef: a generator is served only in spec.dataFrom (ESO ignores it here and then fails to find a store)"),
+                ));
+            }
+        }
+        for (index, entry) in es.spec.data_from.iter().enumerate() {
+            let Some(reference) = entry
+                .source_ref
+                .as_ref()
+                .and_then(|s| s.generator_ref.as_ref())
+            else {
+                continue;
+            };
+            let field = format!("spec.dataFrom[{index}].sourceRef.generatorRef");
+            if let Err(message) = keyward_sync::stores::check_generator_ref(reference) {
+                findings.push(finding(
+                    Severity::Invalid,
+                    "generator",
+                    format!("{field}: {message}"),
+                ));
+                continue;
+            }
+            let cluster = reference.kind == "ClusterGenerator";
+            let key = (
+                reference.kind.clone(),
+                if cluster {
+                    String::new()
+                } else {
+                    namespace.to_owned()
+                },
+                reference.name.clone(),
+            );
+            let problem = match self.generators.get(&key) {
+                None => {
+                    let place = if cluster {
+                        reference.name.clone()
+                    } else {
+                        format!("{namespace}/{}", reference.name)
+                    };
+                    findings.push(finding(
+                        Severity::Warning,
+                        "generator",
+                        format!(
+                            "{field}: names {} {place}, which is not in these manifests",
+                            reference.kind
+                        ),
+                    ));
+                    continue;
+                }
+                Some(Err(message)) => message.clone(),
+                // Generating once is the check: the spec's own limits, as a sync meets them.
+                Some(Ok(spec)) => match keyward_sync::generate::generate(spec) {
+                    Ok(_) => continue,
+                    Err(message) => format!("error using generator: {message}"),
+                },
+            };
+            findings.push(finding(
+                Severity::Invalid,
+                "generator",
+                format!("{field}: {problem}"),
+            ));
+        }
+    }
 }
 
 /// Regular expressions ESO compiles (`find.name.regexp`, `rewrite[].regexp.source`) that do
