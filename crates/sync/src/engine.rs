@@ -34,6 +34,9 @@ use keyward_providers::{Provider, value};
 use crate::SyncError;
 use crate::stores::StoreLookup;
 
+/// What a Kubernetes Secret holds at most.
+const MAX_SECRET_BYTES: usize = 1 << 20;
+
 /// What a target should hold.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Desired {
@@ -164,6 +167,13 @@ pub async fn resolve(es: &ExternalSecret, stores: &dyn StoreLookup) -> Result<De
             .and_then(|source| source.generator_ref.as_ref())
         {
             data.extend(generated(entry, reference, stores, namespace_text, &field, &id).await?);
+            // Many generator entries must not build more than a Secret could hold.
+            if data.values().map(SecretValue::len).sum::<usize>() > MAX_SECRET_BYTES {
+                return Err(fail(
+                    format!("{field}.sourceRef.generatorRef"),
+                    "the generated values are more than a Secret holds (1 MiB)".to_owned(),
+                ));
+            }
             continue;
         }
         let store = store_for(entry.source_ref.as_ref(), es, &field, &id)?;

@@ -31,6 +31,9 @@ const DIGITS: &str = "0123456789";
 /// cannot make keyward build a huge one.
 const MAX_LENGTH: usize = 4096;
 
+/// The most one Password generator writes over all its `secretKeys`: what a Secret holds.
+const MAX_GENERATED: usize = 1 << 20;
+
 /// The keys and values `spec` generates, or why it cannot (one line, never a value).
 pub fn generate(spec: &GeneratorSpec) -> Result<BTreeMap<String, SecretValue>, String> {
     match spec {
@@ -52,6 +55,13 @@ fn passwords(spec: &PasswordSpec) -> Result<BTreeMap<String, SecretValue>, Strin
     unique.dedup();
     if keys.is_empty() || unique.len() != keys.len() || keys.iter().any(String::is_empty) {
         return Err("secretKeys must be non-empty and unique".to_owned());
+    }
+    let length = usize::try_from(spec.length.max(1)).unwrap_or(usize::MAX);
+    if keys.len().saturating_mul(length) > MAX_GENERATED {
+        return Err(format!(
+            "{} passwords of {length} characters are more than a Secret holds (1 MiB)",
+            keys.len()
+        ));
     }
     keys.iter()
         .map(|key| {
@@ -202,6 +212,9 @@ fn uuid_v4() -> Result<SecretValue, String> {
 
 /// A uniform random number below `n` (n > 0), by rejection: no modulo bias.
 fn below(n: usize) -> Result<usize, String> {
+    if n == 0 {
+        return Err("nothing to draw from".to_owned());
+    }
     let n = u64::try_from(n).map_err(|_| "a range too large to draw from".to_owned())?;
     let zone = u64::MAX - (u64::MAX % n);
     loop {
@@ -300,6 +313,7 @@ mod tests {
         );
         assert!(refused(serde_json::json!({"digits": -1})).contains("negative"));
         assert!(refused(serde_json::json!({"symbolCharacters": "é"})).contains("ASCII"));
+        assert!(refused(serde_json::json!({"length": 5000})).contains("at most 4096"));
     }
 
     #[test]
@@ -323,6 +337,14 @@ mod tests {
         assert_eq!(
             refused.expect_err("duplicate keys"),
             "secretKeys must be non-empty and unique"
+        );
+        let keys: Vec<String> = (0..300).map(|i| format!("k{i}")).collect();
+        let huge = generate(&GeneratorSpec::Password(spec(serde_json::json!({
+            "length": 4096, "allowRepeat": true, "secretKeys": keys
+        }))));
+        assert!(
+            huge.expect_err("too much")
+                .contains("more than a Secret holds")
         );
     }
 
