@@ -2,7 +2,7 @@
 //! ways, versions 1.1 and 1.2, and byte for byte with a fixed salt.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use keyward_bundle::vault;
 use keyward_core::SecretValue;
@@ -41,21 +41,8 @@ fn ansible_vault(tools: &Tools, dir: &Path) -> Command {
     command
 }
 
-fn run_with_stdin(mut command: Command, stdin: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ansible-vault");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write stdin");
-    let output = child.wait_with_output().expect("wait");
+fn run_with_stdin(command: Command, stdin: &[u8]) -> Vec<u8> {
+    let output = keyward_test_support::output_with_stdin(command, stdin).expect("run");
     assert!(
         output.status.success(),
         "ansible-vault failed: {}",

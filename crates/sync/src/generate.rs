@@ -190,24 +190,12 @@ fn check_enough(wanted: usize, set: &str, what: &str, taken: &str) -> Result<(),
     Ok(())
 }
 
-/// A random version 4 UUID, as google/uuid's `New().String()` writes it.
+/// A random version 4 UUID, as google/uuid's `New().String()` writes it (lower case).
 fn uuid_v4() -> Result<SecretValue, String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| format!("the system's random source failed: {e}"))?;
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(SecretValue::from(
-        format!(
-            "{}-{}-{}-{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..32]
-        )
-        .as_str(),
-    ))
+    let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    Ok(SecretValue::from(uuid.hyphenated().to_string()))
 }
 
 /// A uniform random number below `n` (n > 0), by rejection: no modulo bias.

@@ -5,7 +5,6 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -152,20 +151,8 @@ pub fn keyward_in<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Output {
 }
 
 /// Runs `command` with `stdin` written to its standard input.
-pub fn with_stdin(mut command: Command, stdin: &[u8]) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn keyward");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write stdin");
-    child.wait_with_output().expect("wait for keyward")
+pub fn with_stdin(command: Command, stdin: &[u8]) -> Output {
+    keyward_test_support::output_with_stdin(command, stdin).expect("run keyward")
 }
 
 /// Waits for `child`; one that blocks (on a FIFO, say) is killed and fails the test instead of

@@ -88,19 +88,10 @@ fn rand_bytes(count: i64) -> FuncResult {
 
 /// A random (version 4, RFC 4122 variant) UUID in lower-case hex.
 fn uuidv4() -> FuncResult {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|_| "the system random source failed".to_owned())?;
-    b[6] = (b[6] & 0x0F) | 0x40;
-    b[8] = (b[8] & 0x3F) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(Value::from(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )))
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| "the system random source failed".to_owned())?;
+    let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    Ok(Value::from(uuid.hyphenated().to_string()))
 }
 
 /// goutils' `Shuffle`: the characters of `s` in a random order (Fisher-Yates).
