@@ -168,6 +168,28 @@ fn is_gcp_secret_name(value: &str) -> bool {
     matches!(parts.as_slice(), ["projects", p, "secrets", s, ..] if !p.is_empty() && !s.is_empty())
 }
 
+/// Whether `text` is only SSH public keys or `known_hosts` lines (`github.com ssh-ed25519
+/// AAAA…`, as a Flux deploy-key Secret carries): public, as a certificate is.
+pub fn is_public_ssh(text: &str) -> bool {
+    let is_key_type = |field: &str| {
+        ["ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-"]
+            .iter()
+            .any(|prefix| field.starts_with(prefix))
+    };
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .peekable();
+    lines.peek().is_some()
+        && lines.all(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields
+                .windows(2)
+                .any(|pair| is_key_type(pair[0]) && pair[1].starts_with("AAAA"))
+        })
+}
+
 /// Whether `text` is only public PEM material (certificates, public keys, CRLs, requests):
 /// a CA bundle in a Secret is not a secret value.
 pub fn is_public_pem(text: &str) -> bool {
@@ -232,6 +254,8 @@ const BENIGN_KEY_PARTS: &[&str] = &[
     "id_",
     "hash",
     "algorithm",
+    // `TSIG_SECRET_ALG: hmac-sha256` names the algorithm of a secret kept elsewhere.
+    "_alg",
     "label",
     "selector",
     "template",
@@ -342,13 +366,19 @@ const FILE_EXTENSIONS: &[&str] = &[
     "xml",
 ];
 
+/// A file name, or a relative path to one (`.taskfiles/Taskfile_secrets.yml`, as task
+/// runners include files under a `secrets:` key): segments of name characters, ending in a
+/// known extension. Base64 has no `.`, so a key or token does not end like this.
 fn is_file_name(v: &str) -> bool {
     v.rsplit_once('.').is_some_and(|(stem, extension)| {
         FILE_EXTENSIONS.contains(&extension)
             && !stem.is_empty()
-            && stem
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && stem.split('/').all(|segment| {
+                !segment.is_empty()
+                    && segment
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            })
     })
 }
 
@@ -433,6 +463,15 @@ mod tests {
     fn generic_gates_reject_names_paths_code_and_ids() {
         assert!(!generic_ok("secretName", "app-credentials"));
         assert!(!generic_ok("password_file", "/run/secrets/db"));
+        assert!(!generic_ok("secrets", ".taskfiles/Taskfile_secrets.yml"));
+        assert!(!generic_ok(
+            "EXTERNAL_DNS_RFC2136_TSIG_SECRET_ALG",
+            "hmac-sha256"
+        ));
+        assert!(!generic_ok(
+            "secrets",
+            ".taskfiles/ExternalSecrets/Taskfile.yaml"
+        ));
         assert!(!generic_ok("password", "os.environ.get"));
         assert!(!generic_ok("token", "0f8e2c1a-1b2c-4d5e-8f9a-0b1c2d3e4f5a"));
         assert!(!generic_ok("token", "lowercaseonlyword"));
@@ -489,6 +528,12 @@ mod tests {
         let key = "-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n";
         assert!(!is_public_pem(&format!("{cert}{key}")));
         assert!(!is_public_pem(SAMPLE));
+        let hosts = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n\
+                     github.com ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY=\n";
+        assert!(is_public_ssh(hosts));
+        assert!(is_public_ssh("ssh-rsa AAAAB3NzaC1yc2E= user@host"));
+        assert!(!is_public_ssh(&format!("{hosts}{SAMPLE}\n")));
+        assert!(!is_public_ssh(""));
     }
 
     #[test]

@@ -99,8 +99,10 @@ fn plain_value(raw: &Value, encoded: bool) -> Option<String> {
     } else {
         text
     };
-    // A CA bundle or certificate is public: the Secret's private keys are reported.
-    (!crate::filters::is_public_pem(&plain)).then_some(plain)
+    // A CA bundle, a certificate or `known_hosts` is public: the Secret's private keys are
+    // reported.
+    let public = crate::filters::is_public_pem(&plain) || crate::filters::is_public_ssh(&plain);
+    (!public).then_some(plain)
 }
 
 #[cfg(test)]

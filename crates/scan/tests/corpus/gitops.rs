@@ -64,7 +64,61 @@ pub fn cases() -> Vec<Case> {
     cases.extend(names());
     cases.extend(example_files());
     cases.extend(mistakes());
+    cases.extend(tooling());
     cases
+}
+
+/// What the tooling around a cluster commits that names secrets without holding one: task
+/// runner includes under `secrets:`, the algorithm of a TSIG key kept elsewhere, and the
+/// public `known_hosts` a Flux deploy-key Secret carries next to its templated private key
+/// (shapes seen in the history of a public home-ops repository, rewritten here).
+fn tooling() -> Vec<Case> {
+    vec![
+        case(
+            "Taskfile.yaml",
+            r#"version: "3"
+includes:
+  flux: .taskfiles/Flux/Taskfile.yaml
+  secrets: .taskfiles/ExternalSecrets/Taskfile.yaml
+  sops: .taskfiles/Sops/Taskfile_secrets.yml
+"#,
+        ),
+        case(
+            "kubernetes/apps/network/external-dns/bind/helmrelease.yaml",
+            r#"apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: external-dns-bind
+spec:
+  values:
+    env:
+      - name: EXTERNAL_DNS_RFC2136_TSIG_KEYNAME
+        value: kubernetes-key
+      - name: EXTERNAL_DNS_RFC2136_TSIG_SECRET_ALG
+        value: hmac-sha256
+    extraArgs:
+      EXTERNAL_DNS_RFC2136_TSIG_SECRET_ALG: hmac-sha512
+    envFrom:
+      - secretRef:
+          name: external-dns-bind-secret
+"#,
+        ),
+        case(
+            "kubernetes/bootstrap/flux/github-deploy-key.secret.yaml.j2",
+            r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: github-deploy-key
+  namespace: flux-system
+stringData:
+  identity: |
+    {{ ENV.FLUX_GITHUB_DEPLOY_KEY | indent(4) }}
+  known_hosts: |
+    github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5{b64:44}
+    github.com ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY{b64:120}
+"#,
+        ),
+    ]
 }
 
 /// Secret references as values: 1Password for `op inject` and `op run`, vals,
