@@ -2618,3 +2618,115 @@ async fn generators_give_new_values_on_every_refresh_on_a_real_apiserver() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workloads_that_opted_in_roll_out_when_their_secret_changes() {
+    let Some(kube) =
+        kube_with_eso_crds(&["externalsecrets", "secretstores", "clustersecretstores"]).await
+    else {
+        return;
+    };
+    let _controllers = kube
+        .start_workload_controllers()
+        .await
+        .expect("kube-controller-manager");
+    let cluster = Cluster::of(&kube).await;
+    cluster.namespace("apps").await;
+    cluster
+        .fake_store("fake", &[("db", "first")], json!({}))
+        .await;
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let operator = Operator::start(&kube, scratch.path());
+    cluster
+        .external_secret(
+            "apps",
+            "db",
+            json!({"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                   "target": {"name": "db"},
+                   "data": [{"secretKey": "password", "remoteRef": {"key": "db"}}]}),
+        )
+        .await;
+    cluster.wait_data("apps", "db", "password", "first").await;
+
+    // Three Deployments read the Secret; two opted in, as Reloader users opt in.
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(cluster.client.clone(), "apps");
+    for (name, annotations) in [
+        ("follower", json!({"reloader.stakater.com/auto": "true"})),
+        (
+            "named",
+            json!({"secret.reloader.stakater.com/reload": "other, db"}),
+        ),
+        ("bystander", json!({})),
+    ] {
+        let deployment = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "apps", "annotations": annotations},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "app", "image": "app:1",
+                                            "envFrom": [{"secretRef": {"name": "db"}}]}]}}}
+        }))
+        .expect("a Deployment");
+        deployments
+            .create(&PostParams::default(), &deployment)
+            .await
+            .expect("create the Deployment");
+    }
+    let replica_sets: Api<k8s_openapi::api::apps::v1::ReplicaSet> =
+        Api::namespaced(cluster.client.clone(), "apps");
+    let count = |app: &'static str| {
+        let replica_sets = replica_sets.clone();
+        async move {
+            replica_sets
+                .list(&kube::api::ListParams::default().labels(&format!("app={app}")))
+                .await
+                .map(|list| list.items.len())
+                .unwrap_or(0)
+        }
+    };
+    for app in ["follower", "named", "bystander"] {
+        wait_until("the first ReplicaSet", || async { count(app).await == 1 }).await;
+    }
+
+    // The store changes and the ExternalSecret is refreshed: the Secret changes, and the
+    // workloads that opted in roll out (a new ReplicaSet each); the other is left alone.
+    cluster
+        .fake_store("fake", &[("db", "second")], json!({}))
+        .await;
+    let started = Instant::now();
+    cluster.force_sync("apps", "db", "1").await;
+    cluster.wait_data("apps", "db", "password", "second").await;
+    for app in ["follower", "named"] {
+        wait_until("a new ReplicaSet", || async { count(app).await == 2 }).await;
+    }
+    eprintln!(
+        "from the refresh to both rolled-out Deployments: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let restarted_at = |deployment: &k8s_openapi::api::apps::v1::Deployment| {
+        deployment
+            .spec
+            .template
+            .metadata
+            .as_ref()
+            .and_then(|meta| meta.annotations.as_ref())
+            .and_then(|a| a.get("kubectl.kubernetes.io/restartedAt").cloned())
+    };
+    let follower = deployments.get("follower").await.expect("follower");
+    assert!(restarted_at(&follower).is_some());
+    let bystander = deployments.get("bystander").await.expect("bystander");
+    assert_eq!(
+        restarted_at(&bystander),
+        None,
+        "a workload without opt-in was restarted"
+    );
+    assert_eq!(count("bystander").await, 1);
+
+    // A refresh that changes nothing restarts nothing.
+    cluster.force_sync("apps", "db", "2").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let again = deployments.get("follower").await.expect("follower");
+    assert_eq!(restarted_at(&again), restarted_at(&follower));
+    assert_eq!(count("follower").await, 2);
+    drop(operator);
+}

@@ -22,6 +22,7 @@
 //! ```
 
 pub mod cluster_external_secret;
+pub mod consumers;
 pub mod crds;
 pub mod eso;
 pub mod external_secret;

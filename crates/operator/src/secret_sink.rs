@@ -174,12 +174,17 @@ impl SecretSink {
                 "could not update secret, target is immutable",
             ));
         }
+        let data_changed = existing.data != secret.data;
         let updated = self
             .api()
             .replace(&name, &params, &secret)
             .await
             .map_err(|e| api_error("updating", &name, &e))?;
         self.remember(updated);
+        if data_changed {
+            // The workloads that opted in follow the new data (crate::consumers).
+            crate::consumers::restart_readers(&self.client, &self.writer.namespace, &name).await;
+        }
         Ok(SecretAction::Updated)
     }
 

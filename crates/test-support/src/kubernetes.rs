@@ -266,6 +266,45 @@ impl Kubernetes {
         Ok(process)
     }
 
+    /// Starts kube-controller-manager against this API server with the Deployment and
+    /// ReplicaSet controllers (and the garbage collector), so that a Deployment really rolls
+    /// out: a changed pod template makes a new ReplicaSet. (No node runs its pods: they stay
+    /// pending, which a rollout's ReplicaSets do not need.) Dropping the process stops it.
+    pub async fn start_workload_controllers(&self) -> Result<PeerProcess, HarnessError> {
+        let binary = peer_path(Peer::KubeControllerManager)?;
+        let kubeconfig = self.kubeconfig_path.display().to_string();
+        let args = [
+            format!("--kubeconfig={kubeconfig}"),
+            "--controllers=deployment,replicaset,garbagecollector".to_owned(),
+            "--leader-elect=false".to_owned(),
+            "--secure-port=0".to_owned(),
+            "--use-service-account-credentials=false".to_owned(),
+            "--v=2".to_owned(),
+        ];
+        let log = self
+            .dir
+            .path()
+            .join("kube-controller-manager-workloads.log");
+        let mut process = PeerProcess::spawn(
+            "kube-controller-manager",
+            &binary,
+            &args,
+            self.dir.path(),
+            &[],
+            &log,
+        )?;
+        // Ready once the deployment controller has started (it logs its name as it starts).
+        until_ready(&mut process, APISERVER_READY, || {
+            let log = log.clone();
+            async move {
+                std::fs::read_to_string(&log)
+                    .is_ok_and(|text| text.to_ascii_lowercase().contains("deployment"))
+            }
+        })
+        .await?;
+        Ok(process)
+    }
+
     /// The apiserver and etcd processes (for log tails in failing tests).
     pub fn processes(&self) -> [&PeerProcess; 2] {
         [&self.apiserver, &self.etcd]
