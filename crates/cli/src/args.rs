@@ -54,6 +54,7 @@ Exit codes:
 #[command(
     name = "keyward",
     version,
+    long_version = env!("KEYWARD_LONG_VERSION"),
     about = ABOUT,
     long_about = LONG_ABOUT,
     after_long_help = AFTER_LONG_HELP,
