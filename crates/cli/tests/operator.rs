@@ -2647,24 +2647,46 @@ async fn workloads_that_opted_in_roll_out_when_their_secret_changes() {
         )
         .await;
     cluster.wait_data("apps", "db", "password", "first").await;
+    // An ExternalSecret that opts every reader of its Secret in, with keyward's annotation.
+    let es = object(
+        &cluster.es,
+        json!({"metadata": {"name": "api", "namespace": "apps",
+                            "annotations": {"keyward.io/restart-readers": "true"}},
+               "spec": {"secretStoreRef": {"name": "fake", "kind": "ClusterSecretStore"},
+                        "target": {"name": "api"},
+                        "data": [{"secretKey": "token", "remoteRef": {"key": "db"}}]}}),
+    );
+    cluster
+        .external_secrets("apps")
+        .create(&PostParams::default(), &es)
+        .await
+        .expect("ExternalSecret");
+    cluster.wait_data("apps", "api", "token", "first").await;
 
-    // Three Deployments read the Secret; two opted in, as Reloader users opt in.
+    // Three Deployments read the Secret db; two opted in, as Reloader users opt in. A fourth
+    // reads api, whose ExternalSecret opted its readers in.
     let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
         Api::namespaced(cluster.client.clone(), "apps");
-    for (name, annotations) in [
-        ("follower", json!({"reloader.stakater.com/auto": "true"})),
+    for (name, annotations, secret) in [
+        (
+            "follower",
+            json!({"reloader.stakater.com/auto": "true"}),
+            "db",
+        ),
         (
             "named",
             json!({"secret.reloader.stakater.com/reload": "other, db"}),
+            "db",
         ),
-        ("bystander", json!({})),
+        ("bystander", json!({}), "db"),
+        ("api-reader", json!({}), "api"),
     ] {
         let deployment = serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": "apps", "annotations": annotations},
             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {"containers": [{"name": "app", "image": "app:1",
-                                            "envFrom": [{"secretRef": {"name": "db"}}]}]}}}
+                                            "envFrom": [{"secretRef": {"name": secret}}]}]}}}
         }))
         .expect("a Deployment");
         deployments
@@ -2684,7 +2706,7 @@ async fn workloads_that_opted_in_roll_out_when_their_secret_changes() {
                 .unwrap_or(0)
         }
     };
-    for app in ["follower", "named", "bystander"] {
+    for app in ["follower", "named", "bystander", "api-reader"] {
         wait_until("the first ReplicaSet", || async { count(app).await == 1 }).await;
     }
 
@@ -2695,12 +2717,14 @@ async fn workloads_that_opted_in_roll_out_when_their_secret_changes() {
         .await;
     let started = Instant::now();
     cluster.force_sync("apps", "db", "1").await;
+    cluster.force_sync("apps", "api", "1").await;
     cluster.wait_data("apps", "db", "password", "second").await;
-    for app in ["follower", "named"] {
+    cluster.wait_data("apps", "api", "token", "second").await;
+    for app in ["follower", "named", "api-reader"] {
         wait_until("a new ReplicaSet", || async { count(app).await == 2 }).await;
     }
     eprintln!(
-        "from the refresh to both rolled-out Deployments: {:.1} s",
+        "from the refresh to the three rolled-out Deployments: {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let restarted_at = |deployment: &k8s_openapi::api::apps::v1::Deployment| {

@@ -9,7 +9,12 @@
 //! - `secret.reloader.stakater.com/reload: "a,b"`: restarted when one of the named Secrets
 //!   changes.
 //!
-//! A workload without them is left alone. Deployments, StatefulSets and DaemonSets of the
+//! Or on the ExternalSecret, for workloads that carry no annotation:
+//!
+//! - `keyward.io/restart-readers: "true"`: every workload whose pod template reads its target
+//!   Secret is restarted when the data changes.
+//!
+//! A workload without either is left alone. Deployments, StatefulSets and DaemonSets of the
 //! Secret's namespace are looked at; a failure to restart one is logged and never fails the
 //! sync that wrote the Secret.
 
@@ -23,19 +28,37 @@ use serde::de::DeserializeOwned;
 pub const AUTO: &str = "reloader.stakater.com/auto";
 /// Reloader's annotation naming the Secrets to follow.
 pub const RELOAD_SECRETS: &str = "secret.reloader.stakater.com/reload";
+/// keyward's opt-in on an ExternalSecret: restart every workload that reads its Secret.
+pub const RESTART_READERS: &str = "keyward.io/restart-readers";
 /// The pod template annotation `kubectl rollout restart` sets.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
-/// Restarts every opted-in workload of `namespace` that reads Secret `secret`; returns
-/// `Kind/name` of those restarted.
-pub async fn restart_readers(client: &kube::Client, namespace: &str, secret: &str) -> Vec<String> {
+/// Restarts every workload of `namespace` that reads Secret `secret` and opted in (or every
+/// one that reads it, when its ExternalSecret asks with `every_reader`); returns `Kind/name`
+/// of those restarted.
+pub async fn restart_readers(
+    client: &kube::Client,
+    namespace: &str,
+    secret: &str,
+    every_reader: bool,
+) -> Vec<String> {
+    let target = Target {
+        namespace,
+        secret,
+        every_reader,
+    };
     let mut restarted = Vec::new();
+    restarted.extend(restart_kind::<Deployment>(client, &target, pod_of_deployment).await);
+    restarted.extend(restart_kind::<StatefulSet>(client, &target, pod_of_stateful_set).await);
+    restarted.extend(restart_kind::<DaemonSet>(client, &target, pod_of_daemon_set).await);
     restarted
-        .extend(restart_kind::<Deployment>(client, namespace, secret, pod_of_deployment).await);
-    restarted
-        .extend(restart_kind::<StatefulSet>(client, namespace, secret, pod_of_stateful_set).await);
-    restarted.extend(restart_kind::<DaemonSet>(client, namespace, secret, pod_of_daemon_set).await);
-    restarted
+}
+
+/// The changed Secret, and whether its ExternalSecret opted every reader in.
+struct Target<'a> {
+    namespace: &'a str,
+    secret: &'a str,
+    every_reader: bool,
 }
 
 fn pod_of_deployment(workload: &Deployment) -> Option<&PodSpec> {
@@ -52,8 +75,7 @@ fn pod_of_daemon_set(workload: &DaemonSet) -> Option<&PodSpec> {
 
 async fn restart_kind<K>(
     client: &kube::Client,
-    namespace: &str,
-    secret: &str,
+    target: &Target<'_>,
     pod_of: fn(&K) -> Option<&PodSpec>,
 ) -> Vec<String>
 where
@@ -63,6 +85,7 @@ where
         + std::fmt::Debug,
     K::DynamicType: Default,
 {
+    let (namespace, secret) = (target.namespace, target.secret);
     let kind = K::kind(&K::DynamicType::default()).into_owned();
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     let workloads = match api.list(&ListParams::default()).await {
@@ -77,7 +100,12 @@ where
         .unwrap_or_default();
     let mut restarted = Vec::new();
     for workload in workloads {
-        if !follows(workload.annotations(), pod_of(&workload), secret) {
+        if !follows(
+            workload.annotations(),
+            pod_of(&workload),
+            secret,
+            target.every_reader,
+        ) {
             continue;
         }
         let name = workload.name_any();
@@ -98,17 +126,19 @@ where
     restarted
 }
 
-/// Whether a workload with `annotations` and pod spec `pod` opted in to follow `secret`.
+/// Whether a workload with `annotations` and pod spec `pod` follows `secret`: it names it, or
+/// it reads it and opted in (itself, or through the ExternalSecret: `every_reader`).
 fn follows(
     annotations: &std::collections::BTreeMap<String, String>,
     pod: Option<&PodSpec>,
     secret: &str,
+    every_reader: bool,
 ) -> bool {
     let named = annotations
         .get(RELOAD_SECRETS)
         .is_some_and(|list| list.split(',').any(|name| name.trim() == secret));
     let auto = annotations.get(AUTO).is_some_and(|value| value == "true");
-    named || (auto && pod.is_some_and(|pod| reads(pod, secret)))
+    named || ((auto || every_reader) && pod.is_some_and(|pod| reads(pod, secret)))
 }
 
 /// Whether a pod spec reads Secret `secret`: env `secretKeyRef`, `envFrom`, a secret volume
@@ -169,15 +199,23 @@ mod tests {
         );
         let auto = [(AUTO.to_owned(), "true".to_owned())].into();
         let none = Default::default();
-        assert!(follows(&auto, Some(&env_from), "db"));
-        assert!(follows(&auto, Some(&volume), "db"));
-        assert!(!follows(&auto, Some(&other), "db"));
+        assert!(follows(&auto, Some(&env_from), "db", false));
+        assert!(follows(&auto, Some(&volume), "db", false));
+        assert!(!follows(&auto, Some(&other), "db", false));
         assert!(
-            !follows(&none, Some(&env_from), "db"),
+            !follows(&none, Some(&env_from), "db", false),
             "no opt-in, no restart"
         );
+        assert!(
+            follows(&none, Some(&env_from), "db", true),
+            "the ExternalSecret opted its readers in"
+        );
+        assert!(
+            !follows(&none, Some(&other), "db", true),
+            "it does not read the Secret"
+        );
         let named = [(RELOAD_SECRETS.to_owned(), "api, db".to_owned())].into();
-        assert!(follows(&named, Some(&other), "db"));
-        assert!(!follows(&named, Some(&other), "cache"));
+        assert!(follows(&named, Some(&other), "db", false));
+        assert!(!follows(&named, Some(&other), "cache", false));
     }
 }

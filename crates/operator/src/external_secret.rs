@@ -162,6 +162,12 @@ pub async fn reconcile(
             name: name.clone(),
             namespace: namespace.clone(),
             uid: es.metadata.uid.clone().unwrap_or_default(),
+            restart_readers: es
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(crate::consumers::RESTART_READERS))
+                .is_some_and(|value| value == "true"),
         },
         ctx.fingerprint_key.clone(),
     );

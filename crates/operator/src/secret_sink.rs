@@ -66,6 +66,9 @@ pub struct Writer {
     pub namespace: String,
     /// Its uid, for the owner reference.
     pub uid: String,
+    /// Whether it asks for every workload that reads its Secret to be restarted when the
+    /// data changes (`keyward.io/restart-readers: "true"`, crate::consumers).
+    pub restart_readers: bool,
 }
 
 /// One ExternalSecret's target Secret.
@@ -183,7 +186,9 @@ impl SecretSink {
         self.remember(updated);
         if data_changed {
             // The workloads that opted in follow the new data (crate::consumers).
-            crate::consumers::restart_readers(&self.client, &self.writer.namespace, &name).await;
+            let every = self.writer.restart_readers;
+            crate::consumers::restart_readers(&self.client, &self.writer.namespace, &name, every)
+                .await;
         }
         Ok(SecretAction::Updated)
     }
