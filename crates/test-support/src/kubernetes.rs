@@ -232,38 +232,12 @@ impl Kubernetes {
     /// objects it should collect are installed: it discovers resources when it starts (and
     /// again every 30 s). Dropping the returned process stops it.
     pub async fn start_garbage_collector(&self) -> Result<PeerProcess, HarnessError> {
-        let binary = peer_path(Peer::KubeControllerManager)?;
-        let kubeconfig = self.kubeconfig_path.display().to_string();
-        let args = [
-            format!("--kubeconfig={kubeconfig}"),
-            "--controllers=garbagecollector".to_owned(),
-            "--leader-elect=false".to_owned(),
-            // Nothing to serve: no health port, so no delegated authentication either.
-            "--secure-port=0".to_owned(),
-            "--use-service-account-credentials=false".to_owned(),
-            "--v=1".to_owned(),
-        ];
-        let log = self.dir.path().join("kube-controller-manager.log");
-        let mut process = PeerProcess::spawn(
-            "kube-controller-manager",
-            &binary,
-            &args,
-            self.dir.path(),
-            &[],
-            &log,
-        )?;
         // Ready once the collector has synced its first view of the resources.
-        until_ready(&mut process, APISERVER_READY, || {
-            let log = log.clone();
-            async move {
-                std::fs::read_to_string(&log).is_ok_and(|text| {
-                    text.contains("synced garbage collector")
-                        || text.contains("Garbage collector: all resource monitors have synced")
-                })
-            }
+        self.start_controller_manager("garbagecollector", "1", |text| {
+            text.contains("synced garbage collector")
+                || text.contains("Garbage collector: all resource monitors have synced")
         })
-        .await?;
-        Ok(process)
+        .await
     }
 
     /// Starts kube-controller-manager against this API server with the Deployment and
@@ -271,20 +245,36 @@ impl Kubernetes {
     /// out: a changed pod template makes a new ReplicaSet. (No node runs its pods: they stay
     /// pending, which a rollout's ReplicaSets do not need.) Dropping the process stops it.
     pub async fn start_workload_controllers(&self) -> Result<PeerProcess, HarnessError> {
+        // Ready once the deployment controller has started (it logs its name as it starts).
+        self.start_controller_manager("deployment,replicaset,garbagecollector", "2", |text| {
+            text.to_ascii_lowercase().contains("deployment")
+        })
+        .await
+    }
+
+    /// kube-controller-manager running `controllers` at log level `verbosity`, ready when its
+    /// log satisfies `ready`. No leader election, no serving port (so no delegated
+    /// authentication either); its log is named after the controllers.
+    async fn start_controller_manager(
+        &self,
+        controllers: &str,
+        verbosity: &str,
+        ready: fn(&str) -> bool,
+    ) -> Result<PeerProcess, HarnessError> {
         let binary = peer_path(Peer::KubeControllerManager)?;
         let kubeconfig = self.kubeconfig_path.display().to_string();
         let args = [
             format!("--kubeconfig={kubeconfig}"),
-            "--controllers=deployment,replicaset,garbagecollector".to_owned(),
+            format!("--controllers={controllers}"),
             "--leader-elect=false".to_owned(),
             "--secure-port=0".to_owned(),
             "--use-service-account-credentials=false".to_owned(),
-            "--v=2".to_owned(),
+            format!("--v={verbosity}"),
         ];
-        let log = self
-            .dir
-            .path()
-            .join("kube-controller-manager-workloads.log");
+        let log = self.dir.path().join(format!(
+            "kube-controller-manager-{}.log",
+            controllers.replace(',', "-")
+        ));
         let mut process = PeerProcess::spawn(
             "kube-controller-manager",
             &binary,
@@ -293,13 +283,9 @@ impl Kubernetes {
             &[],
             &log,
         )?;
-        // Ready once the deployment controller has started (it logs its name as it starts).
         until_ready(&mut process, APISERVER_READY, || {
             let log = log.clone();
-            async move {
-                std::fs::read_to_string(&log)
-                    .is_ok_and(|text| text.to_ascii_lowercase().contains("deployment"))
-            }
+            async move { std::fs::read_to_string(&log).is_ok_and(|text| ready(&text)) }
         })
         .await?;
         Ok(process)
