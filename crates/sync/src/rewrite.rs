@@ -66,7 +66,7 @@ fn by_template(values: Values, text: &str) -> Result<Values, String> {
     let mut out = Values::new();
     for (key, value) in values {
         let data = keyward_template::Value::Map(BTreeMap::from([(
-            "value".to_owned(),
+            "value".into(),
             keyward_template::Value::from(key),
         )]));
         let renamed = template.render(&data).map_err(|e| e.to_string())?;

@@ -139,7 +139,7 @@ fn template_values(data: &BTreeMap<String, SecretValue>) -> Value {
         data.iter()
             .map(|(key, value)| {
                 (
-                    key.clone(),
+                    key.as_str().into(),
                     Value::from_bytes(value.expose_bytes().to_vec()),
                 )
             })

@@ -523,7 +523,7 @@ impl<'a> Exec<'a> {
                         self.error(pos, format!("{name} is not a method but has arguments"))
                     );
                 }
-                map.get(name)
+                map.get(name.as_bytes())
                     .map(Cow::Borrowed)
                     .ok_or_else(|| self.error(pos, format!("map has no entry for key {name:?}")))
             }

@@ -114,7 +114,7 @@ fn builtin_index(args: Vec<Value>) -> FuncResult {
                 Value::Int(i64::from(s.as_bytes()[i]))
             }
             Value::Map(mut m) => match index {
-                Value::String(key) => m.remove(&*key.to_text()).unwrap_or(Value::Nil),
+                Value::String(key) => m.remove(&key).unwrap_or(Value::Nil),
                 Value::Nil => return Err("value is nil; should be of type string".to_owned()),
                 other => {
                     return Err(format!(
@@ -125,7 +125,7 @@ fn builtin_index(args: Vec<Value>) -> FuncResult {
             },
             // An absent key of a `map[string]string` is the zero string.
             Value::StringMap(mut m) => match index {
-                Value::String(key) => m.remove(&*key.to_text()).unwrap_or_else(|| Value::from("")),
+                Value::String(key) => m.remove(&key).unwrap_or_else(|| Value::from("")),
                 Value::Nil => return Err("value is nil; should be of type string".to_owned()),
                 other => {
                     return Err(format!(

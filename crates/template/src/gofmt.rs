@@ -470,7 +470,7 @@ impl Spec {
                     if i > 0 {
                         out.push_str(separator);
                     }
-                    self.print_string(out, &Value::from(key.as_str()), key.as_bytes(), verb);
+                    self.print_string(out, &Value::String(key.clone()), key.as_bytes(), verb);
                     out.push(':');
                     self.print_value(out, item, verb);
                 }
@@ -1257,12 +1257,9 @@ mod tests {
     #[test]
     fn containers_print_like_go() {
         let map = Value::Map(
-            [
-                ("b".to_owned(), Value::Float(2.0)),
-                ("a".to_owned(), Value::Nil),
-            ]
-            .into_iter()
-            .collect(),
+            [("b".into(), Value::Float(2.0)), ("a".into(), Value::Nil)]
+                .into_iter()
+                .collect(),
         );
         assert_eq!(display(&map), "map[a:<nil> b:2]");
         assert_eq!(

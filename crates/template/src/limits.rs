@@ -16,6 +16,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::gostring::GoString;
 use crate::value::Value;
 
 /// A Secret's size limit: the default cap on every string, list and output.
@@ -228,7 +229,7 @@ fn shallow_weight(value: &Value) -> usize {
         Value::String(s) => s.len(),
         // A list or map counts once, and each element (and key) again below.
         Value::List(_) => 1,
-        Value::Map(map) | Value::StringMap(map) => 1 + map.keys().map(String::len).sum::<usize>(),
+        Value::Map(map) | Value::StringMap(map) => 1 + map.keys().map(GoString::len).sum::<usize>(),
         _ => 1,
     }
 }

@@ -32,13 +32,13 @@ pub enum Value {
     /// A Go `[]interface{}`.
     List(Vec<Value>),
     /// A Go `map[string]interface{}`; ordered, as Go prints and ranges maps by sorted key.
-    Map(BTreeMap<String, Value>),
+    Map(BTreeMap<GoString, Value>),
     /// A Go `map[string]string`: every value is a [`Value::String`]. This is the type of
     /// the data ESO hands a template (the fetched keys, [`Value::from_string_map`]) and of
     /// Sprig's `split` results. Go tells the two map types apart: `index` of an absent key
     /// gives `""` here (`<no value>` for the other), and the Sprig functions declared over
     /// `map[string]interface{}` (`keys`, `hasKey`, `get`, `pick`, `set`, …) refuse it.
-    StringMap(BTreeMap<String, Value>),
+    StringMap(BTreeMap<GoString, Value>),
     /// A Go `time.Time` (from `now`, `toDate`, `dateModify`).
     Time(Box<GoTime>),
     /// A Go `*semver.Version` (from `semver`); shared, as Go compares pointers with `eq`.
@@ -124,7 +124,7 @@ impl Value {
             }
             serde_json::Value::Object(map) => Value::Map(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .map(|(k, v)| (GoString::from(k.as_str()), Value::from_json(v)))
                     .collect(),
             ),
         }
@@ -140,7 +140,7 @@ impl Value {
             }
             serde_json::Value::Object(map) => Value::Map(
                 map.into_iter()
-                    .map(|(k, v)| (k, Value::from_json_owned(v)))
+                    .map(|(k, v)| (GoString::from(k), Value::from_json_owned(v)))
                     .collect(),
             ),
             scalar => Value::from_json(&scalar),
@@ -152,7 +152,7 @@ impl Value {
         Value::StringMap(
             entries
                 .into_iter()
-                .map(|(k, v)| (k.to_owned(), Value::from(v)))
+                .map(|(k, v)| (GoString::from(k), Value::from(v)))
                 .collect(),
         )
     }
@@ -291,8 +291,11 @@ mod tests {
         let Value::Map(map) = value else {
             panic!("not a map")
         };
-        assert_eq!(map["n"], Value::Float(1.0));
-        assert_eq!(map["l"], Value::List(vec![Value::Bool(true), Value::Nil]));
+        assert_eq!(map[b"n".as_slice()], Value::Float(1.0));
+        assert_eq!(
+            map[b"l".as_slice()],
+            Value::List(vec![Value::Bool(true), Value::Nil])
+        );
     }
 
     #[test]

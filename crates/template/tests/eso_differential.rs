@@ -43,7 +43,7 @@ fn base64(bytes: &[u8]) -> String {
 fn eso_typed(data: &BTreeMap<String, Vec<u8>>) -> Value {
     Value::StringMap(
         data.iter()
-            .map(|(k, v)| (k.clone(), Value::from_bytes(v.clone())))
+            .map(|(k, v)| (k.as_str().into(), Value::from_bytes(v.clone())))
             .collect(),
     )
 }
@@ -301,18 +301,6 @@ fn binary_values_pass_through_like_eso() {
     report_against_ratchet(&disagreements, KNOWN_BINARY_DISAGREEMENTS);
 }
 
-/// Binary `dict` keys and `urlParse` of binary values, where keyward still reads the bytes
-/// as text (tests/corpus/binary.rs says why).
-#[test]
-fn binary_values_in_map_keys_and_urls_against_their_ratchet() {
-    let (compared, errors, disagreements) = compare_binary(crate::corpus::binary::open_cases());
-    eprintln!(
-        "differential (ESO pkg/template/v2, binary map keys and URLs): {compared} cases compared ({errors} of them errors in ESO), {} disagreements",
-        disagreements.len()
-    );
-    report_against_ratchet(&disagreements, KNOWN_OPEN_BINARY_DISAGREEMENTS);
-}
-
 fn compare_binary(cases: Vec<BinaryCase>) -> (usize, usize, Vec<String>) {
     let cases: Vec<NamedCase> = cases
         .into_iter()
@@ -328,13 +316,10 @@ fn compare_binary(cases: Vec<BinaryCase>) -> (usize, usize, Vec<String>) {
 }
 
 /// Disagreements with ESO still open: none since issue 13 item 2 (ESO's `map[string]string`
-/// typing, byte strings end to end, `fromYaml` as go-yaml v2 reads YAML 1.1). A ratchet that
-/// may only fall: any new disagreement fails the test.
+/// typing, byte strings end to end, map keys and URLs included, `fromYaml` as go-yaml v2
+/// reads YAML 1.1). A ratchet that may only fall: any new disagreement fails the test.
 const KNOWN_CORPUS_DISAGREEMENTS: usize = 0;
 const KNOWN_BINARY_DISAGREEMENTS: usize = 0;
-/// Binary `dict` keys (Go's map keys are byte strings, keyward's `Value::Map` keys text) and
-/// `urlParse` of binary values: open, a ratchet of its own that may only fall.
-const KNOWN_OPEN_BINARY_DISAGREEMENTS: usize = 33;
 
 fn report_against_ratchet(disagreements: &[String], known: usize) {
     if std::env::var_os("KEYWARD_DIFF_SHOW").is_some() {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{is_empty, strval, to_int64};
 use crate::gostring::GoString;
-use crate::registry::{FuncMap, FuncResult, Param, int_at, text_at};
+use crate::registry::{FuncMap, FuncResult, Param, bytes_at, int_at};
 use crate::value::Value;
 
 use Param::{Any, Int, Map, Str};
@@ -27,11 +27,7 @@ fn as_list(v: &Value, what: &str) -> Result<Vec<Value>, String> {
 
 /// A map key made of a Go string. keyward's map keys are text: the bytes that are not
 /// UTF-8 in a key built from binary data (`dict (b64dec …) 1`) are read as U+FFFD.
-fn map_key(key: &GoString) -> String {
-    key.to_text().into_owned()
-}
-
-fn as_map(v: &Value) -> BTreeMap<String, Value> {
+fn as_map(v: &Value) -> BTreeMap<GoString, Value> {
     match v {
         Value::Map(m) => m.clone(),
         _ => BTreeMap::new(),
@@ -193,7 +189,7 @@ fn register_dicts(map: &mut FuncMap) {
         let mut out = BTreeMap::new();
         for pair in a.chunks(2) {
             out.insert(
-                map_key(&strval(&pair[0])),
+                strval(&pair[0]),
                 pair.get(1).cloned().unwrap_or(Value::from("")),
             );
         }
@@ -201,7 +197,7 @@ fn register_dicts(map: &mut FuncMap) {
     });
     map.add("get", &[Map, Str], None, |a| {
         Ok(as_map(&a[0])
-            .remove(&*text_at(&a, 1))
+            .remove(bytes_at(&a, 1))
             .unwrap_or(Value::from("")))
     });
     map.add("set", &[Map, Str, Any], None, |a| {
@@ -209,19 +205,19 @@ fn register_dicts(map: &mut FuncMap) {
             return Err("assignment to entry in nil map".to_owned());
         }
         let mut m = as_map(&a[0]);
-        m.insert(text_at(&a, 1).into_owned(), a[2].clone());
+        m.insert(GoString::from(bytes_at(&a, 1)), a[2].clone());
         Ok(Value::Map(m))
     });
     map.add("unset", &[Map, Str], None, |a| {
         let mut m = as_map(&a[0]);
-        m.remove(&*text_at(&a, 1));
+        m.remove(bytes_at(&a, 1));
         Ok(Value::Map(m))
     });
     map.add("hasKey", &[Map, Str], None, |a| {
-        Ok(Value::Bool(as_map(&a[0]).contains_key(&*text_at(&a, 1))))
+        Ok(Value::Bool(as_map(&a[0]).contains_key(bytes_at(&a, 1))))
     });
     map.add("pluck", &[Str], Some(Map), |a| {
-        let key = &*text_at(&a, 0);
+        let key = bytes_at(&a, 0);
         list(
             a[1..]
                 .iter()
@@ -232,7 +228,7 @@ fn register_dicts(map: &mut FuncMap) {
     map.add("keys", &[], Some(Map), |a| {
         let mut keys: Vec<Value> = Vec::new();
         for d in &a {
-            keys.extend(as_map(d).into_keys().map(Value::from));
+            keys.extend(as_map(d).into_keys().map(Value::String));
         }
         list(keys)
     });
@@ -244,7 +240,7 @@ fn register_dicts(map: &mut FuncMap) {
         let picked = a[1..]
             .iter()
             .filter_map(|k| match k {
-                Value::String(k) => source.remove_entry(&*k.to_text()),
+                Value::String(k) => source.remove_entry(k),
                 _ => None,
             })
             .collect();
@@ -254,7 +250,7 @@ fn register_dicts(map: &mut FuncMap) {
         let mut m = as_map(&a[0]);
         for k in &a[1..] {
             if let Value::String(k) = k {
-                m.remove(&*k.to_text());
+                m.remove(k);
             }
         }
         Ok(Value::Map(m))
@@ -271,7 +267,11 @@ fn register_dicts(map: &mut FuncMap) {
 /// mergo's deep merge: maps merge recursively; other values fill only empty destinations
 /// (or always, when overwriting with a non-empty source). A nil source value is copied only
 /// when overwriting, even over a missing key (mergo skips nil interfaces otherwise).
-fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, overwrite: bool) {
+fn merge_into(
+    dst: &mut BTreeMap<GoString, Value>,
+    src: &BTreeMap<GoString, Value>,
+    overwrite: bool,
+) {
     for (key, value) in src {
         if *value == Value::Nil {
             if overwrite {
@@ -330,7 +330,7 @@ fn dig(a: Vec<Value>) -> FuncResult {
         }
     }
     for (i, key) in names.into_iter().enumerate() {
-        let Some(step) = current.remove(&*key.to_text()) else {
+        let Some(step) = current.remove(key) else {
             return Ok(default.clone());
         };
         if i == keys.len() - 1 {

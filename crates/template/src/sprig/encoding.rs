@@ -405,10 +405,10 @@ mod tests {
         let v = Value::Map(
             [
                 (
-                    "b".to_owned(),
+                    "b".into(),
                     Value::List(vec![Value::Float(1e21), Value::Float(0.5)]),
                 ),
-                ("a".to_owned(), Value::from("<&>")),
+                ("a".into(), Value::from("<&>")),
             ]
             .into_iter()
             .collect(),

@@ -61,7 +61,7 @@ pub(crate) fn from_yaml(bytes: &[u8]) -> Result<Value, String> {
                     _ => "number",
                 };
                 map.insert(
-                    "Error".to_owned(),
+                    "Error".into(),
                     Value::from(format!(
                         "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"
                     )),
@@ -72,7 +72,7 @@ pub(crate) fn from_yaml(bytes: &[u8]) -> Result<Value, String> {
         Err(Failure::Limit(message)) => return Err(message),
         Err(Failure::Convert(message)) => {
             map.insert(
-                "Error".to_owned(),
+                "Error".into(),
                 Value::from(format!("error converting YAML to JSON: {message}")),
             );
         }
@@ -861,9 +861,9 @@ fn to_json_value(go: Go) -> Result<Value, Failure> {
 
 /// A map key as sigs.k8s.io/yaml writes it; `Err` with Go's `%s` of the key's type for the
 /// keys it refuses.
-fn json_key(key: &Go) -> Result<String, &'static str> {
-    Ok(match key {
-        Go::Str(s) => s.to_text().into_owned(),
+fn json_key(key: &Go) -> Result<GoString, &'static str> {
+    Ok(GoString::from(match key {
+        Go::Str(s) => return Ok(s.clone()),
         Go::Int(i) => i.to_string(),
         Go::Float(f) => match format_float32_shortest(*f).as_str() {
             "+Inf" => ".inf".to_owned(),
@@ -877,7 +877,7 @@ fn json_key(key: &Go) -> Result<String, &'static str> {
         // go-yaml refuses list and map keys before.
         Go::Seq(_) => return Err("[]interface {}"),
         Go::Map(_) => return Err("map[interface {}]interface {}"),
-    })
+    }))
 }
 
 /// sigs.k8s.io/yaml's message for a refused key, with Go's `%+#v` of the key and value.
@@ -983,12 +983,12 @@ mod tests {
         let Value::Map(map) = decoded("a: yes\nb: Off\nc: 'on'\nd: y\ne: NO\nf: ~\n") else {
             panic!("a map");
         };
-        assert_eq!(map["a"], Value::Bool(true));
-        assert_eq!(map["b"], Value::Bool(false));
-        assert_eq!(map["c"], Value::from("on"));
-        assert_eq!(map["d"], Value::Bool(true));
-        assert_eq!(map["e"], Value::Bool(false));
-        assert_eq!(map["f"], Value::Nil);
+        assert_eq!(map[b"a".as_slice()], Value::Bool(true));
+        assert_eq!(map[b"b".as_slice()], Value::Bool(false));
+        assert_eq!(map[b"c".as_slice()], Value::from("on"));
+        assert_eq!(map[b"d".as_slice()], Value::Bool(true));
+        assert_eq!(map[b"e".as_slice()], Value::Bool(false));
+        assert_eq!(map[b"f".as_slice()], Value::Nil);
     }
 
     #[test]
@@ -998,21 +998,21 @@ mod tests {
         else {
             panic!("a map");
         };
-        assert_eq!(map["o"], Value::Float(10.0));
-        assert_eq!(map["b"], Value::Float(5.0));
-        assert_eq!(map["u"], Value::Float(1000.0));
-        assert_eq!(map["h"], Value::Float(31.0));
-        assert_eq!(map["nine"], Value::Float(9.0));
+        assert_eq!(map[b"o".as_slice()], Value::Float(10.0));
+        assert_eq!(map[b"b".as_slice()], Value::Float(5.0));
+        assert_eq!(map[b"u".as_slice()], Value::Float(1000.0));
+        assert_eq!(map[b"h".as_slice()], Value::Float(31.0));
+        assert_eq!(map[b"nine".as_slice()], Value::Float(9.0));
         // An unquoted `n` is false, as a key too.
-        assert_eq!(map["false"], Value::from("key"));
-        assert_eq!(map["f"], Value::Float(1.5));
-        assert_eq!(map["big"], Value::from("1e400"));
+        assert_eq!(map[b"false".as_slice()], Value::from("key"));
+        assert_eq!(map[b"f".as_slice()], Value::Float(1.5));
+        assert_eq!(map[b"big".as_slice()], Value::from("1e400"));
     }
 
     #[test]
     fn reader_errors_are_go_yamls() {
         let error = |bytes: &[u8]| match from_yaml(bytes) {
-            Ok(Value::Map(map)) => map.get("Error").cloned(),
+            Ok(Value::Map(map)) => map.get(b"Error".as_slice()).cloned(),
             _ => None,
         };
         assert_eq!(
@@ -1040,7 +1040,7 @@ mod tests {
         let Value::Map(map) = decoded("a: [") else {
             panic!("fromYaml returns a map");
         };
-        assert!(map.contains_key("Error"));
+        assert!(map.contains_key(b"Error".as_slice()));
     }
 
     #[test]

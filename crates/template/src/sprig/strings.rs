@@ -613,10 +613,10 @@ fn slice_list(items: Vec<&[u8]>) -> Value {
 
 /// Sprig's `split` and `splitn` results: a `map[string]string` of `_0`, `_1`, ….
 fn indexed_map(parts: Vec<&[u8]>) -> Value {
-    let map: BTreeMap<String, Value> = parts
+    let map: BTreeMap<GoString, Value> = parts
         .into_iter()
         .enumerate()
-        .map(|(i, p)| (format!("_{i}"), Value::from_slice(p)))
+        .map(|(i, p)| (GoString::from(format!("_{i}")), Value::from_slice(p)))
         .collect();
     Value::StringMap(map)
 }

@@ -66,7 +66,9 @@ fn readable(v: &Value) -> bool {
     match v {
         Value::String(s) => ok(&s.to_text()),
         Value::List(items) => items.iter().all(readable),
-        Value::Map(m) | Value::StringMap(m) => m.iter().all(|(k, v)| ok(k) && readable(v)),
+        Value::Map(m) | Value::StringMap(m) => {
+            m.iter().all(|(k, v)| ok(&k.to_text()) && readable(v))
+        }
         _ => true,
     }
 }
@@ -135,10 +137,10 @@ impl Emitter {
             // sigs.k8s.io/yaml goes through JSON, so a struct becomes a mapping of its
             // fields by sorted name.
             Value::Struct(st) => {
-                let fields: std::collections::BTreeMap<String, Value> = st
+                let fields: std::collections::BTreeMap<GoString, Value> = st
                     .fields
                     .iter()
-                    .map(|(name, v)| ((*name).to_owned(), v.clone()))
+                    .map(|(name, v)| (GoString::from(*name), v.clone()))
                     .collect();
                 self.node(&Value::Map(fields), indent, ctx)
             }
@@ -150,25 +152,25 @@ impl Emitter {
         self.write_indicator(close, false, false, false);
     }
 
-    fn mapping(&mut self, m: &std::collections::BTreeMap<String, Value>, indent: i32) {
+    fn mapping(&mut self, m: &std::collections::BTreeMap<GoString, Value>, indent: i32) {
         let indent = if indent < 0 { 0 } else { indent + BEST_INDENT };
-        let mut keys: Vec<&String> = m.keys().collect();
-        keys.sort_by(|a, b| natural_order(a, b));
-        for key in keys {
+        // json.Marshal first: each invalid byte of a key becomes U+FFFD.
+        let mut entries: Vec<(std::borrow::Cow<'_, str>, &Value)> =
+            m.iter().map(|(k, v)| (k.to_text(), v)).collect();
+        entries.sort_by(|(a, _), (b, _)| natural_order(a, b));
+        for (key, value) in entries {
             self.write_indent(indent);
             let simple = key.len() <= MAX_SIMPLE_KEY && !key.chars().any(is_break);
             if simple {
-                self.string(key, indent, Context::SimpleKey);
+                self.string(&key, indent, Context::SimpleKey);
                 self.write_indicator(":", false, false, false);
             } else {
                 self.write_indicator("?", true, false, true);
-                self.string(key, indent, Context::ComplexKey);
+                self.string(&key, indent, Context::ComplexKey);
                 self.write_indent(indent);
                 self.write_indicator(":", true, false, true);
             }
-            if let Some(v) = m.get(key) {
-                self.node(v, indent, Context::MappingValue);
-            }
+            self.node(value, indent, Context::MappingValue);
         }
     }
 
