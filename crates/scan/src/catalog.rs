@@ -639,7 +639,7 @@ pub static DETECTORS: &[DetectorSpec] = &[
     // ---- Generic, gated by context and entropy ----
     d("generic-secret-assignment", "generic", Medium, "Password, secret or token assigned a literal value",
         &["pass", "pwd", "secret", "token", "key", "credential"],
-        r#"(?i)(?:^|[^A-Za-z0-9_.-])(?P<k>[A-Za-z0-9_.-]*(?:password|passwd|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?)[A-Za-z0-9_.-]*)["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?(?P<s>[^\s"'`,;\\]{8,128})(?:$|[\s"'`,;\\])"#,
+        r#"(?i)(?:^|[^A-Za-z0-9_.-])(?P<k>[A-Za-z0-9_.-]*(?:password|passwd|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|licen[cs]e[_.-]?key|credentials?)[A-Za-z0-9_.-]*)["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?(?P<s>[^\s"'`,;\\]{8,128})(?:$|[\s"'`,;\\])"#,
         "db_password = \"{an:14}!\"", "db_password = \"${DB_PASSWORD}\"")
         .entropy(3.0).check(Check::Generic),
 ];

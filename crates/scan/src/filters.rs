@@ -253,6 +253,8 @@ const BENIGN_KEY_PARTS: &[&str] = &[
     "required",
     "id_",
     "hash",
+    "checksum",
+    "digest",
     "algorithm",
     // `TSIG_SECRET_ALG: hmac-sha256` names the algorithm of a secret kept elsewhere.
     "_alg",
@@ -279,8 +281,7 @@ pub fn generic_ok(key: &str, value: &str) -> bool {
     let disqualified = looks_like_code(v)
         || v.parse::<f64>().is_ok()
         || looks_like_path(v)
-        || is_uuid(v)
-        || is_git_sha(v)
+        || ((is_uuid(v) || is_git_sha(v)) && !names_a_bearer_credential(&key))
         || v.contains(['{', '}']);
     !disqualified && has_digit_or_symbol && character_classes(v) >= 2
 }
@@ -382,6 +383,19 @@ fn is_file_name(v: &str) -> bool {
     })
 }
 
+/// Whether `key` (lower case) names a credential that its value grants by itself: a UUID or
+/// 40 hex digits under such a key is a token (a classic GitHub token, a Traefik Pilot token,
+/// a Vault AppRole `secret_id`), where under any other key it is an ID or a Git SHA. An ID of
+/// a token (`token_id`, a Vault accessor) names it without granting it.
+fn names_a_bearer_credential(key: &str) -> bool {
+    const BEARER: &[&str] = &[
+        "token", "secret", "password", "passwd", "apikey", "api_key", "api-key", "license",
+        "licence",
+    ];
+    let names_an_id = key.ends_with("id") && !key.contains("secret");
+    BEARER.iter().any(|part| key.contains(part)) && !names_an_id
+}
+
 /// `8-4-4-4-12` hexadecimal.
 pub fn is_uuid(v: &str) -> bool {
     let parts: Vec<&str> = v.split('-').collect();
@@ -460,6 +474,20 @@ mod tests {
     }
 
     #[test]
+    fn uuids_and_40_hex_under_a_bearer_credential_key_are_tokens() {
+        assert!(generic_ok("token", "0f8e2c1a-1b2c-4d5e-8f9a-0b1c2d3e4f5a"));
+        assert!(generic_ok(
+            "secret_id",
+            "0f8e2c1a-1b2c-4d5e-8f9a-0b1c2d3e4f5a"
+        ));
+        assert!(generic_ok(
+            "GITHUB_TOKEN",
+            "0f8e2c1a1b2c4d5e8f9a0b1c2d3e4f5a01234567"
+        ));
+        assert!(generic_ok("GEOIPUPDATE_LICENSE_KEY", "Qx3cTq9Lm2Vw7Rz1"));
+    }
+
+    #[test]
     fn generic_gates_reject_names_paths_code_and_ids() {
         assert!(!generic_ok("secretName", "app-credentials"));
         assert!(!generic_ok("password_file", "/run/secrets/db"));
@@ -473,7 +501,18 @@ mod tests {
             ".taskfiles/ExternalSecrets/Taskfile.yaml"
         ));
         assert!(!generic_ok("password", "os.environ.get"));
-        assert!(!generic_ok("token", "0f8e2c1a-1b2c-4d5e-8f9a-0b1c2d3e4f5a"));
+        assert!(!generic_ok(
+            "token_id",
+            "0f8e2c1a-1b2c-4d5e-8f9a-0b1c2d3e4f5a"
+        ));
+        assert!(!generic_ok(
+            "cache_key",
+            "0f8e2c1a-1b2c-4d5e-8f9a-0b1c2d3e4f5a"
+        ));
+        assert!(!generic_ok(
+            "secretsChecksum",
+            "0f8e2c1a1b2c4d5e8f9a0b1c2d3e4f5a01234567"
+        ));
         assert!(!generic_ok("token", "lowercaseonlyword"));
         assert!(!generic_ok("K8S_SECRET", "PolicyRule"));
         assert!(!generic_ok("existingSecret", "db-credentials"));

@@ -74,6 +74,28 @@ pub fn cases() -> Vec<Case> {
 /// (shapes seen in the history of a public home-ops repository, rewritten here).
 fn tooling() -> Vec<Case> {
     vec![
+        // Git SHAs and IDs under keys that name no credential stay quiet, and so do token
+        // *IDs* (a Vault accessor names a token, it does not grant one).
+        case(
+            "kubernetes/apps/default/renovate/helmrelease.yaml",
+            r#"apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: renovate
+  annotations:
+    commit: {hex:40}
+spec:
+  chart:
+    spec:
+      version: 39.0.0
+  values:
+    cache_key: {hex:8}-{hex:4}-{hex:4}-{hex:4}-{hex:12}
+    uid: {hex:8}-{hex:4}-{hex:4}-{hex:4}-{hex:12}
+    token_id: {hex:8}-{hex:4}-{hex:4}-{hex:4}-{hex:12}
+    source_revision: main@sha1:{hex:40}
+    secretsChecksum: {hex:40}
+"#,
+        ),
         case(
             "Taskfile.yaml",
             r#"version: "3"
@@ -662,6 +684,50 @@ spec:
 "#
             .replace("{x}", "")
             .as_str(),
+        ),
+        // A classic 40-hex GitHub token in a how-to, a UUID token left in a commented-out
+        // value, a licence key in a comment: shapes a Git SHA or an ID also has, found here
+        // because the key names a credential.
+        case(
+            "docs/flux.md",
+            r#"# Bootstrap Flux
+
+```sh
+⟦export GITHUB_TOKEN={hex:40}⟧
+flux bootstrap github --owner=me --repository=home-ops --path=cluster/base
+```
+"#,
+        ),
+        case(
+            "cluster/apps/networking/traefik/helm-release.yaml",
+            r#"apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: traefik
+spec:
+  values:
+    pilot:
+      enabled: false
+      ⟦# token: "{hex:8}-{hex:4}-{hex:4}-{hex:4}-{hex:12}"⟧
+"#,
+        ),
+        case(
+            "kubernetes/apps/monitoring/vector/aggregator/externalsecret.yaml",
+            r#"apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: vector-aggregator
+spec:
+  target:
+    template:
+      data:
+        ⟦# GEOIPUPDATE_ACCOUNT_ID, GEOIPUPDATE_LICENSE_KEY: {an:16}⟧
+        GEOIPUPDATE_ACCOUNT_ID: "{{ .GEOIPUPDATE_ACCOUNT_ID }}"
+        GEOIPUPDATE_LICENSE_KEY: "{{ .GEOIPUPDATE_LICENSE_KEY }}"
+  dataFrom:
+    - extract:
+        key: maxmind
+"#,
         ),
     ]
 }
