@@ -110,6 +110,9 @@ pub enum Command {
     /// Project ExternalSecrets onto this host as files.
     Sync(crate::commands::sync::SyncArgs),
 
+    /// Rotate a secret at its source; the projection and its consumers follow.
+    Rotate(crate::commands::rotate::RotateArgs),
+
     /// Run the Kubernetes operator: ExternalSecrets pulled into Secrets, as ESO does.
     Operator(crate::commands::operator::OperatorArgs),
 

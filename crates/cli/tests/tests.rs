@@ -15,6 +15,7 @@ mod hostile_scan;
 mod hostile_sync;
 mod hostile_template;
 mod operator;
+mod rotate;
 mod scan;
 mod sync;
 mod sync_azurekv;

@@ -34,7 +34,7 @@ use keyward_api::{
     StoreRef,
 };
 use keyward_core::SecretValue;
-use keyward_providers::{Fetched, Provider, ProviderError, ProviderErrorKind};
+use keyward_providers::{Provider, ProviderError, push};
 use keyward_sync::StoreLookup;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -387,7 +387,7 @@ async fn push_secret(
             let value = value_of(secret, entry)?;
             let remote = &entry.match_.remote_ref;
             let exists = if if_not_exists {
-                remote_value(provider.as_ref(), &remote.remote_key)
+                push::remote_object(provider.as_ref(), &remote.remote_key)
                     .await
                     .map_err(|e| write_failed(remote, store, &e))?
                     .is_some()
@@ -487,32 +487,6 @@ pub fn reverse_unicode(key: &str) -> String {
     out
 }
 
-/// What the store holds at `key` as a JSON object (a missing key: `None`).
-async fn remote_value(
-    provider: &dyn Provider,
-    key: &str,
-) -> Result<Option<serde_json::Map<String, serde_json::Value>>, ProviderError> {
-    let fetched = match provider.fetch(key, None).await {
-        Ok(fetched) => fetched,
-        Err(error) if error.kind == ProviderErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error),
-    };
-    let bytes = match &fetched {
-        Fetched::Value(value) | Fetched::Document(value) => value.expose_bytes().to_vec(),
-        Fetched::Map(map) => {
-            let strings: BTreeMap<&String, String> = map
-                .iter()
-                .map(|(k, v)| (k, String::from_utf8_lossy(v.expose_bytes()).into_owned()))
-                .collect();
-            serde_json::to_vec(&strings).unwrap_or_default()
-        }
-    };
-    Ok(Some(
-        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes)
-            .unwrap_or_default(),
-    ))
-}
-
 /// Pushes one entry: the value itself, or the stored JSON object with `property` set.
 async fn push_one(
     provider: &dyn Provider,
@@ -520,40 +494,26 @@ async fn push_one(
     value: &SecretValue,
 ) -> Result<(), ProviderError> {
     let remote = &entry.match_.remote_ref;
-    let metadata = entry.metadata.as_ref();
-    let Some(property) = remote.property.as_deref().filter(|p| !p.is_empty()) else {
-        return provider.push(&remote.remote_key, value, metadata).await;
-    };
-    let mut object = remote_value(provider, &remote.remote_key)
-        .await?
-        .unwrap_or_default();
-    object.insert(
-        property.to_owned(),
-        serde_json::Value::String(String::from_utf8_lossy(value.expose_bytes()).into_owned()),
-    );
-    let merged = SecretValue::new(serde_json::to_vec(&object).unwrap_or_default());
-    provider.push(&remote.remote_key, &merged, metadata).await
+    push::write_entry(
+        provider,
+        &remote.remote_key,
+        remote.property.as_deref(),
+        value,
+        entry.metadata.as_ref(),
+    )
+    .await
 }
 
 /// Deletes one pushed entry: the key, or only its property (the key goes with its last one).
 async fn delete_one(provider: &dyn Provider, entry: &PushSecretData) -> Result<(), ProviderError> {
     let remote = &entry.match_.remote_ref;
-    let Some(property) = remote.property.as_deref().filter(|p| !p.is_empty()) else {
-        return provider.delete(&remote.remote_key).await;
-    };
-    let Some(mut object) = remote_value(provider, &remote.remote_key).await? else {
-        return Ok(());
-    };
-    if object.remove(property).is_none() {
-        return Ok(());
-    }
-    if object.is_empty() {
-        return provider.delete(&remote.remote_key).await;
-    }
-    let rest = SecretValue::new(serde_json::to_vec(&object).unwrap_or_default());
-    provider
-        .push(&remote.remote_key, &rest, entry.metadata.as_ref())
-        .await
+    push::delete_entry(
+        provider,
+        &remote.remote_key,
+        remote.property.as_deref(),
+        entry.metadata.as_ref(),
+    )
+    .await
 }
 
 /// `Kind/name` back to a store reference.

@@ -706,4 +706,29 @@ impl Provider for AwsProvider {
             }
         }
     }
+
+    /// Tags the secret `managed-by=keyward` (replacing another `managed-by` value).
+    async fn adopt(&self, key: &str) -> Result<(), ProviderError> {
+        let name = self.full_key(key);
+        if self.existing_tags(key, &name).await?.is_none() {
+            return Err(self.error(
+                ProviderErrorKind::NotFound,
+                Some(key),
+                "the secret does not exist",
+            ));
+        }
+        let tag = aws_sdk_secretsmanager::types::Tag::builder()
+            .key(MANAGED_BY)
+            .value("keyward")
+            .build();
+        let client = self.client().await?;
+        client
+            .tag_resource()
+            .secret_id(&name)
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| self.classify(&e, Some(key)))?;
+        Ok(())
+    }
 }

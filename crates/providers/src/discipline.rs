@@ -391,6 +391,12 @@ impl<P: Provider> Provider for Disciplined<P> {
         self.forget(key);
         result
     }
+
+    async fn adopt(&self, key: &str) -> Result<(), ProviderError> {
+        let result = self.call("TagSecret", || self.inner.adopt(key)).await;
+        self.forget(key);
+        result
+    }
 }
 
 #[cfg(test)]

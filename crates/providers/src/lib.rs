@@ -34,6 +34,7 @@ pub mod fake;
 pub mod kubernetes;
 pub mod local;
 mod provider;
+pub mod push;
 mod raw_json;
 pub mod registry;
 pub mod value;

@@ -195,6 +195,18 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
         Err(unsupported(self.store(), key, "delete"))
     }
+
+    /// Marks the existing `key` as managed by keyward (the store's `managed-by=keyward` tag or
+    /// custom metadata, the others kept), so that [`Provider::push`] may write it: what
+    /// `keyward rotate --force` does to take over a key that a person created. A missing key
+    /// is a [`crate::ProviderErrorKind::NotFound`] error.
+    async fn adopt(&self, key: &str) -> Result<(), ProviderError> {
+        Err(unsupported(
+            self.store(),
+            key,
+            "taking over a key (--force)",
+        ))
+    }
 }
 
 fn unsupported(store: &StoreId, key: &str, what: &str) -> ProviderError {
@@ -252,6 +264,10 @@ impl Provider for Box<dyn Provider> {
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
         self.as_ref().delete(key).await
+    }
+
+    async fn adopt(&self, key: &str) -> Result<(), ProviderError> {
+        self.as_ref().adopt(key).await
     }
 }
 

@@ -800,6 +800,31 @@ impl Provider for VaultProvider {
             }
         }
     }
+
+    /// Adds `managed-by=keyward` to the key's custom metadata, keeping the other entries
+    /// (Vault replaces `custom_metadata` whole on a metadata write).
+    async fn adopt(&self, key: &str) -> Result<(), ProviderError> {
+        if !self.v2 {
+            return Err(self.error(
+                ProviderErrorKind::Unsupported,
+                Some(key),
+                "taking over a key needs KV v2 (v1 has no metadata to mark keyward's secrets)",
+            ));
+        }
+        let (mount, rest) = self.mount_and_rest(key);
+        let path = format!("{mount}/metadata/{rest}");
+        let body = self.get(&path, &[], key).await?;
+        let mut custom = body
+            .pointer("/data/custom_metadata")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        custom.insert("managed-by".into(), Value::String("keyward".into()));
+        let metadata = serde_json::json!({ "custom_metadata": custom });
+        self.write(reqwest::Method::POST, &path, Some(metadata), key)
+            .await
+            .map(|_| ())
+    }
 }
 
 fn http_client(config: &VaultConfig, store: &StoreId) -> Result<reqwest::Client, ProviderError> {

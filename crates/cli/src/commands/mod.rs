@@ -7,6 +7,7 @@ pub mod convert;
 mod docs;
 pub mod evidence;
 pub mod operator;
+pub mod rotate;
 pub mod scan;
 pub mod sync;
 mod template;
@@ -69,6 +70,7 @@ pub fn run(command: Command, output: &Output) -> Result<Done, Failure> {
         Command::Audit(command) => audit::run(&command, output).map(Done::Exit),
         Command::Convert(args) => convert::run(&args).map(Done::Exit),
         Command::Sync(args) => sync::run(args, output),
+        Command::Rotate(args) => rotate::run(args, output),
         Command::Operator(args) => operator::run(args),
         Command::Template(TemplateCommand::Render(args)) => {
             template::render(&args, output).map(Done::Exit)

@@ -252,7 +252,7 @@ fn parse_namespace(text: &str) -> Result<keyward_api::NamespaceName, String> {
     keyward_api::NamespaceName::parse(text).map_err(|e| e.to_string())
 }
 
-fn parse_signal(text: &str) -> Result<nix::sys::signal::Signal, String> {
+pub(crate) fn parse_signal(text: &str) -> Result<nix::sys::signal::Signal, String> {
     let upper = text.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") {
         upper
