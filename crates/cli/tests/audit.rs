@@ -263,3 +263,81 @@ fn bundle_exec_records_the_handover_and_refuses_to_run_unrecorded() {
     );
     assert!(!stderr(&refused).contains(CANARY));
 }
+
+/// The bundle's rotations (`ensure --force`, `rekey`) leave entries naming keys and labels,
+/// never a value; `ensure` without --force leaves set values alone.
+#[test]
+fn bundle_rotations_are_audited_without_values() {
+    let scratch = Scratch::with_password("correct horse");
+    assert_eq!(scratch.keyward(&["bundle", "new"]).status.code(), Some(0));
+    let set = scratch.keyward_with_stdin(&["bundle", "set", "DB_PASSWORD"], CANARY.as_bytes());
+    assert_eq!(set.status.code(), Some(0), "{}", stderr(&set));
+    let audit = ["--audit-log", "audit.log", "--state-dir", "state"];
+
+    let kept = scratch.keyward(&[&["bundle", "ensure", "DB_PASSWORD"][..], &audit].concat());
+    assert_eq!(kept.status.code(), Some(0), "{}", stderr(&kept));
+    assert!(
+        stdout(&kept).contains("all 1 keys already set"),
+        "{}",
+        stdout(&kept)
+    );
+    assert!(
+        !scratch.join("audit.log").exists(),
+        "nothing rotated, nothing recorded"
+    );
+
+    let rotated = scratch.keyward(
+        &[
+            &[
+                "bundle",
+                "ensure",
+                "DB_PASSWORD",
+                "--force",
+                "--length",
+                "40",
+            ][..],
+            &audit,
+        ]
+        .concat(),
+    );
+    assert_eq!(rotated.status.code(), Some(0), "{}", stderr(&rotated));
+    let value = scratch.keyward(&["bundle", "get", "DB_PASSWORD"]);
+    let new_value = stdout(&value);
+    assert_eq!(new_value.trim_end().len(), 40, "a new 40-character value");
+    assert_ne!(new_value.trim_end(), CANARY);
+
+    std::fs::write(scratch.join("new-pw"), "battery staple\n").expect("new password");
+    let rekeyed = scratch.keyward(
+        &[
+            &["bundle", "rekey", "--new-vault-password-file", "new-pw"][..],
+            &audit,
+        ]
+        .concat(),
+    );
+    assert_eq!(rekeyed.status.code(), Some(0), "{}", stderr(&rekeyed));
+
+    let log = scratch.read("audit.log");
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON"))
+        .filter(|entry: &serde_json::Value| entry["event"] != "checkpoint")
+        .collect();
+    assert_eq!(events.len(), 2, "{log}");
+    assert_eq!(events[0]["event"], "bundle.generated");
+    assert_eq!(
+        events[0]["detail"]["keys"],
+        serde_json::json!(["DB_PASSWORD"])
+    );
+    assert_eq!(events[0]["detail"]["forced"], true);
+    assert_eq!(events[1]["event"], "bundle.rekeyed");
+    assert_eq!(events[1]["detail"]["label"], "default");
+    assert!(
+        !log.contains(CANARY) && !log.contains(new_value.trim_end()),
+        "a value is in the audit log: {log}"
+    );
+    let public = stdout(&scratch.keyward(&["audit", "key", "--state-dir", "state"]))
+        .trim()
+        .to_owned();
+    let verified = scratch.keyward(&["audit", "verify", "audit.log", "--key", &public]);
+    assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
+}

@@ -207,6 +207,10 @@ enum BundleCommand {
         keys: Vec<String>,
     },
     /// Generate random values for the names that have none; print no value.
+    #[command(after_help = "Examples:\n  \
+        keyward bundle ensure DB_PASSWORD SESSION_KEY\n  \
+        keyward bundle ensure DB_PASSWORD --force --audit-log audit.jsonl   # rotate it\n\n\
+        --force is the bundle's rotation: new values for the names given, set or not.")]
     Ensure {
         /// The names.
         #[arg(required = true)]
@@ -214,6 +218,11 @@ enum BundleCommand {
         /// Length of each generated value (letters and digits).
         #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(8..))]
         length: u16,
+        /// Generate new values for names that already have one too (rotation).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        audit: ExecAudit,
     },
     /// Edit the plaintext in $VISUAL/$EDITOR (a 0600 file on tmpfs, removed afterwards;
     /// SIGTERM stops the editor's whole process group).
@@ -230,6 +239,8 @@ enum BundleCommand {
         /// The new vault-id, LABEL@SOURCE.
         #[arg(long, value_name = "[LABEL@]SOURCE")]
         new_vault_id: Option<String>,
+        #[command(flatten)]
+        audit: ExecAudit,
     },
     /// Encrypt a plaintext file in place, or into --out.
     Encrypt {
@@ -294,12 +305,14 @@ enum BundleCommand {
     },
 }
 
-/// Where `bundle exec` and `exec-file` record that they handed values to a command.
+/// Where `bundle exec` and `exec-file` record that they handed values to a command, and
+/// `ensure` and `rekey` that they rotated values or the password.
 #[derive(Debug, Args)]
 pub struct ExecAudit {
-    /// Record the handover (the bundle, the key names, the command's name; never values or
-    /// arguments) in this audit log before the command runs; if it cannot be written, the
-    /// command does not run (see `keyward audit`).
+    /// Record what was done (the bundle, the key names, the command's name; never values or
+    /// arguments) in this audit log: an exec before the command runs (if it cannot be
+    /// written, the command does not run), ensure and rekey once the bundle is saved (see
+    /// `keyward audit`).
     #[arg(long, value_name = "FILE", env = "KEYWARD_AUDIT_LOG")]
     audit_log: Option<PathBuf>,
     /// The state directory holding the audit signing key.
@@ -315,9 +328,9 @@ impl ExecAudit {
         keys: impl Iterator<Item = &'a String>,
         command: &[OsString],
     ) -> Result<(), Failure> {
-        let Some(log) = &self.audit_log else {
+        if self.audit_log.is_none() {
             return Ok(());
-        };
+        }
         let program = command
             .first()
             .map(|c| {
@@ -331,8 +344,21 @@ impl ExecAudit {
         let mut detail = serde_json::Map::new();
         detail.insert("keys".into(), keys.cloned().collect::<Vec<_>>().into());
         detail.insert("command".into(), program.into());
+        self.record_event(bundle, "bundle.exec", detail)
+    }
+
+    /// Appends one `event` about `bundle` (names, labels, counts; never a value).
+    fn record_event(
+        &self,
+        bundle: &Path,
+        event: &str,
+        detail: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), Failure> {
+        let Some(log) = &self.audit_log else {
+            return Ok(());
+        };
         let record = keyward_evidence::audit::Record {
-            event: "bundle.exec".into(),
+            event: event.into(),
             subject: bundle.display().to_string(),
             detail,
         };
@@ -362,14 +388,27 @@ pub fn run(args: BundleArgs, output: &Output) -> Result<Done, Failure> {
             output,
         ),
         BundleCommand::Unset { keys } => unset(&context, &keys, output),
-        BundleCommand::Ensure { keys, length } => {
-            ensure(&context, &keys, usize::from(length), output)
-        }
+        BundleCommand::Ensure {
+            keys,
+            length,
+            force,
+            audit,
+        } => ensure(
+            &context,
+            &keys,
+            Generate {
+                length: usize::from(length),
+                force,
+            },
+            &audit,
+            output,
+        ),
         BundleCommand::Edit => edit(&context, output),
         BundleCommand::Rekey {
             new_vault_password_file,
             new_vault_password_command,
             new_vault_id,
+            audit,
         } => {
             let new = PasswordOptions {
                 password_file: new_vault_password_file,
@@ -378,7 +417,7 @@ pub fn run(args: BundleArgs, output: &Output) -> Result<Done, Failure> {
                 timeout: context.options.timeout,
                 interaction: Interaction::Allowed,
             };
-            rekey(&context, &new, output)
+            rekey(&context, &new, &audit, output)
         }
         BundleCommand::Encrypt {
             input,
@@ -665,17 +704,27 @@ fn unset(context: &Context_, keys: &[String], output: &Output) -> Result<Done, F
     )
 }
 
+/// How `bundle ensure` generates values.
+struct Generate {
+    /// Characters per value.
+    length: usize,
+    /// New values for set names too (a rotation).
+    force: bool,
+}
+
 fn ensure(
     context: &Context_,
     keys: &[String],
-    length: usize,
+    how: Generate,
+    audit: &ExecAudit,
     output: &Output,
 ) -> Result<Done, Failure> {
     check_keys(keys)?;
+    let length = how.length;
     let mut bundle = context.open_for_update()?;
     let mut generated = Vec::new();
     for key in keys {
-        if bundle.values().contains_key(key) {
+        if bundle.values().contains_key(key) && !how.force {
             continue;
         }
         let value = random::generate(length, random::ALPHANUMERIC).map_err(|e| {
@@ -686,6 +735,11 @@ fn ensure(
     }
     if !generated.is_empty() {
         bundle.save().classified()?;
+        let mut detail = serde_json::Map::new();
+        detail.insert("keys".into(), generated.clone().into());
+        detail.insert("length".into(), length.into());
+        detail.insert("forced".into(), how.force.into());
+        audit.record_event(bundle.path(), "bundle.generated", detail)?;
     }
     let text = if generated.is_empty() {
         format!(
@@ -745,7 +799,12 @@ fn edit(context: &Context_, output: &Output) -> Result<Done, Failure> {
     )
 }
 
-fn rekey(context: &Context_, new: &PasswordOptions, output: &Output) -> Result<Done, Failure> {
+fn rekey(
+    context: &Context_,
+    new: &PasswordOptions,
+    audit: &ExecAudit,
+    output: &Output,
+) -> Result<Done, Failure> {
     if new.password_file.is_none() && new.password_command.is_none() && new.vault_ids.is_empty() {
         return Err(Failure::new(
             ErrorKind::Usage,
@@ -763,6 +822,9 @@ fn rekey(context: &Context_, new: &PasswordOptions, output: &Output) -> Result<D
     )
     .classified()?;
     let label = rekeyed.label.as_deref().unwrap_or("default");
+    let mut detail = serde_json::Map::new();
+    detail.insert("label".into(), label.into());
+    audit.record_event(&context.file, "bundle.rekeyed", detail)?;
     report(
         output,
         &format!("rekeyed {} (label {label})", context.file.display()),

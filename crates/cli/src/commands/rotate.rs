@@ -485,9 +485,13 @@ async fn rotate(
             ),
             Ok(Err(error)) => {
                 journal.record("adopt", false, error.to_string(), &[]);
+                journal.finish(ExitCode::Store);
                 return Err(store_failure("--force", &error));
             }
-            Err(_) => return Err(timed_out(args, "taking over the key")),
+            Err(_) => {
+                journal.finish(ExitCode::Store);
+                return Err(timed_out(args, "taking over the key"));
+            }
         }
     }
     let write = push::write_entry(provider.as_ref(), key, subject.property(), &new_value, None);
@@ -515,6 +519,7 @@ async fn rotate(
                 &store_label,
             )
             .await;
+            journal.finish(ExitCode::Store);
             return Err(timed_out(args, "writing the new value"));
         }
     }
