@@ -6,8 +6,11 @@
 //! store's current version and leaves the projection as it was. The planted value appears in
 //! no output, log (trace) or audit entry.
 
-use crate::util::{Scratch, command_in, everything, fails_with, ok, stderr, stdout, with_stdin};
-use keyward_test_support::{MOTO_REGION, Moto, OpenBao};
+use crate::util::{
+    Scratch, command_in, everything, fails_with, ok, openbao_and_moto_stores, stderr, stdout,
+    with_stdin,
+};
+use keyward_test_support::{Moto, OpenBao};
 
 const CANARY: &str = "kw-canary-rotate-5d1c";
 const OLD: &str = "old-password-1";
@@ -38,61 +41,33 @@ async fn bao_current(bao: &OpenBao) -> (serde_json::Value, u64) {
     (body["data"]["data"].clone(), version)
 }
 
-fn manifests(bao_address: &str) -> String {
-    format!(
-        r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata: {{name: vault, namespace: apps}}
-spec:
-  provider:
-    vault:
-      server: {bao_address}
-      path: secret
-      version: v2
-      auth: {{tokenSecretRef: {{name: vault-token, key: token}}}}
----
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata: {{name: aws, namespace: apps}}
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: {MOTO_REGION}
-      auth: {{secretRef: {{accessKeyIDSecretRef: {{name: aws, key: id}}, secretAccessKeySecretRef: {{name: aws, key: secret}}}}}}
+/// The stores, and two ExternalSecrets: `apps/db` reads two properties of an OpenBao
+/// secret, `apps/api` a whole Secrets Manager secret.
+const EXTERNAL_SECRETS: &str = r#"
 ---
 apiVersion: external-secrets.io/v1
 kind: ExternalSecret
-metadata: {{name: db, namespace: apps}}
+metadata: {name: db, namespace: apps}
 spec:
-  secretStoreRef: {{name: vault}}
+  secretStoreRef: {name: vault}
   data:
-    - {{secretKey: password, remoteRef: {{key: apps/db, property: password}}}}
-    - {{secretKey: user, remoteRef: {{key: apps/db, property: user}}}}
+    - {secretKey: password, remoteRef: {key: apps/db, property: password}}
+    - {secretKey: user, remoteRef: {key: apps/db, property: user}}
 ---
 apiVersion: external-secrets.io/v1
 kind: ExternalSecret
-metadata: {{name: api, namespace: apps}}
+metadata: {name: api, namespace: apps}
 spec:
-  secretStoreRef: {{name: aws}}
+  secretStoreRef: {name: aws}
   data:
-    - {{secretKey: token, remoteRef: {{key: apps/api}}}}
-"#
-    )
-}
+    - {secretKey: token, remoteRef: {key: apps/api}}
+"#;
 
 fn scratch_for(bao: &OpenBao) -> Scratch {
     let scratch = Scratch::new();
-    scratch.write("creds/apps/vault-token/token", bao.root_token());
-    scratch.write("creds/apps/aws/id", "testing");
-    scratch.write("creds/apps/aws/secret", "testing");
-    for file in ["vault-token/token", "aws/id", "aws/secret"] {
-        let path = scratch.join(format!("creds/apps/{file}"));
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .expect("chmod 600");
-    }
-    scratch.write("m/all.yaml", &manifests(bao.address()));
+    scratch.write_store_credentials(bao.root_token());
+    let manifests = openbao_and_moto_stores(bao.address()) + EXTERNAL_SECRETS;
+    scratch.write("m/all.yaml", &manifests);
     scratch
 }
 

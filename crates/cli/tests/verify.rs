@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use crate::util::{Scratch, command_in, everything, stdout};
-use keyward_test_support::{MOTO_REGION, Moto, OpenBao};
+use crate::util::{Scratch, command_in, everything, openbao_and_moto_stores, stdout};
+use keyward_test_support::{Moto, OpenBao};
 
 const CANARY: &str = "kw-canary-verify-91e2";
 
@@ -20,33 +20,6 @@ async fn put_bao(bao: &OpenBao, path: &str, data: serde_json::Value) {
         .await
         .expect("seed OpenBao");
     assert!(response.status().is_success(), "{}", response.status());
-}
-
-fn stores(bao_address: &str) -> String {
-    format!(
-        r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata: {{name: vault, namespace: apps}}
-spec:
-  provider:
-    vault:
-      server: {bao_address}
-      path: secret
-      version: v2
-      auth: {{tokenSecretRef: {{name: vault-token, key: token}}}}
----
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata: {{name: aws, namespace: apps}}
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: {MOTO_REGION}
-      auth: {{secretRef: {{accessKeyIDSecretRef: {{name: aws, key: id}}, secretAccessKeySecretRef: {{name: aws, key: secret}}}}}}
-"#
-    )
 }
 
 const EXTERNAL_SECRETS: &str = r#"
@@ -110,15 +83,8 @@ async fn stores_only_and_verify_prove_keys_and_projections_on_openbao_and_moto()
         .expect("seed moto");
 
     let scratch = Scratch::new();
-    scratch.write("creds/apps/vault-token/token", bao.root_token());
-    scratch.write("creds/apps/aws/id", "testing");
-    scratch.write("creds/apps/aws/secret", "testing");
-    for file in ["vault-token/token", "aws/id", "aws/secret"] {
-        let path = scratch.join(format!("creds/apps/{file}"));
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .expect("chmod 600");
-    }
-    scratch.write("m/stores.yaml", &stores(bao.address()));
+    scratch.write_store_credentials(bao.root_token());
+    scratch.write("m/stores.yaml", &openbao_and_moto_stores(bao.address()));
     scratch.write("m/es.yaml", EXTERNAL_SECRETS);
 
     // Every key and pinned version exists, read from metadata alone.
@@ -183,7 +149,10 @@ spec:
     std::fs::remove_file(scratch.join("m/missing.yaml")).expect("remove");
 
     // A store that cannot be reached is exit 20.
-    scratch.write("m2/stores.yaml", &stores("http://127.0.0.1:9"));
+    scratch.write(
+        "m2/stores.yaml",
+        &openbao_and_moto_stores("http://127.0.0.1:9"),
+    );
     scratch.write("m2/es.yaml", EXTERNAL_SECRETS);
     let down = check(&scratch, &moto, &["--stores-only", "m2"]);
     assert_eq!(down.status.code(), Some(20), "{}", everything(&down));

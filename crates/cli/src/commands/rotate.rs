@@ -22,7 +22,7 @@ use keyward_sync::run::{self, Outcome, Session, Status};
 use keyward_sync::watch::{self, ChangeHook};
 
 use crate::commands::Done;
-use crate::commands::sync::{StoreCredentialArgs, TargetFormat, layout_of};
+use crate::commands::sync::{StoreCredentialArgs, TargetArgs, layout_of};
 use crate::failure::Failure;
 use crate::output::{Output, OutputFormat};
 
@@ -106,17 +106,9 @@ pub struct RotateArgs {
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = keyward_api::parse_go_duration)]
     timeout: Duration,
 
-    /// Where targets are written: OUT/<namespace>/<target>.
-    #[arg(long, value_name = "DIR", default_value = "secrets")]
-    out: PathBuf,
-
-    /// How targets are written.
-    #[arg(long, value_enum, default_value_t = TargetFormat::Dir)]
-    format: TargetFormat,
-
-    /// The namespace of manifests that name none.
-    #[arg(long, short = 'n', default_value = "default", value_parser = parse_namespace)]
-    namespace: keyward_api::NamespaceName,
+    /// Where and how the target is written.
+    #[command(flatten)]
+    target: TargetArgs,
 
     /// After the target changed, run this shell command (changed paths in $KEYWARD_CHANGED).
     #[arg(long, value_name = "COMMAND", conflicts_with = "signal")]
@@ -141,10 +133,6 @@ pub struct RotateArgs {
     /// Append each step to this signed audit log (see `keyward audit`).
     #[arg(long, value_name = "FILE")]
     audit_log: Option<PathBuf>,
-}
-
-fn parse_namespace(text: &str) -> Result<keyward_api::NamespaceName, String> {
-    keyward_api::NamespaceName::parse(text).map_err(|e| e.to_string())
 }
 
 /// What is rotated: the ExternalSecret, its entry and the store it reads.
@@ -262,9 +250,9 @@ pub fn run(args: RotateArgs, output: &Output) -> Result<Done, Failure> {
     };
     let options = run::RunOptions {
         paths: args.paths.clone(),
-        out: args.out.clone(),
-        layout: layout_of(args.format),
-        namespace: args.namespace.clone(),
+        out: args.target.out.clone(),
+        layout: layout_of(args.target.format),
+        namespace: args.target.namespace.clone(),
         credentials,
         allow_plaintext_secrets: args.credentials.allow_plaintext_secrets,
         fingerprint_key,
@@ -273,7 +261,7 @@ pub fn run(args: RotateArgs, output: &Output) -> Result<Done, Failure> {
     };
     let runtime = super::runtime()?;
     runtime.block_on(async {
-        let _lock = run::lock_out(&args.out, true)
+        let _lock = run::lock_out(&args.target.out, true)
             .await
             .map_err(|e| Failure::new(ErrorKind::Write, anyhow!(e).context("--out")))?;
         let session = Session::load(options);
@@ -430,71 +418,156 @@ async fn rotate(
 ) -> Result<Done, Failure> {
     let namespace = subject.name.split('/').next().unwrap_or_default();
     let store_label = subject.store_label(namespace);
-    let key = subject.entry.remote_ref.key.as_str();
-    let remote = subject.remote();
     let provider = session
         .stores()
         .provider(&subject.store, namespace)
         .map_err(|e| store_failure("opening the store", &e))?;
     if args.dry_run {
-        let force = if args.force {
-            ", tagging it managed-by=keyward first"
-        } else {
-            ""
-        };
-        journal.record(
-            "plan",
-            true,
-            format!("would write a new version of {remote} in {store_label}{force}"),
-            &[],
-        );
-        journal.record(
-            "plan",
-            true,
-            format!("would sync {} into {}", subject.name, args.out.display()),
-            &[],
-        );
-        if let Some(hook) = hook_of(args) {
-            journal.record(
-                "plan",
-                true,
-                format!("would then {}", describe_hook(&hook)),
-                &[],
-            );
-        }
+        plan(args, subject, &store_label, &mut journal);
         return Ok(journal.finish(ExitCode::Success));
     }
-    let previous = match provider.fetch(key, None).await {
-        Ok(fetched) => push::stored_bytes(&fetched),
-        Err(error) if error.kind == ProviderErrorKind::NotFound => {
-            return Err(invalid(format!(
-                "{}: {remote} does not exist in {store_label}; nothing to rotate (create it first, or with a PushSecret)",
-                subject.name
-            )));
-        }
-        Err(error) => return Err(store_failure("reading the current value", &error)),
-    };
+    let rollback = Rollback::read(provider.as_ref(), subject, store_label).await?;
     let deadline = tokio::time::Instant::now() + args.timeout;
-    if args.force {
-        match tokio::time::timeout_at(deadline, provider.adopt(key)).await {
-            Ok(Ok(())) => journal.record(
-                "adopt",
-                true,
-                format!("{key} in {store_label} tagged managed-by=keyward"),
-                &[("store", store_label.clone())],
-            ),
-            Ok(Err(error)) => {
-                journal.record("adopt", false, error.to_string(), &[]);
-                journal.finish(ExitCode::Store);
-                return Err(store_failure("--force", &error));
-            }
-            Err(_) => {
-                journal.finish(ExitCode::Store);
-                return Err(timed_out(args, "taking over the key"));
-            }
+    if let Err(failure) =
+        write_new_value(args, subject, &rollback, new_value, deadline, &mut journal).await
+    {
+        journal.finish(ExitCode::Store);
+        return Err(failure);
+    }
+    let outcome = tokio::time::timeout_at(deadline, session.sync(&[subject.index]))
+        .await
+        .ok()
+        .and_then(|mut outcomes| outcomes.pop());
+    let outcome = match outcome {
+        Some(outcome) if !matches!(outcome.row.status, Status::Failed(_)) => outcome,
+        other => {
+            let reason = match other.map(|o| o.row.status) {
+                Some(Status::Failed(reason)) => format!("the projection did not follow: {reason}"),
+                _ => format!(
+                    "the projection did not follow within --timeout {}",
+                    seconds(args.timeout)
+                ),
+            };
+            journal.record("projection", false, reason.clone(), &[]);
+            rollback.undo(&mut journal).await;
+            journal.finish(ExitCode::Write);
+            return Err(Failure::new(
+                ErrorKind::Write,
+                anyhow!(
+                    "{}: {reason}; the store's previous value is its current version again",
+                    subject.name
+                ),
+            ));
+        }
+    };
+    record_projection(&mut journal, session, &outcome);
+    follow_consumers(args, &outcome, journal).await
+}
+
+/// `--dry-run`: the steps, said and not done.
+fn plan(args: &RotateArgs, subject: &Subject, store_label: &str, journal: &mut Journal<'_>) {
+    let force = if args.force {
+        ", tagging it managed-by=keyward first"
+    } else {
+        ""
+    };
+    let remote = subject.remote();
+    let steps = [
+        Some(format!(
+            "would write a new version of {remote} in {store_label}{force}"
+        )),
+        Some(format!(
+            "would sync {} into {}",
+            subject.name,
+            args.target.out.display()
+        )),
+        hook_of(args).map(|hook| format!("would then {}", describe_hook(&hook))),
+    ];
+    for step in steps.into_iter().flatten() {
+        journal.record("plan", true, step, &[]);
+    }
+}
+
+/// What puts the store back as it was: the value it held before the rotation, read first
+/// and kept in memory only.
+struct Rollback<'a> {
+    provider: &'a dyn Provider,
+    key: &'a str,
+    previous: SecretValue,
+    store_label: String,
+}
+
+impl<'a> Rollback<'a> {
+    /// Reads the current value of the subject's key (a key that does not exist cannot be
+    /// rotated: exit 11).
+    async fn read(
+        provider: &'a dyn Provider,
+        subject: &'a Subject,
+        store_label: String,
+    ) -> Result<Self, Failure> {
+        let key = subject.entry.remote_ref.key.as_str();
+        match provider.fetch(key, None).await {
+            Ok(fetched) => Ok(Self {
+                provider,
+                key,
+                previous: push::stored_bytes(&fetched),
+                store_label,
+            }),
+            Err(error) if error.kind == ProviderErrorKind::NotFound => Err(invalid(format!(
+                "{}: {} does not exist in {store_label}; nothing to rotate (create it first, or with a PushSecret)",
+                subject.name,
+                subject.remote()
+            ))),
+            Err(error) => Err(store_failure("reading the current value", &error)),
         }
     }
-    let write = push::write_entry(provider.as_ref(), key, subject.property(), &new_value, None);
+
+    /// Writes the previous value back as the current version (a new version with the old
+    /// content: stores keep versions, so nothing is deleted).
+    async fn undo(&self, journal: &mut Journal<'_>) {
+        match push::write_entry(self.provider, self.key, None, &self.previous, None).await {
+            Ok(()) => journal.record(
+                "restore",
+                true,
+                format!(
+                    "the previous value of {} is the current version of {} again",
+                    self.key, self.store_label
+                ),
+                &[],
+            ),
+            Err(error) => journal.record(
+                "restore",
+                false,
+                format!("could not put the previous value back: {error}"),
+                &[],
+            ),
+        }
+    }
+}
+
+/// Takes the key over (`--force`), writes the new value and records the version it became;
+/// a timeout puts the previous value back.
+async fn write_new_value(
+    args: &RotateArgs,
+    subject: &Subject,
+    rollback: &Rollback<'_>,
+    new_value: SecretValue,
+    deadline: tokio::time::Instant,
+    journal: &mut Journal<'_>,
+) -> Result<(), Failure> {
+    let (provider, key, store_label) = (rollback.provider, rollback.key, &rollback.store_label);
+    if args.force {
+        let adopted = tokio::time::timeout_at(deadline, provider.adopt(key))
+            .await
+            .map_err(|_| timed_out(args, "taking over the key"))?;
+        if let Err(error) = adopted {
+            journal.record("adopt", false, error.to_string(), &[]);
+            return Err(store_failure("--force", &error));
+        }
+        let detail = format!("{key} in {store_label} tagged managed-by=keyward");
+        journal.record("adopt", true, detail, &[("store", store_label.clone())]);
+    }
+    let write = push::write_entry(provider, key, subject.property(), &new_value, None);
     match tokio::time::timeout_at(deadline, write).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
@@ -504,22 +577,13 @@ async fn rotate(
                 error.to_string(),
                 &[("store", store_label.clone())],
             );
-            journal.finish(ExitCode::Store);
             return Err(store_failure(
                 "writing the new value (the store keeps its previous value)",
                 &error,
             ));
         }
         Err(_) => {
-            restore(
-                provider.as_ref(),
-                key,
-                &previous,
-                &mut journal,
-                &store_label,
-            )
-            .await;
-            journal.finish(ExitCode::Store);
+            rollback.undo(journal).await;
             return Err(timed_out(args, "writing the new value"));
         }
     }
@@ -530,87 +594,22 @@ async fn rotate(
         .ok()
         .and_then(|info| info.version)
         .unwrap_or_default();
-    let shown_version = if version.is_empty() {
-        String::new()
-    } else {
-        format!(" (version {version})")
+    let shown = match version.as_str() {
+        "" => String::new(),
+        v => format!(" (version {v})"),
     };
+    let remote = subject.remote();
     journal.record(
         "store",
         true,
-        format!("new value of {remote} written to {store_label}{shown_version}"),
+        format!("new value of {remote} written to {store_label}{shown}"),
         &[
             ("store", store_label.clone()),
             ("key", key.to_owned()),
             ("version", version),
         ],
     );
-    let outcome = tokio::time::timeout_at(deadline, session.sync(&[subject.index]))
-        .await
-        .ok()
-        .and_then(|mut outcomes| outcomes.pop());
-    let failure = match &outcome {
-        None => Some(format!(
-            "the projection did not follow within --timeout {}",
-            humantime_of(args.timeout)
-        )),
-        Some(outcome) => match &outcome.row.status {
-            Status::Failed(reason) => Some(format!("the projection did not follow: {reason}")),
-            _ => None,
-        },
-    };
-    if let Some(reason) = failure {
-        journal.record("projection", false, reason.clone(), &[]);
-        restore(
-            provider.as_ref(),
-            key,
-            &previous,
-            &mut journal,
-            &store_label,
-        )
-        .await;
-        journal.finish(ExitCode::Write);
-        return Err(Failure::new(
-            ErrorKind::Write,
-            anyhow!(
-                "{}: {reason}; the store's previous value is its current version again",
-                subject.name
-            ),
-        ));
-    }
-    let Some(outcome) = outcome else {
-        return Err(Failure::new(
-            ErrorKind::Internal,
-            anyhow!("no sync outcome"),
-        ));
-    };
-    record_projection(&mut journal, session, &outcome);
-    follow_consumers(args, &outcome, journal).await
-}
-
-/// Writes the value the store held before back as its current version (a new version with
-/// the old content: stores keep versions, so nothing is deleted).
-async fn restore(
-    provider: &dyn Provider,
-    key: &str,
-    previous: &SecretValue,
-    journal: &mut Journal<'_>,
-    store_label: &str,
-) {
-    match push::write_entry(provider, key, None, previous, None).await {
-        Ok(()) => journal.record(
-            "restore",
-            true,
-            format!("the previous value of {key} is the current version of {store_label} again"),
-            &[],
-        ),
-        Err(error) => journal.record(
-            "restore",
-            false,
-            format!("could not put the previous value back: {error}"),
-            &[],
-        ),
-    }
+    Ok(())
 }
 
 fn timed_out(args: &RotateArgs, step: &str) -> Failure {
@@ -618,12 +617,12 @@ fn timed_out(args: &RotateArgs, step: &str) -> Failure {
         ErrorKind::Store,
         anyhow!(
             "{step} did not finish within --timeout {}",
-            humantime_of(args.timeout)
+            seconds(args.timeout)
         ),
     )
 }
 
-fn humantime_of(duration: Duration) -> String {
+fn seconds(duration: Duration) -> String {
     format!("{}s", duration.as_secs_f64())
 }
 

@@ -68,17 +68,9 @@ pub struct SyncArgs {
     #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
     paths: Vec<PathBuf>,
 
-    /// Where targets are written: OUT/<namespace>/<target>.
-    #[arg(long, value_name = "DIR", default_value = "secrets")]
-    out: PathBuf,
-
-    /// How targets are written.
-    #[arg(long, value_enum, default_value_t = TargetFormat::Dir)]
-    format: TargetFormat,
-
-    /// The namespace of manifests that name none.
-    #[arg(long, short = 'n', default_value = "default", value_parser = parse_namespace)]
-    namespace: keyward_api::NamespaceName,
+    /// Where and how targets are written.
+    #[command(flatten)]
+    target: TargetArgs,
 
     /// Fail at once if another keyward sync is writing to --out, instead of waiting for it.
     #[arg(long)]
@@ -122,6 +114,23 @@ pub struct SyncArgs {
     /// (see `keyward audit`).
     #[arg(long, value_name = "FILE")]
     audit_log: Option<PathBuf>,
+}
+
+/// Where and how targets are written on this host, and the namespace of manifests that name
+/// none: `keyward sync`'s flags, shared with `keyward rotate`.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Where targets are written: OUT/<namespace>/<target>.
+    #[arg(long, value_name = "DIR", default_value = "secrets")]
+    pub out: PathBuf,
+
+    /// How targets are written.
+    #[arg(long, value_enum, default_value_t = TargetFormat::Dir)]
+    pub format: TargetFormat,
+
+    /// The namespace of manifests that name none.
+    #[arg(long, short = 'n', default_value = "default", value_parser = parse_namespace)]
+    pub namespace: keyward_api::NamespaceName,
 }
 
 /// Where the stores of host manifests find their credentials: `keyward sync`'s flags, shared
@@ -188,9 +197,9 @@ pub fn run(args: SyncArgs, output: &Output) -> Result<Done, Failure> {
     };
     let options = RunOptions {
         paths: args.paths,
-        out: args.out,
-        layout: layout_of(args.format),
-        namespace: args.namespace,
+        out: args.target.out,
+        layout: layout_of(args.target.format),
+        namespace: args.target.namespace,
         credentials,
         allow_plaintext_secrets: args.credentials.allow_plaintext_secrets,
         fingerprint_key,

@@ -226,3 +226,50 @@ pub fn ansible_vault(tools: &Tools, scratch: &Scratch) -> Command {
         .env_remove("ANSIBLE_VAULT_PASSWORD_FILE");
     command
 }
+
+/// Two SecretStores in namespace `apps`: `vault` (OpenBao at `bao_address`, KV v2 mounted at
+/// `secret`, its token in the Secret `vault-token`) and `aws` (Secrets Manager; point
+/// `AWS_ENDPOINT_URL` at moto), whose credentials [`Scratch::write_store_credentials`] puts
+/// under `creds/` for `--credentials-dir creds`.
+pub fn openbao_and_moto_stores(bao_address: &str) -> String {
+    let region = keyward_test_support::MOTO_REGION;
+    format!(
+        r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {{name: vault, namespace: apps}}
+spec:
+  provider:
+    vault:
+      server: {bao_address}
+      path: secret
+      version: v2
+      auth: {{tokenSecretRef: {{name: vault-token, key: token}}}}
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {{name: aws, namespace: apps}}
+spec:
+  provider:
+    aws:
+      service: SecretsManager
+      region: {region}
+      auth: {{secretRef: {{accessKeyIDSecretRef: {{name: aws, key: id}}, secretAccessKeySecretRef: {{name: aws, key: secret}}}}}}
+"#
+    )
+}
+
+impl Scratch {
+    /// The credentials of [`openbao_and_moto_stores`] as 0600 files under `creds/apps/`.
+    pub fn write_store_credentials(&self, vault_token: &str) {
+        for (file, value) in [
+            ("vault-token/token", vault_token),
+            ("aws/id", "testing"),
+            ("aws/secret", "testing"),
+        ] {
+            let path = self.write(format!("creds/apps/{file}"), value);
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("chmod 600");
+        }
+    }
+}
