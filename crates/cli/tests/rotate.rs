@@ -321,6 +321,25 @@ async fn a_projection_that_cannot_follow_puts_the_previous_value_back() {
         "{audit}"
     );
 
+    // A value over 1 MiB is refused whole, not cut to size.
+    let mut huge = command_in(
+        scratch.path(),
+        &[
+            "rotate",
+            "-f",
+            "m",
+            "--credentials-dir",
+            "creds",
+            "--secret",
+            "apps/db",
+        ],
+    );
+    huge.args(["--key", "password", "--from-stdin"]);
+    let huge = with_stdin(huge, &vec![b'x'; (1 << 20) + 1]);
+    let message = fails_with(&huge, 2, "a value over 1 MiB");
+    assert!(message.contains("larger than 1 MiB"), "{message}");
+    assert_eq!(bao_current(&bao).await.1, 3);
+
     // What cannot be rotated says why, with exit 11.
     for (args, why) in [
         (

@@ -279,6 +279,9 @@ pub fn run(args: RotateArgs, output: &Output) -> Result<Done, Failure> {
     })
 }
 
+/// The largest value `--from-stdin` takes.
+const MAX_STDIN_BYTES: usize = 1 << 20;
+
 /// The new value, from the CSPRNG or standard input.
 fn new_value(args: &RotateArgs) -> Result<SecretValue, Failure> {
     if args.generate {
@@ -289,9 +292,11 @@ fn new_value(args: &RotateArgs) -> Result<SecretValue, Failure> {
         return keyward_sync::generate::generate_password(&spec)
             .map_err(|reason| Failure::new(ErrorKind::Usage, anyhow!("--generate: {reason}")));
     }
-    let mut bytes = Vec::new();
+    // Read into a buffer that never grows (a growing Vec frees its old blocks unwiped),
+    // one byte past the limit to tell a value that is too large from one that fits.
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(MAX_STDIN_BYTES + 1));
     std::io::stdin()
-        .take(1 << 20)
+        .take(MAX_STDIN_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| {
             Failure::new(
@@ -299,7 +304,13 @@ fn new_value(args: &RotateArgs) -> Result<SecretValue, Failure> {
                 anyhow!(e).context("reading standard input"),
             )
         })?;
-    let mut value = SecretValue::new(bytes);
+    if bytes.len() > MAX_STDIN_BYTES {
+        return Err(Failure::new(
+            ErrorKind::Usage,
+            anyhow!("--from-stdin: the value is larger than 1 MiB; nothing was written"),
+        ));
+    }
+    let mut value = SecretValue::new(bytes.to_vec());
     let trimmed = value
         .expose_bytes()
         .strip_suffix(b"\n")
