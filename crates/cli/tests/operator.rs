@@ -20,7 +20,7 @@ use serde_json::json;
 const CANARY: &str = "kw-canary-operator-41d7";
 
 /// A running `keyward operator run`, killed when dropped; its stderr goes to a file.
-struct Operator {
+pub(crate) struct Operator {
     child: Child,
     log: PathBuf,
     metrics: u16,
@@ -41,7 +41,7 @@ impl Operator {
     }
 
     /// Runs with the user of `kubeconfig` and extra environment variables.
-    fn start_env(
+    pub(crate) fn start_env(
         kubeconfig: &std::path::Path,
         dir: &std::path::Path,
         extra: &[&str],
@@ -73,7 +73,7 @@ impl Operator {
         }
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -110,14 +110,14 @@ impl Drop for Operator {
     }
 }
 
-fn resource(kind: &str, plural: &str) -> ApiResource {
+pub(crate) fn resource(kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("external-secrets.io", "v1", kind),
         plural,
     )
 }
 
-fn object(resource: &ApiResource, value: serde_json::Value) -> DynamicObject {
+pub(crate) fn object(resource: &ApiResource, value: serde_json::Value) -> DynamicObject {
     let mut object: DynamicObject = serde_json::from_value(value).expect("object");
     object.types = Some(kube::core::TypeMeta {
         api_version: resource.api_version.clone(),
@@ -126,15 +126,15 @@ fn object(resource: &ApiResource, value: serde_json::Value) -> DynamicObject {
     object
 }
 
-struct Cluster {
-    client: kube::Client,
-    es: ApiResource,
+pub(crate) struct Cluster {
+    pub(crate) client: kube::Client,
+    pub(crate) es: ApiResource,
     css: ApiResource,
 }
 
 impl Cluster {
     /// The admin's view of `kube`'s cluster.
-    async fn of(kube: &Kubernetes) -> Self {
+    pub(crate) async fn of(kube: &Kubernetes) -> Self {
         Self::with(kube.admin_client().await.expect("client"))
     }
 
@@ -147,15 +147,15 @@ impl Cluster {
         }
     }
 
-    fn external_secrets(&self, namespace: &str) -> Api<DynamicObject> {
+    pub(crate) fn external_secrets(&self, namespace: &str) -> Api<DynamicObject> {
         Api::namespaced_with(self.client.clone(), namespace, &self.es)
     }
 
-    fn secrets(&self, namespace: &str) -> Api<Secret> {
+    pub(crate) fn secrets(&self, namespace: &str) -> Api<Secret> {
         Api::namespaced(self.client.clone(), namespace)
     }
 
-    async fn namespace(&self, name: &str) {
+    pub(crate) async fn namespace(&self, name: &str) {
         let namespace = Namespace {
             metadata: ObjectMeta {
                 name: Some(name.into()),
@@ -243,7 +243,7 @@ impl Cluster {
         )
     }
 
-    async fn wait_data(&self, namespace: &str, name: &str, key: &str, value: &str) {
+    pub(crate) async fn wait_data(&self, namespace: &str, name: &str, key: &str, value: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let data = self.secret_data(namespace, name).await;
@@ -274,7 +274,7 @@ impl Cluster {
 
 /// A control plane with ESO's CRDs for `plurals` installed, as a cluster switching from ESO
 /// has them; `None` (the test returns) where ESO's corpus is not available.
-async fn kube_with_eso_crds(plurals: &[&str]) -> Option<Kubernetes> {
+pub(crate) async fn kube_with_eso_crds(plurals: &[&str]) -> Option<Kubernetes> {
     let corpus = eso_corpus()?;
     let kube = Kubernetes::start().await.expect("kube-apiserver");
     kube.install_eso_crds(&corpus, plurals).await.expect("CRDs");
@@ -1643,7 +1643,7 @@ async fn aws_secret(client: &aws_sdk_secretsmanager::Client, name: &str) -> Opti
         .secret_string
 }
 
-async fn wait_until<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -16,6 +16,7 @@ mod hostile_sync;
 mod hostile_template;
 mod operator;
 mod rotate;
+mod rotate_cluster;
 mod scan;
 mod sync;
 mod sync_azurekv;

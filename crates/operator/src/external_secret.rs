@@ -56,6 +56,8 @@ pub struct Context {
     pub failures: Mutex<HashMap<(String, String), u32>>,
     /// Told of every Secret created, updated or deleted (the audit log).
     pub on_projection: Option<crate::ProjectionObserver>,
+    /// Restarts the workloads that read a Secret whose data changed.
+    pub restarter: Arc<crate::consumers::Restarter>,
     /// How many timed refreshes may run at once: fewer than the workers, so that new and
     /// changed ExternalSecrets (and Secrets to repair) always find a free worker.
     pub refresh_slots: Arc<tokio::sync::Semaphore>,
@@ -170,9 +172,15 @@ pub async fn reconcile(
                 .is_some_and(|value| value == "true"),
         },
         ctx.fingerprint_key.clone(),
+        Arc::clone(&ctx.restarter),
     );
     let reconciling =
         keyward_sync::reconcile(&es, ctx.stores.as_ref(), &sink, &ctx.fingerprint_key);
+    let reconciling = if status::is_change_since_sync(&es) {
+        futures::future::Either::Left(keyward_providers::fresh_reads(reconciling))
+    } else {
+        futures::future::Either::Right(reconciling)
+    };
     let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(reconciling))
         .await
         .unwrap_or_else(|_| Err(SyncError::panicked(&format!("{namespace}/{name}"))));

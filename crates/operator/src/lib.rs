@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod push_secret;
 pub mod recent;
 mod resources;
+pub mod rollout;
 pub mod secret_sink;
 pub mod status;
 pub mod store_status;
@@ -77,6 +78,8 @@ pub struct OperatorConfig {
     /// Told of every store call that read (store, key, version, outcome; never a value),
     /// about once a second (the audit log). `None`: reads are not kept.
     pub on_store_reads: Option<StoreReadObserver>,
+    /// How the restarts of workloads that read a changed Secret are paced.
+    pub restarts: consumers::RestartPolicy,
 }
 
 /// Receives the store reads made since its last call; called from a task of its own.
@@ -171,6 +174,7 @@ impl Default for OperatorConfig {
             on_projection: None,
             fingerprint_key_secret: None,
             on_store_reads: None,
+            restarts: consumers::RestartPolicy::default(),
         }
     }
 }
@@ -407,6 +411,7 @@ async fn reconcile_all(
         failures: Default::default(),
         refresh_slots: external_secret::refresh_slots(config.concurrency),
         on_projection: config.on_projection.clone(),
+        restarter: Arc::new(consumers::Restarter::start(client.clone(), config.restarts)),
     });
 
     let resource = resources::external_secret();

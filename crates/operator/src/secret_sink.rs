@@ -78,18 +78,21 @@ pub struct SecretSink {
     written: Arc<Recent<Secret>>,
     writer: Writer,
     fingerprint_key: FingerprintKey,
+    restarter: Arc<crate::consumers::Restarter>,
     action: Mutex<Option<SecretAction>>,
 }
 
 impl SecretSink {
     /// A sink for `writer`'s target, reading managed Secrets from `secrets`, or from
-    /// `written` while the watch has not delivered this operator's own last write.
+    /// `written` while the watch has not delivered this operator's own last write; a change
+    /// of its data is handed to `restarter`.
     pub fn new(
         client: kube::Client,
         secrets: Reader<Secret>,
         written: Arc<Recent<Secret>>,
         writer: Writer,
         fingerprint_key: FingerprintKey,
+        restarter: Arc<crate::consumers::Restarter>,
     ) -> Self {
         Self {
             client,
@@ -97,6 +100,7 @@ impl SecretSink {
             written,
             writer,
             fingerprint_key,
+            restarter,
             action: Mutex::new(None),
         }
     }
@@ -187,8 +191,7 @@ impl SecretSink {
         if data_changed {
             // The workloads that opted in follow the new data (crate::consumers).
             let every = self.writer.restart_readers;
-            crate::consumers::restart_readers(&self.client, &self.writer.namespace, &name, every)
-                .await;
+            self.restarter.changed(&self.writer.namespace, &name, every);
         }
         Ok(SecretAction::Updated)
     }

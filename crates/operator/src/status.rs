@@ -184,6 +184,16 @@ pub fn is_timed_refresh(es: &ExternalSecret, now: OffsetDateTime) -> bool {
         && should_refresh(es, now)
 }
 
+/// Whether `es` changed since its last sync (`force-sync`, an edited spec, label or
+/// annotation): someone asked for a refresh now, and its reads must see the store as it is
+/// (`keyward_providers::fresh_reads`), not as a read a few seconds ago saw it.
+pub fn is_change_since_sync(es: &ExternalSecret) -> bool {
+    es.status
+        .as_ref()
+        .and_then(|s| s.synced_resource_version.as_deref())
+        .is_some_and(|synced| !synced.is_empty() && synced != resource_version(es))
+}
+
 /// How long until a Periodic ExternalSecret that is not due yet is due: the interval minus
 /// the time since its last refresh. `None`: not on a timer.
 pub fn remaining(es: &ExternalSecret, now: OffsetDateTime) -> Option<Duration> {
@@ -256,9 +266,17 @@ mod tests {
         let mut forced = fresh.clone();
         forced.metadata.annotations = Some([("force-sync".into(), "1".into())].into());
         assert!(!is_timed_refresh(&forced, later), "force-sync: a change");
-        let mut edited = fresh;
+        let mut edited = fresh.clone();
         edited.metadata.generation = Some(2);
         assert!(!is_timed_refresh(&edited, later), "a new spec: a change");
+
+        // Only a change since a sync asks for reads that see the store as it is now.
+        assert!(is_change_since_sync(&forced) && is_change_since_sync(&edited));
+        assert!(
+            !is_change_since_sync(&fresh),
+            "due by the clock: shared reads do"
+        );
+        assert!(!is_change_since_sync(&es(None, "1h")), "never synced: new");
     }
 
     #[test]

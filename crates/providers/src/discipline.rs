@@ -2,14 +2,20 @@
 //!
 //! - **Coalescing.** Reads of the same (key, version) within the freshness window share one
 //!   store call, including reads that arrive while the call is in flight. Failures are shared
-//!   by the callers waiting on them but not remembered: the next read calls again.
+//!   by the callers waiting on them but not remembered: the next read calls again. Reads made
+//!   inside [`fresh_reads`] (an explicit refresh: ESO's `force-sync`, an edited
+//!   ExternalSecret) take no shared result begun before it: someone who just changed the
+//!   store and asks for a refresh must see the change.
 //! - **Rate limit.** A token bucket per store (default 50 calls/s, burst 20: well inside Azure
 //!   Key Vault's documented 4,000 GETs per 10 s per vault) makes calls wait, never fail.
 //! - **Retries.** Throttling and unreachable stores are retried with full-jitter exponential
 //!   backoff (AWS architecture blog, "Exponential Backoff And Jitter"); a `Retry-After` from
 //!   the store is a floor for the wait.
 //! - **Counters.** Every store call is counted as
-//!   `externalsecret_provider_api_calls_count{provider,call,status}`, ESO's metric.
+//!   `externalsecret_provider_api_calls_count{provider,call,status}`, ESO's metric (a throttled
+//!   call is an `error` there, as in ESO), and every throttled one also as
+//!   `keyward_provider_api_calls_throttled_total{provider,store,call}`, so that a store that
+//!   asks keyward to slow down can be told from one that fails.
 
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
@@ -56,6 +62,8 @@ impl Default for DisciplineConfig {
 #[derive(Debug, Default)]
 pub struct CallCounters {
     counts: Mutex<BTreeMap<(String, String, String), u64>>,
+    /// Throttled calls by (provider, store, call).
+    throttled: Mutex<BTreeMap<(String, String, String), u64>>,
     /// The store reads made since the last [`CallCounters::take_reads`], when recording.
     reads: Option<Mutex<Vec<StoreRead>>>,
 }
@@ -114,6 +122,14 @@ impl CallCounters {
         }
     }
 
+    fn record_throttled(&self, provider: &str, store: &StoreId, call: &str) {
+        if let Ok(mut throttled) = self.throttled.lock() {
+            *throttled
+                .entry((provider.to_owned(), store.to_string(), call.to_owned()))
+                .or_default() += 1;
+        }
+    }
+
     /// The count of one (provider, call, status).
     pub fn get(&self, provider: &str, call: &str, status: &str) -> u64 {
         self.counts
@@ -140,11 +156,34 @@ impl CallCounters {
                 ));
             }
         }
+        out.push_str(
+            "# HELP keyward_provider_api_calls_throttled_total Store calls the store answered with throttling\n\
+             # TYPE keyward_provider_api_calls_throttled_total counter\n",
+        );
+        if let Ok(throttled) = self.throttled.lock() {
+            for ((provider, store, call), count) in throttled.iter() {
+                out.push_str(&format!(
+                    "keyward_provider_api_calls_throttled_total{{call=\"{call}\",provider=\"{provider}\",store=\"{}\"}} {count}\n",
+                    escape_label(store)
+                ));
+            }
+        }
         out
     }
 }
 
 type CacheKey = (&'static str, String, Option<String>);
+
+tokio::task_local! {
+    /// Within [`fresh_reads`]: shared reads begun before this instant are not taken.
+    static READS_NOT_BEFORE: Instant;
+}
+
+/// Runs `future` so that its store reads take no shared result begun before now (reads begun
+/// after, by other fresh refreshes, are still shared).
+pub async fn fresh_reads<F: std::future::Future>(future: F) -> F::Output {
+    READS_NOT_BEFORE.scope(Instant::now(), future).await
+}
 
 #[derive(Debug)]
 struct Entry {
@@ -233,7 +272,11 @@ impl<P: Provider> Disciplined<P> {
     }
 
     fn entry(&self, cache_key: &CacheKey) -> Arc<Entry> {
-        let fresh = |entry: &Arc<Entry>| entry.created.elapsed() < self.config.freshness;
+        let not_before = READS_NOT_BEFORE.try_with(|instant| *instant).ok();
+        let fresh = |entry: &Arc<Entry>| {
+            entry.created.elapsed() < self.config.freshness
+                && not_before.is_none_or(|instant| entry.created >= instant)
+        };
         let Ok(mut cache) = self.cache.lock() else {
             // A poisoned lock only means another caller panicked; do not share with it.
             return Arc::new(Entry {
@@ -277,6 +320,12 @@ impl<P: Provider> Disciplined<P> {
             let result = attempt().await;
             self.counters
                 .record(self.inner.name(), name, result.is_ok());
+            if let Err(error) = &result
+                && error.kind == crate::ProviderErrorKind::Throttled
+            {
+                self.counters
+                    .record_throttled(self.inner.name(), self.inner.store(), name);
+            }
             match result {
                 Err(error) if error.kind.is_retryable() && retries < self.config.max_retries => {
                     let wait = self.backoff(retries, error.retry_after);
@@ -299,6 +348,15 @@ impl<P: Provider> Disciplined<P> {
         let jitter = ceiling.mul_f64(random_unit());
         retry_after.map_or(jitter, |floor| floor.max(jitter))
     }
+}
+
+/// A store's name as a label value: Kubernetes names need no escaping, but the format asks
+/// for it and a name is the user's text.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// A uniform number in [0, 1) from the OS random source (0.5 if it is unavailable).
@@ -488,6 +546,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_fresh_refresh_reads_again_and_shares_only_with_later_reads() {
+        let provider = Disciplined::new(
+            Counting::new(0, ProviderErrorKind::Unreachable),
+            fast(),
+            Arc::new(CallCounters::default()),
+        );
+        let calls = || provider.inner().calls.load(Ordering::SeqCst);
+        assert!(provider.fetch("db", None).await.is_ok());
+        assert!(provider.fetch("db", None).await.is_ok());
+        assert_eq!(calls(), 1, "a plain read shares the earlier one");
+        assert!(fresh_reads(provider.fetch("db", None)).await.is_ok());
+        assert_eq!(calls(), 2, "a fresh refresh takes no earlier read");
+        assert!(provider.fetch("db", None).await.is_ok());
+        assert_eq!(calls(), 2, "later plain reads share the fresh one");
+        let both = futures::future::join(
+            fresh_reads(provider.fetch("db", None)),
+            provider.fetch("db", None),
+        );
+        let (first, second) = both.await;
+        assert!(first.is_ok() && second.is_ok());
+        assert_eq!(calls(), 3, "a read in flight with a fresh one shares it");
+    }
+
+    #[tokio::test]
     async fn expired_reads_are_swept_so_the_cache_stays_bounded() {
         let provider = Disciplined::new(
             Counting::new(0, ProviderErrorKind::Unreachable),
@@ -522,6 +604,7 @@ mod tests {
         assert_eq!(counters.get("counting", "GetSecret", "success"), 1);
         let text = counters.render_prometheus();
         assert!(text.contains("externalsecret_provider_api_calls_count{call=\"GetSecret\",provider=\"counting\",status=\"error\"} 2"), "{text}");
+        assert!(text.contains("keyward_provider_api_calls_throttled_total{call=\"GetSecret\",provider=\"counting\",store=\"SecretStore/test/counting\"} 2"), "{text}");
     }
 
     #[tokio::test]
@@ -530,10 +613,15 @@ mod tests {
         let provider = Disciplined::new(
             Counting::new(1, ProviderErrorKind::NotFound),
             fast(),
-            counters,
+            Arc::clone(&counters),
         );
         let error = provider.fetch("db", None).await.expect_err("not found");
         assert_eq!(error.kind, ProviderErrorKind::NotFound);
+        let text = counters.render_prometheus();
+        assert!(
+            !text.contains("keyward_provider_api_calls_throttled_total{"),
+            "a refusal is not throttling: {text}"
+        );
         assert_eq!(provider.inner().calls.load(Ordering::SeqCst), 1);
         assert!(
             provider.fetch("db", None).await.is_ok(),

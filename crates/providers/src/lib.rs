@@ -43,6 +43,6 @@ pub mod vault;
 
 pub use cluster_credentials::{ClusterCredentials, TOKEN_EXPIRATION_SECONDS};
 pub use credentials::{Credentials, StaticCredentials};
-pub use discipline::{CallCounters, DisciplineConfig, Disciplined, StoreRead};
+pub use discipline::{CallCounters, DisciplineConfig, Disciplined, StoreRead, fresh_reads};
 pub use error::{ProviderError, ProviderErrorKind};
 pub use provider::{Fetched, KeyInfo, Provider, StoreId, Versioned};

@@ -240,15 +240,18 @@ impl Kubernetes {
         .await
     }
 
-    /// Starts kube-controller-manager against this API server with the Deployment and
-    /// ReplicaSet controllers (and the garbage collector), so that a Deployment really rolls
-    /// out: a changed pod template makes a new ReplicaSet. (No node runs its pods: they stay
-    /// pending, which a rollout's ReplicaSets do not need.) Dropping the process stops it.
+    /// Starts kube-controller-manager against this API server with the Deployment,
+    /// ReplicaSet, StatefulSet and DaemonSet controllers (and the garbage collector), so that
+    /// workloads really roll out: a changed pod template makes a new ReplicaSet or
+    /// ControllerRevision. (No node runs their pods: they stay pending unless a test marks
+    /// them ready.) Dropping the process stops it.
     pub async fn start_workload_controllers(&self) -> Result<PeerProcess, HarnessError> {
         // Ready once the deployment controller has started (it logs its name as it starts).
-        self.start_controller_manager("deployment,replicaset,garbagecollector", "2", |text| {
-            text.to_ascii_lowercase().contains("deployment")
-        })
+        self.start_controller_manager(
+            "deployment,replicaset,statefulset,daemonset,garbagecollector",
+            "2",
+            |text| text.to_ascii_lowercase().contains("deployment"),
+        )
         .await
     }
 

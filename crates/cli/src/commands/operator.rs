@@ -107,6 +107,19 @@ struct RunArgs {
     /// of --audit-log without its chain and signatures; alone, without a file, too).
     #[arg(long)]
     audit_stdout: bool,
+
+    /// How long after a Secret's data changed the workloads that follow it are restarted;
+    /// changes within this window (several Secrets of one rotation) make one restart.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    restart_debounce: std::time::Duration,
+
+    /// Workload restarts per minute across the cluster, on average (see --restart-burst).
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    restarts_per_minute: u32,
+
+    /// Workload restarts made at once before --restarts-per-minute paces them.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    restart_burst: u32,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -224,6 +237,11 @@ pub fn run(args: OperatorArgs) -> Result<Done, Failure> {
             args.fingerprint_key_secret
                 .unwrap_or_else(default_key_secret),
         ),
+        restarts: keyward_operator::consumers::RestartPolicy {
+            debounce: args.restart_debounce,
+            per_minute: args.restarts_per_minute,
+            burst: args.restart_burst,
+        },
         ..Default::default()
     };
     super::runtime()?.block_on(async {

@@ -20,7 +20,9 @@
 //!   `managed-by=external-secrets`, so a migrated cluster keeps working); new secrets are
 //!   tagged `managed-by=keyward`. Delete is Key Vault's soft delete; pushing to a name whose
 //!   managed secret is soft-deleted recovers it first (Key Vault refuses the name until the
-//!   purge), while a soft-deleted secret keyward does not manage is refused.
+//!   purge), while a soft-deleted secret keyward does not manage is refused. **adopt**
+//!   (`keyward rotate --force`) adds `managed-by=keyward` to the tags of the current version
+//!   (Key Vault keeps tags per version; a push copies them onto the new one).
 //!
 //! Retries are switched off in the SDK: [`crate::Disciplined`] owns them (and honours
 //! `Retry-After`). Errors carry the HTTP status and Key Vault's error code, never a body that
@@ -40,7 +42,9 @@ use azure_security_keyvault_certificates::{CertificateClient, CertificateClientO
 use azure_security_keyvault_keys::models::KeyClientGetKeyOptions;
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use azure_security_keyvault_secrets::models::{
-    Secret, SecretAttributes, SecretClientGetSecretOptions, SecretProperties, SetSecretParameters,
+    Secret, SecretAttributes, SecretClientGetSecretOptions,
+    SecretClientUpdateSecretPropertiesOptions, SecretProperties, SetSecretParameters,
+    UpdateSecretPropertiesParameters,
 };
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 use futures::TryStreamExt;
@@ -807,6 +811,47 @@ impl Provider for AzureKvProvider {
                 }
             }
         }
+    }
+
+    /// Tags the current version `managed-by=keyward` (replacing another `managed-by` value),
+    /// keeping its other tags.
+    async fn adopt(&self, key: &str) -> Result<(), ProviderError> {
+        let name = self.secret_name(key, "taking over")?;
+        let existing = self.existing(key, name).await?.ok_or_else(|| {
+            ProviderError::new(
+                ProviderErrorKind::NotFound,
+                self.store.as_str(),
+                Some(key),
+                "the secret does not exist",
+            )
+        })?;
+        let version = existing
+            .id
+            .as_deref()
+            .and_then(|id| id.rsplit('/').next())
+            .map(str::to_owned);
+        let mut tags = existing.tags.clone().unwrap_or_default();
+        tags.insert(
+            MANAGED_BY_KEYWARD.0.to_owned(),
+            MANAGED_BY_KEYWARD.1.to_owned(),
+        );
+        let parameters = UpdateSecretPropertiesParameters {
+            tags: Some(tags),
+            ..UpdateSecretPropertiesParameters::default()
+        };
+        let body = parameters
+            .try_into()
+            .map_err(|e: azure_core::Error| self.error(key, &e))?;
+        let options = SecretClientUpdateSecretPropertiesOptions {
+            secret_version: version,
+            ..SecretClientUpdateSecretPropertiesOptions::default()
+        };
+        self.client()
+            .await?
+            .update_secret_properties(name, body, Some(options))
+            .await
+            .map_err(|e| self.error(key, &e))?;
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {

@@ -26,6 +26,8 @@ use crate::commands::sync::{StoreCredentialArgs, TargetArgs, layout_of};
 use crate::failure::Failure;
 use crate::output::{Output, OutputFormat};
 
+mod cluster;
+
 const LONG_ABOUT: &str = "\
 Rotate one secret at its source: write a new version of the value an ExternalSecret reads
 into its store, make the projection on this host follow, restart its consumers.
@@ -65,12 +67,24 @@ projection are left as they were for every failure before step 4.";
     about = "Rotate a secret at its source; the projection and its consumers follow",
     long_about = LONG_ABOUT,
     after_help = EXAMPLES,
-    group(ArgGroup::new("new_value").required(true).args(["generate", "from_stdin"]))
+    group(ArgGroup::new("new_value").required(true).args(["generate", "from_stdin"])),
+    group(ArgGroup::new("where").required(true).args(["paths", "cluster"]))
 )]
 pub struct RotateArgs {
-    /// Manifest files or directories (*.yaml, *.yml); repeatable.
-    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    /// Manifest files or directories (*.yaml, *.yml); repeatable. The projection on this
+    /// host follows.
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
     paths: Vec<PathBuf>,
+
+    /// Rotate through the cluster of KUBECONFIG (or the pod's): the ExternalSecret and its
+    /// store are read from there, the operator makes the Secret follow (force-sync) and
+    /// restarts the workloads that follow it, and rotate waits for them.
+    #[arg(long, conflicts_with_all = ["on_change", "signal", "pidfile"])]
+    cluster: bool,
+
+    /// With --cluster: how long the restarted workloads may take to roll out (Go duration).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = keyward_api::parse_go_duration, requires = "cluster")]
+    rollout_timeout: Duration,
 
     /// The ExternalSecret whose source value is rotated.
     #[arg(long, value_name = "NAMESPACE/NAME")]
@@ -230,6 +244,9 @@ impl Journal<'_> {
 /// Runs `keyward rotate`.
 pub fn run(args: RotateArgs, output: &Output) -> Result<Done, Failure> {
     let new_value = new_value(&args)?;
+    if args.cluster {
+        return cluster::run(&args, new_value, output);
+    }
     let credentials = args.credentials.host_credentials()?;
     let state_dir = args
         .state_dir
@@ -241,13 +258,7 @@ pub fn run(args: RotateArgs, output: &Output) -> Result<Done, Failure> {
             anyhow!(e).context("preparing the fingerprint key"),
         )
     })?;
-    let audit = match &args.audit_log {
-        Some(path) => Some(super::audit::SyncAudit {
-            path: path.clone(),
-            key: super::audit::signing_key(Some(&state_dir))?,
-        }),
-        None => None,
-    };
+    let audit = audit_of(args.audit_log.as_ref(), &state_dir)?;
     let options = run::RunOptions {
         paths: args.paths.clone(),
         out: args.target.out.clone(),
@@ -277,6 +288,20 @@ pub fn run(args: RotateArgs, output: &Output) -> Result<Done, Failure> {
         };
         rotate(&args, &session, &subject, new_value, journal).await
     })
+}
+
+/// The audit log each step is appended to, with its signing key from `state_dir`.
+fn audit_of(
+    log: Option<&PathBuf>,
+    state_dir: &std::path::Path,
+) -> Result<Option<super::audit::SyncAudit>, Failure> {
+    log.map(|path| {
+        Ok(super::audit::SyncAudit {
+            path: path.clone(),
+            key: super::audit::signing_key(Some(state_dir))?,
+        })
+    })
+    .transpose()
 }
 
 /// The largest value `--from-stdin` takes.
@@ -333,16 +358,7 @@ fn invalid(message: String) -> Failure {
 
 /// The ExternalSecret named by --secret, its entry (--key) and the store that entry reads.
 fn find_subject(session: &Session, args: &RotateArgs) -> Result<Subject, Failure> {
-    let wanted = args.secret.trim();
-    let (namespace, name) = wanted
-        .split_once('/')
-        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
-        .ok_or_else(|| {
-            Failure::new(
-                ErrorKind::Usage,
-                anyhow!("--secret {wanted:?}: expected NAMESPACE/NAME"),
-            )
-        })?;
+    let (namespace, name) = namespace_and_name(args)?;
     let found = session
         .external_secrets()
         .into_iter()
@@ -356,6 +372,26 @@ fn find_subject(session: &Session, args: &RotateArgs) -> Result<Subject, Failure
             "no ExternalSecret {namespace}/{name} in the manifests given with -f"
         )));
     };
+    subject_of(es, index, args)
+}
+
+/// Splits `--secret` into namespace and name.
+fn namespace_and_name(args: &RotateArgs) -> Result<(&str, &str), Failure> {
+    let wanted = args.secret.trim();
+    wanted
+        .split_once('/')
+        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
+        .ok_or_else(|| {
+            Failure::new(
+                ErrorKind::Usage,
+                anyhow!("--secret {wanted:?}: expected NAMESPACE/NAME"),
+            )
+        })
+}
+
+/// The entry of `es` that --key names and the store it reads.
+fn subject_of(es: &ExternalSecret, index: usize, args: &RotateArgs) -> Result<Subject, Failure> {
+    let wanted = args.secret.trim();
     let entry = pick_entry(es, args.key.as_deref(), wanted)?;
     if entry
         .source_ref
