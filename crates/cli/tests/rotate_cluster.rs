@@ -386,6 +386,23 @@ async fn rotations_through_the_cluster_roll_the_workloads_that_follow() {
     let kubeconfig = kube.kubeconfig_path();
     let dir = scratch.path();
 
+    // --dry-run names the write, the ExternalSecret and the workloads, and changes nothing.
+    let output = rotate(
+        dir,
+        kubeconfig,
+        &env,
+        &["--secret", "apps/db", "--generate", "--force", "--dry-run"],
+    )
+    .output()
+    .expect("rotate");
+    assert_eq!(output.status.code(), Some(0), "{}", everything(&output));
+    let plan = steps(&output).to_string();
+    assert!(
+        plan.contains("Deployment/web") && plan.contains("force-sync"),
+        "{plan}"
+    );
+    assert_eq!(bao_password(&bao).await, ("old-db".to_owned(), 1));
+
     // OpenBao, through --force: a generated password; the Deployment web (its
     // ExternalSecret opted every reader in) restarts and rolls out before rotate returns.
     let started = Instant::now();

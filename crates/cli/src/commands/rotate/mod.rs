@@ -46,7 +46,14 @@ Steps 2 and 3 must finish within --timeout. If the write or the sync fails, the 
 value is written back as the store's current version and the projection is left as it
 was. A failing consumer restart (step 4) is reported; the new value stays, in the store
 and in the projection, which still agree. With --audit-log, every step is recorded, with
-store, key, version and fingerprint, never a value.";
+store, key, version and fingerprint, never a value.
+
+With --cluster, the ExternalSecret and its store are read from the cluster of KUBECONFIG
+(store credentials as the operator reads them, with your rights), step 3 sets force-sync
+on the ExternalSecret and waits until it is Ready with new fingerprints on its Secret, and
+step 4 waits until the workloads that follow the Secret (Reloader's annotations, or
+keyward.io/restart-readers on the ExternalSecret) were restarted by the operator and have
+rolled out (--rollout-timeout).";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -55,6 +62,7 @@ Examples:
   printf %s \"$NEW_TOKEN\" | keyward rotate -f deploy/ --secret ci/github --from-stdin
   keyward rotate -f deploy/ --secret payments/db --generate --dry-run
   keyward --output json rotate -f deploy/ --secret payments/db --generate --audit-log audit.jsonl
+  keyward rotate --cluster --secret payments/db --key password --generate
 
 Exit codes: 0 rotated, 11 the ExternalSecret or its entry cannot be rotated (not found, a
 generator, several keys without --key), 20 a store call failed or the store refused the
