@@ -481,6 +481,10 @@ async fn rotations_through_the_cluster_roll_the_workloads_that_follow() {
             kubeconfig,
             &env,
             &[
+                "--audit-log",
+                "audit.jsonl",
+                "--state-dir",
+                "state",
                 "--secret",
                 "apps/api",
                 "--from-stdin",
@@ -510,6 +514,30 @@ async fn rotations_through_the_cluster_roll_the_workloads_that_follow() {
         "a workload without opt-in was restarted"
     );
     cluster.wait_data("apps", "api", "value", CANARY).await;
+    // Each step is in the signed audit log, which verifies, and holds no value.
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).expect("audit log");
+    assert!(!audit.contains(CANARY), "the canary is in the audit log");
+    for event in [
+        "rotation.store",
+        "rotation.projection",
+        "rotation.consumers",
+    ] {
+        assert!(
+            audit.contains(&format!("\"event\":\"{event}\"")),
+            "{event} missing: {audit}"
+        );
+    }
+    let key = command_in(dir, &["audit", "key", "--state-dir", "state"])
+        .output()
+        .expect("audit key");
+    let public = stdout(&key);
+    let verified = command_in(
+        dir,
+        &["audit", "verify", "audit.jsonl", "--key", public.trim()],
+    )
+    .output()
+    .expect("audit verify");
+    assert_eq!(verified.status.code(), Some(0), "{}", everything(&verified));
 
     // Key Vault (lowkey-vault), through --force: the DaemonSet with Reloader's auto
     // annotation restarts (no node runs its pods, so its rollout is a new revision).
