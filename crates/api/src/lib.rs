@@ -63,8 +63,8 @@ pub use push_secret::{
     PushSecretUpdatePolicy,
 };
 pub use secret_store::{
-    ClusterSecretStore, ClusterSecretStoreCondition, ProviderSpec, SecretStore, SecretStoreSpec,
-    selects,
+    ClusterSecretStore, ClusterSecretStoreCondition, ProviderSpec, SecretStore,
+    SecretStoreCondition, SecretStoreSpec, SecretStoreStatus, selects,
 };
 
 /// The API group.

@@ -61,6 +61,7 @@ impl ProviderSpec {
     kind = "SecretStore",
     namespaced,
     shortname = "ss",
+    status = "SecretStoreStatus",
     doc = "SecretStore: a store the ExternalSecrets of its own namespace read from."
 )]
 #[serde(rename_all = "camelCase")]
@@ -153,6 +154,40 @@ pub struct ClusterSecretStoreCondition {
     pub namespace_regexes: Vec<String>,
 }
 
+/// What the operator reports of a store, as ESO reports it: whether it validated, and whether
+/// it can be read, written or both. Served as a status subresource, so that writing it never
+/// touches the spec.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretStoreStatus {
+    /// The `Ready` condition.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<SecretStoreCondition>,
+    /// `ReadOnly`, `WriteOnly` or `ReadWrite`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<String>,
+}
+
+/// One store condition.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretStoreCondition {
+    /// `Ready`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False`, `Unknown`.
+    pub status: String,
+    /// A machine-readable reason (`Valid`, `InvalidProviderConfig`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A message for people; never a value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When the status last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+}
+
 /// The cluster-wide store; its spec is the [`SecretStoreSpec`].
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
@@ -160,6 +195,7 @@ pub struct ClusterSecretStoreCondition {
     version = "v1",
     kind = "ClusterSecretStore",
     shortname = "css",
+    status = "SecretStoreStatus",
     doc = "ClusterSecretStore: a store ExternalSecrets of the namespaces its conditions allow read from."
 )]
 pub struct ClusterSecretStoreSpec {
