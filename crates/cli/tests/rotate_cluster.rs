@@ -331,15 +331,6 @@ async fn rotations_through_the_cluster_roll_the_workloads_that_follow() {
     let lowkey = LowkeyClients::new(vault).expect("lowkey clients");
     let cluster = Cluster::of(&kube).await;
     cluster.namespace("apps").await;
-    // The ServiceAccount controller is not running: the pods' default account, by hand.
-    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
-        Api::namespaced(cluster.client.clone(), "apps");
-    let default_account =
-        serde_json::from_value(json!({"metadata": {"name": "default"}})).expect("a ServiceAccount");
-    accounts
-        .create(&PostParams::default(), &default_account)
-        .await
-        .expect("the default ServiceAccount");
     let _kubelet = play_kubelet(cluster.client.clone(), "apps");
 
     // The stores hold the first values; OpenBao's and Key Vault's keys are not keyward's yet

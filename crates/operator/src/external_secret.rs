@@ -114,6 +114,7 @@ pub async fn reconcile(
     let start = time::OffsetDateTime::now_utc();
     let namespace = object.namespace().unwrap_or_default();
     let name = object.name_any();
+    let _working = ctx.metrics.working(&namespace, &name);
     let object = ctx
         .written_statuses
         .freshest(&namespace, &name, Some(Arc::clone(&object)))
@@ -136,6 +137,8 @@ pub async fn reconcile(
     if !store_refs(&es).all(|store| ctx.stores.serves(store, &namespace)) {
         return Ok(Action::await_change());
     }
+    ctx.metrics
+        .described(&namespace, &name, &es, store_refs(&es));
     let target = es
         .spec
         .target
@@ -147,14 +150,18 @@ pub async fn reconcile(
     if !status::should_refresh(&es, start) && status::secret_valid(existing.as_deref()) {
         ctx.metrics
             .reconciled(&namespace, &name, started.elapsed(), None, false);
-        return Ok(status::remaining(&es, start).map_or_else(Action::await_change, Action::requeue));
+        return Ok(
+            status::remaining(&es, start).map_or_else(Action::await_change, |wait| {
+                requeue(&ctx, &namespace, &name, wait)
+            }),
+        );
     }
 
     let timed_refresh =
         status::is_timed_refresh(&es, start) && status::secret_valid(existing.as_deref());
     let _slot = match refresh_slot(&ctx.refresh_slots, timed_refresh) {
         Ok(slot) => slot,
-        Err(wait) => return Ok(Action::requeue(wait)),
+        Err(wait) => return Ok(requeue(&ctx, &namespace, &name, wait)),
     };
     let sink = SecretSink::new(
         ctx.client.clone(),
@@ -270,8 +277,16 @@ fn next_action(
         // target); the next change of the ExternalSecret or its Secret tries again.
         return Action::await_change();
     }
-    keyward_sync::refresh::next_refresh(es, failures)
-        .map_or_else(Action::await_change, Action::requeue)
+    keyward_sync::refresh::next_refresh(es, failures).map_or_else(Action::await_change, |wait| {
+        requeue(ctx, namespace, name, wait)
+    })
+}
+
+/// `Action::requeue(after)`, noted so that the ExternalSecret counts in `workqueue_depth`
+/// once `after` has passed and no worker has started it.
+fn requeue(ctx: &Context, namespace: &str, name: &str, after: Duration) -> Action {
+    ctx.metrics.queued(namespace, name, after);
+    Action::requeue(after)
 }
 
 /// Writes the status (when it changed) and, on failure, the Warning event.
@@ -388,12 +403,13 @@ fn store_refs(es: &ExternalSecret) -> impl Iterator<Item = &StoreRef> {
 
 /// The controller's answer to a reconcile that could not finish: try again soon.
 pub fn error_policy(
-    _object: Arc<DynamicObject>,
+    object: Arc<DynamicObject>,
     error: &ReconcileError,
-    _ctx: Arc<Context>,
+    ctx: Arc<Context>,
 ) -> Action {
     tracing::warn!(%error, "reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+    let namespace = object.namespace().unwrap_or_default();
+    requeue(&ctx, &namespace, &object.name_any(), Duration::from_secs(5))
 }
 
 /// The ExternalSecrets a Secret event concerns: its controller owner, else every

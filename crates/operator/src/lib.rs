@@ -46,6 +46,7 @@ use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use keyward_core::{FingerprintKey, SecretValue};
 use keyward_providers::{CallCounters, ClusterCredentials};
+use kube::ResourceExt as _;
 use kube::api::{Api, DynamicObject, PartialObjectMeta};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, store::Writer};
@@ -282,22 +283,27 @@ pub async fn run(client: kube::Client, config: OperatorConfig) -> Result<(), Ope
         .clone()
         .map(|observer| StoreReadDrain::start(&counters, observer));
     let metrics = Arc::new(Metrics::new(Arc::clone(&counters)));
+    metrics.set_workers(config.concurrency);
     let ready = Arc::new(AtomicBool::new(false));
     if let Some(address) = config.metrics_address {
         serve(address, Arc::clone(&metrics), Arc::clone(&ready)).await?;
     }
     let Some(leader) = config.leader_election.clone() else {
+        metrics.set_leader(true);
         return reconcile_all(client, &config, counters, metrics, ready).await;
     };
+    metrics.set_leader(false);
     let mut election = leader::Election::new(client.clone(), leader.clone());
     tokio::select! {
         () = election.acquire() => {}
         () = shutdown_signal() => return Ok(()),
     }
+    metrics.set_leader(true);
     let result = tokio::select! {
-        result = reconcile_all(client, &config, counters, metrics, ready) => result,
+        result = reconcile_all(client, &config, counters, Arc::clone(&metrics), ready) => result,
         () = election.hold() => Err(OperatorError::LeadershipLost(leader.name.clone())),
     };
+    metrics.set_leader(false);
     election.release().await;
     result
 }
@@ -414,6 +420,7 @@ async fn reconcile_all(
         restarter: Arc::new(consumers::Restarter::start(client.clone(), config.restarts)),
     });
 
+    let queue = Arc::clone(&context.metrics);
     let resource = resources::external_secret();
     let writer = Writer::new(resource.clone());
     let cached_external_secrets = writer.as_reader();
@@ -424,6 +431,7 @@ async fn reconcile_all(
     .default_backoff()
     .modify(slim_object)
     .reflect(writer)
+    .inspect(track_external_secrets(Arc::clone(&queue)))
     .applied_objects();
     let controller =
         Controller::for_stream_with(external_secret_events, cached_external_secrets, resource)
@@ -435,7 +443,16 @@ async fn reconcile_all(
     let controller = controller
         .watches_stream(secret_events, move |secret| {
             written_secrets.observed(&secret);
-            external_secret::external_secrets_of(&secret, &external_secrets)
+            let triggered = external_secret::external_secrets_of(&secret, &external_secrets);
+            // Counted as queued only when the controller will run them: those it caches.
+            for es in triggered
+                .iter()
+                .filter(|es| external_secrets.get(es).is_some())
+            {
+                let namespace = es.namespace.as_deref().unwrap_or_default();
+                queue.queued(namespace, &es.name, std::time::Duration::ZERO);
+            }
+            triggered
         })
         .shutdown_on_signal();
     let readiness = {
@@ -509,6 +526,24 @@ async fn reconcile_all(
         cluster_external_secrets
     );
     Ok(())
+}
+
+/// Keeps the ExternalSecret metrics in step with the watch: an object applied is due for a
+/// reconcile now (`workqueue_depth`, as the controller triggers one for it), and a deleted
+/// one's series go (its last reconcile ran before the deletion, so nothing else forgets them).
+fn track_external_secrets(
+    metrics: Arc<Metrics>,
+) -> impl FnMut(&Result<watcher::Event<DynamicObject>, watcher::Error>) {
+    move |event| match event {
+        Ok(watcher::Event::Apply(es) | watcher::Event::InitApply(es)) => {
+            let namespace = es.namespace().unwrap_or_default();
+            metrics.queued(&namespace, &es.name_any(), std::time::Duration::ZERO);
+        }
+        Ok(watcher::Event::Delete(es)) => {
+            metrics.forget(&es.namespace().unwrap_or_default(), &es.name_any());
+        }
+        _ => {}
+    }
 }
 
 /// The ClusterExternalSecret controller: triggered by its own objects, by changes of the

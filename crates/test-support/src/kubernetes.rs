@@ -241,14 +241,15 @@ impl Kubernetes {
     }
 
     /// Starts kube-controller-manager against this API server with the Deployment,
-    /// ReplicaSet, StatefulSet and DaemonSet controllers (and the garbage collector), so that
+    /// ReplicaSet, StatefulSet, DaemonSet and ServiceAccount controllers (the last gives each
+    /// namespace the `default` account pods need) and the garbage collector, so that
     /// workloads really roll out: a changed pod template makes a new ReplicaSet or
     /// ControllerRevision. (No node runs their pods: they stay pending unless a test marks
     /// them ready.) Dropping the process stops it.
     pub async fn start_workload_controllers(&self) -> Result<PeerProcess, HarnessError> {
         // Ready once the deployment controller has started (it logs its name as it starts).
         self.start_controller_manager(
-            "deployment,replicaset,statefulset,daemonset,garbagecollector",
+            "deployment,replicaset,statefulset,daemonset,serviceaccount,garbagecollector",
             "2",
             |text| text.to_ascii_lowercase().contains("deployment"),
         )

@@ -38,6 +38,12 @@ pub enum Peer {
     GoTemplate,
     /// tools/esotemplate: ESO's own `pkg/template/v2`, the exact reference for templates.
     EsoTemplate,
+    /// Prometheus' `promtool`, built from Go modules: checks and unit-tests the alert rules.
+    Promtool,
+    /// `helm`, built from Go modules: lints and renders charts/keyward.
+    Helm,
+    /// `kubectl`, built from Go modules with kube-apiserver's version: the runbooks' commands.
+    Kubectl,
 }
 
 impl Peer {
@@ -58,6 +64,9 @@ impl Peer {
             Peer::Java25 => "KEYWARD_PEER_JAVA25",
             Peer::GoTemplate => "KEYWARD_PEER_GOTEMPLATE",
             Peer::EsoTemplate => "KEYWARD_PEER_ESOTEMPLATE",
+            Peer::Promtool => "KEYWARD_PEER_PROMTOOL",
+            Peer::Helm => "KEYWARD_PEER_HELM",
+            Peer::Kubectl => "KEYWARD_PEER_KUBECTL",
         }
     }
 
@@ -78,6 +87,9 @@ impl Peer {
             Peer::Java25 => "java 25",
             Peer::GoTemplate => "gotemplate",
             Peer::EsoTemplate => "esotemplate",
+            Peer::Promtool => "promtool",
+            Peer::Helm => "helm",
+            Peer::Kubectl => "kubectl",
         }
     }
 
@@ -92,6 +104,9 @@ impl Peer {
             Peer::LowkeyVaultJar | Peer::Java25 => "lowkey_vault",
             Peer::GoTemplate => "go_template",
             Peer::EsoTemplate => "eso_template",
+            Peer::Promtool => "promtool",
+            Peer::Helm => "helm",
+            Peer::Kubectl => "kubectl",
         }
     }
 }
