@@ -9,6 +9,12 @@
 //! writes the store's status, creates its fingerprint key, takes the leader Lease and is refused
 //! nothing: cluster-wide under the chart's CRDs, and namespaced under ESO's.
 //!
+//! A values file written for External Secrets Operator's chart ([`ESO_VALUES`]) installs
+//! keyward as it means: its keys mapped onto the chart's, ESO's image and flags keyward lacks
+//! left out and listed in NOTES.txt with its webhook and cert controller, keyward's own keys
+//! winning where both are set; it lints, passes the dry run, and `keyward operator run` takes
+//! the arguments it renders.
+//!
 //! prometheus-operator's CRDs are no peer here: the ServiceMonitor and PrometheusRule are
 //! dry-run against minimal CRDs of the same group, version and kind that accept any spec; their
 //! specs are checked by the render assertions below.
@@ -60,6 +66,120 @@ const COMBINATIONS: [(&str, &[&str]); 4] = [
     ("crds.create=false", WITHOUT_CRDS),
     ("monitoring", MONITORING),
 ];
+
+/// A values file for External Secrets Operator's chart (external-secrets 0.16.x), as a team
+/// switching to keyward has one: ESO's own keys (installCRDs, leaderElect, scopedNamespace and
+/// scopedRBAC, log, an extraArgs map with ESO's flags and one of keyward's), ESO's image, its
+/// webhook and cert controller, and the keys both charts share.
+const ESO_VALUES: &str = r#"# external-secrets 0.16.2, platform cluster
+installCRDs: false
+replicaCount: 2
+leaderElect: true
+concurrent: 4
+controllerClass: platform
+scopedNamespace: apps
+scopedRBAC: true
+
+image:
+  repository: ghcr.io/external-secrets/external-secrets
+  tag: v0.16.2
+  pullPolicy: IfNotPresent
+
+log:
+  level: debug
+  timeEncoding: iso8601
+
+serviceAccount:
+  create: true
+  name: external-secrets
+  annotations:
+    eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/external-secrets
+
+rbac:
+  create: true
+
+extraArgs:
+  enable-flood-gate: false
+  store-requeue-interval: 1m
+  restarts-per-minute: 10
+
+resources:
+  requests:
+    cpu: 10m
+    memory: 96Mi
+  limits:
+    memory: 192Mi
+
+podAnnotations:
+  cluster-autoscaler.kubernetes.io/safe-to-evict: "true"
+podLabels:
+  team: platform
+
+nodeSelector:
+  kubernetes.io/os: linux
+tolerations:
+  - key: dedicated
+    operator: Equal
+    value: platform
+    effect: NoSchedule
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              app.kubernetes.io/instance: keyward
+priorityClassName: system-cluster-critical
+
+podDisruptionBudget:
+  enabled: true
+  minAvailable: 1
+
+serviceMonitor:
+  enabled: true
+  additionalLabels:
+    release: kube-prometheus-stack
+  interval: 60s
+  scrapeTimeout: 30s
+
+metrics:
+  service:
+    enabled: true
+    port: 8080
+
+webhook:
+  create: true
+  replicaCount: 2
+  certManager:
+    enabled: true
+    cert:
+      issuerRef:
+        kind: ClusterIssuer
+        name: letsencrypt
+  resources:
+    requests:
+      cpu: 10m
+      memory: 32Mi
+
+certController:
+  create: false
+  resources:
+    requests:
+      cpu: 10m
+      memory: 32Mi
+"#;
+
+/// The ServiceAccount [`ESO_VALUES`] names.
+const ESO_SERVICE_ACCOUNT: &str = "external-secrets";
+
+/// [`ESO_VALUES`] in a file of `dir`, for `helm --values`.
+fn eso_values_file(dir: &Path) -> PathBuf {
+    let path = dir.join("eso-values.yaml");
+    std::fs::write(&path, ESO_VALUES).expect("write the ESO values file");
+    path
+}
 
 /// What the cluster-wide ClusterRole grants, as (verbs, API group, resources): exactly
 /// deploy/rbac.yaml's ClusterRole, whose every rule a test of crates/cli/tests/operator.rs needs.
@@ -207,10 +327,23 @@ impl Helm {
 
     /// `helm SUBCOMMAND` of the chart with `sets`: stdout, or stderr when it fails.
     fn chart_command(&self, subcommand: &[&str], sets: &[&str]) -> Result<String, String> {
+        self.chart_command_with(subcommand, None, sets)
+    }
+
+    /// `helm SUBCOMMAND` of the chart with the values file `values` (`-f`), then `sets`.
+    fn chart_command_with(
+        &self,
+        subcommand: &[&str],
+        values: Option<&Path>,
+        sets: &[&str],
+    ) -> Result<String, String> {
         let chart = chart_dir();
         let mut args = subcommand.to_vec();
         args.push(chart.to_str().expect("a UTF-8 path"));
         args.extend(["--namespace", RELEASE_NAMESPACE]);
+        if let Some(values) = values {
+            args.extend(["--values", values.to_str().expect("a UTF-8 path")]);
+        }
         for set in sets {
             args.extend(["--set", set]);
         }
@@ -229,10 +362,24 @@ impl Helm {
 
     /// The objects the chart renders with `sets`.
     fn render(&self, sets: &[&str]) -> Rendered {
+        self.render_with(None, sets)
+    }
+
+    /// The objects the chart renders with the values file `values`, then `sets`.
+    fn render_with(&self, values: Option<&Path>, sets: &[&str]) -> Rendered {
         let text = self
-            .template(sets)
-            .unwrap_or_else(|e| panic!("helm template {sets:?}: {e}"));
+            .chart_command_with(&["template", RELEASE], values, sets)
+            .unwrap_or_else(|e| panic!("helm template {values:?} {sets:?}: {e}"));
         Rendered(documents(&text))
+    }
+
+    /// What `helm install` would print after NOTES: (a client-side dry run: no cluster).
+    fn notes(&self, values: Option<&Path>, sets: &[&str]) -> String {
+        let text = self
+            .chart_command_with(&["install", RELEASE, "--dry-run=client"], values, sets)
+            .unwrap_or_else(|e| panic!("helm install --dry-run=client {values:?} {sets:?}: {e}"));
+        let (_, notes) = text.split_once("\nNOTES:\n").expect("NOTES");
+        notes.to_owned()
     }
 }
 
@@ -368,6 +515,11 @@ fn the_chart_lints_strictly_in_every_documented_combination() {
         let text = lint.unwrap_or_else(|e| panic!("helm lint --strict ({name}): {e}"));
         assert!(text.contains("0 chart(s) failed"), "{name}: {text}");
     }
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let eso = eso_values_file(scratch.path());
+    let lint = helm.chart_command_with(&["lint", "--strict"], Some(&eso), &[]);
+    let text = lint.unwrap_or_else(|e| panic!("helm lint --strict (ESO's values): {e}"));
+    assert!(text.contains("0 chart(s) failed"), "ESO's values: {text}");
 }
 
 #[test]
@@ -388,6 +540,20 @@ fn misspelt_or_invalid_values_are_refused_by_the_schema() {
             "/leaderElection/leaseDuration",
         ),
         ("watchNamespace=Not_A_Namespace", "/watchNamespace"),
+        // ESO's keys are accepted, not their typos.
+        (
+            "installCRD=false",
+            "additional properties 'installCRD' not allowed",
+        ),
+        (
+            "serviceMonitor.additionalLabel.release=x",
+            "additional properties 'additionalLabel' not allowed",
+        ),
+        ("leaderElect=maybe", "/leaderElect"),
+        ("scopedNamespace=Not_A_Namespace", "/scopedNamespace"),
+        ("log.level=verbose", "/log/level"),
+        ("webhook=on", "/webhook"),
+        ("extraArgs.restart-burst.deep=1", "/extraArgs"),
     ] {
         let refused = helm.template(&[set]).expect_err(set);
         assert!(refused.contains(says), "{set}: {refused}");
@@ -575,6 +741,10 @@ fn monitoring_renders_the_service_monitor_rules_and_dashboard_of_its_files() {
         service["spec"]["ports"][0]["name"]
     );
     assert_eq!(
+        monitor["spec"]["endpoints"][0]["honorLabels"], true,
+        "the ExternalSecret metrics keep their namespace label (not exported_namespace)"
+    );
+    assert_eq!(
         monitor["spec"]["namespaceSelector"]["matchNames"],
         json!(["keyward"])
     );
@@ -596,11 +766,353 @@ fn monitoring_renders_the_service_monitor_rules_and_dashboard_of_its_files() {
     );
 }
 
+#[test]
+fn an_eso_values_file_installs_keyward_as_it_means() {
+    let Some(helm) = Helm::find() else {
+        return;
+    };
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let eso = eso_values_file(scratch.path());
+    let rendered = helm.render_with(Some(&eso), &[]);
+
+    // installCRDs: false; no webhook, cert controller or anything else of ESO's.
+    let kinds: BTreeSet<&str> = [
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "Deployment",
+        "ServiceMonitor",
+        "PodDisruptionBudget",
+    ]
+    .into();
+    assert_eq!(
+        rendered.kinds(),
+        kinds.iter().map(|k| (*k).to_owned()).collect()
+    );
+
+    let deployment = rendered.one("Deployment", RELEASE, Some(RELEASE_NAMESPACE));
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    assert_eq!(
+        rendered.args(),
+        [
+            "operator",
+            "run",
+            "--metrics-addr=0.0.0.0:8080",
+            "--controller-class=platform",
+            "--concurrent=4",
+            "--fingerprint-key-secret=keyward/keyward-fingerprint-key",
+            // scopedNamespace with scopedRBAC: a namespaced install.
+            "--namespace=apps",
+            "--enable-leader-election",
+            "--leader-election-namespace=keyward",
+            "--leader-election-id=keyward",
+            "--leader-election-lease-duration=15s",
+            // ESO's extraArgs map: keyward's own flag passed, ESO's left out.
+            "--restarts-per-minute=10",
+        ]
+    );
+    let container = rendered.container();
+    assert_eq!(
+        container["image"], "keyward:0.1.0",
+        "ESO's image is never run"
+    );
+    let env = &container["env"];
+    assert!(
+        env.as_array()
+            .expect("env")
+            .contains(&json!({"name": "KEYWARD_LOG_LEVEL", "value": "debug"})),
+        "log.level: {env}"
+    );
+    assert_eq!(
+        container["resources"],
+        json!({"requests": {"cpu": "10m", "memory": "96Mi"}, "limits": {"memory": "192Mi"}})
+    );
+    let pod = &deployment["spec"]["template"];
+    assert_eq!(pod["metadata"]["labels"]["team"], "platform");
+    assert_eq!(
+        pod["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"],
+        "true"
+    );
+    let spec = &pod["spec"];
+    assert_eq!(spec["serviceAccountName"], ESO_SERVICE_ACCOUNT);
+    assert_eq!(spec["priorityClassName"], "system-cluster-critical");
+    assert_eq!(spec["nodeSelector"], json!({"kubernetes.io/os": "linux"}));
+    assert_eq!(spec["tolerations"][0]["key"], "dedicated");
+    assert_eq!(
+        spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["weight"],
+        100
+    );
+    // keyward's locked-down defaults stay.
+    assert_eq!(spec["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+
+    let account = rendered.one(
+        "ServiceAccount",
+        ESO_SERVICE_ACCOUNT,
+        Some(RELEASE_NAMESPACE),
+    );
+    assert_eq!(
+        account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        "arn:aws:iam::123456789012:role/external-secrets"
+    );
+
+    // The namespaced install's RBAC, exactly, bound to ESO's ServiceAccount name.
+    assert_eq!(
+        rendered.grants("Role", RELEASE, Some(WATCHED)),
+        table(NAMESPACE_ROLE)
+    );
+    let cluster_roles = rendered.of_kind("ClusterRole");
+    assert_eq!(cluster_roles.len(), 1);
+    assert_eq!(
+        grants(&cluster_roles[0]["rules"]),
+        table(NAMESPACE_CLUSTER_ROLE)
+    );
+    assert_eq!(
+        rendered.grants("Role", "keyward-leader", Some(RELEASE_NAMESPACE)),
+        table(LEADER)
+    );
+    assert_bound_to(&rendered, ESO_SERVICE_ACCOUNT);
+
+    let monitor = rendered.one("ServiceMonitor", RELEASE, Some(RELEASE_NAMESPACE));
+    assert_eq!(
+        monitor["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    assert_eq!(endpoint["interval"], "60s");
+    assert_eq!(endpoint["scrapeTimeout"], "30s");
+    assert_eq!(endpoint["honorLabels"], true);
+    let service = rendered.one("Service", "keyward-metrics", Some(RELEASE_NAMESPACE));
+    assert_eq!(service["spec"]["ports"][0]["port"], 8080);
+    let budget = rendered.one("PodDisruptionBudget", RELEASE, Some(RELEASE_NAMESPACE));
+    assert_eq!(budget["spec"]["minAvailable"], 1);
+    assert_eq!(
+        budget["spec"]["selector"]["matchLabels"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+
+    // What keyward does not honour, said at install time.
+    let notes = helm.notes(Some(&eso), &[]);
+    assert!(notes.contains("watching apps only"), "{notes}");
+    assert!(notes.contains("crds.create=false"), "{notes}");
+    for warning in [
+        "extraArgs: enable-flood-gate, store-requeue-interval left out",
+        "image: External Secrets Operator's image (ghcr.io/external-secrets/external-secrets:v0.16.2) ignored",
+        "log.timeEncoding: \"iso8601\" ignored",
+        "webhook, certController: ignored",
+    ] {
+        assert!(
+            notes.contains(&format!("  - {warning}")),
+            "{warning}:\n{notes}"
+        );
+    }
+    assert_eq!(notes.matches("\n  - ").count(), 4, "{notes}");
+
+    // And `keyward operator run` takes the arguments rendered (it goes on to connect).
+    assert_operator_accepts(&rendered.args(), scratch.path());
+}
+
+/// `keyward operator run` parses `args` (the rendered Deployment's): without a cluster it
+/// stops at connecting, where an argument it does not know stops it with a usage error.
+fn assert_operator_accepts(args: &[String], dir: &Path) {
+    let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(args)
+        .env("KUBECONFIG", dir.join("no-kubeconfig"))
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .env("POD_NAME", POD)
+        .output()
+        .expect("keyward operator run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains("connecting to the cluster"),
+        "{args:?}: {stderr}"
+    );
+}
+
+#[test]
+fn esos_keys_map_onto_keywards_and_keywards_own_win() {
+    let Some(helm) = Helm::find() else {
+        return;
+    };
+    let has = |rendered: &Rendered, arg: &str| rendered.args().iter().any(|a| a == arg);
+
+    // scopedNamespace alone watches one namespace with the cluster-wide RBAC, as ESO's chart.
+    let scoped = helm.render(&["scopedNamespace=apps"]);
+    assert!(has(&scoped, "--namespace=apps"));
+    assert_eq!(
+        scoped.grants("ClusterRole", RELEASE, None),
+        table(CLUSTER_WIDE)
+    );
+    // keyward's rbac.scope and watchNamespace win over scopedNamespace.
+    let own = helm.render(&[
+        "scopedNamespace=apps",
+        "scopedRBAC=true",
+        "rbac.scope=namespace",
+        "watchNamespace=other",
+    ]);
+    assert!(has(&own, "--namespace=other"));
+    assert_eq!(
+        own.grants("Role", RELEASE, Some("other")),
+        table(NAMESPACE_ROLE)
+    );
+
+    // installCRDs=false or crds.create=false: no CRDs.
+    for sets in [
+        &["installCRDs=false"][..],
+        &["installCRDs=true", "crds.create=false"],
+    ] {
+        let rendered = helm.render(sets);
+        assert!(
+            !rendered.kinds().contains("CustomResourceDefinition"),
+            "{sets:?}"
+        );
+    }
+    assert!(
+        helm.render(&["installCRDs=true"])
+            .kinds()
+            .contains("CustomResourceDefinition")
+    );
+
+    // leaderElect=false turns the election off for one replica only, and says so for more.
+    let two = ["leaderElect=false"];
+    assert!(has(&helm.render(&two), "--enable-leader-election"));
+    let notes = helm.notes(None, &two);
+    assert!(
+        notes.contains("leaderElect: false ignored: keyward elects a leader"),
+        "{notes}"
+    );
+    let one = helm.render(&["leaderElect=false", "replicaCount=1"]);
+    assert!(!has(&one, "--enable-leader-election"));
+    assert!(!one.kinds().contains("Role"), "no Lease Role");
+
+    // ESO's extraArgs map: its mapped flags override as in ESO's chart (concurrent,
+    // leader election), keyward's switches are bare, keyward's list shape passes as it is.
+    let map = helm.render(&[
+        "replicaCount=1",
+        "extraArgs.concurrent=7",
+        "extraArgs.leader-elect=false",
+        "extraArgs.audit-stdout=true",
+        "extraArgs.restart-burst=3",
+        "extraArgs.loglevel=debug",
+    ]);
+    let args = map.args();
+    assert!(has(&map, "--concurrent=7"), "{args:?}");
+    assert!(!has(&map, "--concurrent=16"), "{args:?}");
+    assert!(!has(&map, "--enable-leader-election"), "{args:?}");
+    assert!(has(&map, "--audit-stdout"), "{args:?}");
+    assert!(has(&map, "--restart-burst=3"), "{args:?}");
+    assert!(!args.iter().any(|a| a.contains("loglevel")), "{args:?}");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    assert_operator_accepts(&args, scratch.path());
+    let list = helm.render(&["extraArgs={--restart-burst=3,--audit-stdout}"]);
+    assert_eq!(
+        list.args()[list.args().len() - 2..],
+        ["--restart-burst=3", "--audit-stdout"]
+    );
+
+    // ESO's metrics ports, unless keyward's metrics.port is set.
+    let ports = helm.render(&["metrics.listen.port=9000", "metrics.service.port=9090"]);
+    assert_eq!(ports.container()["ports"][0]["containerPort"], 9000);
+    assert!(has(&ports, "--metrics-addr=0.0.0.0:9000"));
+    let service = ports.one("Service", "keyward-metrics", Some(RELEASE_NAMESPACE));
+    assert_eq!(service["spec"]["ports"][0]["port"], 9090);
+    let own_port = helm.render(&["metrics.port=7000", "metrics.service.port=9090"]);
+    let service = own_port.one("Service", "keyward-metrics", Some(RELEASE_NAMESPACE));
+    assert_eq!(service["spec"]["ports"][0]["port"], 7000);
+
+    // log.level unless keyward's logLevel is set; ESO's dpanic, panic and fatal are errors.
+    let level = |sets: &[&str]| {
+        let rendered = helm.render(sets);
+        rendered.container()["env"]
+            .as_array()
+            .expect("env")
+            .iter()
+            .find(|e| e["name"] == "KEYWARD_LOG_LEVEL")
+            .expect("KEYWARD_LOG_LEVEL")["value"]
+            .clone()
+    };
+    assert_eq!(level(&["log.level=fatal"]), "error");
+    assert_eq!(level(&["log.level=debug", "logLevel=warn"]), "warn");
+
+    // An image that is not ESO's is keyward's, as given.
+    let image = helm.render(&[
+        "image.repository=registry.example/keyward",
+        "image.tag=1.2.3",
+    ]);
+    assert_eq!(image.container()["image"], "registry.example/keyward:1.2.3");
+
+    // ESO's security contexts: `enabled` is dropped; false renders none.
+    let contexts = helm.render(&[
+        "podSecurityContext.enabled=false",
+        "securityContext.enabled=true",
+    ]);
+    let deployment = contexts.one("Deployment", RELEASE, Some(RELEASE_NAMESPACE));
+    assert!(deployment["spec"]["template"]["spec"]["securityContext"].is_null());
+    let security = &contexts.container()["securityContext"];
+    assert!(security["enabled"].is_null(), "{security}");
+    assert_eq!(security["readOnlyRootFilesystem"], true);
+
+    // rbac.create=false: no RBAC at all.
+    let unmanaged = helm.render(&["rbac.create=false"]);
+    for kind in ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"] {
+        assert!(!unmanaged.kinds().contains(kind), "{kind}");
+    }
+
+    // serviceMonitor.labels win over ESO's additionalLabels; ESO's namespace for it.
+    let monitor = helm.render(&[
+        "serviceMonitor.enabled=true",
+        "serviceMonitor.labels.release=mine",
+        "serviceMonitor.additionalLabels.release=eso",
+        "serviceMonitor.additionalLabels.team=platform",
+        "serviceMonitor.namespace=monitoring",
+    ]);
+    let monitor = monitor.one("ServiceMonitor", RELEASE, Some("monitoring"));
+    assert_eq!(monitor["metadata"]["labels"]["release"], "mine");
+    assert_eq!(monitor["metadata"]["labels"]["team"], "platform");
+    assert_eq!(
+        monitor["spec"]["namespaceSelector"]["matchNames"],
+        json!([RELEASE_NAMESPACE])
+    );
+
+    // ESO's Grafana sidecar label, global scheduling and commonLabels.
+    let more = helm.render(&[
+        "grafanaDashboard.enabled=true",
+        "grafanaDashboard.sidecarLabel=dashboards",
+        "global.nodeSelector.pool=system",
+        "commonLabels.cost-center=platform",
+    ]);
+    let dashboard = more.one("ConfigMap", "keyward-dashboard", Some(RELEASE_NAMESPACE));
+    assert_eq!(dashboard["metadata"]["labels"]["dashboards"], "1");
+    assert!(dashboard["metadata"]["labels"]["grafana_dashboard"].is_null());
+    let deployment = more.one("Deployment", RELEASE, Some(RELEASE_NAMESPACE));
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["nodeSelector"],
+        json!({"pool": "system"})
+    );
+    assert_eq!(deployment["metadata"]["labels"]["cost-center"], "platform");
+    assert!(
+        deployment["spec"]["selector"]["matchLabels"]["cost-center"].is_null(),
+        "selectors do not change"
+    );
+
+    // Without ESO's keys, nothing to warn about.
+    assert!(!helm.notes(None, &[]).contains("WARNING"));
+}
+
 /// Every RoleBinding and ClusterRoleBinding binds a Role or ClusterRole of the chart (in its
 /// namespace) to the chart's ServiceAccount, and every Role and ClusterRole is bound.
 fn assert_bound(rendered: &Rendered) {
-    let subject =
-        json!([{"kind": "ServiceAccount", "name": RELEASE, "namespace": RELEASE_NAMESPACE}]);
+    assert_bound_to(rendered, RELEASE);
+}
+
+/// [`assert_bound`], the ServiceAccount named `service_account`.
+fn assert_bound_to(rendered: &Rendered, service_account: &str) {
+    let subject = json!([{"kind": "ServiceAccount", "name": service_account, "namespace": RELEASE_NAMESPACE}]);
     let mut bound = BTreeSet::new();
     for (binding, role) in [
         ("RoleBinding", "Role"),
@@ -752,6 +1264,15 @@ async fn every_documented_combination_passes_a_server_side_dry_run() {
         }
         eprintln!("{name}: {} objects accepted (dry run)", rendered.0.len());
     }
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let rendered = helm.render_with(Some(&eso_values_file(scratch.path())), &[]);
+    for object in &rendered.0 {
+        apply(&client, &discovery, object, true).await;
+    }
+    eprintln!(
+        "ESO's values: {} objects accepted (dry run)",
+        rendered.0.len()
+    );
 }
 
 /// A `keyward operator run` started as the rendered Deployment's container would be: its

@@ -209,6 +209,11 @@ fn every_alert_says_how_bad_it_is_what_happened_and_where_its_runbook_is() {
             url.is_some_and(|url| runbook.is_match(url)),
             "{name}: runbook_url {url:?} is not docs/runbooks/<name>.md"
         );
+        // The runbook exists (and crates/cli/tests/runbooks.rs executes every one).
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(url.unwrap_or_default());
+        assert!(path.is_file(), "{name}: {} does not exist", path.display());
     }
 }
 

@@ -19,6 +19,7 @@ mod monitoring;
 mod operator;
 mod rotate;
 mod rotate_cluster;
+mod runbooks;
 mod scan;
 mod sync;
 mod sync_azurekv;

@@ -325,7 +325,7 @@ async fn finish(
             &resources::external_secret(),
         );
         let patch = serde_json::json!({ "status": next });
-        let patched = api
+        let mut patched = api
             .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map_err(|source| ReconcileError::StatusWrite {
@@ -333,6 +333,11 @@ async fn finish(
                 name,
                 source,
             })?;
+        // Slimmed as the watch's copies are: the next reconcile may read this one, and an
+        // object with kubectl's last-applied annotation hashes to another
+        // syncedResourceVersion and projects that annotation onto the Secret (a refresh and
+        // two writes for nothing; a Secret ESO wrote would not be adopted as it is).
+        crate::slim_object(&mut patched);
         ctx.written_statuses.wrote(patched);
     }
     if let Err(error) = outcome {

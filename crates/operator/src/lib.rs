@@ -261,7 +261,7 @@ fn slim(secret: &mut Secret) {
 /// What a reconcile never reads of a cached object: `managedFields` (often larger than the
 /// spec) and kubectl's last-applied copy of the whole object. At 5,000 ExternalSecrets these
 /// were most of the operator's memory.
-fn slim_object(object: &mut DynamicObject) {
+pub(crate) fn slim_object(object: &mut DynamicObject) {
     object.metadata.managed_fields = None;
     if let Some(annotations) = object.metadata.annotations.as_mut() {
         annotations.remove(LAST_APPLIED);
