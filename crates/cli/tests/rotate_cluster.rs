@@ -11,57 +11,24 @@
 //! in for it: it marks the pods the controllers create Running and Ready, which is what the
 //! ReplicaSet and StatefulSet controllers wait for. Everything else is the real control plane.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
 };
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use keyward_test_support::{LowkeyClients, LowkeyVault, Moto, OpenBao, or_skip_unavailable};
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use serde_json::json;
 
 use crate::operator::{Cluster, Operator, kube_with_eso_crds, object, resource, wait_until};
+use crate::runbooks::play_kubelet;
 use crate::util::{command_in, everything, stderr, stdout, with_stdin};
 
 const CANARY: &str = "kw-canary-rotate-cluster-93be";
 const AZURE_IDENTITY: &str = "keyward-rotate-cluster";
 const AZURE_NAME: &str = "rotate-cluster-api-key";
-
-/// Stands in for the kubelet: every pod of `namespace` becomes Running and Ready.
-fn play_kubelet(client: kube::Client, namespace: &str) -> tokio::task::JoinHandle<()> {
-    let pods: Api<Pod> = Api::namespaced(client, namespace);
-    tokio::spawn(async move {
-        loop {
-            let listed = pods.list(&ListParams::default()).await;
-            for pod in listed.map(|l| l.items).unwrap_or_default() {
-                let ready = pod
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-                if ready || pod.metadata.deletion_timestamp.is_some() {
-                    continue;
-                }
-                let now = time::OffsetDateTime::now_utc()
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default();
-                let status = json!({"status": {"phase": "Running", "conditions": [
-                    {"type": "Ready", "status": "True", "lastTransitionTime": now},
-                    {"type": "ContainersReady", "status": "True", "lastTransitionTime": now}]}});
-                let name = pod.metadata.name.clone().unwrap_or_default();
-                if let Err(error) = pods
-                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
-                    .await
-                {
-                    eprintln!("kubelet stand-in: {name}: {error}");
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
-}
 
 /// A workload of `kind` named `name` reading Secret `secret` through `envFrom`.
 fn workload(
@@ -331,7 +298,7 @@ async fn rotations_through_the_cluster_roll_the_workloads_that_follow() {
     let lowkey = LowkeyClients::new(vault).expect("lowkey clients");
     let cluster = Cluster::of(&kube).await;
     cluster.namespace("apps").await;
-    let _kubelet = play_kubelet(cluster.client.clone(), "apps");
+    let _kubelet = play_kubelet(cluster.client.clone());
 
     // The stores hold the first values; OpenBao's and Key Vault's keys are not keyward's yet
     // (rotate --force takes them over), moto's is tagged managed-by=keyward.

@@ -162,9 +162,9 @@ impl Drop for Relay {
     }
 }
 
-/// Stands in for the kubelet (and the ServiceAccount controller): every pod becomes Running
-/// and Ready.
-fn play_kubelet(client: kube::Client) -> tokio::task::JoinHandle<()> {
+/// Stands in for the kubelet, which the test machines cannot run (no container runtime):
+/// every pod becomes Running and Ready, what the workload controllers wait for.
+pub(crate) fn play_kubelet(client: kube::Client) -> tokio::task::JoinHandle<()> {
     let pods: Api<Pod> = Api::all(client.clone());
     tokio::spawn(async move {
         loop {
