@@ -43,6 +43,10 @@ pub struct DisciplineConfig {
     pub base_backoff: Duration,
     /// The largest backoff ceiling.
     pub max_backoff: Duration,
+    /// How long one attempt may take before it counts as the store being unreachable (and is
+    /// retried): a store behind a firewall that drops packets, or a connection that stalls,
+    /// must fail one ExternalSecret's sync, never hang its worker.
+    pub call_timeout: Duration,
 }
 
 impl Default for DisciplineConfig {
@@ -54,6 +58,7 @@ impl Default for DisciplineConfig {
             max_retries: 5,
             base_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -317,7 +322,18 @@ impl<P: Provider> Disciplined<P> {
         let mut retries = 0;
         loop {
             self.limiter.until_ready().await;
-            let result = attempt().await;
+            let result = match tokio::time::timeout(self.config.call_timeout, attempt()).await {
+                Ok(result) => result,
+                Err(_) => Err(ProviderError::new(
+                    crate::ProviderErrorKind::Unreachable,
+                    self.inner.store().as_str(),
+                    None,
+                    format!(
+                        "{name}: no answer within {}s",
+                        self.config.call_timeout.as_secs_f64()
+                    ),
+                )),
+            };
             self.counters
                 .record(self.inner.name(), name, result.is_ok());
             if let Err(error) = &result
@@ -543,6 +559,22 @@ mod tests {
             "another version is another call"
         );
         assert_eq!(counters.get("counting", "GetSecret", "success"), 2);
+    }
+
+    #[tokio::test]
+    async fn a_call_that_never_answers_fails_as_unreachable_instead_of_hanging() {
+        let provider = Disciplined::new(
+            Counting::new(0, ProviderErrorKind::Unreachable),
+            DisciplineConfig {
+                call_timeout: Duration::from_millis(1),
+                max_retries: 2,
+                ..fast()
+            },
+            Arc::new(CallCounters::default()),
+        );
+        let error = provider.fetch("db", None).await.expect_err("timed out");
+        assert_eq!(error.kind, ProviderErrorKind::Unreachable);
+        assert_eq!(provider.inner().calls.load(Ordering::SeqCst), 3, "retried");
     }
 
     #[tokio::test]
