@@ -23,8 +23,8 @@ use keyward_sync::StoreSet;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 
 use super::{
-    Journal, Rollback, RotateArgs, Subject, audit_of, invalid, namespace_and_name, seconds,
-    store_failure, subject_of, write_new_value,
+    Journal, Rollback, RotateArgs, Subject, audit_of, invalid, namespace_and_name, rolled_back,
+    seconds, store_failure, subject_of, write_new_value,
 };
 use crate::commands::Done;
 use crate::failure::Failure;
@@ -214,13 +214,7 @@ impl Rotation<'_> {
                 tracing::warn!(%error, "could not force a sync after putting the previous value back");
             }
             journal.finish(ExitCode::Write);
-            return Err(Failure::new(
-                ErrorKind::Write,
-                anyhow!(
-                    "{}: {reason}; the store's previous value is its current version again",
-                    subject.name
-                ),
-            ));
+            return Err(rolled_back(subject, &reason));
         }
         let after = self.projection().await?;
         journal.record(

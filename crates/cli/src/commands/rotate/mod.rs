@@ -506,13 +506,7 @@ async fn rotate(
             journal.record("projection", false, reason.clone(), &[]);
             rollback.undo(&mut journal).await;
             journal.finish(ExitCode::Write);
-            return Err(Failure::new(
-                ErrorKind::Write,
-                anyhow!(
-                    "{}: {reason}; the store's previous value is its current version again",
-                    subject.name
-                ),
-            ));
+            return Err(rolled_back(subject, &reason));
         }
     };
     record_projection(&mut journal, session, &outcome);
@@ -665,6 +659,17 @@ async fn write_new_value(
         ],
     );
     Ok(())
+}
+
+/// The failure of a rotation whose projection did not follow, after the store was put back.
+fn rolled_back(subject: &Subject, reason: &str) -> Failure {
+    Failure::new(
+        ErrorKind::Write,
+        anyhow!(
+            "{}: {reason}; the store's previous value is its current version again",
+            subject.name
+        ),
+    )
 }
 
 fn timed_out(args: &RotateArgs, step: &str) -> Failure {
