@@ -81,7 +81,7 @@ impl Operator {
         std::fs::read_to_string(self.log.with_extension("out")).unwrap_or_default()
     }
 
-    async fn metrics(&self) -> String {
+    pub(crate) async fn metrics(&self) -> String {
         let url = format!("http://127.0.0.1:{}/metrics", self.metrics);
         for _ in 0..100 {
             if let Ok(response) = reqwest::get(&url).await

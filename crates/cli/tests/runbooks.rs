@@ -27,8 +27,6 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Pod, Secret};
@@ -111,9 +109,13 @@ fn repo() -> PathBuf {
 }
 
 /// A TCP relay to `target` that can refuse connections: a store outage as the cluster sees it.
+///
+/// Going down cuts every connection in flight before [`Relay::set_up`] returns: a pooled
+/// keep-alive connection that outlived the cut would let the next store call succeed, and
+/// the runbook would wait for a failure that never comes.
 struct Relay {
     port: u16,
-    up: Arc<AtomicBool>,
+    up: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -123,36 +125,53 @@ impl Relay {
             .await
             .expect("relay");
         let port = listener.local_addr().expect("address").port();
-        let up = Arc::new(AtomicBool::new(true));
-        let serving = Arc::clone(&up);
+        let (up, _) = tokio::sync::watch::channel(true);
+        let serving = up.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
                     continue;
                 };
-                if !serving.load(Ordering::SeqCst) {
+                if !*serving.borrow() {
                     drop(inbound);
                     continue;
                 }
                 let target = target.clone();
-                let serving = Arc::clone(&serving);
+                // Subscribed before the connection is relayed, so a cut cannot be missed.
+                let mut state = serving.subscribe();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
                         return;
                     };
-                    // Cut a connection in flight too when the outage begins.
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        () = async {
-                            while serving.load(Ordering::SeqCst) {
-                                tokio::time::sleep(Duration::from_millis(100)).await;
-                            }
-                        } => {}
+                        _ = state.wait_for(|up| !*up) => {}
                     }
+                    // Dropping the receiver tells `set_up(false)` this connection is closed.
+                    drop((inbound, outbound));
+                    drop(state);
                 });
             }
         });
         Self { port, up, task }
+    }
+
+    /// Serves again, or cuts Key Vault off: new connections are refused and every open one
+    /// is closed before this returns.
+    async fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+        if up {
+            return;
+        }
+        // Every open connection holds a receiver until it has closed both its ends.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.up.receiver_count() > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the relay could not close its connections"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -329,8 +348,8 @@ impl Stage {
                 ));
             }
             "the keyward pod stops" => self.operator = None,
-            "Key Vault is down" => self.relay.up.store(false, Ordering::SeqCst),
-            "Key Vault is back" => self.relay.up.store(true, Ordering::SeqCst),
+            "Key Vault is down" => self.relay.set_up(false).await,
+            "Key Vault is back" => self.relay.set_up(true).await,
             "ESO was here" => self.eso_was_here().await,
             other => panic!("the harness does not know how to play {other:?}"),
         }
@@ -463,11 +482,18 @@ async fn run_runbook(name: &str) {
             Step::Harness { action, .. } => stage.play(&action).await,
             Step::Shell { line, script } => {
                 let output = stage.shell(&script);
-                let logs = stage
+                let mut logs = stage
                     .operator
                     .as_ref()
                     .map(Operator::logs)
                     .unwrap_or_default();
+                if !output.status.success()
+                    && let Some(operator) = &stage.operator
+                {
+                    // What it was doing when the block failed: reconciles in progress, queue.
+                    logs.push_str("\n--- its metrics:\n");
+                    logs.push_str(&operator.metrics().await);
+                }
                 if !output.status.success() {
                     // The whole log (trace level) for the post-mortem, beside the build.
                     let kept = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -505,11 +531,6 @@ async fn rotating_a_secret() {
     run_runbook("rotating-a-secret").await;
 }
 
-// Intermittent (about 1 run in 3 under load): once the relay cuts Key Vault, the operator
-// sometimes does not reconcile the force-synced ExternalSecret at all (no store call is even
-// attempted; the kept operator log shows nothing after the cut). Under investigation; run it
-// with `--ignored`.
-#[ignore = "intermittent: the force-synced ExternalSecret is sometimes not reconciled during the outage"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_vault_outage() {
     run_runbook("key-vault-outage").await;

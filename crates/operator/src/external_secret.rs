@@ -119,6 +119,11 @@ pub async fn reconcile(
         .written_statuses
         .freshest(&namespace, &name, Some(Arc::clone(&object)))
         .unwrap_or(object);
+    tracing::debug!(
+        external_secret = %format!("{namespace}/{name}"),
+        resource_version = object.metadata.resource_version.as_deref().unwrap_or_default(),
+        "reconciling"
+    );
     if object.metadata.deletion_timestamp.is_some() {
         ctx.metrics.forget(&namespace, &name);
         return Ok(Action::await_change());
@@ -135,6 +140,7 @@ pub async fn reconcile(
         }
     };
     if !store_refs(&es).all(|store| ctx.stores.serves(store, &namespace)) {
+        tracing::debug!(external_secret = %format!("{namespace}/{name}"), "a store of another controller class: left alone");
         return Ok(Action::await_change());
     }
     ctx.metrics
@@ -148,6 +154,7 @@ pub async fn reconcile(
     let cached = ctx.secrets.get(&ObjectRef::new(&target).within(&namespace));
     let existing = ctx.written_secrets.freshest(&namespace, &target, cached);
     if !status::should_refresh(&es, start) && status::secret_valid(existing.as_deref()) {
+        tracing::debug!(external_secret = %format!("{namespace}/{name}"), "not due, Secret as written: nothing to fetch");
         ctx.metrics
             .reconciled(&namespace, &name, started.elapsed(), None, false);
         return Ok(
